@@ -1,0 +1,238 @@
+/* main.c — the `hiko` command-line tool (SPEC §13). Uses only hiko.h. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "hiko.h"
+
+static const char usage_text[] =
+    "usage: hiko run [OPTIONS] FILE [ARGS...]   compile FILE and run it\n"
+    "       hiko check FILE                     type-check FILE, print OK or errors\n"
+    "       hiko disasm FILE                    print the bytecode listing of FILE\n"
+    "       hiko --version | --help\n"
+    "\n"
+    "options of run (they come before FILE; `--` ends them):\n"
+    "  --workers N          worker threads, 1-1024 (default: CPUs available)\n"
+    "  --reductions N       slice budget in reductions, >= 1 (default 2000)\n"
+    "  --fuel N             instruction budget of the root process, >= 0\n"
+    "  --max-heap N         live heap objects per process, >= 1\n"
+    "  --max-processes N    live processes, >= 1\n"
+    "  --fs-root DIR        confine filesystem builtins to DIR\n"
+    "  --allow-exec CMD     allow exec of exactly CMD (repeatable)\n"
+    "  --no-net             deny sockets and HTTP\n"
+    "  --stats              print runtime statistics to stderr at exit\n"
+    "  --trace FILE         write a Chrome/Perfetto trace to FILE at exit\n"
+    "\n"
+    "environment: HIKO_LIB (library directory), HIKO_IO_BACKEND=uring|fallback\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+  fputs("hiko: ", stderr);
+  fprintf(stderr, fmt, arg);
+  fputs("\n", stderr);
+  fputs(usage_text, stderr);
+  return 2;
+}
+
+/* Parses a decimal integer in [lo, hi]; returns 0 or -1. */
+static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+  if (!s || !*s) return -1;
+  uint64_t v = 0;
+  for (const char *p = s; *p; p++) {
+    if (*p < '0' || *p > '9') return -1;
+    if (v > (UINT64_MAX - 9) / 10) return -1;
+    v = v * 10 + (uint64_t)(*p - '0');
+  }
+  if (v < lo || v > hi) return -1;
+  *out = v;
+  return 0;
+}
+
+static void print_diags(const hiko_diags_t *d) {
+  if (!d || hiko_diags_count(d) == 0) return;
+  char *text = NULL;
+  if (hiko_diags_render(d, &text) == 0 && text) {
+    fputs(text, stderr);
+    hiko_free(text);
+  }
+}
+
+/* Compiles [path]; prints diagnostics. Returns the program or NULL. */
+static hiko_program_t *compile(hiko_runtime_t *rt, const char *path) {
+  hiko_program_t *prog = NULL;
+  hiko_diags_t *diags = NULL;
+  int rc = hiko_compile_file(rt, path, &prog, &diags);
+  print_diags(diags);
+  hiko_diags_free(diags);
+  if (rc != 0) {
+    if (rc != HIKO_ECOMPILE) fprintf(stderr, "hiko: %s: %s\n", path, hiko_strerror(rc));
+    return NULL;
+  }
+  return prog;
+}
+
+static int cmd_check(int argc, char **argv) {
+  if (argc != 1) return usage_error("check expects exactly one FILE%s", "");
+  hiko_program_t *prog = compile(NULL, argv[0]);
+  if (!prog) return 1;
+  hiko_program_release(prog);
+  puts("OK");
+  return 0;
+}
+
+static int cmd_disasm(int argc, char **argv) {
+  if (argc != 1) return usage_error("disasm expects exactly one FILE%s", "");
+  hiko_program_t *prog = compile(NULL, argv[0]);
+  if (!prog) return 1;
+  char *text = NULL;
+  int rc = hiko_program_disasm(prog, &text);
+  hiko_program_release(prog);
+  if (rc != 0) {
+    fprintf(stderr, "hiko: disasm: %s\n", hiko_strerror(rc));
+    return 1;
+  }
+  fputs(text, stdout);
+  hiko_free(text);
+  return 0;
+}
+
+typedef struct run_opts {
+  hiko_config_t cfg;
+  const char **allow_exec;
+  size_t n_allow_exec;
+} run_opts_t;
+
+/* Returns the index of FILE in argv, or -(exit status) on a usage error. */
+static int parse_run_options(int argc, char **argv, run_opts_t *o) {
+  int i = 0;
+  for (; i < argc; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "--") == 0) { i++; break; }
+    if (a[0] != '-' || a[1] != '-') break;
+    const char *val = NULL;
+    char name[64];
+    const char *eq = strchr(a, '=');
+    size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
+    if (nlen >= sizeof name) return -usage_error("unknown option '%s'", a);
+    memcpy(name, a, nlen);
+    name[nlen] = '\0';
+    bool takes = strcmp(name, "--no-net") != 0 && strcmp(name, "--stats") != 0;
+    if (takes) {
+      if (eq) val = eq + 1;
+      else if (i + 1 < argc) val = argv[++i];
+      else if (strstr("--workers --reductions --fuel --max-heap --max-processes "
+                      "--fs-root --allow-exec --trace", name))
+        return -usage_error("%s expects a value", name);
+    } else if (eq) {
+      return -usage_error("%s takes no value", name);
+    }
+    uint64_t v;
+    if (strcmp(name, "--workers") == 0) {
+      if (parse_uint(val, 1, 1024, &v)) return -usage_error("--workers expects an integer between 1 and 1024%s", "");
+      o->cfg.workers = (unsigned)v;
+    } else if (strcmp(name, "--reductions") == 0) {
+      if (parse_uint(val, 1, UINT32_MAX, &v)) return -usage_error("--reductions expects an integer of at least 1%s", "");
+      o->cfg.reductions = (uint32_t)v;
+    } else if (strcmp(name, "--fuel") == 0) {
+      if (parse_uint(val, 0, UINT64_MAX, &v)) return -usage_error("--fuel expects a non-negative integer%s", "");
+      o->cfg.fuel = v;
+      o->cfg.fuel_limited = true; /* --fuel 0 is a budget of zero */
+    } else if (strcmp(name, "--max-heap") == 0) {
+      if (parse_uint(val, 1, UINT64_MAX, &v)) return -usage_error("--max-heap expects an integer of at least 1%s", "");
+      o->cfg.max_heap = v;
+    } else if (strcmp(name, "--max-processes") == 0) {
+      if (parse_uint(val, 1, UINT64_MAX, &v)) return -usage_error("--max-processes expects an integer of at least 1%s", "");
+      o->cfg.max_processes = v;
+    } else if (strcmp(name, "--fs-root") == 0) {
+      struct stat st;
+      if (stat(val, &st) != 0 || !S_ISDIR(st.st_mode))
+        return -usage_error("--fs-root: '%s' is not a directory", val);
+      o->cfg.fs_root = val;
+    } else if (strcmp(name, "--allow-exec") == 0) {
+      const char **n = realloc(o->allow_exec, (o->n_allow_exec + 1) * sizeof *n);
+      if (!n) return -70;
+      o->allow_exec = n;
+      o->allow_exec[o->n_allow_exec++] = val;
+    } else if (strcmp(name, "--no-net") == 0) {
+      o->cfg.allow_net = false;
+    } else if (strcmp(name, "--stats") == 0) {
+      o->cfg.stats = true;
+    } else if (strcmp(name, "--trace") == 0) {
+      o->cfg.trace_path = val;
+    } else {
+      return -usage_error("unknown option '%s'", name);
+    }
+  }
+  if (i >= argc) return -usage_error("run expects a FILE%s", "");
+  return i;
+}
+
+static int cmd_run(int argc, char **argv) {
+  run_opts_t o;
+  memset(&o, 0, sizeof o);
+  hiko_config_init(&o.cfg);
+  o.cfg.detect_deadlock = true;
+  o.cfg.allow_exit = true;
+  int fi = parse_run_options(argc, argv, &o);
+  if (fi < 0) { free(o.allow_exec); return -fi; }
+  const char *file = argv[fi];
+  o.cfg.argv = (const char *const *)(argv + fi + 1);
+  o.cfg.argc = (size_t)(argc - fi - 1);
+  o.cfg.allow_exec = o.allow_exec;
+  o.cfg.n_allow_exec = o.n_allow_exec;
+
+  hiko_runtime_t *rt = NULL;
+  int rc = hiko_runtime_create(&rt, &o.cfg);
+  if (rc != 0) {
+    fprintf(stderr, "hiko: cannot create the runtime: %s\n", hiko_strerror(rc));
+    free(o.allow_exec);
+    return 70;
+  }
+  int status = 1;
+  hiko_program_t *prog = compile(rt, file);
+  if (prog) {
+    hiko_pid_t root = 0;
+    hiko_result_t res;
+    memset(&res, 0, sizeof res);
+    rc = hiko_spawn_main(rt, prog, &root);
+    if (rc == 0) rc = hiko_run(rt);
+    if (rc == 0) rc = hiko_join(rt, root, &res, -1);
+    if (rc != 0) {
+      fprintf(stderr, "hiko: %s\n", hiko_strerror(rc));
+      status = 70;
+    } else if (res.status == HIKO_DONE) {
+      status = 0;
+    } else if (res.status == HIKO_EXITED) {
+      status = res.exit_code & 255;
+    } else {
+      fflush(stdout);
+      fprintf(stderr, "error: %s\n", res.message ? res.message : "unknown failure");
+      status = 1;
+    }
+    hiko_result_clear(&res);
+    hiko_program_release(prog);
+  }
+  fflush(stdout);
+  hiko_runtime_destroy(rt);
+  free(o.allow_exec);
+  return status;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) return usage_error("missing command%s", "");
+  const char *cmd = argv[1];
+  if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
+    printf("hiko %s\n", hiko_version());
+    return 0;
+  }
+  if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+    fputs(usage_text, stdout);
+    return 0;
+  }
+  if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
+  if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
+  if (strcmp(cmd, "disasm") == 0) return cmd_disasm(argc - 2, argv + 2);
+  return usage_error("unknown command '%s'", cmd);
+}

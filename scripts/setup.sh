@@ -1,0 +1,23 @@
+#!/bin/sh
+# Installs whatever is missing (Debian 12, as root), then configures and builds
+# build/. Idempotent: with everything present it only runs ninja.
+set -eu
+cd "$(dirname "$0")/.."
+
+pkgs="liburing-dev libck-dev libcriterion-dev meson ninja-build pkg-config python3 clang libclang-rt-14-dev"
+missing=""
+for p in $pkgs; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing="$missing $p"
+  fi
+done
+if [ -n "$missing" ]; then
+  echo "setup: installing$missing"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $missing >/dev/null
+fi
+
+if [ ! -f build/build.ninja ]; then
+  meson setup build --buildtype=release -Db_ndebug=false >/dev/null
+fi
+ninja -C build >/dev/null || ninja -C build
