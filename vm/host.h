@@ -1,0 +1,49 @@
+/* host.h — what a VM instance needs from its host (the process runtime).
+**
+** vm/ never includes runtime/ or sched/ headers. Two channels:
+**
+** 1. Services called synchronously from inside a slice (output, clock,
+**    configuration): the function pointers and fields of hk_host_t. One
+**    hk_host_t is shared by every VM instance of a runtime (read-only after
+**    creation); the callbacks may be called from any worker thread.
+**
+** 2. Process and I/O operations (builtins of class PROC and ASYNC in
+**    vm/builtins.def, and embedder-registered natives): the interpreter does
+**    NOT call them. It stops the slice with hk_vm_run() returning
+**    HK_RUN_REQUEST and the request in hk_vm_request(vm): the builtin id and
+**    its argument (a value of this VM's heap, rooted by the VM until the
+**    request is completed). The host serves it — at once (self, spawn,
+**    send_message, cancel) or later (receive_message, await_process, sleep,
+**    read_line ...) — and completes it with hk_vm_complete() (the builtin's
+**    result) or hk_vm_complete_fail() (the caller fails), then runs the VM
+**    again. The result value must be in this VM's heap: build it with the
+**    allocation functions of vm/vm.h or adopt a message block
+**    (hk_vm_adopt). The cost of the call (one reduction) is already charged.
+**
+** Thread: a VM instance is used by one thread at a time (the worker running
+** it); the host must not touch it while hk_vm_run runs. */
+#ifndef HK_HOST_H
+#define HK_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hk_host {
+  void *ud; /* passed to every callback */
+  /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit
+  ** (SPEC §6.13). Returns 0 or -errno. Thread: any. */
+  int (*write)(void *ud, int stream, const char *data, size_t len);
+  /* Milliseconds of the monotonic clock since the runtime's first call
+  ** (SPEC §8.11). NULL: the builtin uses its own clock. Thread: any. */
+  int64_t (*monotonic_ms)(void *ud);
+  /* Program arguments (args ()), capabilities (SPEC §7.5). */
+  const char *const *argv;
+  size_t argc;
+  bool allow_exit, allow_net;
+  const char *fs_root;            /* NULL: unconfined */
+  const char *const *allow_exec;
+  size_t n_allow_exec;
+} hk_host_t;
+
+#endif

@@ -1,0 +1,224 @@
+/* vm.h — a VM instance (one hiko process's machine: stack segments, heap,
+** globals, handlers, limits) and the API that builtins and the host use.
+**
+** A VM instance runs a program image (vm/image.h, shared read-only by every
+** instance of the program) in slices: hk_vm_run(vm, budget) executes at most
+** [budget] reductions and returns with ALL state inside the instance (no C
+** stack holds VM state between slices), so a scheduler can resume it later
+** on any thread.
+**
+** ---- Builtins ----
+** A synchronous builtin (class SYNC in vm/builtins.def) is
+**     int fn(hk_vm_t *vm, hk_value_t arg, hk_value_t *out);
+** It returns 0 with the result in *out, or a negative code after recording
+** the failure with hk_vm_fail() (the process then fails; never longjmp).
+** A negative code returned WITHOUT a recorded failure fails the process with
+** "NAME: STRERROR(-code)". Several arguments arrive as one tuple.
+** vm/bi_table.c (builtins engineer) defines hk_builtin_fns[HK_B__COUNT]; a
+** NULL entry fails with "NAME: not available in this build". PROC and ASYNC
+** builtins are never called through the table: see vm/host.h.
+**
+** ---- Allocation ----
+** hk_alloc_* never collect garbage and never move objects: collection
+** happens only at safe points of the interpreter between instructions. So a
+** builtin may keep any values in C locals during its call; nothing needs
+** rooting. A builtin that allocates a lot simply grows the heap; the heap
+** limit (SPEC §6.11) is enforced at the next safe point after the call (a
+** collection first, then HeapLimit if the live count still exceeds the
+** limit). An allocation returns 0, or -ENOMEM after recording the failure
+** "out of memory": the builtin must then return that code at once.
+**
+** ---- Reductions ----
+** A builtin whose work grows with its operands calls hk_vm_charge(vm, work)
+** (SPEC §6.10: it costs 1 + work/64; the 1 is charged by the interpreter).
+**
+** Thread: one thread at a time per instance (the worker running it). */
+#ifndef HK_VM_H
+#define HK_VM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vm/builtins.h"
+#include "vm/host.h"
+#include "vm/value.h"
+
+typedef struct hk_vm hk_vm_t;
+typedef struct hk_image hk_image_t;
+typedef struct hk_msg hk_msg_t;
+
+/* Returned by hk_vm_fail and friends: "the failure is recorded". */
+#define HK_EFAIL (-10000)
+/* Returned by hk_vm_exit: the program is ending with an exit status. */
+#define HK_EEXIT (-10001)
+
+typedef int (*hk_builtin_fn)(hk_vm_t *vm, hk_value_t arg, hk_value_t *out);
+
+/* Defined by the builtins engineer in vm/bi_table.c. */
+extern const hk_builtin_fn hk_builtin_fns[HK_B__COUNT];
+
+/* ---- Creating and running ------------------------------------------------ */
+
+typedef struct hk_vm_config {
+  uint64_t max_heap;        /* live objects; 0: unlimited */
+  uint32_t max_stack_depth; /* frames; 0: 1,000,000 */
+  uint64_t fuel;            /* instruction budget when fuel_limited */
+  bool fuel_limited;
+} hk_vm_config_t;
+
+/* Creates an instance of [img] with an empty stack and a fresh global store
+** (every slot uninitialised). Returns 0 or -ENOMEM.
+** Ownership: borrows img and host (they must outlive the instance); *out
+** owned, free with hk_vm_free. Thread: any. */
+int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
+              const hk_vm_config_t *cfg);
+void hk_vm_free(hk_vm_t *vm);
+
+/* Prepares the instance to run the program's top level (a root process).
+** Returns 0 or -ENOMEM. */
+int hk_vm_start_main(hk_vm_t *vm);
+/* Prepares the instance to run [fn] () (a spawned process; fn must be in
+** this instance's heap, e.g. adopted with hk_vm_adopt). Returns 0 or
+** -ENOMEM. */
+int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn);
+
+typedef enum hk_run {
+  HK_RUN_YIELD,   /* budget used up, or `sleep 0`-style yield: run it again later */
+  HK_RUN_DONE,    /* finished: hk_vm_result() */
+  HK_RUN_FAILED,  /* failed: hk_vm_failure() */
+  HK_RUN_REQUEST, /* a process/IO builtin: hk_vm_request(), then hk_vm_complete*() */
+  HK_RUN_EXIT,    /* `exit n`: hk_vm_exit_code() */
+} hk_run_t;
+
+/* Runs at most [budget] reductions (budget >= 1). Returns the state.
+** Thread: the one owning the instance now. */
+hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget);
+
+/* After HK_RUN_DONE: the result value (in this heap; valid until the next
+** call into the instance). */
+hk_value_t hk_vm_result(const hk_vm_t *vm);
+int hk_vm_exit_code(const hk_vm_t *vm);
+
+/* ---- Failures ------------------------------------------------------------ */
+
+typedef enum hk_fail_kind {
+  HK_FAIL_RUNTIME,     /* RuntimeError MSG */
+  HK_FAIL_CANCELLED,   /* Cancelled */
+  HK_FAIL_FUEL,        /* FuelExhausted */
+  HK_FAIL_HEAP_LIMIT,  /* HeapLimit (a, b) */
+  HK_FAIL_CHILD,       /* ChildFailed f: set by the host with hk_vm_fail_child */
+  HK_FAIL_ALREADY_JOINED,
+} hk_fail_kind_t;
+
+typedef struct hk_failure {
+  hk_fail_kind_t kind;
+  char *message; /* render of the failure (SPEC §6.3), malloc'ed */
+  int64_t a, b;  /* HEAP_LIMIT: live, max */
+  hk_msg_t *child; /* CHILD: the child's failure value as a message block (may be NULL) */
+} hk_failure_t;
+
+/* Records a run-time error "MESSAGE" (RuntimeError). Returns HK_EFAIL.
+** The first recorded failure wins. Thread: owner. */
+int hk_vm_fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int hk_vm_vfail(hk_vm_t *vm, const char *fmt, va_list ap);
+/* Records a failure of another kind (the message is derived). Returns HK_EFAIL. */
+int hk_vm_fail_kind(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b);
+/* After HK_RUN_FAILED: the failure. Returns borrowed (valid until hk_vm_free). */
+const hk_failure_t *hk_vm_failure(const hk_vm_t *vm);
+/* True once a failure was recorded during the current call. */
+bool hk_vm_failed(const hk_vm_t *vm);
+
+/* From a builtin: ends the program with [code] (SPEC §8.12). Returns HK_EEXIT,
+** which the builtin returns. The builtin checks host->allow_exit itself. */
+int hk_vm_exit(hk_vm_t *vm, int code);
+
+/* ---- Services for builtins ---------------------------------------------- */
+
+const hk_host_t *hk_vm_host(const hk_vm_t *vm);
+const hk_image_t *hk_vm_image(const hk_vm_t *vm);
+/* Writes through the host (stream 1 or 2). Returns 0 or -errno. */
+int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
+/* Charges the proportional cost of SPEC §6.10: work/64 reductions. */
+void hk_vm_charge(hk_vm_t *vm, uint64_t work);
+/* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
+const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);
+/* The process's pid as the host set it (hk_vm_set_pid), 0 by default. */
+uint64_t hk_vm_pid(const hk_vm_t *vm);
+void hk_vm_set_pid(hk_vm_t *vm, uint64_t pid);
+/* A pointer the host may attach to the instance (its process record). */
+void *hk_vm_user(const hk_vm_t *vm);
+void hk_vm_set_user(hk_vm_t *vm, void *user);
+
+/* ---- Allocation (see the top comment) ----------------------------------- */
+
+/* A String from [len] bytes (the caller guarantees valid UTF-8) / Bytes. */
+int hk_alloc_string(hk_vm_t *vm, const char *bytes, size_t len, hk_value_t *out);
+int hk_alloc_bytes(hk_vm_t *vm, const void *bytes, size_t len, hk_value_t *out);
+/* Uninitialised String/Bytes of [len] bytes: fill (*data)[0..len) before
+** the value is used anywhere (the NUL after them is set). */
+int hk_alloc_string_raw(hk_vm_t *vm, size_t len, hk_value_t *out, char **data);
+int hk_alloc_bytes_raw(hk_vm_t *vm, size_t len, hk_value_t *out, char **data);
+/* A tuple of [n] >= 2 components copied from [items] (items may be NULL:
+** then every component is Unit; set them with hk_tuple_init before use). */
+int hk_alloc_tuple(hk_vm_t *vm, uint32_t n, const hk_value_t *items, hk_value_t *out);
+static inline void hk_tuple_init(hk_value_t t, uint32_t i, hk_value_t v) {
+  hk_as_tuple(t)->items[i] = v;
+}
+int hk_alloc_cons(hk_vm_t *vm, hk_value_t head, hk_value_t tail, hk_value_t *out);
+/* A constructor value with payload ([ctor] must have one). */
+int hk_alloc_data(hk_vm_t *vm, uint32_t ctor, hk_value_t payload, hk_value_t *out);
+int hk_alloc_rng(hk_vm_t *vm, uint64_t state, uint64_t inc, hk_value_t *out);
+
+/* ---- Provided by the builtins engineer ------------------------------------ */
+
+/* The SPEC §5 text of [v] (iterative, any depth). Returns 0 or -ENOMEM.
+** Charges reductions itself. Ownership: *out malloc'ed (free), NUL-terminated,
+** *len bytes. Defined in vm/bi_show.c. */
+int hk_value_show(hk_vm_t *vm, hk_value_t v, char **out, size_t *len);
+/* SPEC §4.7 equality (iterative, any depth). Returns 1 equal, 0 not equal,
+** or -ENOMEM. Charges reductions itself. Defined in vm/bi_equal.c. */
+int hk_value_equal(hk_vm_t *vm, hk_value_t a, hk_value_t b);
+
+/* ---- Host side: requests, messages --------------------------------------- */
+
+typedef struct hk_request {
+  uint32_t builtin; /* hk_builtin_id_t, or >= HK_B__COUNT for a registered native */
+  hk_value_t arg;   /* rooted by the VM until completion */
+} hk_request_t;
+
+/* After HK_RUN_REQUEST: the pending request. Returns borrowed. */
+const hk_request_t *hk_vm_request(const hk_vm_t *vm);
+/* Completes the pending request with [result] (in this heap). */
+void hk_vm_complete(hk_vm_t *vm, hk_value_t result);
+/* Completes the pending request with a RuntimeError: the next hk_vm_run
+** returns HK_RUN_FAILED at once. */
+void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Fails the process from outside (cancel: HK_FAIL_CANCELLED; a heap limit on
+** an adopted message: HK_FAIL_HEAP_LIMIT). The next hk_vm_run returns
+** HK_RUN_FAILED. */
+void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b);
+
+/* Deep-copies [v] into one self-contained block that any other instance of
+** the same program can adopt (SPEC §6.12; iterative; sharing expanded).
+** Returns 0, -EINVAL (a continuation: "cannot send continuations across
+** processes"), -E2BIG (more than [max_objects] objects; 0 means 2^28),
+** -ENOMEM. Ownership: *out owned (hk_msg_free or hk_vm_adopt).
+** Thread: the owner of [vm] (any thread may free the block). */
+int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out);
+/* Links [m] into [vm]'s heap as a fragment and returns its root value.
+** Ownership: takes m. Returns 0 (the objects count against the heap limit
+** from the next safe point). Thread: owner of vm. */
+int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out);
+void hk_msg_free(hk_msg_t *m);
+/* Objects in the block. */
+uint64_t hk_msg_objects(const hk_msg_t *m);
+
+/* ---- Statistics ------------------------------------------------------------ */
+typedef struct hk_vm_stats {
+  uint64_t gc_runs, live_objects, heap_bytes, reductions;
+} hk_vm_stats_t;
+void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
+
+#endif
