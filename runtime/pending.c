@@ -6,17 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 
-int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
-                      hiko_diags_t **diags) {
-  (void)rt; (void)path; *out = NULL; *diags = NULL;
-  return -ENOSYS;
-}
-
-size_t hiko_diags_count(const hiko_diags_t *d) { (void)d; return 0; }
-size_t hiko_diags_errors(const hiko_diags_t *d) { (void)d; return 0; }
-int hiko_diags_render(const hiko_diags_t *d, char **out) { (void)d; *out = NULL; return -ENOSYS; }
-void hiko_diags_free(hiko_diags_t *d) { (void)d; }
-void hiko_program_release(hiko_program_t *p) { (void)p; }
 
 int hiko_program_disasm(const hiko_program_t *p, char **out) {
   (void)p; *out = NULL;

@@ -39,6 +39,10 @@ typedef struct hk_pos {
   uint32_t file, line, col, len;
 } hk_pos_t;
 
+/* A [len] meaning "to the end of the line": the range continues on a later
+** line (the diagnostic renderer stops the tildes at the line's end). */
+#define HK_POS_TO_EOL (1u << 30)
+
 /* A byte string from the source (string literals may contain NUL). */
 typedef struct hk_str {
   const char *s; /* NUL-terminated copy in the arena */

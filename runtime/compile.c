@@ -1,0 +1,138 @@
+/* compile.c — hiko_compile_file / hiko_compile_string, hiko_program_t and
+** the hiko_diags_* functions of include/hiko.h, on top of vm/front.h. */
+#include "hiko.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/front.h"
+
+/* hiko_program_t: a compiled program. This is its only definition.
+** It owns the whole compilation (vm/front.h: the arena with the AST and
+** types, the source table, the checked program and — once code generation
+** lands — the program image in front.image). The runtime may add fields
+** here (e.g. a reference count for roots that keep it alive). */
+struct hiko_program {
+  hk_front_t front;
+};
+
+/* hiko_diags_t: a snapshot of a compilation's diagnostics, independent of
+** the program (it stays valid after hiko_program_release): the public
+** entries (file names and messages copied) and the rendered text. */
+struct hiko_diags {
+  hiko_diag_t *items;
+  size_t n, errors;
+  char *rendered;
+};
+
+static void diags_destroy(hiko_diags_t *d) {
+  if (!d) return;
+  for (size_t i = 0; i < d->n; i++) {
+    free((char *)d->items[i].file);
+    free((char *)d->items[i].message);
+  }
+  free(d->items);
+  free(d->rendered);
+  free(d);
+}
+
+static char *dup_or_empty(const char *s) {
+  if (!s) s = "";
+  size_t n = strlen(s);
+  char *c = malloc(n + 1);
+  if (c) memcpy(c, s, n + 1);
+  return c;
+}
+
+/* Builds the public snapshot of [f]'s diagnostics (NULL when there are
+** none). Returns 0 or -ENOMEM. */
+static int make_diags(const hk_front_t *f, hiko_diags_t **out) {
+  *out = NULL;
+  const hk_diags_list_t *l = &f->diags;
+  if (l->n == 0) return 0;
+  hiko_diags_t *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->items = calloc(l->n, sizeof *d->items);
+  if (!d->items) { free(d); return -ENOMEM; }
+  d->errors = l->errors;
+  for (size_t i = 0; i < l->n; i++) {
+    const hk_diag_entry_t *e = &l->items[i];
+    hiko_diag_t *p = &d->items[i];
+    const hk_source_t *src = e->pos.file < f->sources.n ? &f->sources.items[e->pos.file] : NULL;
+    p->is_error = e->is_error;
+    p->line = e->has_pos ? e->pos.line : 0;
+    p->col = e->has_pos ? e->pos.col : 0;
+    p->file = dup_or_empty(src ? src->path : NULL);
+    p->message = dup_or_empty(e->message);
+    d->n = i + 1;
+    if (!p->file || !p->message) { diags_destroy(d); return -ENOMEM; }
+  }
+  if (hk_diags_render(l, &f->sources, &d->rendered) != 0) {
+    diags_destroy(d);
+    return -ENOMEM;
+  }
+  *out = d;
+  return 0;
+}
+
+/* Finishes a compilation: the snapshot of diagnostics, then the program
+** or HIKO_ECOMPILE. */
+static int finish(hiko_program_t *p, int rc, hiko_program_t **out, hiko_diags_t **diags) {
+  int drc = make_diags(&p->front, diags);
+  if (rc == 0 && drc == 0) {
+    *out = p;
+    return 0;
+  }
+  hk_front_free(&p->front);
+  free(p);
+  if (rc == -ENOMEM || drc == -ENOMEM) return -ENOMEM;
+  return HIKO_ECOMPILE;
+}
+
+int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
+                      hiko_diags_t **diags) {
+  (void)rt; /* the runtime's registered builtins: once the checker takes them */
+  *out = NULL;
+  *diags = NULL;
+  if (!path) return -EINVAL;
+  hiko_program_t *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  hk_front_init(&p->front);
+  int rc = hk_front_compile_file(&p->front, path, NULL);
+  return finish(p, rc, out, diags);
+}
+
+int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
+                        size_t len, hiko_program_t **out, hiko_diags_t **diags) {
+  (void)rt;
+  *out = NULL;
+  *diags = NULL;
+  if (!name || (!src && len)) return -EINVAL;
+  hiko_program_t *p = calloc(1, sizeof *p);
+  if (!p) return -ENOMEM;
+  hk_front_init(&p->front);
+  int rc = hk_front_compile_string(&p->front, name, src ? src : "", len, NULL);
+  return finish(p, rc, out, diags);
+}
+
+void hiko_program_release(hiko_program_t *p) {
+  if (!p) return;
+  hk_front_free(&p->front);
+  free(p);
+}
+
+size_t hiko_diags_count(const hiko_diags_t *d) { return d ? d->n : 0; }
+
+size_t hiko_diags_errors(const hiko_diags_t *d) { return d ? d->errors : 0; }
+
+const hiko_diag_t *hiko_diags_get(const hiko_diags_t *d, size_t i) {
+  return d && i < d->n ? &d->items[i] : NULL;
+}
+
+int hiko_diags_render(const hiko_diags_t *d, char **out) {
+  *out = dup_or_empty(d ? d->rendered : "");
+  return *out ? 0 : -ENOMEM;
+}
+
+void hiko_diags_free(hiko_diags_t *d) { diags_destroy(d); }
