@@ -47,6 +47,7 @@ struct hk_var {
   /* The type scheme: the type with its quantified variables marked generic
   ** (see vm/types.h); a monomorphic binding has none. */
   hk_type_t *type;
+  bool poly;                 /* the scheme quantifies at least one variable */
   uint32_t id;               /* program-wide unique number (0, 1, ...) */
 };
 

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "vm/check.h"
+
 /* The checker's entry point (vm/check.h) is called below once it exists. */
 
 void hk_front_init(hk_front_t *f) {
@@ -18,8 +20,8 @@ static int after_load(hk_front_t *f) {
   **                             (hk_checked_t **)&f->checked);
   ** (and include "vm/check.h"). It returns 0, or -1 after recording an
   ** error diagnostic. */
-  int rc = 0;
-  (void)f;
+  int rc = hk_check_program(&f->arena, &f->sources, &f->diags, f->prog,
+                            (hk_checked_t **)&f->checked);
   if (rc != 0) return rc;
   /* CODEGEN: the compiler's call goes here, storing its result in
   ** f->image; it runs only when checking succeeded. */

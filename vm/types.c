@@ -1,0 +1,716 @@
+/* types.c — type representation, unification, generalisation, printing.
+** See types.h. Every traversal is iterative (explicit stacks). */
+#include "vm/types.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/check.h"
+
+/* ---- Allocation ---- */
+
+static void *talloc(hk_types_t *T, size_t size) {
+  void *p = hk_arena_alloc(T->arena, size);
+  if (!p) T->oom(T->oom_ctx);
+  return p;
+}
+
+static void grow_vec(hk_types_t *T, hk_type_t ***v, size_t *cap, size_t need) {
+  if (need <= *cap) return;
+  size_t nc = *cap ? *cap * 2 : 256;
+  while (nc < need) nc *= 2;
+  hk_type_t **p = realloc(*v, nc * sizeof *p);
+  if (!p) T->oom(T->oom_ctx);
+  *v = p;
+  *cap = nc;
+}
+
+static inline void spush(hk_types_t *T, hk_type_t *t) {
+  if (T->nstk == T->capstk) grow_vec(T, &T->stk, &T->capstk, T->nstk + 1);
+  T->stk[T->nstk++] = t;
+}
+
+static hk_type_t *new_type(hk_types_t *T, hk_type_kind_t kind, uint32_t n) {
+  hk_type_t *t = talloc(T, sizeof *t);
+  t->kind = (uint8_t)kind;
+  t->n = n;
+  if (n) t->args = talloc(T, n * sizeof *t->args);
+  return t;
+}
+
+int hk_types_init(hk_types_t *T, hk_arena_t *arena, void (*oom)(void *), void *oom_ctx) {
+  memset(T, 0, sizeof *T);
+  T->arena = arena;
+  T->oom = oom;
+  T->oom_ctx = oom_ctx;
+  for (int c = 0; c < HK_TC__NPRIM; c++) {
+    hk_type_t *t = hk_arena_alloc(arena, sizeof *t);
+    if (!t) return -ENOMEM;
+    t->kind = HK_TYPE_CON;
+    t->con = (uint8_t)c;
+    T->prim[c] = t;
+  }
+  return 0;
+}
+
+void hk_types_fini(hk_types_t *T) {
+  free(T->stk);
+  free(T->post);
+  free(T->pairs);
+  T->stk = T->post = T->pairs = NULL;
+  T->capstk = T->cappost = T->cappairs = 0;
+}
+
+hk_type_t *hk_types_var(hk_types_t *T, bool eq) {
+  hk_type_t *t = new_type(T, HK_TYPE_VAR, 0);
+  t->eq = eq;
+  t->level = T->level;
+  return t;
+}
+
+hk_type_t *hk_types_prim(hk_types_t *T, hk_tcon_t c) { return T->prim[c]; }
+
+hk_type_t *hk_types_list(hk_types_t *T, hk_type_t *elem) {
+  hk_type_t *t = new_type(T, HK_TYPE_CON, 1);
+  t->con = HK_TC_LIST;
+  t->args[0] = elem;
+  return t;
+}
+
+hk_type_t *hk_types_arrow(hk_types_t *T, hk_type_t *a, hk_type_t *b) {
+  hk_type_t *t = new_type(T, HK_TYPE_ARROW, 2);
+  t->args[0] = a;
+  t->args[1] = b;
+  return t;
+}
+
+hk_type_t *hk_types_tuple(hk_types_t *T, hk_type_t *const *items, uint32_t n) {
+  hk_type_t *t = new_type(T, HK_TYPE_TUPLE, n);
+  memcpy(t->args, items, n * sizeof *items);
+  return t;
+}
+
+hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *const *args,
+                         uint32_t n) {
+  hk_type_t *t = new_type(T, HK_TYPE_CON, n);
+  t->con = HK_TC_DATA;
+  t->dt = dt;
+  if (n) memcpy(t->args, args, n * sizeof *args);
+  return t;
+}
+
+hk_type_t *hk_type_resolve(hk_type_t *t) {
+  hk_type_t *r = t;
+  while (r->kind == HK_TYPE_VAR && r->link) r = r->link;
+  while (t->kind == HK_TYPE_VAR && t->link && t->link != r) {
+    hk_type_t *next = t->link;
+    t->link = r;
+    t = next;
+  }
+  return r;
+}
+
+/* ---- Generic traversal ----
+** Visits every node reachable from [t] once (resolved); [visit] returns
+** 1 to descend into the node's args, 0 to skip them, -1 to stop (walk then
+** returns -1). */
+typedef int (*visit_fn)(hk_types_t *T, hk_type_t *t, void *ctx);
+
+static int walk(hk_types_t *T, hk_type_t *t, visit_fn visit, void *ctx) {
+  uint32_t stamp = ++T->stamp;
+  size_t base = T->nstk;
+  spush(T, t);
+  while (T->nstk > base) {
+    hk_type_t *x = hk_type_resolve(T->stk[--T->nstk]);
+    if (x->mark == stamp) continue;
+    x->mark = stamp;
+    int r = visit(T, x, ctx);
+    if (r < 0) {
+      T->nstk = base;
+      return -1;
+    }
+    if (r > 0)
+      for (uint32_t i = x->n; i-- > 0;) spush(T, x->args[i]);
+  }
+  return 0;
+}
+
+/* ---- Equality ---- */
+
+static int visit_make_eq(hk_types_t *T, hk_type_t *x, void *ctx) {
+  (void)T;
+  (void)ctx;
+  switch (x->kind) {
+  case HK_TYPE_VAR:
+    x->eq = true;
+    return 0;
+  case HK_TYPE_ARROW:
+    return -1;
+  case HK_TYPE_TUPLE:
+    return 1;
+  default:
+    if (x->con == HK_TC_RNG || x->con == HK_TC_SOCKET) return -1;
+    if (x->con == HK_TC_DATA && !x->dt->eq) return -1;
+    return 1;
+  }
+}
+
+int hk_types_make_eq(hk_types_t *T, hk_type_t *t) {
+  return walk(T, t, visit_make_eq, NULL);
+}
+
+static int visit_admits_decl(hk_types_t *T, hk_type_t *x, void *ctx) {
+  (void)T;
+  const hk_datatype_t *self = ctx;
+  switch (x->kind) {
+  case HK_TYPE_VAR:
+    return 0;
+  case HK_TYPE_ARROW:
+    return -1;
+  case HK_TYPE_TUPLE:
+    return 1;
+  default:
+    if (x->con == HK_TC_RNG || x->con == HK_TC_SOCKET) return -1;
+    if (x->con == HK_TC_DATA && x->dt != self && !x->dt->eq) return -1;
+    return 1;
+  }
+}
+
+bool hk_types_admits_eq_decl(hk_types_t *T, hk_type_t *t, const hk_datatype_t *self) {
+  return walk(T, t, visit_admits_decl, (void *)self) == 0;
+}
+
+/* ---- Unification ---- */
+
+typedef struct bind_ctx {
+  hk_type_t *v;
+  uint32_t level;
+  bool eq;
+  int err; /* HK_TYERR_* */
+} bind_ctx_t;
+
+static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
+  (void)T;
+  bind_ctx_t *b = vctx;
+  if (x->kind == HK_TYPE_VAR) {
+    if (x == b->v) {
+      b->err = HK_TYERR_OCCURS;
+      return -1;
+    }
+    if (x->level > b->level && x->level != HK_LEVEL_GENERIC) x->level = b->level;
+    if (b->eq) x->eq = true;
+    return 0;
+  }
+  if (b->eq && visit_make_eq(T, x, NULL) < 0) {
+    b->err = HK_TYERR_EQ;
+    return -1;
+  }
+  return 1;
+}
+
+/* Binds variable [v] to [t] (t resolved, t != v). */
+static int bind(hk_types_t *T, hk_type_t *v, hk_type_t *t, hk_tyerr_t *err, bool v_expected) {
+  if (t->kind == HK_TYPE_VAR) {
+    /* Variable to variable: keep the lower level and the equality flag. */
+    if (v->level < t->level) t->level = v->level;
+    if (v->eq) t->eq = true;
+    v->link = t;
+    return 0;
+  }
+  bind_ctx_t b = {v, v->level, v->eq, HK_TYERR_NONE};
+  if (walk(T, t, visit_bind, &b) < 0) {
+    err->kind = (hk_tyerr_kind_t)b.err;
+    err->expected = v_expected ? v : t;
+    err->found = v_expected ? t : v;
+    if (b.err == HK_TYERR_EQ) err->expected = NULL, err->found = t;
+    return -1;
+  }
+  v->link = t;
+  return 0;
+}
+
+static inline void ppush(hk_types_t *T, hk_type_t *a, hk_type_t *b) {
+  if (T->npairs + 2 > T->cappairs) grow_vec(T, &T->pairs, &T->cappairs, T->npairs + 2);
+  T->pairs[T->npairs++] = a;
+  T->pairs[T->npairs++] = b;
+}
+
+int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyerr_t *err) {
+  size_t base = T->npairs;
+  ppush(T, expected, found);
+  while (T->npairs > base) {
+    hk_type_t *b = hk_type_resolve(T->pairs[--T->npairs]);
+    hk_type_t *a = hk_type_resolve(T->pairs[--T->npairs]);
+    if (a == b) continue;
+    int r = 0;
+    if (a->kind == HK_TYPE_VAR)
+      r = bind(T, a, b, err, true);
+    else if (b->kind == HK_TYPE_VAR)
+      r = bind(T, b, a, err, false);
+    else if (a->kind != b->kind || a->n != b->n ||
+             (a->kind == HK_TYPE_CON && (a->con != b->con || a->dt != b->dt))) {
+      err->kind = HK_TYERR_MISMATCH;
+      err->expected = a;
+      err->found = b;
+      r = -1;
+    } else {
+      for (uint32_t i = a->n; i-- > 0;) ppush(T, a->args[i], b->args[i]);
+    }
+    if (r < 0) {
+      T->npairs = base;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+/* ---- Levels ---- */
+
+typedef struct gen_ctx {
+  uint32_t level;
+  size_t count;
+} gen_ctx_t;
+
+static int visit_gen(hk_types_t *T, hk_type_t *x, void *vctx) {
+  (void)T;
+  gen_ctx_t *g = vctx;
+  if (x->kind == HK_TYPE_VAR) {
+    if (x->level == HK_LEVEL_GENERIC)
+      g->count++;
+    else if (x->level > g->level) {
+      x->level = HK_LEVEL_GENERIC;
+      g->count++;
+    }
+    return 0;
+  }
+  return 1;
+}
+
+size_t hk_types_generalize(hk_types_t *T, hk_type_t *t) {
+  gen_ctx_t g = {T->level, 0};
+  walk(T, t, visit_gen, &g);
+  return g.count;
+}
+
+static int visit_lower(hk_types_t *T, hk_type_t *x, void *vctx) {
+  (void)vctx;
+  if (x->kind == HK_TYPE_VAR) {
+    if (x->level > T->level && x->level != HK_LEVEL_GENERIC) x->level = T->level;
+    return 0;
+  }
+  return 1;
+}
+
+void hk_types_lower(hk_types_t *T, hk_type_t *t) { walk(T, t, visit_lower, NULL); }
+
+/* ---- Instantiation ----
+** Phase 1 lists the structured nodes reachable from t in post-order and
+** gives each generic variable its copy; phase 2 rebuilds, bottom-up, the
+** nodes that contain a copied variable and shares the others. */
+
+static inline void postpush(hk_types_t *T, hk_type_t *t) {
+  if (T->npost == T->cappost) grow_vec(T, &T->post, &T->cappost, T->npost + 1);
+  T->post[T->npost++] = t;
+}
+
+/* Marks on the stack: an entry with its low bit set is "finish this node". */
+static hk_type_t *copy_of(hk_type_t *x, uint32_t stamp) {
+  x = hk_type_resolve(x);
+  return x->mark == stamp && x->copy ? x->copy : x;
+}
+
+static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stamp) {
+  size_t base = T->nstk, pbase = T->npost;
+  spush(T, t);
+  while (T->nstk > base) {
+    hk_type_t *e = T->stk[--T->nstk];
+    bool finish = ((uintptr_t)e & 1u) != 0;
+    hk_type_t *x = (hk_type_t *)((uintptr_t)e & ~(uintptr_t)1);
+    if (finish) {
+      postpush(T, x);
+      continue;
+    }
+    x = hk_type_resolve(x);
+    if (x->mark == stamp) continue;
+    x->mark = stamp;
+    x->copy = NULL;
+    if (x->kind == HK_TYPE_VAR) {
+      if (x->level == HK_LEVEL_GENERIC) x->copy = hk_types_var(T, x->eq);
+      continue;
+    }
+    if (x->n == 0) continue;
+    spush(T, (hk_type_t *)((uintptr_t)x | 1u));
+    for (uint32_t i = x->n; i-- > 0;) spush(T, x->args[i]);
+  }
+  for (size_t i = pbase; i < T->npost; i++) {
+    hk_type_t *x = T->post[i];
+    bool changed = false;
+    for (uint32_t j = 0; j < x->n && !changed; j++)
+      if (copy_of(x->args[j], stamp) != hk_type_resolve(x->args[j])) changed = true;
+    if (!changed) continue;
+    hk_type_t *c = new_type(T, (hk_type_kind_t)x->kind, x->n);
+    c->con = x->con;
+    c->dt = x->dt;
+    for (uint32_t j = 0; j < x->n; j++) c->args[j] = copy_of(x->args[j], stamp);
+    x->copy = c;
+  }
+  T->npost = pbase;
+  return copy_of(t, stamp);
+}
+
+hk_type_t *hk_types_instantiate(hk_types_t *T, hk_type_t *t) {
+  return instantiate_stamped(T, t, ++T->stamp);
+}
+
+hk_type_t *hk_types_subst(hk_types_t *T, hk_type_t *t, hk_type_t *const *params,
+                          hk_type_t *const *args, uint32_t n) {
+  uint32_t stamp = ++T->stamp;
+  for (uint32_t i = 0; i < n; i++) {
+    params[i]->mark = stamp;
+    params[i]->copy = args[i];
+  }
+  return instantiate_stamped(T, t, stamp);
+}
+
+/* ---- Builtin type strings ---- */
+
+typedef struct bparse {
+  hk_types_t *T;
+  const char *s;
+  const hk_datatype_t *outcome;
+  const char *vname[8];
+  size_t vlen[8];
+  hk_type_t *vars[8];
+  int nv;
+  bool bad;
+} bparse_t;
+
+static void bskip(bparse_t *p) {
+  while (*p->s == ' ') p->s++;
+}
+
+static bool bident(const char *s, size_t *len) {
+  size_t n = 0;
+  while ((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') || s[n] == '_' ||
+         (n > 0 && s[n] >= '0' && s[n] <= '9'))
+    n++;
+  *len = n;
+  return n > 0;
+}
+
+static hk_type_t *bty(bparse_t *p);
+
+static hk_type_t *bapply(bparse_t *p, hk_type_t **args, uint32_t n) {
+  static const char *prims[HK_TC__NPRIM] = {"Int", "Float", "Bool", "String", "Char",
+                                            "Unit", "Bytes", "Rng", "Pid", "Socket"};
+  size_t len;
+  if (!bident(p->s, &len)) {
+    p->bad = true;
+    return NULL;
+  }
+  const char *name = p->s;
+  p->s += len;
+  for (int c = 0; c < HK_TC__NPRIM; c++)
+    if (strlen(prims[c]) == len && memcmp(prims[c], name, len) == 0 && n == 0)
+      return p->T->prim[c];
+  if (len == 4 && memcmp(name, "list", 4) == 0 && n == 1) return hk_types_list(p->T, args[0]);
+  if (len == 7 && memcmp(name, "outcome", 7) == 0 && n == 1 && p->outcome)
+    return hk_types_data(p->T, p->outcome, args, 1);
+  p->bad = true;
+  return NULL;
+}
+
+static hk_type_t *batom(bparse_t *p) {
+  bskip(p);
+  hk_type_t *t;
+  if (*p->s == '\'') {
+    const char *start = p->s;
+    bool eq = p->s[1] == '\'';
+    p->s += eq ? 2 : 1;
+    size_t len;
+    if (!bident(p->s, &len)) {
+      p->bad = true;
+      return NULL;
+    }
+    p->s += len;
+    size_t full = (size_t)(p->s - start);
+    int i;
+    for (i = 0; i < p->nv; i++)
+      if (p->vlen[i] == full && memcmp(p->vname[i], start, full) == 0) break;
+    if (i == p->nv) {
+      if (p->nv == 8) {
+        p->bad = true;
+        return NULL;
+      }
+      p->vname[i] = start;
+      p->vlen[i] = full;
+      p->vars[i] = hk_types_var(p->T, eq);
+      p->vars[i]->level = HK_LEVEL_GENERIC;
+      p->nv++;
+    }
+    t = p->vars[i];
+  } else if (*p->s == '(') {
+    p->s++;
+    hk_type_t *items[8];
+    uint32_t n = 0;
+    for (;;) {
+      if (n == 8) {
+        p->bad = true;
+        return NULL;
+      }
+      items[n++] = bty(p);
+      if (p->bad) return NULL;
+      bskip(p);
+      if (*p->s == ',') {
+        p->s++;
+        continue;
+      }
+      if (*p->s != ')') {
+        p->bad = true;
+        return NULL;
+      }
+      p->s++;
+      break;
+    }
+    if (n > 1) {
+      bskip(p);
+      t = bapply(p, items, n);
+    } else {
+      t = items[0];
+    }
+  } else {
+    t = bapply(p, NULL, 0);
+  }
+  /* Postfix applications. */
+  for (;;) {
+    if (p->bad) return NULL;
+    bskip(p);
+    size_t len;
+    if (!bident(p->s, &len)) break;
+    t = bapply(p, &t, 1);
+  }
+  return t;
+}
+
+static hk_type_t *bty(bparse_t *p) {
+  hk_type_t *items[8];
+  uint32_t n = 0;
+  items[n++] = batom(p);
+  for (;;) {
+    if (p->bad) return NULL;
+    bskip(p);
+    if (*p->s != '*') break;
+    p->s++;
+    if (n == 8) {
+      p->bad = true;
+      return NULL;
+    }
+    items[n++] = batom(p);
+  }
+  hk_type_t *t = n == 1 ? items[0] : hk_types_tuple(p->T, items, n);
+  bskip(p);
+  if (p->s[0] == '-' && p->s[1] == '>') {
+    p->s += 2;
+    hk_type_t *r = bty(p);
+    if (p->bad) return NULL;
+    t = hk_types_arrow(p->T, t, r);
+  }
+  return t;
+}
+
+hk_type_t *hk_types_parse_builtin(hk_types_t *T, const char *s, const hk_datatype_t *outcome) {
+  bparse_t p;
+  memset(&p, 0, sizeof p);
+  p.T = T;
+  p.s = s;
+  p.outcome = outcome;
+  hk_type_t *t = bty(&p);
+  bskip(&p);
+  if (p.bad || *p.s != '\0') return NULL;
+  return t;
+}
+
+/* ---- Printing ---- */
+
+enum { PRINT_MAX = 1000 };
+
+typedef enum pctx { C_TOP, C_PARAM, C_ITEM, C_ARG } pctx_t;
+
+typedef struct pbuf {
+  char *s;
+  size_t len, cap;
+  bool oom;
+} pbuf_t;
+
+static void pb_add(pbuf_t *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap * 2 : 128;
+    while (nc < b->len + n + 1) nc *= 2;
+    char *p = realloc(b->s, nc);
+    if (!p) {
+      b->oom = true;
+      return;
+    }
+    b->s = p;
+    b->cap = nc;
+  }
+  memcpy(b->s + b->len, s, n);
+  b->len += n;
+  b->s[b->len] = '\0';
+}
+
+static void pb_str(pbuf_t *b, const char *s) { pb_add(b, s, strlen(s)); }
+
+void hk_tprinter_init(hk_tprinter_t *P, hk_types_t *T) {
+  memset(P, 0, sizeof *P);
+  P->T = T;
+}
+
+void hk_tprinter_fini(hk_tprinter_t *P) {
+  free(P->vars);
+  P->vars = NULL;
+  P->nvars = P->capvars = 0;
+}
+
+static void print_var(hk_tprinter_t *P, hk_type_t *v, pbuf_t *b) {
+  size_t i;
+  for (i = 0; i < P->nvars; i++)
+    if (P->vars[i] == v) break;
+  if (i == P->nvars) {
+    if (P->nvars == P->capvars) {
+      size_t nc = P->capvars ? P->capvars * 2 : 16;
+      hk_type_t **p = realloc(P->vars, nc * sizeof *p);
+      if (!p) {
+        b->oom = true;
+        return;
+      }
+      P->vars = p;
+      P->capvars = nc;
+    }
+    P->vars[P->nvars++] = v;
+  }
+  char name[32];
+  size_t round = i / 26;
+  if (round)
+    snprintf(name, sizeof name, "%s%c%zu", v->eq ? "''" : "'", (char)('a' + i % 26), round);
+  else
+    snprintf(name, sizeof name, "%s%c", v->eq ? "''" : "'", (char)('a' + i % 26));
+  pb_str(b, name);
+}
+
+static const char *con_name(hk_type_t *t) {
+  static const char *names[] = {"Int", "Float", "Bool", "String", "Char", "Unit",
+                                "Bytes", "Rng", "Pid", "Socket", "list"};
+  if (t->con == HK_TC_DATA) return t->dt->name;
+  return names[t->con];
+}
+
+/* Stack entries: a type with its context, or a literal string. */
+typedef struct pitem {
+  hk_type_t *t; /* NULL: the literal s */
+  const char *s;
+  pctx_t ctx;
+} pitem_t;
+
+typedef struct pstack {
+  pitem_t *v;
+  size_t n, cap;
+  bool oom;
+} pstack_t;
+
+static void ps_push(pstack_t *s, hk_type_t *t, const char *str, pctx_t ctx) {
+  if (s->oom) return;
+  if (s->n == s->cap) {
+    size_t nc = s->cap ? s->cap * 2 : 64;
+    pitem_t *p = realloc(s->v, nc * sizeof *p);
+    if (!p) {
+      s->oom = true;
+      return;
+    }
+    s->v = p;
+    s->cap = nc;
+  }
+  s->v[s->n++] = (pitem_t){t, str, ctx};
+}
+
+/* Pushes the parts of [t] (in reverse) after writing what can be written. */
+static void print_node(hk_tprinter_t *P, hk_type_t *t, pctx_t ctx, pbuf_t *b, pstack_t *st) {
+  t = hk_type_resolve(t);
+  switch (t->kind) {
+  case HK_TYPE_VAR:
+    print_var(P, t, b);
+    return;
+  case HK_TYPE_CON: {
+    if (t->n == 0) {
+      pb_str(b, con_name(t));
+      return;
+    }
+    bool paren = ctx == C_ARG;
+    if (paren) pb_str(b, "(");
+    if (paren) ps_push(st, NULL, ")", C_TOP);
+    ps_push(st, NULL, con_name(t), C_TOP);
+    if (t->n == 1) {
+      ps_push(st, NULL, " ", C_TOP);
+      ps_push(st, t->args[0], NULL, C_ARG);
+    } else {
+      ps_push(st, NULL, ") ", C_TOP);
+      for (uint32_t i = t->n; i-- > 0;) {
+        ps_push(st, t->args[i], NULL, C_TOP);
+        if (i) ps_push(st, NULL, ", ", C_TOP);
+      }
+      pb_str(b, "(");
+    }
+    return;
+  }
+  case HK_TYPE_TUPLE: {
+    bool paren = ctx == C_ITEM || ctx == C_ARG;
+    if (paren) pb_str(b, "(");
+    if (paren) ps_push(st, NULL, ")", C_TOP);
+    for (uint32_t i = t->n; i-- > 0;) {
+      ps_push(st, t->args[i], NULL, C_ITEM);
+      if (i) ps_push(st, NULL, " * ", C_TOP);
+    }
+    return;
+  }
+  default: {
+    bool paren = ctx != C_TOP;
+    if (paren) pb_str(b, "(");
+    if (paren) ps_push(st, NULL, ")", C_TOP);
+    ps_push(st, t->args[1], NULL, C_TOP);
+    ps_push(st, NULL, " -> ", C_TOP);
+    ps_push(st, t->args[0], NULL, C_PARAM);
+    return;
+  }
+  }
+}
+
+const char *hk_tprinter_print(hk_tprinter_t *P, hk_type_t *t) {
+  pbuf_t b = {0};
+  pstack_t st = {0};
+  ps_push(&st, t, NULL, C_TOP);
+  while (st.n > 0 && !st.oom && !b.oom && b.len <= PRINT_MAX) {
+    pitem_t it = st.v[--st.n];
+    if (it.t)
+      print_node(P, it.t, it.ctx, &b, &st);
+    else
+      pb_str(&b, it.s);
+  }
+  free(st.v);
+  char *out;
+  if (b.oom || st.oom) {
+    out = hk_arena_strdup(P->T->arena, "?", 1);
+  } else if (b.len > PRINT_MAX) {
+    b.len = PRINT_MAX;
+    b.s[b.len] = '\0';
+    pb_str(&b, "...");
+    out = hk_arena_strdup(P->T->arena, b.s, b.len);
+  } else {
+    out = hk_arena_strdup(P->T->arena, b.s ? b.s : "", b.len);
+  }
+  free(b.s);
+  if (!out) P->T->oom(P->T->oom_ctx);
+  return out;
+}
