@@ -1,0 +1,123 @@
+/* mailbox.c — Vyukov's intrusive MPSC queue with the empty-and-waiting mark
+** (SPEC §10.5). See mailbox.h for the contract and docs/runtime.md for the
+** argument that a blocked receiver is woken exactly once.
+**
+** Shape: producers exchange the tail and then link the previous tail to the
+** new node; the consumer pops from `head`, skipping the stub and re-pushing
+** it when it takes the last real node (so the queue is never without a
+** node). The tail word's low bit is the mark; it can only be set while the
+** tail is the stub, and every exchange clears it.
+*/
+#include "runtime/mailbox.h"
+
+#include <stddef.h>
+
+#define MARK ((uintptr_t)1)
+
+static hk_mnode_t *untag(uintptr_t t) { return (hk_mnode_t *)(t & ~MARK); }
+
+void hk_mailbox_init(hk_mailbox_t *mb) {
+  atomic_init(&mb->stub.next, NULL);
+  atomic_init(&mb->tail, (uintptr_t)&mb->stub);
+  atomic_init(&mb->len_hint, 0);
+  mb->head = &mb->stub;
+  mb->run = 0;
+  mb->high_water = 0;
+}
+
+/* The exchange is acq_rel. Release: publishes n->next = NULL (and, for the
+** stub, nothing else) to the next producer, which writes n->next after its
+** own exchange. Acquire: pairs with the previous producer's (or the
+** consumer's stub push's, or the consumer's mark CAS's) release, so its
+** initialisation of prev->next happens before our store to it, and the
+** receiver's BLOCKED state store happens before we act on the mark. */
+static uintptr_t link_node(hk_mailbox_t *mb, hk_mnode_t *n) {
+  /* Relaxed: published by the release half of the exchange below. */
+  atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+  uintptr_t prev = atomic_exchange_explicit(&mb->tail, (uintptr_t)n,
+                                            memory_order_acq_rel);
+  /* Release: pairs with the consumer's acquire load of prev->next in
+  ** hk_mailbox_pop_owner, publishing everything written into the message
+  ** before the push (SPEC §6.13.2). */
+  atomic_store_explicit(&untag(prev)->next, n, memory_order_release);
+  return prev;
+}
+
+bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
+  return (link_node(mb, n) & MARK) != 0;
+}
+
+/* Consumer view of the tail, without the mark. Acquire pairs with the
+** producers' exchange (we only compare the pointer; the node's contents are
+** read after the acquire load of ->next). */
+static hk_mnode_t *tail_node(hk_mailbox_t *mb) {
+  return untag(atomic_load_explicit(&mb->tail, memory_order_acquire));
+}
+
+static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
+                      hk_mnode_t **out) {
+  mb->head = next;
+  *out = n;
+  mb->run++;
+  if (mb->run > mb->high_water) mb->high_water = mb->run;
+  /* Relaxed: a statistic (mailbox.h). */
+  atomic_store_explicit(&mb->len_hint, mb->run, memory_order_relaxed);
+  return HK_MPOP_OK;
+}
+
+hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out) {
+  hk_mnode_t *head = mb->head;
+  /* Acquire: pairs with the release store in link_node. */
+  hk_mnode_t *next = atomic_load_explicit(&head->next, memory_order_acquire);
+  if (head == &mb->stub) {
+    if (next == NULL) {
+      if (tail_node(mb) != &mb->stub) return HK_MPOP_BUSY;
+      mb->run = 0;
+      atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
+      return HK_MPOP_EMPTY;
+    }
+    mb->head = head = next;
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+  }
+  if (next != NULL) return took(mb, head, next, out);
+  /* head is the last linked node. If a producer has already exchanged the
+  ** tail, its link is on the way. */
+  if (tail_node(mb) != head) return HK_MPOP_BUSY;
+  /* Put the stub behind head so head can leave. The tail is not the stub
+  ** here, so it carries no mark and this push consumes none. */
+  link_node(mb, &mb->stub);
+  next = atomic_load_explicit(&head->next, memory_order_acquire);
+  if (next != NULL) return took(mb, head, next, out);
+  return HK_MPOP_BUSY;
+}
+
+hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb) {
+  /* Only an empty queue can be marked: head is the stub with nothing linked
+  ** behind it (a relaxed look is enough: a non-NULL link just means "not
+  ** empty", and the CAS below decides). */
+  if (mb->head != &mb->stub ||
+      atomic_load_explicit(&mb->stub.next, memory_order_relaxed) != NULL)
+    return HK_MMARK_NONEMPTY;
+  uintptr_t stub = (uintptr_t)&mb->stub;
+  uintptr_t expect = stub;
+  /* Release: pairs with the acquire half of the exchange of the producer
+  ** that consumes the mark, so our caller's BLOCKED state store (made
+  ** before this call) happens before that producer's wake-up CAS.
+  ** Acquire on failure: a producer's node is then read after pop's own
+  ** acquire loads anyway; acquire keeps the reasoning local. */
+  if (atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub | MARK,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire))
+    return HK_MMARK_SET;
+  return expect == (stub | MARK) ? HK_MMARK_SET : HK_MMARK_NONEMPTY;
+}
+
+bool hk_mailbox_unmark_owner(hk_mailbox_t *mb) {
+  uintptr_t stub = (uintptr_t)&mb->stub;
+  uintptr_t expect = stub | MARK;
+  /* Relaxed: removing our own mark publishes nothing; if a producer got
+  ** there first the CAS fails and that producer's wake is spurious. */
+  return atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub,
+                                                 memory_order_relaxed,
+                                                 memory_order_relaxed);
+}

@@ -1,0 +1,91 @@
+/* mailbox.h — a process mailbox (SPEC §10.5): Vyukov's intrusive
+** multi-producer single-consumer queue with a stub node, plus the
+** empty-and-waiting mark that lets a blocked receiver be woken exactly once.
+**
+** Producers link a node with ONE atomic exchange on the tail. The consumer
+** pops from its private head. The mark is the low bit of the tail pointer:
+** the consumer may set it only while the queue is empty (tail == &stub), and
+** the next producer's exchange replaces the marked tail, so exactly one
+** producer observes each mark (its push returns true) and must wake the
+** receiver (docs/runtime.md has the whole argument).
+**
+** Length (SPEC §10.5.4, §10.8): approximate and maintained by the consumer
+** alone, so a send touches no counter: the number of messages taken since
+** the mailbox was last found empty (the backlog the receiver drained in one
+** run). Other threads read it as a relaxed hint.
+**
+** Thread: push from any thread; everything else named _owner from the one
+** consumer at a time (the worker running the receiving process). */
+#ifndef HK_MAILBOX_H
+#define HK_MAILBOX_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifndef HK_CACHELINE
+#define HK_CACHELINE 64
+#endif
+
+/* The intrusive link. Embed it in a message envelope. */
+typedef struct hk_mnode {
+  _Atomic(struct hk_mnode *) next;
+} hk_mnode_t;
+
+typedef struct hk_mailbox {
+  /* Written by producers (exchange) and by the consumer (mark CAS, stub). */
+  alignas(HK_CACHELINE) _Atomic(uintptr_t) tail;
+  /* Consumer only. */
+  alignas(HK_CACHELINE) hk_mnode_t *head;
+  uint64_t run;               /* messages taken since the last EMPTY */
+  uint64_t high_water;        /* largest run seen */
+  _Atomic uint64_t len_hint;  /* consumer writes, anyone reads (relaxed) */
+  hk_mnode_t stub;
+} hk_mailbox_t;
+
+/* Result of hk_mailbox_pop_owner. */
+typedef enum hk_mpop {
+  HK_MPOP_OK = 0,    /* *out is the oldest node, now owned by the caller */
+  HK_MPOP_EMPTY = 1, /* nothing queued */
+  HK_MPOP_BUSY = 2,  /* a producer is between its exchange and its link:
+                     ** a message exists but cannot be taken yet; retry */
+} hk_mpop_t;
+
+/* Result of hk_mailbox_mark_owner. */
+typedef enum hk_mmark {
+  HK_MMARK_SET = 0,      /* empty-and-waiting: the next push reports it */
+  HK_MMARK_NONEMPTY = 1, /* a push came first: the receiver must not sleep */
+} hk_mmark_t;
+
+/* Initialises an empty, unmarked mailbox. Thread: any, before publishing. */
+void hk_mailbox_init(hk_mailbox_t *mb);
+
+/* Links [n] at the tail. Returns true when this push consumed the
+** empty-and-waiting mark: the caller must then wake the receiver (CAS on its
+** state, SPEC §10.2.3). Ownership: takes n. Thread: any. */
+bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n);
+
+/* Takes the oldest node. Returns HK_MPOP_OK with *out owned by the caller,
+** HK_MPOP_EMPTY, or HK_MPOP_BUSY (see above). Thread: owner. */
+hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out);
+
+/* Marks the mailbox empty-and-waiting. Call only after the receiver's state
+** was set to BLOCKED with release (SPEC §10.5.2). Returns HK_MMARK_SET (also
+** when a mark from an earlier wait is still set) or HK_MMARK_NONEMPTY.
+** Thread: owner. */
+hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb);
+
+/* Removes a mark the receiver no longer needs (it was woken otherwise).
+** Returns true if the mark was removed, false if none was set or a producer
+** already consumed it (that producer's wake-up is then spurious and the
+** state CAS or the receiver's re-check absorbs it). Thread: owner. */
+bool hk_mailbox_unmark_owner(hk_mailbox_t *mb);
+
+/* The length the consumer last measured. Thread: any (approximate). */
+static inline uint64_t hk_mailbox_len_hint(const hk_mailbox_t *mb) {
+  /* Relaxed: a statistic, no data depends on it. */
+  return atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
+}
+
+#endif
