@@ -1,0 +1,26 @@
+/* bi_show.h — SPEC §5 value printing and SPEC §4.7 equality, without a VM
+** instance (the VM entry points hk_value_show and hk_value_equal of vm/vm.h
+** wrap these). Both walk values with an explicit work stack: no native
+** recursion, whatever the depth or length. Thread: any (no shared state). */
+#ifndef HK_BI_SHOW_H
+#define HK_BI_SHOW_H
+
+#include <stdint.h>
+
+#include "vm/bi_text.h"
+#include "vm/value.h"
+
+/* Returns the name of program-wide constructor [ctor] (borrowed). */
+typedef const char *(*hk_ctor_name_fn)(const void *ud, uint32_t ctor);
+
+/* Appends the SPEC §5 text of [v] to [out]. Adds the work done (values
+** visited plus bytes copied) to *work. Returns 0, or -ENOMEM (out->failed
+** is then set, or the work stack could not grow). Ownership: borrows v. */
+int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *out,
+                   uint64_t *work);
+
+/* SPEC §4.7 equality. Adds the work done (value pairs visited plus bytes
+** compared) to *work. Returns 1 equal, 0 not equal, -ENOMEM. */
+int hk_equal_values(hk_value_t a, hk_value_t b, uint64_t *work);
+
+#endif
