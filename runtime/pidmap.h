@@ -1,0 +1,86 @@
+/* pidmap.h — the pid -> record map (SPEC §6.2, §10.2.4).
+**
+** Pids are allocated from 1 by one atomic counter and never reused. Records
+** (processes and ports) embed an hk_pmentry_t and are reference counted: the
+** map holds one reference while the record is in it, and a lookup returns a
+** new reference, so a sender that found a record can use it even if the
+** record is removed and its owner finishes meanwhile; memory is freed by
+** whoever drops the last reference. The map is split into 64 shards by pid,
+** each a chained hash table under its own mutex held only for the few
+** instructions of a lookup, insert or remove (consecutive pids fall in
+** different shards, so senders to different processes do not contend).
+** Chosen over ck_epoch because records also carry in-flight I/O and results
+** whose lifetime a count expresses directly (PLATFORM.md), and
+** ThreadSanitizer sees every synchronisation.
+**
+** Thread: every function is safe from any thread unless noted. */
+#ifndef HK_PIDMAP_H
+#define HK_PIDMAP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct hk_pmentry hk_pmentry_t;
+/* Called once when the last reference is dropped, on the dropping thread. */
+typedef void (*hk_pmentry_release_fn)(hk_pmentry_t *e);
+
+struct hk_pmentry {
+  uint64_t pid;                  /* immutable once inserted */
+  _Atomic uint32_t refs;         /* see hk_pmentry_ref/unref */
+  hk_pmentry_release_fn release; /* immutable */
+  hk_pmentry_t *chain;           /* the shard's lock protects it */
+};
+
+typedef struct hk_pidmap hk_pidmap_t;
+
+/* Returns 0 or -ENOMEM. Ownership: *out owned (hk_pidmap_free). */
+int hk_pidmap_new(hk_pidmap_t **out);
+/* Drops the map's reference of every record still in it, then frees the
+** map. Thread: no concurrent call on m. */
+void hk_pidmap_free(hk_pidmap_t *m);
+
+/* A fresh pid (1, 2, ...; never reused). */
+uint64_t hk_pidmap_alloc(hk_pidmap_t *m);
+/* The highest pid issued so far (a pid above it was never issued). */
+uint64_t hk_pidmap_issued(const hk_pidmap_t *m);
+
+/* Initialises [e] with [pid], one reference (the caller's) and [release]. */
+void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, hk_pmentry_release_fn release);
+
+/* Inserts [e] (its pid not yet in the map); the map takes a new reference.
+** Never fails (a table that cannot grow just gets longer chains). */
+void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e);
+
+/* Looks up [pid]. Returns the record with a new reference (drop it with
+** hk_pmentry_unref), or NULL if no record with that pid is in the map. */
+hk_pmentry_t *hk_pidmap_get(hk_pidmap_t *m, uint64_t pid);
+
+/* Removes [e] if it is in the map and drops the map's reference. Returns
+** true if this call removed it. The caller must hold its own reference. */
+bool hk_pidmap_remove(hk_pidmap_t *m, hk_pmentry_t *e);
+
+/* Records in the map now. */
+size_t hk_pidmap_count(hk_pidmap_t *m);
+
+/* Every record in the map at the moment of the call, each with a new
+** reference. Returns the count, or -ENOMEM. Ownership: *out malloc'ed
+** (free it after unref'ing each entry). */
+long hk_pidmap_snapshot(hk_pidmap_t *m, hk_pmentry_t ***out);
+
+static inline void hk_pmentry_ref(hk_pmentry_t *e) {
+  /* Relaxed: the caller already holds a reference, so the count cannot
+  ** reach zero concurrently; nothing is published by taking one. */
+  atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+}
+
+static inline void hk_pmentry_unref(hk_pmentry_t *e) {
+  /* acq_rel: release orders our uses of the record before the decrement;
+  ** the thread that reaches zero acquires every other holder's releases
+  ** before freeing (the usual reference-count pairing). */
+  if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+    e->release(e);
+}
+
+#endif

@@ -1,0 +1,137 @@
+/* rt_pidmap.c — stress test of runtime/pidmap.c under ThreadSanitizer
+** (and AddressSanitizer in the asan build): lookups racing removal.
+**
+** OWNERS threads create records, insert them, and remove them again a little
+** later (keeping a window of live ones), checking that a removed pid is never
+** found again. READERS threads look up pids near the newest, hold the
+** reference for a moment, and check the record is the one asked for and not
+** yet released. Every record must be released exactly once, after the map
+** dropped it and every reader let go. Exit 0 pass, 1 fail. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "runtime/pidmap.h"
+
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
+#define OWNERS 2
+#define READERS 3
+#define PER_OWNER (150000u * STRESS_SCALE)
+#define WINDOW 64
+#define DEADLINE_S (120 * STRESS_SCALE)
+#define ALIVE 0x5ca1ab1eu
+
+typedef struct rec {
+  hk_pmentry_t e; /* first */
+  _Atomic uint32_t magic;
+  uint64_t payload; /* pid * 3, checked by readers */
+} rec_t;
+
+static hk_pidmap_t *map;
+static _Atomic uint64_t created, released, hits, misses;
+static _Atomic int owners_done;
+static _Atomic int fail;
+
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char text[] = "rt_pidmap: deadline exceeded\n";
+  if (write(2, text, sizeof text - 1) < 0) { /* nothing to do */ }
+  _exit(1);
+}
+
+static void release(hk_pmentry_t *e) {
+  rec_t *r = (rec_t *)e;
+  uint32_t was = atomic_exchange_explicit(&r->magic, 0, memory_order_relaxed);
+  if (was != ALIVE) atomic_store(&fail, 1);
+  atomic_fetch_add_explicit(&released, 1, memory_order_relaxed);
+  free(r);
+}
+
+static void *owner(void *arg) {
+  (void)arg;
+  rec_t *win[WINDOW] = {0};
+  for (uint32_t i = 0; i < PER_OWNER; i++) {
+    rec_t *r = malloc(sizeof *r);
+    if (!r) abort();
+    uint64_t pid = hk_pidmap_alloc(map);
+    hk_pmentry_init(&r->e, pid, release);
+    atomic_init(&r->magic, ALIVE);
+    r->payload = pid * 3;
+    hk_pidmap_insert(map, &r->e);
+    atomic_fetch_add_explicit(&created, 1, memory_order_relaxed);
+    rec_t *old = win[i % WINDOW];
+    win[i % WINDOW] = r;
+    if (old) {
+      uint64_t opid = old->e.pid;
+      if (!hk_pidmap_remove(map, &old->e)) atomic_store(&fail, 1);
+      hk_pmentry_unref(&old->e); /* may free it now or after a reader */
+      hk_pmentry_t *again = hk_pidmap_get(map, opid);
+      if (again) {
+        fprintf(stderr, "removed pid %" PRIu64 " found again\n", opid);
+        atomic_store(&fail, 1);
+        hk_pmentry_unref(again);
+      }
+    }
+  }
+  for (int i = 0; i < WINDOW; i++)
+    if (win[i]) {
+      hk_pidmap_remove(map, &win[i]->e);
+      hk_pmentry_unref(&win[i]->e);
+    }
+  atomic_fetch_add(&owners_done, 1);
+  return NULL;
+}
+
+static void *reader(void *arg) {
+  uint64_t x = (uint64_t)(uintptr_t)arg * 0x9e3779b97f4a7c15u + 1;
+  while (atomic_load(&owners_done) < OWNERS) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    uint64_t top = hk_pidmap_issued(map);
+    uint64_t back = x % (3 * WINDOW);
+    if (top <= back) continue;
+    uint64_t pid = top - back;
+    hk_pmentry_t *e = hk_pidmap_get(map, pid);
+    if (!e) { atomic_fetch_add_explicit(&misses, 1, memory_order_relaxed); continue; }
+    rec_t *r = (rec_t *)e;
+    if (e->pid != pid || r->payload != pid * 3 ||
+        atomic_load_explicit(&r->magic, memory_order_relaxed) != ALIVE) {
+      fprintf(stderr, "lookup of %" PRIu64 " returned a wrong or dead record\n", pid);
+      atomic_store(&fail, 1);
+    }
+    if ((x & 7) == 0) sched_yield(); /* hold it while the owner removes it */
+    hk_pmentry_unref(e);
+    atomic_fetch_add_explicit(&hits, 1, memory_order_relaxed);
+  }
+  return NULL;
+}
+
+int main(void) {
+  signal(SIGALRM, on_alarm);
+  alarm(DEADLINE_S);
+  if (hk_pidmap_new(&map) != 0) return 1;
+  pthread_t o[OWNERS], r[READERS];
+  for (uintptr_t i = 0; i < READERS; i++)
+    if (pthread_create(&r[i], NULL, reader, (void *)(i + 1))) return 1;
+  for (uintptr_t i = 0; i < OWNERS; i++)
+    if (pthread_create(&o[i], NULL, owner, (void *)i)) return 1;
+  for (int i = 0; i < OWNERS; i++) pthread_join(o[i], NULL);
+  for (int i = 0; i < READERS; i++) pthread_join(r[i], NULL);
+  size_t left = hk_pidmap_count(map);
+  uint64_t issued = hk_pidmap_issued(map);
+  hk_pidmap_free(map);
+  uint64_t c = atomic_load(&created), rel = atomic_load(&released);
+  printf("rt_pidmap: created %" PRIu64 ", released %" PRIu64 ", issued %" PRIu64
+         ", hits %" PRIu64 ", misses %" PRIu64 "\n",
+         c, rel, issued, atomic_load(&hits), atomic_load(&misses));
+  if (left != 0 || c != rel || issued != (uint64_t)OWNERS * PER_OWNER) {
+    fprintf(stderr, "left %zu, created %" PRIu64 " released %" PRIu64 "\n", left, c, rel);
+    return 1;
+  }
+  return atomic_load(&fail);
+}
