@@ -1,0 +1,708 @@
+/* sched/sched.c: workers, run-next, stealing, searching, parking and waking
+** (SPEC §10.3, §10.4). docs/scheduler.md explains the design; the labels
+** (P1)...(P5) below name the steps of its memory-ordering argument.
+**
+** Shared scheduler state:
+**   nsearching  workers looking for work to steal (plus, for a moment, a
+**               waker that has reserved the right to wake one worker)
+**   nparked     workers on the idle list (changed under idle_lock only)
+**   idle list   a stack of parked workers, under idle_lock
+** Invariant that rules out lost wake-ups (docs/scheduler.md, "Parking"):
+** whenever a task is queued and some worker is parked, either a worker is
+** searching or a wake is in flight, or the task's queue belongs to a
+** worker that is running and will pop it. It holds because
+**   (P1) a thread that makes work available stores it, then issues a
+**        seq_cst fence, then reads nsearching/nparked and wakes one worker
+**        if nobody searches;
+**   (P2) a worker going to sleep first puts itself on the idle list and
+**        leaves the searching state, then issues a seq_cst fence, then
+**        re-checks every queue and the stop flag, and sleeps only if all
+**        are empty; and whoever brings nsearching to 0 (P3) issues a
+**        seq_cst fence and then wakes a parked worker if work is visible.
+** By the fence rule one of the two sides sees the other's store: either
+** the submitter sees the parker on the idle list (and wakes it, or finds
+** a searcher who will itself do (P2) or (P3)), or the parker's re-check
+** sees the task.
+**   (P4) a wake is a token: the waker pops the worker from the idle list
+**        under idle_lock, then stores wake = 1 (release) and calls
+**        futex_wake; the sleeper waits with futex_wait(&wake, 0), which
+**        returns at once if the token is already there, and loads it with
+**        acquire. A popped worker always consumes its token.
+**   (P5) run-next is an atomic pointer: the owner publishes with a
+**        release exchange; a thief claims with an acq_rel CAS.
+** A local push from a worker (its ring or run-next) skips the (P1) fence:
+** the pushing worker is awake and runs the task itself if nobody steals
+** it, so the relaxed check only decides whether to add parallelism.
+*/
+#include "sched/sched.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sched/injq.h"
+#include "sched/runq.h"
+
+#define HK_CACHELINE 64
+#define HANDOFF_CAP 3   /* run-next hand-offs per slice, SPEC §10.3.2 */
+#define GLOBAL_EVERY 61 /* slices between injection-queue checks */
+#define STEAL_PASSES 4
+#define MAX_WORKERS 1024u
+#define DEFAULT_BUDGET 2000
+
+struct hk_worker {
+  /* Immutable after hk_sched_new. */
+  hk_sched_t *sched;
+  uint32_t index;
+  pthread_t thread;
+  /* Owner thread only: no atomics. */
+  void *user;
+  uint64_t rng;
+  int32_t budget;     /* reductions left in the current slice */
+  uint32_t handoffs;  /* run-next hand-offs in the current slice */
+  uint64_t nslices;   /* slices run (owner's copy of the counter) */
+  uint64_t lastglobal; /* nslices at the last injection-queue check */
+  bool searching;
+  /* Guarded by sched->idle_lock. */
+  hk_worker_t *idle_next;
+  bool on_idle;
+  /* Counters: written by the owner, read by anyone (relaxed). */
+  alignas(HK_CACHELINE) _Atomic uint64_t slices;
+  _Atomic uint64_t steals;
+  _Atomic uint64_t stolen;
+  _Atomic uint64_t parks;
+  /* Park token (P4): set by a waker, cleared by the owner under idle_lock. */
+  alignas(HK_CACHELINE) _Atomic uint32_t wake;
+  /* Shared with thieves. */
+  alignas(HK_CACHELINE) _Atomic(hk_task_t *) runnext;
+  hk_runq_t runq;
+};
+
+struct hk_sched {
+  /* Immutable after hk_sched_new. */
+  hk_sched_config_t cfg;
+  uint32_t nworkers;
+  uint64_t seed;
+  hk_worker_t *workers;
+  uint32_t *coprimes; /* strides for random victim order */
+  uint32_t ncoprimes;
+  /* Used by the thread that starts/joins. */
+  bool started;
+  /* Shared, written rarely (searching, parking, stop). */
+  alignas(HK_CACHELINE) _Atomic uint32_t nsearching;
+  _Atomic uint32_t nparked;
+  _Atomic bool stop;
+#ifdef __SANITIZE_THREAD__
+  _Atomic uint32_t fence_word; /* see full_fence */
+#endif
+  alignas(HK_CACHELINE) pthread_mutex_t idle_lock;
+  hk_worker_t *idle_head; /* guarded by idle_lock */
+  alignas(HK_CACHELINE) hk_injq_t injq;
+};
+
+static _Thread_local hk_worker_t *tls_self;
+
+/* ---- small helpers -------------------------------------------------- */
+
+/* Counter bump by the owner: a plain load/store pair, no RMW (§10.9). */
+static void bump(_Atomic uint64_t *c, uint64_t n) {
+  atomic_store_explicit(
+      c, atomic_load_explicit(c, memory_order_relaxed) + n,
+      memory_order_relaxed);
+}
+
+static uint64_t rng_next(uint64_t *x) { /* xorshift64* */
+  *x ^= *x >> 12;
+  *x ^= *x << 25;
+  *x ^= *x >> 27;
+  return *x * 0x2545F4914F6CDD1DULL;
+}
+
+static uint64_t mix(uint64_t z) { /* splitmix64 finaliser */
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return (z ^ (z >> 31)) | 1;
+}
+
+/* The seq_cst fence of (P1)/(P2)/(P3). ThreadSanitizer does not model
+** fences, so under TSan every side instead does a seq_cst RMW on one shared
+** word: RMWs on one location are totally ordered and each synchronises with
+** the next, which gives the same "one side sees the other" guarantee (and
+** would be correct without TSan too, at the price of a shared cache line).
+** This is the only place sched/ uses a fence. */
+static void full_fence(hk_sched_t *s) {
+#ifdef __SANITIZE_THREAD__
+  atomic_fetch_add_explicit(&s->fence_word, 1, memory_order_seq_cst);
+#else
+  (void)s;
+  atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+static bool stopping(const hk_sched_t *s) {
+  return atomic_load_explicit(&s->stop, memory_order_acquire);
+}
+
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL,
+          0);
+}
+
+static void futex_wake(_Atomic uint32_t *addr) {
+  syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static uint32_t gcd(uint32_t a, uint32_t b) {
+  while (b) {
+    uint32_t t = a % b;
+    a = b;
+    b = t;
+  }
+  return a;
+}
+
+static uint32_t cpu_count(void) {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return 1;
+  int n = CPU_COUNT(&set);
+  return n < 1 ? 1 : (uint32_t)n;
+}
+
+/* ---- waking and parking --------------------------------------------- */
+
+/* Is any task queued anywhere? Used after the (P2)/(P3) fence. */
+static bool work_anywhere(hk_sched_t *s) {
+  if (hk_injq_len(&s->injq) > 0)
+    return true;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    hk_worker_t *v = &s->workers[i];
+    if (hk_runq_len(&v->runq) > 0 ||
+        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL)
+      return true;
+  }
+  return false;
+}
+
+static hk_worker_t *idle_pop(hk_sched_t *s) {
+  pthread_mutex_lock(&s->idle_lock);
+  hk_worker_t *w = s->idle_head;
+  if (w) {
+    s->idle_head = w->idle_next;
+    w->on_idle = false;
+    atomic_fetch_sub_explicit(&s->nparked, 1, memory_order_relaxed);
+  }
+  pthread_mutex_unlock(&s->idle_lock);
+  return w;
+}
+
+/* Hand the wake token to [w] (P4). */
+static void give_token(hk_worker_t *w) {
+  /* Release pairs with the acquire load in wait_token. */
+  atomic_store_explicit(&w->wake, 1, memory_order_release);
+  futex_wake(&w->wake);
+}
+
+/* Wake one parked worker if nobody is searching. The caller has made work
+** available and, if liveness depends on this call, issued the (P1) fence.
+** The woken worker starts out searching: we count it in nsearching before
+** waking it, so that at most one wake is in flight (Go's wakep). */
+static void wake_one(hk_sched_t *s) {
+  for (;;) {
+    if (atomic_load_explicit(&s->nparked, memory_order_relaxed) == 0)
+      return;
+    uint32_t zero = 0;
+    /* seq_cst: part of the (P1)/(P3) total order on nsearching. */
+    if (!atomic_compare_exchange_strong_explicit(
+            &s->nsearching, &zero, 1, memory_order_seq_cst,
+            memory_order_relaxed))
+      return; /* a searcher exists: it finds the work or does (P2)/(P3) */
+    hk_worker_t *w = idle_pop(s);
+    if (w) {
+      give_token(w);
+      return;
+    }
+    /* Nobody to wake after all. We brought nsearching back to 0: (P3). */
+    atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
+    full_fence(s);
+    if (!work_anywhere(s))
+      return;
+  }
+}
+
+static void leave_searching(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  w->searching = false;
+  if (atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst) ==
+      1) {
+    /* We were the last searcher (P3): wake a replacement if work waits. */
+    full_fence(s);
+    wake_one(s);
+  }
+}
+
+/* Wait for the token (P4); the waker counted us as searching. */
+static void wait_token(hk_worker_t *w) {
+  /* Acquire pairs with the release store in give_token. */
+  while (atomic_load_explicit(&w->wake, memory_order_acquire) == 0)
+    futex_wait(&w->wake, 0);
+  w->searching = !stopping(w->sched);
+}
+
+/* Take [w] off the idle list if it is still there. Returns false when a
+** waker popped it first (its token is then on the way). */
+static bool idle_remove_self(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  bool removed = false;
+  pthread_mutex_lock(&s->idle_lock);
+  if (w->on_idle) {
+    hk_worker_t **p = &s->idle_head;
+    while (*p != w)
+      p = &(*p)->idle_next;
+    *p = w->idle_next;
+    w->on_idle = false;
+    atomic_fetch_sub_explicit(&s->nparked, 1, memory_order_relaxed);
+    removed = true;
+  }
+  pthread_mutex_unlock(&s->idle_lock);
+  return removed;
+}
+
+/* Park [w] (P2). Returns when woken, when the re-check found work, or on
+** stop; the worker then looks for work again. */
+static void park(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  pthread_mutex_lock(&s->idle_lock);
+  w->idle_next = s->idle_head;
+  s->idle_head = w;
+  w->on_idle = true;
+  /* Relaxed: we own the token until we are on the list; wakers pop us
+  ** under the lock we hold. */
+  atomic_store_explicit(&w->wake, 0, memory_order_relaxed);
+  uint32_t np =
+      atomic_fetch_add_explicit(&s->nparked, 1, memory_order_relaxed) + 1;
+  pthread_mutex_unlock(&s->idle_lock);
+  if (w->searching) {
+    w->searching = false;
+    atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
+  }
+  /* (P2): pairs with the fence of (P1) in every work submitter. */
+  full_fence(s);
+  bool found = stopping(s) || work_anywhere(s);
+  if (!found && np == s->nworkers && s->cfg.all_idle) {
+    s->cfg.all_idle(s, s->cfg.arg);
+    full_fence(s);
+    found = stopping(s) || work_anywhere(s);
+  }
+  if (found && idle_remove_self(w)) {
+    /* Work (or stop) seen: look again, as a searcher. */
+    w->searching = true;
+    atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
+    return;
+  }
+  if (!found)
+    bump(&w->parks, 1);
+  wait_token(w);
+}
+
+static void wake_all(hk_sched_t *s) {
+  hk_worker_t *w;
+  while ((w = idle_pop(s)) != NULL)
+    give_token(w);
+}
+
+/* ---- queues ---------------------------------------------------------- */
+
+/* Push [t] at the tail of w's ring; on overflow move half of the ring plus
+** [t] to the injection queue in one batch (SPEC §10.3.4). */
+static void push_local(hk_worker_t *w, hk_task_t *t) {
+  hk_task_t *batch[HK_RUNQ_SIZE / 2 + 1];
+  while (hk_runq_push_owner(&w->runq, t) != 0) {
+    uint32_t n = hk_runq_grab_half_owner(&w->runq, batch);
+    if (n == 0)
+      continue; /* a thief made room */
+    batch[n++] = t;
+    for (uint32_t i = 0; i + 1 < n; i++)
+      batch[i]->next = batch[i + 1];
+    hk_injq_push_list(&w->sched->injq, batch[0], batch[n - 1], n);
+    return;
+  }
+}
+
+/* Relaxed wake check after a local push (see the header comment). */
+static void maybe_wake_local(hk_sched_t *s) {
+  if (atomic_load_explicit(&s->nparked, memory_order_relaxed) != 0 &&
+      atomic_load_explicit(&s->nsearching, memory_order_relaxed) == 0)
+    wake_one(s);
+}
+
+/* Take a share of the injection queue: one task to run now, up to
+** len/N more into w's ring (Go's globrunqget). */
+static hk_task_t *take_global(hk_worker_t *w, size_t max) {
+  hk_sched_t *s = w->sched;
+  hk_task_t *batch[HK_RUNQ_SIZE / 2];
+  size_t want = hk_injq_len(&s->injq) / s->nworkers + 1;
+  if (want > max)
+    want = max;
+  size_t n = hk_injq_pop_batch(&s->injq, batch, want);
+  w->lastglobal = w->nslices;
+  for (size_t i = 1; i < n; i++)
+    push_local(w, batch[i]);
+  if (n > 1)
+    maybe_wake_local(s);
+  return n ? batch[0] : NULL;
+}
+
+/* Steal from [v] into w's ring; in the last pass also its run-next. */
+static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last) {
+  uint32_t n;
+  hk_task_t *t = hk_runq_steal_spmc(&v->runq, &w->runq, &n);
+  if (!t && last) {
+    /* (P5) acquire pairs with the owner's release exchange. */
+    t = atomic_load_explicit(&v->runnext, memory_order_acquire);
+    if (t && !atomic_compare_exchange_strong_explicit(
+                 &v->runnext, &t, NULL, memory_order_acq_rel,
+                 memory_order_relaxed))
+      t = NULL;
+    n = t ? 1 : 0;
+  }
+  if (t) {
+    bump(&w->steals, 1);
+    bump(&w->stolen, n);
+  }
+  return t;
+}
+
+/* Up to 4 passes over the other workers in random order (SPEC §10.4.2). */
+static hk_task_t *steal_work(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  uint32_t n = s->nworkers;
+  for (int pass = 0; pass < STEAL_PASSES; pass++) {
+    if (hk_injq_len(&s->injq) > 0) {
+      hk_task_t *t = take_global(w, HK_RUNQ_SIZE / 2);
+      if (t)
+        return t;
+    }
+    uint64_t r = rng_next(&w->rng);
+    uint32_t pos = (uint32_t)(r % n);
+    uint32_t stride = s->coprimes[(r >> 32) % s->ncoprimes];
+    for (uint32_t i = 0; i < n; i++, pos = (pos + stride) % n) {
+      if (pos == w->index)
+        continue;
+      hk_task_t *t = steal_from(w, &s->workers[pos], pass == STEAL_PASSES - 1);
+      if (t)
+        return t;
+    }
+    if (stopping(s))
+      return NULL;
+  }
+  return NULL;
+}
+
+/* Local sources, in the order of SPEC §10.4.1. Sets up the slice budget. */
+static hk_task_t *find_local(hk_worker_t *w) {
+  hk_task_t *t;
+  if (w->budget > 0 && w->handoffs < HANDOFF_CAP) {
+    /* Acquire: run-next is written by this thread or emptied by a thief. */
+    t = atomic_exchange_explicit(&w->runnext, NULL, memory_order_acquire);
+    if (t) {
+      w->handoffs++; /* continues the current slice */
+      return t;
+    }
+  }
+  w->budget = w->sched->cfg.slice_budget;
+  w->handoffs = 0;
+  if (w->nslices - w->lastglobal >= GLOBAL_EVERY &&
+      hk_injq_len(&w->sched->injq) > 0) {
+    t = take_global(w, 1);
+    if (t)
+      return t;
+  }
+  if ((t = hk_runq_pop_owner(&w->runq)) != NULL)
+    return t;
+  t = atomic_exchange_explicit(&w->runnext, NULL, memory_order_acquire);
+  if (t)
+    return t;
+  return take_global(w, HK_RUNQ_SIZE / 2);
+}
+
+/* The search of SPEC §10.4.3: become searching only if fewer than half of
+** the running workers search, then steal. */
+static hk_task_t *search(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  if (!w->searching) {
+    uint32_t ns = atomic_load_explicit(&s->nsearching, memory_order_relaxed);
+    uint32_t np = atomic_load_explicit(&s->nparked, memory_order_relaxed);
+    if (2 * ns >= s->nworkers - np)
+      return NULL;
+    w->searching = true;
+    atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
+  }
+  hk_task_t *t = steal_work(w);
+  if (t)
+    leave_searching(w);
+  return t;
+}
+
+static void run_one(hk_worker_t *w, hk_task_t *t) {
+  int32_t budget = w->budget;
+  hk_task_result_t r = t->run(t, w, &budget);
+  w->budget = budget;
+  w->nslices++;
+  bump(&w->slices, 1);
+  if (r == HK_TASK_YIELD) {
+    push_local(w, t);
+    /* Wake a helper only when something would still be queued after we
+    ** take our next task (so a lone yielding task causes no wake-ups). */
+    if (hk_runq_len(&w->runq) >= 2)
+      maybe_wake_local(w->sched);
+  }
+}
+
+static void *worker_main(void *arg) {
+  hk_worker_t *w = arg;
+  hk_sched_t *s = w->sched;
+  tls_self = w;
+  if (s->cfg.worker_start)
+    s->cfg.worker_start(w, s->cfg.arg);
+  while (!stopping(s)) {
+    hk_task_t *t = find_local(w);
+    if (t && w->searching)
+      leave_searching(w); /* woken, and the work was already local */
+    if (!t)
+      t = search(w);
+    if (t)
+      run_one(w, t);
+    else
+      park(w);
+  }
+  if (w->searching) {
+    w->searching = false;
+    atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
+  }
+  if (s->cfg.worker_stop)
+    s->cfg.worker_stop(w, s->cfg.arg);
+  tls_self = NULL;
+  return NULL;
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+static int init_workers(hk_sched_t *s) {
+  size_t size = sizeof(hk_worker_t) * s->nworkers;
+  s->workers = aligned_alloc(HK_CACHELINE, size);
+  s->coprimes = calloc(s->nworkers, sizeof(uint32_t));
+  if (!s->workers || !s->coprimes)
+    return -ENOMEM;
+  memset(s->workers, 0, size);
+  for (uint32_t i = 1; i <= s->nworkers; i++)
+    if (gcd(i, s->nworkers) == 1)
+      s->coprimes[s->ncoprimes++] = i;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    hk_worker_t *w = &s->workers[i];
+    w->sched = s;
+    w->index = i;
+    w->rng = mix(s->seed + i);
+    atomic_init(&w->slices, 0);
+    atomic_init(&w->steals, 0);
+    atomic_init(&w->stolen, 0);
+    atomic_init(&w->parks, 0);
+    atomic_init(&w->wake, 0);
+    atomic_init(&w->runnext, NULL);
+    hk_runq_init(&w->runq);
+  }
+  return 0;
+}
+
+int hk_sched_new(hk_sched_t **out, const hk_sched_config_t *cfg) {
+  hk_sched_config_t c = cfg ? *cfg : (hk_sched_config_t){0};
+  if (c.workers == 0)
+    c.workers = c.deterministic ? 1 : cpu_count();
+  if (c.workers > MAX_WORKERS || c.slice_budget < 0)
+    return -EINVAL;
+  if (c.slice_budget == 0)
+    c.slice_budget = DEFAULT_BUDGET;
+  hk_sched_t *s = aligned_alloc(HK_CACHELINE, sizeof *s);
+  if (!s)
+    return -ENOMEM;
+  memset(s, 0, sizeof *s);
+  s->cfg = c;
+  s->nworkers = c.workers;
+  s->seed = c.seed ? c.seed : mix(hk_sched_now_ns() ^ (uintptr_t)s);
+  atomic_init(&s->nsearching, 0);
+  atomic_init(&s->nparked, 0);
+  atomic_init(&s->stop, false);
+  int rc = init_workers(s);
+  if (rc == 0 && (rc = -pthread_mutex_init(&s->idle_lock, NULL)) == 0) {
+    if ((rc = hk_injq_init(&s->injq)) == 0) {
+      *out = s;
+      return 0;
+    }
+    pthread_mutex_destroy(&s->idle_lock);
+  }
+  free(s->workers);
+  free(s->coprimes);
+  free(s);
+  return rc;
+}
+
+int hk_sched_start(hk_sched_t *s) {
+  if (s->started || s->cfg.deterministic)
+    return -EINVAL;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    int rc = pthread_create(&s->workers[i].thread, NULL, worker_main,
+                            &s->workers[i]);
+    if (rc != 0) {
+      hk_sched_stop(s);
+      for (uint32_t j = 0; j < i; j++)
+        pthread_join(s->workers[j].thread, NULL);
+      return -rc;
+    }
+  }
+  s->started = true;
+  return 0;
+}
+
+void hk_sched_stop(hk_sched_t *s) {
+  /* seq_cst store + the (P1) fence: a worker about to sleep sees the flag
+  ** in its (P2) re-check, or is on the idle list for wake_all. */
+  atomic_store_explicit(&s->stop, true, memory_order_seq_cst);
+  full_fence(s);
+  wake_all(s);
+}
+
+int hk_sched_join(hk_sched_t *s) {
+  if (!s->started)
+    return 0;
+  for (uint32_t i = 0; i < s->nworkers; i++)
+    pthread_join(s->workers[i].thread, NULL);
+  s->started = false;
+  return 0;
+}
+
+void hk_sched_free(hk_sched_t *s) {
+  if (!s)
+    return;
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  hk_injq_destroy(&s->injq);
+  pthread_mutex_destroy(&s->idle_lock);
+  free(s->workers);
+  free(s->coprimes);
+  free(s);
+}
+
+/* Deterministic mode: the seed picks which virtual worker steps next; a
+** step is one find (local, then steal) and at most one run. */
+int64_t hk_sched_run_det(hk_sched_t *s) {
+  if (!s->cfg.deterministic)
+    return -EINVAL;
+  uint64_t rng = mix(s->seed);
+  int64_t slices = 0;
+  hk_worker_t *saved = tls_self;
+  while (!stopping(s)) {
+    if (!work_anywhere(s)) {
+      if (s->cfg.all_idle)
+        s->cfg.all_idle(s, s->cfg.arg);
+      if (!work_anywhere(s))
+        break;
+    }
+    hk_worker_t *w = &s->workers[rng_next(&rng) % s->nworkers];
+    tls_self = w;
+    hk_task_t *t = find_local(w);
+    if (!t)
+      t = steal_work(w);
+    if (t) {
+      run_one(w, t);
+      slices++;
+    }
+    tls_self = saved;
+  }
+  return slices;
+}
+
+/* ---- readying -------------------------------------------------------- */
+
+void hk_sched_ready_next_owner(hk_worker_t *w, hk_task_t *t) {
+  assert(tls_self == w);
+  /* Release (P5): t's contents reach a thief that claims it. */
+  hk_task_t *old =
+      atomic_exchange_explicit(&w->runnext, t, memory_order_release);
+  if (old) {
+    push_local(w, old);
+    maybe_wake_local(w->sched);
+  }
+}
+
+void hk_sched_ready_local_owner(hk_worker_t *w, hk_task_t *t) {
+  assert(tls_self == w);
+  push_local(w, t);
+  maybe_wake_local(w->sched);
+}
+
+void hk_sched_inject_list(hk_sched_t *s, hk_task_t *first, hk_task_t *last,
+                          size_t n) {
+  hk_injq_push_list(&s->injq, first, last, n);
+  /* (P1): the push above is visible to a parker's re-check, or we see it
+  ** on the idle list below. */
+  full_fence(s);
+  if (atomic_load_explicit(&s->nsearching, memory_order_relaxed) == 0)
+    wake_one(s);
+}
+
+void hk_sched_inject(hk_sched_t *s, hk_task_t *t) {
+  hk_sched_inject_list(s, t, t, 1);
+}
+
+void hk_sched_ready(hk_sched_t *s, hk_task_t *t) {
+  hk_worker_t *w = tls_self;
+  if (w && w->sched == s)
+    hk_sched_ready_local_owner(w, t);
+  else
+    hk_sched_inject(s, t);
+}
+
+/* ---- queries --------------------------------------------------------- */
+
+hk_worker_t *hk_sched_self(void) { return tls_self; }
+
+uint32_t hk_sched_worker_index(const hk_worker_t *w) { return w->index; }
+
+hk_sched_t *hk_sched_worker_sched(const hk_worker_t *w) { return w->sched; }
+
+void *hk_sched_worker_user(const hk_worker_t *w) { return w->user; }
+
+void hk_sched_worker_set_user(hk_worker_t *w, void *user) { w->user = user; }
+
+hk_worker_t *hk_sched_worker(hk_sched_t *s, uint32_t i) {
+  assert(i < s->nworkers);
+  return &s->workers[i];
+}
+
+uint32_t hk_sched_workers(const hk_sched_t *s) { return s->nworkers; }
+
+uint64_t hk_sched_seed(const hk_sched_t *s) { return s->seed; }
+
+void hk_sched_counters(const hk_sched_t *s, uint32_t i,
+                       hk_sched_counters_t *out) {
+  const hk_worker_t *w = &s->workers[i];
+  out->slices = atomic_load_explicit(&w->slices, memory_order_relaxed);
+  out->steals = atomic_load_explicit(&w->steals, memory_order_relaxed);
+  out->stolen = atomic_load_explicit(&w->stolen, memory_order_relaxed);
+  out->parks = atomic_load_explicit(&w->parks, memory_order_relaxed);
+}
+
+bool hk_sched_all_idle(const hk_sched_t *s) {
+  return atomic_load_explicit(&s->nparked, memory_order_relaxed) ==
+         s->nworkers;
+}

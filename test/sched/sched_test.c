@@ -1,0 +1,459 @@
+/* Unit tests of sched/sched.c: run-next hand-off cap and budget, yield to
+** the tail, injection-queue checks and overflow batching, deterministic
+** replay, callbacks, counters, stealing and stop. White-box: includes
+** sched.c to look at queue state from inside run functions. */
+#include <criterion/criterion.h>
+#include <stddef.h>
+
+#include "sched/sched.c"
+
+typedef struct ttask {
+  hk_task_t h;
+  int id;
+  int runs;
+  int uses;       /* reductions charged per run */
+  int yields;     /* yields before done */
+  int32_t seen_budget[8];
+} ttask_t;
+
+#define TT(t) ((ttask_t *)(void *)((char *)(t) - offsetof(ttask_t, h)))
+
+static char trace[4096];
+static size_t ntrace;
+static void note(char c) {
+  if (ntrace + 1 < sizeof trace)
+    trace[ntrace++] = c;
+  trace[ntrace] = 0;
+}
+
+static hk_sched_t *det_sched(uint32_t workers, int32_t budget, uint64_t seed) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = workers, .slice_budget = budget,
+                         .seed = seed, .deterministic = true};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  ntrace = 0;
+  trace[0] = 0;
+  return s;
+}
+
+Test(sched_sched, new_rejects_bad_config) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 1025};
+  cr_assert_eq(hk_sched_new(&s, &c), -EINVAL);
+  c = (hk_sched_config_t){.slice_budget = -1};
+  cr_assert_eq(hk_sched_new(&s, &c), -EINVAL);
+  cr_assert_eq(hk_sched_new(&s, NULL), 0);
+  cr_assert_eq(hk_sched_workers(s), cpu_count());
+  cr_assert_eq(hk_sched_run_det(s), -EINVAL);
+  hk_sched_free(s);
+}
+
+/* ---- run-next: ping-pong pair P/Q plus a filler F in the ring ---------- */
+
+static ttask_t P, Q, F;
+static int pingpong_left;
+
+static hk_task_result_t run_pingpong(hk_task_t *t, hk_worker_t *w,
+                                     int32_t *budget) {
+  ttask_t *me = TT(t);
+  if (me->runs < 8)
+    me->seen_budget[me->runs] = *budget;
+  me->runs++;
+  note(me == &P ? 'P' : 'Q');
+  *budget -= me->uses;
+  if (--pingpong_left > 0)
+    hk_sched_ready_next_owner(w, me == &P ? &Q.h : &P.h);
+  return HK_TASK_BLOCKED;
+}
+
+static hk_task_result_t run_filler(hk_task_t *t, hk_worker_t *w,
+                                   int32_t *budget) {
+  (void)w;
+  note('F');
+  *budget -= TT(t)->uses;
+  return pingpong_left > 0 ? HK_TASK_YIELD : HK_TASK_DONE;
+}
+
+static void setup_pingpong(int uses, int total) {
+  P = (ttask_t){.h.run = run_pingpong, .uses = uses};
+  Q = (ttask_t){.h.run = run_pingpong, .uses = uses};
+  F = (ttask_t){.h.run = run_filler, .uses = uses};
+  pingpong_left = total;
+}
+
+Test(sched_sched, runnext_handoff_cap_is_3) {
+  hk_sched_t *s = det_sched(1, 2000, 1);
+  setup_pingpong(1, 20);
+  hk_sched_inject(s, &P.h);
+  hk_sched_inject(s, &F.h);
+  cr_assert_gt(hk_sched_run_det(s), 20);
+  /* P from the queue + 3 hand-offs, then F; then F every 4th run. */
+  cr_assert_str_eq(trace, "PQPQFPQPFQPQFPQPFQPQFPQPFQF", "got %s", trace);
+  hk_sched_free(s);
+}
+
+Test(sched_sched, runnext_continues_the_slice_budget) {
+  hk_sched_t *s = det_sched(1, 10, 1);
+  setup_pingpong(4, 9);
+  hk_sched_inject(s, &P.h);
+  hk_sched_inject(s, &F.h);
+  hk_sched_run_det(s);
+  /* 10 -> P uses 4 -> Q gets 6 -> P gets 2 -> spent: F gets a new 10. */
+  cr_assert_str_eq(trace, "PQPFQPFQPFQPF", "got %s", trace);
+  cr_assert_eq(P.seen_budget[0], 10);
+  cr_assert_eq(Q.seen_budget[0], 6);
+  cr_assert_eq(P.seen_budget[1], 2);
+  cr_assert_eq(Q.seen_budget[1], 6); /* after F's fresh 10 */
+}
+
+/* ---- yield goes to the tail; blocked is forgotten --------------------- */
+
+static hk_task_result_t run_yielder(hk_task_t *t, hk_worker_t *w,
+                                    int32_t *budget) {
+  (void)w;
+  (void)budget;
+  ttask_t *me = TT(t);
+  me->runs++;
+  note((char)('A' + me->id));
+  return me->yields-- > 0 ? HK_TASK_YIELD : HK_TASK_DONE;
+}
+
+Test(sched_sched, yield_goes_to_ring_tail) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  ttask_t t[3];
+  for (int i = 0; i < 3; i++) {
+    t[i] = (ttask_t){.h.run = run_yielder, .id = i, .yields = 2};
+    hk_sched_inject(s, &t[i].h);
+  }
+  cr_assert_eq(hk_sched_run_det(s), 9);
+  cr_assert_str_eq(trace, "ABCABCABC");
+  hk_sched_free(s);
+}
+
+static hk_task_result_t run_blocker(hk_task_t *t, hk_worker_t *w,
+                                    int32_t *budget) {
+  (void)w;
+  (void)budget;
+  TT(t)->runs++;
+  return HK_TASK_BLOCKED;
+}
+
+Test(sched_sched, blocked_is_forgotten_until_readied) {
+  hk_sched_t *s = det_sched(2, 0, 5);
+  ttask_t b = {.h.run = run_blocker};
+  hk_sched_inject(s, &b.h);
+  cr_assert_eq(hk_sched_run_det(s), 1);
+  cr_assert_eq(hk_sched_run_det(s), 0);
+  hk_sched_inject(s, &b.h);
+  cr_assert_eq(hk_sched_run_det(s), 1);
+  cr_assert_eq(b.runs, 2);
+  hk_sched_free(s);
+}
+
+/* ---- injection queue: checked every 61 slices; overflow batching ------ */
+
+static ttask_t G, Y;
+static hk_sched_t *cur;
+
+static hk_task_result_t run_g(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)w;
+  (void)b;
+  TT(t)->runs++;
+  return HK_TASK_DONE;
+}
+
+static hk_task_result_t run_y(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)w;
+  (void)b;
+  if (TT(t)->runs++ == 0)
+    hk_sched_inject(cur, &G.h);
+  return G.runs ? HK_TASK_DONE : HK_TASK_YIELD;
+}
+
+Test(sched_sched, injection_queue_checked_every_61_slices) {
+  hk_sched_t *s = cur = det_sched(1, 0, 1);
+  Y = (ttask_t){.h.run = run_y};
+  G = (ttask_t){.h.run = run_g};
+  hk_sched_inject(s, &Y.h);
+  hk_sched_run_det(s);
+  cr_assert_eq(G.runs, 1);
+  cr_assert_eq(Y.runs, 62, "Y ran %d times", Y.runs); /* 61 before G */
+  hk_sched_free(s);
+}
+
+static ttask_t many[300];
+static uint32_t ring_after, inj_after;
+
+static hk_task_result_t run_spawner(hk_task_t *t, hk_worker_t *w,
+                                    int32_t *b) {
+  (void)b;
+  TT(t)->runs++;
+  for (int i = 0; i < 257; i++)
+    hk_sched_ready_local_owner(w, &many[i].h);
+  ring_after = hk_runq_len(&w->runq);
+  inj_after = (uint32_t)hk_injq_len(&w->sched->injq);
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, full_ring_moves_half_plus_new_to_injection_queue) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  ttask_t sp = {.h.run = run_spawner};
+  for (int i = 0; i < 300; i++)
+    many[i] = (ttask_t){.h.run = run_g, .id = i};
+  hk_sched_inject(s, &sp.h);
+  cr_assert_eq(hk_sched_run_det(s), 258);
+  cr_assert_eq(ring_after, 128);
+  cr_assert_eq(inj_after, 129); /* 128 oldest + the new one, one batch */
+  for (int i = 0; i < 257; i++)
+    cr_assert_eq(many[i].runs, 1, "task %d ran %d times", i, many[i].runs);
+  hk_sched_free(s);
+}
+
+static hk_runq_t *seen_ring;
+static hk_task_t *seen_next;
+
+static hk_task_result_t run_two_next(hk_task_t *t, hk_worker_t *w,
+                                     int32_t *b) {
+  (void)b;
+  TT(t)->runs++;
+  hk_sched_ready_next_owner(w, &many[0].h);
+  hk_sched_ready_next_owner(w, &many[1].h);
+  seen_ring = &w->runq;
+  ring_after = hk_runq_len(&w->runq);
+  seen_next = atomic_load(&w->runnext);
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, ready_next_moves_previous_occupant_to_ring) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  ttask_t sp = {.h.run = run_two_next};
+  many[0] = (ttask_t){.h.run = run_yielder, .id = 0};
+  many[1] = (ttask_t){.h.run = run_yielder, .id = 1};
+  hk_sched_inject(s, &sp.h);
+  hk_sched_run_det(s);
+  cr_assert_eq(ring_after, 1);
+  cr_assert_eq(seen_next, &many[1].h);
+  cr_assert_str_eq(trace, "BA"); /* run-next first, then the ring */
+  hk_sched_free(s);
+}
+
+/* ---- deterministic mode: a seed replays the same interleaving --------- */
+
+static ttask_t tree[2000];
+static int tree_used;
+
+static hk_task_result_t run_tree(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  ttask_t *me = TT(t);
+  *b -= 300;
+  note((char)('0' + hk_sched_worker_index(w)));
+  if (me->runs++ == 0 && me->id < 400) {
+    for (int k = 0; k < 3 && tree_used < 2000; k++) {
+      ttask_t *c = &tree[tree_used];
+      *c = (ttask_t){.h.run = run_tree, .id = tree_used++};
+      if (k == 0)
+        hk_sched_ready_next_owner(w, &c->h);
+      else
+        hk_sched_ready_local_owner(w, &c->h);
+    }
+  }
+  return me->runs < 2 ? HK_TASK_YIELD : HK_TASK_DONE;
+}
+
+static void run_tree_once(uint64_t seed, char *out) {
+  hk_sched_t *s = det_sched(4, 1000, seed);
+  tree_used = 1;
+  tree[0] = (ttask_t){.h.run = run_tree};
+  hk_sched_inject(s, &tree[0].h);
+  hk_sched_run_det(s);
+  for (int i = 0; i < tree_used; i++)
+    cr_assert_eq(tree[i].runs, 2, "seed %llu: task %d ran %d times",
+                 (unsigned long long)seed, i, tree[i].runs);
+  strcpy(out, trace);
+  hk_sched_free(s);
+}
+
+Test(sched_sched, deterministic_mode_replays_by_seed) {
+  static char a[4096], b[4096], c[4096];
+  run_tree_once(42, a);
+  run_tree_once(42, b);
+  run_tree_once(43, c);
+  cr_assert_str_eq(a, b);
+  cr_assert_str_neq(a, c);
+  /* Work spread over more than one virtual worker. */
+  cr_assert(strchr(a, '1') || strchr(a, '2') || strchr(a, '3'));
+}
+
+static int idle_calls;
+static ttask_t late;
+
+static void on_idle_det(hk_sched_t *s, void *arg) {
+  (void)arg;
+  if (idle_calls++ == 0) {
+    late = (ttask_t){.h.run = run_g};
+    hk_sched_inject(s, &late.h);
+  }
+}
+
+Test(sched_sched, all_idle_callback_can_ready_work) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 2, .deterministic = true, .seed = 3,
+                         .all_idle = on_idle_det};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  idle_calls = 0;
+  cr_assert_eq(hk_sched_run_det(s), 1);
+  cr_assert_eq(late.runs, 1);
+  cr_assert_eq(idle_calls, 2);
+  hk_sched_free(s);
+}
+
+/* ---- threaded ---------------------------------------------------------- */
+
+#define NT 100000
+static ttask_t lots[NT];
+static _Atomic int done_count;
+static _Atomic int run_count[NT];
+
+static hk_task_result_t run_count_once(hk_task_t *t, hk_worker_t *w,
+                                       int32_t *b) {
+  (void)w;
+  (void)b;
+  atomic_fetch_add(&run_count[TT(t)->id], 1);
+  atomic_fetch_add(&done_count, 1);
+  return HK_TASK_DONE;
+}
+
+static bool wait_for(_Atomic int *v, int want, int ms) {
+  for (int i = 0; i < ms; i++) {
+    if (atomic_load(v) >= want)
+      return true;
+    usleep(1000);
+  }
+  return atomic_load(v) >= want;
+}
+
+static void on_start(hk_worker_t *w, void *arg) {
+  (void)arg;
+  hk_sched_worker_set_user(w, (void *)(uintptr_t)(100 + hk_sched_worker_index(w)));
+}
+
+Test(sched_sched, threaded_every_task_runs_once) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 4, .worker_start = on_start};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  atomic_store(&done_count, 0);
+  for (int i = 0; i < NT; i += 100) {
+    for (int j = i; j < i + 100; j++) {
+      lots[j] = (ttask_t){.h.run = run_count_once, .id = j};
+      atomic_store(&run_count[j], 0);
+      lots[j].h.next = j + 1 < i + 100 ? &lots[j + 1].h : NULL;
+    }
+    hk_sched_inject_list(s, &lots[i].h, &lots[i + 99].h, 100);
+  }
+  cr_assert(wait_for(&done_count, NT, 10000), "only %d ran, seed %llu",
+            atomic_load(&done_count), (unsigned long long)hk_sched_seed(s));
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  uint64_t slices = 0;
+  for (uint32_t i = 0; i < 4; i++) {
+    hk_sched_counters_t k;
+    hk_sched_counters(s, i, &k);
+    slices += k.slices;
+    cr_assert_eq(hk_sched_worker_user(hk_sched_worker(s, i)),
+                 (void *)(uintptr_t)(100 + i));
+  }
+  cr_assert_eq(slices, NT);
+  for (int i = 0; i < NT; i++)
+    cr_assert_eq(atomic_load(&run_count[i]), 1, "task %d", i);
+  hk_sched_free(s);
+}
+
+static _Atomic int spin_release;
+static _Atomic uint32_t spin_worker;
+
+static hk_task_result_t run_hog(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  (void)b;
+  atomic_store(&spin_worker, hk_sched_worker_index(w));
+  cr_assert_eq(hk_sched_self(), w);
+  for (int i = 0; i < 100; i++) {
+    lots[i] = (ttask_t){.h.run = run_count_once, .id = i};
+    atomic_store(&run_count[i], 0);
+    hk_sched_ready_local_owner(w, &lots[i].h);
+  }
+  /* Hold this worker until the other one has stolen and run all 100. */
+  wait_for(&done_count, 100, 5000);
+  atomic_store(&spin_release, 1);
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, idle_worker_is_woken_and_steals) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 2};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  usleep(20000); /* let both park */
+  atomic_store(&done_count, 0);
+  ttask_t hog = {.h.run = run_hog};
+  hk_sched_inject(s, &hog.h);
+  cr_assert(wait_for(&spin_release, 1, 6000));
+  cr_assert_eq(atomic_load(&done_count), 100);
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  hk_sched_counters_t k;
+  hk_sched_counters(s, 1 - atomic_load(&spin_worker), &k);
+  cr_assert_geq(k.steals, 1);
+  cr_assert_geq(k.stolen, 100 > k.steals ? k.steals : 100);
+  cr_assert_geq(k.parks, 1);
+  hk_sched_free(s);
+}
+
+static _Atomic int idle_flag;
+static void on_idle_flag(hk_sched_t *s, void *arg) {
+  (void)arg;
+  cr_assert(hk_sched_self() != NULL);
+  cr_assert(hk_sched_all_idle(s));
+  atomic_store(&idle_flag, 1);
+}
+
+Test(sched_sched, all_idle_callback_when_every_worker_parks) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 3, .all_idle = on_idle_flag};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  atomic_store(&idle_flag, 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  cr_assert(wait_for(&idle_flag, 1, 5000));
+  hk_sched_free(s);
+}
+
+static hk_task_result_t run_stopper(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  (void)b;
+  hk_sched_stop(hk_sched_worker_sched(w));
+  atomic_store(&done_count, 1);
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, stop_from_inside_a_task) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 2};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  cr_assert_eq(hk_sched_start(s), -EINVAL);
+  atomic_store(&done_count, 0);
+  ttask_t st = {.h.run = run_stopper};
+  hk_sched_inject(s, &st.h);
+  cr_assert_eq(hk_sched_join(s), 0);
+  cr_assert_eq(atomic_load(&done_count), 1);
+  hk_sched_free(s);
+}
+
+Test(sched_sched, ready_from_non_worker_uses_injection) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  ttask_t g = {.h.run = run_g};
+  cr_assert_null(hk_sched_self());
+  hk_sched_ready(s, &g.h);
+  cr_assert_eq(hk_injq_len(&s->injq), 1);
+  cr_assert_eq(hk_sched_run_det(s), 1);
+  hk_sched_free(s);
+}
