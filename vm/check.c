@@ -148,7 +148,30 @@ struct ck {
   hk_var_t *builtins;
   hk_datatype_t *failure, *outcome;
   const hk_datatype_t *json;
+  /* Redundancy warnings of the current top-level declaration, flushed in
+  ** source order (an inner match is analysed before the enclosing one). */
+  struct pending_warn { hk_pos_t pos; uint32_t clause; } *warns;
+  size_t nwarns, capwarns;
 };
+
+static void flush_warnings(ck_t *c) {
+  /* Insertion sort: the buffer is nearly sorted and usually tiny. */
+  for (size_t i = 1; i < c->nwarns; i++) {
+    struct pending_warn w = c->warns[i];
+    size_t j = i;
+    while (j > 0 && c->warns[j - 1].pos.file == w.pos.file &&
+           (c->warns[j - 1].pos.line > w.pos.line ||
+            (c->warns[j - 1].pos.line == w.pos.line && c->warns[j - 1].pos.col > w.pos.col))) {
+      c->warns[j] = c->warns[j - 1];
+      j--;
+    }
+    c->warns[j] = w;
+  }
+  for (size_t i = 0; i < c->nwarns; i++)
+    hk_diag_warning(c->diags, c->warns[i].pos, "redundant match clause (clause %u)",
+                    c->warns[i].clause);
+  c->nwarns = 0;
+}
 
 static _Noreturn void bail(ck_t *c) { longjmp(c->jb, 1); }
 
@@ -181,6 +204,7 @@ __attribute__((format(printf, 3, 4))) static _Noreturn void fail(ck_t *c, hk_pos
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
+  flush_warnings(c);
   hk_diag_error(c->diags, pos, "%s", buf);
   bail(c);
 }
@@ -642,10 +666,20 @@ static void check_match(ck_t *c, hk_pat_t *const *rows, uint32_t nrows, uint32_t
     free(red);
     fail(c, pos, "pattern match too complex");
   }
-  for (uint32_t i = 0; i < nrows; i++)
-    if (red[i])
-      hk_diag_warning(c->diags, rows[(size_t)i * ncols]->pos, "redundant match clause (clause %u)",
-                      i + 1);
+  for (uint32_t i = 0; i < nrows; i++) {
+    if (!red[i]) continue;
+    if (c->nwarns == c->capwarns) {
+      size_t nc = c->capwarns ? c->capwarns * 2 : 16;
+      struct pending_warn *nw = realloc(c->warns, nc * sizeof *nw);
+      if (!nw) {
+        free(red);
+        oom(c);
+      }
+      c->warns = nw;
+      c->capwarns = nc;
+    }
+    c->warns[c->nwarns++] = (struct pending_warn){rows[(size_t)i * ncols]->pos, i + 1};
+  }
   free(red);
   if (!exhaustive) fail(c, pos, "non-exhaustive match");
 }
@@ -1030,7 +1064,10 @@ static void check_dec(ck_t *c, hk_dec_t *d, bool toplevel) {
   case HK_D_LOCAL: check_local(c, d, toplevel); break;
   case HK_D_USE:
   default:
-    for (uint32_t i = 0; i < d->ndecs; i++) check_dec(c, d->decs[i], toplevel);
+    for (uint32_t i = 0; i < d->ndecs; i++) {
+      check_dec(c, d->decs[i], toplevel);
+      flush_warnings(c);
+    }
     break;
   }
 }
@@ -1111,6 +1148,7 @@ static void ck_free(ck_t *c) {
   free(c->eff_list.v);
   free(c->globals.v);
   free(c->pv.v);
+  free(c->warns);
   hk_types_fini(&c->T);
 }
 
@@ -1137,7 +1175,10 @@ int hk_check_program(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diag
   }
   prelude(c);
   builtins(c);
-  for (uint32_t i = 0; i < prog->ndecs; i++) check_dec(c, prog->decs[i], true);
+  for (uint32_t i = 0; i < prog->ndecs; i++) {
+    check_dec(c, prog->decs[i], true);
+    flush_warnings(c);
+  }
   hk_checked_t *k = alloc(c, sizeof *k);
   k->prog = prog;
   k->nctors = (uint32_t)c->ctor_list.n;
