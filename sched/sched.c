@@ -245,9 +245,12 @@ static void leave_searching(hk_worker_t *w) {
   w->searching = false;
   if (atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst) ==
       1) {
-    /* We were the last searcher (P3): wake a replacement if work waits. */
+    /* We were the last searcher (P3): wake a replacement if more work
+    ** is queued. (Go wakes one unconditionally; with nothing visible that
+    ** wake-up would only search and park again.) */
     full_fence(s);
-    wake_one(s);
+    if (work_anywhere(s))
+      wake_one(s);
   }
 }
 

@@ -18,7 +18,7 @@
 #define STRESS_SCALE 1
 #endif
 #ifdef __SANITIZE_THREAD__
-#define TOTAL (600000ull * STRESS_SCALE)
+#define TOTAL (2000000ull * STRESS_SCALE)
 #define TIMEOUT_S 240
 #else
 #define TOTAL (10000000ull * STRESS_SCALE)
