@@ -431,12 +431,16 @@ static hk_task_t *find_local(hk_worker_t *w) {
     if (t)
       return t;
   }
-  if ((t = hk_runq_pop_owner(&w->runq)) != NULL)
-    return t;
+  /* A run-next task left over from a capped or spent slice goes behind
+  ** the ring's tasks: taken first it could starve them, left in place it
+  ** could starve itself behind tasks that always spend their budget. */
   t = atomic_exchange_explicit(&w->runnext, NULL, memory_order_acquire);
+  hk_task_t *head = hk_runq_pop_owner(&w->runq);
+  if (!head)
+    return t ? t : take_global(w, HK_RUNQ_SIZE / 2);
   if (t)
-    return t;
-  return take_global(w, HK_RUNQ_SIZE / 2);
+    push_local(w, t);
+  return head;
 }
 
 /* The search of SPEC §10.4.3: become searching only if fewer than half of

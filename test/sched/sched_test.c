@@ -87,8 +87,9 @@ Test(sched_sched, runnext_handoff_cap_is_3) {
   hk_sched_inject(s, &P.h);
   hk_sched_inject(s, &F.h);
   cr_assert_gt(hk_sched_run_det(s), 20);
-  /* P from the queue + 3 hand-offs, then F; then F every 4th run. */
-  cr_assert_str_eq(trace, "PQPQFPQPFQPQFPQPFQPQFPQPFQF", "got %s", trace);
+  /* P from a queue + 3 hand-offs, then the left-over run-next goes
+  ** behind F in the ring. */
+  cr_assert_str_eq(trace, "PQPQFPQPQFPQPQFPQPQFPQPQF", "got %s", trace);
   hk_sched_free(s);
 }
 
@@ -98,12 +99,50 @@ Test(sched_sched, runnext_continues_the_slice_budget) {
   hk_sched_inject(s, &P.h);
   hk_sched_inject(s, &F.h);
   hk_sched_run_det(s);
-  /* 10 -> P uses 4 -> Q gets 6 -> P gets 2 -> spent: F gets a new 10. */
-  cr_assert_str_eq(trace, "PQPFQPFQPFQPF", "got %s", trace);
+  /* 10 -> P uses 4 -> Q gets 6 -> P gets 2 -> spent: F, then Q starts
+  ** a fresh slice from the ring. */
+  cr_assert_str_eq(trace, "PQPFQPQFPQPF", "got %s", trace);
   cr_assert_eq(P.seen_budget[0], 10);
   cr_assert_eq(Q.seen_budget[0], 6);
   cr_assert_eq(P.seen_budget[1], 2);
-  cr_assert_eq(Q.seen_budget[1], 6); /* after F's fresh 10 */
+  cr_assert_eq(Q.seen_budget[1], 10);
+  cr_assert_eq(P.seen_budget[2], 6);
+  cr_assert_eq(Q.seen_budget[2], 2);
+  hk_sched_free(s);
+}
+
+/* A task left in run-next after a spent slice must not starve behind ring
+** tasks that always spend their whole budget. */
+static ttask_t X, H[2];
+
+static hk_task_result_t run_x(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)w;
+  (void)b;
+  TT(t)->runs++;
+  note('X');
+  return HK_TASK_DONE;
+}
+
+static hk_task_result_t run_hogger(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  ttask_t *me = TT(t);
+  note('H');
+  *b = 0;
+  if (me->runs++ == 0 && me->id == 0)
+    hk_sched_ready_next_owner(w, &X.h);
+  return X.runs || me->runs > 100 ? HK_TASK_DONE : HK_TASK_YIELD;
+}
+
+Test(sched_sched, runnext_not_starved_by_budget_spenders) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  X = (ttask_t){.h.run = run_x};
+  for (int i = 0; i < 2; i++) {
+    H[i] = (ttask_t){.h.run = run_hogger, .id = i};
+    hk_sched_inject(s, &H[i].h);
+  }
+  hk_sched_run_det(s);
+  cr_assert_eq(X.runs, 1);
+  cr_assert_str_eq(trace, "HHHXHH", "got %s", trace);
+  hk_sched_free(s);
 }
 
 /* ---- yield goes to the tail; blocked is forgotten --------------------- */
