@@ -136,3 +136,10 @@ int hiko_diags_render(const hiko_diags_t *d, char **out) {
 }
 
 void hiko_diags_free(hiko_diags_t *d) { diags_destroy(d); }
+
+/* The program image of [p] (vm/image.h) for the runtime (runtime/run.c).
+** Returns borrowed (valid until hiko_program_release), NULL if none. */
+const struct hk_image *hk_program_image(const hiko_program_t *p);
+const struct hk_image *hk_program_image(const hiko_program_t *p) {
+  return p ? (const struct hk_image *)p->front.image : NULL;
+}

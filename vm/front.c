@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vm/check.h"
+#include "vm/compile.h"
 
 /* The checker's entry point (vm/check.h) is called below once it exists. */
 
@@ -25,7 +26,7 @@ static int after_load(hk_front_t *f) {
   if (rc != 0) return rc;
   /* CODEGEN: the compiler's call goes here, storing its result in
   ** f->image; it runs only when checking succeeded. */
-  return 0;
+  return hk_compile_program(&f->arena, &f->sources, &f->diags, f->checked, (hk_image_t **)&f->image);
 }
 
 int hk_front_compile_file(hk_front_t *f, const char *path, const hk_load_opts_t *opts) {

@@ -1,0 +1,933 @@
+/* compile.c — checked AST → program image (SPEC §11.2).
+**
+** A one-pass code generator for the stack machine of vm/opcodes.def.
+** - Locals live in frame slots; a pattern variable simply names the slot
+**   its value was matched in. Variables of enclosing functions become
+**   captures (flat closures, discovered while compiling the inner body;
+**   the closure is built right after, loading each captured variable in the
+**   enclosing function, which may capture it in turn).
+** - Globals are slots of the global store; builtins are imports.
+** - Calls of a `fun` by name with at least its arity of arguments are
+**   direct (CALLF/TCALLF); other applications go one argument at a time.
+** - Patterns compile to backtracking tests on tags (jump to the next arm).
+** - `handle` compiles its body, return clause and effect clauses to
+**   closures (the body a thunk, clauses of 1 and 2 arguments), so that they
+**   run on whatever stack segment the handler machinery puts them.
+** - Long chains (binary operators, list literals, application spines,
+**   andalso/orelse, prefix operators) are loops; recursion follows only the
+**   nesting that the parser bounds (SPEC §2.3).
+** Thread: one. */
+#include "vm/compile.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/opcodes.h"
+
+#define INT24_MIN (-(1 << 23))
+#define INT24_MAX ((1 << 23) - 1)
+#define MAX_FUNCS (1u << 22)
+#define MAX_CODE (1u << 24)
+
+typedef struct label {
+  uint32_t *sites; /* word index of each jump operand to patch */
+  uint32_t n, cap;
+  int64_t at;      /* defined position, or -1 */
+} label_t;
+
+typedef struct cfn {
+  struct cfn *parent;
+  uint32_t index;
+  const char *name;
+  uint32_t arity, nlocals;
+  uint32_t *code;
+  hk_srcpos_t *pos;
+  uint32_t n, cap;
+  int depth, maxdepth;
+  const hk_var_t **caps;
+  uint32_t ncaps, capcap;
+} cfn_t;
+
+typedef struct comp {
+  hk_arena_t *arena;
+  const hk_checked_t *ck;
+  hk_diags_list_t *diags;
+  hk_image_t *img;
+  cfn_t *fn;          /* the function being compiled */
+  hk_pos_t cur;       /* position recorded for emitted code */
+  /* per variable id */
+  cfn_t **owner;
+  uint32_t *slot;
+  int64_t *funidx;    /* function index of a `fun`-bound variable, or -1 */
+  /* results */
+  hk_func_t *funcs;
+  uint32_t nfuncs, funcap;
+  hk_value_t *consts;
+  uint32_t nconsts, constcap;
+  hk_handler_info_t *handlers;
+  uint32_t nhandlers, hcap;
+  int32_t *import_of; /* builtin id -> import index or -1 */
+  uint32_t *imports;
+  uint32_t nimports;
+  int err;            /* 0, -1 (diagnostic), -ENOMEM */
+} comp_t;
+
+static bool failed(comp_t *c) { return c->err != 0; }
+static void oom(comp_t *c) { if (!c->err) c->err = -ENOMEM; }
+static void too_large(comp_t *c, const char *what) {
+  if (c->err) return;
+  hk_diag_error(c->diags, c->cur, "program too large: %s", what);
+  c->err = -1;
+}
+
+static void *grow(comp_t *c, void *p, uint32_t *cap, uint32_t need, size_t elem) {
+  if (need <= *cap) return p;
+  uint32_t nc = *cap ? *cap : 8;
+  while (nc < need) nc *= 2;
+  void *q = realloc(p, (size_t)nc * elem);
+  if (!q) {
+    oom(c);
+    return NULL;
+  }
+  *cap = nc;
+  return q;
+}
+
+/* ---- Emitting ----------------------------------------------------------------- */
+
+static void word(comp_t *c, uint32_t w) {
+  cfn_t *f = c->fn;
+  if (f->n >= MAX_CODE) { too_large(c, "more than 16M words of code in one function"); return; }
+  uint32_t cap = f->cap;
+  uint32_t *code = grow(c, f->code, &cap, f->n + 1, sizeof *code);
+  if (!code) return;
+  f->code = code;
+  uint32_t cap2 = f->cap;
+  hk_srcpos_t *pos = grow(c, f->pos, &cap2, f->n + 1, sizeof *pos);
+  if (!pos) return;
+  f->pos = pos;
+  f->cap = cap;
+  f->code[f->n] = w;
+  f->pos[f->n] = (hk_srcpos_t){c->cur.file, c->cur.line, c->cur.col};
+  f->n++;
+}
+
+static void adjust(comp_t *c, int pop, int push) {
+  cfn_t *f = c->fn;
+  f->depth -= pop;
+  f->depth += push;
+  if (f->depth > f->maxdepth) f->maxdepth = f->depth;
+}
+
+/* Emits [op] with operand [a]; stack effect from the table unless variable. */
+static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
+  word(c, hk_ins(op, a & 0xffffffu));
+  const hk_opinfo_t *in = &hk_opinfo[op];
+  if (in->pop != HK_VAR) adjust(c, in->pop, in->push);
+}
+static void emit0(comp_t *c, hk_opcode_t op) { emit(c, op, 0); }
+static void emit2(comp_t *c, hk_opcode_t op, uint32_t a, uint32_t b) {
+  emit(c, op, a);
+  word(c, b);
+}
+
+static void label_init(label_t *l) { memset(l, 0, sizeof *l); l->at = -1; }
+static void label_free(label_t *l) { free(l->sites); }
+
+/* A jump to [l]: [op] with its offset in the operand (S) or second word (AJ). */
+static void jump(comp_t *c, hk_opcode_t op, uint32_t a, label_t *l) {
+  const hk_opinfo_t *in = &hk_opinfo[op];
+  uint32_t site;
+  if (in->fmt == HK_FMT_AJ) {
+    emit(c, op, a);
+    site = c->fn->n;
+    word(c, 0);
+  } else {
+    site = c->fn->n;
+    emit(c, op, 0);
+  }
+  if (l->at >= 0) {
+    int64_t off = l->at - (int64_t)c->fn->n;
+    if (in->fmt == HK_FMT_AJ) c->fn->code[site] = (uint32_t)(int32_t)off;
+    else c->fn->code[site] = hk_ins(op, (uint32_t)off & 0xffffffu);
+    return;
+  }
+  l->sites = grow(c, l->sites, &l->cap, l->n + 1, sizeof *l->sites);
+  if (l->sites) l->sites[l->n++] = site << 1 | (in->fmt == HK_FMT_AJ);
+}
+
+static void place(comp_t *c, label_t *l) {
+  cfn_t *f = c->fn;
+  l->at = f->n;
+  if (failed(c)) return;
+  for (uint32_t i = 0; i < l->n; i++) {
+    uint32_t site = l->sites[i] >> 1;
+    uint32_t op = hk_ins_op(f->code[site]);
+    if (l->sites[i] & 1) {
+      int64_t off = (int64_t)f->n - (int64_t)(site + 1);
+      f->code[site] = (uint32_t)(int32_t)off;
+    } else {
+      int64_t off = (int64_t)f->n - (int64_t)(site + 1);
+      if (off > INT24_MAX) { too_large(c, "jump too long"); return; }
+      f->code[site] = hk_ins(op, (uint32_t)off & 0xffffffu);
+    }
+  }
+}
+
+static uint32_t new_slot(comp_t *c) { return c->fn->nlocals++; }
+
+static uint32_t add_const(comp_t *c, hk_value_t v) {
+  for (uint32_t i = c->nconsts > 64 ? c->nconsts - 64 : 0; i < c->nconsts; i++)
+    if (c->consts[i].tag == v.tag && c->consts[i].as.u == v.as.u && v.tag != HK_T_STRING) return i;
+  c->consts = grow(c, c->consts, &c->constcap, c->nconsts + 1, sizeof *c->consts);
+  if (!c->consts) return 0;
+  if (c->nconsts >= (1u << 24)) { too_large(c, "more than 16M constants"); return 0; }
+  c->consts[c->nconsts] = v;
+  return c->nconsts++;
+}
+
+static void emit_int(comp_t *c, int64_t i) {
+  if (i >= INT24_MIN && i <= INT24_MAX) emit(c, HK_I_INT, (uint32_t)i);
+  else emit(c, HK_I_CONST, add_const(c, hk_int(i)));
+}
+
+static uint32_t string_const(comp_t *c, hk_str_t s) {
+  hk_value_t v;
+  if (hk_image_string(c->img, s.s, s.len, &v)) { oom(c); return 0; }
+  return add_const(c, v);
+}
+
+static uint32_t import_index(comp_t *c, uint32_t id) {
+  if (c->import_of[id] < 0) {
+    c->imports[c->nimports] = id;
+    c->import_of[id] = (int32_t)c->nimports++;
+  }
+  return (uint32_t)c->import_of[id];
+}
+
+/* ---- Functions ------------------------------------------------------------------ */
+
+static uint32_t reserve_func(comp_t *c) {
+  if (c->nfuncs >= MAX_FUNCS) { too_large(c, "too many functions"); return 0; }
+  c->funcs = grow(c, c->funcs, &c->funcap, c->nfuncs + 1, sizeof *c->funcs);
+  if (!c->funcs) return 0;
+  memset(&c->funcs[c->nfuncs], 0, sizeof c->funcs[0]);
+  return c->nfuncs++;
+}
+
+static void fn_begin(comp_t *c, cfn_t *f, uint32_t index, const char *name, uint32_t arity) {
+  memset(f, 0, sizeof *f);
+  f->parent = c->fn;
+  f->index = index;
+  f->name = name;
+  f->arity = arity;
+  f->nlocals = arity;
+  c->fn = f;
+}
+
+/* Finishes the current function into the image table; restores the parent. */
+static void fn_end(comp_t *c) {
+  cfn_t *f = c->fn;
+  c->fn = f->parent;
+  if (failed(c)) {
+    free(f->code);
+    free(f->pos);
+    free(f->caps);
+    return;
+  }
+  hk_func_t *out = &c->funcs[f->index];
+  out->name = f->name ? f->name : "<fn>";
+  out->arity = f->arity;
+  out->ncaps = f->ncaps;
+  out->nlocals = f->nlocals;
+  out->maxstack = (uint32_t)(f->maxdepth + 2);
+  out->ncode = f->n;
+  out->code = hk_arena_alloc(c->arena, (size_t)f->n * sizeof *out->code + 4);
+  out->pos = hk_arena_alloc(c->arena, (size_t)f->n * sizeof *out->pos + 4);
+  if (!out->code || !out->pos) oom(c);
+  else {
+    memcpy(out->code, f->code, (size_t)f->n * sizeof *out->code);
+    memcpy(out->pos, f->pos, (size_t)f->n * sizeof *out->pos);
+  }
+  free(f->code);
+  free(f->pos);
+}
+
+/* Pushes variable [v] in the current function. */
+static void load_var(comp_t *c, const hk_var_t *v);
+
+static uint32_t capture_index(comp_t *c, cfn_t *f, const hk_var_t *v) {
+  if (!f->parent) { /* a variable with no binding site seen: a checker/compiler mismatch */
+    if (!c->err) {
+      hk_diag_error(c->diags, c->cur, "internal error: unresolved variable '%s'", v->name);
+      c->err = -1;
+    }
+    return 0;
+  }
+  for (uint32_t i = 0; i < f->ncaps; i++)
+    if (f->caps[i] == v) return i;
+  f->caps = grow(c, f->caps, &f->capcap, f->ncaps + 1, sizeof *f->caps);
+  if (!f->caps) return 0;
+  f->caps[f->ncaps] = v;
+  return f->ncaps++;
+}
+
+static void load_var(comp_t *c, const hk_var_t *v) {
+  switch (v->kind) {
+  case HK_VAR_GLOBAL: emit(c, HK_I_GLOBAL, v->global); return;
+  case HK_VAR_BUILTIN: emit(c, HK_I_BUILTIN, import_index(c, v->builtin)); return;
+  case HK_VAR_LOCAL:
+    if (c->owner[v->id] == c->fn) emit(c, HK_I_LOCAL, c->slot[v->id]);
+    else emit(c, HK_I_CAP, capture_index(c, c->fn, v));
+    return;
+  }
+}
+
+/* Binds [v] to the value in local slot [s] of the current function. */
+static void bind(comp_t *c, const hk_var_t *v, uint32_t s) {
+  if (!v) return;
+  if (v->kind == HK_VAR_GLOBAL) {
+    emit(c, HK_I_LOCAL, s);
+    emit(c, HK_I_SETGLOBAL, v->global);
+    return;
+  }
+  c->owner[v->id] = c->fn;
+  c->slot[v->id] = s;
+}
+
+/* After compiling function [f] (its captures known), builds its closure in
+** the current function. Captures that are in [pending] (a recursive group
+** being built) are pushed as () and patched later by the caller. */
+static void make_closure(comp_t *c, const cfn_t *f, const hk_var_t *const *pending, uint32_t npending) {
+  for (uint32_t i = 0; i < f->ncaps; i++) {
+    bool later = false;
+    for (uint32_t j = 0; j < npending; j++) later |= f->caps[i] == pending[j];
+    if (later) emit0(c, HK_I_UNIT);
+    else load_var(c, f->caps[i]);
+  }
+  emit2(c, HK_I_CLOSURE, f->index, f->ncaps);
+  adjust(c, (int)f->ncaps, 1);
+}
+
+/* ---- Expressions and patterns --------------------------------------------------- */
+
+static void expr(comp_t *c, hk_expr_t *e, bool tail);
+static void decs(comp_t *c, hk_dec_t **d, uint32_t n, bool top);
+
+/* Matches the value in slot [s] against [p]; jumps to [fail] on mismatch. */
+static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
+  for (;;) {
+    if (failed(c)) return;
+    c->cur = p->pos;
+    switch (p->kind) {
+    case HK_P_WILD:
+    case HK_P_UNIT: return;
+    case HK_P_VAR: bind(c, p->var, s); return;
+    case HK_P_INT:
+      emit(c, HK_I_LOCAL, s);
+      if (p->lit.i >= INT24_MIN && p->lit.i <= INT24_MAX) jump(c, HK_I_JNINT, (uint32_t)p->lit.i, fail);
+      else jump(c, HK_I_JNCONST, add_const(c, hk_int(p->lit.i)), fail);
+      return;
+    case HK_P_FLOAT:
+      emit(c, HK_I_LOCAL, s);
+      jump(c, HK_I_JNCONST, add_const(c, hk_float(p->lit.f)), fail);
+      return;
+    case HK_P_STRING:
+      emit(c, HK_I_LOCAL, s);
+      jump(c, HK_I_JNCONST, string_const(c, p->lit.str), fail);
+      return;
+    case HK_P_CHAR:
+      emit(c, HK_I_LOCAL, s);
+      jump(c, HK_I_JNCHAR, p->lit.ch, fail);
+      return;
+    case HK_P_BOOL:
+      emit(c, HK_I_LOCAL, s);
+      jump(c, HK_I_JNBOOL, p->lit.b ? 1 : 0, fail);
+      return;
+    case HK_P_TUPLE:
+      for (uint32_t i = 0; i < p->n; i++) {
+        hk_pat_t *q = p->items[i];
+        while (q->kind == HK_P_ANNOT) q = q->arg;
+        if (q->kind == HK_P_WILD || q->kind == HK_P_UNIT) continue;
+        emit(c, HK_I_LOCAL, s);
+        emit(c, HK_I_FIELD, i);
+        uint32_t t = new_slot(c);
+        emit(c, HK_I_STORE, t);
+        pat(c, q, t, fail);
+      }
+      return;
+    case HK_P_LIST: {
+      uint32_t cur = s;
+      for (uint32_t i = 0; i < p->n && !failed(c); i++) {
+        emit(c, HK_I_LOCAL, cur);
+        jump(c, HK_I_JNCONS, 0, fail);
+        uint32_t h = new_slot(c), t = new_slot(c);
+        emit(c, HK_I_LOCAL, cur);
+        emit0(c, HK_I_HEAD);
+        emit(c, HK_I_STORE, h);
+        emit(c, HK_I_LOCAL, cur);
+        emit0(c, HK_I_TAIL);
+        emit(c, HK_I_STORE, t);
+        pat(c, p->items[i], h, fail);
+        cur = t;
+      }
+      if (!p->tail) {
+        emit(c, HK_I_LOCAL, cur);
+        jump(c, HK_I_JNNIL, 0, fail);
+        return;
+      }
+      p = p->tail;
+      s = cur;
+      continue;
+    }
+    case HK_P_CON:
+      emit(c, HK_I_LOCAL, s);
+      jump(c, HK_I_JNCTOR, p->ctor->index, fail);
+      if (!p->arg) return;
+      {
+        uint32_t t = new_slot(c);
+        emit(c, HK_I_LOCAL, s);
+        emit0(c, HK_I_PAYLOAD);
+        emit(c, HK_I_STORE, t);
+        p = p->arg;
+        s = t;
+      }
+      continue;
+    case HK_P_AS:
+      for (uint32_t i = 0; i < p->n; i++) bind(c, p->vars ? p->vars[i] : NULL, s);
+      p = p->arg;
+      continue;
+    case HK_P_ANNOT: p = p->arg; continue;
+    }
+    return;
+  }
+}
+
+/* Matches an irrefutable-by-typing pattern: a mismatch is MATCHFAIL. */
+static void pat_or_fail(comp_t *c, hk_pat_t *p, uint32_t s) {
+  label_t fail, ok;
+  label_init(&fail);
+  label_init(&ok);
+  pat(c, p, s, &fail);
+  if (fail.n) {
+    jump(c, HK_I_JMP, 0, &ok);
+    place(c, &fail);
+    emit0(c, HK_I_MATCHFAIL);
+    place(c, &ok);
+  }
+  label_free(&fail);
+  label_free(&ok);
+}
+
+static void ret_if(comp_t *c, bool tail) {
+  if (tail) emit0(c, HK_I_RET);
+}
+
+static hk_opcode_t binop_code(hk_op_t op) {
+  switch (op) {
+  case HK_OP_ADD: return HK_I_ADD;
+  case HK_OP_SUB: return HK_I_SUB;
+  case HK_OP_MUL: return HK_I_MUL;
+  case HK_OP_DIV: return HK_I_DIV;
+  case HK_OP_MOD: return HK_I_MOD;
+  case HK_OP_FADD: return HK_I_FADD;
+  case HK_OP_FSUB: return HK_I_FSUB;
+  case HK_OP_FMUL: return HK_I_FMUL;
+  case HK_OP_FDIV: return HK_I_FDIV;
+  case HK_OP_CONCAT: return HK_I_CONCAT;
+  case HK_OP_EQ: return HK_I_EQ;
+  case HK_OP_NE: return HK_I_NE;
+  case HK_OP_LT: return HK_I_LT;
+  case HK_OP_GT: return HK_I_GT;
+  case HK_OP_LE: return HK_I_LE;
+  case HK_OP_GE: return HK_I_GE;
+  case HK_OP_FLT: return HK_I_FLT;
+  case HK_OP_FGT: return HK_I_FGT;
+  case HK_OP_FLE: return HK_I_FLE;
+  case HK_OP_FGE: return HK_I_FGE;
+  default: return HK_I_NOP;
+  }
+}
+
+static hk_expr_t *strip(hk_expr_t *e) {
+  while (e->kind == HK_E_ANNOT) e = e->a;
+  return e;
+}
+
+static bool small_int(hk_expr_t *e, int64_t *v) {
+  e = strip(e);
+  if (e->kind != HK_E_INT || e->lit.i < INT24_MIN + 1 || e->lit.i > INT24_MAX) return false;
+  *v = e->lit.i;
+  return true;
+}
+
+static void binop(comp_t *c, hk_expr_t *e) {
+  expr(c, e->items[0], false);
+  for (uint32_t i = 1; i < e->n && !failed(c); i++) {
+    hk_op_t op = e->ops[i - 1];
+    int64_t k;
+    if ((op == HK_OP_ADD || op == HK_OP_SUB) && small_int(e->items[i], &k)) {
+      c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
+      emit(c, HK_I_ADDI, (uint32_t)(op == HK_OP_ADD ? k : -k));
+      continue;
+    }
+    expr(c, e->items[i], false);
+    c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
+    emit0(c, binop_code(op));
+  }
+}
+
+/* Emits a conditional jump to [l] taken when [cond] is false. */
+static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
+  cond = strip(cond);
+  if (cond->kind == HK_E_BINOP && cond->n == 2) {
+    hk_opcode_t j = HK_I_NOP;
+    switch (cond->ops[0]) {
+    case HK_OP_LT: j = HK_I_JNLT; break;
+    case HK_OP_LE: j = HK_I_JNLE; break;
+    case HK_OP_GT: j = HK_I_JNGT; break;
+    case HK_OP_GE: j = HK_I_JNGE; break;
+    case HK_OP_EQ: j = HK_I_JNEQ; break;
+    case HK_OP_NE: j = HK_I_JNNE; break;
+    default: break;
+    }
+    if (j != HK_I_NOP) {
+      expr(c, cond->items[0], false);
+      expr(c, cond->items[1], false);
+      c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;
+      jump(c, j, 0, l);
+      return;
+    }
+  }
+  expr(c, cond, false);
+  jump(c, HK_I_JF, 0, l);
+}
+
+static void if_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  label_t els, end;
+  label_init(&els);
+  label_init(&end);
+  branch_false(c, e->a, &els);
+  int d0 = c->fn->depth;
+  expr(c, e->b, tail);
+  if (!tail) jump(c, HK_I_JMP, 0, &end);
+  c->fn->depth = d0;
+  place(c, &els);
+  expr(c, e->c, tail);
+  place(c, &end);
+  label_free(&els);
+  label_free(&end);
+}
+
+/* andalso (is_and) / orelse chains: nested ifs. */
+static void logic_chain(comp_t *c, hk_expr_t *e, bool is_and, bool tail) {
+  label_t shortc, end;
+  label_init(&shortc);
+  label_init(&end);
+  int d0 = c->fn->depth;
+  for (uint32_t i = 0; i + 1 < e->n && !failed(c); i++) {
+    if (is_and) branch_false(c, e->items[i], &shortc);
+    else {
+      expr(c, e->items[i], false);
+      jump(c, HK_I_JT, 0, &shortc);
+    }
+  }
+  expr(c, e->items[e->n - 1], tail);
+  if (!tail) jump(c, HK_I_JMP, 0, &end);
+  c->fn->depth = d0;
+  place(c, &shortc);
+  emit(c, HK_I_BOOL, is_and ? 0 : 1);
+  ret_if(c, tail);
+  place(c, &end);
+  label_free(&shortc);
+  label_free(&end);
+}
+
+static void list_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) expr(c, e->items[i], false);
+  if (e->a) expr(c, e->a, false);
+  else emit0(c, HK_I_NIL);
+  c->cur = e->pos;
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) emit0(c, HK_I_CONS);
+  ret_if(c, tail);
+}
+
+static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  hk_expr_t *f = strip(e->a);
+  uint32_t done = 0;
+  if (f->kind == HK_E_VAR && f->var && f->var->fun && c->funidx[f->var->id] >= 0 &&
+      f->var->kind != HK_VAR_BUILTIN) {
+    uint32_t k = f->var->fun->nparams;
+    if (k <= e->n) {
+      if (f->var->kind == HK_VAR_GLOBAL) emit0(c, HK_I_UNIT);
+      else load_var(c, f->var);
+      for (uint32_t i = 0; i < k; i++) expr(c, e->items[i], false);
+      c->cur = e->pos;
+      bool t = tail && k == e->n;
+      emit2(c, t ? HK_I_TCALLF : HK_I_CALLF, (uint32_t)c->funidx[f->var->id], k);
+      adjust(c, (int)k + 1, t ? 0 : 1);
+      if (t) return;
+      done = k;
+    }
+  }
+  if (!done) expr(c, e->a, false);
+  for (uint32_t i = done; i < e->n && !failed(c); i++) {
+    expr(c, e->items[i], false);
+    c->cur = e->pos;
+    if (tail && i + 1 == e->n) emit0(c, HK_I_TCALL);
+    else emit0(c, HK_I_CALL);
+  }
+}
+
+static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  expr(c, e->a, false);
+  uint32_t s = new_slot(c);
+  emit(c, HK_I_STORE, s);
+  label_t end;
+  label_init(&end);
+  int d0 = c->fn->depth;
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) {
+    label_t next;
+    label_init(&next);
+    c->fn->depth = d0;
+    pat(c, e->arms[i].pat, s, &next);
+    expr(c, e->arms[i].body, tail);
+    if (!tail) jump(c, HK_I_JMP, 0, &end);
+    place(c, &next);
+    label_free(&next);
+  }
+  c->fn->depth = d0;
+  c->cur = e->pos;
+  emit0(c, HK_I_MATCHFAIL);
+  if (!tail) adjust(c, 0, 1);
+  place(c, &end);
+  label_free(&end);
+}
+
+/* Compiles `fn p => body` (or a clause function) as a new function and
+** leaves its closure on the stack. */
+static void fn_expr(comp_t *c, hk_expr_t *e) {
+  uint32_t idx = reserve_func(c);
+  if (failed(c)) return;
+  cfn_t f;
+  fn_begin(c, &f, idx, "<fn>", 1);
+  pat_or_fail(c, e->arms[0].pat, 0);
+  expr(c, e->arms[0].body, true);
+  fn_end(c);
+  if (failed(c)) { free(f.caps); return; }
+  make_closure(c, &f, NULL, 0);
+  free(f.caps);
+}
+
+/* A clause function of [arity] (1 or 2) binding [v0], [v1] to its
+** parameters, evaluating [body]; leaves its closure on the stack. */
+static void clause_fn(comp_t *c, const char *name, uint32_t arity, const hk_var_t *v0,
+                      const hk_var_t *v1, hk_expr_t *body) {
+  uint32_t idx = reserve_func(c);
+  if (failed(c)) return;
+  cfn_t f;
+  fn_begin(c, &f, idx, name, arity);
+  if (v0) bind(c, v0, 0);
+  if (v1) bind(c, v1, 1);
+  expr(c, body, true);
+  fn_end(c);
+  if (failed(c)) { free(f.caps); return; }
+  make_closure(c, &f, NULL, 0);
+  free(f.caps);
+}
+
+static void handle_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  clause_fn(c, "<handle>", 1, NULL, NULL, e->a);
+  clause_fn(c, "<return>", 1, e->ret.payload_var, NULL, e->ret.body);
+  c->handlers = grow(c, c->handlers, &c->hcap, c->nhandlers + 1, sizeof *c->handlers);
+  if (failed(c)) return;
+  hk_handler_info_t *hi = &c->handlers[c->nhandlers];
+  hi->n = e->n;
+  hi->effects = hk_arena_alloc(c->arena, (e->n + 1) * sizeof *hi->effects);
+  if (!hi->effects) { oom(c); return; }
+  uint32_t h = c->nhandlers++;
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) {
+    hk_handler_t *cl = &e->handlers[i];
+    c->handlers[h].effects[i] = cl->effect->index;
+    clause_fn(c, cl->effect_name, 2, cl->payload_var, cl->k_var, cl->body);
+  }
+  c->cur = e->pos;
+  emit(c, HK_I_HANDLE, h);
+  adjust(c, (int)e->n + 2, 1);
+  ret_if(c, tail);
+}
+
+static void expr(comp_t *c, hk_expr_t *e, bool tail) {
+  if (failed(c)) return;
+  c->cur = e->pos;
+  switch (e->kind) {
+  case HK_E_INT: emit_int(c, e->lit.i); break;
+  case HK_E_FLOAT: emit(c, HK_I_CONST, add_const(c, hk_float(e->lit.f))); break;
+  case HK_E_STRING: emit(c, HK_I_CONST, string_const(c, e->lit.str)); break;
+  case HK_E_CHAR: emit(c, HK_I_CHAR, e->lit.ch); break;
+  case HK_E_BOOL: emit(c, HK_I_BOOL, e->lit.b); break;
+  case HK_E_UNIT: emit0(c, HK_I_UNIT); break;
+  case HK_E_VAR: load_var(c, e->var); break;
+  case HK_E_CON:
+    emit(c, e->ctor->has_payload ? HK_I_CTORFN : HK_I_DATA0, e->ctor->index);
+    break;
+  case HK_E_TUPLE:
+    if (e->n > 255 * 256) { too_large(c, "tuple too large"); return; }
+    for (uint32_t i = 0; i < e->n; i++) expr(c, e->items[i], false);
+    c->cur = e->pos;
+    emit(c, HK_I_TUPLE, e->n);
+    adjust(c, (int)e->n, 1);
+    break;
+  case HK_E_LIST: list_expr(c, e, tail); return;
+  case HK_E_BINOP: binop(c, e); break;
+  case HK_E_ANDALSO: logic_chain(c, e, true, tail); return;
+  case HK_E_ORELSE: logic_chain(c, e, false, tail); return;
+  case HK_E_PREFIX:
+    expr(c, e->a, false);
+    for (uint32_t i = e->n; i-- > 0;) {
+      c->cur = e->op_pos ? e->op_pos[i] : e->pos;
+      emit0(c, e->ops[i] == HK_OP_NOT ? HK_I_NOT : HK_I_NEG);
+    }
+    break;
+  case HK_E_APP: app_expr(c, e, tail); return;
+  case HK_E_IF: if_expr(c, e, tail); return;
+  case HK_E_LET:
+    decs(c, e->decs, e->ndecs, false);
+    expr(c, e->a, tail);
+    return;
+  case HK_E_CASE: case_expr(c, e, tail); return;
+  case HK_E_FN: fn_expr(c, e); break;
+  case HK_E_HANDLE: handle_expr(c, e, tail); return;
+  case HK_E_PERFORM:
+    expr(c, e->a, false);
+    c->cur = e->pos;
+    emit(c, HK_I_PERFORM, e->effect->index);
+    break;
+  case HK_E_RESUME:
+    expr(c, e->items[0], false);
+    expr(c, e->items[1], false);
+    c->cur = e->pos;
+    if (tail) { emit0(c, HK_I_TRESUME); return; }
+    emit0(c, HK_I_RESUME);
+    break;
+  case HK_E_ANNOT: expr(c, e->a, tail); return;
+  }
+  ret_if(c, tail);
+}
+
+/* ---- Declarations ----------------------------------------------------------------- */
+
+/* Compiles the function of funbind [b] (index already reserved). */
+static void fun_body(comp_t *c, hk_funbind_t *b, cfn_t *f) {
+  fn_begin(c, f, (uint32_t)c->funidx[b->var->id], b->name, b->nparams);
+  c->cur = b->pos;
+  for (uint32_t i = 0; i < b->nparams; i++) pat_or_fail(c, b->params[i], i);
+  expr(c, b->body, true);
+  fn_end(c);
+}
+
+static void fun_group(comp_t *c, hk_dec_t *d, bool top) {
+  uint32_t n = d->n;
+  for (uint32_t i = 0; i < n; i++) c->funidx[d->binds[i].var->id] = reserve_func(c);
+  if (failed(c)) return;
+  cfn_t *fs = calloc(n, sizeof *fs);
+  const hk_var_t **group = calloc(n, sizeof *group);
+  if (!fs || !group) { free(fs); free(group); oom(c); return; }
+  for (uint32_t i = 0; i < n; i++) group[i] = d->binds[i].var;
+  /* Local functions get their slots first: bodies may refer to each other. */
+  uint32_t *slots = calloc(n, sizeof *slots);
+  if (!slots) { free(fs); free(group); oom(c); return; }
+  for (uint32_t i = 0; i < n; i++) {
+    if (!top && group[i]->kind == HK_VAR_LOCAL) {
+      slots[i] = new_slot(c);
+      c->owner[group[i]->id] = c->fn;
+      c->slot[group[i]->id] = slots[i];
+    }
+  }
+  for (uint32_t i = 0; i < n && !failed(c); i++) fun_body(c, &d->binds[i], &fs[i]);
+  for (uint32_t i = 0; i < n && !failed(c); i++) {
+    c->cur = d->binds[i].pos;
+    make_closure(c, &fs[i], group, n);
+    if (group[i]->kind == HK_VAR_GLOBAL) emit(c, HK_I_SETGLOBAL, group[i]->global);
+    else emit(c, HK_I_STORE, slots[i]);
+  }
+  /* Patch captures of the group's own closures (recursion). */
+  for (uint32_t i = 0; i < n && !failed(c); i++) {
+    if (group[i]->kind != HK_VAR_LOCAL) continue;
+    for (uint32_t j = 0; j < fs[i].ncaps; j++)
+      for (uint32_t k = 0; k < n; k++)
+        if (fs[i].caps[j] == group[k]) {
+          emit(c, HK_I_LOCAL, slots[i]);
+          load_var(c, group[k]);
+          emit(c, HK_I_SETCAP, j);
+          emit0(c, HK_I_POP);
+        }
+  }
+  for (uint32_t i = 0; i < n; i++) free(fs[i].caps);
+  free(fs);
+  free(group);
+  free(slots);
+}
+
+static void val_rec(comp_t *c, hk_dec_t *d) {
+  hk_var_t *v = d->var;
+  hk_expr_t *fe = strip(d->expr);
+  uint32_t slot = 0;
+  if (v->kind == HK_VAR_LOCAL) {
+    slot = new_slot(c);
+    c->owner[v->id] = c->fn;
+    c->slot[v->id] = slot;
+  }
+  uint32_t idx = reserve_func(c);
+  if (failed(c)) return;
+  cfn_t f;
+  fn_begin(c, &f, idx, v->name, 1);
+  pat_or_fail(c, fe->arms[0].pat, 0);
+  expr(c, fe->arms[0].body, true);
+  fn_end(c);
+  if (failed(c)) { free(f.caps); return; }
+  const hk_var_t *self = v;
+  make_closure(c, &f, &self, 1);
+  if (v->kind == HK_VAR_GLOBAL) emit(c, HK_I_SETGLOBAL, v->global);
+  else {
+    emit(c, HK_I_STORE, slot);
+    for (uint32_t j = 0; j < f.ncaps; j++)
+      if (f.caps[j] == v) {
+        emit(c, HK_I_LOCAL, slot);
+        emit(c, HK_I_LOCAL, slot);
+        emit(c, HK_I_SETCAP, j);
+        emit0(c, HK_I_POP);
+      }
+  }
+  free(f.caps);
+}
+
+static void dec(comp_t *c, hk_dec_t *d, bool top) {
+  if (failed(c)) return;
+  c->cur = d->pos;
+  switch (d->kind) {
+  case HK_D_VAL: {
+    expr(c, d->expr, false);
+    hk_pat_t *p = d->pat;
+    while (p->kind == HK_P_ANNOT) p = p->arg;
+    if (p->kind == HK_P_VAR && p->var && p->var->kind == HK_VAR_GLOBAL) {
+      emit(c, HK_I_SETGLOBAL, p->var->global);
+      return;
+    }
+    uint32_t s = new_slot(c);
+    emit(c, HK_I_STORE, s);
+    pat_or_fail(c, d->pat, s);
+    return;
+  }
+  case HK_D_VALREC: val_rec(c, d); return;
+  case HK_D_FUN: fun_group(c, d, top); return;
+  case HK_D_LOCAL:
+    decs(c, d->decs, d->ndecs, top);
+    decs(c, d->decs2, d->ndecs2, top);
+    return;
+  case HK_D_USE: decs(c, d->decs, d->ndecs, top); return;
+  case HK_D_DATATYPE:
+  case HK_D_TYPE:
+  case HK_D_EFFECT: return;
+  }
+}
+
+static void decs(comp_t *c, hk_dec_t **d, uint32_t n, bool top) {
+  for (uint32_t i = 0; i < n && !failed(c); i++) dec(c, d[i], top);
+}
+
+/* ---- The image -------------------------------------------------------------------- */
+
+static int build_tables(comp_t *c, const hk_sources_t *src) {
+  const hk_checked_t *ck = c->ck;
+  hk_image_t *img = c->img;
+  hk_arena_t *a = c->arena;
+  img->nctors = ck->nctors;
+  img->ctors = hk_arena_alloc(a, (ck->nctors + 1) * sizeof *img->ctors);
+  img->ndatatypes = ck->ndatatypes;
+  img->datatypes = hk_arena_alloc(a, (ck->ndatatypes + 1) * sizeof *img->datatypes);
+  img->neffects = ck->neffects;
+  img->effects = hk_arena_alloc(a, (ck->neffects + 1) * sizeof *img->effects);
+  img->nglobals = ck->nglobals;
+  img->globals = hk_arena_alloc(a, (ck->nglobals + 1) * sizeof *img->globals);
+  img->nfiles = src ? src->n : 0;
+  img->files = hk_arena_alloc(a, (img->nfiles + 1) * sizeof *img->files);
+  if (!img->ctors || !img->datatypes || !img->effects || !img->globals || !img->files) return -ENOMEM;
+  for (uint32_t i = 0; i < ck->nctors; i++) {
+    const hk_ctor_t *k = ck->ctors[i];
+    img->ctors[i] = (hk_ctor_info_t){k->name, k->datatype ? k->datatype->index : 0, k->tag,
+                                     k->has_payload};
+  }
+  for (uint32_t i = 0; i < ck->ndatatypes; i++) img->datatypes[i] = ck->datatypes[i]->name;
+  for (uint32_t i = 0; i < ck->neffects; i++) img->effects[i] = ck->effects[i]->name;
+  for (uint32_t i = 0; i < ck->nglobals; i++)
+    img->globals[i] = ck->global_names ? ck->global_names[i] : ck->globals[i]->name;
+  for (uint32_t i = 0; i < img->nfiles; i++) img->files[i] = src->items[i].path;
+  return 0;
+}
+
+int hk_compile_program(hk_arena_t *arena, const hk_sources_t *src, hk_diags_list_t *diags,
+                       const hk_checked_t *checked, hk_image_t **out) {
+  comp_t c;
+  memset(&c, 0, sizeof c);
+  c.arena = arena;
+  c.ck = checked;
+  c.diags = diags;
+  int rc = hk_image_new(&c.img, arena);
+  if (rc) return rc;
+  uint32_t nv = checked->nvars + 1;
+  c.owner = calloc(nv, sizeof *c.owner);
+  c.slot = calloc(nv, sizeof *c.slot);
+  c.funidx = malloc(nv * sizeof *c.funidx);
+  c.import_of = malloc(HK_B__COUNT * sizeof *c.import_of);
+  c.imports = hk_arena_alloc(arena, (HK_B__COUNT + 1) * sizeof *c.imports);
+  if (!c.owner || !c.slot || !c.funidx || !c.import_of || !c.imports) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  for (uint32_t i = 0; i < nv; i++) c.funidx[i] = -1;
+  for (uint32_t i = 0; i < HK_B__COUNT; i++) c.import_of[i] = -1;
+
+  cfn_t entry;
+  uint32_t ei = reserve_func(&c);
+  fn_begin(&c, &entry, ei, "<main>", 0);
+  decs(&c, checked->prog->decs, checked->prog->ndecs, true);
+  emit0(&c, HK_I_UNIT);
+  emit0(&c, HK_I_RET);
+  fn_end(&c);
+  free(entry.caps);
+  if (c.err) {
+    rc = c.err;
+    goto out;
+  }
+  hk_image_t *img = c.img;
+  img->entry = ei;
+  img->nfuncs = c.nfuncs;
+  img->funcs = hk_arena_alloc(arena, (c.nfuncs + 1) * sizeof *img->funcs);
+  img->nconsts = c.nconsts;
+  img->consts = hk_arena_alloc(arena, (c.nconsts + 1) * sizeof *img->consts);
+  img->nhandlers = c.nhandlers;
+  img->handlers = hk_arena_alloc(arena, (c.nhandlers + 1) * sizeof *img->handlers);
+  if (!img->funcs || !img->consts || !img->handlers) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  memcpy(img->funcs, c.funcs, c.nfuncs * sizeof *img->funcs);
+  if (c.nconsts) memcpy(img->consts, c.consts, c.nconsts * sizeof *img->consts);
+  if (c.nhandlers) memcpy(img->handlers, c.handlers, c.nhandlers * sizeof *img->handlers);
+  img->imports = c.imports;
+  img->nimports = c.nimports;
+  rc = build_tables(&c, src);
+  if (rc == 0) *out = img;
+out:
+  if (rc == -ENOMEM && diags) hk_diag_error(diags, (hk_pos_t){0, 0, 0, 0}, "out of memory");
+  free(c.owner);
+  free(c.slot);
+  free(c.funidx);
+  free(c.import_of);
+  free(c.funcs);
+  free(c.consts);
+  free(c.handlers);
+  return rc;
+}

@@ -1,0 +1,591 @@
+/* heap.c — the per-process heap and its copying collector (SPEC §10.6),
+** allocation for builtins, and message blocks (deep copies, SPEC §6.12).
+**
+** Objects are bump-allocated in chunks (the first one is small: a fresh
+** process costs little); chunks grow ×2. Collection is Cheney's algorithm:
+** roots are copied into fresh to-space chunks, then to-space is scanned
+** object by object, copying what each object references. It needs no
+** recursion and costs only the live data. Objects flagged HK_OBJ_STATIC
+** (literals, shared data) are never moved. Continuations own malloc'ed stack
+** segments: the heap keeps a list of live continuations and frees the
+** segments of those that die. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/vm_int.h"
+
+#define FIRST_CHUNK 512u
+#define MAX_CHUNK (4u << 20)
+#define MIN_TRIGGER (256u << 10)
+
+static size_t align8(size_t n) { return (n + 7u) & ~(size_t)7u; }
+
+static size_t obj_size(const hk_obj_t *o) {
+  switch (o->tag) {
+  case HK_T_STRING:
+  case HK_T_BYTES: return align8(sizeof(hk_string_t) + ((const hk_string_t *)o)->len + 1);
+  case HK_T_TUPLE: return sizeof(hk_tuple_t) + (size_t)o->n * sizeof(hk_value_t);
+  case HK_T_CONS: return sizeof(hk_cons_t);
+  case HK_T_DATA: return sizeof(hk_data_t);
+  case HK_T_CLOSURE: return sizeof(hk_closure_t) + (size_t)o->n * sizeof(hk_value_t);
+  case HK_T_PAP: return sizeof(hk_pap_t) + (size_t)o->n * sizeof(hk_value_t);
+  case HK_T_CONT: return align8(sizeof(hk_cont_t));
+  case HK_T_RNG: return sizeof(hk_rng_t);
+  default: return 0;
+  }
+}
+
+static const char *const kind_names[HK_T__COUNT] = {
+    [HK_T_UNINIT] = "Unit", [HK_T_INT] = "Int", [HK_T_FLOAT] = "Float",
+    [HK_T_BOOL] = "Bool", [HK_T_CHAR] = "Char", [HK_T_UNIT] = "Unit",
+    [HK_T_NIL] = "List", [HK_T_DATA0] = "Data", [HK_T_PID] = "Pid",
+    [HK_T_SOCKET] = "Socket", [HK_T_BUILTIN] = "Function", [HK_T_CTORFN] = "Function",
+    [HK_T_STRING] = "String", [HK_T_BYTES] = "Bytes", [HK_T_TUPLE] = "Tuple",
+    [HK_T_CONS] = "List", [HK_T_DATA] = "Data", [HK_T_CLOSURE] = "Function",
+    [HK_T_PAP] = "Function", [HK_T_CONT] = "Continuation", [HK_T_RNG] = "Rng",
+};
+
+const char *hk_tag_kind_name(uint32_t tag) {
+  return tag < HK_T__COUNT ? kind_names[tag] : "?";
+}
+const char *hk_kind_name(hk_value_t v) { return hk_tag_kind_name(v.tag); }
+
+/* ---- Chunks ------------------------------------------------------------- */
+
+static hk_chunk_t *chunk_new(size_t size) {
+  hk_chunk_t *c = malloc(sizeof *c + size);
+  if (!c) return NULL;
+  c->next = NULL;
+  c->size = size;
+  c->used = 0;
+  c->objects = 0;
+  return c;
+}
+
+static void chunks_free(hk_chunk_t *c) {
+  while (c) {
+    hk_chunk_t *n = c->next;
+    free(c);
+    c = n;
+  }
+}
+
+void hk_seg_free(hk_seg_t *s) {
+  if (!s) return;
+  free(s->vals);
+  free(s->frames);
+  free(s->hclauses);
+  free(s);
+}
+
+/* Frees the segments a continuation holds (top down to bottom). */
+static void cont_release(hk_cont_t *k) {
+  hk_seg_t *s = k->top;
+  while (s) {
+    hk_seg_t *p = s->parent;
+    bool last = s == k->bottom;
+    hk_seg_free(s);
+    if (last) break;
+    s = p;
+  }
+  k->top = k->bottom = NULL;
+}
+
+void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
+  memset(h, 0, sizeof *h);
+  h->trigger = MIN_TRIGGER;
+  h->max_objects = max_objects;
+  h->obj_trigger = max_objects ? max_objects : UINT64_MAX;
+}
+
+void hk_heap_free(hk_heap_t *h) {
+  for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(k);
+  chunks_free(h->chunks);
+  chunks_free(h->fragments);
+  h->chunks = h->fragments = NULL;
+  h->conts = NULL;
+}
+
+static void *chunk_take(hk_chunk_t **list, uint64_t *bytes, size_t size) {
+  hk_chunk_t *c = *list;
+  if (!c || c->size - c->used < size) {
+    size_t want = c ? c->size * 2 : FIRST_CHUNK;
+    if (want > MAX_CHUNK) want = MAX_CHUNK;
+    if (want < size) want = size;
+    hk_chunk_t *n = chunk_new(want);
+    if (!n) return NULL;
+    n->next = c;
+    *list = n;
+    *bytes += want;
+    c = n;
+  }
+  void *p = c->data + c->used;
+  c->used += size;
+  return p;
+}
+
+hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
+  hk_heap_t *h = &vm->heap;
+  size = align8(size);
+  hk_obj_t *o = chunk_take(&h->chunks, &h->bytes, size);
+  if (!o) return NULL;
+  o->tag = (uint8_t)tag;
+  o->flags = 0;
+  o->spare = 0;
+  o->n = 0;
+  h->nobjects++;
+  h->since += size;
+  return o;
+}
+
+/* ---- Collection -------------------------------------------------------- */
+
+typedef struct gc {
+  hk_chunk_t *first, *last; /* to-space in allocation order */
+  uint64_t bytes, objects;
+  size_t next_size;
+  bool oom;
+} gc_t;
+
+static void *to_alloc(gc_t *g, size_t size) {
+  hk_chunk_t *c = g->last;
+  if (!c || c->size - c->used < size) {
+    size_t want = g->next_size;
+    if (want < size) want = size;
+    if (g->next_size < MAX_CHUNK) g->next_size *= 2;
+    hk_chunk_t *n = chunk_new(want);
+    if (!n) { g->oom = true; return NULL; }
+    if (g->last) g->last->next = n;
+    else g->first = n;
+    g->last = n;
+    g->bytes += want;
+    c = n;
+  }
+  void *p = c->data + c->used;
+  c->used += size;
+  return p;
+}
+
+static void forward(gc_t *g, hk_value_t *v) {
+  if (v->tag < HK_T__OBJ) return;
+  hk_obj_t *o = v->as.o;
+  if (o->flags & HK_OBJ_STATIC) return;
+  hk_obj_t **fwd = (hk_obj_t **)(o + 1);
+  if (o->flags & HK_OBJ_FORWARDED) { v->as.o = *fwd; return; }
+  size_t size = obj_size(o);
+  hk_obj_t *n = to_alloc(g, size);
+  if (!n) return; /* out of memory: the old object stays; the collection fails */
+  memcpy(n, o, size);
+  g->objects++;
+  o->flags |= HK_OBJ_FORWARDED;
+  *fwd = n;
+  v->as.o = n;
+}
+
+static void forward_obj(gc_t *g, hk_obj_t **p) {
+  if (!*p) return;
+  hk_value_t v = hk_obj_value(*p);
+  forward(g, &v);
+  *p = v.as.o;
+}
+
+static void scan_seg(gc_t *g, hk_seg_t *s) {
+  for (uint32_t i = 0; i < s->sp; i++) forward(g, &s->vals[i]);
+  for (uint32_t i = 0; i < s->nframes; i++) forward_obj(g, &s->frames[i].clos);
+  if (s->kind == HK_SEG_HANDLER || s->hclauses) {
+    forward(g, &s->hret);
+    for (uint32_t i = 0; i < s->nclauses; i++) forward(g, &s->hclauses[i]);
+  }
+}
+
+static void scan_obj(gc_t *g, hk_obj_t *o) {
+  switch (o->tag) {
+  case HK_T_TUPLE: {
+    hk_tuple_t *t = (hk_tuple_t *)o;
+    for (uint32_t i = 0; i < o->n; i++) forward(g, &t->items[i]);
+    break;
+  }
+  case HK_T_CONS: {
+    hk_cons_t *c = (hk_cons_t *)o;
+    forward(g, &c->head);
+    forward(g, &c->tail);
+    break;
+  }
+  case HK_T_DATA: forward(g, &((hk_data_t *)o)->payload); break;
+  case HK_T_CLOSURE: {
+    hk_closure_t *c = (hk_closure_t *)o;
+    for (uint32_t i = 0; i < o->n; i++) forward(g, &c->caps[i]);
+    break;
+  }
+  case HK_T_PAP: {
+    hk_pap_t *p = (hk_pap_t *)o;
+    forward(g, &p->fn);
+    for (uint32_t i = 0; i < o->n; i++) forward(g, &p->args[i]);
+    break;
+  }
+  case HK_T_CONT: {
+    hk_cont_t *k = (hk_cont_t *)o;
+    for (hk_seg_t *s = k->top; s; s = s->parent) {
+      scan_seg(g, s);
+      if (s == k->bottom) break;
+    }
+    break;
+  }
+  default: break;
+  }
+}
+
+int hk_heap_collect(hk_vm_t *vm) {
+  hk_heap_t *h = &vm->heap;
+  gc_t g = {0};
+  g.next_size = FIRST_CHUNK;
+  uint64_t used = 0;
+  for (hk_chunk_t *c = h->chunks; c; c = c->next) used += c->used;
+  while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
+
+  for (hk_seg_t *s = vm->seg; s; s = s->parent) scan_seg(&g, s);
+  for (uint32_t i = 0; i < vm->img->nglobals; i++) forward(&g, &vm->globals[i]);
+  forward(&g, &vm->req.arg);
+  forward(&g, &vm->result);
+
+  hk_chunk_t *c = g.first;
+  size_t off = 0;
+  while (c && !g.oom) {
+    if (off >= c->used) {
+      c = c->next;
+      off = 0;
+      continue;
+    }
+    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    off += obj_size(o);
+    scan_obj(&g, o);
+  }
+  if (g.oom) {
+    /* Give up: the from-space stays valid only if nothing was forwarded,
+    ** which we cannot undo; report out of memory (the process fails). */
+    chunks_free(g.first);
+    return -ENOMEM;
+  }
+
+  hk_cont_t *live = NULL;
+  for (hk_cont_t *k = h->conts; k;) {
+    hk_cont_t *next = k->next;
+    if (k->h.flags & HK_OBJ_FORWARDED) {
+      hk_cont_t *n = *(hk_cont_t **)(&k->h + 1);
+      n->next = live;
+      live = n;
+    } else {
+      cont_release(k);
+    }
+    k = next;
+  }
+  h->conts = live;
+
+  chunks_free(h->chunks);
+  chunks_free(h->fragments);
+  h->fragments = NULL;
+  /* Current chunk (the last one filled) first. */
+  if (g.last && g.last != g.first) {
+    hk_chunk_t *prev = g.first;
+    while (prev->next != g.last) prev = prev->next;
+    prev->next = NULL;
+    g.last->next = g.first;
+    h->chunks = g.last;
+  } else {
+    h->chunks = g.first;
+  }
+  uint64_t live_bytes = 0;
+  for (hk_chunk_t *k = h->chunks; k; k = k->next) live_bytes += k->used;
+  h->bytes = g.bytes;
+  h->nobjects = g.objects;
+  h->since = 0;
+  h->trigger = live_bytes * 2 > MIN_TRIGGER ? live_bytes * 2 : MIN_TRIGGER;
+  h->gc_runs++;
+  return 0;
+}
+
+/* ---- Allocation API for builtins --------------------------------------- */
+
+static int oom(hk_vm_t *vm) {
+  hk_vm_fail(vm, "out of memory");
+  return -ENOMEM;
+}
+
+static int alloc_str(hk_vm_t *vm, uint32_t tag, size_t len, hk_value_t *out, char **data) {
+  if (len > (SIZE_MAX >> 2)) return oom(vm);
+  hk_string_t *s = (hk_string_t *)hk_heap_alloc(vm, sizeof(hk_string_t) + len + 1, tag);
+  if (!s) return oom(vm);
+  s->len = len;
+  s->data[len] = '\0';
+  *data = s->data;
+  *out = hk_obj_value(&s->h);
+  return 0;
+}
+
+int hk_alloc_string_raw(hk_vm_t *vm, size_t len, hk_value_t *out, char **data) {
+  return alloc_str(vm, HK_T_STRING, len, out, data);
+}
+int hk_alloc_bytes_raw(hk_vm_t *vm, size_t len, hk_value_t *out, char **data) {
+  return alloc_str(vm, HK_T_BYTES, len, out, data);
+}
+int hk_alloc_string(hk_vm_t *vm, const char *bytes, size_t len, hk_value_t *out) {
+  char *d;
+  int rc = alloc_str(vm, HK_T_STRING, len, out, &d);
+  if (rc == 0 && len) memcpy(d, bytes, len);
+  return rc;
+}
+int hk_alloc_bytes(hk_vm_t *vm, const void *bytes, size_t len, hk_value_t *out) {
+  char *d;
+  int rc = alloc_str(vm, HK_T_BYTES, len, out, &d);
+  if (rc == 0 && len) memcpy(d, bytes, len);
+  return rc;
+}
+
+int hk_alloc_tuple(hk_vm_t *vm, uint32_t n, const hk_value_t *items, hk_value_t *out) {
+  hk_tuple_t *t = (hk_tuple_t *)hk_heap_alloc(vm, sizeof(hk_tuple_t) + (size_t)n * sizeof(hk_value_t),
+                                              HK_T_TUPLE);
+  if (!t) return oom(vm);
+  t->h.n = n;
+  for (uint32_t i = 0; i < n; i++) t->items[i] = items ? items[i] : hk_unit();
+  *out = hk_obj_value(&t->h);
+  return 0;
+}
+
+int hk_alloc_cons(hk_vm_t *vm, hk_value_t head, hk_value_t tail, hk_value_t *out) {
+  hk_cons_t *c = (hk_cons_t *)hk_heap_alloc(vm, sizeof(hk_cons_t), HK_T_CONS);
+  if (!c) return oom(vm);
+  c->head = head;
+  c->tail = tail;
+  *out = hk_obj_value(&c->h);
+  return 0;
+}
+
+int hk_alloc_data(hk_vm_t *vm, uint32_t ctor, hk_value_t payload, hk_value_t *out) {
+  hk_data_t *d = (hk_data_t *)hk_heap_alloc(vm, sizeof(hk_data_t), HK_T_DATA);
+  if (!d) return oom(vm);
+  d->h.n = ctor;
+  d->payload = payload;
+  *out = hk_obj_value(&d->h);
+  return 0;
+}
+
+int hk_alloc_rng(hk_vm_t *vm, uint64_t state, uint64_t inc, hk_value_t *out) {
+  hk_rng_t *r = (hk_rng_t *)hk_heap_alloc(vm, sizeof(hk_rng_t), HK_T_RNG);
+  if (!r) return oom(vm);
+  r->state = state;
+  r->inc = inc;
+  *out = hk_obj_value(&r->h);
+  return 0;
+}
+
+/* ---- Message blocks ------------------------------------------------------ */
+/* A block is one chunk: data[0..16) holds the root value, then the objects.
+** Sharing is expanded (SPEC §6.12.3) except for closures, which are copied
+** once each (a recursive closure captures itself: a cycle). */
+
+/* hk_msg_t is an hk_chunk_t (cast). */
+#define MSG_CHUNK(m) ((hk_chunk_t *)(void *)(m))
+
+typedef struct memo {
+  hk_obj_t **keys, **vals;
+  size_t cap, n;
+} memo_t;
+
+static size_t memo_hash(const hk_obj_t *o, size_t cap) {
+  return (size_t)(((uintptr_t)o >> 3) * 0x9E3779B97F4A7C15ull) & (cap - 1);
+}
+
+static hk_obj_t **memo_slot(memo_t *m, hk_obj_t *key, bool *found) {
+  size_t i = memo_hash(key, m->cap);
+  while (m->keys[i] && m->keys[i] != key) i = (i + 1) & (m->cap - 1);
+  *found = m->keys[i] == key;
+  m->keys[i] = key;
+  return &m->vals[i];
+}
+
+static int memo_grow(memo_t *m) {
+  if (m->n * 2 < m->cap) return 0;
+  memo_t nm = {0};
+  nm.cap = m->cap ? m->cap * 2 : 64;
+  nm.keys = calloc(nm.cap, sizeof *nm.keys);
+  nm.vals = calloc(nm.cap, sizeof *nm.vals);
+  if (!nm.keys || !nm.vals) {
+    free(nm.keys);
+    free(nm.vals);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < m->cap; i++)
+    if (m->keys[i]) {
+      bool f;
+      *memo_slot(&nm, m->keys[i], &f) = m->vals[i];
+    }
+  nm.n = m->n;
+  free(m->keys);
+  free(m->vals);
+  *m = nm;
+  return 0;
+}
+
+typedef struct walk {
+  hk_value_t *stack;
+  size_t n, cap;
+} walk_t;
+
+static int walk_push(walk_t *w, hk_value_t v) {
+  if (v.tag < HK_T__OBJ || (v.as.o->flags & HK_OBJ_STATIC)) return 0;
+  if (w->n == w->cap) {
+    size_t nc = w->cap ? w->cap * 2 : 256;
+    hk_value_t *ns = realloc(w->stack, nc * sizeof *ns);
+    if (!ns) return -ENOMEM;
+    w->stack = ns;
+    w->cap = nc;
+  }
+  w->stack[w->n++] = v;
+  return 0;
+}
+
+/* Pushes the children of [o]. */
+static int walk_children(walk_t *w, hk_obj_t *o) {
+  int rc = 0;
+  switch (o->tag) {
+  case HK_T_TUPLE:
+    for (uint32_t i = 0; i < o->n && !rc; i++) rc = walk_push(w, ((hk_tuple_t *)o)->items[i]);
+    break;
+  case HK_T_CONS:
+    rc = walk_push(w, ((hk_cons_t *)o)->head);
+    if (!rc) rc = walk_push(w, ((hk_cons_t *)o)->tail);
+    break;
+  case HK_T_DATA: rc = walk_push(w, ((hk_data_t *)o)->payload); break;
+  case HK_T_CLOSURE:
+    for (uint32_t i = 0; i < o->n && !rc; i++) rc = walk_push(w, ((hk_closure_t *)o)->caps[i]);
+    break;
+  case HK_T_PAP:
+    rc = walk_push(w, ((hk_pap_t *)o)->fn);
+    for (uint32_t i = 0; i < o->n && !rc; i++) rc = walk_push(w, ((hk_pap_t *)o)->args[i]);
+    break;
+  default: break;
+  }
+  return rc;
+}
+
+/* Sizing pass: bytes and objects of the expanded copy. */
+static int msg_measure(hk_value_t v, uint64_t max, size_t *bytes, uint64_t *objects) {
+  walk_t w = {0};
+  memo_t seen = {0};
+  int rc = walk_push(&w, v);
+  size_t b = 0;
+  uint64_t n = 0;
+  while (!rc && w.n) {
+    hk_obj_t *o = w.stack[--w.n].as.o;
+    if (o->tag == HK_T_CONT) { rc = -EINVAL; break; }
+    if (o->tag == HK_T_CLOSURE) {
+      if ((rc = memo_grow(&seen))) break;
+      bool found;
+      memo_slot(&seen, o, &found);
+      if (found) continue;
+      seen.n++;
+    }
+    if (++n > max) { rc = -E2BIG; break; }
+    b += obj_size(o);
+    rc = walk_children(&w, o);
+  }
+  free(w.stack);
+  free(seen.keys);
+  free(seen.vals);
+  *bytes = b;
+  *objects = n;
+  return rc;
+}
+
+static hk_obj_t *msg_put(hk_chunk_t *c, hk_obj_t *o, memo_t *memo) {
+  if (o->tag == HK_T_CLOSURE) {
+    if (memo_grow(memo)) return NULL;
+    bool found;
+    hk_obj_t **slot = memo_slot(memo, o, &found);
+    if (found) return *slot;
+    memo->n++;
+    size_t size = obj_size(o);
+    hk_obj_t *n = (hk_obj_t *)(c->data + c->used);
+    c->used += size;
+    memcpy(n, o, size);
+    *slot = n;
+    return n;
+  }
+  size_t size = obj_size(o);
+  hk_obj_t *n = (hk_obj_t *)(c->data + c->used);
+  c->used += size;
+  memcpy(n, o, size);
+  n->flags &= (uint8_t)~HK_OBJ_FORWARDED;
+  return n;
+}
+
+static int msg_fix(hk_chunk_t *c, hk_value_t *v, memo_t *memo) {
+  if (v->tag < HK_T__OBJ || (v->as.o->flags & HK_OBJ_STATIC)) return 0;
+  hk_obj_t *n = msg_put(c, v->as.o, memo);
+  if (!n) return -ENOMEM;
+  v->as.o = n;
+  return 0;
+}
+
+int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {
+  (void)vm;
+  if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  size_t bytes;
+  uint64_t objects;
+  int rc = msg_measure(v, max_objects, &bytes, &objects);
+  if (rc) return rc;
+  hk_chunk_t *c = chunk_new(16 + bytes);
+  if (!c) return -ENOMEM;
+  c->objects = objects;
+  c->used = 16;
+  memo_t memo = {0};
+  hk_value_t *root = (hk_value_t *)c->data;
+  *root = v;
+  rc = msg_fix(c, root, &memo);
+  /* Cheney-style scan of the block: fix each copied object's fields. */
+  size_t off = 16;
+  while (!rc && off < c->used) {
+    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    off += obj_size(o);
+    switch (o->tag) {
+    case HK_T_TUPLE:
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_tuple_t *)o)->items[i], &memo);
+      break;
+    case HK_T_CONS:
+      rc = msg_fix(c, &((hk_cons_t *)o)->head, &memo);
+      if (!rc) rc = msg_fix(c, &((hk_cons_t *)o)->tail, &memo);
+      break;
+    case HK_T_DATA: rc = msg_fix(c, &((hk_data_t *)o)->payload, &memo); break;
+    case HK_T_CLOSURE:
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_closure_t *)o)->caps[i], &memo);
+      break;
+    case HK_T_PAP:
+      rc = msg_fix(c, &((hk_pap_t *)o)->fn, &memo);
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_pap_t *)o)->args[i], &memo);
+      break;
+    default: break;
+    }
+  }
+  free(memo.keys);
+  free(memo.vals);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  *out = (hk_msg_t *)c;
+  return 0;
+}
+
+int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
+  hk_chunk_t *c = MSG_CHUNK(m);
+  *out = *(hk_value_t *)c->data;
+  c->next = vm->heap.fragments;
+  vm->heap.fragments = c;
+  vm->heap.nobjects += c->objects;
+  vm->heap.since += c->used;
+  return 0;
+}
+
+void hk_msg_free(hk_msg_t *m) { free(m); }
+uint64_t hk_msg_objects(const hk_msg_t *m) { return ((const hk_chunk_t *)(const void *)m)->objects; }

@@ -1,0 +1,1215 @@
+/* interp.c — the interpreter and the VM-instance API (vm/vm.h).
+**
+** A stack machine over 32-bit code words (vm/opcodes.def) with
+** computed-goto dispatch (switch fallback), integer fast paths, direct calls
+** to known functions, proper tail calls, and no C recursion per hiko call:
+** every call pushes a frame record in the current stack segment. All state
+** lives in the instance, so a slice can stop at any instruction.
+**
+** Effect handlers (SPEC §4.9): see vm/vm_int.h for segments. HANDLE starts a
+** segment and calls the body thunk in it; PERFORM detaches the segments down
+** to the handler's into a continuation (O(1)) and calls the clause in the
+** handler's parent; RESUME links them back on top of the current segment,
+** keeping the handler active or not by the c0 rule of §4.9.3. A segment
+** whose last frame returns delivers its value to its parent (through the
+** return clause if it is an active handler segment). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/opcodes.h"
+#include "vm/vm_int.h"
+
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+#define DEFAULT_MAX_DEPTH 1000000u
+#define ROOT_VALS 32u
+#define SEG_VALS 16u
+
+enum { ST_CONTINUE = 0, ST_STOP = 1 };
+
+/* ---- Failures -------------------------------------------------------------- */
+
+int hk_vm_vfail(hk_vm_t *vm, const char *fmt, va_list ap) {
+  if (vm->failed) return HK_EFAIL;
+  char *msg = NULL;
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+  vm->failed = true;
+  vm->fail.kind = HK_FAIL_RUNTIME;
+  vm->fail.message = msg ? msg : strdup("out of memory");
+  return HK_EFAIL;
+}
+
+int hk_vm_fail(hk_vm_t *vm, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int rc = hk_vm_vfail(vm, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+int hk_vm_fail_kind(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
+  if (vm->failed) return HK_EFAIL;
+  char *msg = NULL;
+  int n = -1;
+  switch (kind) {
+  case HK_FAIL_CANCELLED: msg = strdup("cancelled"); break;
+  case HK_FAIL_FUEL: msg = strdup("fuel exhausted"); break;
+  case HK_FAIL_ALREADY_JOINED: msg = strdup("already joined"); break;
+  case HK_FAIL_HEAP_LIMIT:
+    n = asprintf(&msg, "heap limit exceeded: %lld objects (max %lld)", (long long)a, (long long)b);
+    if (n < 0) msg = NULL;
+    break;
+  default: msg = strdup("failed"); break;
+  }
+  vm->failed = true;
+  vm->fail.kind = kind;
+  vm->fail.a = a;
+  vm->fail.b = b;
+  vm->fail.message = msg;
+  return HK_EFAIL;
+}
+
+const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) { return &vm->fail; }
+bool hk_vm_failed(const hk_vm_t *vm) { return vm->failed; }
+
+int hk_vm_exit(hk_vm_t *vm, int code) {
+  vm->exit_code = code;
+  vm->state = HK_VS_EXIT;
+  return HK_EEXIT;
+}
+
+void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
+  hk_vm_fail_kind(vm, kind, a, b);
+  vm->state = HK_VS_FAILED;
+}
+
+/* ---- Small accessors -------------------------------------------------------- */
+
+const hk_host_t *hk_vm_host(const hk_vm_t *vm) { return vm->host; }
+const hk_image_t *hk_vm_image(const hk_vm_t *vm) { return vm->img; }
+void hk_vm_charge(hk_vm_t *vm, uint64_t work) { vm->charge += (int64_t)(work / 64); }
+const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
+  return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
+}
+uint64_t hk_vm_pid(const hk_vm_t *vm) { return vm->pid; }
+void hk_vm_set_pid(hk_vm_t *vm, uint64_t pid) { vm->pid = pid; }
+void *hk_vm_user(const hk_vm_t *vm) { return vm->user; }
+void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->user = user; }
+hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->result; }
+int hk_vm_exit_code(const hk_vm_t *vm) { return vm->exit_code; }
+const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return &vm->req; }
+
+int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
+  if (vm->host && vm->host->write) return vm->host->write(vm->host->ud, stream, data, len);
+  FILE *f = stream == 2 ? stderr : stdout;
+  if (len && fwrite(data, 1, len, f) != len) return -EIO;
+  return 0;
+}
+
+void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
+  out->gc_runs = vm->heap.gc_runs;
+  out->live_objects = vm->heap.nobjects;
+  out->heap_bytes = vm->heap.bytes;
+  out->reductions = vm->reductions;
+}
+
+/* ---- Segments and frames ------------------------------------------------------ */
+
+static hk_seg_t *seg_new(uint32_t kind, uint32_t vals) {
+  hk_seg_t *s = calloc(1, sizeof *s);
+  if (!s) return NULL;
+  s->vals = malloc(vals * sizeof *s->vals);
+  s->frames = malloc(4 * sizeof *s->frames);
+  if (!s->vals || !s->frames) {
+    hk_seg_free(s);
+    return NULL;
+  }
+  s->cap = vals;
+  s->fcap = 4;
+  s->kind = kind;
+  return s;
+}
+
+static int ensure_vals(hk_seg_t *s, size_t need) {
+  if (need <= s->cap) return 0;
+  size_t nc = s->cap * 2;
+  while (nc < need) nc *= 2;
+  if (nc > UINT32_MAX) return -ENOMEM;
+  hk_value_t *n = realloc(s->vals, nc * sizeof *n);
+  if (!n) return -ENOMEM;
+  s->vals = n;
+  s->cap = (uint32_t)nc;
+  return 0;
+}
+
+static int ensure_frames(hk_seg_t *s) {
+  if (s->nframes < s->fcap) return 0;
+  size_t nc = (size_t)s->fcap * 2;
+  if (nc > UINT32_MAX) return -ENOMEM;
+  hk_frame_t *n = realloc(s->frames, nc * sizeof *n);
+  if (!n) return -ENOMEM;
+  s->frames = n;
+  s->fcap = (uint32_t)nc;
+  return 0;
+}
+
+/* Pushes a frame of function [fi] on segment [s] whose arguments are already
+** at vals[base..base+arity). Returns 0 or HK_EFAIL (failure recorded). */
+static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint32_t ret,
+                      hk_obj_t *clos) {
+  const hk_func_t *f = &vm->img->funcs[fi];
+  if (UNLIKELY(++vm->depth > vm->max_depth)) {
+    vm->depth--;
+    return hk_vm_fail(vm, "stack overflow");
+  }
+  if (ensure_frames(s) || ensure_vals(s, (size_t)base + f->nlocals + f->maxstack + 1)) {
+    vm->depth--;
+    return hk_vm_fail(vm, "out of memory");
+  }
+  hk_frame_t *fr = &s->frames[s->nframes++];
+  fr->fn = fi;
+  fr->pc = 0;
+  fr->base = base;
+  fr->ret = ret;
+  fr->clos = clos;
+  for (uint32_t i = f->arity; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
+  s->sp = base + f->nlocals;
+  return 0;
+}
+
+/* Re-targets the top frame of [s] (a tail call): the arguments are already
+** at vals[base..). Returns 0 or HK_EFAIL. */
+static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
+  const hk_func_t *f = &vm->img->funcs[fi];
+  hk_frame_t *fr = &s->frames[s->nframes - 1];
+  if (ensure_vals(s, (size_t)fr->base + f->nlocals + f->maxstack + 1))
+    return hk_vm_fail(vm, "out of memory");
+  fr = &s->frames[s->nframes - 1];
+  fr->fn = fi;
+  fr->pc = 0;
+  fr->clos = clos;
+  for (uint32_t i = f->arity; i < f->nlocals; i++) s->vals[fr->base + i] = hk_unit();
+  s->sp = fr->base + f->nlocals;
+  return 0;
+}
+
+static int safepoint(hk_vm_t *vm, uint64_t need) {
+  if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
+  hk_heap_t *h = &vm->heap;
+  if (h->max_objects && h->nobjects + need > h->max_objects)
+    return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
+  return 0;
+}
+
+static int maybe_gc(hk_vm_t *vm, uint64_t need) {
+  if (LIKELY(!hk_heap_wants_gc(&vm->heap))) return 0;
+  return safepoint(vm, need);
+}
+
+/* Delivers [v] as the result awaited by the current segment's top frame
+** (pushed on its stack), or, when the segment has no frame left, as the
+** value of the whole segment: it is popped and the value goes to its parent,
+** through the handler's return clause for an active handler segment.
+** Returns ST_CONTINUE, or ST_STOP (done or failed). */
+static int deliver(hk_vm_t *vm, hk_value_t v) {
+  for (;;) {
+    hk_seg_t *s = vm->seg;
+    if (s->nframes > 0) {
+      s->vals[s->sp++] = v; /* the frame reserved room for its result */
+      return ST_CONTINUE;
+    }
+    if (!s->parent) {
+      vm->result = v;
+      vm->state = HK_VS_DONE;
+      return ST_STOP;
+    }
+    hk_seg_t *p = s->parent;
+    uint32_t kind = s->kind;
+    hk_value_t hret = s->hret;
+    vm->seg = p;
+    hk_seg_free(s);
+    if (kind != HK_SEG_HANDLER) continue;
+    if (hret.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)hret.as.o)->fn].arity != 1) {
+      hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(hret));
+      return ST_STOP;
+    }
+    uint32_t ret = p->sp;
+    if (ensure_vals(p, (size_t)ret + 2)) {
+      hk_vm_fail(vm, "out of memory");
+      return ST_STOP;
+    }
+    p->vals[ret] = hret;
+    p->vals[ret + 1] = v;
+    p->sp = ret + 2;
+    if (push_frame(vm, p, ((hk_closure_t *)hret.as.o)->fn, ret + 1, ret, hret.as.o)) return ST_STOP;
+    return ST_CONTINUE;
+  }
+}
+
+/* Pops the top frame of the current segment and delivers [v] to its caller. */
+static int return_value(hk_vm_t *vm, hk_value_t v) {
+  hk_seg_t *s = vm->seg;
+  hk_frame_t *fr = &s->frames[--s->nframes];
+  vm->depth--;
+  s->sp = s->nframes ? fr->ret : 0;
+  return deliver(vm, v);
+}
+
+/* Discards the top frame of the current segment (tail position). */
+static void discard_frame(hk_vm_t *vm) {
+  hk_seg_t *s = vm->seg;
+  hk_frame_t *fr = &s->frames[--s->nframes];
+  vm->depth--;
+  s->sp = s->nframes ? fr->ret : 0;
+}
+
+/* ---- Effects ------------------------------------------------------------------ */
+
+static int do_handle(hk_vm_t *vm, uint32_t h) {
+  hk_seg_t *cur = vm->seg;
+  const hk_handler_info_t *hi = &vm->img->handlers[h];
+  uint32_t n = hi->n;
+  hk_value_t *args = &cur->vals[cur->sp - n - 2];
+  hk_value_t body = args[0];
+  if (body.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)body.as.o)->fn].arity != 1) {
+    hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(body));
+    return ST_STOP;
+  }
+  hk_seg_t *s = seg_new(HK_SEG_HANDLER, SEG_VALS);
+  if (!s || (n && !(s->hclauses = malloc(n * sizeof(hk_value_t))))) {
+    hk_seg_free(s);
+    hk_vm_fail(vm, "out of memory");
+    return ST_STOP;
+  }
+  s->parent = cur;
+  s->nh = cur->nh + 1;
+  s->handler = h;
+  s->hret = args[1];
+  s->nclauses = n;
+  for (uint32_t i = 0; i < n; i++) s->hclauses[i] = args[2 + i];
+  cur->sp -= n + 2;
+  s->vals[0] = body;
+  s->vals[1] = hk_unit();
+  s->sp = 2;
+  vm->seg = s;
+  if (push_frame(vm, s, ((hk_closure_t *)body.as.o)->fn, 1, 0, body.as.o)) return ST_STOP;
+  return ST_CONTINUE;
+}
+
+/* The payload is on top of the current segment's stack. */
+static int do_perform(hk_vm_t *vm, uint32_t e) {
+  hk_seg_t *top = vm->seg, *hs = NULL;
+  uint32_t clause = 0;
+  for (hk_seg_t *s = top; s && !hs; s = s->parent) {
+    if (s->kind != HK_SEG_HANDLER) continue;
+    const hk_handler_info_t *hi = &vm->img->handlers[s->handler];
+    for (uint32_t i = 0; i < hi->n; i++)
+      if (hi->effects[i] == e) {
+        hs = s;
+        clause = i;
+        break;
+      }
+  }
+  if (!hs) {
+    hk_vm_fail(vm, "unhandled effect %s", e < vm->img->neffects ? vm->img->effects[e] : "?");
+    return ST_STOP;
+  }
+  if (maybe_gc(vm, 1)) return ST_STOP;
+  hk_cont_t *k = (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT);
+  if (!k) {
+    hk_vm_fail(vm, "out of memory");
+    return ST_STOP;
+  }
+  hk_value_t payload = top->vals[--top->sp];
+  uint32_t nframes = 0;
+  for (hk_seg_t *s = top;; s = s->parent) {
+    nframes += s->nframes;
+    if (s == hs) break;
+  }
+  k->top = top;
+  k->bottom = hs;
+  k->nframes = nframes;
+  hk_seg_t *p = hs->parent;
+  k->c0 = p->nh;
+  k->next = vm->heap.conts;
+  vm->heap.conts = k;
+  vm->depth -= nframes;
+  hk_value_t c = hs->hclauses[clause];
+  vm->seg = p;
+  if (c.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)c.as.o)->fn].arity != 2) {
+    hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(c));
+    return ST_STOP;
+  }
+  uint32_t ret = p->sp;
+  if (ensure_vals(p, (size_t)ret + 3)) {
+    hk_vm_fail(vm, "out of memory");
+    return ST_STOP;
+  }
+  p->vals[ret] = c;
+  p->vals[ret + 1] = payload;
+  p->vals[ret + 2] = hk_obj_value(&k->h);
+  p->sp = ret + 3;
+  if (push_frame(vm, p, ((hk_closure_t *)c.as.o)->fn, ret + 1, ret, c.as.o)) return ST_STOP;
+  return ST_CONTINUE;
+}
+
+/* Reinstates continuation [kv] with value [w] on top of the current segment
+** (whose top frame, if any, awaits the result). */
+static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
+  if (kv.tag != HK_T_CONT) {
+    hk_vm_fail(vm, "resume: expected continuation");
+    return ST_STOP;
+  }
+  hk_cont_t *k = (hk_cont_t *)kv.as.o;
+  if ((k->h.flags & HK_OBJ_RESUMED) || !k->top) {
+    hk_vm_fail(vm, "continuation already resumed");
+    return ST_STOP;
+  }
+  k->h.flags |= HK_OBJ_RESUMED;
+  hk_seg_t *cur = vm->seg, *top = k->top, *bottom = k->bottom;
+  k->top = k->bottom = NULL;
+  if (cur->nh > k->c0) {
+    /* A handler installed by the clause is active: H is dropped (shallow). */
+    bottom->kind = HK_SEG_PLAIN;
+    if (bottom->nframes == 0 && bottom != top) {
+      hk_seg_t *child = top;
+      while (child->parent != bottom) child = child->parent;
+      hk_seg_free(bottom);
+      bottom = child;
+    }
+  }
+  bottom->parent = cur;
+  uint32_t handlers = 0;
+  for (hk_seg_t *s = top;; s = s->parent) {
+    if (s->kind == HK_SEG_HANDLER) handlers++;
+    if (s == bottom) break;
+  }
+  for (hk_seg_t *s = top;; s = s->parent) {
+    s->nh = cur->nh + handlers;
+    if (s->kind == HK_SEG_HANDLER) handlers--;
+    if (s == bottom) break;
+  }
+  vm->depth += k->nframes;
+  vm->seg = top;
+  if (vm->depth > vm->max_depth) {
+    hk_vm_fail(vm, "stack overflow");
+    return ST_STOP;
+  }
+  top->vals[top->sp++] = w; /* PERFORM reserved this slot */
+  return ST_CONTINUE;
+}
+
+/* ---- Generic application ----------------------------------------------------- */
+
+static int make_request(hk_vm_t *vm, uint32_t id, hk_value_t arg) {
+  vm->req.builtin = id;
+  vm->req.arg = arg;
+  vm->req_pending = true;
+  vm->state = HK_VS_REQUEST;
+  return ST_STOP;
+}
+
+static int call_builtin(hk_vm_t *vm, uint32_t id, hk_value_t arg, hk_value_t *out) {
+  const char *name = id < HK_B__COUNT ? hk_builtin_table[id].name : "native";
+  hk_builtin_fn fn = id < HK_B__COUNT ? hk_builtin_fns[id] : NULL;
+  if (!fn) return hk_vm_fail(vm, "%s: not available in this build", name);
+  int rc = fn(vm, arg, out);
+  if (rc == HK_EEXIT) return rc;
+  if (rc < 0) {
+    if (!vm->failed) hk_vm_fail(vm, "%s: %s", name, strerror(rc > -4096 ? -rc : EINVAL));
+    return HK_EFAIL;
+  }
+  return 0;
+}
+
+static bool is_request_builtin(uint32_t id) {
+  return id >= HK_B__COUNT || hk_builtin_table[id].cls != HK_BC_SYNC;
+}
+
+/* Applies f = vals[sp-2] to a = vals[sp-1] of the current segment, whose top
+** frame (if any) has its pc saved after the call. With [tail], the top frame
+** is replaced. Returns ST_CONTINUE or ST_STOP. */
+static int apply(hk_vm_t *vm, bool tail) {
+  hk_seg_t *s = vm->seg;
+  hk_value_t f = s->vals[s->sp - 2], a = s->vals[s->sp - 1];
+  hk_value_t result;
+  switch (f.tag) {
+  case HK_T_CLOSURE: {
+    hk_closure_t *cl = (hk_closure_t *)f.as.o;
+    const hk_func_t *fn = &vm->img->funcs[cl->fn];
+    if (fn->arity == 1) {
+      if (tail) {
+        s->vals[s->frames[s->nframes - 1].base] = a;
+        return reuse_frame(vm, s, cl->fn, &cl->h) ? ST_STOP : ST_CONTINUE;
+      }
+      return push_frame(vm, s, cl->fn, s->sp - 1, s->sp - 2, &cl->h) ? ST_STOP : ST_CONTINUE;
+    }
+    if (maybe_gc(vm, 1)) return ST_STOP;
+    f = s->vals[s->sp - 2];
+    a = s->vals[s->sp - 1];
+    hk_pap_t *p = (hk_pap_t *)hk_heap_alloc(vm, sizeof(hk_pap_t) + sizeof(hk_value_t), HK_T_PAP);
+    if (!p) return hk_vm_fail(vm, "out of memory"), ST_STOP;
+    p->h.n = 1;
+    p->fn = f;
+    p->args[0] = a;
+    result = hk_obj_value(&p->h);
+    break;
+  }
+  case HK_T_PAP: {
+    hk_pap_t *p = (hk_pap_t *)f.as.o;
+    hk_closure_t *cl = (hk_closure_t *)p->fn.as.o;
+    const hk_func_t *fn = &vm->img->funcs[cl->fn];
+    uint32_t n = p->h.n;
+    if (n + 1 == fn->arity) {
+      uint32_t base = tail ? s->frames[s->nframes - 1].base : s->sp - 2;
+      if (ensure_vals(s, (size_t)base + n + 1)) return hk_vm_fail(vm, "out of memory"), ST_STOP;
+      for (uint32_t i = 0; i < n; i++) s->vals[base + i] = p->args[i];
+      s->vals[base + n] = a;
+      if (tail) return reuse_frame(vm, s, cl->fn, &cl->h) ? ST_STOP : ST_CONTINUE;
+      return push_frame(vm, s, cl->fn, base, base, &cl->h) ? ST_STOP : ST_CONTINUE;
+    }
+    if (maybe_gc(vm, 1)) return ST_STOP;
+    p = (hk_pap_t *)s->vals[s->sp - 2].as.o;
+    a = s->vals[s->sp - 1];
+    hk_pap_t *q = (hk_pap_t *)hk_heap_alloc(vm, sizeof(hk_pap_t) + (n + 1) * sizeof(hk_value_t),
+                                            HK_T_PAP);
+    if (!q) return hk_vm_fail(vm, "out of memory"), ST_STOP;
+    q->h.n = n + 1;
+    q->fn = p->fn;
+    for (uint32_t i = 0; i < n; i++) q->args[i] = p->args[i];
+    q->args[n] = a;
+    result = hk_obj_value(&q->h);
+    break;
+  }
+  case HK_T_BUILTIN: {
+    uint32_t id = (uint32_t)f.as.u;
+    if (is_request_builtin(id)) {
+      s->sp -= 2;
+      if (tail) discard_frame(vm);
+      return make_request(vm, id, a);
+    }
+    int rc = call_builtin(vm, id, a, &result);
+    if (rc == HK_EEXIT) return ST_STOP;
+    if (rc) return ST_STOP;
+    break;
+  }
+  case HK_T_CTORFN: {
+    if (maybe_gc(vm, 1)) return ST_STOP;
+    a = s->vals[s->sp - 1];
+    if (hk_alloc_data(vm, (uint32_t)f.as.u, a, &result)) return ST_STOP;
+    break;
+  }
+  case HK_T_CONT:
+    s->sp -= 2;
+    if (tail) discard_frame(vm);
+    return do_resume(vm, f, a);
+  default:
+    hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(f));
+    return ST_STOP;
+  }
+  if (tail) {
+    s->sp -= 2;
+    return return_value(vm, result);
+  }
+  s->sp -= 2;
+  if (deliver(vm, result) == ST_STOP) return ST_STOP;
+  if (hk_heap_wants_gc(&vm->heap) && safepoint(vm, 0)) return ST_STOP;
+  return ST_CONTINUE;
+}
+
+/* ---- Creating ------------------------------------------------------------------ */
+
+int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
+              const hk_vm_config_t *cfg) {
+  hk_vm_t *vm = calloc(1, sizeof *vm);
+  if (!vm) return -ENOMEM;
+  vm->img = img;
+  vm->host = host;
+  hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
+  vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
+  vm->fuel = cfg ? cfg->fuel : 0;
+  vm->fuel_limited = cfg ? cfg->fuel_limited : false;
+  if (img->nglobals) {
+    vm->globals = malloc(img->nglobals * sizeof *vm->globals);
+    if (!vm->globals) {
+      free(vm);
+      return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < img->nglobals; i++) vm->globals[i] = hk_mk(HK_T_UNINIT, 0);
+  }
+  vm->result = hk_unit();
+  vm->req.arg = hk_unit();
+  vm->state = HK_VS_NEW;
+  *out = vm;
+  return 0;
+}
+
+void hk_vm_free(hk_vm_t *vm) {
+  if (!vm) return;
+  hk_seg_t *s = vm->seg;
+  while (s) {
+    hk_seg_t *p = s->parent;
+    hk_seg_free(s);
+    s = p;
+  }
+  hk_heap_free(&vm->heap);
+  free(vm->globals);
+  free(vm->fail.message);
+  if (vm->fail.child) hk_msg_free(vm->fail.child);
+  free(vm);
+}
+
+int hk_vm_start_main(hk_vm_t *vm) {
+  hk_seg_t *s = seg_new(HK_SEG_ROOT, ROOT_VALS);
+  if (!s) return -ENOMEM;
+  vm->seg = s;
+  if (push_frame(vm, s, vm->img->entry, 0, 0, NULL)) return -ENOMEM;
+  vm->state = HK_VS_READY;
+  return 0;
+}
+
+int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
+  hk_seg_t *s = seg_new(HK_SEG_ROOT, ROOT_VALS);
+  if (!s) return -ENOMEM;
+  vm->seg = s;
+  s->vals[0] = fn;
+  s->vals[1] = hk_unit();
+  s->sp = 2;
+  vm->state = HK_VS_READY;
+  if (apply(vm, false) == ST_STOP && vm->state == HK_VS_READY) {
+    if (vm->failed) vm->state = HK_VS_FAILED;
+  }
+  return 0;
+}
+
+void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
+  if (!vm->req_pending) return;
+  vm->req_pending = false;
+  vm->req.arg = hk_unit();
+  vm->state = HK_VS_READY;
+  deliver(vm, result);
+  if (vm->failed) vm->state = HK_VS_FAILED;
+}
+
+void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  hk_vm_vfail(vm, fmt, ap);
+  va_end(ap);
+  vm->req_pending = false;
+  vm->state = HK_VS_FAILED;
+}
+
+/* ---- The interpreter ------------------------------------------------------------ */
+
+static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
+  uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
+  vm->reductions += used;
+  if (vm->fuel_limited) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;
+  if (vm->failed && vm->state != HK_VS_EXIT) vm->state = HK_VS_FAILED;
+  switch (vm->state) {
+  case HK_VS_DONE: return HK_RUN_DONE;
+  case HK_VS_FAILED: return HK_RUN_FAILED;
+  case HK_VS_REQUEST: return HK_RUN_REQUEST;
+  case HK_VS_EXIT: return HK_RUN_EXIT;
+  default: return HK_RUN_YIELD;
+  }
+}
+
+static bool num_const_eq(hk_value_t c, hk_value_t v) {
+  if (c.tag != v.tag) return false;
+  if (c.tag == HK_T_FLOAT) return c.as.f == v.as.f;
+  if (c.tag == HK_T_STRING || c.tag == HK_T_BYTES)
+    return hk_str_len(c) == hk_str_len(v) && memcmp(hk_str_data(c), hk_str_data(v), hk_str_len(c)) == 0;
+  return c.as.u == v.as.u;
+}
+
+hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
+  switch (vm->state) {
+  case HK_VS_DONE: return HK_RUN_DONE;
+  case HK_VS_FAILED: return HK_RUN_FAILED;
+  case HK_VS_EXIT: return HK_RUN_EXIT;
+  case HK_VS_REQUEST: return HK_RUN_REQUEST;
+  case HK_VS_NEW: return HK_RUN_FAILED;
+  default: break;
+  }
+  if (vm->failed) {
+    vm->state = HK_VS_FAILED;
+    return HK_RUN_FAILED;
+  }
+  uint64_t slice = budget ? budget : 1;
+  bool fuel_cap = false;
+  if (vm->fuel_limited && vm->fuel < slice) {
+    slice = vm->fuel;
+    fuel_cap = true;
+  }
+  int64_t left = (int64_t)slice;
+  vm->charge = 0;
+
+  const hk_image_t *img = vm->img;
+  const hk_value_t *consts = img->consts;
+  hk_seg_t *seg;
+  hk_value_t *vals, *sp, *locals;
+  hk_frame_t *fr;
+  const hk_func_t *fn;
+  const uint32_t *code, *pc;
+  uint32_t ins;
+
+#define SAVE() (seg->sp = (uint32_t)(sp - vals), fr->pc = (uint32_t)(pc - code))
+#define LOAD()                                                                     \
+  do {                                                                             \
+    seg = vm->seg;                                                                 \
+    vals = seg->vals;                                                              \
+    sp = vals + seg->sp;                                                           \
+    fr = &seg->frames[seg->nframes - 1];                                           \
+    fn = &img->funcs[fr->fn];                                                      \
+    code = fn->code;                                                               \
+    pc = code + fr->pc;                                                            \
+    locals = vals + fr->base;                                                      \
+  } while (0)
+#define A() (ins >> 8)
+#define SA() ((int32_t)ins >> 8)
+#define FAIL(...)                                                                  \
+  do {                                                                             \
+    SAVE();                                                                        \
+    hk_vm_fail(vm, __VA_ARGS__);                                                   \
+    goto stop;                                                                     \
+  } while (0)
+#define KIND_FAIL(want, v) FAIL("expected %s, got %s", want, hk_kind_name(v))
+/* After a helper changed segments or frames. */
+#define AFTER(call)                                                                \
+  do {                                                                             \
+    if ((call) == ST_STOP) goto stop;                                              \
+    left -= vm->charge;                                                            \
+    vm->charge = 0;                                                                \
+    LOAD();                                                                        \
+  } while (0)
+#define GC_POINT(need)                                                             \
+  do {                                                                             \
+    if (UNLIKELY(hk_heap_wants_gc(&vm->heap))) {                                   \
+      SAVE();                                                                      \
+      if (safepoint(vm, need)) goto stop;                                          \
+    }                                                                              \
+  } while (0)
+
+  LOAD();
+
+#if defined(__GNUC__) && !defined(HK_NO_COMPUTED_GOTO)
+  __extension__ static const void *const labels[HK_I__COUNT] = {
+#define HK_OP(name, fmt, pop, push, flags, doc) &&L_##name,
+#include "vm/opcodes.def"
+#undef HK_OP
+  };
+#define CASE(name) L_##name:
+#define NEXT()                                                                     \
+  do {                                                                             \
+    if (UNLIKELY(left <= 0)) goto out_of_budget;                                   \
+    left--;                                                                        \
+    ins = *pc++;                                                                   \
+    __extension__({ goto *labels[ins & 0xffu]; });                                                     \
+  } while (0)
+  NEXT();
+#else
+#define CASE(name) case HK_I_##name:
+#define NEXT() goto dispatch
+dispatch:
+  if (UNLIKELY(left <= 0)) goto out_of_budget;
+  left--;
+  ins = *pc++;
+  switch ((hk_opcode_t)(ins & 0xffu)) {
+#endif
+
+  CASE(NOP) NEXT();
+  CASE(CONST) *sp++ = consts[A()]; NEXT();
+  CASE(INT) *sp++ = hk_int(SA()); NEXT();
+  CASE(UNIT) *sp++ = hk_unit(); NEXT();
+  CASE(BOOL) *sp++ = hk_bool(A() != 0); NEXT();
+  CASE(CHAR) *sp++ = hk_char(A()); NEXT();
+  CASE(NIL) *sp++ = hk_nil(); NEXT();
+  CASE(DATA0) *sp++ = hk_data0(A()); NEXT();
+  CASE(CTORFN) *sp++ = hk_mk(HK_T_CTORFN, A()); NEXT();
+  CASE(BUILTIN) *sp++ = hk_builtin_ref(img->imports[A()]); NEXT();
+  CASE(LOCAL) *sp++ = locals[A()]; NEXT();
+  CASE(STORE) locals[A()] = *--sp; NEXT();
+  CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
+  CASE(GLOBAL) {
+    hk_value_t v = vm->globals[A()];
+    if (UNLIKELY(v.tag == HK_T_UNINIT)) FAIL("global '%s' is not initialised", img->globals[A()]);
+    *sp++ = v;
+    NEXT();
+  }
+  CASE(SETGLOBAL) vm->globals[A()] = *--sp; NEXT();
+  CASE(POP) sp--; NEXT();
+
+#define INT_OPERANDS()                                                             \
+  hk_value_t b = sp[-1], a = sp[-2];                                               \
+  if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);                            \
+  if (UNLIKELY(b.tag != HK_T_INT)) KIND_FAIL("Int", b);
+  CASE(ADD) {
+    INT_OPERANDS();
+    int64_t r;
+    if (UNLIKELY(__builtin_add_overflow(a.as.i, b.as.i, &r))) FAIL("integer overflow (addition)");
+    sp--;
+    sp[-1].as.i = r;
+    NEXT();
+  }
+  CASE(SUB) {
+    INT_OPERANDS();
+    int64_t r;
+    if (UNLIKELY(__builtin_sub_overflow(a.as.i, b.as.i, &r))) FAIL("integer overflow (subtraction)");
+    sp--;
+    sp[-1].as.i = r;
+    NEXT();
+  }
+  CASE(MUL) {
+    INT_OPERANDS();
+    int64_t r;
+    if (UNLIKELY(__builtin_mul_overflow(a.as.i, b.as.i, &r))) FAIL("integer overflow (multiplication)");
+    sp--;
+    sp[-1].as.i = r;
+    NEXT();
+  }
+  CASE(DIV) {
+    INT_OPERANDS();
+    if (UNLIKELY(b.as.i == 0)) FAIL("division by zero");
+    if (UNLIKELY(b.as.i == -1 && a.as.i == INT64_MIN)) FAIL("integer overflow (division)");
+    sp--;
+    sp[-1].as.i = a.as.i / b.as.i;
+    NEXT();
+  }
+  CASE(MOD) {
+    INT_OPERANDS();
+    if (UNLIKELY(b.as.i == 0)) FAIL("division by zero");
+    sp--;
+    sp[-1].as.i = b.as.i == -1 ? 0 : a.as.i % b.as.i;
+    NEXT();
+  }
+  CASE(NEG) {
+    hk_value_t a = sp[-1];
+    if (a.tag == HK_T_INT) {
+      if (UNLIKELY(a.as.i == INT64_MIN)) FAIL("integer overflow (negation)");
+      sp[-1].as.i = -a.as.i;
+    } else if (a.tag == HK_T_FLOAT) {
+      sp[-1].as.f = -a.as.f;
+    } else {
+      KIND_FAIL("Int", a);
+    }
+    NEXT();
+  }
+  CASE(NOT) {
+    hk_value_t a = sp[-1];
+    if (UNLIKELY(a.tag != HK_T_BOOL)) KIND_FAIL("Bool", a);
+    sp[-1] = hk_bool(!a.as.u);
+    NEXT();
+  }
+  CASE(ADDI) {
+    hk_value_t a = sp[-1];
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);
+    int64_t r;
+    if (UNLIKELY(__builtin_add_overflow(a.as.i, (int64_t)SA(), &r)))
+      FAIL(SA() >= 0 ? "integer overflow (addition)" : "integer overflow (subtraction)");
+    sp[-1].as.i = r;
+    NEXT();
+  }
+#define INT_CMP(op)                                                                \
+  {                                                                                \
+    INT_OPERANDS();                                                                \
+    sp--;                                                                          \
+    sp[-1] = hk_bool(a.as.i op b.as.i);                                            \
+    NEXT();                                                                        \
+  }
+  CASE(LT) INT_CMP(<)
+  CASE(GT) INT_CMP(>)
+  CASE(LE) INT_CMP(<=)
+  CASE(GE) INT_CMP(>=)
+#define FLOAT_OPERANDS()                                                           \
+  hk_value_t b = sp[-1], a = sp[-2];                                               \
+  if (UNLIKELY(a.tag != HK_T_FLOAT)) KIND_FAIL("Float", a);                        \
+  if (UNLIKELY(b.tag != HK_T_FLOAT)) KIND_FAIL("Float", b);
+#define FLOAT_OP(op)                                                               \
+  {                                                                                \
+    FLOAT_OPERANDS();                                                              \
+    sp--;                                                                          \
+    sp[-1].as.f = a.as.f op b.as.f;                                                \
+    NEXT();                                                                        \
+  }
+#define FLOAT_CMP(op)                                                              \
+  {                                                                                \
+    FLOAT_OPERANDS();                                                              \
+    sp--;                                                                          \
+    sp[-1] = hk_bool(a.as.f op b.as.f);                                            \
+    NEXT();                                                                        \
+  }
+  CASE(FADD) FLOAT_OP(+)
+  CASE(FSUB) FLOAT_OP(-)
+  CASE(FMUL) FLOAT_OP(*)
+  CASE(FDIV) FLOAT_OP(/)
+  CASE(FLT) FLOAT_CMP(<)
+  CASE(FGT) FLOAT_CMP(>)
+  CASE(FLE) FLOAT_CMP(<=)
+  CASE(FGE) FLOAT_CMP(>=)
+
+  CASE(CONCAT) {
+    GC_POINT(1);
+    hk_value_t b = sp[-1], a = sp[-2];
+    if (UNLIKELY(a.tag != HK_T_STRING)) KIND_FAIL("String", a);
+    if (UNLIKELY(b.tag != HK_T_STRING)) KIND_FAIL("String", b);
+    size_t la = hk_str_len(a), lb = hk_str_len(b);
+    hk_value_t r;
+    char *d;
+    SAVE();
+    if (hk_alloc_string_raw(vm, la + lb, &r, &d)) goto stop;
+    memcpy(d, hk_str_data(a), la);
+    memcpy(d + la, hk_str_data(b), lb);
+    left -= (int64_t)((la + lb) / 64);
+    sp--;
+    sp[-1] = r;
+    NEXT();
+  }
+  CASE(EQ)
+  CASE(NE) {
+    hk_value_t b = sp[-1], a = sp[-2];
+    int eq;
+    if (a.tag == HK_T_INT && b.tag == HK_T_INT) {
+      eq = a.as.i == b.as.i;
+    } else {
+      SAVE();
+      eq = hk_value_equal(vm, a, b);
+      if (eq < 0) FAIL("out of memory");
+      left -= vm->charge;
+      vm->charge = 0;
+    }
+    sp--;
+    sp[-1] = hk_bool((ins & 0xffu) == HK_I_EQ ? eq != 0 : eq == 0);
+    NEXT();
+  }
+
+  CASE(JMP) pc += SA(); NEXT();
+  CASE(JF) {
+    hk_value_t v = *--sp;
+    if (UNLIKELY(v.tag != HK_T_BOOL)) KIND_FAIL("Bool", v);
+    if (!v.as.u) pc += SA();
+    NEXT();
+  }
+  CASE(JT) {
+    hk_value_t v = *--sp;
+    if (UNLIKELY(v.tag != HK_T_BOOL)) KIND_FAIL("Bool", v);
+    if (v.as.u) pc += SA();
+    NEXT();
+  }
+#define JCMP(op)                                                                   \
+  {                                                                                \
+    INT_OPERANDS();                                                                \
+    sp -= 2;                                                                       \
+    if (!(a.as.i op b.as.i)) pc += SA();                                           \
+    NEXT();                                                                        \
+  }
+  CASE(JNLT) JCMP(<)
+  CASE(JNLE) JCMP(<=)
+  CASE(JNGT) JCMP(>)
+  CASE(JNGE) JCMP(>=)
+  CASE(JNEQ)
+  CASE(JNNE) {
+    hk_value_t b = sp[-1], a = sp[-2];
+    int eq;
+    if (a.tag == HK_T_INT && b.tag == HK_T_INT) {
+      eq = a.as.i == b.as.i;
+    } else {
+      SAVE();
+      eq = hk_value_equal(vm, a, b);
+      if (eq < 0) FAIL("out of memory");
+      left -= vm->charge;
+      vm->charge = 0;
+    }
+    sp -= 2;
+    if ((ins & 0xffu) == HK_I_JNEQ ? !eq : eq) pc += SA();
+    NEXT();
+  }
+  CASE(MATCHFAIL) FAIL("non-exhaustive match");
+
+  CASE(TUPLE) {
+    GC_POINT(1);
+    uint32_t n = A();
+    hk_value_t r;
+    SAVE();
+    if (hk_alloc_tuple(vm, n, sp - n, &r)) goto stop;
+    sp -= n;
+    *sp++ = r;
+    NEXT();
+  }
+  CASE(CONS) {
+    GC_POINT(1);
+    hk_value_t b = sp[-1];
+    if (UNLIKELY(b.tag != HK_T_NIL && b.tag != HK_T_CONS)) KIND_FAIL("List", b);
+    hk_cons_t *c = (hk_cons_t *)hk_heap_alloc(vm, sizeof(hk_cons_t), HK_T_CONS);
+    if (UNLIKELY(!c)) FAIL("out of memory");
+    c->head = sp[-2];
+    c->tail = b;
+    sp--;
+    sp[-1] = hk_obj_value(&c->h);
+    NEXT();
+  }
+  CASE(DATA) {
+    GC_POINT(1);
+    hk_data_t *d = (hk_data_t *)hk_heap_alloc(vm, sizeof(hk_data_t), HK_T_DATA);
+    if (UNLIKELY(!d)) FAIL("out of memory");
+    d->h.n = A();
+    d->payload = sp[-1];
+    sp[-1] = hk_obj_value(&d->h);
+    NEXT();
+  }
+  CASE(FIELD) {
+    hk_value_t v = sp[-1];
+    if (UNLIKELY(v.tag != HK_T_TUPLE || A() >= v.as.o->n)) KIND_FAIL("Tuple", v);
+    sp[-1] = ((hk_tuple_t *)v.as.o)->items[A()];
+    NEXT();
+  }
+  CASE(HEAD) {
+    hk_value_t v = sp[-1];
+    if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
+    sp[-1] = ((hk_cons_t *)v.as.o)->head;
+    NEXT();
+  }
+  CASE(TAIL) {
+    hk_value_t v = sp[-1];
+    if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
+    sp[-1] = ((hk_cons_t *)v.as.o)->tail;
+    NEXT();
+  }
+  CASE(PAYLOAD) {
+    hk_value_t v = sp[-1];
+    if (UNLIKELY(v.tag != HK_T_DATA)) KIND_FAIL("Data", v);
+    sp[-1] = ((hk_data_t *)v.as.o)->payload;
+    NEXT();
+  }
+  CASE(JNCONS) {
+    hk_value_t v = *--sp;
+    if (v.tag == HK_T_NIL) pc += SA();
+    else if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
+    NEXT();
+  }
+  CASE(JNNIL) {
+    hk_value_t v = *--sp;
+    if (v.tag == HK_T_CONS) pc += SA();
+    else if (UNLIKELY(v.tag != HK_T_NIL)) KIND_FAIL("List", v);
+    NEXT();
+  }
+  CASE(JNCTOR) {
+    hk_value_t v = *--sp;
+    int32_t off = (int32_t)*pc++;
+    if (v.tag == HK_T_DATA0) {
+      if (v.as.u != A()) pc += off;
+    } else if (v.tag == HK_T_DATA) {
+      if (v.as.o->n != A()) pc += off;
+    } else {
+      KIND_FAIL("Data", v);
+    }
+    NEXT();
+  }
+  CASE(JNCONST) {
+    hk_value_t v = *--sp;
+    int32_t off = (int32_t)*pc++;
+    hk_value_t c = consts[A()];
+    if (UNLIKELY(v.tag != c.tag)) KIND_FAIL(hk_kind_name(c), v);
+    if (!num_const_eq(c, v)) pc += off;
+    NEXT();
+  }
+  CASE(JNINT) {
+    hk_value_t v = *--sp;
+    int32_t off = (int32_t)*pc++;
+    if (UNLIKELY(v.tag != HK_T_INT)) KIND_FAIL("Int", v);
+    if (v.as.i != SA()) pc += off;
+    NEXT();
+  }
+  CASE(JNCHAR) {
+    hk_value_t v = *--sp;
+    int32_t off = (int32_t)*pc++;
+    if (UNLIKELY(v.tag != HK_T_CHAR)) KIND_FAIL("Char", v);
+    if (v.as.u != A()) pc += off;
+    NEXT();
+  }
+  CASE(JNBOOL) {
+    hk_value_t v = *--sp;
+    int32_t off = (int32_t)*pc++;
+    if (UNLIKELY(v.tag != HK_T_BOOL)) KIND_FAIL("Bool", v);
+    if (v.as.u != A()) pc += off;
+    NEXT();
+  }
+
+  CASE(CLOSURE) {
+    GC_POINT(1);
+    uint32_t fi = A(), n = *pc++;
+    hk_closure_t *c = (hk_closure_t *)hk_heap_alloc(vm, sizeof(hk_closure_t) + n * sizeof(hk_value_t),
+                                                    HK_T_CLOSURE);
+    if (UNLIKELY(!c)) FAIL("out of memory");
+    c->h.n = n;
+    c->fn = fi;
+    c->spare = 0;
+    sp -= n;
+    for (uint32_t i = 0; i < n; i++) c->caps[i] = sp[i];
+    *sp++ = hk_obj_value(&c->h);
+    NEXT();
+  }
+  CASE(SETCAP) {
+    hk_value_t v = *--sp, c = sp[-1];
+    if (UNLIKELY(c.tag != HK_T_CLOSURE || A() >= c.as.o->n)) KIND_FAIL("Function", c);
+    ((hk_closure_t *)c.as.o)->caps[A()] = v;
+    NEXT();
+  }
+
+  CASE(CALL) {
+    hk_value_t f = sp[-2];
+    if (LIKELY(f.tag == HK_T_CLOSURE)) {
+      hk_closure_t *cl = (hk_closure_t *)f.as.o;
+      const hk_func_t *nf = &img->funcs[cl->fn];
+      uint32_t base = (uint32_t)(sp - 1 - vals);
+      if (LIKELY(nf->arity == 1 && seg->nframes < seg->fcap &&
+                 (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+                 vm->depth < vm->max_depth)) {
+        fr->pc = (uint32_t)(pc - code);
+        vm->depth++;
+        fr = &seg->frames[seg->nframes++];
+        fr->fn = cl->fn;
+        fr->pc = 0;
+        fr->base = base;
+        fr->ret = base - 1;
+        fr->clos = &cl->h;
+        fn = nf;
+        code = pc = nf->code;
+        locals = vals + base;
+        sp = locals + 1;
+        for (uint32_t i = 1; i < nf->nlocals; i++) *sp++ = hk_unit();
+        NEXT();
+      }
+    }
+    SAVE();
+    AFTER(apply(vm, false));
+    NEXT();
+  }
+  CASE(TCALL) {
+    SAVE();
+    AFTER(apply(vm, true));
+    NEXT();
+  }
+  CASE(CALLF) {
+    uint32_t fi = A(), n = *pc++;
+    const hk_func_t *nf = &img->funcs[fi];
+    hk_value_t c = sp[-(int32_t)n - 1];
+    hk_obj_t *clos = NULL;
+    if (nf->ncaps) {
+      if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != fi)) KIND_FAIL("Function", c);
+      clos = c.as.o;
+    }
+    uint32_t base = (uint32_t)(sp - n - vals);
+    if (LIKELY(seg->nframes < seg->fcap && (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+               vm->depth < vm->max_depth)) {
+      fr->pc = (uint32_t)(pc - code);
+      vm->depth++;
+      fr = &seg->frames[seg->nframes++];
+      fr->fn = fi;
+      fr->pc = 0;
+      fr->base = base;
+      fr->ret = base - 1;
+      fr->clos = clos;
+      fn = nf;
+      code = pc = nf->code;
+      locals = vals + base;
+      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
+      NEXT();
+    }
+    SAVE();
+    if (push_frame(vm, seg, fi, base, base - 1, clos)) goto stop;
+    LOAD();
+    NEXT();
+  }
+  CASE(TCALLF) {
+    uint32_t fi = A(), n = *pc++;
+    const hk_func_t *nf = &img->funcs[fi];
+    hk_value_t c = sp[-(int32_t)n - 1];
+    hk_obj_t *clos = NULL;
+    if (nf->ncaps) {
+      if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != fi)) KIND_FAIL("Function", c);
+      clos = c.as.o;
+    }
+    memmove(locals, sp - n, n * sizeof *sp);
+    sp = locals + n;
+    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
+      fr->fn = fi;
+      fr->clos = clos;
+      fn = nf;
+      code = pc = nf->code;
+      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
+      NEXT();
+    }
+    SAVE();
+    if (reuse_frame(vm, seg, fi, clos)) goto stop;
+    LOAD();
+    NEXT();
+  }
+  CASE(RET) {
+    hk_value_t v = sp[-1];
+    if (LIKELY(seg->nframes > 1)) {
+      seg->nframes--;
+      vm->depth--;
+      sp = vals + fr->ret;
+      *sp++ = v;
+      fr--;
+      fn = &img->funcs[fr->fn];
+      code = fn->code;
+      pc = code + fr->pc;
+      locals = vals + fr->base;
+      NEXT();
+    }
+    SAVE();
+    AFTER(return_value(vm, v));
+    NEXT();
+  }
+
+  CASE(HANDLE) {
+    fr->pc = (uint32_t)(pc - code);
+    seg->sp = (uint32_t)(sp - vals);
+    AFTER(do_handle(vm, A()));
+    NEXT();
+  }
+  CASE(PERFORM) {
+    SAVE();
+    AFTER(do_perform(vm, A()));
+    NEXT();
+  }
+  CASE(RESUME) {
+    hk_value_t w = sp[-1], k = sp[-2];
+    sp -= 2;
+    SAVE();
+    AFTER(do_resume(vm, k, w));
+    NEXT();
+  }
+  CASE(TRESUME) {
+    hk_value_t w = sp[-1], k = sp[-2];
+    sp -= 2;
+    SAVE();
+    if (k.tag != HK_T_CONT) FAIL("resume: expected continuation");
+    discard_frame(vm);
+    AFTER(do_resume(vm, k, w));
+    NEXT();
+  }
+
+#if !(defined(__GNUC__) && !defined(HK_NO_COMPUTED_GOTO))
+  default: FAIL("invalid instruction");
+  }
+#endif
+
+out_of_budget:
+  SAVE();
+  if (fuel_cap) {
+    hk_vm_fail_kind(vm, HK_FAIL_FUEL, 0, 0);
+    vm->state = HK_VS_FAILED;
+  }
+  return finish(vm, slice, left);
+
+stop:
+  return finish(vm, slice, left);
+}

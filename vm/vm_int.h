@@ -1,0 +1,102 @@
+/* vm_int.h — the inside of a VM instance, shared by interp.c and heap.c
+** only (builtins and the host use vm/vm.h).
+**
+** Stack: a chain of segments (DESIGN-NOTES "effect handlers without the C
+** stack"). The root segment holds the process's first frames; every
+** `handle` starts a new segment whose header records the handler. A
+** `perform` detaches the segments from the top down to the handler's in O(1)
+** into a continuation; `resume` links them back on top of the current one.
+** Each segment has its own growable value array and frame array; frames
+** refer to slots by index, so arrays may move when they grow.
+** Thread: owner. */
+#ifndef HK_VM_INT_H
+#define HK_VM_INT_H
+
+#include "vm/image.h"
+#include "vm/vm.h"
+
+typedef struct hk_frame {
+  uint32_t fn;    /* function index */
+  uint32_t pc;    /* next instruction (word offset), saved when the frame is left */
+  uint32_t base;  /* first local in seg->vals */
+  uint32_t ret;   /* slot of the caller (same segment) receiving the result */
+  hk_obj_t *clos; /* the running closure (captures), or NULL */
+} hk_frame_t;
+
+enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
+
+typedef struct hk_seg {
+  struct hk_seg *parent;
+  hk_value_t *vals;
+  uint32_t sp, cap;
+  hk_frame_t *frames;
+  uint32_t nframes, fcap;
+  uint32_t kind;     /* HK_SEG_* */
+  uint32_t nh;       /* active handler segments in the chain from here down */
+  uint32_t handler;  /* HANDLER: image handler-table index */
+  uint32_t nclauses;
+  hk_value_t hret;   /* HANDLER: the return clause (a closure of 1 argument) */
+  hk_value_t *hclauses; /* HANDLER: [nclauses] closures of 2 arguments */
+} hk_seg_t;
+
+typedef struct hk_chunk {
+  struct hk_chunk *next;
+  size_t size, used; /* bytes of data[] */
+  uint64_t objects;  /* objects in a message block */
+  _Alignas(16) unsigned char data[];
+} hk_chunk_t;
+
+typedef struct hk_heap {
+  hk_chunk_t *chunks;    /* current chunk first */
+  hk_chunk_t *fragments; /* adopted message blocks */
+  uint64_t nobjects;     /* objects allocated (live after a collection) */
+  uint64_t bytes;        /* bytes in chunks */
+  uint64_t since;        /* bytes allocated since the last collection */
+  uint64_t trigger;      /* collect when since >= trigger */
+  uint64_t obj_trigger;  /* collect when nobjects >= obj_trigger (heap limit) */
+  uint64_t max_objects;  /* 0: unlimited */
+  uint64_t gc_runs;
+  hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
+} hk_heap_t;
+
+struct hk_vm {
+  const hk_image_t *img;
+  const hk_host_t *host;
+  hk_heap_t heap;
+  hk_seg_t *seg;          /* the current (top) segment */
+  hk_value_t *globals;    /* [img->nglobals] */
+  uint64_t depth, max_depth;
+  /* budget */
+  int64_t charge;         /* extra reductions charged by builtins in this slice */
+  uint64_t fuel;
+  bool fuel_limited;
+  uint64_t reductions;    /* total, statistics */
+  /* state */
+  int state;              /* HK_VS_* */
+  hk_value_t result;
+  hk_request_t req;
+  bool req_pending;
+  hk_failure_t fail;
+  bool failed;
+  int exit_code;
+  uint64_t pid;
+  void *user;
+};
+
+enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EXIT };
+
+/* heap.c */
+void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
+void hk_heap_free(hk_heap_t *h);
+/* Allocates an object of [size] bytes with tag [tag] (counted). Never
+** collects. Returns NULL when out of memory. */
+hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag);
+/* Collects [vm]'s heap: roots are the segment chain, globals, the pending
+** request, the result. Returns 0 or -ENOMEM. */
+int hk_heap_collect(hk_vm_t *vm);
+static inline bool hk_heap_wants_gc(const hk_heap_t *h) {
+  return h->since >= h->trigger || h->nobjects >= h->obj_trigger;
+}
+void hk_seg_free(hk_seg_t *s);
+
+#endif
