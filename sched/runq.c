@@ -43,6 +43,7 @@ int hk_runq_push_owner(hk_runq_t *q, hk_task_t *t) {
 }
 
 hk_task_t *hk_runq_pop_owner(hk_runq_t *q) {
+  /* Acquire pairs with the consumers' release CAS (R2). */
   uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
   for (;;) {
     /* Relaxed: only this thread writes tail. */
@@ -62,7 +63,9 @@ hk_task_t *hk_runq_pop_owner(hk_runq_t *q) {
 }
 
 uint32_t hk_runq_grab_half_owner(hk_runq_t *q, hk_task_t **out) {
+  /* Acquire pairs with the consumers' release CAS (R2). */
   uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+  /* Relaxed: only this thread writes tail. */
   uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
   if (tl - h < HK_RUNQ_SIZE)
     return 0;
@@ -80,7 +83,8 @@ uint32_t hk_runq_grab_half_owner(hk_runq_t *q, hk_task_t **out) {
 
 hk_task_t *hk_runq_steal_spmc(hk_runq_t *victim, hk_runq_t *own,
                               uint32_t *nstolen) {
-  /* Our own ring: only we push to it, so its free room can only grow. */
+  /* Our own ring: only we push to it, so its free room can only grow.
+  ** Acquire (R2): thieves of our ring are done with the slots we reuse. */
   uint32_t oh = atomic_load_explicit(&own->head, memory_order_acquire);
   uint32_t ot = atomic_load_explicit(&own->tail, memory_order_relaxed);
   uint32_t room = HK_RUNQ_SIZE - (ot - oh);
@@ -122,8 +126,9 @@ hk_task_t *hk_runq_steal_spmc(hk_runq_t *victim, hk_runq_t *own,
 }
 
 uint32_t hk_runq_len(const hk_runq_t *q) {
-  for (;;) {
+  for (;;) { /* a consistent pair: head unchanged around the tail load */
     uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+    /* Acquire (R1), like a consumer's; also keeps the loads in order. */
     uint32_t tl = atomic_load_explicit(&q->tail, memory_order_acquire);
     uint32_t h2 = atomic_load_explicit(&q->head, memory_order_relaxed);
     if (h == h2)

@@ -150,6 +150,7 @@ static void full_fence(hk_sched_t *s) {
 }
 
 static bool stopping(const hk_sched_t *s) {
+  /* Acquire pairs with the seq_cst store in hk_sched_stop. */
   return atomic_load_explicit(&s->stop, memory_order_acquire);
 }
 
@@ -232,7 +233,7 @@ static void wake_one(hk_sched_t *s) {
       give_token(w);
       return;
     }
-    /* Nobody to wake after all. We brought nsearching back to 0: (P3). */
+    /* Nobody to wake after all. We bring nsearching back to 0: (P3). */
     atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
     full_fence(s);
     if (!work_anywhere(s))
@@ -243,6 +244,7 @@ static void wake_one(hk_sched_t *s) {
 static void leave_searching(hk_worker_t *w) {
   hk_sched_t *s = w->sched;
   w->searching = false;
+  /* seq_cst: (P3), ordered before the fence below. */
   if (atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst) ==
       1) {
     /* We were the last searcher (P3): wake a replacement if more work
@@ -297,6 +299,7 @@ static void park(hk_worker_t *w) {
   pthread_mutex_unlock(&s->idle_lock);
   if (w->searching) {
     w->searching = false;
+    /* (P2): ordered before our fence; a submitter after it sees it. */
     atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
   }
   /* (P2): pairs with the fence of (P1) in every work submitter. */
@@ -308,7 +311,9 @@ static void park(hk_worker_t *w) {
     found = stopping(s) || work_anywhere(s);
   }
   if (found && idle_remove_self(w)) {
-    /* Work (or stop) seen: look again, as a searcher. */
+    /* Work (or stop) seen: look again, as a searcher. seq_cst like every
+    ** change of nsearching (the (P1)/(P3) order); a submitter that reads
+    ** it skips a wake-up that we make unnecessary. */
     w->searching = true;
     atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
     return;
@@ -453,6 +458,7 @@ static hk_task_t *search(hk_worker_t *w) {
     if (2 * ns >= s->nworkers - np)
       return NULL;
     w->searching = true;
+    /* seq_cst: every change of nsearching is in the (P1)/(P3) order. */
     atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
   }
   hk_task_t *t = steal_work(w);
@@ -493,9 +499,9 @@ static void *worker_main(void *arg) {
     else
       park(w);
   }
-  if (w->searching) {
+  if (w->searching) { /* stopping: nobody relies on the count any more */
     w->searching = false;
-    atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
+    atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_relaxed);
   }
   if (s->cfg.worker_stop)
     s->cfg.worker_stop(w, s->cfg.arg);

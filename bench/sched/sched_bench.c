@@ -317,8 +317,8 @@ static void bench_idle(double *cpu_pct, double *wakeups) {
   double c1 = cpu_secs(RUSAGE_SELF) - cpu_secs(RUSAGE_THREAD);
   long w1 = switches(RUSAGE_SELF) - switches(RUSAGE_THREAD);
   hk_sched_free(s);
-  *cpu_pct = (c1 - c0) / dt * 100.0;
-  *wakeups = (double)(w1 - w0) / dt;
+  *cpu_pct = c1 - c0 > 0 ? (c1 - c0) / dt * 100.0 : 0.0;
+  *wakeups = w1 > w0 ? (double)(w1 - w0) / dt : 0.0;
 }
 
 int main(int argc, char **argv) {
