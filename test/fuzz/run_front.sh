@@ -1,0 +1,77 @@
+#!/bin/sh
+# Builds the front-end fuzz target with clang's libFuzzer (plus ASan and
+# UBSan) and runs it for a bounded time, seeded with every test/lang program.
+# Usage: run_front.sh SOURCE_ROOT WORK_DIR [SECONDS]
+# Exit status: 0 when no crash, hang or sanitizer report; 1 otherwise;
+# 77 (skip) when clang or libFuzzer is missing.
+set -u
+src=$1
+work=$2
+secs=${3:-60}
+
+cc=$(command -v clang || command -v clang-14 || true)
+if [ -z "$cc" ]; then echo "clang not found: skipping"; exit 77; fi
+
+mkdir -p "$work/fuzz-front" || exit 1
+out="$work/fuzz-front"
+rm -rf "$out/corpus" "$out/artifacts"
+mkdir -p "$out/corpus" "$out/artifacts" "$out/inc"
+
+# Every vm source (as vm/meson.build lists them): the pipeline may call the
+# checker and the compiler. They go into an archive, so only what the target
+# needs is linked.
+files="$src/vm/arena.c $src/vm/builtins_table.c"
+for part in front check core builtins compile; do
+  list="$src/vm/sources-$part.txt"
+  [ -f "$list" ] || continue
+  for f in $(grep -v '^ *#' "$list"); do files="$files $src/vm/$f"; done
+done
+
+cat > "$out/inc/hiko_config.h" <<CONF
+#define HIKO_VERSION "fuzz"
+#define HIKO_SOURCE_LIB_DIR "$src"
+#define HIKO_INSTALL_LIB_DIR "/nonexistent"
+CONF
+
+flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
+  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+  -I$src -I$src/include -I$out/inc"
+rm -rf "$out/obj" && mkdir -p "$out/obj"
+: > "$out/build.log"
+for f in $files; do
+  # shellcheck disable=SC2086
+  "$cc" $flags -c "$f" -o "$out/obj/$(basename "$f" .c).o" >> "$out/build.log" 2>&1 || {
+    echo "compiling $f for fuzzing failed:"; cat "$out/build.log"; exit 1; }
+done
+rm -f "$out/libvm.a"
+ar rcs "$out/libvm.a" "$out"/obj/*.o || exit 1
+# shellcheck disable=SC2086
+if ! "$cc" $flags -fsanitize=fuzzer "$src/test/fuzz/front_fuzz.c" "$out/libvm.a" -lm \
+    -o "$out/front_fuzz" >> "$out/build.log" 2>&1; then
+  if grep -q "libclang_rt.fuzzer" "$out/build.log"; then
+    echo "libFuzzer runtime missing: skipping"; cat "$out/build.log"; exit 77
+  fi
+  echo "linking the fuzz target failed:"; cat "$out/build.log"; exit 1
+fi
+
+# Seeds: every language-test program (small ones first; libFuzzer trims).
+find "$src/test/lang" -name '*.hml' -size -64k | while read -r f; do
+  cp "$f" "$out/corpus/$(echo "$f" | cksum | cut -d' ' -f1).hml"
+done
+
+echo "fuzzing the front end for ${secs}s with $(ls "$out/corpus" | wc -l) seeds"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:handle_segv=1 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+"$out/front_fuzz" "$out/corpus" -artifact_prefix="$out/artifacts/" \
+  -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+  -print_final_stats=1 > "$out/fuzz.log" 2>&1
+rc=$?
+tail -n 15 "$out/fuzz.log"
+if [ $rc -ne 0 ] || [ -n "$(ls "$out/artifacts")" ]; then
+  echo "fuzzing found a problem (exit $rc); reproducer(s) in $out/artifacts:"
+  ls -l "$out/artifacts"
+  grep -m 40 -E "ERROR|SUMMARY|runtime error|#[0-9]+ 0x" "$out/fuzz.log"
+  exit 1
+fi
+echo "no crash, hang or sanitizer report"
+exit 0
