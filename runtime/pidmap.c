@@ -82,6 +82,7 @@ uint64_t hk_pidmap_issued(const hk_pidmap_t *m) {
 
 void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, hk_pmentry_release_fn release) {
   e->pid = pid;
+  e->kind = 0;
   atomic_init(&e->refs, 1);
   e->release = release;
   e->chain = NULL;

@@ -28,6 +28,7 @@ typedef void (*hk_pmentry_release_fn)(hk_pmentry_t *e);
 
 struct hk_pmentry {
   uint64_t pid;                  /* immutable once inserted */
+  uint32_t kind;                 /* the user's record type; immutable */
   _Atomic uint32_t refs;         /* see hk_pmentry_ref/unref */
   hk_pmentry_release_fn release; /* immutable */
   hk_pmentry_t *chain;           /* the shard's lock protects it */

@@ -1,0 +1,625 @@
+/* proc.c — process control blocks: the state word protocol, blocking and
+** waking, cancellation, children and termination (SPEC §6.3-§6.8, §10.2).
+** proc.h explains the state word; docs/runtime.md has the full argument.
+**
+** Child record word: LIVE 0, LIVE|WAITING 1, DONE 2. The parent arms a wait
+** by CAS LIVE -> WAITING after its own state says BLOCKED|ARMING; the child
+** ends with an exchange to DONE and wakes the parent if it saw WAITING. Both
+** are RMWs on the same word, so exactly one of "the parent sees DONE while
+** arming" and "the child sees WAITING" happens (or both, which only costs a
+** stale wake that the parent's re-check absorbs). */
+#include "runtime/proc.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
+#define KIDS_FIRST 8u
+#define BUSY_SPINS 64
+
+struct hk_procs {
+  const hk_procs_ops_t *ops;
+  hk_procs_config_t cfg;
+  hk_pidmap_t *map;
+  alignas(64) _Atomic uint64_t live; /* changed at spawn and termination only */
+  alignas(64) hk_pcounters_t shared; /* RMW by any thread without a shard */
+};
+
+/* ---- Counters ---------------------------------------------------------- */
+
+static void count(hk_procs_t *P, size_t field, uint64_t n) {
+  hk_pcounters_t *c = P->ops->counters ? P->ops->counters(P->ops->ud) : NULL;
+  if (c) {
+    _Atomic uint64_t *f = (_Atomic uint64_t *)((char *)c + field);
+    /* Relaxed load + store: the shard has one writer (this thread); readers
+    ** only need each field to be a value it had. */
+    atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+  } else {
+    _Atomic uint64_t *f = (_Atomic uint64_t *)((char *)&P->shared + field);
+    /* Relaxed RMW: a statistic shared by several writers. */
+    atomic_fetch_add_explicit(f, n, memory_order_relaxed);
+  }
+}
+#define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
+
+static void count_max(hk_procs_t *P, uint64_t v) {
+  hk_pcounters_t *c = P->ops->counters ? P->ops->counters(P->ops->ud) : &P->shared;
+  if (!c) c = &P->shared;
+  uint64_t cur = atomic_load_explicit(&c->mailbox_high, memory_order_relaxed);
+  /* Relaxed CAS: a statistic; the loop only keeps the maximum. */
+  while (v > cur && !atomic_compare_exchange_weak_explicit(
+                        &c->mailbox_high, &cur, v, memory_order_relaxed,
+                        memory_order_relaxed)) {
+  }
+}
+
+/* ---- The table ----------------------------------------------------------- */
+
+int hk_procs_new(hk_procs_t **out, const hk_procs_ops_t *ops, const hk_procs_config_t *cfg) {
+  hk_procs_t *P = aligned_alloc(64, sizeof *P);
+  if (!P) return -ENOMEM;
+  memset(P, 0, sizeof *P);
+  P->ops = ops;
+  if (cfg) P->cfg = *cfg;
+  atomic_init(&P->live, 0);
+  if (hk_pidmap_new(&P->map) != 0) {
+    free(P);
+    return -ENOMEM;
+  }
+  *out = P;
+  return 0;
+}
+
+void hk_procs_free(hk_procs_t *P) {
+  if (!P) return;
+  hk_pidmap_free(P->map);
+  free(P);
+}
+
+hk_pidmap_t *hk_procs_pidmap(hk_procs_t *P) { return P->map; }
+hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *P) { return &P->shared; }
+
+uint64_t hk_procs_live(hk_procs_t *P) {
+  /* Relaxed: a snapshot for limits and statistics. */
+  return atomic_load_explicit(&P->live, memory_order_relaxed);
+}
+
+/* ---- Payloads and mailboxes --------------------------------------------- */
+
+static void drop_payload(hk_procs_t *P, void *payload) {
+  if (payload && P->ops->drop_payload) P->ops->drop_payload(P->ops->ud, payload);
+}
+
+/* Empties p's mailbox, counting the messages as dropped (SPEC §6.5.5).
+** Called by p's terminating worker, or by the last unref (nobody else
+** holds p then), so it is the only consumer. */
+static void drain(hk_proc_t *p) {
+  hk_procs_t *P = p->procs;
+  uint64_t n = 0;
+  for (;;) {
+    hk_mnode_t *node;
+    hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &node);
+    if (r == HK_MPOP_EMPTY) break;
+    if (r == HK_MPOP_BUSY) {
+      /* A sender still holds a reference (we are not the last unref), so
+      ** the final release drains its message later. */
+      break;
+    }
+    hk_envelope_t *env = (hk_envelope_t *)node;
+    drop_payload(P, env->payload);
+    free(env);
+    n++;
+  }
+  if (n) COUNT(P, dropped, n);
+}
+
+/* ---- Child records ------------------------------------------------------- */
+
+static void link_unref(hk_child_t *c) {
+  /* acq_rel: the usual reference-count pairing (pidmap.h). */
+  if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+    drop_payload(c->procs, c->payload);
+    free(c);
+  }
+}
+
+static uint32_t kid_bucket(const hk_proc_t *p, uint64_t pid) {
+  return (uint32_t)(pid * 0x9e3779b97f4a7c15u >> 40) & (p->nkids_buckets - 1);
+}
+
+static void kids_rehash(hk_proc_t *p, uint32_t nb) {
+  hk_child_t **b = calloc(nb, sizeof *b);
+  if (!b) return; /* keep the old table: longer chains */
+  uint32_t old = p->nkids_buckets;
+  hk_child_t **ob = p->kids;
+  p->kids = b;
+  p->nkids_buckets = nb;
+  for (uint32_t i = 0; i < old; i++)
+    for (hk_child_t *c = ob[i], *next; c; c = next) {
+      next = c->chain;
+      uint32_t k = kid_bucket(p, c->pid);
+      c->chain = b[k];
+      b[k] = c;
+    }
+  free(ob);
+}
+
+/* Forgets detached children that ended (SPEC §6.4.4: nothing of them is
+** kept). Amortised: runs when the table doubled since the last purge. */
+static void kids_purge(hk_proc_t *p) {
+  for (uint32_t i = 0; i < p->nkids_buckets; i++) {
+    hk_child_t **pp = &p->kids[i];
+    while (*pp) {
+      hk_child_t *c = *pp;
+      if (c->detached && hk_child_done(c)) {
+        *pp = c->chain;
+        p->nkids--;
+        link_unref(c);
+      } else {
+        pp = &c->chain;
+      }
+    }
+  }
+  p->kids_purge_at = p->nkids * 2 > 64 ? p->nkids * 2 : 64;
+}
+
+static int kids_add(hk_proc_t *p, hk_child_t *c) {
+  if (!p->kids) {
+    p->kids = calloc(KIDS_FIRST, sizeof *p->kids);
+    if (!p->kids) return -ENOMEM;
+    p->nkids_buckets = KIDS_FIRST;
+    p->kids_purge_at = 64;
+  }
+  if (p->nkids >= p->kids_purge_at) kids_purge(p);
+  if (p->nkids >= p->nkids_buckets) kids_rehash(p, p->nkids_buckets * 2);
+  uint32_t k = kid_bucket(p, c->pid);
+  c->chain = p->kids[k];
+  p->kids[k] = c;
+  p->nkids++;
+  return 0;
+}
+
+hk_child_t *hk_proc_child(hk_proc_t *p, uint64_t pid) {
+  if (!p->kids) return NULL;
+  hk_child_t *c = p->kids[kid_bucket(p, pid)];
+  while (c && c->pid != pid) c = c->chain;
+  return c;
+}
+
+bool hk_child_done(const hk_child_t *c) {
+  /* Acquire: pairs with the child's exchange to DONE (release) in
+  ** publish_outcome, so its outcome and payload are visible (SPEC §6.13.1). */
+  return atomic_load_explicit(&((hk_child_t *)c)->word, memory_order_acquire) == LINK_DONE;
+}
+
+hk_outcome_t hk_child_consume(hk_child_t *c, void **payload) {
+  assert(hk_child_done(c));
+  *payload = NULL;
+  if (c->consumed) return HK_OUT_NONE;
+  c->consumed = true;
+  *payload = c->payload;
+  c->payload = NULL;
+  return c->outcome;
+}
+
+/* ---- Creation and release ------------------------------------------------ */
+
+static hk_task_result_t proc_run(hk_task_t *t, hk_worker_t *w, int32_t *budget);
+
+static void proc_release(hk_pmentry_t *e) {
+  hk_proc_t *p = (hk_proc_t *)e;
+  drain(p); /* messages sent after termination's drain */
+  if (p->body && p->procs->ops->free_body) p->procs->ops->free_body(p);
+  free(p->kids);
+  free(p);
+}
+
+static int reserve_slot(hk_procs_t *P) {
+  if (P->cfg.max_processes == 0) {
+    /* Relaxed: a count; nothing is published through it. */
+    atomic_fetch_add_explicit(&P->live, 1, memory_order_relaxed);
+    return 0;
+  }
+  uint64_t cur = atomic_load_explicit(&P->live, memory_order_relaxed);
+  do {
+    if (cur >= P->cfg.max_processes) return -EAGAIN;
+  } while (!atomic_compare_exchange_weak_explicit(&P->live, &cur, cur + 1,
+                                                  memory_order_relaxed,
+                                                  memory_order_relaxed));
+  return 0;
+}
+
+int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out) {
+  int rc = reserve_slot(P);
+  if (rc) return rc;
+  hk_proc_t *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);
+  hk_child_t *c = parent ? malloc(sizeof *c) : NULL;
+  if (!p || (parent && !c)) {
+    free(p);
+    free(c);
+    atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+    return -ENOMEM;
+  }
+  memset(p, 0, sizeof *p);
+  uint64_t pid = hk_pidmap_alloc(P->map);
+  hk_pmentry_init(&p->e, pid, proc_release); /* the "live" reference */
+  p->procs = P;
+  p->task.run = proc_run;
+  p->parent_pid = parent ? hk_proc_pid(parent) : 0;
+  p->root_pid = parent ? parent->root_pid : pid;
+  atomic_init(&p->state, HK_PS_RUNNABLE);
+  hk_mailbox_init(&p->mbox);
+  if (c) {
+    memset(c, 0, sizeof *c);
+    c->pid = pid;
+    c->procs = P;
+    c->detached = detached;
+    atomic_init(&c->word, LINK_LIVE);
+    atomic_init(&c->refs, 2);
+    if (kids_add(parent, c) != 0) {
+      free(c);
+      free(p);
+      atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+      return -ENOMEM;
+    }
+    p->link = c;
+  }
+  hk_pidmap_insert(P->map, &p->e);
+  COUNT(P, created, 1);
+  if (parent) COUNT(P, spawns, 1);
+  *out = p;
+  return 0;
+}
+
+void hk_proc_start(hk_proc_t *p, hk_worker_t *w) {
+  p->procs->ops->ready(p->procs->ops->ud, p, w);
+}
+
+hk_proc_t *hk_proc_get(hk_procs_t *P, uint64_t pid) {
+  hk_pmentry_t *e = hk_pidmap_get(P->map, pid);
+  if (e && e->kind != 0) {
+    hk_pmentry_unref(e);
+    return NULL;
+  }
+  return (hk_proc_t *)e;
+}
+
+/* ---- Waking and cancelling ----------------------------------------------- */
+
+bool hk_proc_wake(hk_proc_t *p, uint32_t reasons, hk_worker_t *w) {
+  /* Acquire: pairs with the blocker's release CASes, so we see a current
+  ** BLOCKED word before trying ours. */
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  for (;;) {
+    if ((s & HK_PS_MASK) != HK_PS_BLOCKED || !(s & reasons)) return false;
+    if (s & HK_PS_ARMING) {
+      if (s & HK_PS_WOKEN) return false;
+      /* Leave a note; the arming worker's final CAS fails and it resumes
+      ** the process itself. Release: publishes what we did before waking
+      ** (acq_rel for the same reason as below). */
+      if (atomic_compare_exchange_weak_explicit(&p->state, &s, s | HK_PS_WOKEN,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire))
+        return false;
+      continue;
+    }
+    /* BLOCKED -> RUNNABLE. Acquire: pairs with the blocker's final release
+    ** CAS, so everything its worker wrote into p happens before the next
+    ** run (which may be on our worker). Release: pairs with proc_run's
+    ** acq_rel RUNNABLE -> RUNNING, publishing what we did before the wake. */
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire)) {
+      p->procs->ops->ready(p->procs->ops->ud, p, w);
+      return true;
+    }
+  }
+}
+
+void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  for (;;) {
+    if ((s & HK_PS_MASK) == HK_PS_TERMINATED || (s & HK_PS_CANCEL)) return;
+    if ((s & HK_PS_MASK) == HK_PS_BLOCKED && !(s & HK_PS_ARMING)) {
+      /* A blocked process is cancelled at once: we win the CAS out of
+      ** BLOCKED like any waker (same orderings as hk_proc_wake) and ready
+      ** it; it terminates before running hiko code (SPEC §6.7.2). */
+      if (atomic_compare_exchange_weak_explicit(&p->state, &s,
+                                                HK_PS_RUNNABLE | HK_PS_CANCEL,
+                                                memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        p->procs->ops->ready(p->procs->ops->ud, p, w);
+        return;
+      }
+      continue;
+    }
+    /* Runnable, running or arming: its own worker sees the bit at the next
+    ** slice boundary or block attempt. Relaxed would do for the flag
+    ** itself; acq_rel keeps all state-word RMWs uniform. */
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, s | HK_PS_CANCEL,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire))
+      return;
+  }
+}
+
+/* ---- Messages ------------------------------------------------------------- */
+
+int hk_proc_send(hk_procs_t *P, uint64_t pid, void *payload, hk_worker_t *w) {
+  hk_pmentry_t *e = hk_pidmap_get(P->map, pid);
+  if (e && e->kind != 0) {
+    int rc = P->ops->send_other ? P->ops->send_other(P->ops->ud, e, payload) : -ESRCH;
+    hk_pmentry_unref(e);
+    if (rc == 0) {
+      COUNT(P, sent, 1);
+      return 0;
+    }
+    e = NULL;
+  }
+  hk_proc_t *p = (hk_proc_t *)e;
+  hk_envelope_t *env = NULL;
+  if (p && (hk_proc_state(p) & HK_PS_MASK) != HK_PS_TERMINATED)
+    env = malloc(sizeof *env);
+  if (!env) {
+    /* Unknown, terminated (or no memory for the envelope): dropped
+    ** (SPEC §6.5.1). */
+    if (p) hk_proc_unref(p);
+    drop_payload(P, payload);
+    COUNT(P, dropped, 1);
+    return -ESRCH;
+  }
+  env->payload = payload;
+  if (hk_mailbox_push(&p->mbox, &env->node)) hk_proc_wake(p, HK_WAIT_RECV, w);
+  COUNT(P, sent, 1);
+  hk_proc_unref(p);
+  return 0;
+}
+
+int hk_proc_recv_owner(hk_proc_t *p, void **payload) {
+  for (int spin = 0;; spin++) {
+    hk_mnode_t *node;
+    hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &node);
+    if (r == HK_MPOP_OK) {
+      hk_envelope_t *env = (hk_envelope_t *)node;
+      *payload = env->payload;
+      free(env);
+      COUNT(p->procs, received, 1);
+      return 0;
+    }
+    if (r == HK_MPOP_EMPTY) {
+      if (p->mbox.high_water > 1) count_max(p->procs, p->mbox.high_water);
+      return -EAGAIN;
+    }
+    if (spin >= BUSY_SPINS) return -EBUSY;
+  }
+}
+
+/* ---- Blocking --------------------------------------------------------------- */
+
+static bool arm_recv(hk_proc_t *p) {
+  return hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY;
+}
+
+static bool arm_children(hk_proc_t *p) {
+  bool met = false;
+  for (uint32_t i = 0; i < p->wait.nlinks && !met; i++) {
+    hk_child_t *c = p->wait.links[i];
+    uint32_t expect = LINK_LIVE;
+    /* acq_rel: release pairs with the child's exchange to DONE (acquire),
+    ** so our BLOCKED|ARMING state happens before its wake CAS; acquire on
+    ** failure pairs with that exchange's release (its outcome). */
+    if (!atomic_compare_exchange_strong_explicit(&c->word, &expect, LINK_WAITING,
+                                                 memory_order_acq_rel,
+                                                 memory_order_acquire))
+      met = expect == LINK_DONE;
+  }
+  return met;
+}
+
+static void disarm(hk_proc_t *p) {
+  if (p->wait.reason & HK_WAIT_RECV) hk_mailbox_unmark_owner(&p->mbox);
+  if (p->wait.reason & HK_WAIT_CHILD)
+    for (uint32_t i = 0; i < p->wait.nlinks; i++) {
+      uint32_t expect = LINK_WAITING;
+      /* Relaxed: only avoids a later stale wake; publishes nothing. */
+      atomic_compare_exchange_strong_explicit(&p->wait.links[i]->word, &expect,
+                                              LINK_LIVE, memory_order_relaxed,
+                                              memory_order_relaxed);
+    }
+}
+
+void hk_proc_wait_recv(hk_proc_t *p) {
+  p->wait.reason = HK_WAIT_RECV;
+  p->wait.arm = arm_recv;
+  p->wait.links = NULL;
+  p->wait.nlinks = 0;
+}
+
+void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n) {
+  p->wait.reason = HK_WAIT_CHILD;
+  p->wait.arm = arm_children;
+  p->wait.links = links;
+  p->wait.nlinks = n;
+}
+
+void hk_proc_wait_custom(hk_proc_t *p, uint32_t reason, hk_arm_fn arm, void *arg) {
+  p->wait.reason = reason;
+  p->wait.arm = arm;
+  p->wait.links = NULL;
+  p->wait.nlinks = 0;
+  p->wait.arg = arg;
+}
+
+typedef enum { BLOCK_SLEEP, BLOCK_CONTINUE, BLOCK_CANCEL } block_t;
+
+/* The blocking protocol (SPEC §10.5.2). After BLOCK_SLEEP the caller must
+** not touch p again. */
+static block_t block(hk_proc_t *p) {
+  uint32_t reason = p->wait.reason;
+  uint32_t cur = HK_PS_RUNNING;
+  /* RUNNING -> BLOCKED|ARMING. Fails only if CANCEL was set: "cancelled
+  ** when it next tries to block". Release is not needed yet (nobody may
+  ** ready p while ARMING); acquire pairs with the canceller's CAS. */
+  if (!atomic_compare_exchange_strong_explicit(&p->state, &cur,
+                                               HK_PS_BLOCKED | HK_PS_ARMING | reason,
+                                               memory_order_acquire,
+                                               memory_order_acquire))
+    return BLOCK_CANCEL;
+  cur = HK_PS_BLOCKED | HK_PS_ARMING | reason;
+  if (!p->wait.arm(p)) {
+    /* Armed and nothing happened yet: BLOCKED. Release: pairs with the
+    ** winning waker's acquire CAS, so every write of this slice into p
+    ** happens before p runs again on any worker. */
+    if (atomic_compare_exchange_strong_explicit(&p->state, &cur, HK_PS_BLOCKED | reason,
+                                                memory_order_release,
+                                                memory_order_acquire))
+      return BLOCK_SLEEP;
+    /* A waker (WOKEN) or a canceller (CANCEL) came while we armed. */
+  }
+  /* Condition met or woken while arming: RUNNING again, keeping CANCEL.
+  ** Acquire: the note's writer published what it did. */
+  while (!atomic_compare_exchange_weak_explicit(&p->state, &cur,
+                                                HK_PS_RUNNING | (cur & HK_PS_CANCEL),
+                                                memory_order_acquire,
+                                                memory_order_acquire)) {
+  }
+  disarm(p);
+  return (cur & HK_PS_CANCEL) ? BLOCK_CANCEL : BLOCK_CONTINUE;
+}
+
+/* ---- Termination ------------------------------------------------------------ */
+
+static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_worker_t *w) {
+  hk_procs_t *P = p->procs;
+  hk_child_t *c = p->link;
+  if (!c) {
+    if (P->ops->root_done) P->ops->root_done(P->ops->ud, p, out, payload);
+    else drop_payload(P, payload);
+    return;
+  }
+  if (c->detached) {
+    /* Nothing of a detached child is kept (SPEC §6.4.4). */
+    if (out == HK_OUT_FAILED) COUNT(P, detached_failed, 1);
+    drop_payload(P, payload);
+    payload = NULL;
+  }
+  c->outcome = out;
+  c->payload = payload;
+  /* acq_rel: release publishes the outcome and everything this process did
+  ** (SPEC §6.13.1) to the parent's acquire of DONE; acquire pairs with the
+  ** parent's arm CAS (release), so its BLOCKED word is visible to the wake. */
+  uint32_t old = atomic_exchange_explicit(&c->word, LINK_DONE, memory_order_acq_rel);
+  if (old == LINK_WAITING) {
+    hk_proc_t *parent = hk_proc_get(P, p->parent_pid);
+    if (parent) {
+      hk_proc_wake(parent, HK_WAIT_CHILD, w);
+      hk_proc_unref(parent);
+    }
+  }
+  link_unref(c);
+}
+
+/* Cancels every live child (SPEC §6.8.1) and drops our child records. */
+static void end_children(hk_proc_t *p, hk_worker_t *w) {
+  for (uint32_t i = 0; i < p->nkids_buckets; i++)
+    for (hk_child_t *c = p->kids[i], *next; c; c = next) {
+      next = c->chain;
+      if (!hk_child_done(c)) {
+        hk_proc_t *kid = hk_proc_get(p->procs, c->pid);
+        if (kid) {
+          hk_proc_cancel(kid, w);
+          hk_proc_unref(kid);
+        }
+      }
+      link_unref(c);
+    }
+  free(p->kids);
+  p->kids = NULL;
+  p->nkids = p->nkids_buckets = 0;
+}
+
+static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
+  hk_procs_t *P = p->procs;
+  /* We own p (RUNNING, or RUNNABLE with CANCEL that we just took). The
+  ** exchange wins over a canceller's concurrent CAS. Release: pairs with
+  ** hk_proc_state's acquire (a sender that sees TERMINATED drops). */
+  atomic_exchange_explicit(&p->state, HK_PS_TERMINATED, memory_order_acq_rel);
+  hk_pidmap_remove(P->map, &p->e); /* later sends find nothing */
+  if (out == HK_OUT_DONE) COUNT(P, done, 1);
+  else if (out == HK_OUT_FAILED) COUNT(P, failed, 1);
+  else COUNT(P, cancelled, 1);
+  if (P->ops->free_body && p->body) P->ops->free_body(p); /* heap and stack */
+  p->body = NULL;
+  publish_outcome(p, out, payload, w);
+  end_children(p, w);
+  drain(p);
+  atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+  hk_proc_unref(p); /* the live reference */
+}
+
+/* ---- The task ------------------------------------------------------------- */
+
+/* RUNNING -> RUNNABLE at the end of a slice, unless cancellation was
+** requested. Returns false when the process must terminate instead. */
+static bool end_slice(hk_proc_t *p) {
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_relaxed);
+  for (;;) {
+    if (s & HK_PS_CANCEL) return false;
+    /* Release: the scheduler's queue publishes p to the next worker too,
+    ** but a waker never reads RUNNABLE as BLOCKED; this keeps the word's
+    ** history ordered with our writes for the canceller's acquire. */
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE,
+                                              memory_order_release,
+                                              memory_order_relaxed))
+      return true;
+  }
+}
+
+static hk_task_result_t proc_run(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
+  hk_proc_t *p = (hk_proc_t *)((char *)t - offsetof(hk_proc_t, task));
+  /* RUNNABLE -> RUNNING (RUNNABLE is 0, so OR keeps a CANCEL bit).
+  ** Acquire: pairs with the release of the CAS that readied p. */
+  uint32_t s = atomic_fetch_or_explicit(&p->state, HK_PS_RUNNING, memory_order_acq_rel);
+  assert((s & HK_PS_MASK) == HK_PS_RUNNABLE);
+  for (;;) {
+    if (s & HK_PS_CANCEL) {
+      terminate(p, w, HK_OUT_CANCELLED, NULL);
+      return HK_TASK_DONE;
+    }
+    hk_slice_t r = p->procs->ops->run(p, w, budget);
+    switch (r) {
+    case HK_SLICE_DONE:
+    case HK_SLICE_FAILED: {
+      void *payload = p->out_payload;
+      p->out_payload = NULL;
+      terminate(p, w, r == HK_SLICE_DONE ? HK_OUT_DONE : HK_OUT_FAILED, payload);
+      return HK_TASK_DONE;
+    }
+    case HK_SLICE_YIELD:
+      if (end_slice(p)) return HK_TASK_YIELD;
+      terminate(p, w, HK_OUT_CANCELLED, NULL);
+      return HK_TASK_DONE;
+    case HK_SLICE_BLOCK:
+      switch (block(p)) {
+      case BLOCK_SLEEP:
+        return HK_TASK_BLOCKED; /* p may already run elsewhere: hands off */
+      case BLOCK_CANCEL:
+        terminate(p, w, HK_OUT_CANCELLED, NULL);
+        return HK_TASK_DONE;
+      case BLOCK_CONTINUE:
+        if (*budget <= 0) {
+          if (end_slice(p)) return HK_TASK_YIELD;
+          terminate(p, w, HK_OUT_CANCELLED, NULL);
+          return HK_TASK_DONE;
+        }
+        s = atomic_load_explicit(&p->state, memory_order_acquire);
+        break;
+      }
+      break;
+    }
+  }
+}

@@ -1,0 +1,275 @@
+/* proc.h — process control blocks, their state word and lifecycle
+** (SPEC §6, §10.2). Independent of the VM: what a process *executes* is a
+** body reached through hk_procs_ops_t (the runtime plugs in the VM; the
+** stress tests plug in small C state machines), and how a runnable process
+** reaches a worker is the `ready` callback (the runtime plugs in sched/).
+**
+** ---- The state word (docs/runtime.md, "States") ----
+**   bits 0-1  RUNNABLE 0, RUNNING 1, BLOCKED 2, TERMINATED 3
+**   bit 2     CANCEL   cancel requested (SPEC §6.7)
+**   bit 3     ARMING   BLOCKED, but its worker is still arming the wake
+**                      conditions (mailbox mark, child links, I/O submit)
+**   bit 4     WOKEN    a waker came while ARMING; the worker resumes it
+**   bits 8-   the block reason (HK_WAIT_*)
+** Only the process's own worker moves it out of RUNNING. Every transition out
+** of BLOCKED is a CAS: exactly one waker wins and only the winner readies the
+** process (SPEC §10.2.3). A waker that finds BLOCKED|ARMING leaves WOKEN (or
+** CANCEL) by CAS instead; the arming worker's final CAS to plain BLOCKED then
+** fails and it continues the process itself. So nobody but the arming worker
+** touches the process between "blocked" and "armed", and once the final CAS
+** succeeds that worker touches it no more (SPEC §10.5.2).
+**
+** ---- Waits re-check ----
+** A woken process re-evaluates what it waited for (it runs its pending
+** builtin again), so a stale wake (e.g. from a mailbox mark left by an earlier
+** wait) is harmless; wake-ups are never lost because every wake condition is
+** armed by an RMW on the condition's own word after the state says BLOCKED.
+**
+** ---- References ----
+** A process record is reference counted through its pid-map entry: one
+** reference for the map, one for being live (dropped at the end of
+** termination), and one per temporary holder (a sender between lookup and
+** push). The last unref drains late messages and frees the record. */
+#ifndef HK_PROC_H
+#define HK_PROC_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/mailbox.h"
+#include "runtime/pidmap.h"
+#include "sched/sched.h"
+
+typedef struct hk_procs hk_procs_t;
+typedef struct hk_proc hk_proc_t;
+typedef struct hk_child hk_child_t;
+
+enum {
+  HK_PS_RUNNABLE = 0,
+  HK_PS_RUNNING = 1,
+  HK_PS_BLOCKED = 2,
+  HK_PS_TERMINATED = 3,
+  HK_PS_MASK = 3,
+  HK_PS_CANCEL = 1u << 2,
+  HK_PS_ARMING = 1u << 3,
+  HK_PS_WOKEN = 1u << 4,
+};
+
+/* Block reasons (bits of the state word; a waker names the ones it ends). */
+enum {
+  HK_WAIT_RECV = 1u << 8,  /* receive_message: mailbox mark */
+  HK_WAIT_CHILD = 1u << 9, /* await_process, await_result, wait_any */
+  HK_WAIT_TIMER = 1u << 10, /* receive_timeout's timer, sleep */
+  HK_WAIT_IO = 1u << 11,   /* I/O, exec, blocking natives */
+};
+
+/* What a body's slice ended with. */
+typedef enum hk_slice {
+  HK_SLICE_YIELD,  /* budget spent or voluntary yield */
+  HK_SLICE_BLOCK,  /* wants to block: p->wait is set (hk_proc_wait_*) */
+  HK_SLICE_DONE,   /* finished: p->out_payload is the result (may be NULL) */
+  HK_SLICE_FAILED, /* failed: p->out_payload is the failure (may be NULL) */
+} hk_slice_t;
+
+/* How a process ended (the child record's outcome). */
+typedef enum hk_outcome {
+  HK_OUT_NONE = 0, /* not ended */
+  HK_OUT_DONE,     /* payload: the result block */
+  HK_OUT_FAILED,   /* payload: the failure block */
+  HK_OUT_CANCELLED /* payload: NULL */
+} hk_outcome_t;
+
+/* Per-thread counters (SPEC §10.9). Each shard is written by one thread
+** (relaxed store of its own load + n) and read by anyone (relaxed). */
+typedef struct hk_pcounters {
+  _Atomic uint64_t sent, received, dropped, spawns;
+  _Atomic uint64_t created, done, failed, cancelled;
+  _Atomic uint64_t detached_failed, mailbox_high;
+} hk_pcounters_t;
+
+typedef struct hk_procs_ops {
+  /* Runs one slice of p's body on the calling worker. Thread: the worker. */
+  hk_slice_t (*run)(hk_proc_t *p, hk_worker_t *w, int32_t *budget);
+  /* Frees the body (called once, during termination, on p's worker or, for
+  ** a process that never ran, on the thread that frees it). May be NULL. */
+  void (*free_body)(hk_proc_t *p);
+  /* Frees a message or result payload. Thread: any. */
+  void (*drop_payload)(void *ud, void *payload);
+  /* Makes p runnable: [w] is the calling worker when the caller is a
+  ** process running on it (hand-off to run-next, SPEC §10.3.2), else NULL.
+  ** Thread: any. */
+  void (*ready)(void *ud, hk_proc_t *p, hk_worker_t *w);
+  /* A root ended with [out] and [payload] (owned by the callee). May be
+  ** NULL. Thread: p's worker. */
+  void (*root_done)(void *ud, hk_proc_t *p, hk_outcome_t out, void *payload);
+  /* The counter shard of the calling thread, or NULL for the shared one.
+  ** May be NULL (always the shared one). */
+  hk_pcounters_t *(*counters)(void *ud);
+  /* Delivers [payload] to a pid-map record that is not a process (a port,
+  ** e->kind != 0). Returns 0 or -ESRCH (closed). Takes payload on success.
+  ** May be NULL. Thread: any. */
+  int (*send_other)(void *ud, hk_pmentry_t *e, void *payload);
+  void *ud;
+} hk_procs_ops_t;
+
+/* A message envelope in a mailbox. */
+typedef struct hk_envelope {
+  hk_mnode_t node; /* first */
+  void *payload;   /* owned; freed with ops.drop_payload */
+} hk_envelope_t;
+
+/* What a blocking process waits for (set by the body before returning
+** HK_SLICE_BLOCK; owner-only). */
+typedef bool (*hk_arm_fn)(hk_proc_t *p);
+typedef struct hk_wait {
+  uint32_t reason;      /* HK_WAIT_* */
+  hk_arm_fn arm;        /* returns true if the condition already holds */
+  hk_child_t **links;   /* HK_WAIT_CHILD: the children waited for */
+  uint32_t nlinks;
+  void *arg;            /* for custom arm functions */
+} hk_wait_t;
+
+struct hk_proc {
+  /* Immutable after creation. */
+  hk_pmentry_t e;           /* pid and references; first */
+  hk_procs_t *procs;
+  hk_child_t *link;         /* my record in my parent (NULL for a root) */
+  uint64_t parent_pid;      /* 0 for a root */
+  uint64_t root_pid;        /* the root of my tree */
+  /* Owner only (the worker running the process; the creator before it is
+  ** first readied): no atomics. */
+  hk_task_t task;
+  void *body;               /* the VM instance, or a test body */
+  void *user;               /* for the runtime */
+  hk_wait_t wait;
+  void *out_payload;        /* set by the body with DONE/FAILED */
+  hk_child_t **kids;        /* children by pid: chained hash table */
+  uint32_t nkids_buckets, nkids, kids_purge_at;
+  uint64_t io_token;        /* pending I/O request, 0 if none */
+  uint64_t fuel;            /* remaining fuel when fuel_limited */
+  bool fuel_limited;
+  /* Written by wakers, cancellers and the owner: every change is an RMW. */
+  alignas(64) _Atomic uint32_t state;
+  /* The mailbox (its own cache lines for producers and the consumer). */
+  hk_mailbox_t mbox;
+};
+
+/* The record a parent keeps of a child (SPEC §6.4.4: 16-32 bytes plus the
+** result until joined; here a little more, see docs/runtime.md). Shared by
+** parent and child, freed when both dropped it. */
+struct hk_child {
+  uint64_t pid;
+  _Atomic uint32_t word;  /* LIVE 0, LIVE|WAITING 1, DONE 2 (see proc.c) */
+  _Atomic uint32_t refs;  /* parent's + child's */
+  /* Written by the child before DONE (release), read by the parent after
+  ** seeing DONE (acquire). */
+  hk_outcome_t outcome;
+  void *payload;
+  /* Parent only. */
+  bool detached, consumed;
+  hk_child_t *chain;
+  hk_procs_t *procs;
+};
+
+/* ---- The process table ---------------------------------------------------- */
+
+typedef struct hk_procs_config {
+  uint64_t max_processes; /* live processes; 0: unlimited */
+} hk_procs_config_t;
+
+/* Returns 0, -ENOMEM. Ownership: borrows ops (must outlive the table); *out
+** owned (hk_procs_free). Thread: any. */
+int hk_procs_new(hk_procs_t **out, const hk_procs_ops_t *ops, const hk_procs_config_t *cfg);
+/* Frees the table; every process must have terminated and every record been
+** released (call after the workers stopped). Thread: no concurrent call. */
+void hk_procs_free(hk_procs_t *procs);
+
+hk_pidmap_t *hk_procs_pidmap(hk_procs_t *procs);
+/* Live (not terminated) processes now. Thread: any. */
+uint64_t hk_procs_live(hk_procs_t *procs);
+/* The shared counter shard (for threads without their own). */
+hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *procs);
+
+/* ---- Creating ------------------------------------------------------------ */
+
+/* Creates a process: a root when [parent] is NULL, else a child of [parent]
+** (the caller is parent's worker), detached or not. The process is in the
+** pid map, RUNNABLE but not yet readied: set body/fuel, then hk_proc_start.
+** Returns 0, -EAGAIN (process limit reached: the caller fails with
+** "spawn: process limit reached (N)"), -ENOMEM.
+** Ownership: *out is borrowed: it is valid until the process terminates
+** unless the caller takes a reference (hk_proc_ref). Thread: any for a root,
+** parent's worker for a child. */
+int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t **out);
+/* First readying of a new process ([w]: the calling worker for run-next
+** hand-off, or NULL). Thread: the creator. */
+void hk_proc_start(hk_proc_t *p, hk_worker_t *w);
+
+static inline uint64_t hk_proc_pid(const hk_proc_t *p) { return p->e.pid; }
+static inline void hk_proc_ref(hk_proc_t *p) { hk_pmentry_ref(&p->e); }
+static inline void hk_proc_unref(hk_proc_t *p) { hk_pmentry_unref(&p->e); }
+
+/* Looks up a live or recently terminated process by pid. Returns it with a
+** new reference (hk_proc_unref), or NULL. Thread: any. */
+hk_proc_t *hk_proc_get(hk_procs_t *procs, uint64_t pid);
+
+/* ---- Messages -------------------------------------------------------------- */
+
+/* Sends [payload] to [pid] (SPEC §6.5.1): pushes it, waking the receiver if
+** its push observed the mark. [w]: the calling worker when the caller is a
+** process running on it (run-next hand-off), else NULL. Returns 0, or
+** -ESRCH when no live process has that pid (the payload is then dropped and
+** counted). Ownership: takes payload (also on failure). Thread: any. */
+int hk_proc_send(hk_procs_t *procs, uint64_t pid, void *payload, hk_worker_t *w);
+
+/* Takes the oldest message. Returns 0 with *payload owned by the caller,
+** -EAGAIN if the mailbox is empty (block with hk_proc_wait_recv), -EBUSY if
+** a sender is half-way through its push (end the slice with a yield and try
+** again). Thread: owner. */
+int hk_proc_recv_owner(hk_proc_t *p, void **payload);
+
+/* ---- Waiting (called by the body just before returning HK_SLICE_BLOCK) ---- */
+
+void hk_proc_wait_recv(hk_proc_t *p);
+/* Waits until one of [links] (children of p) is DONE. [links] stays owned by
+** the body and must live until p runs again. */
+void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n);
+/* A custom wait: [arm] runs after the state says BLOCKED|ARMING (e.g. it
+** submits the I/O request); the waker calls hk_proc_wake with [reason]. */
+void hk_proc_wait_custom(hk_proc_t *p, uint32_t reason, hk_arm_fn arm, void *arg);
+
+/* Ends a block of [p] with one of [reasons]. Returns true if this call made
+** p runnable (it was readied through ops.ready, with [w] as there), false
+** if p was not blocked for such a reason or another waker won (or p was
+** still arming: it then continues by itself). Thread: any. */
+bool hk_proc_wake(hk_proc_t *p, uint32_t reasons, hk_worker_t *w);
+
+/* ---- Children ------------------------------------------------------------- */
+
+/* p's record of child [pid], or NULL if [pid] is not p's child.
+** Thread: owner. */
+hk_child_t *hk_proc_child(hk_proc_t *p, uint64_t pid);
+/* True once the child terminated (acquire: its outcome is readable). */
+bool hk_child_done(const hk_child_t *c);
+/* Consumes a terminated child's outcome: returns it and moves the payload
+** to *payload (owned by the caller). A second call returns HK_OUT_NONE
+** (already consumed). Thread: owner (the parent). */
+hk_outcome_t hk_child_consume(hk_child_t *c, void **payload);
+
+/* ---- Cancellation ---------------------------------------------------------- */
+
+/* Requests cancellation of [p] (SPEC §6.7): a blocked process is readied at
+** once and terminates with Cancelled before running hiko code; a runnable or
+** running one at its next slice boundary; a terminated one is untouched.
+** [w] as for hk_proc_wake. Thread: any. */
+void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w);
+
+/* The state word now (for tests and statistics). Thread: any. */
+static inline uint32_t hk_proc_state(const hk_proc_t *p) {
+  /* Acquire: a caller that sees TERMINATED may read the outcome. */
+  return atomic_load_explicit(&p->state, memory_order_acquire);
+}
+
+#endif
