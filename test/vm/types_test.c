@@ -1,0 +1,317 @@
+/* types_test.c — type representation, unification (innermost pair,
+** orientation, occurs check, equality variables), generalisation and
+** instantiation, the builtin type strings and printing (SPEC §3.5, §3.7,
+** §3.10), including million-link types that must not touch the C stack. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/builtins.h"
+#include "vm/check.h"
+#include "vm/types.h"
+
+static hk_arena_t arena;
+static hk_types_t T;
+static hk_tprinter_t P;
+
+static void die(void *ctx) {
+  (void)ctx;
+  abort();
+}
+
+static void setup(void) {
+  hk_arena_init(&arena);
+  cr_assert_eq(hk_types_init(&T, &arena, die, NULL), 0);
+  hk_tprinter_init(&P, &T);
+}
+
+static void teardown(void) {
+  hk_tprinter_fini(&P);
+  hk_types_fini(&T);
+  hk_arena_free(&arena);
+}
+
+TestSuite(vm_types, .init = setup, .fini = teardown);
+
+static hk_type_t *I(void) { return hk_types_prim(&T, HK_TC_INT); }
+static hk_type_t *S(void) { return hk_types_prim(&T, HK_TC_STRING); }
+static hk_type_t *B(void) { return hk_types_prim(&T, HK_TC_BOOL); }
+static hk_type_t *V(void) { return hk_types_var(&T, false); }
+static hk_type_t *A(hk_type_t *a, hk_type_t *b) { return hk_types_arrow(&T, a, b); }
+static hk_type_t *L(hk_type_t *a) { return hk_types_list(&T, a); }
+static hk_type_t *T2(hk_type_t *a, hk_type_t *b) {
+  hk_type_t *items[2] = {a, b};
+  return hk_types_tuple(&T, items, 2);
+}
+static const char *pr(hk_type_t *t) { return hk_tprinter_print(&P, t); }
+
+/* A fresh printer per message, as the checker does. */
+static const char *pr1(hk_type_t *t) {
+  hk_tprinter_fini(&P);
+  hk_tprinter_init(&P, &T);
+  return pr(t);
+}
+
+Test(vm_types, print_parenthesisation) {
+  cr_assert_str_eq(pr1(A(A(I(), I()), I())), "(Int -> Int) -> Int");
+  cr_assert_str_eq(pr1(A(I(), A(I(), I()))), "Int -> Int -> Int");
+  cr_assert_str_eq(pr1(T2(T2(I(), I()), B())), "(Int * Int) * Bool");
+  cr_assert_str_eq(pr1(T2(A(I(), I()), B())), "(Int -> Int) * Bool");
+  cr_assert_str_eq(pr1(A(T2(I(), S()), B())), "Int * String -> Bool");
+  cr_assert_str_eq(pr1(L(L(I()))), "(Int list) list");
+  cr_assert_str_eq(pr1(L(T2(I(), B()))), "(Int * Bool) list");
+  cr_assert_str_eq(pr1(L(A(I(), B()))), "(Int -> Bool) list");
+  cr_assert_str_eq(pr1(A(L(I()), L(I()))), "Int list -> Int list");
+  cr_assert_str_eq(pr1(T2(L(I()), I())), "Int list * Int");
+}
+
+Test(vm_types, print_datatype_arguments) {
+  hk_datatype_t dt = {.name = "either", .ntyvars = 2};
+  hk_type_t *args[2] = {I(), L(S())};
+  cr_assert_str_eq(pr1(hk_types_data(&T, &dt, args, 2)), "(Int, String list) either");
+  hk_datatype_t box = {.name = "box", .ntyvars = 1};
+  hk_type_t *one[1] = {hk_types_data(&T, &box, args, 1)};
+  cr_assert_str_eq(pr1(hk_types_data(&T, &box, one, 1)), "(Int box) box");
+  hk_datatype_t t0 = {.name = "t"};
+  cr_assert_str_eq(pr1(hk_types_data(&T, &t0, NULL, 0)), "t");
+}
+
+Test(vm_types, print_variable_names_in_order_of_appearance) {
+  hk_type_t *a = V(), *b = V(), *c = V();
+  cr_assert_str_eq(pr1(A(T2(b, a), T2(a, c))), "'a * 'b -> 'b * 'c");
+  /* Names are shared by every type printed with the same printer. */
+  hk_tprinter_fini(&P);
+  hk_tprinter_init(&P, &T);
+  cr_assert_str_eq(pr(L(c)), "'a list");
+  cr_assert_str_eq(pr(A(b, c)), "'b -> 'a");
+  hk_type_t *e = hk_types_var(&T, true);
+  cr_assert_str_eq(pr1(A(e, A(a, e))), "''a -> 'b -> ''a");
+}
+
+Test(vm_types, print_many_variables) {
+  hk_type_t *t = I();
+  hk_type_t *vs[30];
+  for (int i = 0; i < 30; i++) vs[i] = V();
+  for (int i = 29; i >= 0; i--) t = A(vs[i], t);
+  const char *s = pr1(t);
+  cr_assert(strstr(s, "'z -> 'a1 -> 'b1 -> 'c1 -> 'd1 -> Int") != NULL, "%s", s);
+  cr_assert_eq(strncmp(s, "'a -> 'b -> ", 12), 0);
+}
+
+Test(vm_types, print_truncates_at_1000) {
+  hk_type_t *t = I();
+  for (int i = 0; i < 1000; i++) t = A(I(), t);
+  const char *s = pr1(t);
+  cr_assert_eq(strlen(s), 1003);
+  cr_assert_str_eq(s + 1000, "...");
+  cr_assert_eq(strncmp(s, "Int -> Int -> ", 14), 0);
+  /* Exactly 1,000 characters are not cut. */
+  hk_type_t *u = S();
+  size_t len = 6;
+  while (len + 10 <= 1000) {
+    u = A(S(), u);
+    len += 10; /* "String -> " */
+  }
+  cr_assert_eq(len, 996);
+  cr_assert_eq(strlen(pr1(u)), 996);
+}
+
+Test(vm_types, unify_innermost_pair_and_orientation) {
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, A(I(), B()), A(I(), S()), &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_MISMATCH);
+  cr_assert_str_eq(pr1(err.expected), "Bool");
+  cr_assert_str_eq(pr1(err.found), "String");
+  cr_assert_eq(hk_types_unify(&T, L(T2(I(), S())), L(T2(I(), B())), &err), -1);
+  cr_assert_str_eq(pr1(err.expected), "String");
+  cr_assert_str_eq(pr1(err.found), "Bool");
+  /* Different shapes: the pair itself. */
+  cr_assert_eq(hk_types_unify(&T, L(I()), A(I(), I()), &err), -1);
+  cr_assert_str_eq(pr1(err.expected), "Int list");
+  cr_assert_str_eq(pr1(err.found), "Int -> Int");
+}
+
+Test(vm_types, unify_binds_variables) {
+  hk_tyerr_t err;
+  hk_type_t *a = V(), *b = V();
+  cr_assert_eq(hk_types_unify(&T, A(a, b), A(I(), L(a)), &err), 0);
+  cr_assert_str_eq(pr1(A(a, b)), "Int -> Int list");
+  cr_assert_eq(hk_type_resolve(b)->kind, HK_TYPE_CON);
+}
+
+Test(vm_types, occurs_check) {
+  hk_tyerr_t err;
+  hk_type_t *a = V();
+  cr_assert_eq(hk_types_unify(&T, a, L(a), &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_OCCURS);
+  hk_type_t *b = V();
+  cr_assert_eq(hk_types_unify(&T, A(b, I()), A(A(b, I()), I()), &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_OCCURS);
+}
+
+Test(vm_types, equality_variables) {
+  hk_tyerr_t err;
+  hk_type_t *e = hk_types_var(&T, true);
+  /* An equality variable unified with a list of a plain variable: the
+  ** element becomes an equality variable. */
+  hk_type_t *a = V();
+  cr_assert_eq(hk_types_unify(&T, e, L(a), &err), 0);
+  cr_assert(hk_type_resolve(a)->eq);
+  /* ... and with a function it fails with the function type. */
+  hk_type_t *e2 = hk_types_var(&T, true);
+  cr_assert_eq(hk_types_unify(&T, e2, A(I(), I()), &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_EQ);
+  cr_assert_str_eq(pr1(err.found), "Int -> Int");
+  /* Variable to variable keeps the flag. */
+  hk_type_t *e3 = hk_types_var(&T, true), *b = V();
+  cr_assert_eq(hk_types_unify(&T, b, e3, &err), 0);
+  cr_assert(hk_type_resolve(b)->eq);
+  hk_type_t *c = V();
+  cr_assert_eq(hk_types_unify(&T, c, hk_types_var(&T, true), &err), 0);
+  cr_assert(hk_type_resolve(c)->eq);
+}
+
+Test(vm_types, make_eq) {
+  cr_assert_eq(hk_types_make_eq(&T, T2(I(), L(S()))), 0);
+  cr_assert_eq(hk_types_make_eq(&T, hk_types_prim(&T, HK_TC_PID)), 0);
+  cr_assert_eq(hk_types_make_eq(&T, hk_types_prim(&T, HK_TC_RNG)), -1);
+  cr_assert_eq(hk_types_make_eq(&T, hk_types_prim(&T, HK_TC_SOCKET)), -1);
+  cr_assert_eq(hk_types_make_eq(&T, L(A(I(), I()))), -1);
+  hk_datatype_t noeq = {.name = "f", .eq = false}, yes = {.name = "g", .eq = true};
+  cr_assert_eq(hk_types_make_eq(&T, hk_types_data(&T, &noeq, NULL, 0)), -1);
+  hk_type_t *arg[1] = {A(I(), I())};
+  cr_assert_eq(hk_types_make_eq(&T, hk_types_data(&T, &yes, arg, 1)), -1);
+  hk_type_t *v = V();
+  cr_assert_eq(hk_types_make_eq(&T, L(v)), 0);
+  cr_assert(v->eq);
+}
+
+Test(vm_types, generalize_and_instantiate) {
+  T.level = 1;
+  hk_type_t *a = V();
+  T.level = 0;
+  hk_type_t *outer = V();
+  hk_type_t *t = A(a, T2(a, outer));
+  cr_assert_eq(hk_types_generalize(&T, t), 1);
+  cr_assert_eq(a->level, HK_LEVEL_GENERIC);
+  cr_assert_neq(outer->level, HK_LEVEL_GENERIC);
+  hk_type_t *i1 = hk_types_instantiate(&T, t), *i2 = hk_types_instantiate(&T, t);
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, i1, A(I(), T2(I(), B())), &err), 0);
+  /* The second instance is independent; the shared outer variable is not. */
+  cr_assert_eq(hk_types_unify(&T, i2, A(S(), T2(S(), S())), &err), -1);
+  cr_assert_str_eq(pr1(err.expected), "Bool");
+  cr_assert_str_eq(pr1(err.found), "String");
+}
+
+Test(vm_types, lower_prevents_generalisation) {
+  T.level = 2;
+  hk_type_t *a = V();
+  T.level = 1;
+  hk_types_lower(&T, L(a));
+  cr_assert_eq(a->level, 1);
+  cr_assert_eq(hk_types_generalize(&T, L(a)), 0);
+}
+
+Test(vm_types, subst_for_aliases) {
+  hk_type_t *p = V();
+  p->level = HK_LEVEL_GENERIC;
+  hk_type_t *body = T2(p, L(p));
+  hk_type_t *args[1] = {S()};
+  cr_assert_str_eq(pr1(hk_types_subst(&T, body, &p, args, 1)), "String * String list");
+}
+
+Test(vm_types, every_builtin_type_parses) {
+  hk_datatype_t outcome = {.name = "outcome", .ntyvars = 1, .eq = true};
+  for (int i = 0; i < HK_B__COUNT; i++) {
+    hk_type_t *t = hk_types_parse_builtin(&T, hk_builtin_table[i].type, &outcome);
+    cr_assert_not_null(t, "%s", hk_builtin_table[i].name);
+    cr_assert_str_eq(pr1(t), hk_builtin_table[i].type, "%s", hk_builtin_table[i].name);
+  }
+  cr_assert_null(hk_types_parse_builtin(&T, "Int ->", &outcome));
+  cr_assert_null(hk_types_parse_builtin(&T, "Foo", &outcome));
+}
+
+Test(vm_types, builtin_scheme_instances_are_fresh) {
+  hk_type_t *s = hk_types_parse_builtin(&T, "''a * ''a * String -> Unit", NULL);
+  cr_assert_not_null(s);
+  hk_type_t *x = hk_types_instantiate(&T, s), *y = hk_types_instantiate(&T, s);
+  hk_tyerr_t err;
+  hk_type_t *items[3] = {I(), I(), S()};
+  cr_assert_eq(hk_types_unify(&T, x, A(hk_types_tuple(&T, items, 3), V()), &err), 0);
+  hk_type_t *items2[3] = {S(), S(), S()};
+  cr_assert_eq(hk_types_unify(&T, y, A(hk_types_tuple(&T, items2, 3), V()), &err), 0);
+  hk_type_t *items3[3] = {A(I(), I()), A(I(), I()), S()};
+  hk_type_t *z = hk_types_instantiate(&T, s);
+  cr_assert_eq(hk_types_unify(&T, z, A(hk_types_tuple(&T, items3, 3), V()), &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_EQ);
+}
+
+/* Million-link types: unification, the occurs check, instantiation and
+** printing are iterative. */
+Test(vm_types, million_link_arrow_chain) {
+  enum { N = 1000000 };
+  hk_type_t *a = I(), *b = I();
+  for (int i = 0; i < N; i++) {
+    a = A(I(), a);
+    b = A(I(), b);
+  }
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, a, b, &err), 0);
+  hk_type_t *v = V();
+  cr_assert_eq(hk_types_unify(&T, v, a, &err), 0);
+  hk_type_t *c = S();
+  for (int i = 0; i < N; i++) c = A(I(), c);
+  cr_assert_eq(hk_types_unify(&T, a, c, &err), -1);
+  cr_assert_str_eq(pr1(err.expected), "Int");
+  cr_assert_str_eq(pr1(err.found), "String");
+  const char *s = pr1(a);
+  cr_assert_eq(strlen(s), 1003);
+  /* A generic variable at the bottom of the chain forces a full copy. */
+  hk_type_t *g = V();
+  g->level = HK_LEVEL_GENERIC;
+  hk_type_t *d = g;
+  for (int i = 0; i < N; i++) d = A(I(), d);
+  hk_type_t *inst = hk_types_instantiate(&T, d);
+  cr_assert_neq(inst, d);
+  cr_assert_eq(hk_types_unify(&T, inst, a, &err), 0);
+}
+
+Test(vm_types, million_link_list_chain) {
+  enum { N = 1000000 };
+  hk_type_t *a = I(), *b = V();
+  hk_type_t *bottom = b;
+  for (int i = 0; i < N; i++) {
+    a = L(a);
+    b = L(b);
+  }
+  const char *s = pr1(a);
+  cr_assert_eq(strlen(s), 1003);
+  cr_assert_eq(s[0], '(');
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, a, b, &err), 0);
+  cr_assert_eq(hk_type_resolve(bottom), I());
+  /* Occurs check through a million links. */
+  hk_type_t *v = V(), *w = v;
+  for (int i = 0; i < N; i++) w = L(w);
+  cr_assert_eq(hk_types_unify(&T, v, w, &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_OCCURS);
+}
+
+/* A DAG whose tree size is 2^60: traversals visit each node once. */
+Test(vm_types, shared_dag_is_linear) {
+  hk_type_t *v = V();
+  hk_type_t *t = v;
+  for (int i = 0; i < 60; i++) t = T2(t, t);
+  hk_type_t *u = V();
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, u, t, &err), 0);
+  cr_assert_eq(hk_types_make_eq(&T, t), 0);
+  cr_assert(v->eq);
+  T.level = 0;
+  v->level = 5;
+  cr_assert_eq(hk_types_generalize(&T, t), 1);
+  hk_type_t *inst = hk_types_instantiate(&T, t);
+  cr_assert_neq(inst, t);
+  cr_assert_eq(strlen(pr1(t)), 1003);
+}
