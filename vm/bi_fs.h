@@ -1,0 +1,55 @@
+/* bi_fs.h — helpers shared by the filesystem, glob and hashline builtins
+** (SPEC §7.5, §8.6, §8.7). Thread: the owner of the VM instance. */
+#ifndef HK_BI_FS_H
+#define HK_BI_FS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "vm/builtins.h"
+#include "vm/vm.h"
+
+/* A growable list of malloc'ed NUL-terminated names. */
+typedef struct hk_fs_names {
+  char **items;
+  size_t n, cap;
+} hk_fs_names_t;
+
+/* Adds a copy of [s] (len bytes). Returns 0 or -ENOMEM. */
+int hk_fs_names_add(hk_fs_names_t *n, const char *s, size_t len);
+/* Sorts by byte order. */
+void hk_fs_names_sort(hk_fs_names_t *n);
+void hk_fs_names_free(hk_fs_names_t *n);
+
+/* The entry names of directory [dir] without . and .., sorted. Returns 0 or
+** -errno. */
+int hk_fs_list(const char *dir, hk_fs_names_t *out);
+
+/* Every regular file below [real_root] (symbolic links followed, a
+** directory already being walked not entered again), depth first in byte
+** order, reported under [shown_root]. Returns 0 or -errno. */
+int hk_fs_walk(const char *shown_root, const char *real_root, hk_fs_names_t *out);
+
+/* Resolves the path argument [s] (len bytes) of builtin [id]. Without
+** --fs-root: a copy of s. With it: the canonical path (missing trailing
+** components allowed), which must lie inside the root, else the failure
+** "NAME: path 'PATH' is outside allowed root 'ROOT'" is recorded. A NUL in
+** s records "NAME: Invalid argument". Returns 0 with *out malloc'ed, or a
+** negative code (recorded). */
+int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, char **out);
+
+/* The canonical form of absolute [path], allowing missing trailing
+** components. Returns malloc'ed text or NULL (out of memory). Thread: any. */
+char *hk_fs_canonical(const char *path);
+
+/* How a walk reports paths: [arg] itself, or [resolved] under --fs-root.
+** Returns malloc'ed text or NULL. */
+char *hk_fs_shown(hk_vm_t *vm, const char *arg, const char *resolved);
+
+/* Wildcard match of one path component (SPEC §8.6 glob syntax). */
+bool hk_glob_match(const char *p, size_t pn, const char *s, size_t sn);
+/* Every path matching [pattern], sorted, without duplicates. Returns 0 or
+** -ENOMEM. */
+int hk_glob_run(const char *pattern, hk_fs_names_t *out);
+
+#endif

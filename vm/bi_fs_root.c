@@ -1,0 +1,124 @@
+/* bi_fs_root.c — path resolution and --fs-root confinement (SPEC §7.5).
+**
+** Confinement here is a canonical-path check: the path is made canonical
+** (symbolic links resolved with realpath(3), missing trailing components
+** appended lexically) and must equal the root or lie below it. This catches
+** links that escape, but it is not race-free against a link swapped in
+** between the check and the access (SPEC asks for openat2 RESOLVE_BENEATH;
+** see docs/builtins.md). */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vm/bi_core.h"
+#include "vm/bi_fs.h"
+
+/* Appends component [c] (n bytes) to canonical [buf] (length *len >= 1). */
+static void push_component(char *buf, size_t *len, const char *c, size_t n) {
+  if (*len > 1) buf[(*len)++] = '/';
+  memcpy(buf + *len, c, n);
+  *len += n;
+  buf[*len] = 0;
+}
+
+static void pop_component(char *buf, size_t *len) {
+  while (*len > 1 && buf[*len - 1] != '/') (*len)--;
+  if (*len > 1) (*len)--;
+  buf[*len] = 0;
+}
+
+char *hk_fs_canonical(const char *path) {
+  size_t cap = strlen(path) + PATH_MAX + 2;
+  char *buf = malloc(cap);
+  if (!buf) return NULL;
+  buf[0] = '/';
+  buf[1] = 0;
+  size_t len = 1;
+  bool missing = false;
+  const char *p = path;
+  while (*p) {
+    while (*p == '/') p++;
+    const char *start = p;
+    while (*p && *p != '/') p++;
+    size_t n = (size_t)(p - start);
+    if (n == 0 || (n == 1 && start[0] == '.')) continue;
+    if (n == 2 && start[0] == '.' && start[1] == '.') {
+      pop_component(buf, &len);
+      continue;
+    }
+    if (len + n + 2 >= cap) {
+      free(buf);
+      errno = ENAMETOOLONG;
+      return NULL;
+    }
+    push_component(buf, &len, start, n);
+    if (missing) continue;
+    struct stat st;
+    if (lstat(buf, &st) != 0) {
+      missing = true;
+      continue;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      char real[PATH_MAX];
+      if (!realpath(buf, real)) {
+        missing = true; /* a dangling link: keep its name */
+        continue;
+      }
+      size_t rn = strlen(real);
+      if (rn + 1 >= cap) {
+        free(buf);
+        return NULL;
+      }
+      memcpy(buf, real, rn + 1);
+      len = rn;
+    }
+  }
+  return buf;
+}
+
+static bool inside(const char *path, const char *root) {
+  size_t rn = strlen(root);
+  if (strcmp(root, "/") == 0) return true;
+  return strncmp(path, root, rn) == 0 && (path[rn] == 0 || path[rn] == '/');
+}
+
+int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, char **out) {
+  if (strlen(s) != len) return hk_bi_fail_errno(vm, id, EINVAL);
+  const hk_host_t *host = hk_vm_host(vm);
+  if (!host || !host->fs_root) {
+    *out = strdup(s);
+    return *out ? 0 : hk_vm_fail(vm, "out of memory");
+  }
+  char root[PATH_MAX];
+  if (!realpath(host->fs_root, root)) return hk_bi_fail_errno(vm, id, errno);
+  char *abs;
+  if (s[0] == '/') {
+    abs = strdup(s);
+  } else {
+    abs = malloc(strlen(root) + len + 2);
+    if (abs) {
+      strcpy(abs, root);
+      strcat(abs, "/");
+      strcat(abs, s);
+    }
+  }
+  char *canon = abs ? hk_fs_canonical(abs) : NULL;
+  free(abs);
+  if (!canon) return errno == ENAMETOOLONG ? hk_bi_fail_errno(vm, id, errno)
+                                          : hk_vm_fail(vm, "out of memory");
+  if (!inside(canon, root)) {
+    int rc = hk_vm_fail(vm, "%s: path '%s' is outside allowed root '%s'",
+                        hk_builtin_table[id].name, canon, root);
+    free(canon);
+    return rc;
+  }
+  *out = canon;
+  return 0;
+}
+
+char *hk_fs_shown(hk_vm_t *vm, const char *arg, const char *resolved) {
+  const hk_host_t *host = hk_vm_host(vm);
+  return strdup(host && host->fs_root ? resolved : arg);
+}
