@@ -1,0 +1,1194 @@
+/* io/io.c: the I/O thread's engine. Requests arrive on an MPSC queue, are
+** turned into primitives that a backend (uring.c, fallback.c) runs, and
+** finish with exactly one callback each. Timers live in a heap; the
+** thread's wait uses the earliest deadline as its timeout. docs/io.md.
+*/
+#include "io_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RETRY_NS 10000000ull /* EMFILE & co.: retry accept after 10 ms */
+#define CHUNK_MAX (1u << 30) /* largest single read/write */
+#define TAKE_BATCH 4096      /* requests taken per loop turn */
+
+/* ---- Small helpers ---------------------------------------------------- */
+
+uint64_t hk_io_now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Relaxed increments of counters only the I/O thread writes: readers only
+** need each value to be untorn. */
+static void bump(_Atomic uint64_t *c, int64_t d) {
+  uint64_t v = atomic_load_explicit(c, memory_order_relaxed);
+  atomic_store_explicit(c, v + (uint64_t)d, memory_order_relaxed);
+}
+
+static void oom(void) {
+  fputs("hiko: out of memory in the I/O thread\n", stderr);
+  exit(70);
+}
+
+static void *xrealloc(void *p, size_t n) {
+  void *q = realloc(p, n);
+  if (q == NULL && n != 0) oom();
+  return q;
+}
+
+static void reqq_push(hk_reqq_t *q, hk_io_req_t *r) {
+  r->link = NULL;
+  if (q->tail) q->tail->link = r;
+  else q->head = r;
+  q->tail = r;
+}
+
+static hk_io_req_t *reqq_pop(hk_reqq_t *q) {
+  hk_io_req_t *r = q->head;
+  if (r) {
+    q->head = r->link;
+    if (!q->head) q->tail = NULL;
+    r->link = NULL;
+  }
+  return r;
+}
+
+static bool reqq_remove(hk_reqq_t *q, hk_io_req_t *r) {
+  hk_io_req_t *prev = NULL;
+  for (hk_io_req_t *x = q->head; x; prev = x, x = x->link) {
+    if (x != r) continue;
+    if (prev) prev->link = x->link;
+    else q->head = x->link;
+    if (q->tail == x) q->tail = prev;
+    x->link = NULL;
+    return true;
+  }
+  return false;
+}
+
+static void req_free(hk_io_req_t *r) {
+  free(r->path);
+  free(r->data);
+  free(r->buf);
+  free(r->addrs);
+  free(r);
+}
+
+/* ---- Token map: open addressing, linear probing, backward shift ------ */
+
+static size_t slot_of(uint64_t token, size_t cap) {
+  return (size_t)((token * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+static void map_put(hk_io_t *io, hk_io_req_t *r);
+
+static void map_grow(hk_io_t *io) {
+  hk_io_req_t **old = io->map;
+  size_t oldcap = io->mapcap;
+  io->mapcap = oldcap ? oldcap * 2 : 1024;
+  io->map = calloc(io->mapcap, sizeof *io->map);
+  if (!io->map) oom();
+  io->mapn = 0;
+  for (size_t i = 0; i < oldcap; i++)
+    if (old[i]) map_put(io, old[i]);
+  free(old);
+}
+
+static void map_put(hk_io_t *io, hk_io_req_t *r) {
+  if ((io->mapn + 1) * 2 > io->mapcap) map_grow(io);
+  size_t i = slot_of(r->token, io->mapcap);
+  while (io->map[i]) i = (i + 1) & (io->mapcap - 1);
+  io->map[i] = r;
+  io->mapn++;
+}
+
+static size_t map_find(hk_io_t *io, uint64_t token) {
+  if (io->mapcap == 0) return SIZE_MAX;
+  size_t i = slot_of(token, io->mapcap);
+  while (io->map[i]) {
+    if (io->map[i]->token == token) return i;
+    i = (i + 1) & (io->mapcap - 1);
+  }
+  return SIZE_MAX;
+}
+
+static hk_io_req_t *map_get(hk_io_t *io, uint64_t token) {
+  size_t i = map_find(io, token);
+  return i == SIZE_MAX ? NULL : io->map[i];
+}
+
+static void map_del(hk_io_t *io, uint64_t token) {
+  size_t i = map_find(io, token), mask = io->mapcap - 1;
+  if (i == SIZE_MAX) return;
+  io->map[i] = NULL;
+  io->mapn--;
+  for (size_t j = (i + 1) & mask; io->map[j]; j = (j + 1) & mask) {
+    size_t k = slot_of(io->map[j]->token, io->mapcap);
+    /* Move j into the hole at i unless its home k lies cyclically in
+    ** (i, j]. */
+    bool stays = (i <= j) ? (i < k && k <= j) : (i < k || k <= j);
+    if (stays) continue;
+    io->map[i] = io->map[j];
+    io->map[j] = NULL;
+    i = j;
+  }
+}
+
+/* ---- Timer heap, ordered by (deadline, token) ------------------------- */
+
+static bool heap_less(const hk_io_req_t *a, const hk_io_req_t *b) {
+  return a->deadline < b->deadline ||
+         (a->deadline == b->deadline && a->token < b->token);
+}
+
+static void heap_set(hk_io_t *io, size_t i, hk_io_req_t *r) {
+  io->heap[i] = r;
+  r->heap_idx = i + 1;
+}
+
+static void heap_up(hk_io_t *io, size_t i) {
+  hk_io_req_t *r = io->heap[i];
+  while (i > 0) {
+    size_t p = (i - 1) / 2;
+    if (!heap_less(r, io->heap[p])) break;
+    heap_set(io, i, io->heap[p]);
+    i = p;
+  }
+  heap_set(io, i, r);
+}
+
+static void heap_down(hk_io_t *io, size_t i) {
+  hk_io_req_t *r = io->heap[i];
+  for (;;) {
+    size_t c = 2 * i + 1;
+    if (c >= io->heapn) break;
+    if (c + 1 < io->heapn && heap_less(io->heap[c + 1], io->heap[c])) c++;
+    if (!heap_less(io->heap[c], r)) break;
+    heap_set(io, i, io->heap[c]);
+    i = c;
+  }
+  heap_set(io, i, r);
+}
+
+static void heap_push(hk_io_t *io, hk_io_req_t *r) {
+  if (io->heapn == io->heapcap) {
+    io->heapcap = io->heapcap ? io->heapcap * 2 : 256;
+    io->heap = xrealloc(io->heap, io->heapcap * sizeof *io->heap);
+  }
+  io->heap[io->heapn++] = r;
+  heap_up(io, io->heapn - 1);
+}
+
+static void heap_remove(hk_io_t *io, hk_io_req_t *r) {
+  size_t i = r->heap_idx - 1;
+  r->heap_idx = 0;
+  hk_io_req_t *last = io->heap[--io->heapn];
+  if (i == io->heapn) return;
+  heap_set(io, i, last);
+  heap_up(io, i);
+  heap_down(io, last->heap_idx - 1);
+}
+
+/* ---- Primitives and completions -------------------------------------- */
+
+void hk_io_prim_start(hk_io_t *io, hk_prim_t *p) {
+  p->busy = true;
+  p->cancelled = false;
+  io->busy++;
+  io->ops->start(io, p);
+}
+
+void hk_io_prim_cancel(hk_io_t *io, hk_prim_t *p) {
+  if (!p->busy || p->cancelled) return;
+  p->cancelled = true;
+  io->ops->cancel(io, p);
+}
+
+void hk_io_prim_done(hk_io_t *io, hk_prim_t *p, int res) {
+  p->busy = false;
+  io->busy--;
+  p->done(io, p, res);
+}
+
+/* The request stops counting as pending (SPEC §10.8). */
+static void finish(hk_io_t *io, hk_io_req_t *r) {
+  if (r->finished) return;
+  r->finished = true;
+  bump(&io->c_finished, 1);
+  bump(&io->c_pending, -1);
+}
+
+/* Report [r]'s one completion and free it. Takes [data]. */
+static void deliver_full(hk_io_t *io, hk_io_req_t *r, int64_t res,
+                         char *data, size_t len, uint32_t flags,
+                         const char *msg) {
+  finish(io, r);
+  map_del(io, r->token);
+  if (r->cancelled && res >= 0 && r->kind != HK_IO_CLOSE) res = -ECANCELED;
+  if (res < 0) {
+    free(data);
+    data = NULL;
+    len = 0;
+  }
+  hk_io_completion_t c = {.token = r->token, .ctx = r->ctx,
+                          .op = (hk_io_op_t)r->kind, .flags = flags,
+                          .result = res, .data = data, .len = len,
+                          .msg = msg};
+  io->callback(io->user, &c);
+  bump(&io->c_completed, 1);
+  bump(&io->c_epoch, 1);
+  req_free(r);
+}
+
+static void deliver(hk_io_t *io, hk_io_req_t *r, int64_t res) {
+  deliver_full(io, r, res, NULL, 0, 0, NULL);
+}
+
+/* A copy of [len] bytes of [s] plus a NUL. */
+static char *dup_bytes(const char *s, size_t len) {
+  char *d = malloc(len + 1);
+  if (!d) oom();
+  if (len) memcpy(d, s, len);
+  d[len] = 0;
+  return d;
+}
+
+static bool transient(int res) { return res == -EINTR || res == -EAGAIN; }
+
+/* ---- Files: read whole, write whole ----------------------------------- */
+
+static void file_read_next(hk_io_t *io, hk_io_req_t *r);
+static void file_write_next(hk_io_t *io, hk_io_req_t *r);
+
+static void file_closed(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  if (r->error < 0) res = (int)r->error;
+  if (res < 0 || r->kind == HK_IO_WRITE_FILE) {
+    deliver(io, r, res < 0 ? res : 0);
+    return;
+  }
+  char *buf = r->buf;
+  size_t len = r->off;
+  r->buf = NULL;
+  if (!buf) buf = dup_bytes("", 0);
+  buf[len] = 0;
+  deliver_full(io, r, (int64_t)len, buf, len, 0, NULL);
+}
+
+/* Close the file through the backend, then report [err] (or success). */
+static void file_close_then(hk_io_t *io, hk_io_req_t *r, int64_t err) {
+  r->error = err;
+  hk_prim_t *p = &r->prim;
+  p->kind = HK_PRIM_CLOSE;
+  p->fd = r->fd;
+  p->done = file_closed;
+  r->fd = -1;
+  hk_io_prim_start(io, p);
+}
+
+/* After a cancel: close synchronously (no one waits) and report. */
+static void file_abort(hk_io_t *io, hk_io_req_t *r) {
+  if (r->fd >= 0) close(r->fd);
+  r->fd = -1;
+  deliver(io, r, -ECANCELED);
+}
+
+static void file_data(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  if (r->cancelled) { file_abort(io, r); return; }
+  if (res < 0 && !transient(res)) { file_close_then(io, r, res); return; }
+  if (r->kind == HK_IO_READ_FILE) {
+    if (res == 0) { file_close_then(io, r, 0); return; }
+    if (res > 0) r->off += (size_t)res;
+    { file_read_next(io, r); return; }
+  }
+  if (res == 0) { file_close_then(io, r, -EIO); return; }
+  if (res > 0) r->off += (size_t)res;
+  file_write_next(io, r);
+}
+
+static void file_read_next(hk_io_t *io, hk_io_req_t *r) {
+  if (r->off > HK_IO_FILE_MAX) { file_close_then(io, r, -EFBIG); return; }
+  if (r->cap - r->off < 2) {
+    size_t cap = r->cap ? r->cap * 2 : 64 * 1024;
+    r->buf = realloc(r->buf, cap + 1);
+    if (!r->buf) { file_close_then(io, r, -ENOMEM); return; }
+    r->cap = cap;
+  }
+  hk_prim_t *p = &r->prim;
+  size_t room = r->cap - r->off;
+  p->kind = HK_PRIM_READ;
+  p->fd = r->fd;
+  p->buf = r->buf + r->off;
+  p->len = room > CHUNK_MAX ? CHUNK_MAX : room;
+  p->offset = (int64_t)r->off;
+  p->done = file_data;
+  hk_io_prim_start(io, p);
+}
+
+static void file_write_next(hk_io_t *io, hk_io_req_t *r) {
+  if (r->off >= r->len) { file_close_then(io, r, 0); return; }
+  hk_prim_t *p = &r->prim;
+  size_t left = r->len - r->off;
+  p->kind = HK_PRIM_WRITE;
+  p->fd = r->fd;
+  p->buf = r->data + r->off;
+  p->len = left > CHUNK_MAX ? CHUNK_MAX : left;
+  p->offset = (int64_t)r->off;
+  p->done = file_data;
+  hk_io_prim_start(io, p);
+}
+
+static void file_opened(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  if (r->cancelled) {
+    if (res >= 0) close(res);
+    { deliver(io, r, -ECANCELED); return; }
+  }
+  if (res == -EXDEV && io->fsroot) res = HK_IO_EOUTSIDE;
+  if (res < 0) { deliver(io, r, res); return; }
+  r->fd = res;
+  if (r->kind == HK_IO_READ_FILE) file_read_next(io, r);
+  else file_write_next(io, r);
+}
+
+static void file_begin(hk_io_t *io, hk_io_req_t *r) {
+  hk_prim_t *p = &r->prim;
+  memset(&p->how, 0, sizeof p->how);
+  p->how.flags = O_CLOEXEC | (r->kind == HK_IO_READ_FILE
+                                  ? O_RDONLY
+                                  : O_WRONLY | O_CREAT | O_TRUNC);
+  p->how.mode = r->kind == HK_IO_READ_FILE ? 0 : 0666;
+  p->kind = HK_PRIM_OPEN;
+  p->fd = AT_FDCWD;
+  p->buf = r->path;
+  if (io->fsroot) {
+    const char *rel = hk_fsroot_relative(io->fsroot, r->path);
+    if (!rel) { deliver(io, r, HK_IO_EOUTSIDE); return; }
+    p->fd = hk_fsroot_fd(io->fsroot);
+    p->buf = (void *)rel;
+    p->how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  }
+  p->done = file_opened;
+  hk_io_prim_start(io, p);
+}
+
+/* ---- Standard input: one buffer, requests served in order ------------- */
+
+static void stdin_pump(hk_io_t *io);
+
+static void stdin_done(hk_io_t *io, hk_prim_t *p, int res) {
+  (void)p;
+  if (res > 0) io->inlen += (size_t)res;
+  else if (res == 0) io->ineof = true;
+  else if (!transient(res) && res != -ECANCELED && io->lines.head)
+    deliver(io, reqq_pop(&io->lines), res);
+  if (!io->draining) stdin_pump(io);
+}
+
+/* Hand the first line (or EOF) to the oldest request; false if neither is
+** buffered yet. */
+static bool stdin_serve(hk_io_t *io) {
+  char *nl = io->inlen > io->inscan
+                 ? memchr(io->inbuf + io->inscan, '\n', io->inlen - io->inscan)
+                 : NULL;
+  size_t take, len;
+  uint32_t flags = 0;
+  if (nl) {
+    len = (size_t)(nl - io->inbuf);
+    take = len + 1;
+  } else if (io->ineof) {
+    len = take = io->inlen;
+    io->ineof = io->inlen > 0; /* a last unterminated line, then EOF */
+    if (len == 0) flags = HK_IO_F_EOF;
+  } else {
+    io->inscan = io->inlen;
+    return false;
+  }
+  char *line = dup_bytes(io->inbuf, len);
+  memmove(io->inbuf, io->inbuf + take, io->inlen - take);
+  io->inlen -= take;
+  io->inscan = 0;
+  deliver_full(io, reqq_pop(&io->lines), (int64_t)len, line, len, flags, NULL);
+  return true;
+}
+
+static void stdin_pump(hk_io_t *io) {
+  while (io->lines.head) {
+    if (stdin_serve(io)) continue;
+    if (io->in.busy) return;
+    if (io->incap - io->inlen < 4096) {
+      io->incap = io->incap ? io->incap * 2 : 64 * 1024;
+      io->inbuf = xrealloc(io->inbuf, io->incap);
+    }
+    hk_prim_t *p = &io->in;
+    p->kind = HK_PRIM_READ;
+    p->fd = io->stdin_fd;
+    p->buf = io->inbuf + io->inlen;
+    p->len = io->incap - io->inlen;
+    p->offset = -1;
+    p->done = stdin_done;
+    hk_io_prim_start(io, p);
+    return;
+  }
+}
+
+/* ---- Sockets ---------------------------------------------------------- */
+
+static void close_maybe_finish(hk_io_t *io, hk_sockio_t *s);
+static void recv_pump(hk_io_t *io, hk_sockio_t *s);
+static void send_pump(hk_io_t *io, hk_sockio_t *s);
+static void accept_pump(hk_io_t *io, hk_sockio_t *s);
+
+/* The I/O thread's state of socket [id], created from the table on first
+** use; NULL if unknown or closed ([closing] also accepts a socket whose
+** close was requested). */
+static hk_sockio_t *sio_get(hk_io_t *io, int64_t id, bool closing) {
+  if (id <= 0) return NULL;
+  if ((size_t)id < io->siocap && io->sio[id]) return io->sio[id];
+  int fd;
+  int st = hk_io_sock_lookup(io, id, &fd);
+  if (st == HK_SOCK_CLOSED || (st == HK_SOCK_CLOSING && !closing))
+    return NULL;
+  if ((size_t)id >= io->siocap) {
+    size_t cap = io->siocap ? io->siocap : 64;
+    while (cap <= (size_t)id) cap *= 2;
+    io->sio = xrealloc(io->sio, cap * sizeof *io->sio);
+    memset(io->sio + io->siocap, 0, (cap - io->siocap) * sizeof *io->sio);
+    io->siocap = cap;
+  }
+  hk_sockio_t *s = calloc(1, sizeof *s);
+  if (!s) oom();
+  s->id = id;
+  s->fd = fd;
+  s->rx.owner = s;
+  io->sio[id] = s;
+  return s;
+}
+
+/* After a primitive on [s] finished: finish a close, or serve more. */
+static void sock_after(hk_io_t *io, hk_sockio_t *s) {
+  if (s->closing) { close_maybe_finish(io, s); return; }
+  accept_pump(io, s);
+  send_pump(io, s);
+  recv_pump(io, s);
+}
+
+/* accept */
+
+static void accept_done(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  hk_sockio_t *s = r->sio;
+  s->busy--;
+  if (r->cancelled || s->closing) {
+    if (res >= 0) close(res);
+    reqq_remove(&s->accepts, r);
+    deliver(io, r, r->cancelled ? -ECANCELED : HK_IO_ECLOSED);
+  } else if (res >= 0) {
+    int64_t id = hk_io_sock_register(io, res, r->owner);
+    reqq_remove(&s->accepts, r);
+    deliver(io, r, id);
+  } else if (res == -ECONNABORTED || res == -EPROTO || transient(res)) {
+    /* retried at once by the pump below */
+  } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
+             res == -ENOMEM) {
+    bump(&io->c_retries, 1);
+    r->retry_timer = true;
+    r->deadline = hk_io_now_ns() + RETRY_NS;
+    heap_push(io, r);
+  } else {
+    reqq_remove(&s->accepts, r);
+    deliver(io, r, res);
+  }
+  sock_after(io, s);
+}
+
+static void accept_pump(hk_io_t *io, hk_sockio_t *s) {
+  hk_io_req_t *r = s->accepts.head;
+  if (!r || r->prim.busy || r->retry_timer || s->closing) return;
+  hk_prim_t *p = &r->prim;
+  p->kind = HK_PRIM_ACCEPT;
+  p->fd = s->fd;
+  p->flags = SOCK_CLOEXEC | io->sock_type_flags;
+  p->done = accept_done;
+  s->busy++;
+  hk_io_prim_start(io, p);
+}
+
+/* send */
+
+static void send_done(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  hk_sockio_t *s = r->sio;
+  s->busy--;
+  if (r->cancelled || s->closing || (res < 0 && !transient(res))) {
+    reqq_remove(&s->sends, r);
+    deliver(io, r, r->cancelled ? -ECANCELED
+                   : s->closing ? HK_IO_ECLOSED : res);
+  } else if (res > 0) {
+    r->off += (size_t)res;
+  }
+  sock_after(io, s);
+}
+
+static void send_pump(hk_io_t *io, hk_sockio_t *s) {
+  hk_io_req_t *r;
+  while ((r = s->sends.head) && !r->prim.busy && !s->closing) {
+    if (r->off >= r->len) {
+      reqq_pop(&s->sends);
+      deliver(io, r, (int64_t)r->len);
+      continue;
+    }
+    hk_prim_t *p = &r->prim;
+    size_t left = r->len - r->off;
+    p->kind = HK_PRIM_SEND;
+    p->fd = s->fd;
+    p->buf = r->data + r->off;
+    p->len = left > CHUNK_MAX ? CHUNK_MAX : left;
+    p->flags = MSG_NOSIGNAL;
+    p->done = send_done;
+    s->busy++;
+    hk_io_prim_start(io, p);
+    return;
+  }
+}
+
+/* recv */
+
+static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_sockio_t *s = p->owner;
+  s->busy--;
+  if (res > 0) s->rxlen += (size_t)res;
+  else if (res == 0) s->eof = true;
+  else if (!transient(res) && res != -ECANCELED) s->rxerr = res;
+  sock_after(io, s);
+}
+
+static void rx_consume(hk_sockio_t *s, size_t k) {
+  memmove(s->rxbuf, s->rxbuf + k, s->rxlen - k);
+  s->rxlen -= k;
+}
+
+/* Serve [r] from the buffered bytes; false if it needs more data. */
+static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
+  if (s->rxlen == 0) {
+    if (!s->eof) return false;
+    reqq_pop(&s->recvs);
+    deliver_full(io, r, 0, dup_bytes("", 0), 0, HK_IO_F_EOF, NULL);
+    return true;
+  }
+  size_t k = (size_t)r->n < s->rxlen ? (size_t)r->n : s->rxlen;
+  char *out;
+  size_t outlen;
+  if (r->kind == HK_IO_RECV) {
+    out = dup_bytes(s->rxbuf, k);
+    outlen = k;
+  } else {
+    k = hk_io_utf8_complete(s->rxbuf, k);
+    if (k == 0) k = hk_io_utf8_first(s->rxbuf, s->rxlen);
+    if (k == 0 && !s->eof && !s->rxerr) return false;
+    if (k == 0) k = s->rxlen;
+    out = hk_io_utf8_sanitize(s->rxbuf, k, &outlen);
+    if (!out) oom();
+  }
+  rx_consume(s, k);
+  reqq_pop(&s->recvs);
+  deliver_full(io, r, (int64_t)outlen, out, outlen, 0, NULL);
+  return true;
+}
+
+static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
+  hk_io_req_t *r;
+  while ((r = s->recvs.head) && !s->closing) {
+    if (recv_serve(io, s, r)) continue;
+    if (s->rx.busy) return;
+    if (s->rxerr) {
+      int64_t e = s->rxerr;
+      s->rxerr = 0;
+      reqq_pop(&s->recvs);
+      deliver(io, r, e);
+      continue;
+    }
+    size_t want = (size_t)r->n < 16 ? 16 : (size_t)r->n;
+    if (s->rxcap - s->rxlen < want) {
+      s->rxcap = s->rxlen + want;
+      s->rxbuf = xrealloc(s->rxbuf, s->rxcap);
+    }
+    hk_prim_t *p = &s->rx;
+    p->kind = HK_PRIM_RECV;
+    p->fd = s->fd;
+    p->buf = s->rxbuf + s->rxlen;
+    p->len = s->rxcap - s->rxlen;
+    p->flags = 0;
+    p->done = rx_done;
+    s->busy++;
+    hk_io_prim_start(io, p);
+    return;
+  }
+}
+
+/* close */
+
+static void fail_queue(hk_io_t *io, hk_reqq_t *q) {
+  hk_io_req_t *keep = NULL, *r;
+  while ((r = reqq_pop(q))) {
+    if (r->prim.busy) {
+      keep = r; /* its done handler reports it */
+      hk_io_prim_cancel(io, &r->prim);
+      continue;
+    }
+    if (r->heap_idx) heap_remove(io, r);
+    deliver(io, r, HK_IO_ECLOSED);
+  }
+  if (keep) reqq_push(q, keep);
+}
+
+static void close_begin(hk_io_t *io, hk_sockio_t *s) {
+  if (!s->closing) {
+    s->closing = true;
+    fail_queue(io, &s->accepts);
+    fail_queue(io, &s->sends);
+    fail_queue(io, &s->recvs);
+    hk_io_prim_cancel(io, &s->rx);
+  }
+  close_maybe_finish(io, s);
+}
+
+static void close_maybe_finish(hk_io_t *io, hk_sockio_t *s) {
+  if (!s->closing || s->busy > 0) return;
+  hk_io_sock_closed(io, s->id); /* the table forgets fd first */
+  close(s->fd);
+  io->sio[s->id] = NULL;
+  hk_io_req_t *r;
+  while ((r = reqq_pop(&s->closers))) deliver(io, r, 0);
+  free(s->rxbuf);
+  free(s);
+}
+
+/* Route a socket request to its socket. */
+static void sock_request(hk_io_t *io, hk_io_req_t *r) {
+  bool closing = r->kind == HK_IO_CLOSE || r->kind == HK_REQ_CLOSE_QUIET;
+  hk_sockio_t *s = sio_get(io, r->sock, closing);
+  if (!s || (s->closing && !closing)) {
+    if (r->kind == HK_REQ_CLOSE_QUIET) { req_free(r); return; }
+    { deliver(io, r, r->kind == HK_IO_CLOSE ? 0 : HK_IO_ECLOSED); return; }
+  }
+  r->sio = s;
+  r->prim.owner = r;
+  switch (r->kind) {
+  case HK_IO_ACCEPT: reqq_push(&s->accepts, r); { accept_pump(io, s); return; }
+  case HK_IO_SEND: reqq_push(&s->sends, r); { send_pump(io, s); return; }
+  case HK_IO_RECV:
+  case HK_IO_RECV_TEXT: reqq_push(&s->recvs, r); { recv_pump(io, s); return; }
+  case HK_IO_CLOSE: reqq_push(&s->closers, r); { close_begin(io, s); return; }
+  default: req_free(r); { close_begin(io, s); return; }
+  }
+}
+
+/* connect */
+
+static void connect_try(hk_io_t *io, hk_io_req_t *r);
+
+static void connect_done(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_io_req_t *r = p->owner;
+  if (r->cancelled || io->draining) {
+    close(r->fd);
+    r->fd = -1;
+    { deliver(io, r, -ECANCELED); return; }
+  }
+  if (res == 0) {
+    int64_t id = hk_io_sock_register(io, r->fd, r->owner);
+    r->fd = -1;
+    { deliver(io, r, id); return; }
+  }
+  close(r->fd);
+  r->fd = -1;
+  r->error = res;
+  connect_try(io, r);
+}
+
+static void connect_try(hk_io_t *io, hk_io_req_t *r) {
+  while (r->addr_next < r->naddrs) {
+    struct sockaddr_storage *a = &r->addrs[r->addr_next++];
+    int fd = socket(a->ss_family,
+                    SOCK_STREAM | SOCK_CLOEXEC | io->sock_type_flags, 0);
+    if (fd < 0) {
+      r->error = -errno;
+      continue;
+    }
+    hk_prim_t *p = &r->prim;
+    r->fd = fd;
+    p->kind = HK_PRIM_CONNECT;
+    p->fd = fd;
+    p->addr = *a;
+    p->addrlen = a->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                          : sizeof(struct sockaddr_in);
+    p->done = connect_done;
+    { hk_io_prim_start(io, p); return; }
+  }
+  deliver(io, r, r->error < 0 ? r->error : -ECONNREFUSED);
+}
+
+static void connect_begin(hk_io_t *io, hk_io_req_t *r) {
+  r->prim.owner = r;
+  r->addrs = malloc(2 * sizeof *r->addrs);
+  if (!r->addrs) oom();
+  int n = hk_io_parse_host(r->path, r->port, false, r->addrs, &r->naddrs);
+  if (n > 0) { connect_try(io, r); return; }
+  int rc = hk_io_resolve_start(io, r);
+  if (rc < 0) deliver(io, r, rc);
+}
+
+/* A resolver thread's answer for connect request [res->n]. */
+static void resolved(hk_io_t *io, hk_io_req_t *res) {
+  hk_io_req_t *r = map_get(io, (uint64_t)res->n);
+  if (r && !r->cancelled && r->kind == HK_IO_CONNECT) {
+    if (res->error < 0) {
+      deliver_full(io, r, res->error, NULL, 0, 0, res->path);
+    } else {
+      free(r->addrs);
+      r->addrs = res->addrs;
+      r->naddrs = res->naddrs;
+      res->addrs = NULL;
+      connect_try(io, r);
+    }
+  }
+  req_free(res);
+}
+
+/* ---- Cancel ------------------------------------------------------------ */
+
+static void cancel_token(hk_io_t *io, uint64_t token) {
+  hk_io_req_t *r = map_get(io, token);
+  if (!r || r->cancelled) return;
+  r->cancelled = true;
+  finish(io, r); /* stops counting at the cancel (SPEC §10.8) */
+  hk_sockio_t *s = r->sio;
+  switch (r->kind) {
+  case HK_IO_TIMER:
+    heap_remove(io, r);
+    { deliver(io, r, -ECANCELED); return; }
+  case HK_IO_READ_LINE:
+    reqq_remove(&io->lines, r);
+    { deliver(io, r, -ECANCELED); return; }
+  case HK_IO_CLOSE:
+    reqq_remove(&s->closers, r);
+    { deliver(io, r, -ECANCELED); return; }
+  case HK_IO_RECV:
+  case HK_IO_RECV_TEXT:
+    reqq_remove(&s->recvs, r);
+    deliver(io, r, -ECANCELED);
+    { sock_after(io, s); return; }
+  default: break;
+  }
+  if (r->prim.busy) { hk_io_prim_cancel(io, &r->prim); return; }
+  /* Not in flight: queued behind another, resolving, or a retry timer. */
+  if (r->heap_idx) heap_remove(io, r);
+  if (s) reqq_remove(r->kind == HK_IO_SEND ? &s->sends : &s->accepts, r);
+  r->retry_timer = false;
+  deliver(io, r, -ECANCELED);
+  if (s) sock_after(io, s);
+}
+
+/* ---- The loop ---------------------------------------------------------- */
+
+static void handle(hk_io_t *io, hk_io_req_t *r) {
+  if (r->kind >= HK_REQ_CANCEL) {
+    if (r->kind == HK_REQ_CANCEL) {
+      cancel_token(io, (uint64_t)r->n);
+      req_free(r);
+    } else if (r->kind == HK_REQ_RESOLVED) {
+      resolved(io, r);
+    } else {
+      sock_request(io, r);
+    }
+    return;
+  }
+  bump(&io->c_taken, 1);
+  bump(&io->c_pending, 1);
+  map_put(io, r);
+  r->prim.owner = r;
+  if (io->draining) { deliver(io, r, -ECANCELED); return; }
+  switch (r->kind) {
+  case HK_IO_TIMER: { heap_push(io, r); return; }
+  case HK_IO_READ_FILE:
+  case HK_IO_WRITE_FILE: { file_begin(io, r); return; }
+  case HK_IO_READ_LINE: reqq_push(&io->lines, r); { stdin_pump(io); return; }
+  case HK_IO_CONNECT: { connect_begin(io, r); return; }
+  default: { sock_request(io, r); return; }
+  }
+}
+
+/* Take queued requests; true if the queue may still hold some. */
+static bool take_requests(hk_io_t *io) {
+  for (int i = 0; i < TAKE_BATCH; i++) {
+    hk_mpsc_node_t *n = hk_mpsc_pop_consumer(&io->queue);
+    if (n) {
+      handle(io, (hk_io_req_t *)n);
+      continue;
+    }
+    if (hk_mpsc_empty_consumer(&io->queue)) return false;
+    sched_yield(); /* a producer is between its exchange and its link */
+  }
+  return true;
+}
+
+static void fire_timers(hk_io_t *io) {
+  if (io->heapn == 0) return;
+  uint64_t now = hk_io_now_ns();
+  while (io->heapn && io->heap[0]->deadline <= now) {
+    hk_io_req_t *r = io->heap[0];
+    heap_remove(io, r);
+    if (r->kind == HK_IO_ACCEPT) {
+      r->retry_timer = false;
+      accept_pump(io, r->sio);
+    } else {
+      deliver(io, r, 0);
+    }
+  }
+}
+
+static void begin_drain(hk_io_t *io) {
+  io->draining = true;
+  hk_io_resolve_abandon_all(io);
+  size_t n = 0;
+  uint64_t *tokens = malloc((io->mapn + 1) * sizeof *tokens);
+  if (!tokens) oom();
+  for (size_t i = 0; i < io->mapcap; i++)
+    if (io->map[i]) tokens[n++] = io->map[i]->token;
+  for (size_t i = 0; i < n; i++) cancel_token(io, tokens[i]);
+  free(tokens);
+  for (size_t id = 0; id < io->siocap; id++)
+    if (io->sio[id]) close_begin(io, io->sio[id]);
+  hk_io_prim_cancel(io, &io->in);
+}
+
+static int64_t next_timeout(hk_io_t *io) {
+  if (io->heapn == 0) return -1;
+  uint64_t now = hk_io_now_ns(), d = io->heap[0]->deadline;
+  return d <= now ? 0 : (int64_t)(d - now);
+}
+
+static void loop(hk_io_t *io) {
+  for (;;) {
+    bool more = take_requests(io);
+    fire_timers(io);
+    /* Acquire: pairs with the seq_cst store in hk_io_free. */
+    if (!io->draining &&
+        atomic_load_explicit(&io->stopping, memory_order_acquire))
+      begin_drain(io);
+    if (io->draining && io->busy == 0) return;
+    int64_t timeout = more ? 0 : next_timeout(io);
+    /* Sleep hand-off, consumer side: store sleeping, full fence, load the
+    ** queue head (seq_cst, in hk_mpsc_empty_consumer). Pairs with the
+    ** producer's exchange, fence, load of sleeping in hk_io_push: at
+    ** least one of the two sees the other's store, so either we see the
+    ** request here or the producer sees sleeping == 1 and writes the
+    ** eventfd. */
+    atomic_store_explicit(&io->sleeping, 1, memory_order_seq_cst);
+    HK_IO_FULL_FENCE();
+    if (!hk_mpsc_empty_consumer(&io->queue) ||
+        (!io->draining &&
+         atomic_load_explicit(&io->stopping, memory_order_seq_cst)))
+      timeout = 0;
+    io->ops->wait(io, timeout);
+    /* Relaxed: only this thread relies on its own value; a producer that
+    ** reads a stale 1 merely writes the eventfd once too often. */
+    atomic_store_explicit(&io->sleeping, 0, memory_order_relaxed);
+  }
+}
+
+static void *io_main(void *arg) {
+  hk_io_t *io = arg;
+  int rc = -EINVAL;
+  if (io->want != HK_IO_BACKEND_FALLBACK) {
+    io->ops = &hk_io_uring_ops;
+    rc = io->ops->init(io);
+  }
+  if (rc < 0 && io->want != HK_IO_BACKEND_URING) {
+    io->ops = &hk_io_fallback_ops;
+    io->sock_type_flags = SOCK_NONBLOCK;
+    rc = io->ops->init(io);
+  }
+  io->start_error = rc;
+  sem_post(&io->started);
+  if (rc < 0) return NULL;
+  loop(io);
+  hk_io_sock_close_all(io);
+  io->ops->fini(io);
+  return NULL;
+}
+
+/* ---- Submission -------------------------------------------------------- */
+
+void hk_io_wake(hk_io_t *io) {
+  uint64_t one = 1;
+  ssize_t n = write(io->wake_fd, &one, sizeof one);
+  (void)n; /* EAGAIN: the counter is already non-zero, a wake is due */
+}
+
+void hk_io_push(hk_io_t *io, hk_io_req_t *r) {
+  hk_mpsc_push_mpsc(&io->queue, &r->qnode);
+  /* Sleep hand-off, producer side: the seq_cst exchange in the push, a
+  ** full fence, then load sleeping. Pairs with the store-fence-load in
+  ** loop(). The exchange on sleeping makes one producer per sleep write
+  ** the eventfd. */
+  HK_IO_FULL_FENCE();
+  if (atomic_load_explicit(&io->sleeping, memory_order_seq_cst) &&
+      atomic_exchange_explicit(&io->sleeping, 0, memory_order_seq_cst))
+    hk_io_wake(io);
+}
+
+static hk_io_req_t *req_new(int kind, void *ctx) {
+  hk_io_req_t *r = calloc(1, sizeof *r);
+  if (!r) return NULL;
+  r->kind = kind;
+  r->ctx = ctx;
+  r->fd = -1;
+  r->prim.owner = r;
+  return r;
+}
+
+static int submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
+  /* Acquire: pairs with the seq_cst store in hk_io_free. */
+  if (atomic_load_explicit(&io->stopping, memory_order_acquire)) {
+    req_free(r);
+    return -ESHUTDOWN;
+  }
+  /* Relaxed: uniqueness needs only the atomicity of the increment. */
+  r->token =
+      atomic_fetch_add_explicit(&io->next_token, 1, memory_order_relaxed) + 1;
+  if (token) *token = r->token;
+  hk_io_push(io, r);
+  return 0;
+}
+
+int hk_io_timer(hk_io_t *io, int64_t ms, void *ctx, uint64_t *token) {
+  if (ms < 0) return -EINVAL;
+  hk_io_req_t *r = req_new(HK_IO_TIMER, ctx);
+  if (!r) return -ENOMEM;
+  uint64_t now = hk_io_now_ns();
+  uint64_t span = (uint64_t)ms > (UINT64_MAX - now) / 1000000u
+                      ? UINT64_MAX - now
+                      : (uint64_t)ms * 1000000u;
+  r->deadline = now + span;
+  return submit(io, r, token);
+}
+
+static int file_request(hk_io_t *io, int kind, const char *path,
+                        const void *data, size_t len, void *ctx,
+                        uint64_t *token) {
+  if (!path) return -EINVAL;
+  hk_io_req_t *r = req_new(kind, ctx);
+  if (!r) return -ENOMEM;
+  r->path = strdup(path);
+  r->len = len;
+  r->data = data || kind == HK_IO_WRITE_FILE ? malloc(len + 1) : NULL;
+  if (!r->path || (kind == HK_IO_WRITE_FILE && !r->data)) {
+    req_free(r);
+    return -ENOMEM;
+  }
+  if (len) memcpy(r->data, data, len);
+  return submit(io, r, token);
+}
+
+int hk_io_read_file(hk_io_t *io, const char *path, void *ctx,
+                    uint64_t *token) {
+  return file_request(io, HK_IO_READ_FILE, path, NULL, 0, ctx, token);
+}
+
+int hk_io_write_file(hk_io_t *io, const char *path, const void *data,
+                     size_t len, void *ctx, uint64_t *token) {
+  if (len && !data) return -EINVAL;
+  return file_request(io, HK_IO_WRITE_FILE, path, data, len, ctx, token);
+}
+
+int hk_io_read_line(hk_io_t *io, void *ctx, uint64_t *token) {
+  hk_io_req_t *r = req_new(HK_IO_READ_LINE, ctx);
+  if (!r) return -ENOMEM;
+  return submit(io, r, token);
+}
+
+int hk_io_accept(hk_io_t *io, int64_t sock, uint64_t owner, void *ctx,
+                 uint64_t *token) {
+  hk_io_req_t *r = req_new(HK_IO_ACCEPT, ctx);
+  if (!r) return -ENOMEM;
+  r->sock = sock;
+  r->owner = owner;
+  return submit(io, r, token);
+}
+
+int hk_io_connect(hk_io_t *io, const char *host, int64_t port,
+                  uint64_t owner, void *ctx, uint64_t *token) {
+  if (!host || port < 0 || port > 65535) return -EINVAL;
+  hk_io_req_t *r = req_new(HK_IO_CONNECT, ctx);
+  if (!r) return -ENOMEM;
+  r->path = strdup(host);
+  if (!r->path) {
+    req_free(r);
+    return -ENOMEM;
+  }
+  r->port = (int)port;
+  r->owner = owner;
+  return submit(io, r, token);
+}
+
+int hk_io_send(hk_io_t *io, int64_t sock, const void *data, size_t len,
+               void *ctx, uint64_t *token) {
+  if (len && !data) return -EINVAL;
+  hk_io_req_t *r = req_new(HK_IO_SEND, ctx);
+  if (!r) return -ENOMEM;
+  r->data = malloc(len + 1);
+  if (!r->data) {
+    req_free(r);
+    return -ENOMEM;
+  }
+  if (len) memcpy(r->data, data, len);
+  r->len = len;
+  r->sock = sock;
+  return submit(io, r, token);
+}
+
+int hk_io_recv(hk_io_t *io, int64_t sock, int64_t n, bool text, void *ctx,
+               uint64_t *token) {
+  if (n <= 0) return -EINVAL;
+  hk_io_req_t *r = req_new(text ? HK_IO_RECV_TEXT : HK_IO_RECV, ctx);
+  if (!r) return -ENOMEM;
+  r->sock = sock;
+  r->n = n > HK_IO_RECV_MAX ? HK_IO_RECV_MAX : n;
+  return submit(io, r, token);
+}
+
+int hk_io_close(hk_io_t *io, int64_t sock, void *ctx, uint64_t *token) {
+  hk_io_req_t *r = req_new(HK_IO_CLOSE, ctx);
+  if (!r) return -ENOMEM;
+  r->sock = sock;
+  hk_io_sock_mark_closing(io, sock);
+  return submit(io, r, token);
+}
+
+int hk_io_cancel(hk_io_t *io, uint64_t token) {
+  /* Acquire: pairs with the seq_cst store in hk_io_free. */
+  if (atomic_load_explicit(&io->stopping, memory_order_acquire))
+    return -ESHUTDOWN;
+  hk_io_req_t *r = req_new(HK_REQ_CANCEL, NULL);
+  if (!r) return -ENOMEM;
+  r->n = (int64_t)token; /* no token of its own: no completion */
+  hk_io_push(io, r);
+  return 0;
+}
+
+/* ---- Lifecycle --------------------------------------------------------- */
+
+static int backend_from_env(hk_io_backend_t *b) {
+  const char *e = getenv("HIKO_IO_BACKEND");
+  if (!e || !*e) return 0;
+  if (strcmp(e, "uring") == 0) *b = HK_IO_BACKEND_URING;
+  else if (strcmp(e, "fallback") == 0) *b = HK_IO_BACKEND_FALLBACK;
+  else return -EINVAL;
+  return 0;
+}
+
+static void io_destroy(hk_io_t *io) {
+  if (io->wake_fd >= 0) close(io->wake_fd);
+  pthread_mutex_destroy(&io->tab_lock);
+  sem_destroy(&io->started);
+  free(io->tab);
+  free(io->map);
+  free(io->heap);
+  free(io->sio);
+  free(io->inbuf);
+  free(io);
+}
+
+int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
+  *out = NULL;
+  if (!cfg || !cfg->callback) return -EINVAL;
+  hk_io_t *io = calloc(1, sizeof *io);
+  if (!io) return -ENOMEM;
+  io->callback = cfg->callback;
+  io->user = cfg->user;
+  io->want = cfg->backend;
+  io->stdin_fd = cfg->stdin_fd_set ? cfg->stdin_fd : 0;
+  io->fsroot = cfg->fsroot;
+  io->in.owner = io;
+  hk_mpsc_init(&io->queue);
+  pthread_mutex_init(&io->tab_lock, NULL);
+  sem_init(&io->started, 0, 0);
+  io->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  int rc = io->wake_fd < 0 ? -errno : 0;
+  if (rc == 0 && io->want == HK_IO_BACKEND_AUTO) rc = backend_from_env(&io->want);
+  if (rc == 0) rc = -pthread_create(&io->thread, NULL, io_main, io);
+  if (rc < 0) {
+    io_destroy(io);
+    return rc;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  sem_wait(&io->started);
+  if (io->start_error < 0) {
+    rc = io->start_error;
+    pthread_join(io->thread, NULL);
+    io_destroy(io);
+    return rc;
+  }
+  *out = io;
+  return 0;
+}
+
+void hk_io_free(hk_io_t *io) {
+  if (!io) return;
+  /* seq_cst: pairs with the acquire loads in submit() and loop(). */
+  atomic_store_explicit(&io->stopping, true, memory_order_seq_cst);
+  hk_io_wake(io);
+  pthread_join(io->thread, NULL);
+  /* Requests that raced the stop: complete them here. */
+  hk_mpsc_node_t *n;
+  while ((n = hk_mpsc_pop_consumer(&io->queue)) ||
+         !hk_mpsc_empty_consumer(&io->queue)) {
+    if (!n) continue;
+    hk_io_req_t *r = (hk_io_req_t *)n;
+    if (r->kind < HK_REQ_CANCEL) {
+      hk_io_completion_t c = {.token = r->token, .ctx = r->ctx,
+                              .op = (hk_io_op_t)r->kind,
+                              .result = -ECANCELED};
+      io->callback(io->user, &c);
+    }
+    req_free(r);
+  }
+  io_destroy(io);
+}
+
+const char *hk_io_backend_name(const hk_io_t *io) { return io->ops->name; }
+
+void hk_io_counters(const hk_io_t *io, hk_io_counters_t *o) {
+  o->taken = atomic_load_explicit(&io->c_taken, memory_order_relaxed);
+  o->completed = atomic_load_explicit(&io->c_completed, memory_order_relaxed);
+  o->finished = atomic_load_explicit(&io->c_finished, memory_order_relaxed);
+  o->pending = atomic_load_explicit(&io->c_pending, memory_order_relaxed);
+  o->accept_retries = atomic_load_explicit(&io->c_retries, memory_order_relaxed);
+  o->epoch = atomic_load_explicit(&io->c_epoch, memory_order_relaxed);
+}
+
+const char *hk_io_strerror(int64_t code) {
+  switch (code) {
+  case HK_IO_ECLOSED: return "socket is closed";
+  case HK_IO_ERESOLVE: return "host name lookup failed";
+  case HK_IO_EOUTSIDE: return "path is outside the allowed root";
+  default: break;
+  }
+  if (code >= 0 || code < -4095) return "Unknown error";
+  static _Thread_local char buf[128];
+  return strerror_r((int)-code, buf, sizeof buf);
+}

@@ -1,0 +1,221 @@
+/* io/io_internal.h: the structures shared by the engine (io.c, sock.c)
+** and the two backends (uring.c, fallback.c). Not installed.
+**
+** The engine turns requests into *primitives* (open, read, write, close,
+** accept, connect, send, recv) that a backend runs asynchronously and
+** reports back with hk_io_prim_done. Everything in this file is touched by
+** the I/O thread only unless a field says otherwise.
+*/
+#ifndef HK_IO_INTERNAL_H
+#define HK_IO_INTERNAL_H
+
+#include "io.h"
+#include "mpsc.h"
+
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+typedef struct hk_io_req hk_io_req_t;
+typedef struct hk_prim hk_prim_t;
+typedef struct hk_sockio hk_sockio_t;
+
+typedef enum hk_prim_kind {
+  HK_PRIM_OPEN,
+  HK_PRIM_READ,
+  HK_PRIM_WRITE,
+  HK_PRIM_CLOSE,
+  HK_PRIM_ACCEPT,
+  HK_PRIM_CONNECT,
+  HK_PRIM_SEND,
+  HK_PRIM_RECV,
+} hk_prim_kind_t;
+
+/* What the engine does with a finished primitive. */
+typedef void (*hk_prim_fn)(hk_io_t *io, hk_prim_t *p, int res);
+
+/* One asynchronous system call. Embedded in its owner (a request or a
+** socket); the owner never frees it while busy (the kernel may write the
+** buffer until the final completion). */
+struct hk_prim {
+  hk_prim_kind_t kind;
+  bool busy;      /* handed to the backend, no final completion yet */
+  bool cancelled; /* a cancel was sent for this run */
+  int fd;         /* OPEN: the directory fd (AT_FDCWD or the fs root) */
+  int flags;      /* ACCEPT: accept4 flags; SEND/RECV: msg flags */
+  void *buf;      /* READ/WRITE/SEND/RECV buffer; OPEN path */
+  size_t len;
+  int64_t offset; /* READ/WRITE: file offset, -1 for the current one */
+  struct open_how how;
+  struct sockaddr_storage addr; /* CONNECT */
+  socklen_t addrlen;
+  hk_prim_fn done;
+  void *owner; /* the request or socket the prim belongs to */
+  /* Backend links. */
+  hk_prim_t *bnext;
+  int bres;
+};
+
+typedef enum hk_req_kind {
+  /* User requests: the values of hk_io_op_t. */
+  HK_REQ_CANCEL = 100, /* target: token */
+  HK_REQ_CLOSE_QUIET,  /* close without a completion (close_owner) */
+  HK_REQ_RESOLVED,     /* a resolver thread finished a connect's lookup */
+} hk_req_kind_t;
+
+/* A request. Allocated by the submitter, passed through the MPSC queue,
+** owned by the I/O thread from then on, freed after its completion. */
+struct hk_io_req {
+  hk_mpsc_node_t qnode; /* MPSC link; first member */
+  int kind;             /* hk_io_op_t or hk_req_kind_t */
+  uint64_t token;
+  void *ctx;
+  /* Parameters (written by the submitter before the push). */
+  char *path;   /* READ/WRITE_FILE path, CONNECT host */
+  char *data;   /* WRITE_FILE, SEND bytes (owned) */
+  size_t len;   /* their length */
+  int64_t n;    /* RECV limit; CANCEL: the target token */
+  int64_t sock; /* socket number */
+  uint64_t owner;
+  int port;
+  uint64_t deadline; /* TIMER: CLOCK_MONOTONIC ns */
+  /* I/O thread state. */
+  bool cancelled;      /* cancel seen: complete with -ECANCELED */
+  bool finished;       /* counted in counters.finished */
+  bool retry_timer;    /* ACCEPT: in the heap, waiting to retry */
+  int64_t error;       /* error to report after the cleanup close */
+  size_t heap_idx;     /* timer heap position + 1, 0 when not in it */
+  hk_io_req_t *link;   /* socket / stdin queue link */
+  size_t off;          /* bytes done (SEND, WRITE_FILE) */
+  int fd;              /* READ/WRITE_FILE file, CONNECT socket (-1) */
+  char *buf;           /* READ_FILE buffer */
+  size_t cap;
+  hk_sockio_t *sio;    /* socket the request waits on */
+  struct sockaddr_storage *addrs; /* CONNECT candidates */
+  size_t naddrs, addr_next;
+  struct hk_resolve *resolve; /* CONNECT: lookup in progress */
+  hk_prim_t prim;
+};
+
+/* A FIFO of requests linked through ->link. */
+typedef struct hk_reqq {
+  hk_io_req_t *head, *tail;
+} hk_reqq_t;
+
+/* The I/O thread's state of one socket (created on first use). */
+struct hk_sockio {
+  int64_t id;
+  int fd;
+  bool closing;
+  hk_reqq_t accepts, sends, recvs, closers;
+  hk_prim_t rx; /* the socket's one receive, into rxbuf */
+  char *rxbuf;
+  size_t rxlen, rxcap;
+  bool eof;
+  int64_t rxerr; /* error of the last receive, for the next request */
+  unsigned busy; /* primitives in flight on fd */
+};
+
+/* A socket table entry; guarded by io->tab_lock. */
+typedef enum { HK_SOCK_OPEN = 0, HK_SOCK_CLOSING, HK_SOCK_CLOSED } hk_sock_state_t;
+typedef struct hk_sockent {
+  int fd;
+  uint8_t state;
+  uint64_t owner;
+} hk_sockent_t;
+
+/* Backend operations, all called on the I/O thread. */
+typedef struct hk_io_backend_ops {
+  const char *name;
+  int (*init)(hk_io_t *io);
+  void (*fini)(hk_io_t *io);
+  void (*start)(hk_io_t *io, hk_prim_t *p);  /* run p; done comes later */
+  void (*cancel)(hk_io_t *io, hk_prim_t *p); /* p busy; done follows */
+  /* Submit, then wait until a completion, a wake-up or [timeout_ns]
+  ** (-1: none) and report completions with hk_io_prim_done. */
+  void (*wait)(hk_io_t *io, int64_t timeout_ns);
+} hk_io_backend_ops_t;
+
+extern const hk_io_backend_ops_t hk_io_uring_ops;
+extern const hk_io_backend_ops_t hk_io_fallback_ops;
+
+struct hk_io {
+  /* Immutable after hk_io_new. */
+  hk_io_callback_t callback;
+  void *user;
+  const hk_io_backend_ops_t *ops;
+  hk_io_backend_t want;
+  int stdin_fd;
+  const hk_fsroot_t *fsroot;
+  int wake_fd; /* eventfd */
+  int sock_type_flags; /* SOCK_NONBLOCK for the fallback */
+  pthread_t thread;
+  sem_t started;
+  int start_error;
+  void *backend; /* the backend's private state */
+
+  /* Written by submitters (any thread). */
+  alignas(HK_CACHELINE) _Atomic uint64_t next_token;
+  hk_mpsc_t queue;
+  /* 1 while the I/O thread is asleep or about to sleep. */
+  alignas(HK_CACHELINE) _Atomic int sleeping;
+  _Atomic bool stopping;
+
+  /* Socket table: any thread, under tab_lock. */
+  alignas(HK_CACHELINE) pthread_mutex_t tab_lock;
+  hk_sockent_t *tab;
+  size_t ntab, captab;
+
+  /* Resolver boxes: under the resolver lock (sock.c). */
+  struct hk_resolve *resolves;
+
+  /* I/O thread only. Counters are written here, read with relaxed loads
+  ** from hk_io_counters. */
+  alignas(HK_CACHELINE) _Atomic uint64_t c_taken, c_completed, c_finished,
+      c_pending, c_retries, c_epoch;
+  hk_io_req_t **map; /* token -> request, open addressing */
+  size_t mapcap, mapn;
+  hk_io_req_t **heap; /* timers, by (deadline, token) */
+  size_t heapn, heapcap;
+  hk_sockio_t **sio; /* by socket number */
+  size_t siocap;
+  hk_reqq_t lines; /* read_line requests */
+  hk_prim_t in;    /* the stdin read */
+  char *inbuf;
+  size_t inlen, incap, inscan;
+  bool ineof;
+  size_t busy; /* primitives in flight, all owners */
+  bool draining;
+};
+
+/* Engine entry points for backends. Thread: io. */
+void hk_io_prim_start(hk_io_t *io, hk_prim_t *p);
+void hk_io_prim_cancel(hk_io_t *io, hk_prim_t *p);
+void hk_io_prim_done(hk_io_t *io, hk_prim_t *p, int res);
+uint64_t hk_io_now_ns(void);
+/* Write the wake eventfd. Thread: any. */
+void hk_io_wake(hk_io_t *io);
+/* Length of the first character of [s] if complete (1 for an invalid
+** byte), 0 if [s] holds only the valid start of one. */
+size_t hk_io_utf8_first(const char *s, size_t len);
+
+/* Socket table (sock.c). */
+int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner);
+int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd);
+void hk_io_sock_closed(hk_io_t *io, int64_t id);
+void hk_io_sock_mark_closing(hk_io_t *io, int64_t id);
+void hk_io_sock_close_all(hk_io_t *io);
+
+/* Resolver (sock.c). */
+struct hk_resolve;
+int hk_io_resolve_start(hk_io_t *io, hk_io_req_t *req);
+void hk_io_resolve_abandon_all(hk_io_t *io);
+int hk_io_parse_host(const char *host, int port, bool listen,
+                     struct sockaddr_storage *addrs, size_t *n);
+
+/* Push an internal request (never fails: aborts on no memory). */
+void hk_io_push(hk_io_t *io, hk_io_req_t *req);
+
+#endif

@@ -1,0 +1,656 @@
+/* test/io/io_test.c: unit tests of io/ (suite io_io). meson runs this
+** program twice, with HIKO_IO_BACKEND=uring and =fallback. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static harness_t H;
+static char tmpdir[64];
+
+static void setup(void) {
+  strcpy(tmpdir, "/tmp/hkio-XXXXXX");
+  cr_assert(mkdtemp(tmpdir));
+  cr_assert_eq(harness_open(&H, NULL), 0);
+}
+
+static void teardown(void) {
+  if (H.io) harness_close(&H);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+  if (system(cmd) != 0) cr_log_warn("cleanup failed");
+}
+
+TestSuite(io_io, .init = setup, .fini = teardown, .timeout = 30);
+
+static char *path_in(const char *name) {
+  static char buf[4][256];
+  static int k;
+  char *p = buf[k++ & 3];
+  snprintf(p, 256, "%s/%s", tmpdir, name);
+  return p;
+}
+
+static hk_io_completion_t run_wait(int rc, const uint64_t *tokp) {
+  cr_assert_eq(rc, 0, "submit failed: %d", rc);
+  uint64_t tok = *tokp;
+  hk_io_completion_t c = wait_token(&H, tok, 10000);
+  cr_assert_neq(c.result, -ETIMEDOUT, "no completion for token %llu",
+                (unsigned long long)tok);
+  return c;
+}
+
+/* ---- Instance ---------------------------------------------------------- */
+
+Test(io_io, backend_follows_environment) {
+  const char *e = getenv("HIKO_IO_BACKEND");
+  const char *name = hk_io_backend_name(H.io);
+  if (e && *e) cr_assert_str_eq(name, e);
+  else cr_assert(strcmp(name, "uring") == 0 || strcmp(name, "fallback") == 0);
+}
+
+Test(io_io, explicit_backend_choice) {
+  harness_t h2;
+  hk_io_config_t cfg = {.backend = HK_IO_BACKEND_FALLBACK};
+  cr_assert_eq(harness_open(&h2, &cfg), 0);
+  cr_assert_str_eq(hk_io_backend_name(h2.io), "fallback");
+  harness_close(&h2);
+}
+
+Test(io_io, strerror_codes) {
+  cr_assert_str_eq(hk_io_strerror(HK_IO_ECLOSED), "socket is closed");
+  cr_assert_str_eq(hk_io_strerror(-ENOENT), "No such file or directory");
+}
+
+/* ---- Timers ------------------------------------------------------------ */
+
+Test(io_io, timer_waits_at_least) {
+  uint64_t t0 = harness_now_ms(), tok;
+  hk_io_completion_t c = run_wait(hk_io_timer(H.io, 50, NULL, &tok), &tok);
+  cr_assert_eq(c.result, 0);
+  cr_assert_eq(c.op, HK_IO_TIMER);
+  cr_assert_geq(harness_now_ms() - t0, 50);
+  cr_assert_eq(hk_io_timer(H.io, -1, NULL, &tok), -EINVAL);
+}
+
+Test(io_io, timers_fire_in_deadline_order) {
+  int ms[] = {60, 10, 40, 0, 25};
+  uint64_t tok[5];
+  for (int i = 0; i < 5; i++) cr_assert_eq(hk_io_timer(H.io, ms[i], NULL, &tok[i]), 0);
+  cr_assert_eq(wait_count(&H, 5, 5000), 0);
+  uint64_t want[] = {tok[3], tok[1], tok[4], tok[2], tok[0]};
+  pthread_mutex_lock(&H.lock);
+  for (int i = 0; i < 5; i++) cr_assert_eq(H.order[i], want[i], "position %d", i);
+  pthread_mutex_unlock(&H.lock);
+}
+
+Test(io_io, ten_thousand_timers) {
+  enum { N = 10000 };
+  uint64_t t0 = harness_now_ms(), tok;
+  for (int i = 0; i < N; i++) cr_assert_eq(hk_io_timer(H.io, 200, NULL, &tok), 0);
+  cr_assert_eq(wait_count(&H, N, 10000), 0);
+  uint64_t dt = harness_now_ms() - t0;
+  cr_assert_geq(dt, 200);
+  cr_assert_lt(dt, 2000, "10^4 timers took %llu ms", (unsigned long long)dt);
+  usleep(20000);
+  cr_assert_eq(atomic_load(&H.callbacks), N, "each token completes once");
+  hk_io_counters_t k;
+  hk_io_counters(H.io, &k);
+  cr_assert_eq(k.completed, N);
+  cr_assert_eq(k.pending, 0);
+}
+
+Test(io_io, cancel_timer_completes_once) {
+  uint64_t tok;
+  cr_assert_eq(hk_io_timer(H.io, 5000, NULL, &tok), 0);
+  cr_assert_eq(hk_io_cancel(H.io, tok), 0);
+  hk_io_completion_t c = wait_token(&H, tok, 2000);
+  cr_assert_eq(c.result, -ECANCELED);
+  cr_assert_eq(hk_io_cancel(H.io, tok), 0); /* late cancel: nothing */
+  uint64_t t2;
+  run_wait(hk_io_timer(H.io, 1, NULL, &t2), &t2);
+  cr_assert_eq(atomic_load(&H.callbacks), 2);
+  hk_io_counters_t k;
+  hk_io_counters(H.io, &k);
+  cr_assert_eq(k.pending, 0);
+  cr_assert_eq(k.finished, 2);
+}
+
+/* ---- Files ------------------------------------------------------------- */
+
+Test(io_io, write_then_read_file) {
+  const char *p = path_in("a.txt");
+  uint64_t tok;
+  hk_io_completion_t c = run_wait(hk_io_write_file(H.io, p, "hello\nworld", 11, NULL, &tok), &tok);
+  cr_assert_eq(c.result, 0);
+  struct stat st;
+  cr_assert_eq(stat(p, &st), 0);
+  mode_t um = umask(0);
+  umask(um);
+  cr_assert_eq(st.st_mode & 0777, 0666 & ~um);
+  c = run_wait(hk_io_read_file(H.io, p, NULL, &tok), &tok);
+  cr_assert_eq(c.result, 11);
+  cr_assert_eq(c.len, 11);
+  cr_assert_str_eq(c.data, "hello\nworld");
+  /* Truncates. */
+  run_wait(hk_io_write_file(H.io, p, "x", 1, NULL, &tok), &tok);
+  c = run_wait(hk_io_read_file(H.io, p, NULL, &tok), &tok);
+  cr_assert_str_eq(c.data, "x");
+  /* Empty. */
+  run_wait(hk_io_write_file(H.io, p, "", 0, NULL, &tok), &tok);
+  c = run_wait(hk_io_read_file(H.io, p, NULL, &tok), &tok);
+  cr_assert_eq(c.result, 0);
+  cr_assert_str_eq(c.data, "");
+}
+
+Test(io_io, big_file_round_trip) {
+  size_t n = 3 * 1024 * 1024 + 17;
+  char *buf = malloc(n);
+  for (size_t i = 0; i < n; i++) buf[i] = (char)(i * 31 + 7);
+  const char *p = path_in("big.bin");
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_write_file(H.io, p, buf, n, NULL, &tok), &tok).result, 0);
+  hk_io_completion_t c = run_wait(hk_io_read_file(H.io, p, NULL, &tok), &tok);
+  cr_assert_eq(c.result, (int64_t)n);
+  cr_assert_eq(memcmp(c.data, buf, n), 0);
+  free(buf);
+}
+
+Test(io_io, file_errors) {
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_read_file(H.io, path_in("missing"), NULL, &tok), &tok).result, -ENOENT);
+  cr_assert_eq(run_wait(hk_io_read_file(H.io, tmpdir, NULL, &tok), &tok).result, -EISDIR);
+  cr_assert_eq(run_wait(hk_io_write_file(H.io, path_in("no/such/dir"), "x", 1, NULL, &tok), &tok).result, -ENOENT);
+  cr_assert_eq(run_wait(hk_io_write_file(H.io, tmpdir, "x", 1, NULL, &tok), &tok).result, -EISDIR);
+}
+
+Test(io_io, permission_denied) {
+  const char *p = path_in("secret");
+  int fd = open(p, O_CREAT | O_WRONLY, 0);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  chmod(tmpdir, 0777);
+  /* Root bypasses permissions: run as nobody (saved uid kept). */
+  harness_close(&H);
+  if (geteuid() == 0) cr_assert_eq(setresuid((uid_t)-1, 65534, 0), 0);
+  cr_assert_eq(harness_open(&H, NULL), 0);
+  uint64_t tok;
+  int64_t r1 = run_wait(hk_io_read_file(H.io, p, NULL, &tok), &tok).result;
+  int64_t r2 = run_wait(hk_io_write_file(H.io, p, "x", 1, NULL, &tok), &tok).result;
+  harness_close(&H);
+  if (getuid() == 0) cr_assert_eq(seteuid(0), 0);
+  cr_assert_eq(r1, -EACCES);
+  cr_assert_eq(r2, -EACCES);
+}
+
+/* ---- Standard input ---------------------------------------------------- */
+
+static int pipe_stdin(int fds[2]) {
+  if (pipe(fds) < 0) return -1;
+  harness_close(&H);
+  hk_io_config_t cfg = {.stdin_fd = fds[0], .stdin_fd_set = true};
+  return harness_open(&H, &cfg);
+}
+
+Test(io_io, read_line_in_issue_order) {
+  int fds[2];
+  cr_assert_eq(pipe_stdin(fds), 0);
+  uint64_t tok[6];
+  for (int i = 0; i < 6; i++) cr_assert_eq(hk_io_read_line(H.io, NULL, &tok[i]), 0);
+  const char *in = "first\nsec";
+  cr_assert_eq(write(fds[1], in, strlen(in)), (ssize_t)strlen(in));
+  hk_io_completion_t c = wait_token(&H, tok[0], 5000);
+  cr_assert_str_eq(c.data, "first");
+  usleep(20000);
+  cr_assert_eq(wait_token(&H, tok[1], 0).result, -ETIMEDOUT, "partial line must wait");
+  in = "ond\r\n\nlast";
+  cr_assert_eq(write(fds[1], in, strlen(in)), (ssize_t)strlen(in));
+  close(fds[1]);
+  const char *want[] = {"first", "second\r", "", "last", "", ""};
+  for (int i = 0; i < 6; i++) {
+    c = wait_token(&H, tok[i], 5000);
+    cr_assert_geq(c.result, 0, "line %d: %lld", i, (long long)c.result);
+    cr_assert_str_eq(c.data, want[i], "line %d", i);
+    cr_assert_eq(!!(c.flags & HK_IO_F_EOF), i >= 4, "eof flag of line %d", i);
+  }
+  close(fds[0]);
+}
+
+Test(io_io, read_line_cancel_keeps_data) {
+  int fds[2];
+  cr_assert_eq(pipe_stdin(fds), 0);
+  uint64_t a, b;
+  cr_assert_eq(hk_io_read_line(H.io, NULL, &a), 0);
+  usleep(10000);
+  cr_assert_eq(hk_io_cancel(H.io, a), 0);
+  cr_assert_eq(wait_token(&H, a, 5000).result, -ECANCELED);
+  cr_assert_eq(write(fds[1], "x\n", 2), 2);
+  cr_assert_eq(hk_io_read_line(H.io, NULL, &b), 0);
+  cr_assert_str_eq(wait_token(&H, b, 5000).data, "x");
+  close(fds[1]);
+  close(fds[0]);
+}
+
+/* ---- TCP --------------------------------------------------------------- */
+
+typedef struct pair {
+  int64_t lis, srv, cli;
+} pair_t;
+
+static pair_t connect_pair(void) {
+  pair_t p;
+  p.lis = hk_io_listen(H.io, "127.0.0.1", 0, 1);
+  cr_assert_gt(p.lis, 0, "listen: %lld", (long long)p.lis);
+  int64_t port = hk_io_socket_port(H.io, p.lis);
+  cr_assert_gt(port, 0);
+  uint64_t ta, tc;
+  cr_assert_eq(hk_io_accept(H.io, p.lis, 2, NULL, &ta), 0);
+  cr_assert_eq(hk_io_connect(H.io, "127.0.0.1", port, 3, NULL, &tc), 0);
+  p.srv = wait_token(&H, ta, 5000).result;
+  p.cli = wait_token(&H, tc, 5000).result;
+  cr_assert_gt(p.srv, 0, "accept: %lld", (long long)p.srv);
+  cr_assert_gt(p.cli, 0, "connect: %lld", (long long)p.cli);
+  cr_assert_eq(hk_io_socket_owner(H.io, p.srv), 2);
+  cr_assert_eq(hk_io_socket_owner(H.io, p.cli), 3);
+  return p;
+}
+
+static hk_io_completion_t recv_wait(int64_t s, int64_t n, bool text) {
+  uint64_t tok;
+  return run_wait(hk_io_recv(H.io, s, n, text, NULL, &tok), &tok);
+}
+
+static void send_ok(int64_t s, const char *d, size_t n) {
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_send(H.io, s, d, n, NULL, &tok), &tok).result, (int64_t)n);
+}
+
+Test(io_io, tcp_round_trip_and_eof) {
+  pair_t p = connect_pair();
+  send_ok(p.cli, "ping", 4);
+  hk_io_completion_t c = recv_wait(p.srv, 100, false);
+  cr_assert_eq(c.result, 4);
+  cr_assert_str_eq(c.data, "ping");
+  send_ok(p.srv, "pong!", 5);
+  c = recv_wait(p.cli, 3, true);
+  cr_assert_str_eq(c.data, "pon");
+  c = recv_wait(p.cli, 3, true);
+  cr_assert_str_eq(c.data, "g!");
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.cli, NULL, &tok), &tok).result, 0);
+  c = recv_wait(p.srv, 10, true);
+  cr_assert_eq(c.result, 0);
+  cr_assert_str_eq(c.data, "");
+  cr_assert(c.flags & HK_IO_F_EOF);
+  c = recv_wait(p.srv, 10, false);
+  cr_assert(c.flags & HK_IO_F_EOF);
+}
+
+Test(io_io, listen_hosts_and_ports) {
+  int64_t a = hk_io_listen(H.io, "", 0, 0);
+  int64_t b = hk_io_listen(H.io, "localhost", 0, 0);
+  int64_t c = hk_io_listen(H.io, "::1", 0, 0);
+  cr_assert_gt(a, 0);
+  cr_assert_gt(b, a, "numbers increase");
+  cr_assert(c > 0 || c == -EADDRNOTAVAIL || c == -EAFNOSUPPORT);
+  cr_assert_eq(hk_io_listen(H.io, "127.0.0.1", 65536, 0), -EINVAL);
+  cr_assert_eq(hk_io_listen(H.io, "127.0.0.1", -1, 0), -EINVAL);
+  cr_assert_eq(hk_io_listen(H.io, "example.com", 0, 0), -EINVAL);
+  uint64_t tok;
+  cr_assert_eq(hk_io_connect(H.io, "127.0.0.1", 70000, 0, NULL, &tok), -EINVAL);
+  cr_assert_eq(hk_io_connect(H.io, "127.0.0.1", -5, 0, NULL, &tok), -EINVAL);
+  /* The port of a taken port. */
+  int64_t port = hk_io_socket_port(H.io, b);
+  cr_assert_eq(hk_io_listen(H.io, "127.0.0.1", port, 0), -EADDRINUSE);
+}
+
+Test(io_io, connect_refused) {
+  int64_t l = hk_io_listen(H.io, "127.0.0.1", 0, 0);
+  int64_t port = hk_io_socket_port(H.io, l);
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_close(H.io, l, NULL, &tok), &tok).result, 0);
+  cr_assert_eq(run_wait(hk_io_connect(H.io, "127.0.0.1", port, 0, NULL, &tok), &tok).result, -ECONNREFUSED);
+  /* localhost tries 127.0.0.1 then ::1: both refused. */
+  cr_assert_eq(run_wait(hk_io_connect(H.io, "localhost", port, 0, NULL, &tok), &tok).result, -ECONNREFUSED);
+}
+
+Test(io_io, connect_through_resolver) {
+  /* "127.1" is not inet_pton-numeric, so it takes the helper thread; the
+  ** resolver reads it as 127.0.0.1 without any network. */
+  int64_t l = hk_io_listen(H.io, "127.0.0.1", 0, 0);
+  int64_t port = hk_io_socket_port(H.io, l);
+  uint64_t ta, tc;
+  cr_assert_eq(hk_io_accept(H.io, l, 0, NULL, &ta), 0);
+  hk_io_completion_t c = run_wait(hk_io_connect(H.io, "127.1", port, 0, NULL, &tc), &tc);
+  cr_assert_gt(c.result, 0, "%lld", (long long)c.result);
+  cr_assert_gt(wait_token(&H, ta, 5000).result, 0);
+}
+
+Test(io_io, use_after_close) {
+  pair_t p = connect_pair();
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.srv, NULL, &tok), &tok).result, 0);
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.srv, NULL, &tok), &tok).result, 0, "double close");
+  cr_assert_eq(run_wait(hk_io_send(H.io, p.srv, "x", 1, NULL, &tok), &tok).result, HK_IO_ECLOSED);
+  cr_assert_eq(recv_wait(p.srv, 1, false).result, HK_IO_ECLOSED);
+  cr_assert_eq(run_wait(hk_io_accept(H.io, p.srv, 0, NULL, &tok), &tok).result, HK_IO_ECLOSED);
+  cr_assert_eq(hk_io_socket_port(H.io, p.srv), HK_IO_ECLOSED);
+  cr_assert_eq(run_wait(hk_io_send(H.io, 999, "x", 1, NULL, &tok), &tok).result, HK_IO_ECLOSED);
+  cr_assert_eq(hk_io_recv(H.io, p.cli, 0, false, NULL, &tok), -EINVAL);
+  cr_assert_eq(hk_io_recv(H.io, p.cli, -3, true, NULL, &tok), -EINVAL);
+}
+
+Test(io_io, close_fails_pending_ops) {
+  pair_t p = connect_pair();
+  uint64_t r1, r2, a1, c1;
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, false, NULL, &r1), 0);
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, true, NULL, &r2), 0);
+  cr_assert_eq(hk_io_accept(H.io, p.lis, 0, NULL, &a1), 0);
+  usleep(20000);
+  cr_assert_eq(hk_io_close(H.io, p.srv, NULL, &c1), 0);
+  cr_assert_eq(hk_io_close_owner(H.io, 1), 1, "the listener's owner");
+  cr_assert_eq(wait_token(&H, r1, 5000).result, HK_IO_ECLOSED);
+  cr_assert_eq(wait_token(&H, r2, 5000).result, HK_IO_ECLOSED);
+  cr_assert_eq(wait_token(&H, a1, 5000).result, HK_IO_ECLOSED);
+  cr_assert_eq(wait_token(&H, c1, 5000).result, 0);
+}
+
+Test(io_io, huge_recv_is_capped) {
+  pair_t p = connect_pair();
+  size_t n = 3u << 20;
+  char *big = malloc(n);
+  memset(big, 'z', n);
+  uint64_t ts;
+  cr_assert_eq(hk_io_send(H.io, p.cli, big, n, NULL, &ts), 0);
+  size_t got = 0;
+  while (got < n) {
+    hk_io_completion_t c = recv_wait(p.srv, INT64_MAX, false);
+    cr_assert_gt(c.result, 0);
+    cr_assert_leq(c.result, HK_IO_RECV_MAX);
+    got += (size_t)c.result;
+  }
+  cr_assert_eq(got, n);
+  cr_assert_eq(wait_token(&H, ts, 5000).result, (int64_t)n);
+  free(big);
+}
+
+Test(io_io, concurrent_recvs_in_issue_order) {
+  pair_t p = connect_pair();
+  uint64_t t[3];
+  for (int i = 0; i < 3; i++) cr_assert_eq(hk_io_recv(H.io, p.srv, 2, false, NULL, &t[i]), 0);
+  send_ok(p.cli, "aabbcc", 6);
+  cr_assert_str_eq(wait_token(&H, t[0], 5000).data, "aa");
+  cr_assert_str_eq(wait_token(&H, t[1], 5000).data, "bb");
+  cr_assert_str_eq(wait_token(&H, t[2], 5000).data, "cc");
+}
+
+Test(io_io, sends_are_contiguous) {
+  pair_t p = connect_pair();
+  enum { K = 8, N = 256 * 1024 };
+  char *b = malloc(N);
+  uint64_t t[K];
+  for (int i = 0; i < K; i++) {
+    memset(b, 'a' + i, N);
+    cr_assert_eq(hk_io_send(H.io, p.cli, b, N, NULL, &t[i]), 0);
+  }
+  size_t got = 0;
+  while (got < (size_t)K * N) {
+    hk_io_completion_t c = recv_wait(p.srv, 65536, false);
+    cr_assert_gt(c.result, 0);
+    for (int64_t i = 0; i < c.result; i++)
+      cr_assert_eq(c.data[i], 'a' + (int)((got + (size_t)i) / N), "byte %zu", got + (size_t)i);
+    got += (size_t)c.result;
+  }
+  for (int i = 0; i < K; i++) cr_assert_eq(wait_token(&H, t[i], 5000).result, N);
+  free(b);
+}
+
+Test(io_io, utf8_hold_back) {
+  pair_t p = connect_pair();
+  uint64_t tok;
+  send_ok(p.cli, "a\xC3", 2); /* 'a' + first byte of é */
+  usleep(20000);
+  hk_io_completion_t c = recv_wait(p.srv, 10, true);
+  cr_assert_str_eq(c.data, "a");
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 1, true, NULL, &tok), 0);
+  usleep(20000);
+  cr_assert_eq(wait_token(&H, tok, 0).result, -ETIMEDOUT, "waits for the rest");
+  send_ok(p.cli, "\xA9z", 2);
+  c = wait_token(&H, tok, 5000);
+  cr_assert_str_eq(c.data, "\xC3\xA9", "one whole character, longer than n");
+  c = recv_wait(p.srv, 10, true);
+  cr_assert_str_eq(c.data, "z");
+  send_ok(p.cli, "\xFFq\xE2\x82", 4);
+  usleep(20000);
+  c = recv_wait(p.srv, 10, true);
+  cr_assert_str_eq(c.data, "\xEF\xBF\xBDq", "invalid byte replaced, tail held");
+  c = recv_wait(p.srv, 10, false);
+  cr_assert_eq(c.len, 2, "held-back bytes come first, raw");
+  cr_assert_eq(memcmp(c.data, "\xE2\x82", 2), 0);
+  send_ok(p.cli, "\xE2", 1);
+  uint64_t tc;
+  run_wait(hk_io_close(H.io, p.cli, NULL, &tc), &tc);
+  c = recv_wait(p.srv, 10, true);
+  cr_assert_str_eq(c.data, "\xEF\xBF\xBD", "held at end of stream");
+  c = recv_wait(p.srv, 10, true);
+  cr_assert(c.flags & HK_IO_F_EOF);
+}
+
+Test(io_io, utf8_helpers) {
+  cr_assert_eq(hk_io_utf8_complete("ab\xC3", 3), 2);
+  cr_assert_eq(hk_io_utf8_complete("\xF0\x9F\x98\x80", 4), 4);
+  cr_assert_eq(hk_io_utf8_complete("\xF0\x9F\x98", 3), 0);
+  cr_assert_eq(hk_io_utf8_complete("\xC0\xAF", 2), 2, "invalid bytes are units");
+  size_t n;
+  char *s = hk_io_utf8_sanitize("\xED\xA0\x80x", 4, &n);
+  cr_assert_str_eq(s, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx", "surrogates are invalid");
+  free(s);
+}
+
+Test(io_io, send_to_closed_peer_fails) {
+  pair_t p = connect_pair();
+  uint64_t tok;
+  run_wait(hk_io_close(H.io, p.srv, NULL, &tok), &tok);
+  char buf[65536] = {0};
+  int64_t r = 0;
+  for (int i = 0; i < 200 && r >= 0; i++)
+    r = run_wait(hk_io_send(H.io, p.cli, buf, sizeof buf, NULL, &tok), &tok).result;
+  cr_assert(r == -EPIPE || r == -ECONNRESET, "got %lld", (long long)r);
+}
+
+Test(io_io, recv_sees_reset) {
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 0);
+  int64_t port = hk_io_socket_port(H.io, lis);
+  uint64_t ta;
+  cr_assert_eq(hk_io_accept(H.io, lis, 0, NULL, &ta), 0);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  int64_t srv = wait_token(&H, ta, 5000).result;
+  cr_assert_gt(srv, 0);
+  uint64_t tr;
+  cr_assert_eq(hk_io_recv(H.io, srv, 10, false, NULL, &tr), 0);
+  struct linger lg = {1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+  close(fd); /* RST */
+  cr_assert_eq(wait_token(&H, tr, 5000).result, -ECONNRESET);
+}
+
+Test(io_io, cancel_blocked_accept_then_rebind) {
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 7);
+  int64_t port = hk_io_socket_port(H.io, lis);
+  uint64_t ta;
+  cr_assert_eq(hk_io_accept(H.io, lis, 7, NULL, &ta), 0);
+  usleep(20000);
+  cr_assert_eq(hk_io_cancel(H.io, ta), 0);
+  cr_assert_eq(wait_token(&H, ta, 5000).result, -ECANCELED);
+  /* The owner terminated: its sockets close, then the port is free. */
+  cr_assert_eq(hk_io_close_owner(H.io, 7), 1);
+  int64_t again = -1;
+  for (int i = 0; i < 200 && again < 0; i++) {
+    again = hk_io_listen(H.io, "127.0.0.1", port, 0);
+    if (again < 0) usleep(5000);
+  }
+  cr_assert_gt(again, 0, "rebind: %lld", (long long)again);
+  hk_io_counters_t k;
+  hk_io_counters(H.io, &k);
+  cr_assert_eq(k.pending, 0);
+}
+
+Test(io_io, cancel_blocked_recv_keeps_stream) {
+  pair_t p = connect_pair();
+  uint64_t t1;
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, false, NULL, &t1), 0);
+  usleep(20000);
+  cr_assert_eq(hk_io_cancel(H.io, t1), 0);
+  cr_assert_eq(wait_token(&H, t1, 5000).result, -ECANCELED);
+  send_ok(p.cli, "after", 5);
+  cr_assert_str_eq(recv_wait(p.srv, 10, false).data, "after");
+  uint64_t tok;
+  run_wait(hk_io_close(H.io, p.srv, NULL, &tok), &tok);
+  run_wait(hk_io_close(H.io, p.lis, NULL, &tok), &tok);
+}
+
+Test(io_io, owner_and_give) {
+  pair_t p = connect_pair();
+  cr_assert_eq(hk_io_socket_give(H.io, p.srv, 99, 5), -EPERM);
+  cr_assert_eq(hk_io_socket_give(H.io, p.srv, 2, 5), 0);
+  cr_assert_eq(hk_io_socket_owner(H.io, p.srv), 5);
+  cr_assert_eq(hk_io_close_owner(H.io, 2), 0);
+  cr_assert_eq(hk_io_close_owner(H.io, 5), 1);
+  cr_assert_eq(recv_wait(p.srv, 1, false).result, HK_IO_ECLOSED);
+  cr_assert_eq(hk_io_socket_give(H.io, p.srv, 5, 6), HK_IO_ECLOSED);
+}
+
+Test(io_io, accept_retries_when_out_of_descriptors) {
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 0);
+  int64_t port = hk_io_socket_port(H.io, lis);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  /* Fill the descriptor table up to a lowered limit. */
+  struct rlimit old, lim;
+  getrlimit(RLIMIT_NOFILE, &old);
+  int hold[64], nh = 0, top = dup(0);
+  lim.rlim_cur = (rlim_t)top + 4;
+  lim.rlim_max = old.rlim_max;
+  close(top);
+  cr_assert_eq(setrlimit(RLIMIT_NOFILE, &lim), 0);
+  int x;
+  while (nh < 64 && (x = dup(0)) >= 0) hold[nh++] = x;
+  uint64_t ta;
+  cr_assert_eq(hk_io_accept(H.io, lis, 0, NULL, &ta), 0);
+  hk_io_counters_t k = {0};
+  for (int i = 0; i < 200 && k.accept_retries == 0; i++) {
+    usleep(5000);
+    hk_io_counters(H.io, &k);
+  }
+  for (int i = 0; i < nh; i++) close(hold[i]);
+  setrlimit(RLIMIT_NOFILE, &old);
+  cr_assert_gt(k.accept_retries, 0);
+  cr_assert_gt(wait_token(&H, ta, 5000).result, 0, "accepted after the retry");
+  close(fd);
+}
+
+/* ---- Shutdown ------------------------------------------------------------ */
+
+Test(io_io, shutdown_cancels_everything_promptly) {
+  int fds[2];
+  cr_assert_eq(pipe_stdin(fds), 0);
+  pair_t p = connect_pair();
+  uint64_t t[5];
+  cr_assert_eq(hk_io_timer(H.io, 60000, NULL, &t[0]), 0);
+  cr_assert_eq(hk_io_accept(H.io, p.lis, 0, NULL, &t[1]), 0);
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, false, NULL, &t[2]), 0);
+  cr_assert_eq(hk_io_read_line(H.io, NULL, &t[3]), 0);
+  cr_assert_eq(hk_io_connect(H.io, "127.1", 1, 0, NULL, &t[4]), 0);
+  usleep(30000);
+  uint64_t t0 = harness_now_ms();
+  hk_io_free(H.io);
+  H.io = NULL;
+  cr_assert_lt(harness_now_ms() - t0, 1000);
+  for (int i = 0; i < 4; i++) {
+    hk_io_completion_t c = wait_token(&H, t[i], 0);
+    cr_assert_eq(c.result, -ECANCELED, "request %d: %lld", i, (long long)c.result);
+  }
+  cr_assert_neq(wait_token(&H, t[4], 0).result, -ETIMEDOUT);
+  cr_assert_eq(atomic_load(&H.dup), 0);
+  harness_close(&H);
+  close(fds[0]);
+  close(fds[1]);
+}
+
+/* ---- fs root --------------------------------------------------------------- */
+
+Test(io_io, fsroot_resolution) {
+  char *root = path_in("root");
+  cr_assert_eq(mkdir(root, 0755), 0);
+  char sub[300], link[300], file[300];
+  snprintf(sub, sizeof sub, "%s/sub", root);
+  snprintf(link, sizeof link, "%s/out", root);
+  snprintf(file, sizeof file, "%s/sub/f.txt", root);
+  mkdir(sub, 0755);
+  cr_assert_eq(symlink("/etc", link), 0);
+  hk_fsroot_t *r;
+  cr_assert_eq(hk_fsroot_new(&r, root), 0);
+  char *canon_root = realpath(root, NULL);
+  cr_assert_str_eq(hk_fsroot_dir(r), canon_root);
+  char *res, *msg;
+  cr_assert_eq(hk_fsroot_resolve(r, "read_file", "sub/../sub/f.txt", &res, &msg), 0);
+  cr_assert_str_eq(res, file);
+  free(res);
+  cr_assert_eq(hk_fsroot_resolve(r, "read_file", "new/dir/x", &res, &msg), 0, "missing components");
+  free(res);
+  cr_assert_eq(hk_fsroot_resolve(r, "read_file", ".", &res, &msg), 0);
+  cr_assert_str_eq(res, canon_root);
+  free(res);
+  cr_assert_eq(hk_fsroot_resolve(r, "read_file", "../x", &res, &msg), -EACCES);
+  char want[600];
+  char *ctmp = realpath(tmpdir, NULL);
+  snprintf(want, sizeof want, "read_file: path '%s/x' is outside allowed root '%s'", ctmp, canon_root);
+  free(ctmp);
+  cr_assert_str_eq(msg, want);
+  free(msg);
+  cr_assert_eq(hk_fsroot_resolve(r, "write_file", "out/passwd", &res, &msg), -EACCES);
+  snprintf(want, sizeof want, "write_file: path '/etc/passwd' is outside allowed root '%s'", canon_root);
+  cr_assert_str_eq(msg, want);
+  free(msg);
+  free(canon_root);
+  hk_fsroot_free(r);
+}
+
+Test(io_io, fsroot_open_is_race_free) {
+  char *root = path_in("root2");
+  cr_assert_eq(mkdir(root, 0755), 0);
+  hk_fsroot_t *r;
+  cr_assert_eq(hk_fsroot_new(&r, root), 0);
+  char *res, *msg;
+  cr_assert_eq(hk_fsroot_resolve(r, "read_file", "late", &res, &msg), 0);
+  /* A link that escapes is swapped in after the check. */
+  char link[300];
+  snprintf(link, sizeof link, "%s/late", root);
+  cr_assert_eq(symlink("/etc/passwd", link), 0);
+  cr_assert_eq(hk_fsroot_open(r, res, O_RDONLY, 0), HK_IO_EOUTSIDE);
+  /* Through the I/O thread too. */
+  harness_close(&H);
+  hk_io_config_t cfg = {.fsroot = r};
+  cr_assert_eq(harness_open(&H, &cfg), 0);
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_read_file(H.io, res, NULL, &tok), &tok).result, HK_IO_EOUTSIDE);
+  cr_assert_eq(run_wait(hk_io_read_file(H.io, "/etc/passwd", NULL, &tok), &tok).result, HK_IO_EOUTSIDE);
+  char ok[300];
+  snprintf(ok, sizeof ok, "%s/ok.txt", hk_fsroot_dir(r));
+  cr_assert_eq(run_wait(hk_io_write_file(H.io, ok, "in", 2, NULL, &tok), &tok).result, 0);
+  cr_assert_str_eq(run_wait(hk_io_read_file(H.io, ok, NULL, &tok), &tok).data, "in");
+  harness_close(&H);
+  free(res);
+  hk_fsroot_free(r);
+}
