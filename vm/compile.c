@@ -653,9 +653,8 @@ static void handle_expr(comp_t *c, hk_expr_t *e, bool tail) {
     clause_fn(c, cl->effect_name, 2, cl->payload_var, cl->k_var, cl->body);
   }
   c->cur = e->pos;
-  emit(c, HK_I_HANDLE, h);
-  adjust(c, (int)e->n + 2, 1);
-  ret_if(c, tail);
+  emit(c, tail ? HK_I_THANDLE : HK_I_HANDLE, h);
+  adjust(c, (int)e->n + 2, tail ? 0 : 1);
 }
 
 static void expr(comp_t *c, hk_expr_t *e, bool tail) {

@@ -269,7 +269,7 @@ static void discard_frame(hk_vm_t *vm) {
 
 /* ---- Effects ------------------------------------------------------------------ */
 
-static int do_handle(hk_vm_t *vm, uint32_t h) {
+static int do_handle(hk_vm_t *vm, uint32_t h, bool tail) {
   hk_seg_t *cur = vm->seg;
   const hk_handler_info_t *hi = &vm->img->handlers[h];
   uint32_t n = hi->n;
@@ -292,6 +292,7 @@ static int do_handle(hk_vm_t *vm, uint32_t h) {
   s->nclauses = n;
   for (uint32_t i = 0; i < n; i++) s->hclauses[i] = args[2 + i];
   cur->sp -= n + 2;
+  if (tail) discard_frame(vm); /* SPEC §4.3.1: a handle in tail position keeps no frame */
   s->vals[0] = body;
   s->vals[1] = hk_unit();
   s->sp = 2;
@@ -1172,7 +1173,12 @@ dispatch:
   CASE(HANDLE) {
     fr->pc = (uint32_t)(pc - code);
     seg->sp = (uint32_t)(sp - vals);
-    AFTER(do_handle(vm, A()));
+    AFTER(do_handle(vm, A(), false));
+    NEXT();
+  }
+  CASE(THANDLE) {
+    SAVE();
+    AFTER(do_handle(vm, A(), true));
     NEXT();
   }
   CASE(PERFORM) {
