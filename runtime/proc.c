@@ -46,6 +46,36 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
 }
 #define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
 
+/* Quiescence accounting: [dr] to runnable, [dw] to waiting (wrapping). */
+static void account(hk_procs_t *P, int dr, int dw) {
+  if (dr) count(P, offsetof(hk_pcounters_t, runnable), (uint64_t)(int64_t)dr);
+  if (dw) count(P, offsetof(hk_pcounters_t, waiting), (uint64_t)(int64_t)dw);
+  COUNT(P, epoch, 1);
+}
+
+static bool is_join_wait(uint32_t state) {
+  return (state & (HK_WAIT_RECV | HK_WAIT_CHILD)) != 0;
+}
+
+static void sum_shard(hk_pcounters_t *c, uint64_t *r, uint64_t *w, uint64_t *e) {
+  /* Relaxed: the two-pass comparison of the epochs detects a change. */
+  *e += atomic_load_explicit(&c->epoch, memory_order_acquire);
+  *r += atomic_load_explicit(&c->runnable, memory_order_relaxed);
+  *w += atomic_load_explicit(&c->waiting, memory_order_relaxed);
+}
+
+bool hk_procs_quiescence(hk_procs_t *P, hk_pcounters_t *const *shards, size_t n,
+                         uint64_t *runnable, uint64_t *waiting) {
+  uint64_t r[2] = {0, 0}, w[2] = {0, 0}, e[2] = {0, 0};
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < n; i++) sum_shard(shards[i], &r[pass], &w[pass], &e[pass]);
+    sum_shard(&P->shared, &r[pass], &w[pass], &e[pass]);
+  }
+  *runnable = r[1];
+  *waiting = w[1];
+  return e[0] == e[1] && r[0] == r[1] && w[0] == w[1];
+}
+
 static void count_max(hk_procs_t *P, uint64_t v) {
   hk_pcounters_t *c = P->ops->counters ? P->ops->counters(P->ops->ud) : &P->shared;
   if (!c) c = &P->shared;
@@ -208,7 +238,6 @@ hk_outcome_t hk_child_consume(hk_child_t *c, void **payload) {
 
 /* ---- Creation and release ------------------------------------------------ */
 
-static hk_task_result_t proc_run(hk_task_t *t, hk_worker_t *w, int32_t *budget);
 
 static void proc_release(hk_pmentry_t *e) {
   hk_proc_t *p = (hk_proc_t *)e;
@@ -248,7 +277,7 @@ int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out
   uint64_t pid = hk_pidmap_alloc(P->map);
   hk_pmentry_init(&p->e, pid, proc_release); /* the "live" reference */
   p->procs = P;
-  p->task.run = proc_run;
+  p->task.run = hk_proc_task_run;
   p->parent_pid = parent ? hk_proc_pid(parent) : 0;
   p->root_pid = parent ? parent->root_pid : pid;
   atomic_init(&p->state, HK_PS_RUNNABLE);
@@ -276,6 +305,7 @@ int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out
 }
 
 void hk_proc_start(hk_proc_t *p, hk_worker_t *w) {
+  account(p->procs, +1, 0);
   p->procs->ops->ready(p->procs->ops->ud, p, w);
 }
 
@@ -314,6 +344,7 @@ bool hk_proc_wake(hk_proc_t *p, uint32_t reasons, hk_worker_t *w) {
     if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE,
                                               memory_order_acq_rel,
                                               memory_order_acquire)) {
+      account(p->procs, +1, is_join_wait(s) ? -1 : 0);
       p->procs->ops->ready(p->procs->ops->ud, p, w);
       return true;
     }
@@ -332,6 +363,7 @@ void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
                                                 HK_PS_RUNNABLE | HK_PS_CANCEL,
                                                 memory_order_acq_rel,
                                                 memory_order_acquire)) {
+        account(p->procs, +1, is_join_wait(s) ? -1 : 0);
         p->procs->ops->ready(p->procs->ops->ud, p, w);
         return;
       }
@@ -474,10 +506,14 @@ static block_t block(hk_proc_t *p) {
     /* Armed and nothing happened yet: BLOCKED. Release: pairs with the
     ** winning waker's acquire CAS, so every write of this slice into p
     ** happens before p runs again on any worker. */
+    /* Account first: after the CAS p belongs to its waker, whose +1 must
+    ** not be seen before our -1 in the same shard sum. */
+    account(p->procs, -1, is_join_wait(reason) ? +1 : 0);
     if (atomic_compare_exchange_strong_explicit(&p->state, &cur, HK_PS_BLOCKED | reason,
                                                 memory_order_release,
                                                 memory_order_acquire))
       return BLOCK_SLEEP;
+    account(p->procs, +1, is_join_wait(reason) ? -1 : 0);
     /* A waker (WOKEN) or a canceller (CANCEL) came while we armed. */
   }
   /* Condition met or woken while arming: RUNNING again, keeping CANCEL.
@@ -557,6 +593,7 @@ static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payl
   publish_outcome(p, out, payload, w);
   end_children(p, w);
   drain(p);
+  account(P, -1, 0);
   atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
   hk_proc_unref(p); /* the live reference */
 }
@@ -579,47 +616,55 @@ static bool end_slice(hk_proc_t *p) {
   }
 }
 
-static hk_task_result_t proc_run(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
-  hk_proc_t *p = (hk_proc_t *)((char *)t - offsetof(hk_proc_t, task));
+static hk_task_result_t finish(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out,
+                               void *payload, int *end) {
+  *end = out == HK_OUT_DONE ? HK_END_DONE : out == HK_OUT_FAILED ? HK_END_FAIL : HK_END_CANCEL;
+  terminate(p, w, out, payload);
+  return HK_TASK_DONE;
+}
+
+static hk_task_result_t yield(hk_proc_t *p, hk_worker_t *w, int *end) {
+  if (!end_slice(p)) return finish(p, w, HK_OUT_CANCELLED, NULL, end);
+  *end = HK_END_YIELD;
+  return HK_TASK_YIELD;
+}
+
+hk_task_result_t hk_proc_run_slice(hk_task_t *t, hk_worker_t *w, int32_t *budget, int *end) {
+  hk_proc_t *p = hk_proc_of_task(t);
   /* RUNNABLE -> RUNNING (RUNNABLE is 0, so OR keeps a CANCEL bit).
   ** Acquire: pairs with the release of the CAS that readied p. */
   uint32_t s = atomic_fetch_or_explicit(&p->state, HK_PS_RUNNING, memory_order_acq_rel);
   assert((s & HK_PS_MASK) == HK_PS_RUNNABLE);
   for (;;) {
-    if (s & HK_PS_CANCEL) {
-      terminate(p, w, HK_OUT_CANCELLED, NULL);
-      return HK_TASK_DONE;
-    }
+    if (s & HK_PS_CANCEL) return finish(p, w, HK_OUT_CANCELLED, NULL, end);
     hk_slice_t r = p->procs->ops->run(p, w, budget);
     switch (r) {
     case HK_SLICE_DONE:
     case HK_SLICE_FAILED: {
       void *payload = p->out_payload;
       p->out_payload = NULL;
-      terminate(p, w, r == HK_SLICE_DONE ? HK_OUT_DONE : HK_OUT_FAILED, payload);
-      return HK_TASK_DONE;
+      return finish(p, w, r == HK_SLICE_DONE ? HK_OUT_DONE : HK_OUT_FAILED, payload, end);
     }
     case HK_SLICE_YIELD:
-      if (end_slice(p)) return HK_TASK_YIELD;
-      terminate(p, w, HK_OUT_CANCELLED, NULL);
-      return HK_TASK_DONE;
+      return yield(p, w, end);
     case HK_SLICE_BLOCK:
       switch (block(p)) {
       case BLOCK_SLEEP:
+        *end = HK_END_BLOCK;
         return HK_TASK_BLOCKED; /* p may already run elsewhere: hands off */
       case BLOCK_CANCEL:
-        terminate(p, w, HK_OUT_CANCELLED, NULL);
-        return HK_TASK_DONE;
+        return finish(p, w, HK_OUT_CANCELLED, NULL, end);
       case BLOCK_CONTINUE:
-        if (*budget <= 0) {
-          if (end_slice(p)) return HK_TASK_YIELD;
-          terminate(p, w, HK_OUT_CANCELLED, NULL);
-          return HK_TASK_DONE;
-        }
+        if (*budget <= 0) return yield(p, w, end);
         s = atomic_load_explicit(&p->state, memory_order_acquire);
         break;
       }
       break;
     }
   }
+}
+
+hk_task_result_t hk_proc_task_run(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
+  int end;
+  return hk_proc_run_slice(t, w, budget, &end);
 }

@@ -36,6 +36,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime/mailbox.h"
@@ -86,7 +87,13 @@ typedef enum hk_outcome {
 typedef struct hk_pcounters {
   _Atomic uint64_t sent, received, dropped, spawns;
   _Atomic uint64_t created, done, failed, cancelled;
-  _Atomic uint64_t detached_failed, mailbox_high;
+  _Atomic uint64_t detached_failed, mailbox_high, gc_runs;
+  /* Quiescence (SPEC §10.8), summed over every shard: RUNNABLE + RUNNING
+  ** processes (+1 by whoever readies one, -1 by the worker that blocks or
+  ** ends it), processes blocked in a receive or a join (+1 at the block,
+  ** -1 by the waker), and an epoch bumped by each change. Differences of
+  ** wrapping unsigned counts: only the sums mean anything. */
+  _Atomic uint64_t runnable, waiting, epoch;
 } hk_pcounters_t;
 
 typedef struct hk_procs_ops {
@@ -191,6 +198,24 @@ hk_pidmap_t *hk_procs_pidmap(hk_procs_t *procs);
 uint64_t hk_procs_live(hk_procs_t *procs);
 /* The shared counter shard (for threads without their own). */
 hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *procs);
+
+/* Sums every shard's quiescence counts: [shards] are the per-thread ones
+** (the shared one is added). Returns true if two passes agreed (a
+** consistent snapshot), with *runnable and *waiting set. Thread: any. */
+bool hk_procs_quiescence(hk_procs_t *procs, hk_pcounters_t *const *shards, size_t n,
+                         uint64_t *runnable, uint64_t *waiting);
+
+/* How a slice ended (for traces): */
+enum { HK_END_YIELD, HK_END_BLOCK, HK_END_DONE, HK_END_FAIL, HK_END_CANCEL };
+
+/* The task function of every process (p->task.run is set to it). A host
+** that wants to know how each slice ended calls hk_proc_run_slice from its
+** own task function instead. Thread: the worker [w]. */
+hk_task_result_t hk_proc_task_run(hk_task_t *t, hk_worker_t *w, int32_t *budget);
+hk_task_result_t hk_proc_run_slice(hk_task_t *t, hk_worker_t *w, int32_t *budget, int *end);
+static inline hk_proc_t *hk_proc_of_task(hk_task_t *t) {
+  return (hk_proc_t *)(void *)((char *)t - offsetof(hk_proc_t, task));
+}
 
 /* ---- Creating ------------------------------------------------------------ */
 

@@ -379,6 +379,9 @@ int main(void) {
          atomic_load(&c->sent), atomic_load(&c->received), atomic_load(&c->dropped),
          atomic_load(&outcomes[HK_OUT_DONE]), atomic_load(&outcomes[HK_OUT_CANCELLED]));
   CHECK(left == 0, "%zu records left in the pid map", left);
+  uint64_t runnable, waiting;
+  CHECK(hk_procs_quiescence(procs, NULL, 0, &runnable, &waiting) && runnable == 0 && waiting == 0,
+        "quiescence counts: runnable %" PRIu64 " waiting %" PRIu64, runnable, waiting);
   CHECK(atomic_load(&payloads_made) == atomic_load(&payloads_freed),
         "payloads made %" PRIu64 " freed %" PRIu64, atomic_load(&payloads_made),
         atomic_load(&payloads_freed));
