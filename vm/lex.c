@@ -388,24 +388,39 @@ static int lex_char(hk_lexer_t *lx, hk_token_t *t) {
 
 /* ---- Names ---- */
 
+/* Is [s, n] the keyword [w]? */
+static inline bool is_kw(const char *s, size_t n, const char *w, size_t wn) {
+  return n == wn && memcmp(s, w, n) == 0;
+}
+#define KW(w, k) if (is_kw(s, n, w, sizeof w - 1)) return k
+
+/* The keyword kind of an identifier, or HK_T_IDENT (a switch on the first
+** letter: this runs for every identifier). */
 static hk_tok_kind_t keyword(const char *s, size_t n) {
-  static const struct { const char *w; hk_tok_kind_t k; } kw[] = {
-    {"val", HK_T_VAL}, {"fun", HK_T_FUN}, {"fn", HK_T_FN}, {"let", HK_T_LET},
-    {"in", HK_T_IN}, {"end", HK_T_END}, {"if", HK_T_IF}, {"then", HK_T_THEN},
-    {"else", HK_T_ELSE}, {"case", HK_T_CASE}, {"of", HK_T_OF},
-    {"datatype", HK_T_DATATYPE}, {"type", HK_T_TYPE}, {"local", HK_T_LOCAL},
-    {"and", HK_T_AND}, {"rec", HK_T_REC}, {"use", HK_T_USE}, {"true", HK_T_TRUE},
-    {"false", HK_T_FALSE}, {"not", HK_T_NOT}, {"andalso", HK_T_ANDALSO},
-    {"orelse", HK_T_ORELSE}, {"mod", HK_T_MOD}, {"as", HK_T_AS},
-    {"effect", HK_T_EFFECT}, {"handle", HK_T_HANDLE}, {"with", HK_T_WITH},
-    {"perform", HK_T_PERFORM}, {"resume", HK_T_RESUME}, {"return", HK_T_RETURN},
-  };
-  if (n < 2 || n > 8 || s[0] < 'a' || s[0] > 'y') return HK_T_IDENT;
-  for (size_t i = 0; i < sizeof kw / sizeof kw[0]; i++)
-    if (kw[i].w[0] == s[0] && strlen(kw[i].w) == n && memcmp(kw[i].w, s, n) == 0)
-      return kw[i].k;
+  if (n < 2 || n > 8) return HK_T_IDENT;
+  switch (s[0]) {
+  case 'a': KW("and", HK_T_AND); KW("andalso", HK_T_ANDALSO); KW("as", HK_T_AS); break;
+  case 'c': KW("case", HK_T_CASE); break;
+  case 'd': KW("datatype", HK_T_DATATYPE); break;
+  case 'e': KW("end", HK_T_END); KW("else", HK_T_ELSE); KW("effect", HK_T_EFFECT); break;
+  case 'f': KW("fun", HK_T_FUN); KW("fn", HK_T_FN); KW("false", HK_T_FALSE); break;
+  case 'h': KW("handle", HK_T_HANDLE); break;
+  case 'i': KW("in", HK_T_IN); KW("if", HK_T_IF); break;
+  case 'l': KW("let", HK_T_LET); KW("local", HK_T_LOCAL); break;
+  case 'm': KW("mod", HK_T_MOD); break;
+  case 'n': KW("not", HK_T_NOT); break;
+  case 'o': KW("of", HK_T_OF); KW("orelse", HK_T_ORELSE); break;
+  case 'p': KW("perform", HK_T_PERFORM); break;
+  case 'r': KW("rec", HK_T_REC); KW("resume", HK_T_RESUME); KW("return", HK_T_RETURN); break;
+  case 't': KW("then", HK_T_THEN); KW("type", HK_T_TYPE); KW("true", HK_T_TRUE); break;
+  case 'u': KW("use", HK_T_USE); break;
+  case 'v': KW("val", HK_T_VAL); break;
+  case 'w': KW("with", HK_T_WITH); break;
+  default: break;
+  }
   return HK_T_IDENT;
 }
+#undef KW
 
 static int lex_name(hk_lexer_t *lx, hk_token_t *t, bool tyvar) {
   hk_pos_t start = here(lx);
