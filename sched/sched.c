@@ -180,6 +180,23 @@ static uint32_t cpu_count(void) {
   return n < 1 ? 1 : (uint32_t)n;
 }
 
+/* Stress builds (test/sched/meson.build) define HK_SCHED_NOISE to widen
+** the race windows of parking and waking with random yields and spins, so
+** that a broken protocol fails the stress programs quickly. */
+#ifdef HK_SCHED_NOISE
+static void noise(void) {
+  static _Thread_local uint64_t x = 0x9e3779b97f4a7c15ULL;
+  uint64_t r = rng_next(&x);
+  if (r % 8 == 0)
+    sched_yield();
+  else if (r % 8 == 1)
+    for (volatile uint32_t i = 0; i < (r >> 40) % 2000; i++)
+      ;
+}
+#else
+#define noise() ((void)0)
+#endif
+
 /* ---- waking and parking --------------------------------------------- */
 
 /* Is any task queued anywhere? Used after the (P2)/(P3) fence. */
@@ -228,6 +245,7 @@ static void wake_one(hk_sched_t *s) {
             &s->nsearching, &zero, 1, memory_order_seq_cst,
             memory_order_relaxed))
       return; /* a searcher exists: it finds the work or does (P2)/(P3) */
+    noise();
     hk_worker_t *w = idle_pop(s);
     if (w) {
       give_token(w);
@@ -250,6 +268,7 @@ static void leave_searching(hk_worker_t *w) {
     /* We were the last searcher (P3): wake a replacement if more work
     ** is queued. (Go wakes one unconditionally; with nothing visible that
     ** wake-up would only search and park again.) */
+    noise();
     full_fence(s);
     if (work_anywhere(s))
       wake_one(s);
@@ -297,14 +316,17 @@ static void park(hk_worker_t *w) {
   uint32_t np =
       atomic_fetch_add_explicit(&s->nparked, 1, memory_order_relaxed) + 1;
   pthread_mutex_unlock(&s->idle_lock);
+  noise();
   if (w->searching) {
     w->searching = false;
     /* (P2): ordered before our fence; a submitter after it sees it. */
     atomic_fetch_sub_explicit(&s->nsearching, 1, memory_order_seq_cst);
   }
+  noise();
   /* (P2): pairs with the fence of (P1) in every work submitter. */
   full_fence(s);
   bool found = stopping(s) || work_anywhere(s);
+  noise();
   if (!found && np == s->nworkers && s->cfg.all_idle) {
     s->cfg.all_idle(s, s->cfg.arg);
     full_fence(s);
@@ -494,10 +516,12 @@ static void *worker_main(void *arg) {
       leave_searching(w); /* woken, and the work was already local */
     if (!t)
       t = search(w);
-    if (t)
+    if (t) {
       run_one(w, t);
-    else
+    } else {
+      noise();
       park(w);
+    }
   }
   if (w->searching) { /* stopping: nobody relies on the count any more */
     w->searching = false;
@@ -666,6 +690,7 @@ void hk_sched_ready_local_owner(hk_worker_t *w, hk_task_t *t) {
 void hk_sched_inject_list(hk_sched_t *s, hk_task_t *first, hk_task_t *last,
                           size_t n) {
   hk_injq_push_list(&s->injq, first, last, n);
+  noise();
   /* (P1): the push above is visible to a parker's re-check, or we see it
   ** on the idle list below. */
   full_fence(s);

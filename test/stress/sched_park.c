@@ -20,7 +20,7 @@
 #define STRESS_SCALE 1
 #endif
 #ifdef __SANITIZE_THREAD__
-#define ROUNDS (1500 * STRESS_SCALE)
+#define ROUNDS (4000 * STRESS_SCALE)
 #define DEADLINE_MS 10000
 #define TIMEOUT_S 240
 #else
