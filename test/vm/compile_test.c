@@ -1,0 +1,137 @@
+/* compile_test.c — the compiler (vm/compile.c) through the front end:
+** programs compile and run with the expected output, known calls are
+** direct, tail calls keep the stack flat, long chains compile without
+** recursion, and the listing names functions and constants. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/disasm.h"
+#include "vm/front.h"
+#include "vm/image.h"
+#include "vm/vm.h"
+
+typedef struct cap {
+  char buf[1 << 16];
+  size_t n;
+} cap_t;
+
+static int cap_write(void *ud, int stream, const char *data, size_t len) {
+  cap_t *c = ud;
+  (void)stream;
+  if (c->n + len >= sizeof c->buf) len = sizeof c->buf - 1 - c->n;
+  memcpy(c->buf + c->n, data, len);
+  c->n += len;
+  c->buf[c->n] = '\0';
+  return 0;
+}
+
+static hk_front_t front;
+static cap_t out;
+
+static const hk_image_t *compile(const char *src) {
+  hk_front_init(&front);
+  int rc = hk_front_compile_string(&front, "t.hml", src, strlen(src), NULL);
+  if (rc != 0) {
+    char *text = NULL;
+    hk_diags_render(&front.diags, &front.sources, &text);
+    cr_log_error("%s", text ? text : "?");
+    free(text);
+  }
+  cr_assert_eq(rc, 0);
+  cr_assert_not_null(front.image);
+  return front.image;
+}
+
+/* Runs [src]; returns the final state; output in out.buf. */
+static hk_run_t run(const char *src, const hk_vm_config_t *cfg, hk_vm_t **keep) {
+  const hk_image_t *img = compile(src);
+  hk_host_t host = {.ud = &out, .write = cap_write};
+  out.n = 0;
+  out.buf[0] = '\0';
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, &host, cfg), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  hk_run_t st;
+  while ((st = hk_vm_run(vm, 2000)) == HK_RUN_YIELD) {}
+  if (keep) *keep = vm;
+  else hk_vm_free(vm);
+  return st;
+}
+
+static void fini(void) { hk_front_free(&front); }
+TestSuite(vm_compile, .fini = fini);
+
+Test(vm_compile, small_program_output) {
+  cr_assert_eq(run("fun sq x = x * x\n"
+                   "val xs = [sq 3, sq 4]\n"
+                   "val _ = println xs\n"
+                   "val _ = case xs of [a, b] => println (a + b) | _ => println 0\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "[9, 16]\n25\n");
+}
+
+Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
+  const hk_image_t *img = compile("fun f x y = if x = 0 then y else f (x - 1) (y + 1)\n"
+                                  "val _ = println (f 3 4)\n"
+                                  "fun g h = h 1\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "TCALLF"), "%s", text);
+  cr_assert_not_null(strstr(text, "CALLF"));
+  cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
+  cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
+  free(text);
+}
+
+Test(vm_compile, tail_calls_run_in_constant_stack) {
+  hk_vm_config_t cfg = {.max_stack_depth = 20};
+  cr_assert_eq(run("fun loop i acc = if i = 0 then acc else loop (i - 1) (acc + 2)\n"
+                   "fun apply f x = f x\n"
+                   "fun bounce n = if n = 0 then 0 else apply bounce (n - 1)\n"
+                   "val _ = println (loop 100000 0, bounce 100000)\n",
+                   &cfg, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "(200000, 0)\n");
+  hk_vm_t *vm;
+  cr_assert_eq(run("fun f n = if n = 0 then 0 else 1 + f (n - 1)\nval _ = f 100\n", &cfg, &vm),
+               HK_RUN_FAILED);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "stack overflow");
+  hk_vm_free(vm);
+}
+
+Test(vm_compile, million_element_list_literal) {
+  size_t n = 1000000;
+  char *src = malloc(n * 2 + 256);
+  char *p = src + sprintf(src, "val xs = [");
+  for (size_t i = 0; i < n; i++) {
+    *p++ = i ? ',' : ' ';
+    *p++ = '1';
+  }
+  strcpy(p, "]\nfun len l a = case l of [] => a | _ :: t => len t (a + 1)\n"
+            "val _ = println (len xs 0)\n");
+  cr_assert_eq(run(src, NULL, NULL), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "1000000\n");
+  free(src);
+}
+
+Test(vm_compile, closures_capture_through_several_levels) {
+  cr_assert_eq(run("fun outer a = let val b = a * 2 in fn c => fn d => a + b + c + d end\n"
+                   "val _ = println (outer 1 10 100)\n"
+                   "fun mk n = let fun go i = if i = n then [] else i :: go (i + 1) in go end\n"
+                   "val _ = println (mk 4 1)\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "113\n[1, 2, 3]\n");
+}
+
+Test(vm_compile, handlers_compile_to_closures) {
+  cr_assert_eq(run("effect E of Int\n"
+                   "fun f base = handle perform E 1 + base with return x => x * 2 | E n k => resume k (n + base)\n"
+                   "val _ = println (f 10)\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "42\n");
+}

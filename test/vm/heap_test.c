@@ -1,0 +1,187 @@
+/* heap_test.c — the per-process heap and copying collector (vm/heap.c):
+** objects reachable only from each kind of root survive with their
+** contents, unreachable ones are freed, deep structures need no recursion,
+** and message blocks copy and adopt values (with closure cycles). */
+#include <criterion/criterion.h>
+
+#include "test/vm/core_util.h"
+
+static hk_image_t *img;
+static hk_vm_t *vm;
+
+static void setup(void) {
+  img = tc_image(1, 4);
+  static const uint32_t code[] = {I(UNIT, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 2, 4, code, 2);
+  cr_assert_eq(hk_vm_new(&vm, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+}
+static void teardown(void) {
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+TestSuite(vm_heap, .init = setup, .fini = teardown);
+
+/* A list n, n-1, ..., 1. */
+static hk_value_t list_of(uint32_t n) {
+  hk_value_t l = hk_nil();
+  for (uint32_t i = 1; i <= n; i++) cr_assert_eq(hk_alloc_cons(vm, hk_int(i), l, &l), 0);
+  return l;
+}
+
+static int64_t list_sum(hk_value_t l, uint64_t *len) {
+  int64_t s = 0;
+  *len = 0;
+  for (; l.tag == HK_T_CONS; l = hk_tail(l)) {
+    s += hk_as_int(hk_head(l));
+    (*len)++;
+  }
+  cr_assert_eq(l.tag, HK_T_NIL);
+  return s;
+}
+
+Test(vm_heap, unreachable_objects_are_freed) {
+  (void)list_of(1000);
+  cr_assert_eq(vm->heap.nobjects, 1000);
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 0);
+}
+
+Test(vm_heap, global_root_survives) {
+  vm->globals[2] = list_of(1000);
+  (void)list_of(500); /* garbage */
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 1000);
+  uint64_t len;
+  cr_assert_eq(list_sum(vm->globals[2], &len), 500500);
+  cr_assert_eq(len, 1000);
+}
+
+Test(vm_heap, stack_root_survives) {
+  hk_seg_t *s = vm->seg;
+  hk_value_t str;
+  cr_assert_eq(hk_alloc_string(vm, "hello", 5, &str), 0);
+  hk_value_t items[2] = {str, hk_int(7)};
+  hk_value_t t;
+  cr_assert_eq(hk_alloc_tuple(vm, 2, items, &t), 0);
+  s->vals[s->sp++] = t;
+  (void)list_of(10);
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 2);
+  t = s->vals[s->sp - 1];
+  cr_assert_eq(t.tag, HK_T_TUPLE);
+  cr_assert_str_eq(hk_str_data(hk_tuple_at(t, 0)), "hello");
+  cr_assert_eq(hk_as_int(hk_tuple_at(t, 1)), 7);
+}
+
+Test(vm_heap, frame_closure_root_survives) {
+  hk_closure_t *c = (hk_closure_t *)hk_heap_alloc(vm, sizeof(hk_closure_t) + sizeof(hk_value_t),
+                                                  HK_T_CLOSURE);
+  c->h.n = 1;
+  c->fn = 0;
+  c->caps[0] = list_of(3);
+  vm->seg->frames[0].clos = &c->h;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 4);
+  hk_closure_t *n = (hk_closure_t *)vm->seg->frames[0].clos;
+  cr_assert_neq(n, c);
+  uint64_t len;
+  cr_assert_eq(list_sum(n->caps[0], &len), 6);
+}
+
+Test(vm_heap, request_and_result_roots_survive) {
+  vm->req.arg = list_of(4);
+  vm->result = list_of(5);
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 9);
+  uint64_t len;
+  cr_assert_eq(list_sum(vm->req.arg, &len), 10);
+  cr_assert_eq(list_sum(vm->result, &len), 15);
+}
+
+Test(vm_heap, static_strings_are_not_moved_or_counted) {
+  hk_value_t s;
+  cr_assert_eq(hk_image_string(img, "lit", 3, &s), 0);
+  hk_value_t l;
+  cr_assert_eq(hk_alloc_cons(vm, s, hk_nil(), &l), 0);
+  vm->globals[0] = l;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 1);
+  cr_assert_eq(hk_head(vm->globals[0]).as.o, s.as.o);
+}
+
+Test(vm_heap, deep_list_and_deep_nesting_collect_iteratively) {
+  vm->globals[0] = list_of(1000000);
+  hk_value_t d = hk_int(0);
+  for (int i = 0; i < 300000; i++) cr_assert_eq(hk_alloc_data(vm, 0, d, &d), 0);
+  vm->globals[1] = d;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 1300000);
+  uint64_t len;
+  cr_assert_eq(list_sum(vm->globals[0], &len), (int64_t)1000000 * 1000001 / 2);
+  int depth = 0;
+  for (d = vm->globals[1]; d.tag == HK_T_DATA; d = hk_as_data(d)->payload) depth++;
+  cr_assert_eq(depth, 300000);
+  cr_assert_eq(vm->heap.gc_runs, 2);
+}
+
+Test(vm_heap, sharing_is_preserved_by_collection) {
+  hk_value_t shared = list_of(3);
+  hk_value_t items[2] = {shared, shared};
+  hk_value_t t;
+  cr_assert_eq(hk_alloc_tuple(vm, 2, items, &t), 0);
+  vm->globals[0] = t;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 4);
+  cr_assert_eq(hk_tuple_at(vm->globals[0], 0).as.o, hk_tuple_at(vm->globals[0], 1).as.o);
+}
+
+Test(vm_heap, message_copy_and_adopt) {
+  /* A closure capturing itself (a recursive local function) and a list. */
+  hk_closure_t *c = (hk_closure_t *)hk_heap_alloc(vm, sizeof(hk_closure_t) + 2 * sizeof(hk_value_t),
+                                                  HK_T_CLOSURE);
+  c->h.n = 2;
+  c->fn = 0;
+  c->caps[0] = hk_obj_value(&c->h);
+  c->caps[1] = list_of(100);
+  hk_value_t shared = list_of(2);
+  hk_value_t items[3] = {hk_obj_value(&c->h), shared, shared};
+  hk_value_t t;
+  cr_assert_eq(hk_alloc_tuple(vm, 3, items, &t), 0);
+  hk_msg_t *m;
+  cr_assert_eq(hk_value_copy_out(vm, t, 0, &m), 0);
+  /* tuple + closure + 100 cells + the shared list twice (sharing expanded) */
+  cr_assert_eq(hk_msg_objects(m), 1 + 1 + 100 + 2 + 2);
+
+  hk_vm_t *other;
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  hk_value_t got;
+  cr_assert_eq(hk_vm_adopt(other, m, &got), 0);
+  other->globals[0] = got;
+  cr_assert_eq(hk_heap_collect(other), 0); /* moves the live part out of the fragment */
+  got = other->globals[0];
+  cr_assert_eq(got.tag, HK_T_TUPLE);
+  hk_value_t clo = hk_tuple_at(got, 0);
+  cr_assert_eq(clo.tag, HK_T_CLOSURE);
+  hk_closure_t *nc = (hk_closure_t *)clo.as.o;
+  cr_assert_eq(nc->caps[0].as.o, clo.as.o, "the cycle is kept");
+  uint64_t len;
+  cr_assert_eq(list_sum(nc->caps[1], &len), 5050);
+  cr_assert_eq(list_sum(hk_tuple_at(got, 2), &len), 3);
+  cr_assert_eq(other->heap.nobjects, 106);
+  hk_vm_free(other);
+}
+
+Test(vm_heap, message_limits) {
+  hk_value_t l = list_of(50);
+  hk_msg_t *m = NULL;
+  cr_assert_eq(hk_value_copy_out(vm, l, 10, &m), -E2BIG);
+  hk_cont_t *k = (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT);
+  memset(&k->top, 0, sizeof *k - sizeof k->h);
+  hk_value_t kl;
+  cr_assert_eq(hk_alloc_cons(vm, hk_obj_value(&k->h), hk_nil(), &kl), 0);
+  cr_assert_eq(hk_value_copy_out(vm, kl, 0, &m), -EINVAL);
+}

@@ -1,0 +1,183 @@
+/* interp_test.c — the interpreter on hand-built images: arithmetic and
+** jumps, direct and generic calls, partial application, exact fuel,
+** slices, run-time errors, stack overflow, tail calls, host requests. */
+#include <criterion/criterion.h>
+
+#include "test/vm/core_util.h"
+
+/* main: i = 100; acc = 0; while (i > 0) { acc += i; i-- }; return acc */
+static const uint32_t sum_code[] = {
+    I(INT, 100), I(STORE, 0), I(INT, 0), I(STORE, 1),
+    I(LOCAL, 0), I(INT, 0), I(JNGT, 8),
+    I(LOCAL, 1), I(LOCAL, 0), I(ADD, 0), I(STORE, 1),
+    I(LOCAL, 0), I(ADDI, -1), I(STORE, 0), I(JMP, -11),
+    I(LOCAL, 1), I(RET, 0),
+};
+#define SUM_INSTRUCTIONS (4 + 100 * 11 + 3 + 2)
+
+static hk_vm_t *run_main(hk_image_t *img, const hk_vm_config_t *cfg, hk_run_t *st, uint32_t budget) {
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, NULL, cfg), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  do *st = hk_vm_run(vm, budget);
+  while (*st == HK_RUN_YIELD);
+  return vm;
+}
+
+Test(vm_interp, loop_with_fused_compare) {
+  hk_image_t *img = tc_image(1, 0);
+  tc_func(img, 0, "main", 0, 2, 4, sum_code, sizeof sum_code / 4);
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, NULL, &st, 2000);
+  cr_assert_eq(st, HK_RUN_DONE);
+  cr_assert_eq(hk_as_int(hk_vm_result(vm)), 5050);
+  hk_vm_stats_t s;
+  hk_vm_get_stats(vm, &s);
+  cr_assert_eq(s.reductions, SUM_INSTRUCTIONS, "one reduction per instruction");
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, fuel_is_exact) {
+  hk_image_t *img = tc_image(1, 0);
+  tc_func(img, 0, "main", 0, 2, 4, sum_code, sizeof sum_code / 4);
+  hk_vm_config_t cfg = {.fuel = SUM_INSTRUCTIONS, .fuel_limited = true};
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, &cfg, &st, 7);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_vm_free(vm);
+  cfg.fuel = SUM_INSTRUCTIONS - 1;
+  vm = run_main(img, &cfg, &st, 7);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_eq(hk_vm_failure(vm)->kind, HK_FAIL_FUEL);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "fuel exhausted");
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, slices_stop_and_resume_anywhere) {
+  hk_image_t *img = tc_image(1, 0);
+  tc_func(img, 0, "main", 0, 2, 4, sum_code, sizeof sum_code / 4);
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  int slices = 0;
+  hk_run_t st;
+  while ((st = hk_vm_run(vm, 1)) == HK_RUN_YIELD) slices++;
+  cr_assert_eq(st, HK_RUN_DONE);
+  cr_assert_eq(slices, SUM_INSTRUCTIONS - 1);
+  cr_assert_eq(hk_as_int(hk_vm_result(vm)), 5050);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, direct_call_closure_call_and_partial_application) {
+  hk_image_t *img = tc_image(3, 0);
+  static const uint32_t main_code[] = {
+      I(UNIT, 0), I(INT, 21), I(CALLF, 1), 1,          /* double 21 */
+      I(CLOSURE, 2), 0, I(INT, 50), I(CALL, 0),        /* sub 50 -> pap */
+      I(INT, 8), I(CALL, 0),                           /* pap 8 = 42 */
+      I(ADD, 0), I(RET, 0)};
+  static const uint32_t dbl[] = {I(LOCAL, 0), I(LOCAL, 0), I(ADD, 0), I(RET, 0)};
+  static const uint32_t sub[] = {I(LOCAL, 0), I(LOCAL, 1), I(SUB, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 6, main_code, sizeof main_code / 4);
+  tc_func(img, 1, "double", 1, 1, 3, dbl, 4);
+  tc_func(img, 2, "sub", 2, 2, 3, sub, 4);
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, NULL, &st, 2000);
+  cr_assert_eq(st, HK_RUN_DONE);
+  cr_assert_eq(hk_as_int(hk_vm_result(vm)), 84);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+static void expect_failure(const uint32_t *code, uint32_t n, const char *msg) {
+  hk_image_t *img = tc_image(1, 0);
+  hk_value_t s;
+  cr_assert_eq(hk_image_string(img, "str", 3, &s), 0);
+  img->consts = hk_arena_alloc(img->mem, sizeof *img->consts);
+  img->consts[0] = s;
+  img->nconsts = 1;
+  tc_func(img, 0, "main", 0, 1, 4, code, n);
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, NULL, &st, 2000);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, msg);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, run_time_errors) {
+  const uint32_t add_str[] = {I(INT, 1), I(CONST, 0), I(ADD, 0), I(RET, 0)};
+  expect_failure(add_str, 4, "expected Int, got String");
+  const uint32_t div0[] = {I(INT, 1), I(INT, 0), I(DIV, 0), I(RET, 0)};
+  expect_failure(div0, 4, "division by zero");
+  const uint32_t jf[] = {I(INT, 1), I(JF, 0), I(UNIT, 0), I(RET, 0)};
+  expect_failure(jf, 4, "expected Bool, got Int");
+  const uint32_t call_int[] = {I(INT, 1), I(INT, 2), I(CALL, 0), I(RET, 0)};
+  expect_failure(call_int, 4, "expected Function, got Int");
+  const uint32_t head_nil[] = {I(NIL, 0), I(HEAD, 0), I(RET, 0)};
+  expect_failure(head_nil, 3, "expected List, got List");
+  const uint32_t resume_int[] = {I(INT, 1), I(UNIT, 0), I(RESUME, 0), I(RET, 0)};
+  expect_failure(resume_int, 4, "resume: expected continuation");
+  const uint32_t mf[] = {I(MATCHFAIL, 0)};
+  expect_failure(mf, 1, "non-exhaustive match");
+  const uint32_t glob[] = {I(GLOBAL, 0), I(RET, 0)};
+  hk_image_t *img = tc_image(1, 1);
+  img->globals[0] = "answer";
+  tc_func(img, 0, "main", 0, 0, 2, glob, 2);
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, NULL, &st, 100);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "global 'answer' is not initialised");
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, stack_overflow_and_constant_space_tail_calls) {
+  hk_image_t *img = tc_image(3, 0);
+  static const uint32_t main_code[] = {I(UNIT, 0), I(INT, 0), I(CALLF, 1), 1, I(RET, 0)};
+  /* f n = 1 + f n  (not a tail call) */
+  static const uint32_t f[] = {I(INT, 1), I(UNIT, 0), I(LOCAL, 0), I(CALLF, 1), 1, I(ADD, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 4, main_code, 5);
+  tc_func(img, 1, "f", 1, 1, 4, f, 7);
+  hk_vm_config_t cfg = {.max_stack_depth = 1000};
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, &cfg, &st, 2000);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "stack overflow");
+  hk_vm_free(vm);
+  /* g n = g (n + 1) (tail call): runs out of fuel, never of stack */
+  static const uint32_t main2[] = {I(UNIT, 0), I(INT, 0), I(CALLF, 2), 1, I(RET, 0)};
+  static const uint32_t g[] = {I(UNIT, 0), I(LOCAL, 0), I(ADDI, 1), I(TCALLF, 2), 1};
+  tc_func(img, 0, "main", 0, 0, 4, main2, 5);
+  tc_func(img, 2, "g", 1, 1, 4, g, 5);
+  hk_vm_config_t cfg2 = {.max_stack_depth = 3, .fuel = 100000, .fuel_limited = true};
+  vm = run_main(img, &cfg2, &st, 2000);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "fuel exhausted");
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, process_builtins_become_host_requests) {
+  hk_image_t *img = tc_image(1, 0);
+  img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
+  img->imports[0] = HK_B_self;
+  img->nimports = 1;
+  static const uint32_t code[] = {I(BUILTIN, 0), I(UNIT, 0), I(CALL, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 4, code, 4);
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_REQUEST);
+  cr_assert_eq(hk_vm_request(vm)->builtin, HK_B_self);
+  cr_assert_eq(hk_vm_request(vm)->arg.tag, HK_T_UNIT);
+  cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_REQUEST, "stays blocked until completed");
+  hk_vm_complete(vm, hk_pid(9));
+  cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_DONE);
+  cr_assert_eq(hk_vm_result(vm).tag, HK_T_PID);
+  cr_assert_eq(hk_vm_result(vm).as.u, 9);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
