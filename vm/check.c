@@ -657,7 +657,8 @@ static void check_match(ck_t *c, hk_pat_t *const *rows, uint32_t nrows, uint32_t
   bool *red = calloc(nrows ? nrows : 1, sizeof *red);
   if (!red) oom(c);
   bool exhaustive = true;
-  int r = hk_match_check(rows, nrows, ncols, HK_MATCH_BUDGET, red, &exhaustive);
+  int r = hk_match_check(rows, nrows, ncols, hk_match_budget(rows, nrows, ncols), red,
+                         &exhaustive);
   if (r == -ENOMEM) {
     free(red);
     oom(c);

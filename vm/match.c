@@ -124,6 +124,7 @@ static bool same_ctor(const head_t *a, const head_t *b) {
 }
 
 /* Writes the [arity] sub-cells of [h] (a wildcard gives wildcards). */
+/* Cells stored in a matrix are always normalised, so a wildcard is p == NULL. */
 static void sub_cells(const head_t *ctor, const head_t *h, cell_t *out) {
   if (h->kind == H_WILD) {
     for (uint32_t i = 0; i < ctor->arity; i++) out[i] = (cell_t){NULL, 0};
@@ -132,14 +133,14 @@ static void sub_cells(const head_t *ctor, const head_t *h, cell_t *out) {
   hk_pat_t *p = h->c.p;
   switch (h->kind) {
   case H_TUPLE:
-    for (uint32_t i = 0; i < ctor->arity; i++) out[i] = (cell_t){p->items[i], 0};
+    for (uint32_t i = 0; i < ctor->arity; i++) out[i] = normalise((cell_t){p->items[i], 0});
     break;
   case H_CONS:
-    out[0] = (cell_t){p->items[h->c.off], 0};
-    out[1] = (cell_t){p, h->c.off + 1};
+    out[0] = normalise((cell_t){p->items[h->c.off], 0});
+    out[1] = normalise((cell_t){p, h->c.off + 1});
     break;
   case H_DATA:
-    if (ctor->arity) out[0] = (cell_t){p->arg, 0};
+    if (ctor->arity) out[0] = normalise((cell_t){p->arg, 0});
     break;
   default:
     break;
@@ -183,15 +184,22 @@ static size_t alloc_flags(mx_t *m, size_t n) {
 
 static bool useful(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, unsigned depth);
 
-/* U(S(c, P), S(c, q)) for the constructor of head [c]. */
+/* Copies row [src] (cols cells) without column [j] to [dst]. */
+static void copy_without(mx_t *m, size_t dst, size_t src, size_t cols, size_t j) {
+  memmove(&m->v[dst], &m->v[src], j * sizeof(cell_t));
+  memmove(&m->v[dst + j], &m->v[src + j + 1], (cols - j - 1) * sizeof(cell_t));
+}
+
+/* U(S(c, P), S(c, q)) on column [j] for the constructor of head [c]: the
+** sub-patterns come first, then the other columns. */
 static bool specialise(mx_t *m, const head_t *c, size_t P, size_t rows, size_t cols, size_t q,
-                       unsigned depth) {
+                       size_t j, unsigned depth) {
   size_t save = m->n;
   size_t ncols = cols - 1 + c->arity;
   /* Count rows first so the new matrix is one block. */
   size_t nrows = 0;
   for (size_t r = 0; r < rows; r++) {
-    head_t h = head_of(m->v[P + r * cols]);
+    head_t h = head_of(m->v[P + r * cols + j]);
     if (h.kind == H_WILD || same_ctor(c, &h)) nrows++;
   }
   size_t NP = alloc_cells(m, nrows * ncols + ncols);
@@ -199,100 +207,116 @@ static bool specialise(mx_t *m, const head_t *c, size_t P, size_t rows, size_t c
   size_t NQ = NP + nrows * ncols;
   size_t at = NP;
   for (size_t r = 0; r < rows; r++) {
-    head_t h = head_of(m->v[P + r * cols]);
+    head_t h = head_of(m->v[P + r * cols + j]);
     if (h.kind != H_WILD && !same_ctor(c, &h)) continue;
     sub_cells(c, &h, &m->v[at]);
-    memcpy(&m->v[at + c->arity], &m->v[P + r * cols + 1], (cols - 1) * sizeof(cell_t));
+    copy_without(m, at + c->arity, P + r * cols, cols, j);
     at += ncols;
   }
-  head_t hq = head_of(m->v[q]);
+  head_t hq = head_of(m->v[q + j]);
   sub_cells(c, &hq, &m->v[NQ]);
-  memcpy(&m->v[NQ + c->arity], &m->v[q + 1], (cols - 1) * sizeof(cell_t));
+  copy_without(m, NQ + c->arity, q, cols, j);
   bool u = useful(m, NP, nrows, ncols, NQ, depth + 1);
   m->n = save;
   return u;
 }
 
-/* U(D(P), q[1..]) for a wildcard q[0]. */
-static bool default_matrix(mx_t *m, size_t P, size_t rows, size_t cols, size_t q,
+/* U(D(P), q without column j) for a wildcard q[j]. */
+static bool default_matrix(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, size_t j,
                            unsigned depth) {
   size_t save = m->n;
   size_t nrows = 0;
   for (size_t r = 0; r < rows; r++)
-    if (head_of(m->v[P + r * cols]).kind == H_WILD) nrows++;
+    if (head_of(m->v[P + r * cols + j]).kind == H_WILD) nrows++;
   size_t NP = alloc_cells(m, nrows * (cols - 1) + cols);
   if (NP == SIZE_MAX) return false;
   size_t at = NP;
   for (size_t r = 0; r < rows; r++) {
-    if (head_of(m->v[P + r * cols]).kind != H_WILD) continue;
-    memcpy(&m->v[at], &m->v[P + r * cols + 1], (cols - 1) * sizeof(cell_t));
+    if (head_of(m->v[P + r * cols + j]).kind != H_WILD) continue;
+    copy_without(m, at, P + r * cols, cols, j);
     at += cols - 1;
   }
   size_t NQ = at;
-  memcpy(&m->v[NQ], &m->v[q + 1], (cols - 1) * sizeof(cell_t));
+  copy_without(m, NQ, q, cols, j);
   bool u = useful(m, NP, nrows, cols - 1, NQ, depth + 1);
   m->n = save;
   return u;
 }
 
-/* With q[0] a wildcard: is the set of head constructors of column 0
-** complete? If so, tries each constructor. Returns -1 when incomplete. */
-static int complete_case(mx_t *m, size_t P, size_t rows, size_t cols, size_t q,
-                         unsigned depth) {
-  head_t first = {H_WILD, 0, 0, {NULL, 0}};
+/* Column [j] of P, with q[j] a wildcard: is the set of head constructors
+** complete? Returns 1 if so (then *first is one of them and *nctors their
+** number), 0 if not, -1 if the column holds only wildcards. */
+static int column_signature(mx_t *m, size_t P, size_t rows, size_t cols, size_t j,
+                            head_t *first, uint32_t *nctors) {
+  first->kind = H_WILD;
   for (size_t r = 0; r < rows; r++) {
-    head_t h = head_of(m->v[P + r * cols]);
+    head_t h = head_of(m->v[P + r * cols + j]);
     if (h.kind != H_WILD) {
-      first = h;
+      *first = h;
       break;
     }
   }
-  switch (first.kind) {
+  switch (first->kind) {
   case H_WILD:
-  case H_LIT:
     return -1;
+  case H_LIT:
+    return 0;
   case H_UNIT:
   case H_TUPLE:
-    return specialise(m, &first, P, rows, cols, q, depth);
+    *nctors = 1;
+    return 1;
   default:
     break;
   }
-  /* Bool, list, datatype: collect the constructors present. */
-  uint32_t nctors = first.kind == H_DATA ? first.c.p->ctor->datatype->nctors : 2;
+  uint32_t n = first->kind == H_DATA ? first->c.p->ctor->datatype->nctors : 2;
+  *nctors = n;
   size_t fsave = m->nflags;
-  size_t F = alloc_flags(m, nctors);
+  size_t F = alloc_flags(m, n);
   if (F == SIZE_MAX) return 0;
   uint32_t seen = 0;
-  head_t reps[2];
-  for (size_t r = 0; r < rows; r++) {
-    head_t h = head_of(m->v[P + r * cols]);
+  for (size_t r = 0; r < rows && seen < n; r++) {
+    head_t h = head_of(m->v[P + r * cols + j]);
     if (h.kind == H_WILD) continue;
     uint32_t k = h.kind == H_NIL ? 0 : h.kind == H_CONS ? 1 : h.tag;
-    if (k < nctors && !m->flags[F + k]) {
+    if (k < n && !m->flags[F + k]) {
       m->flags[F + k] = 1;
       seen++;
-      if (nctors == 2) reps[k] = h;
     }
   }
-  if (seen < nctors) {
-    m->nflags = fsave;
-    return -1;
-  }
+  m->nflags = fsave;
+  return seen == n;
+}
+
+/* Tries every constructor of the complete column [j]. */
+static bool split_complete(mx_t *m, const head_t *first, uint32_t nctors, size_t P,
+                           size_t rows, size_t cols, size_t q, size_t j, unsigned depth) {
+  if (nctors == 1) return specialise(m, first, P, rows, cols, q, j, depth);
   bool u = false;
   for (uint32_t k = 0; k < nctors && !u && !m->err; k++) {
     head_t c;
-    if (first.kind == H_DATA) {
-      const hk_ctor_t *ctor = first.c.p->ctor->datatype->ctors[k];
+    if (first->kind == H_DATA) {
+      const hk_ctor_t *ctor = first->c.p->ctor->datatype->ctors[k];
       c = (head_t){H_DATA, k, ctor->has_payload ? 1 : 0, {NULL, 0}};
+    } else if (first->kind == H_BOOL) {
+      c = (head_t){H_BOOL, k, 0, {NULL, 0}};
     } else {
-      c = reps[k];
+      c = (head_t){k ? H_CONS : H_NIL, 0, k ? 2 : 0, {NULL, 0}};
     }
-    u = specialise(m, &c, P, rows, cols, q, depth);
+    u = specialise(m, &c, P, rows, cols, q, j, depth);
   }
-  m->nflags = fsave;
   return u;
 }
 
+static bool is_wild_row(mx_t *m, size_t row, size_t cols) {
+  for (size_t j = 0; j < cols; j++)
+    if (m->v[row + j].p) return false;
+  return true;
+}
+
+/* Column choice (none changes the answer, only the work): a column where q
+** has a constructor needs no split; a column whose signature is incomplete
+** reduces to the default matrix; otherwise split the column with the most
+** constructor patterns. Columns of wildcards only are dropped. */
 static bool useful(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, unsigned depth) {
   if (m->err) return false;
   if (depth > MAX_DEPTH) {
@@ -306,18 +330,66 @@ static bool useful(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, unsign
   }
   if (rows == 0) return true;
   if (cols == 0) return false;
-  /* A row of wildcards matches everything q could. */
-  for (size_t r = 0; r < rows; r++) {
-    size_t j;
-    for (j = 0; j < cols; j++)
-      if (normalise(m->v[P + r * cols + j]).p) break;
-    if (j == cols) return false;
+  for (size_t r = 0; r < rows; r++)
+    if (is_wild_row(m, P + r * cols, cols)) return false;
+  for (size_t j = 0; j < cols; j++) {
+    head_t hq = head_of(m->v[q + j]);
+    if (hq.kind != H_WILD) return specialise(m, &hq, P, rows, cols, q, j, depth);
   }
-  head_t hq = head_of(m->v[q]);
-  if (hq.kind != H_WILD) return specialise(m, &hq, P, rows, cols, q, depth);
-  int r = complete_case(m, P, rows, cols, q, depth);
-  if (r >= 0) return r != 0;
-  return default_matrix(m, P, rows, cols, q, depth);
+  size_t best = SIZE_MAX, best_count = 0;
+  head_t best_first = {H_WILD, 0, 0, {NULL, 0}};
+  uint32_t best_n = 0;
+  for (size_t j = 0; j < cols; j++) {
+    head_t first;
+    uint32_t n = 0;
+    int sig = column_signature(m, P, rows, cols, j, &first, &n);
+    if (m->err) return false;
+    if (sig <= 0) return default_matrix(m, P, rows, cols, q, j, depth);
+    size_t count = 0;
+    for (size_t r = 0; r < rows; r++)
+      if (head_of(m->v[P + r * cols + j]).kind != H_WILD) count++;
+    if (count > best_count) {
+      best = j;
+      best_count = count;
+      best_first = first;
+      best_n = n;
+    }
+  }
+  return split_complete(m, &best_first, best_n, P, rows, cols, q, best, depth);
+}
+
+/* Nesting depth of [p] (a list pattern's items and tail are one level down,
+** whatever the list's length). Recursion follows the parser's nesting limit. */
+static unsigned pat_depth(const hk_pat_t *p) {
+  unsigned d = 0;
+  switch (p->kind) {
+  case HK_P_TUPLE:
+  case HK_P_LIST:
+    for (uint32_t i = 0; i < p->n; i++) {
+      unsigned x = pat_depth(p->items[i]);
+      if (x > d) d = x;
+    }
+    if (p->kind == HK_P_LIST && p->tail) {
+      unsigned x = pat_depth(p->tail);
+      if (x > d) d = x;
+    }
+    return d + 1;
+  case HK_P_CON:
+    return p->arg ? pat_depth(p->arg) + 1 : 1;
+  case HK_P_AS:
+  case HK_P_ANNOT:
+    return pat_depth(p->arg);
+  default:
+    return 1;
+  }
+}
+
+size_t hk_match_budget(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols) {
+  if (nrows > 64) return HK_MATCH_BUDGET;
+  size_t total = (size_t)nrows * ncols;
+  for (size_t i = 0; i < total; i++)
+    if (pat_depth(rows[i]) > 8) return HK_MATCH_BUDGET;
+  return HK_MATCH_BUDGET_SMALL;
 }
 
 int hk_match_check(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols, size_t budget,
@@ -328,7 +400,7 @@ int hk_match_check(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols, size_t
   size_t total = (size_t)nrows * ncols;
   size_t P = alloc_cells(&m, total + ncols);
   if (P == SIZE_MAX) return -ENOMEM;
-  for (size_t i = 0; i < total; i++) m.v[P + i] = (cell_t){rows[i], 0};
+  for (size_t i = 0; i < total; i++) m.v[P + i] = normalise((cell_t){rows[i], 0});
   /* Clause i against the clauses before it: the matrix is a prefix. */
   for (uint32_t i = 0; i < nrows && !m.err; i++)
     redundant[i] = !useful(&m, P, i, ncols, P + (size_t)i * ncols, 0);

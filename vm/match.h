@@ -17,9 +17,17 @@
 
 #include "vm/ast.h"
 
-/* The default work bound: generous enough for every match of at most 64
-** clauses nesting at most 8 levels (SPEC §3.8.4). */
+/* Work bounds (cells visited). Matches of at most 64 clauses nesting at most
+** 8 levels (SPEC §3.8.4) get the large one, which no such match of
+** realistic width reaches (a 64-clause match over 128 Bool columns needs
+** about 10^7); other matches get the default, so a pathological match is
+** reported in well under a second. */
 #define HK_MATCH_BUDGET ((size_t)20000000)
+#define HK_MATCH_BUDGET_SMALL ((size_t)400000000)
+
+/* The bound for [rows] (as for hk_match_check) under the policy above.
+** Thread: any. */
+size_t hk_match_budget(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols);
 
 /* Analyses [rows] (nrows * ncols cells, row-major). Sets redundant[i] for each
 ** clause i that can never be chosen and *exhaustive. [budget] bounds the work
