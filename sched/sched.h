@@ -182,7 +182,8 @@ void hk_sched_counters(const hk_sched_t *s, uint32_t i,
                        hk_sched_counters_t *out);
 
 /* True when every worker is parked at the moment of the call (a racy
-** hint; confirm with your own counts). Thread: any. */
+** hint; confirm with your own counts). Always false in deterministic mode
+** (use the all_idle callback there). Thread: any. */
 bool hk_sched_all_idle(const hk_sched_t *s);
 
 /* Monotonic clock in nanoseconds (vDSO, no syscall), for trace
