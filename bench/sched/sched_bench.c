@@ -62,6 +62,15 @@ static void wait_until(_Atomic uint64_t *v, uint64_t want) {
   }
 }
 
+static void wait_parked(hk_sched_t *s) {
+  double end = secs() + 10;
+  while (!hk_sched_all_idle(s)) {
+    if (secs() > end)
+      die("timeout: workers did not park");
+    usleep(1000);
+  }
+}
+
 /* ---- spawn_run: a spawner per worker creates children into run-next --- */
 
 #define KIDS 128
@@ -197,7 +206,7 @@ static hk_task_result_t run_burster(hk_task_t *t, hk_worker_t *w, int32_t *b) {
 
 static double bench_balance(void) {
   hk_sched_t *s = start(NULL);
-  usleep(20000); /* every worker parks */
+  wait_parked(s);
   for (uint32_t i = 0; i < nworkers; i++)
     atomic_store(&first_ns[i], 0);
   atomic_store(&burst_done, 0);
@@ -308,7 +317,8 @@ static long switches(int who) {
 
 static void bench_idle(double *cpu_pct, double *wakeups) {
   hk_sched_t *s = start(NULL);
-  usleep(100000); /* settle: every worker parks */
+  wait_parked(s);
+  usleep(100000); /* settle */
   double c0 = cpu_secs(RUSAGE_SELF) - cpu_secs(RUSAGE_THREAD);
   long w0 = switches(RUSAGE_SELF) - switches(RUSAGE_THREAD);
   double t0 = secs();
