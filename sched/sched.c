@@ -439,12 +439,22 @@ static hk_task_t *steal_work(hk_worker_t *w) {
   return NULL;
 }
 
+/* Take w's run-next task, or NULL. Only the owner fills run-next (thieves
+** only empty it), so a relaxed NULL seen here stays NULL: the RMW is paid
+** only when there is something to take. Thread: owner. */
+static hk_task_t *take_runnext(hk_worker_t *w) {
+  if (atomic_load_explicit(&w->runnext, memory_order_relaxed) == NULL)
+    return NULL;
+  /* Relaxed: the task was stored by this thread; the RMW only settles a
+  ** race with a thief's CAS (exactly one of us gets it). */
+  return atomic_exchange_explicit(&w->runnext, NULL, memory_order_relaxed);
+}
+
 /* Local sources, in the order of SPEC §10.4.1. Sets up the slice budget. */
 static hk_task_t *find_local(hk_worker_t *w) {
   hk_task_t *t;
   if (w->budget > 0 && w->handoffs < HANDOFF_CAP) {
-    /* Acquire: run-next is written by this thread or emptied by a thief. */
-    t = atomic_exchange_explicit(&w->runnext, NULL, memory_order_acquire);
+    t = take_runnext(w);
     if (t) {
       w->handoffs++; /* continues the current slice */
       return t;
@@ -461,7 +471,7 @@ static hk_task_t *find_local(hk_worker_t *w) {
   /* A run-next task left over from a capped or spent slice goes behind
   ** the ring's tasks: taken first it could starve them, left in place it
   ** could starve itself behind tasks that always spend their budget. */
-  t = atomic_exchange_explicit(&w->runnext, NULL, memory_order_acquire);
+  t = take_runnext(w);
   hk_task_t *head = hk_runq_pop_owner(&w->runq);
   if (!head)
     return t ? t : take_global(w, HK_RUNQ_SIZE / 2);
