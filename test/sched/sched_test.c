@@ -311,6 +311,41 @@ static void run_tree_once(uint64_t seed, char *out) {
   hk_sched_free(s);
 }
 
+static _Atomic int first_seen;
+
+static hk_task_result_t run_first(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)b;
+  if (TT(t)->id == 0) {
+    ring_after = hk_runq_len(&w->runq);
+    inj_after = (uint32_t)hk_injq_len(&w->sched->injq);
+    atomic_store(&first_seen, 1);
+  }
+  TT(t)->runs++;
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, injection_queue_taken_in_fair_batches) {
+  hk_sched_t *s = det_sched(4, 0, 9);
+  for (int i = 0; i < 100; i++) {
+    many[i] = (ttask_t){.h.run = run_first, .id = i};
+    hk_sched_inject(s, &many[i].h);
+  }
+  cr_assert_eq(hk_sched_run_det(s), 100);
+  cr_assert(atomic_load(&first_seen));
+  /* The first worker takes len/N + 1 = 26: one to run, 25 into its ring. */
+  cr_assert_eq(ring_after, 25);
+  cr_assert_eq(inj_after, 74);
+  for (int i = 0; i < 100; i++)
+    cr_assert_eq(many[i].runs, 1);
+  hk_sched_free(s);
+}
+
+Test(sched_sched, deterministic_mode_every_task_once_for_many_seeds) {
+  static char out[4096];
+  for (uint64_t seed = 1; seed <= 50; seed++)
+    run_tree_once(seed, out); /* asserts every task ran twice, with seed */
+}
+
 Test(sched_sched, deterministic_mode_replays_by_seed) {
   static char a[4096], b[4096], c[4096];
   run_tree_once(42, a);
