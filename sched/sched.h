@@ -107,7 +107,8 @@ int hk_sched_start(hk_sched_t *s);
 
 /* Ask every worker to exit after its current slice; queued tasks stay
 ** where they are (the caller owns them again after hk_sched_join).
-** Idempotent. Thread: any, including a worker inside a run function. */
+** Idempotent; a stopped scheduler cannot be started again.
+** Thread: any, including a worker inside a run function. */
 void hk_sched_stop(hk_sched_t *s);
 
 /* Wait until every worker thread has exited (after hk_sched_stop).
