@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +76,7 @@ static void wait_parked(hk_sched_t *s) {
 
 #define KIDS 128
 typedef struct spawner {
-  hk_task_t h;
+  alignas(64) hk_task_t h; /* size a multiple of 64 for aligned_alloc */
   hk_task_t kids[KIDS];
   _Atomic uint32_t outstanding; /* children not yet done */
   uint64_t left;                /* children still to create */
