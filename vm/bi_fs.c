@@ -42,7 +42,9 @@ int hk_fs_names_add(hk_fs_names_t *n, const char *s, size_t len) {
   return 0;
 }
 
-void hk_fs_names_sort(hk_fs_names_t *n) { qsort(n->items, n->n, sizeof *n->items, cmp_names); }
+void hk_fs_names_sort(hk_fs_names_t *n) {
+  if (n->n > 1) qsort(n->items, n->n, sizeof *n->items, cmp_names);
+}
 
 int hk_fs_list(const char *dir, hk_fs_names_t *out) {
   DIR *d = opendir(dir);

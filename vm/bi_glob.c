@@ -5,6 +5,7 @@
 ** leading `.` is matched by wildcards. Results sorted by byte order, without
 ** duplicates. A worklist replaces recursion. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,12 +228,11 @@ int hk_bi_glob(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
     free(prefix);
     if (rc < 0) return rc;
     free(resolved);
-    char *root = hk_fs_canonical(host->fs_root);
-    if (!root) return hk_vm_fail(vm, "out of memory");
+    char root[PATH_MAX];
+    if (!realpath(host->fs_root, root)) return hk_bi_fail_errno(vm, HK_B_glob, errno);
     full = malloc(strlen(root) + strlen(pattern) + 2);
-    if (full) sprintf(full, "%s/%s", pattern[0] == '/' ? "" : root, pattern);
-    free(root);
     if (!full) return hk_vm_fail(vm, "out of memory");
+    sprintf(full, "%s/%s", pattern[0] == '/' ? "" : root, pattern);
   }
   hk_fs_names_t found = {0};
   int rc = hk_glob_run(full ? full : pattern, &found);
