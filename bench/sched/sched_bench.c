@@ -3,6 +3,15 @@
 ** value is the median of several runs in this invocation. Every benchmark
 ** checks its own result (all tasks ran) and exits 1 if not.
 **   sched_bench [workers]     (default: the CPUs we may run on)
+** Metrics: spawn_run_per_s_per_worker (a spawner per worker readies 128
+** children into run-next per slice; children run to completion),
+** yield_per_s_per_worker (4 tasks per worker yielding), the same two per
+** CPU-second of the process (*_per_cpu_s: less distorted by other load on a
+** shared machine), balance_us (10^5 tasks readied on one worker of a parked
+** pool until every worker ran one), wake_p50_us/wake_p99_us (injection into
+** a parked pool until the task runs), wake_baseline_futex_p50_us (the same
+** hand-off to a thread on a bare futex), idle_cpu_pct and
+** idle_wakeups_per_s (workers' CPU time and context switches over 2 s idle).
 */
 #include <dirent.h>
 #include <linux/futex.h>
@@ -72,6 +81,13 @@ static void wait_parked(hk_sched_t *s) {
   }
 }
 
+static double cpu_secs(int who) {
+  struct rusage ru;
+  getrusage(who, &ru);
+  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 /* ---- spawn_run: a spawner per worker creates children into run-next --- */
 
 #define KIDS 128
@@ -114,8 +130,11 @@ static hk_task_result_t run_spawner(hk_task_t *t, hk_worker_t *w, int32_t *b) {
   return HK_TASK_YIELD;
 }
 
-static double bench_spawn_run(uint64_t per_worker) {
+/* Returns tasks/s per worker (wall clock); *per_cpu = tasks per CPU-second
+** of the whole process, which a loaded shared machine distorts less. */
+static double bench_spawn_run(uint64_t per_worker, double *per_cpu) {
   hk_sched_t *s = start(NULL);
+  double c0 = cpu_secs(RUSAGE_SELF);
   spawner_t *sp = aligned_alloc(64, sizeof(spawner_t) * nworkers);
   atomic_store(&finished, 0);
   double t0 = secs();
@@ -127,6 +146,7 @@ static double bench_spawn_run(uint64_t per_worker) {
   }
   wait_until(&finished, nworkers);
   double dt = secs() - t0;
+  *per_cpu = (double)per_worker * nworkers / (cpu_secs(RUSAGE_SELF) - c0);
   hk_sched_free(s);
   free(sp);
   return (double)per_worker / dt;
@@ -150,9 +170,10 @@ static hk_task_result_t run_yielder(hk_task_t *t, hk_worker_t *w, int32_t *b) {
   return HK_TASK_YIELD;
 }
 
-static double bench_yield(uint64_t per_task) {
+static double bench_yield(uint64_t per_task, double *per_cpu) {
   uint32_t ntasks = 4 * nworkers;
   hk_sched_t *s = start(NULL);
+  double c0 = cpu_secs(RUSAGE_SELF);
   yielder_t *y = calloc(ntasks, sizeof *y);
   atomic_store(&finished, 0);
   double t0 = secs();
@@ -163,6 +184,7 @@ static double bench_yield(uint64_t per_task) {
   }
   wait_until(&finished, ntasks);
   double dt = secs() - t0;
+  *per_cpu = (double)per_task * ntasks / (cpu_secs(RUSAGE_SELF) - c0);
   hk_sched_free(s);
   free(y);
   return (double)per_task * ntasks / dt / nworkers;
@@ -303,13 +325,6 @@ static double bench_futex_baseline(void) {
 
 /* ---- idle: CPU and wake-ups with nothing to do ----------------------- */
 
-static double cpu_secs(int who) {
-  struct rusage ru;
-  getrusage(who, &ru);
-  return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-         (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static long switches(int who) {
   struct rusage ru;
   getrusage(who, &ru);
@@ -344,11 +359,13 @@ int main(int argc, char **argv) {
   double v[RUNS], v2[RUNS];
   emit("workers", nworkers, "count");
   for (int i = 0; i < RUNS; i++)
-    v[i] = bench_spawn_run(4000000);
+    v[i] = bench_spawn_run(4000000, &v2[i]);
   emit("spawn_run_per_s_per_worker", median(v, RUNS), "tasks/s");
+  emit("spawn_run_per_cpu_s", median(v2, RUNS), "tasks/cpu-s");
   for (int i = 0; i < RUNS; i++)
-    v[i] = bench_yield(500000);
+    v[i] = bench_yield(500000, &v2[i]);
   emit("yield_per_s_per_worker", median(v, RUNS), "yields/s");
+  emit("yield_per_cpu_s", median(v2, RUNS), "yields/cpu-s");
   for (int i = 0; i < RUNS; i++)
     v[i] = bench_balance();
   emit("balance_us", median(v, RUNS), "us");
