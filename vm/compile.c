@@ -463,12 +463,21 @@ static bool small_int(hk_expr_t *e, int64_t *v) {
 }
 
 static void binop(comp_t *c, hk_expr_t *e) {
+  uint32_t before = c->fn->n;
   expr(c, e->items[0], false);
+  bool first_local = c->fn->n == before + 1 && hk_ins_op(c->fn->code[before]) == HK_I_LOCAL;
   for (uint32_t i = 1; i < e->n && !failed(c); i++) {
     hk_op_t op = e->ops[i - 1];
     int64_t k;
     if ((op == HK_OP_ADD || op == HK_OP_SUB) && small_int(e->items[i], &k)) {
       c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
+      if (i == 1 && first_local) { /* LOCAL a; ADDI k => LADDI a k */
+        uint32_t a = hk_ins_a(c->fn->code[before]);
+        c->fn->n = before;
+        adjust(c, 1, 0);
+        emit2(c, HK_I_LADDI, a, (uint32_t)(int32_t)(op == HK_OP_ADD ? k : -k));
+        continue;
+      }
       emit(c, HK_I_ADDI, (uint32_t)(op == HK_OP_ADD ? k : -k));
       continue;
     }
@@ -491,6 +500,13 @@ static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
     case HK_OP_EQ: j = HK_I_JNEQ; break;
     case HK_OP_NE: j = HK_I_JNNE; break;
     default: break;
+    }
+    int64_t k;
+    if (j != HK_I_NOP && small_int(cond->items[1], &k)) {
+      expr(c, cond->items[0], false);
+      c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;
+      jump(c, (hk_opcode_t)(j - HK_I_JNLT + HK_I_JNLTI), (uint32_t)k, l);
+      return;
     }
     if (j != HK_I_NOP) {
       expr(c, cond->items[0], false);
@@ -560,13 +576,14 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
       f->var->kind != HK_VAR_BUILTIN) {
     uint32_t k = f->var->fun->nparams;
     if (k <= e->n) {
-      if (f->var->kind == HK_VAR_GLOBAL) emit0(c, HK_I_UNIT);
-      else load_var(c, f->var);
+      bool global = f->var->kind == HK_VAR_GLOBAL;
+      if (!global) load_var(c, f->var);
       for (uint32_t i = 0; i < k; i++) expr(c, e->items[i], false);
       c->cur = e->pos;
       bool t = tail && k == e->n;
-      emit2(c, t ? HK_I_TCALLF : HK_I_CALLF, (uint32_t)c->funidx[f->var->id], k);
-      adjust(c, (int)k + 1, t ? 0 : 1);
+      hk_opcode_t op = global ? (t ? HK_I_TCALLG : HK_I_CALLG) : (t ? HK_I_TCALLF : HK_I_CALLF);
+      emit2(c, op, (uint32_t)c->funidx[f->var->id], k);
+      adjust(c, (int)k + (global ? 0 : 1), t ? 0 : 1);
       if (t) return;
       done = k;
     }

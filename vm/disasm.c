@@ -71,8 +71,11 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     if (in->flags & HK_OPF_JUMP) put(o, " -> %06d", (int32_t)next + hk_ins_s(w));
     else put(o, " %d", hk_ins_s(w));
     break;
-  case HK_FMT_AB: put(o, " %u %u", hk_ins_a(w), (uint32_t)b); break;
-  case HK_FMT_AJ: put(o, " %d -> %06d", op == HK_I_JNINT ? hk_ins_s(w) : (int32_t)hk_ins_a(w),
+  case HK_FMT_AB:
+    if (op == HK_I_LADDI) put(o, " %u %d", hk_ins_a(w), b);
+    else put(o, " %u %u", hk_ins_a(w), (uint32_t)b);
+    break;
+  case HK_FMT_AJ: put(o, " %d -> %06d", (op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI)) ? hk_ins_s(w) : (int32_t)hk_ins_a(w),
                       (int32_t)next + b); break;
   }
   uint32_t a = hk_ins_a(w);
@@ -86,7 +89,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     put(o, "  ; %s", img->globals[a]);
   } else if (op == HK_I_BUILTIN && a < img->nimports && img->imports[a] < HK_B__COUNT) {
     put(o, "  ; %s", hk_builtin_table[img->imports[a]].name);
-  } else if ((op == HK_I_CALLF || op == HK_I_TCALLF || op == HK_I_CLOSURE) && a < img->nfuncs) {
+  } else if ((op == HK_I_CALLF || op == HK_I_TCALLF || op == HK_I_CALLG || op == HK_I_TCALLG || op == HK_I_CLOSURE) && a < img->nfuncs) {
     put(o, "  ; %s", img->funcs[a].name);
   } else if (op == HK_I_PERFORM && a < img->neffects) {
     put(o, "  ; %s", img->effects[a]);

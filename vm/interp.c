@@ -823,6 +823,16 @@ dispatch:
     sp[-1] = hk_bool(a.as.i op b.as.i);                                            \
     NEXT();                                                                        \
   }
+  CASE(LADDI) {
+    hk_value_t a = locals[A()];
+    int32_t k = (int32_t)*pc++;
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);
+    int64_t r;
+    if (UNLIKELY(__builtin_add_overflow(a.as.i, (int64_t)k, &r)))
+      FAIL(k >= 0 ? "integer overflow (addition)" : "integer overflow (subtraction)");
+    *sp++ = hk_int(r);
+    NEXT();
+  }
   CASE(LT) INT_CMP(<)
   CASE(GT) INT_CMP(>)
   CASE(LE) INT_CMP(<=)
@@ -928,6 +938,26 @@ dispatch:
     }
     sp -= 2;
     if ((ins & 0xffu) == HK_I_JNEQ ? !eq : eq) pc += SA();
+    NEXT();
+  }
+#define JCMPI(op)                                                                  \
+  {                                                                                \
+    hk_value_t a = *--sp;                                                          \
+    int32_t off = (int32_t)*pc++;                                                  \
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);                          \
+    if (!(a.as.i op (int64_t)SA())) pc += off;                                     \
+    NEXT();                                                                        \
+  }
+  CASE(JNLTI) JCMPI(<)
+  CASE(JNLEI) JCMPI(<=)
+  CASE(JNGTI) JCMPI(>)
+  CASE(JNGEI) JCMPI(>=)
+  CASE(JNEQI)
+  CASE(JNNEI) {
+    hk_value_t a = *--sp;
+    int32_t off = (int32_t)*pc++;
+    bool eq = a.tag == HK_T_INT && a.as.i == (int64_t)SA(); /* other kinds are never equal */
+    if ((ins & 0xffu) == HK_I_JNEQI ? !eq : eq) pc += off;
     NEXT();
   }
   CASE(MATCHFAIL) FAIL("non-exhaustive match");
@@ -1148,6 +1178,51 @@ dispatch:
     }
     SAVE();
     if (reuse_frame(vm, seg, fi, clos)) goto stop;
+    LOAD();
+    NEXT();
+  }
+  CASE(CALLG) {
+    uint32_t fi = A(), n = *pc++;
+    const hk_func_t *nf = &img->funcs[fi];
+    if (UNLIKELY(nf->ncaps)) FAIL("expected Function, got Unit");
+    uint32_t base = (uint32_t)(sp - n - vals);
+    if (LIKELY(seg->nframes < seg->fcap && (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+               vm->depth < vm->max_depth)) {
+      fr->pc = (uint32_t)(pc - code);
+      vm->depth++;
+      fr = &seg->frames[seg->nframes++];
+      fr->fn = fi;
+      fr->pc = 0;
+      fr->base = base;
+      fr->ret = base;
+      fr->clos = NULL;
+      fn = nf;
+      code = pc = nf->code;
+      locals = vals + base;
+      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
+      NEXT();
+    }
+    SAVE();
+    if (push_frame(vm, seg, fi, base, base, NULL)) goto stop;
+    LOAD();
+    NEXT();
+  }
+  CASE(TCALLG) {
+    uint32_t fi = A(), n = *pc++;
+    const hk_func_t *nf = &img->funcs[fi];
+    if (UNLIKELY(nf->ncaps)) FAIL("expected Function, got Unit");
+    memmove(locals, sp - n, n * sizeof *sp);
+    sp = locals + n;
+    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
+      fr->fn = fi;
+      fr->clos = NULL;
+      fn = nf;
+      code = pc = nf->code;
+      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
+      NEXT();
+    }
+    SAVE();
+    if (reuse_frame(vm, seg, fi, NULL)) goto stop;
     LOAD();
     NEXT();
   }

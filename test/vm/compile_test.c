@@ -79,8 +79,8 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
                                   "fun g h = h 1\n");
   char *text;
   cr_assert_eq(hk_disasm(img, &text), 0);
-  cr_assert_not_null(strstr(text, "TCALLF"), "%s", text);
-  cr_assert_not_null(strstr(text, "CALLF"));
+  cr_assert_not_null(strstr(text, "TCALLG"), "%s", text);
+  cr_assert_not_null(strstr(text, "CALLG     1 2"), "%s", text);
   cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
   cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
   free(text);
