@@ -1,0 +1,533 @@
+/* rt.c — the multi-threaded runtime behind include/hiko.h: creation and
+** destruction, roots, run/start/join/shutdown, `exit`, deadlock detection
+** (SPEC §6.9, §10.8), statistics (§10.9) and the trace file (§10.10).
+** Processes are hk_proc_t records (proc.c) running VM instances (vmproc.c)
+** as tasks of the work-stealing scheduler (sched/). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/rt.h"
+#include "vm/disasm.h"
+#include "vm/image.h"
+
+const hk_image_t *hk_program_image(const hiko_program_t *p); /* compile.c */
+
+static _Thread_local hk_wstate_t *tls_ws; /* the calling worker's state */
+
+hiko_runtime_t *hk_rt_from_procs_ud(void *ud) { return ud; }
+
+/* ---- Host services (vm/host.h) ------------------------------------------ */
+
+static int host_write(void *ud, int stream, const char *data, size_t len) {
+  hiko_runtime_t *rt = ud;
+  hiko_write_fn fn = stream == 2 ? rt->cfg.err : rt->cfg.out;
+  int rc = 0;
+  pthread_mutex_lock(&rt->out_lock); /* one unit per print (SPEC §6.13.3) */
+  if (fn) {
+    fn(rt->cfg.io_ud, data, len);
+  } else {
+    FILE *f = stream == 2 ? stderr : stdout;
+    if (len && fwrite(data, 1, len, f) != len) rc = -EIO;
+    if (stream == 2) fflush(f);
+  }
+  pthread_mutex_unlock(&rt->out_lock);
+  return rc;
+}
+
+static int64_t host_monotonic_ms(void *ud) {
+  hiko_runtime_t *rt = ud;
+  return (int64_t)((hk_sched_now_ns() - rt->t0_ns) / 1000000u);
+}
+
+/* ---- Process-layer callbacks ---------------------------------------------- */
+
+static void ops_ready(void *ud, hk_proc_t *p, hk_worker_t *w) {
+  hiko_runtime_t *rt = ud;
+  if (w) hk_sched_ready_next_owner(w, &p->task);
+  else hk_sched_ready(rt->sched, &p->task);
+}
+
+static hk_pcounters_t *ops_counters(void *ud) {
+  (void)ud;
+  return tls_ws ? &tls_ws->c : NULL;
+}
+
+static hk_root_t *find_root(hiko_runtime_t *rt, hiko_pid_t pid) {
+  for (hk_root_t *r = rt->roots; r; r = r->next)
+    if (r->pid == pid) return r;
+  return NULL;
+}
+
+void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message) {
+  pthread_mutex_lock(&rt->lock);
+  hk_root_t *r = find_root(rt, pid);
+  if (r && !r->res.message) r->res.message = strdup(message);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+static void ops_root_done(void *ud, hk_proc_t *p, hk_outcome_t out, void *payload) {
+  hiko_runtime_t *rt = ud;
+  if (payload) hk_msg_free(payload);
+  pthread_mutex_lock(&rt->lock);
+  hk_root_t *r = find_root(rt, hk_proc_pid(p));
+  if (r) {
+    r->ended = true;
+    r->res.status = out == HK_OUT_DONE ? HIKO_DONE : HIKO_FAILED;
+    if (out == HK_OUT_CANCELLED && !r->res.message) r->res.message = strdup("cancelled");
+    if (out == HK_OUT_DONE) {
+      free(r->res.message);
+      r->res.message = NULL;
+    }
+  }
+  pthread_cond_broadcast(&rt->cond);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+/* ---- Scheduler callbacks ---------------------------------------------------- */
+
+static void worker_start(hk_worker_t *w, void *arg) {
+  hiko_runtime_t *rt = arg;
+  hk_wstate_t *ws = &rt->ws[hk_sched_worker_index(w)];
+  hk_sched_worker_set_user(w, ws);
+  tls_ws = ws;
+}
+
+static void worker_stop(hk_worker_t *w, void *arg) {
+  (void)w;
+  (void)arg;
+  tls_ws = NULL;
+}
+
+/* SPEC §6.9 / §10.8: every worker is about to park. Confirm with the
+** sharded counts (two agreeing passes): nothing runnable or running, and
+** some process blocked in a receive or a join. Then every such process
+** fails with the deadlock message: all are marked first, then woken, so
+** none observes another's failure. */
+static void all_idle(hk_sched_t *s, void *arg) {
+  (void)s;
+  hiko_runtime_t *rt = arg;
+  if (!rt->cfg.detect_deadlock) return;
+  /* Relaxed: ports are opened by the host, which turns detection on only
+  ** if it knows what it does (SPEC §6.9.2). */
+  if (atomic_load_explicit(&rt->ports_open, memory_order_relaxed) != 0) return;
+  uint64_t runnable, waiting;
+  if (!hk_procs_quiescence(rt->procs, rt->shards, rt->nworkers, &runnable, &waiting)) return;
+  if (runnable != 0 || waiting == 0) return;
+  hk_pmentry_t **all;
+  long n = hk_pidmap_snapshot(hk_procs_pidmap(rt->procs), &all);
+  if (n < 0) return;
+  for (long i = 0; i < n; i++) {
+    hk_proc_t *p = (hk_proc_t *)all[i];
+    uint32_t st = all[i]->kind == 0 ? hk_proc_state(p) : 0;
+    if ((st & HK_PS_MASK) == HK_PS_BLOCKED && (st & (HK_WAIT_RECV | HK_WAIT_CHILD)))
+      hk_vmproc_mark_deadlock(p);
+  }
+  for (long i = 0; i < n; i++) {
+    if (all[i]->kind == 0) hk_vmproc_wake_deadlocked((hk_proc_t *)all[i]);
+    hk_pmentry_unref(all[i]);
+  }
+  free(all);
+  atomic_fetch_add_explicit(&rt->deadlocks, 1, memory_order_relaxed);
+}
+
+/* ---- Creation and destruction ------------------------------------------------ */
+
+static int setup(hiko_runtime_t *rt) {
+  rt->host.ud = rt;
+  rt->host.write = host_write;
+  rt->host.monotonic_ms = host_monotonic_ms;
+  rt->host.argv = rt->cfg.argv;
+  rt->host.argc = rt->cfg.argc;
+  rt->host.allow_exit = rt->cfg.allow_exit;
+  rt->host.allow_net = rt->cfg.allow_net;
+  rt->host.fs_root = rt->cfg.fs_root;
+  rt->host.allow_exec = rt->cfg.allow_exec;
+  rt->host.n_allow_exec = rt->cfg.n_allow_exec;
+  rt->ops = (hk_procs_ops_t){
+      .run = hk_vmproc_run,
+      .free_body = hk_vmproc_free_body,
+      .drop_payload = hk_vmproc_drop_payload,
+      .ready = ops_ready,
+      .root_done = ops_root_done,
+      .counters = ops_counters,
+      .ud = rt,
+  };
+  hk_procs_config_t pc = {.max_processes = rt->cfg.max_processes};
+  int rc = hk_procs_new(&rt->procs, &rt->ops, &pc);
+  if (rc) return rc;
+  hk_sched_config_t sc = {
+      .workers = rt->cfg.workers,
+      .slice_budget = (int32_t)(rt->cfg.reductions > INT32_MAX ? INT32_MAX : rt->cfg.reductions),
+      .worker_start = worker_start,
+      .worker_stop = worker_stop,
+      .all_idle = all_idle,
+      .arg = rt,
+  };
+  if ((rc = hk_sched_new(&rt->sched, &sc))) return rc;
+  rt->nworkers = hk_sched_workers(rt->sched);
+  rt->ws = calloc(rt->nworkers, sizeof *rt->ws);
+  rt->shards = calloc(rt->nworkers, sizeof *rt->shards);
+  if (!rt->ws || !rt->shards) return -ENOMEM;
+  for (uint32_t i = 0; i < rt->nworkers; i++) {
+    rt->ws[i].index = i;
+    rt->shards[i] = &rt->ws[i].c;
+    if (rt->cfg.trace_path && (rc = hk_trace_new(&rt->ws[i].trace))) return rc;
+  }
+  if (rt->cfg.trace_path) rt->trace_all = rt->ws[0].trace;
+  return 0;
+}
+
+static void teardown(hiko_runtime_t *rt);
+
+int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
+  *out = NULL;
+  if (cfg && cfg->workers > 1024) return -EINVAL;
+  hiko_runtime_t *rt = calloc(1, sizeof *rt);
+  if (!rt) return -ENOMEM;
+  if (cfg) rt->cfg = *cfg;
+  else hiko_config_init(&rt->cfg);
+  if (rt->cfg.reductions == 0) rt->cfg.reductions = 2000;
+  rt->t0_ns = hk_sched_now_ns();
+  pthread_mutex_init(&rt->lock, NULL);
+  pthread_mutex_init(&rt->out_lock, NULL);
+  pthread_cond_init(&rt->cond, NULL);
+  int rc = setup(rt);
+  if (rc) {
+    teardown(rt);
+    return rc;
+  }
+  *out = rt;
+  return 0;
+}
+
+static void print_stats(hiko_runtime_t *rt);
+
+static void teardown(hiko_runtime_t *rt) {
+  hk_sched_free(rt->sched); /* stops and joins the workers */
+  rt->sched = NULL;
+  if (rt->cfg.trace_path && rt->ws) {
+    hk_trace_t **t = calloc(rt->nworkers, sizeof *t);
+    if (t) {
+      for (uint32_t i = 0; i < rt->nworkers; i++) t[i] = rt->ws[i].trace;
+      int rc = hk_trace_write(rt->cfg.trace_path, t, rt->nworkers, rt->t0_ns);
+      if (rc) fprintf(stderr, "hiko: cannot write trace %s: %s\n", rt->cfg.trace_path, strerror(-rc));
+      free(t);
+    }
+  }
+  if (rt->procs) hk_procs_free(rt->procs);
+  for (hk_root_t *r = rt->roots, *next; r; r = next) {
+    next = r->next;
+    hk_globals_free(r->globals);
+    hiko_result_clear(&r->res);
+    free(r);
+  }
+  if (rt->ws)
+    for (uint32_t i = 0; i < rt->nworkers; i++) hk_trace_free(rt->ws[i].trace);
+  free(rt->ws);
+  free(rt->shards);
+  pthread_mutex_destroy(&rt->lock);
+  pthread_mutex_destroy(&rt->out_lock);
+  pthread_cond_destroy(&rt->cond);
+  free(rt);
+}
+
+static bool on_worker(hiko_runtime_t *rt) {
+  hk_worker_t *w = hk_sched_self();
+  return w && hk_sched_worker_sched(w) == rt->sched;
+}
+
+int hiko_runtime_destroy(hiko_runtime_t *rt) {
+  if (!rt) return 0;
+  if (on_worker(rt)) return -EBUSY;
+  hiko_shutdown(rt);
+  if (rt->cfg.stats) print_stats(rt);
+  teardown(rt);
+  return 0;
+}
+
+/* ---- Roots, running, joining ---------------------------------------------------- */
+
+int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
+  const hk_image_t *img = hk_program_image(prog);
+  if (!img) return -EINVAL;
+  hk_root_t *r = calloc(1, sizeof *r);
+  if (!r) return -ENOMEM;
+  r->img = img;
+  int rc = hk_globals_new(&r->globals, img->nglobals);
+  if (rc) {
+    free(r);
+    return rc;
+  }
+  pthread_mutex_lock(&rt->lock);
+  if (rt->stopped) {
+    pthread_mutex_unlock(&rt->lock);
+    hk_globals_free(r->globals);
+    free(r);
+    return HIKO_ESTATE;
+  }
+  hk_proc_t *p;
+  rc = hk_vmproc_new_root(rt, r, &p);
+  if (rc) {
+    pthread_mutex_unlock(&rt->lock);
+    hk_globals_free(r->globals);
+    free(r);
+    return rc == -EAGAIN ? -EAGAIN : rc;
+  }
+  r->pid = hk_proc_pid(p);
+  r->next = rt->roots;
+  rt->roots = r;
+  pthread_mutex_unlock(&rt->lock);
+  *out = r->pid;
+  hk_proc_start(p, NULL); /* injection queue */
+  return 0;
+}
+
+int hiko_start(hiko_runtime_t *rt) {
+  pthread_mutex_lock(&rt->lock);
+  int rc = 0;
+  if (rt->started || rt->stopped) rc = HIKO_ESTATE;
+  else if ((rc = hk_sched_start(rt->sched)) == 0) rt->started = true;
+  pthread_mutex_unlock(&rt->lock);
+  return rc;
+}
+
+static bool all_roots_ended(hiko_runtime_t *rt) {
+  for (hk_root_t *r = rt->roots; r; r = r->next)
+    if (!r->ended) return false;
+  return true;
+}
+
+/* Waits (lock held) until every root ended and every process terminated. */
+static void wait_quiet(hiko_runtime_t *rt) {
+  while (!all_roots_ended(rt)) pthread_cond_wait(&rt->cond, &rt->lock);
+  /* Descendants are being cancelled (SPEC §6.8.2); they end promptly. */
+  while (hk_procs_live(rt->procs) != 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+  }
+}
+
+int hiko_run(hiko_runtime_t *rt) {
+  if (on_worker(rt)) return -EBUSY;
+  pthread_mutex_lock(&rt->lock);
+  if (!rt->started && !rt->stopped) {
+    int rc = hk_sched_start(rt->sched);
+    if (rc) {
+      pthread_mutex_unlock(&rt->lock);
+      return rc;
+    }
+    rt->started = true;
+  }
+  wait_quiet(rt);
+  pthread_mutex_unlock(&rt->lock);
+  fflush(stdout);
+  return 0;
+}
+
+static void fill_result(hiko_runtime_t *rt, const hk_root_t *r, hiko_result_t *out) {
+  memset(out, 0, sizeof *out);
+  /* Acquire: pairs with hk_rt_exit's release (exit_code is written first). */
+  if (atomic_load_explicit(&rt->exited, memory_order_acquire) == 1) {
+    out->status = HIKO_EXITED;
+    out->exit_code = atomic_load_explicit(&rt->exit_code, memory_order_relaxed);
+    return;
+  }
+  out->status = r->res.status;
+  if (r->res.message) out->message = strdup(r->res.message);
+}
+
+int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeout_ms) {
+  memset(out, 0, sizeof *out);
+  struct timespec dl;
+  clock_gettime(CLOCK_REALTIME, &dl);
+  if (timeout_ms > 0) {
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+      dl.tv_sec++;
+      dl.tv_nsec -= 1000000000;
+    }
+  }
+  pthread_mutex_lock(&rt->lock);
+  hk_root_t *r = find_root(rt, root);
+  int rc = 0;
+  if (!r) rc = -ENOENT;
+  while (!rc && !r->ended) {
+    if (timeout_ms == 0) rc = -ETIMEDOUT;
+    else if (timeout_ms < 0) pthread_cond_wait(&rt->cond, &rt->lock);
+    else if (pthread_cond_timedwait(&rt->cond, &rt->lock, &dl) == ETIMEDOUT) rc = -ETIMEDOUT;
+  }
+  if (!rc) fill_result(rt, r, out);
+  pthread_mutex_unlock(&rt->lock);
+  return rc;
+}
+
+void hiko_result_clear(hiko_result_t *r) {
+  if (!r) return;
+  free(r->message);
+  r->message = NULL;
+  r->failure = NULL; /* failure values come with runtime/value.c */
+}
+
+static void cancel_pid(hiko_runtime_t *rt, hiko_pid_t pid) {
+  hk_proc_t *p = hk_proc_get(rt->procs, pid);
+  if (p) {
+    hk_proc_cancel(p, NULL);
+    hk_proc_unref(p);
+  }
+}
+
+void hk_rt_exit(hiko_runtime_t *rt, int code) {
+  int zero = 0;
+  /* The first exit wins (0 -> 2 claims; 1 publishes the code below).
+  ** Relaxed: the claim publishes nothing. */
+  if (!atomic_compare_exchange_strong_explicit(&rt->exited, &zero, 2, memory_order_relaxed,
+                                               memory_order_relaxed))
+    return;
+  atomic_store_explicit(&rt->exit_code, code, memory_order_relaxed);
+  /* Release: pairs with fill_result's acquire of the flag. */
+  atomic_store_explicit(&rt->exited, 1, memory_order_release);
+  pthread_mutex_lock(&rt->lock);
+  for (hk_root_t *r = rt->roots; r; r = r->next)
+    if (!r->ended) cancel_pid(rt, r->pid);
+  pthread_mutex_unlock(&rt->lock);
+}
+
+int hiko_shutdown(hiko_runtime_t *rt) {
+  if (on_worker(rt)) return -EBUSY;
+  pthread_mutex_lock(&rt->lock);
+  for (hk_root_t *r = rt->roots; r; r = r->next)
+    if (!r->ended) cancel_pid(rt, r->pid);
+  if (!rt->started && !rt->stopped && hk_procs_live(rt->procs) != 0) {
+    /* Roots spawned but never run: run them to their cancellation. */
+    if (hk_sched_start(rt->sched) == 0) rt->started = true;
+  }
+  if (rt->started) wait_quiet(rt);
+  rt->stopped = true;
+  pthread_mutex_unlock(&rt->lock);
+  fflush(stdout);
+  return 0;
+}
+
+/* ---- Statistics ---------------------------------------------------------------------- */
+
+static uint64_t ld(const _Atomic uint64_t *f) {
+  /* Relaxed: statistics (SPEC §10.9). */
+  return atomic_load_explicit(f, memory_order_relaxed);
+}
+
+static void counters_of(hiko_runtime_t *rt, uint32_t i, hiko_counters_t *c) {
+  hk_sched_counters_t sc;
+  hk_sched_counters(rt->sched, i, &sc);
+  const hk_pcounters_t *p = &rt->ws[i].c;
+  *c = (hiko_counters_t){
+      .slices = sc.slices, .steals = sc.steals, .stolen = sc.stolen, .parks = sc.parks,
+      .sent = ld(&p->sent), .received = ld(&p->received), .dropped = ld(&p->dropped),
+      .spawns = ld(&p->spawns), .io_ops = 0, .gc_runs = ld(&p->gc_runs),
+  };
+}
+
+static void add(hiko_counters_t *t, const hiko_counters_t *c) {
+  t->slices += c->slices; t->steals += c->steals; t->stolen += c->stolen;
+  t->parks += c->parks; t->sent += c->sent; t->received += c->received;
+  t->dropped += c->dropped; t->spawns += c->spawns; t->io_ops += c->io_ops;
+  t->gc_runs += c->gc_runs;
+}
+
+int hiko_stats_get(hiko_runtime_t *rt, hiko_stats_t *out) {
+  memset(out, 0, sizeof *out);
+  out->workers = rt->nworkers;
+  out->per_worker = calloc(rt->nworkers, sizeof *out->per_worker);
+  if (!out->per_worker) return -ENOMEM;
+  const hk_pcounters_t *sh = hk_procs_shared_counters(rt->procs);
+  for (uint32_t i = 0; i <= rt->nworkers; i++) {
+    const hk_pcounters_t *p = i < rt->nworkers ? &rt->ws[i].c : sh;
+    if (i < rt->nworkers) {
+      counters_of(rt, i, &out->per_worker[i]);
+      add(&out->total, &out->per_worker[i]);
+    } else {
+      /* Work done by non-worker threads (API calls): in the total only. */
+      hiko_counters_t c = {.sent = ld(&p->sent), .received = ld(&p->received),
+                           .dropped = ld(&p->dropped), .spawns = ld(&p->spawns),
+                           .gc_runs = ld(&p->gc_runs)};
+      add(&out->total, &c);
+    }
+    out->processes += ld(&p->created);
+    out->done += ld(&p->done);
+    out->failed += ld(&p->failed);
+    out->cancelled += ld(&p->cancelled);
+    if (ld(&p->mailbox_high) > out->mailbox_high_water) out->mailbox_high_water = ld(&p->mailbox_high);
+  }
+  out->io_backend = "none";
+  return 0;
+}
+
+void hiko_stats_clear(hiko_stats_t *s) {
+  if (!s) return;
+  free(s->per_worker);
+  s->per_worker = NULL;
+}
+
+static void print_counters(FILE *f, const char *label, const hiko_counters_t *c) {
+  fprintf(f, "%s %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+             " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+          label, c->slices, c->steals, c->stolen, c->parks, c->sent, c->received, c->dropped,
+          c->spawns, c->io_ops, c->gc_runs);
+}
+
+static void print_stats(hiko_runtime_t *rt) {
+  hiko_stats_t s;
+  if (hiko_stats_get(rt, &s) != 0) return;
+  uint64_t wall_ms = (hk_sched_now_ns() - rt->t0_ns) / 1000000u;
+  char buf[4096];
+  FILE *f = fmemopen(buf, sizeof buf, "w");
+  FILE *out = f ? f : stderr;
+  fprintf(out,
+          "hiko stats: workers=%u wall_ms=%" PRIu64 " io_backend=%s processes=%" PRIu64
+          " done=%" PRIu64 " failed=%" PRIu64 " cancelled=%" PRIu64 "\n",
+          s.workers, wall_ms, s.io_backend, s.processes, s.done, s.failed, s.cancelled);
+  fputs("worker slices steals stolen parks sent received dropped spawns io_ops gc_runs\n", out);
+  if (f) {
+    fflush(f);
+    host_write(rt, 2, buf, strlen(buf));
+    fclose(f);
+  }
+  for (uint32_t i = 0; i < s.workers; i++) {
+    char label[16];
+    snprintf(label, sizeof label, "%u", i);
+    char line[512];
+    FILE *lf = fmemopen(line, sizeof line, "w");
+    if (!lf) continue;
+    print_counters(lf, label, &s.per_worker[i]);
+    fflush(lf);
+    host_write(rt, 2, line, strlen(line));
+    fclose(lf);
+  }
+  char line[512];
+  FILE *lf = fmemopen(line, sizeof line, "w");
+  if (lf) {
+    print_counters(lf, "total", &s.total);
+    fflush(lf);
+    host_write(rt, 2, line, strlen(line));
+    fclose(lf);
+  }
+  hiko_stats_clear(&s);
+}
+
+/* ---- Disassembly (kept with the runner: run.c had it) ----------------------------- */
+
+int hiko_program_disasm(const hiko_program_t *p, char **out) {
+  *out = NULL;
+  const hk_image_t *img = hk_program_image(p);
+  return img ? hk_disasm(img, out) : -EINVAL;
+}

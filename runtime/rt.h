@@ -1,0 +1,119 @@
+/* rt.h — the multi-threaded process runtime behind include/hiko.h (internal
+** to runtime/). rt.c: the runtime object, workers, roots, joins, deadlock
+** detection, statistics; vmproc.c: a process running a VM instance and the
+** process builtins of SPEC §6; globals.c: the shared global store;
+** trace.c: the Perfetto trace. */
+#ifndef HK_RT_H
+#define HK_RT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hiko.h"
+#include "runtime/proc.h"
+#include "sched/sched.h"
+#include "vm/vm.h"
+
+typedef struct hk_globals hk_globals_t;
+typedef struct hk_trace hk_trace_t;
+
+/* Per-worker state (hk_sched_worker_user). Owner-written. */
+typedef struct hk_wstate {
+  hk_pcounters_t c; /* first: the shard of this worker */
+  uint32_t index;
+  hk_trace_t *trace;
+} hk_wstate_t;
+
+/* A root process and its outcome (SPEC §6.8, §12). */
+typedef struct hk_root {
+  hiko_pid_t pid;
+  const hk_image_t *img;
+  hk_globals_t *globals; /* the tree's shared global store */
+  bool ended;
+  hiko_result_t res;
+  struct hk_root *next;
+} hk_root_t;
+
+struct hiko_runtime {
+  /* Immutable after hiko_runtime_create. */
+  hiko_config_t cfg;
+  hk_host_t host;
+  hk_sched_t *sched;
+  hk_procs_t *procs;
+  hk_procs_ops_t ops;
+  uint32_t nworkers;
+  hk_wstate_t *ws;       /* [nworkers] */
+  hk_pcounters_t **shards; /* [nworkers] pointers to ws[i].c */
+  uint64_t t0_ns;        /* runtime start, for traces and wall_ms */
+  /* Guarded by lock. */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;   /* a root ended, or every process ended */
+  hk_root_t *roots;
+  bool started, stopped;
+  /* Output: one write per print, serialised (SPEC §6.13.3). */
+  pthread_mutex_t out_lock;
+  /* Any thread. */
+  _Atomic int exited; /* `exit n` was called: exit_code holds n */
+  _Atomic int exit_code;
+  _Atomic uint64_t deadlocks;
+  _Atomic uint64_t ports_open;
+  hk_trace_t *trace_all;
+};
+
+/* The runtime that owns process [p]. */
+static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p);
+
+/* vmproc.c */
+/* Body callbacks for hk_procs_ops_t. */
+hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget);
+void hk_vmproc_free_body(hk_proc_t *p);
+void hk_vmproc_drop_payload(void *ud, void *payload);
+/* Creates the root process of [img] (not started). Returns 0 or -errno. */
+int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
+/* Marks a process blocked in a receive or join as deadlocked and wakes it;
+** it fails with "deadlock: process blocked with no possible waker". */
+void hk_vmproc_mark_deadlock(hk_proc_t *p);
+void hk_vmproc_wake_deadlocked(hk_proc_t *p);
+/* Renders the failure value held in message block [m] (SPEC §6.3.4);
+** NULL means Cancelled. Returns malloc'ed text or NULL. */
+char *hk_vmproc_render_failure_msg(const hk_image_t *img, hk_msg_t *m);
+
+/* rt.c */
+hiko_runtime_t *hk_rt_from_procs_ud(void *ud);
+/* `exit n` from any process: ends every root (SPEC §6.8.3). */
+void hk_rt_exit(hiko_runtime_t *rt, int code);
+/* Records the end of a root. */
+void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message);
+
+/* globals.c */
+int hk_globals_new(hk_globals_t **out, uint32_t n);
+void hk_globals_free(hk_globals_t *g);
+/* Publishes the root's newly initialised sendable globals into the shared
+** store. Thread: the root's worker. */
+void hk_globals_sync_from_root(hk_globals_t *g, hk_vm_t *root);
+/* Fills a new child's global slots from the store. Thread: the spawner. */
+void hk_globals_fill(hk_globals_t *g, hk_vm_t *child);
+
+/* trace.c */
+int hk_trace_new(hk_trace_t **out);
+void hk_trace_free(hk_trace_t *t);
+void hk_trace_slice(hk_trace_t *t, uint64_t pid, uint64_t t0_ns, uint64_t t1_ns,
+                    int64_t reductions, int end);
+/* Writes the trace of every worker to [path]. Returns 0 or -errno. */
+int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, uint64_t base_ns);
+
+/* The process record's user pointer is the runtime's per-process data. */
+typedef struct hk_pdata {
+  hiko_runtime_t *rt;
+  hk_root_t *root;       /* the root of my tree */
+  _Atomic int deadlocked;
+  uint64_t fuel0;        /* fuel at creation (when limited) */
+  hk_child_t **waitset;  /* links of the current join wait */
+  uint32_t nwait, capwait;
+} hk_pdata_t;
+
+static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }
+
+#endif

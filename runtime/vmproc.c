@@ -1,0 +1,599 @@
+/* vmproc.c — a process running a VM instance, and the process builtins of
+** SPEC §6 (spawn, spawn_detached, self, send_message, receive_message,
+** receive_timeout, await_process, await_result, cancel, wait_any).
+**
+** The VM stops a slice with HK_RUN_REQUEST for every PROC/ASYNC builtin
+** (vm/host.h); serve() answers it at once, or asks the process layer to block
+** (the request stays pending and is served again when the process runs next:
+** every wait re-checks its condition, see proc.h). Message, spawn and result
+** values travel as VM message blocks (hk_value_copy_out / hk_vm_adopt);
+** a failure travels as a block holding the `failure` value.
+** Thread: a process's worker. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/rt.h"
+#include "vm/builtins.h"
+#include "vm/check.h"
+#include "vm/image.h"
+
+#define DEADLOCK_MSG "deadlock: process blocked with no possible waker"
+
+enum { SERVE_CONTINUE, SERVE_BLOCK, SERVE_YIELD };
+
+typedef struct vmproc {
+  hk_pdata_t pd; /* first: p->user points here */
+  hk_vm_t *vm;
+  hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
+} vmproc_t;
+
+static uint64_t reductions(const hk_vm_t *vm) {
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  return st.reductions;
+}
+
+static uint64_t copy_limit(const hiko_runtime_t *rt) { return rt->cfg.max_heap; }
+
+static hk_pcounters_t *my_counters(hiko_runtime_t *rt) {
+  hk_pcounters_t *c = rt->ops.counters(rt->ops.ud);
+  return c ? c : hk_procs_shared_counters(rt->procs);
+}
+
+/* ---- Failure values (SPEC §3.4, §6.3) ------------------------------------- */
+
+/* Builds [f] as a `failure` value in [vm]'s heap. */
+static int failure_value(vmproc_t *vp, const hk_failure_t *f, hk_value_t *out) {
+  hk_vm_t *vm = vp->vm;
+  switch (f->kind) {
+  case HK_FAIL_CANCELLED: *out = hk_data0(HK_CTOR_CANCELLED); return 0;
+  case HK_FAIL_FUEL: *out = hk_data0(HK_CTOR_FUEL_EXHAUSTED); return 0;
+  case HK_FAIL_ALREADY_JOINED: *out = hk_data0(HK_CTOR_ALREADY_JOINED); return 0;
+  case HK_FAIL_HEAP_LIMIT: {
+    hk_value_t items[2] = {hk_int(f->a), hk_int(f->b)}, t;
+    int rc = hk_alloc_tuple(vm, 2, items, &t);
+    return rc ? rc : hk_alloc_data(vm, HK_CTOR_HEAP_LIMIT, t, out);
+  }
+  default: break;
+  }
+  if (vp->child_failure) { /* failed by await_process of a failed child */
+    hk_value_t inner;
+    hk_vm_adopt(vm, vp->child_failure, &inner);
+    vp->child_failure = NULL;
+    return hk_alloc_data(vm, HK_CTOR_CHILD_FAILED, inner, out);
+  }
+  const char *msg = f->message ? f->message : "failed";
+  hk_value_t s;
+  int rc = hk_alloc_string(vm, msg, strlen(msg), &s);
+  return rc ? rc : hk_alloc_data(vm, HK_CTOR_RUNTIME_ERROR, s, out);
+}
+
+/* Appends render(v) of a failure value (SPEC §6.3.4) to a malloc'ed
+** buffer. Iterative over ChildFailed chains. */
+static char *render_failure(hk_value_t v) {
+  size_t depth = 0;
+  while (v.tag == HK_T_DATA && hk_data_ctor(v) == HK_CTOR_CHILD_FAILED) {
+    depth++;
+    v = hk_as_data(v)->payload;
+  }
+  char *tail = NULL;
+  int n = -1;
+  switch (v.tag == HK_T_DATA0 || v.tag == HK_T_DATA ? hk_data_ctor(v) : ~0u) {
+  case HK_CTOR_RUNTIME_ERROR: {
+    hk_value_t s = hk_as_data(v)->payload;
+    n = s.tag == HK_T_STRING ? asprintf(&tail, "%.*s", (int)hk_str_len(s), hk_str_data(s)) : -1;
+    break;
+  }
+  case HK_CTOR_CANCELLED: tail = strdup("cancelled"); break;
+  case HK_CTOR_FUEL_EXHAUSTED: tail = strdup("fuel exhausted"); break;
+  case HK_CTOR_ALREADY_JOINED: tail = strdup("already joined"); break;
+  case HK_CTOR_HEAP_LIMIT: {
+    hk_value_t t = hk_as_data(v)->payload;
+    if (t.tag == HK_T_TUPLE && hk_tuple_len(t) == 2)
+      n = asprintf(&tail, "heap limit exceeded: %" PRId64 " objects (max %" PRId64 ")",
+                   hk_as_int(hk_tuple_at(t, 0)), hk_as_int(hk_tuple_at(t, 1)));
+    break;
+  }
+  default: tail = strdup("failed"); break;
+  }
+  (void)n;
+  if (!tail) return NULL;
+  static const char prefix[] = "child process failed: ";
+  size_t plen = sizeof prefix - 1, tlen = strlen(tail);
+  char *out = malloc(depth * plen + tlen + 1);
+  if (!out) { free(tail); return NULL; }
+  for (size_t i = 0; i < depth; i++) memcpy(out + i * plen, prefix, plen);
+  memcpy(out + depth * plen, tail, tlen + 1);
+  free(tail);
+  return out;
+}
+
+/* ---- Per-process data ------------------------------------------------------ */
+
+static vmproc_t *vp_of(hk_proc_t *p) { return (vmproc_t *)p->user; }
+
+void hk_vmproc_free_body(hk_proc_t *p) {
+  vmproc_t *vp = vp_of(p);
+  if (!vp) return;
+  if (vp->vm) {
+    hk_vm_stats_t st;
+    hk_vm_get_stats(vp->vm, &st);
+    hk_pcounters_t *c = my_counters(vp->pd.rt);
+    /* Relaxed RMW: a statistic; the shared shard has several writers. */
+    atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
+    hk_vm_free(vp->vm);
+  }
+  if (vp->child_failure) hk_msg_free(vp->child_failure);
+  free(vp->pd.waitset);
+  free(vp);
+  p->body = NULL;
+  p->user = NULL;
+}
+
+void hk_vmproc_drop_payload(void *ud, void *payload) {
+  (void)ud;
+  hk_msg_free(payload);
+}
+
+static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget);
+
+/* Wraps a ready VM instance into a new process. */
+static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_root_t *root,
+                    hk_vm_t *vm, uint64_t fuel0, hk_proc_t **out) {
+  vmproc_t *vp = calloc(1, sizeof *vp);
+  if (!vp) return -ENOMEM;
+  hk_proc_t *p;
+  int rc = hk_proc_new(rt->procs, parent, detached, &p);
+  if (rc) {
+    free(vp);
+    return rc;
+  }
+  vp->pd.rt = rt;
+  vp->pd.root = root;
+  vp->pd.fuel0 = fuel0;
+  vp->vm = vm;
+  p->user = vp;
+  p->body = vm;
+  if (rt->trace_all) p->task.run = traced_run;
+  hk_vm_set_pid(vm, hk_proc_pid(p));
+  hk_vm_set_user(vm, p);
+  *out = p;
+  return 0;
+}
+
+static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
+  hk_vm_config_t vc = {
+      .max_heap = rt->cfg.max_heap,
+      .max_stack_depth = rt->cfg.max_stack_depth,
+      .fuel = fuel,
+      .fuel_limited = rt->cfg.fuel_limited || rt->cfg.fuel != 0,
+  };
+  return vc;
+}
+
+int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
+  hk_vm_config_t vc = vm_config(rt, rt->cfg.fuel);
+  hk_vm_t *vm;
+  int rc = hk_vm_new(&vm, root->img, &rt->host, &vc);
+  if (rc) return rc;
+  rc = hk_vm_start_main(vm);
+  if (!rc) rc = new_proc(rt, NULL, false, root, vm, rt->cfg.fuel, out);
+  if (rc) hk_vm_free(vm);
+  return rc;
+}
+
+/* ---- Deadlock ------------------------------------------------------------------ */
+
+void hk_vmproc_mark_deadlock(hk_proc_t *p) {
+  vmproc_t *vp = vp_of(p);
+  /* Release: pairs with the acquire in serve_wait... the wake CAS that
+  ** follows publishes it anyway; relaxed would do. */
+  if (vp) atomic_store_explicit(&vp->pd.deadlocked, 1, memory_order_release);
+}
+
+void hk_vmproc_wake_deadlocked(hk_proc_t *p) {
+  hk_proc_wake(p, HK_WAIT_RECV | HK_WAIT_CHILD, NULL);
+}
+
+static bool deadlocked(vmproc_t *vp) {
+  return atomic_load_explicit(&vp->pd.deadlocked, memory_order_acquire) != 0;
+}
+
+/* ---- Requests ------------------------------------------------------------------- */
+
+static int fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(hk_vm_t *vm, const char *fmt, ...) {
+  char *msg = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+  va_end(ap);
+  hk_vm_complete_fail(vm, "%s", msg ? msg : "out of memory");
+  free(msg);
+  return SERVE_CONTINUE;
+}
+
+static int complete(hk_vm_t *vm, hk_value_t v) {
+  hk_vm_complete(vm, v);
+  return SERVE_CONTINUE;
+}
+
+static int copy_error(hk_vm_t *vm, const char *name, int rc, uint64_t limit) {
+  if (rc == -EINVAL) return fail(vm, "%s: cannot send continuations across processes", name);
+  if (rc == -E2BIG)
+    return fail(vm, "%s: value too large (more than %" PRIu64 " objects)", name,
+                limit ? limit : (uint64_t)1 << 28);
+  return fail(vm, "out of memory");
+}
+
+static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn, bool detached) {
+  vmproc_t *vp = vp_of(p);
+  hiko_runtime_t *rt = vp->pd.rt;
+  const char *name = detached ? "spawn_detached" : "spawn";
+  if (!hk_is_function(fn)) return fail(vm, "expected Function, got %s", hk_kind_name(fn));
+  hk_msg_t *m;
+  int rc = hk_value_copy_out(vm, fn, copy_limit(rt), &m);
+  if (rc) return copy_error(vm, name, rc, copy_limit(rt));
+  hk_vm_charge(vm, hk_msg_objects(m));
+  hk_globals_t *g = vp->pd.root->globals;
+  if (!p->link) hk_globals_sync_from_root(g, vm);
+  uint64_t used = reductions(vm);
+  uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
+  hk_vm_config_t vc = vm_config(rt, fuel);
+  hk_vm_t *cvm;
+  if ((rc = hk_vm_new(&cvm, hk_vm_image(vm), &rt->host, &vc))) {
+    hk_msg_free(m);
+    return fail(vm, "out of memory");
+  }
+  hk_globals_fill(g, cvm);
+  hk_value_t cfn;
+  hk_vm_adopt(cvm, m, &cfn);
+  hk_proc_t *c;
+  if ((rc = hk_vm_start_call(cvm, cfn)) == 0)
+    rc = new_proc(rt, p, detached, vp->pd.root, cvm, fuel, &c);
+  if (rc) {
+    hk_vm_free(cvm);
+    if (rc == -EAGAIN)
+      return fail(vm, "spawn: process limit reached (%" PRIu64 ")", rt->cfg.max_processes);
+    return fail(vm, "out of memory");
+  }
+  uint64_t pid = hk_proc_pid(c);
+  hk_proc_start(c, w); /* run-next hand-off (SPEC §10.3.2); c is the child's now */
+  return complete(vm, hk_pid(pid));
+}
+
+static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
+  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
+    return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
+  hk_value_t to = hk_tuple_at(arg, 0), v = hk_tuple_at(arg, 1);
+  if (to.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(to));
+  hk_msg_t *m;
+  int rc = hk_value_copy_out(vm, v, copy_limit(rt), &m);
+  if (rc) return copy_error(vm, "send_message", rc, copy_limit(rt));
+  hk_vm_charge(vm, hk_msg_objects(m));
+  hk_proc_send(rt->procs, to.as.u, m, w); /* dropped and counted if dead */
+  return complete(vm, hk_unit());
+}
+
+/* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
+** mid-push: yield). */
+static int try_take(hk_proc_t *p, hk_vm_t *vm) {
+  void *pl;
+  int rc = hk_proc_recv_owner(p, &pl);
+  if (rc == -EBUSY) return -1;
+  if (rc != 0) return 0;
+  hk_value_t v;
+  hk_vm_adopt(vm, pl, &v);
+  hk_vm_complete(vm, v);
+  return 1;
+}
+
+static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
+  if (deadlocked(vp_of(p))) return fail(vm, DEADLOCK_MSG);
+  int r = try_take(p, vm);
+  if (r > 0) return SERVE_CONTINUE;
+  if (r < 0) return SERVE_YIELD;
+  hk_proc_wait_recv(p);
+  return SERVE_BLOCK;
+}
+
+static int serve_receive_timeout(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
+  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
+    return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
+  hk_value_t ms = hk_tuple_at(arg, 0);
+  if (!hk_is_int(ms) || hk_as_int(ms) < 0)
+    return fail(vm, "receive_timeout: expected non-negative Int (milliseconds)");
+  int r = try_take(p, vm);
+  if (r > 0) return SERVE_CONTINUE;
+  if (r < 0) return SERVE_YIELD;
+  if (hk_as_int(ms) == 0) return complete(vm, hk_tuple_at(arg, 1));
+  return fail(vm, "receive_timeout: timers are not available in this build yet");
+}
+
+/* Finds [pid] among p's children for builtin [name]; on misuse returns
+** NULL and sets *err to the SPEC §6.6.1 message (malloc'ed). */
+static hk_child_t *find_child(hk_proc_t *p, const char *name, uint64_t pid, bool allow_detached,
+                              char **err) {
+  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hk_child_t *c = hk_proc_child(p, pid);
+  *err = NULL;
+  int n = 0;
+  if (!c) {
+    if (pid == 0 || pid > hk_pidmap_issued(hk_procs_pidmap(rt->procs)))
+      n = asprintf(err, "%s: unknown process <pid %" PRIu64 ">", name, pid);
+    else
+      n = asprintf(err, "%s: <pid %" PRIu64 "> is not a child of <pid %" PRIu64 ">", name, pid,
+                   hk_proc_pid(p));
+  } else if (c->detached && !allow_detached) {
+    n = asprintf(err, "%s: <pid %" PRIu64 "> is detached", name, pid);
+    c = NULL;
+  }
+  if (n < 0) *err = NULL;
+  return c;
+}
+
+static int wait_for(hk_proc_t *p, hk_child_t *c) {
+  vmproc_t *vp = vp_of(p);
+  if (vp->pd.capwait < 1) {
+    hk_child_t **n = realloc(vp->pd.waitset, 4 * sizeof *n);
+    if (!n) return fail(vp->vm, "out of memory");
+    vp->pd.waitset = n;
+    vp->pd.capwait = 4;
+  }
+  vp->pd.waitset[0] = c;
+  vp->pd.nwait = 1;
+  hk_proc_wait_children(p, vp->pd.waitset, 1);
+  return SERVE_BLOCK;
+}
+
+/* Turns a consumed outcome into a value in vm: DONE -> the result; FAILED
+** and CANCELLED -> the failure value (*failed = true). */
+static void outcome_value(hk_vm_t *vm, hk_outcome_t o, void *pl, hk_value_t *out, bool *failed) {
+  *failed = o != HK_OUT_DONE;
+  if (pl) {
+    hk_vm_adopt(vm, pl, out);
+  } else {
+    *out = o == HK_OUT_DONE ? hk_unit() : hk_data0(HK_CTOR_CANCELLED);
+  }
+}
+
+static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
+  vmproc_t *vp = vp_of(p);
+  const char *name = result ? "await_result" : "await_process";
+  if (arg.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(arg));
+  char *err;
+  hk_child_t *c = find_child(p, name, arg.as.u, false, &err);
+  if (!c) {
+    if (!result) {
+      fail(vm, "%s", err ? err : "out of memory");
+      free(err);
+      return SERVE_CONTINUE;
+    }
+    hk_value_t s, f, v;
+    const char *msg = err ? err : "out of memory";
+    int rc = hk_alloc_string(vm, msg, strlen(msg), &s);
+    free(err);
+    if (!rc) rc = hk_alloc_data(vm, HK_CTOR_RUNTIME_ERROR, s, &f);
+    if (!rc) rc = hk_alloc_data(vm, HK_CTOR_ERR, f, &v);
+    return rc ? SERVE_CONTINUE : complete(vm, v);
+  }
+  if (!hk_child_done(c)) {
+    if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
+    return wait_for(p, c);
+  }
+  void *pl;
+  hk_outcome_t o = hk_child_consume(c, &pl);
+  if (o == HK_OUT_NONE) {
+    if (!result) return fail(vm, "await_process: child result already consumed");
+    hk_value_t v;
+    if (hk_alloc_data(vm, HK_CTOR_ERR, hk_data0(HK_CTOR_ALREADY_JOINED), &v)) return SERVE_CONTINUE;
+    return complete(vm, v);
+  }
+  hk_value_t v;
+  bool failed;
+  outcome_value(vm, o, pl, &v, &failed);
+  if (result) {
+    hk_value_t r;
+    if (hk_alloc_data(vm, failed ? HK_CTOR_ERR : HK_CTOR_OK, v, &r)) return SERVE_CONTINUE;
+    return complete(vm, r);
+  }
+  if (!failed) return complete(vm, v);
+  /* ChildFailed f: keep f so the failure value can be built (failure_value). */
+  char *text = render_failure(v);
+  hk_msg_t *keep = NULL;
+  if (hk_value_copy_out(vm, v, 0, &keep) == 0) {
+    if (vp->child_failure) hk_msg_free(vp->child_failure);
+    vp->child_failure = keep;
+  }
+  fail(vm, "child process failed: %s", text ? text : "failed");
+  free(text);
+  return SERVE_CONTINUE;
+}
+
+static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
+  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  if (arg.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(arg));
+  char *err;
+  hk_child_t *c = find_child(p, "cancel", arg.as.u, true, &err);
+  if (!c) {
+    fail(vm, "%s", err ? err : "out of memory");
+    free(err);
+    return SERVE_CONTINUE;
+  }
+  if (!hk_child_done(c)) {
+    hk_proc_t *kid = hk_proc_get(rt->procs, c->pid);
+    if (kid) {
+      hk_proc_cancel(kid, w);
+      hk_proc_unref(kid);
+    }
+  }
+  return complete(vm, hk_unit());
+}
+
+static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
+  vmproc_t *vp = vp_of(p);
+  if (list.tag == HK_T_NIL) return fail(vm, "wait_any: expected non-empty pid list");
+  if (list.tag != HK_T_CONS) return fail(vm, "expected List, got %s", hk_kind_name(list));
+  uint32_t n = 0;
+  for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l)) {
+    hk_value_t h = hk_head(l);
+    if (h.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(h));
+    char *err;
+    hk_child_t *c = find_child(p, "wait_any", h.as.u, false, &err);
+    if (!c) {
+      fail(vm, "%s", err ? err : "out of memory");
+      free(err);
+      return SERVE_CONTINUE;
+    }
+    if (hk_child_done(c)) return complete(vm, h); /* the left-most ended */
+    if (n == vp->pd.capwait) {
+      uint32_t cap = n ? n * 2 : 8;
+      hk_child_t **nw = realloc(vp->pd.waitset, cap * sizeof *nw);
+      if (!nw) return fail(vm, "out of memory");
+      vp->pd.waitset = nw;
+      vp->pd.capwait = cap;
+    }
+    vp->pd.waitset[n++] = c;
+  }
+  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
+  vp->pd.nwait = n;
+  hk_proc_wait_children(p, vp->pd.waitset, n);
+  return SERVE_BLOCK;
+}
+
+/* Stop-gaps until the I/O thread and timers land (issue #6): they block
+** the worker. */
+static int serve_sleep(hk_vm_t *vm, hk_value_t arg) {
+  if (!hk_is_int(arg)) return fail(vm, "expected Int, got %s", hk_kind_name(arg));
+  int64_t ms = hk_as_int(arg);
+  if (ms < 0) return fail(vm, "sleep: expected non-negative Int (milliseconds)");
+  hk_vm_complete(vm, hk_unit());
+  if (ms == 0) return SERVE_YIELD; /* `sleep 0` ends the slice (SPEC §6.10) */
+  fflush(stdout);
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  return SERVE_CONTINUE;
+}
+
+static int serve_read_line(hk_vm_t *vm) {
+  fflush(stdout);
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, stdin);
+  size_t len = n > 0 ? (size_t)n : 0;
+  if (len && line[len - 1] == '\n') len--;
+  hk_value_t s;
+  int rc = hk_alloc_string(vm, len ? line : "", len, &s);
+  free(line);
+  if (rc) return SERVE_CONTINUE;
+  return complete(vm, s);
+}
+
+static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
+  const hk_request_t *q = hk_vm_request(vm);
+  hk_value_t arg = q->arg;
+  switch (q->builtin) {
+  case HK_B_self: return complete(vm, hk_pid(hk_proc_pid(p)));
+  case HK_B_spawn: return serve_spawn(p, w, vm, arg, false);
+  case HK_B_spawn_detached: return serve_spawn(p, w, vm, arg, true);
+  case HK_B_send_message: return serve_send(p, w, vm, arg);
+  case HK_B_receive_message: return serve_receive(p, vm);
+  case HK_B_receive_timeout: return serve_receive_timeout(p, vm, arg);
+  case HK_B_await_process: return serve_await(p, vm, arg, false);
+  case HK_B_await_result: return serve_await(p, vm, arg, true);
+  case HK_B_cancel: return serve_cancel(p, w, vm, arg);
+  case HK_B_wait_any: return serve_wait_any(p, vm, arg);
+  case HK_B_sleep: return serve_sleep(vm, arg);
+  case HK_B_read_line: return serve_read_line(vm);
+  default: break;
+  }
+  const char *name = q->builtin < HK_B__COUNT ? hk_builtin_table[q->builtin].name : "native";
+  return fail(vm, "%s: not available in this build", name);
+}
+
+/* ---- Ending ---------------------------------------------------------------------- */
+
+/* A child's failure travels to its parent as a block holding the value. */
+static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f) {
+  if (!p->link) { /* a root: its message is its result (SPEC §6.8.2) */
+    hk_rt_root_failed_message(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed");
+    return HK_SLICE_FAILED;
+  }
+  hk_value_t v;
+  hk_msg_t *m = NULL;
+  if (failure_value(vp, f, &v) == 0) hk_value_copy_out(vp->vm, v, 0, &m);
+  p->out_payload = m;
+  return HK_SLICE_FAILED;
+}
+
+static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
+  if (!p->link) return HK_SLICE_DONE; /* a root's value is never copied */
+  hiko_runtime_t *rt = vp->pd.rt;
+  hk_msg_t *m;
+  int rc = hk_value_copy_out(vp->vm, hk_vm_result(vp->vm), copy_limit(rt), &m);
+  if (rc == 0) {
+    p->out_payload = m;
+    return HK_SLICE_DONE;
+  }
+  /* SPEC §6.6.6: "child result not sendable: REASON". */
+  char *msg = NULL;
+  int n = -1;
+  if (rc == -EINVAL)
+    n = asprintf(&msg, "child result not sendable: cannot send continuations across processes");
+  else if (rc == -E2BIG)
+    n = asprintf(&msg, "child result not sendable: value too large (more than %" PRIu64 " objects)",
+                 copy_limit(rt) ? copy_limit(rt) : (uint64_t)1 << 28);
+  hk_failure_t f = {.kind = HK_FAIL_RUNTIME, .message = n < 0 ? NULL : msg};
+  if (!f.message) f.message = "out of memory";
+  hk_slice_t r = end_failure(p, vp, &f);
+  free(msg);
+  return r;
+}
+
+hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
+  vmproc_t *vp = vp_of(p);
+  hk_vm_t *vm = vp->vm;
+  for (;;) {
+    uint64_t before = reductions(vm);
+    hk_run_t st = hk_vm_run(vm, *budget > 0 ? (uint32_t)*budget : 1);
+    *budget -= (int32_t)(reductions(vm) - before);
+    switch (st) {
+    case HK_RUN_YIELD: return HK_SLICE_YIELD;
+    case HK_RUN_DONE: return end_done(p, vp);
+    case HK_RUN_FAILED: return end_failure(p, vp, hk_vm_failure(vm));
+    case HK_RUN_EXIT:
+      hk_rt_exit(vp->pd.rt, hk_vm_exit_code(vm));
+      return HK_SLICE_DONE;
+    case HK_RUN_REQUEST:
+      break;
+    }
+    switch (serve(p, w, vm)) {
+    case SERVE_BLOCK: return HK_SLICE_BLOCK;
+    case SERVE_YIELD: return HK_SLICE_YIELD;
+    default: break;
+    }
+    if (*budget <= 0) return HK_SLICE_YIELD;
+  }
+}
+
+/* ---- Tracing wrapper ------------------------------------------------------------ */
+
+static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
+  hk_proc_t *p = hk_proc_of_task(t);
+  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  uint64_t pid = hk_proc_pid(p);
+  int32_t b0 = *budget;
+  uint64_t t0 = hk_sched_now_ns();
+  int end;
+  hk_task_result_t r = hk_proc_run_slice(t, w, budget, &end);
+  hk_wstate_t *ws = hk_sched_worker_user(w);
+  if (ws && ws->trace) hk_trace_slice(ws->trace, pid, t0, hk_sched_now_ns(), b0 - *budget, end);
+  (void)rt;
+  return r;
+}
