@@ -469,17 +469,23 @@ static int walk_children(walk_t *w, hk_obj_t *o) {
   return rc;
 }
 
-/* Sizing pass: bytes and objects of the expanded copy. */
-static int msg_measure(hk_value_t v, uint64_t max, size_t *bytes, uint64_t *objects) {
+/* share_all: preserve all sharing (the global store); otherwise only
+** closures are copied once each (messages). */
+static bool memoized(const hk_obj_t *o, bool share_all) { return share_all || o->tag == HK_T_CLOSURE; }
+
+/* Sizing pass over [n] roots: bytes and objects of the copy. */
+static int msg_measure(const hk_value_t *v, uint32_t nroots, uint64_t max, bool share_all,
+                       size_t *bytes, uint64_t *objects) {
   walk_t w = {0};
   memo_t seen = {0};
-  int rc = walk_push(&w, v);
+  int rc = 0;
+  for (uint32_t i = 0; i < nroots && !rc; i++) rc = walk_push(&w, v[i]);
   size_t b = 0;
   uint64_t n = 0;
   while (!rc && w.n) {
     hk_obj_t *o = w.stack[--w.n].as.o;
     if (o->tag == HK_T_CONT) { rc = -EINVAL; break; }
-    if (o->tag == HK_T_CLOSURE) {
+    if (memoized(o, share_all)) {
       if ((rc = memo_grow(&seen))) break;
       bool found;
       memo_slot(&seen, o, &found);
@@ -498,83 +504,182 @@ static int msg_measure(hk_value_t v, uint64_t max, size_t *bytes, uint64_t *obje
   return rc;
 }
 
-static hk_obj_t *msg_put(hk_chunk_t *c, hk_obj_t *o, memo_t *memo) {
-  if (o->tag == HK_T_CLOSURE) {
-    if (memo_grow(memo)) return NULL;
+typedef struct copier {
+  hk_chunk_t *c;
+  memo_t memo;
+  bool share_all;
+  uint8_t flags; /* flags of every copy (HK_OBJ_STATIC for the global store) */
+} copier_t;
+
+static hk_obj_t *msg_put(copier_t *k, hk_obj_t *o) {
+  hk_obj_t **slot = NULL;
+  if (memoized(o, k->share_all)) {
+    if (memo_grow(&k->memo)) return NULL;
     bool found;
-    hk_obj_t **slot = memo_slot(memo, o, &found);
+    slot = memo_slot(&k->memo, o, &found);
     if (found) return *slot;
-    memo->n++;
-    size_t size = obj_size(o);
-    hk_obj_t *n = (hk_obj_t *)(c->data + c->used);
-    c->used += size;
-    memcpy(n, o, size);
-    *slot = n;
-    return n;
+    k->memo.n++;
   }
   size_t size = obj_size(o);
-  hk_obj_t *n = (hk_obj_t *)(c->data + c->used);
-  c->used += size;
+  hk_obj_t *n = (hk_obj_t *)(k->c->data + k->c->used);
+  k->c->used += size;
   memcpy(n, o, size);
-  n->flags &= (uint8_t)~HK_OBJ_FORWARDED;
+  n->flags = k->flags;
+  if (slot) *slot = n;
   return n;
 }
 
-static int msg_fix(hk_chunk_t *c, hk_value_t *v, memo_t *memo) {
+static int msg_fix(copier_t *k, hk_value_t *v) {
   if (v->tag < HK_T__OBJ || (v->as.o->flags & HK_OBJ_STATIC)) return 0;
-  hk_obj_t *n = msg_put(c, v->as.o, memo);
+  hk_obj_t *n = msg_put(k, v->as.o);
   if (!n) return -ENOMEM;
   v->as.o = n;
+  return 0;
+}
+
+/* Copies [nroots] values into a new block: the roots first (16 bytes each),
+** then the objects. Returns 0 or a negative errno. */
+static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bool share_all,
+                      uint8_t flags, hk_chunk_t **out) {
+  size_t bytes;
+  uint64_t objects;
+  int rc = msg_measure(roots, nroots, max, share_all, &bytes, &objects);
+  if (rc) return rc;
+  size_t head = (size_t)nroots * sizeof(hk_value_t);
+  hk_chunk_t *c = chunk_new(head + bytes);
+  if (!c) return -ENOMEM;
+  c->objects = objects;
+  c->used = head;
+  copier_t k = {.c = c, .share_all = share_all, .flags = flags};
+  hk_value_t *root = (hk_value_t *)c->data;
+  for (uint32_t i = 0; i < nroots && !rc; i++) {
+    root[i] = roots[i];
+    rc = msg_fix(&k, &root[i]);
+  }
+  /* Cheney-style scan of the block: fix each copied object's fields. */
+  size_t off = head;
+  while (!rc && off < c->used) {
+    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    off += obj_size(o);
+    switch (o->tag) {
+    case HK_T_TUPLE:
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_tuple_t *)o)->items[i]);
+      break;
+    case HK_T_CONS:
+      rc = msg_fix(&k, &((hk_cons_t *)o)->head);
+      if (!rc) rc = msg_fix(&k, &((hk_cons_t *)o)->tail);
+      break;
+    case HK_T_DATA: rc = msg_fix(&k, &((hk_data_t *)o)->payload); break;
+    case HK_T_CLOSURE:
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_closure_t *)o)->caps[i]);
+      break;
+    case HK_T_PAP:
+      rc = msg_fix(&k, &((hk_pap_t *)o)->fn);
+      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_pap_t *)o)->args[i]);
+      break;
+    default: break;
+    }
+  }
+  free(k.memo.keys);
+  free(k.memo.vals);
+  if (rc) {
+    free(c);
+    return rc;
+  }
+  *out = c;
   return 0;
 }
 
 int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {
   (void)vm;
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
-  size_t bytes;
-  uint64_t objects;
-  int rc = msg_measure(v, max_objects, &bytes, &objects);
-  if (rc) return rc;
-  hk_chunk_t *c = chunk_new(16 + bytes);
-  if (!c) return -ENOMEM;
-  c->objects = objects;
-  c->used = 16;
-  memo_t memo = {0};
-  hk_value_t *root = (hk_value_t *)c->data;
-  *root = v;
-  rc = msg_fix(c, root, &memo);
-  /* Cheney-style scan of the block: fix each copied object's fields. */
-  size_t off = 16;
-  while (!rc && off < c->used) {
-    hk_obj_t *o = (hk_obj_t *)(c->data + off);
-    off += obj_size(o);
-    switch (o->tag) {
-    case HK_T_TUPLE:
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_tuple_t *)o)->items[i], &memo);
-      break;
-    case HK_T_CONS:
-      rc = msg_fix(c, &((hk_cons_t *)o)->head, &memo);
-      if (!rc) rc = msg_fix(c, &((hk_cons_t *)o)->tail, &memo);
-      break;
-    case HK_T_DATA: rc = msg_fix(c, &((hk_data_t *)o)->payload, &memo); break;
-    case HK_T_CLOSURE:
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_closure_t *)o)->caps[i], &memo);
-      break;
-    case HK_T_PAP:
-      rc = msg_fix(c, &((hk_pap_t *)o)->fn, &memo);
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(c, &((hk_pap_t *)o)->args[i], &memo);
-      break;
-    default: break;
+  hk_chunk_t *c;
+  int rc = block_copy(&v, 1, max_objects, false, 0, &c);
+  if (rc == 0) *out = (hk_msg_t *)(void *)c;
+  return rc;
+}
+
+/* ---- The shared global store ------------------------------------------------ */
+
+struct hk_globals {
+  uint32_t n;
+  hk_value_t *vals;   /* [n]: UNINIT (payload 0) not exported yet; UNINIT
+                         (payload 1) not sendable; else a static value */
+  bool *done;
+  hk_chunk_t *blocks; /* every exported block, freed with the store */
+};
+
+int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
+  uint32_t n = root->img->nglobals;
+  hk_globals_t *g = *gp;
+  if (!g) {
+    g = calloc(1, sizeof *g);
+    if (!g) return -ENOMEM;
+    g->n = n;
+    g->vals = malloc((n + 1) * sizeof *g->vals);
+    g->done = calloc(n + 1, sizeof *g->done);
+    if (!g->vals || !g->done) {
+      free(g->vals);
+      free(g->done);
+      free(g);
+      return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) g->vals[i] = hk_mk(HK_T_UNINIT, 0);
+    *gp = g;
+  }
+  hk_value_t *roots = malloc((n + 1) * sizeof *roots);
+  uint32_t *slots = malloc((n + 1) * sizeof *slots);
+  if (!roots || !slots) {
+    free(roots);
+    free(slots);
+    return -ENOMEM;
+  }
+  uint32_t k = 0;
+  int rc = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if (g->done[i] || root->globals[i].tag == HK_T_UNINIT) continue;
+    size_t bytes;
+    uint64_t objects;
+    int mrc = msg_measure(&root->globals[i], 1, UINT64_MAX, true, &bytes, &objects);
+    if (mrc == -EINVAL) { /* holds a continuation */
+      g->vals[i] = hk_mk(HK_T_UNINIT, 1);
+      g->done[i] = true;
+      continue;
+    }
+    if (mrc) { rc = mrc; break; }
+    roots[k] = root->globals[i];
+    slots[k++] = i;
+  }
+  if (!rc && k) {
+    hk_chunk_t *c;
+    rc = block_copy(roots, k, UINT64_MAX, true, HK_OBJ_STATIC, &c);
+    if (!rc) {
+      c->next = g->blocks;
+      g->blocks = c;
+      const hk_value_t *copied = (const hk_value_t *)c->data;
+      for (uint32_t j = 0; j < k; j++) {
+        g->vals[slots[j]] = copied[j];
+        g->done[slots[j]] = true;
+      }
     }
   }
-  free(memo.keys);
-  free(memo.vals);
-  if (rc) {
-    free(c);
-    return rc;
-  }
-  *out = (hk_msg_t *)c;
+  free(roots);
+  free(slots);
+  return rc;
+}
+
+int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
+  if (g->n != child->img->nglobals) return -EINVAL;
+  for (uint32_t i = 0; i < g->n; i++) child->globals[i] = g->vals[i];
   return 0;
+}
+
+void hk_globals_free(hk_globals_t *g) {
+  if (!g) return;
+  chunks_free(g->blocks);
+  free(g->vals);
+  free(g->done);
+  free(g);
 }
 
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {

@@ -739,7 +739,12 @@ dispatch:
   CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
   CASE(GLOBAL) {
     hk_value_t v = vm->globals[A()];
-    if (UNLIKELY(v.tag == HK_T_UNINIT)) FAIL("global '%s' is not initialised", img->globals[A()]);
+    if (UNLIKELY(v.tag == HK_T_UNINIT)) {
+      if (v.as.u == 1)
+        FAIL("cannot access global '%s' from a child process: cannot send continuations across processes",
+             img->globals[A()]);
+      FAIL("global '%s' is not initialised", img->globals[A()]);
+    }
     *sp++ = v;
     NEXT();
   }

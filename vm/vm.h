@@ -215,6 +215,23 @@ void hk_msg_free(hk_msg_t *m);
 /* Objects in the block. */
 uint64_t hk_msg_objects(const hk_msg_t *m);
 
+/* ---- The shared global store (SPEC §6.4, §10.6.5) ------------------------ */
+
+typedef struct hk_globals hk_globals_t;
+/* Copies every global slot of [root] initialised since the last export into
+** the shared immutable store *g (created when *g is NULL), preserving
+** sharing. Its objects are never moved or counted by any heap. A slot whose
+** value holds a continuation is marked not sendable: a child reading it
+** fails with "cannot access global 'NAME' from a child process: cannot send
+** continuations across processes". Call it when [root] spawns (on root's
+** thread); earlier exports stay valid and unchanged. Returns 0 or -ENOMEM.
+** Ownership: *g owned (hk_globals_free after every instance using it). */
+int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
+/* Gives [child] (a fresh instance of the same image) the globals exported so
+** far. Returns 0, -EINVAL (another program). Ownership: borrows g. */
+int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g);
+void hk_globals_free(hk_globals_t *g);
+
 /* ---- Statistics ------------------------------------------------------------ */
 typedef struct hk_vm_stats {
   uint64_t gc_runs, live_objects, heap_bytes, reductions;

@@ -185,3 +185,37 @@ Test(vm_heap, message_limits) {
   cr_assert_eq(hk_alloc_cons(vm, hk_obj_value(&k->h), hk_nil(), &kl), 0);
   cr_assert_eq(hk_value_copy_out(vm, kl, 0, &m), -EINVAL);
 }
+
+Test(vm_heap, global_store_export_shares_and_is_static) {
+  hk_value_t shared = list_of(3);
+  hk_value_t items[2] = {shared, shared};
+  cr_assert_eq(hk_alloc_tuple(vm, 2, items, &vm->globals[0]), 0);
+  hk_cont_t *k = (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT);
+  memset(&k->top, 0, sizeof *k - sizeof k->h);
+  vm->globals[1] = hk_obj_value(&k->h);
+  hk_globals_t *g = NULL;
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+  vm->globals[2] = hk_int(5); /* initialised after the first export */
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+
+  hk_vm_t *child;
+  cr_assert_eq(hk_vm_new(&child, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(child), 0);
+  cr_assert_eq(hk_vm_use_globals(child, g), 0);
+  hk_value_t t = child->globals[0];
+  cr_assert_eq(t.tag, HK_T_TUPLE);
+  cr_assert(t.as.o->flags & HK_OBJ_STATIC);
+  cr_assert_eq(hk_tuple_at(t, 0).as.o, hk_tuple_at(t, 1).as.o, "sharing preserved");
+  cr_assert_eq(child->globals[1].tag, HK_T_UNINIT);
+  cr_assert_eq(child->globals[1].as.u, 1, "marked not sendable");
+  cr_assert_eq(hk_as_int(child->globals[2]), 5);
+  cr_assert_eq(child->globals[3].tag, HK_T_UNINIT);
+  cr_assert_eq(child->globals[3].as.u, 0);
+  cr_assert_eq(hk_heap_collect(child), 0);
+  cr_assert_eq(child->heap.nobjects, 0, "the store is not in the child's heap");
+  cr_assert_eq(child->globals[0].as.o, t.as.o, "never moved");
+  uint64_t len;
+  cr_assert_eq(list_sum(hk_tuple_at(t, 1), &len), 6);
+  hk_vm_free(child);
+  hk_globals_free(g);
+}
