@@ -91,9 +91,15 @@ static double cpu_secs(int who) {
 /* ---- spawn_run: a spawner per worker creates children into run-next --- */
 
 #define KIDS 128
+struct spawner;
+typedef struct kid { /* a child: the task header plus its parent */
+  hk_task_t h;
+  struct spawner *parent;
+} kid_t;
+
 typedef struct spawner {
   alignas(64) hk_task_t h; /* size a multiple of 64 for aligned_alloc */
-  hk_task_t kids[KIDS];
+  kid_t kids[KIDS];
   _Atomic uint32_t outstanding; /* children not yet done */
   uint64_t left;                /* children still to create */
 } spawner_t;
@@ -104,8 +110,7 @@ static hk_task_result_t run_kid_counted(hk_task_t *t, hk_worker_t *w,
                                         int32_t *b) {
   (void)w;
   (void)b;
-  /* next holds the spawner (set before readying; ours while running). */
-  spawner_t *sp = (spawner_t *)t->next;
+  spawner_t *sp = ((kid_t *)(void *)t)->parent;
   atomic_fetch_sub_explicit(&sp->outstanding, 1, memory_order_release);
   return HK_TASK_DONE;
 }
@@ -119,9 +124,9 @@ static hk_task_result_t run_spawner(hk_task_t *t, hk_worker_t *w, int32_t *b) {
   sp->left -= n;
   atomic_store_explicit(&sp->outstanding, n, memory_order_relaxed);
   for (uint32_t i = 0; i < n; i++) {
-    sp->kids[i].run = run_kid_counted;
-    sp->kids[i].next = (hk_task_t *)sp; /* back pointer, read by the kid */
-    hk_sched_ready_next_owner(w, &sp->kids[i]);
+    sp->kids[i].h.run = run_kid_counted;
+    sp->kids[i].parent = sp;
+    hk_sched_ready_next_owner(w, &sp->kids[i].h);
   }
   if (n == 0) {
     atomic_fetch_add_explicit(&finished, 1, memory_order_release);
