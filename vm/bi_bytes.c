@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "vm/bi_blake3.h"
 #include "vm/bi_core.h"
 
 int hk_bi_bytes_length(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
@@ -122,4 +123,18 @@ int hk_bi_rng_int(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   hk_pcg32_t g = {r->state, r->inc};
   uint32_t x = hk_pcg32_next(&g);
   return pair_with_rng(vm, hk_int((int64_t)x % bound), &g, out);
+}
+
+int hk_bi_blake3(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
+  if (!hk_is_bytes(arg)) return hk_bi_expected(vm, HK_B_blake3);
+  static const char hex[] = "0123456789abcdef";
+  uint8_t h[32];
+  hk_blake3(hk_str_data(arg), hk_str_len(arg), h);
+  hk_vm_charge(vm, hk_str_len(arg));
+  char text[64];
+  for (int i = 0; i < 32; i++) {
+    text[2 * i] = hex[h[i] >> 4];
+    text[2 * i + 1] = hex[h[i] & 15];
+  }
+  return hk_alloc_string(vm, text, sizeof text, out);
 }

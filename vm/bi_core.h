@@ -51,7 +51,7 @@ int hk_bi_show_into(hk_vm_t *vm, hk_value_t v, hk_buf_t *b);
   X(starts_with) X(ends_with) X(to_upper) X(to_lower) X(string_join) \
   X(sqrt) X(abs_float) X(abs_int) X(floor) X(ceil) \
   X(bytes_length) X(string_to_bytes) X(bytes_to_string) X(bytes_get) X(bytes_slice) \
-  X(random_bytes) X(rng_seed) X(rng_bytes) X(rng_int) \
+  X(blake3) X(random_bytes) X(rng_seed) X(rng_bytes) X(rng_int) \
   X(json_parse) X(json_to_string) X(json_get) X(json_keys) X(json_length) \
   X(file_exists) X(is_dir) X(is_file) X(list_dir) X(remove_file) X(create_dir) X(path_join) \
   X(glob) X(walk_dir) X(read_file_tagged) X(edit_file_tagged) \
