@@ -1089,7 +1089,7 @@ static hk_dec_t *parse_val(parser_t *p, hk_pos_t kw) {
 }
 
 typedef struct clause {
-  hk_pos_t name_pos;
+  hk_pos_t span; /* from the first pattern to the end of the body */
   hk_pat_t **pats;
   uint32_t npats;
   hk_expr_t *body;
@@ -1157,7 +1157,6 @@ static bool parse_funbind(parser_t *p, hk_pos_t kw, hk_funbind_t *fb) {
   clause_t *cs = NULL;
   size_t n = 0, cap = 0;
   bool ok = false;
-  hk_pos_t name_pos = fb->pos;
   for (;;) {
     size_t base = p->nstk;
     while (starts_atpat(p->tok.kind)) {
@@ -1179,7 +1178,7 @@ static bool parse_funbind(parser_t *p, hk_pos_t kw, hk_funbind_t *fb) {
       if (!g) { nomem(p); goto out; }
       cs = g;
     }
-    cs[n++] = (clause_t){ name_pos, pats, np, body };
+    cs[n++] = (clause_t){ span_from(p, pats[0]->pos), pats, np, body };
     if (!at(p, HK_T_BAR)) break;
     advance(p);
     if (!at(p, HK_T_IDENT)) { fail(p, "expected identifier"); goto out; }
@@ -1188,12 +1187,11 @@ static bool parse_funbind(parser_t *p, hk_pos_t kw, hk_funbind_t *fb) {
            tok_name(p));
       goto out;
     }
-    name_pos = p->tok.pos;
     advance(p);
   }
   for (size_t i = 1; i < n; i++) {
     if (cs[i].npats != cs[0].npats) {
-      fail_at(p, cs[i].name_pos, "clauses have different arities");
+      fail_at(p, cs[i].span, "clauses have different arities");
       goto out;
     }
   }

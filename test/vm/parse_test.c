@@ -483,7 +483,7 @@ Test(vm_parse, restrictions) {
   cr_assert_not_null(prog("val ((a, _), b : Int) = x", &n));
   cr_assert_str_eq(perr("val x = let use \"a.hml\" in 1 end"), "1:13: use is only allowed at top level");
   cr_assert_str_eq(perr("local use \"a.hml\" in end"), "1:7: use is only allowed at top level");
-  cr_assert_str_eq(perr("fun f 0 = 1\n  | f a b = 2"), "2:5: clauses have different arities");
+  cr_assert_str_eq(perr("fun f 0 = 1\n  | f a b = 2"), "2:7: clauses have different arities");
 }
 
 Test(vm_parse, lexical_error_wins_over_syntax_error) {
