@@ -37,8 +37,8 @@ typedef struct head {
 typedef struct mx {
   cell_t *v;
   size_t n, cap;
-  uint8_t *flags;
-  size_t nflags, capflags;
+  uint32_t *u32; /* scratch: constructor counts, row orders */
+  size_t nu32, capu32;
   size_t work, budget;
   int err; /* 0, -E2BIG, -ENOMEM */
 } mx_t;
@@ -164,21 +164,21 @@ static size_t alloc_cells(mx_t *m, size_t n) {
   return at;
 }
 
-static size_t alloc_flags(mx_t *m, size_t n) {
-  if (m->nflags + n > m->capflags) {
-    size_t nc = m->capflags ? m->capflags * 2 : 1024;
-    while (nc < m->nflags + n) nc *= 2;
-    uint8_t *v = realloc(m->flags, nc);
+static size_t alloc_u32(mx_t *m, size_t n) {
+  if (m->nu32 + n > m->capu32) {
+    size_t nc = m->capu32 ? m->capu32 * 2 : 1024;
+    while (nc < m->nu32 + n) nc *= 2;
+    uint32_t *v = realloc(m->u32, nc * sizeof *v);
     if (!v) {
       m->err = -ENOMEM;
       return SIZE_MAX;
     }
-    m->flags = v;
-    m->capflags = nc;
+    m->u32 = v;
+    m->capu32 = nc;
   }
-  size_t at = m->nflags;
-  memset(m->flags + at, 0, n);
-  m->nflags += n;
+  size_t at = m->nu32;
+  memset(m->u32 + at, 0, n * sizeof *m->u32);
+  m->nu32 += n;
   return at;
 }
 
@@ -270,28 +270,94 @@ static int column_signature(mx_t *m, size_t P, size_t rows, size_t cols, size_t 
   }
   uint32_t n = first->kind == H_DATA ? first->c.p->ctor->datatype->nctors : 2;
   *nctors = n;
-  size_t fsave = m->nflags;
-  size_t F = alloc_flags(m, n);
+  m->work += n; /* the flags below cost as much as n cells */
+  size_t fsave = m->nu32;
+  size_t F = alloc_u32(m, n);
   if (F == SIZE_MAX) return 0;
   uint32_t seen = 0;
   for (size_t r = 0; r < rows && seen < n; r++) {
     head_t h = head_of(m->v[P + r * cols + j]);
     if (h.kind == H_WILD) continue;
     uint32_t k = h.kind == H_NIL ? 0 : h.kind == H_CONS ? 1 : h.tag;
-    if (k < n && !m->flags[F + k]) {
-      m->flags[F + k] = 1;
+    if (k < n && !m->u32[F + k]) {
+      m->u32[F + k] = 1;
       seen++;
     }
   }
-  m->nflags = fsave;
+  m->nu32 = fsave;
   return seen == n;
 }
 
-/* Tries every constructor of the complete column [j]. */
+/* U(S(c, P'), S(c, q)) on column [j] where P' is the rows of P listed in
+** m->u32[a0..a1) and m->u32[b0..b1) (all of them match c or are wildcards). */
+static bool specialise_listed(mx_t *m, const head_t *c, size_t P, size_t cols, size_t q,
+                              size_t j, size_t a0, size_t a1, size_t b0, size_t b1,
+                              unsigned depth) {
+  size_t save = m->n;
+  size_t ncols = cols - 1 + c->arity;
+  size_t nrows = (a1 - a0) + (b1 - b0);
+  m->work += nrows * (ncols + 1);
+  size_t NP = alloc_cells(m, nrows * ncols + ncols);
+  if (NP == SIZE_MAX) return false;
+  size_t at = NP;
+  for (int part = 0; part < 2; part++) {
+    size_t lo = part ? b0 : a0, hi = part ? b1 : a1;
+    for (size_t i = lo; i < hi; i++) {
+      size_t r = m->u32[i];
+      head_t h = head_of(m->v[P + r * cols + j]);
+      sub_cells(c, &h, &m->v[at]);
+      copy_without(m, at + c->arity, P + r * cols, cols, j);
+      at += ncols;
+    }
+  }
+  size_t NQ = at;
+  head_t hq = head_of(m->v[q + j]);
+  sub_cells(c, &hq, &m->v[NQ]);
+  copy_without(m, NQ + c->arity, q, cols, j);
+  bool u = useful(m, NP, nrows, ncols, NQ, depth + 1);
+  m->n = save;
+  return u;
+}
+
+/* The index of head [h] in its finite signature of [n] constructors, or n
+** for a wildcard. */
+static uint32_t sig_index(const head_t *h, uint32_t n) {
+  switch (h->kind) {
+  case H_WILD: return n;
+  case H_NIL: return 0;
+  case H_CONS: return 1;
+  default: return h->tag < n ? h->tag : n;
+  }
+}
+
+/* Tries every constructor of the complete column [j]. The rows are first
+** sorted by constructor (counting sort), so each specialisation touches only
+** its own rows and the wildcard rows: a datatype with many constructors
+** costs linear, not quadratic, work. */
 static bool split_complete(mx_t *m, const head_t *first, uint32_t nctors, size_t P,
                            size_t rows, size_t cols, size_t q, size_t j, unsigned depth) {
   if (nctors == 1) return specialise(m, first, P, rows, cols, q, j, depth);
+  size_t usave = m->nu32;
+  size_t START = alloc_u32(m, (size_t)nctors + 2);
+  size_t ORD = START == SIZE_MAX ? SIZE_MAX : alloc_u32(m, rows);
+  if (ORD == SIZE_MAX) return false;
+  m->work += rows + nctors;
+  /* START[k + 1] counts the rows of constructor k (k = nctors: wildcards). */
+  for (size_t r = 0; r < rows; r++) {
+    head_t h = head_of(m->v[P + r * cols + j]);
+    m->u32[START + sig_index(&h, nctors) + 1]++;
+  }
+  for (uint32_t k = 0; k <= nctors; k++) m->u32[START + k + 1] += m->u32[START + k];
+  /* Place the rows; START[k] advances to the end of bucket k meanwhile. */
+  for (size_t r = 0; r < rows; r++) {
+    head_t h = head_of(m->v[P + r * cols + j]);
+    uint32_t k = sig_index(&h, nctors);
+    m->u32[ORD + m->u32[START + k]++] = (uint32_t)r;
+  }
+  /* Now bucket k is ORD[end(k-1), end(k)) with end(-1) = 0. */
   bool u = false;
+  size_t wild0 = ORD + (nctors ? m->u32[START + nctors - 1] : 0);
+  size_t wild1 = ORD + m->u32[START + nctors];
   for (uint32_t k = 0; k < nctors && !u && !m->err; k++) {
     head_t c;
     if (first->kind == H_DATA) {
@@ -302,8 +368,10 @@ static bool split_complete(mx_t *m, const head_t *first, uint32_t nctors, size_t
     } else {
       c = (head_t){k ? H_CONS : H_NIL, 0, k ? 2 : 0, {NULL, 0}};
     }
-    u = specialise(m, &c, P, rows, cols, q, j, depth);
+    size_t a0 = ORD + (k ? m->u32[START + k - 1] : 0), a1 = ORD + m->u32[START + k];
+    u = specialise_listed(m, &c, P, cols, q, j, a0, a1, wild0, wild1, depth);
   }
+  m->nu32 = usave;
   return u;
 }
 
@@ -392,24 +460,140 @@ size_t hk_match_budget(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols) {
   return HK_MATCH_BUDGET_SMALL;
 }
 
+/* ---- Buckets of earlier clauses by the head of their first column ----
+** For clause i, U(clauses before i, clause i) only needs the earlier rows
+** whose first pattern has the same head constructor as clause i's, or is a
+** wildcard: so a long `case` on literals or constructors costs linear work. */
+
+typedef struct bucket {
+  uint64_t hash; /* 0: empty slot */
+  uint32_t rep;  /* a row with this head */
+  uint32_t first, last;
+} bucket_t;
+
+typedef struct buckets {
+  bucket_t *b;
+  size_t cap;
+  uint32_t *next;             /* per row: the next row of its bucket, or UINT32_MAX */
+  uint32_t wfirst, wlast;     /* rows whose first column is a wildcard */
+} buckets_t;
+
+static uint64_t head_hash(const head_t *h) {
+  uint64_t x = (uint64_t)h->kind * 0x9e3779b97f4a7c15ull;
+  if (h->kind == H_LIT) {
+    const hk_pat_t *p = h->c.p;
+    uint64_t v = 0;
+    switch (p->kind) {
+    case HK_P_INT: v = (uint64_t)p->lit.i; break;
+    case HK_P_CHAR: v = p->lit.ch; break;
+    case HK_P_FLOAT: {
+      double f = p->lit.f == 0.0 ? 0.0 : p->lit.f; /* 0.0 and ~0.0 are equal */
+      memcpy(&v, &f, sizeof v);
+      break;
+    }
+    case HK_P_STRING:
+      v = 1469598103934665603ull;
+      for (size_t i = 0; i < p->lit.str.len; i++)
+        v = (v ^ (unsigned char)p->lit.str.s[i]) * 1099511628211ull;
+      break;
+    default: break;
+    }
+    x ^= v + (x << 6) + (x >> 2);
+    x *= 0xff51afd7ed558ccdull;
+  } else if (h->kind == H_DATA || h->kind == H_BOOL) {
+    x ^= (uint64_t)h->tag * 0xc4ceb9fe1a85ec53ull + 1;
+  }
+  return x | 1;
+}
+
+/* The bucket of head [h] (row [row] has it), created if new; NULL when out
+** of memory. */
+static bucket_t *bucket_of(mx_t *m, buckets_t *B, const head_t *h, size_t P, size_t cols,
+                           uint32_t row) {
+  uint64_t hash = head_hash(h);
+  size_t i = hash & (B->cap - 1);
+  for (;;) {
+    bucket_t *b = &B->b[i];
+    if (!b->hash) {
+      b->hash = hash;
+      b->rep = row;
+      b->first = b->last = UINT32_MAX;
+      return b;
+    }
+    if (b->hash == hash) {
+      head_t r = head_of(m->v[P + (size_t)b->rep * cols]);
+      if (same_ctor(h, &r)) return b;
+    }
+    i = (i + 1) & (B->cap - 1);
+  }
+}
+
+static void append_row(buckets_t *B, uint32_t *first, uint32_t *last, uint32_t row) {
+  B->next[row] = UINT32_MAX;
+  if (*last == UINT32_MAX)
+    *first = row;
+  else
+    B->next[*last] = row;
+  *last = row;
+}
+
+/* Is clause [i] useful against the earlier clauses? */
+static bool clause_useful(mx_t *m, buckets_t *B, size_t P, uint32_t i, uint32_t ncols) {
+  size_t q = P + (size_t)i * ncols;
+  head_t hq = head_of(m->v[q]);
+  if (hq.kind == H_WILD) {
+    bool u = useful(m, P, i, ncols, q, 0);
+    append_row(B, &B->wfirst, &B->wlast, i);
+    return u;
+  }
+  bucket_t *b = bucket_of(m, B, &hq, P, ncols, i);
+  size_t save = m->n, k = 0;
+  for (uint32_t r = b->first; r != UINT32_MAX; r = B->next[r]) k++;
+  for (uint32_t r = B->wfirst; r != UINT32_MAX; r = B->next[r]) k++;
+  m->work += k * ncols;
+  size_t NP = alloc_cells(m, k * ncols);
+  if (NP == SIZE_MAX) return false;
+  size_t at = NP;
+  for (int part = 0; part < 2; part++)
+    for (uint32_t r = part ? B->wfirst : b->first; r != UINT32_MAX; r = B->next[r]) {
+      memcpy(&m->v[at], &m->v[P + (size_t)r * ncols], ncols * sizeof(cell_t));
+      at += ncols;
+    }
+  bool u = useful(m, NP, k, ncols, q, 0);
+  m->n = save;
+  append_row(B, &b->first, &b->last, i);
+  return u;
+}
+
 int hk_match_check(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols, size_t budget,
                    bool *redundant, bool *exhaustive) {
   mx_t m;
   memset(&m, 0, sizeof m);
   m.budget = budget;
   size_t total = (size_t)nrows * ncols;
+  buckets_t B = {0};
+  B.cap = 16;
+  while (B.cap < (size_t)nrows * 2) B.cap *= 2;
+  B.b = calloc(B.cap, sizeof *B.b);
+  B.next = malloc(((size_t)nrows + 1) * sizeof *B.next);
+  B.wfirst = B.wlast = UINT32_MAX;
   size_t P = alloc_cells(&m, total + ncols);
-  if (P == SIZE_MAX) return -ENOMEM;
+  if (P == SIZE_MAX || !B.b || !B.next || ncols == 0) {
+    free(m.v);
+    free(B.b);
+    free(B.next);
+    return ncols == 0 ? -EINVAL : -ENOMEM;
+  }
   for (size_t i = 0; i < total; i++) m.v[P + i] = normalise((cell_t){rows[i], 0});
-  /* Clause i against the clauses before it: the matrix is a prefix. */
-  for (uint32_t i = 0; i < nrows && !m.err; i++)
-    redundant[i] = !useful(&m, P, i, ncols, P + (size_t)i * ncols, 0);
+  for (uint32_t i = 0; i < nrows && !m.err; i++) redundant[i] = !clause_useful(&m, &B, P, i, ncols);
   size_t Q = P + total;
   for (uint32_t j = 0; j < ncols; j++) m.v[Q + j] = (cell_t){NULL, 0};
   bool u = m.err ? false : useful(&m, P, nrows, ncols, Q, 0);
   *exhaustive = !u;
   int err = m.err;
   free(m.v);
-  free(m.flags);
+  free(m.u32);
+  free(B.b);
+  free(B.next);
   return err;
 }
