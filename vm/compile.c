@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm/bytecode.h"
 #include "vm/opcodes.h"
 
 #define INT24_MIN (-(1 << 23))
@@ -935,6 +936,15 @@ int hk_compile_program(hk_arena_t *arena, const hk_sources_t *src, hk_diags_list
   img->imports = c.imports;
   img->nimports = c.nimports;
   rc = build_tables(&c, src);
+  if (rc == 0) {
+    /* Cheap, and turns a code-generation bug into a diagnostic instead of
+    ** undefined behaviour at run time. */
+    char why[200];
+    if (hk_image_verify(img, why, sizeof why) != 0) {
+      hk_diag_error(diags, (hk_pos_t){0, 0, 0, 0}, "internal error: generated code fails verification: %s", why);
+      rc = -1;
+    }
+  }
   if (rc == 0) *out = img;
 out:
   if (rc == -ENOMEM && diags) hk_diag_error(diags, (hk_pos_t){0, 0, 0, 0}, "out of memory");

@@ -1,0 +1,167 @@
+/* bytecode_test.c — serialized images and the verifier (SPEC §11.4):
+** compiled programs round-trip and still run; every truncation and many
+** corruptions of a buffer are rejected or run safely under fuel. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/bytecode.h"
+#include "vm/front.h"
+#include "vm/opcodes.h"
+#include "vm/vm.h"
+
+static const char *const programs[] = {
+    "fun fib n = if n < 2 then n else fib (n - 1) + fib (n - 2)\nval _ = println (fib 15)\n",
+    "effect Yield of Int\n"
+    "fun collect gen = handle gen () with return _ => [] | Yield n k => n :: collect (fn () => resume k ())\n"
+    "fun g () = let val _ = perform Yield 1 val _ = perform Yield 2 in () end\n"
+    "val _ = println (collect g)\n",
+    "datatype 'a option = None | Some of 'a\n"
+    "fun f x = case x of Some (a, \"s\") => a + 1 | Some (_, _) => 2 | None => 0\n"
+    "val _ = println (f (Some (3, \"s\")), f None, 2.5, #\"c\", [Some 1])\n",
+};
+
+typedef struct cap { char buf[4096]; size_t n; } cap_t;
+static int cap_write(void *ud, int stream, const char *d, size_t len) {
+  cap_t *c = ud;
+  (void)stream;
+  if (c->n + len >= sizeof c->buf) len = sizeof c->buf - 1 - c->n;
+  memcpy(c->buf + c->n, d, len);
+  c->n += len;
+  c->buf[c->n] = 0;
+  return 0;
+}
+
+/* Runs [img] with fuel; returns its output (static buffer). */
+static const char *run(const hk_image_t *img, uint64_t fuel) {
+  static cap_t c;
+  c.n = 0;
+  c.buf[0] = 0;
+  hk_host_t host = {.ud = &c, .write = cap_write};
+  hk_vm_config_t cfg = {.fuel = fuel, .fuel_limited = true, .max_heap = 100000, .max_stack_depth = 10000};
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, &host, &cfg), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  hk_run_t st;
+  while ((st = hk_vm_run(vm, 1000)) == HK_RUN_YIELD) {}
+  if (st == HK_RUN_REQUEST) hk_vm_complete_fail(vm, "no host");
+  hk_vm_free(vm);
+  return c.buf;
+}
+
+static void dump_program(const char *src, hk_front_t *f, void **buf, size_t *len) {
+  hk_front_init(f);
+  cr_assert_eq(hk_front_compile_string(f, "t.hml", src, strlen(src), NULL), 0);
+  char why[256];
+  cr_assert_eq(hk_image_verify(f->image, why, sizeof why), 0, "compiler output fails verification: %s", why);
+  cr_assert_eq(hk_image_dump(f->image, buf, len), 0);
+}
+
+Test(vm_bytecode, round_trip_runs_the_same) {
+  for (size_t i = 0; i < sizeof programs / sizeof *programs; i++) {
+    hk_front_t f;
+    void *buf;
+    size_t len;
+    dump_program(programs[i], &f, &buf, &len);
+    char expect[4096];
+    snprintf(expect, sizeof expect, "%s", run(f.image, 1000000));
+    hk_image_t *img;
+    char why[256];
+    cr_assert_eq(hk_image_load(buf, len, &img, why, sizeof why), 0, "%s", why);
+    cr_assert_str_eq(run(img, 1000000), expect);
+    cr_assert_gt(strlen(expect), 0);
+    hk_image_free(img);
+    free(buf);
+    hk_front_free(&f);
+  }
+}
+
+Test(vm_bytecode, header_checks) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program(programs[0], &f, &buf, &len);
+  unsigned char *b = buf;
+  hk_image_t *img;
+  char why[256];
+  cr_assert_eq(memcmp(b, "HIKOBC\0\1", 8), 0);
+  b[0] = 'X';
+  cr_assert_eq(hk_image_load(b, len, &img, why, sizeof why), -EINVAL);
+  cr_assert_str_eq(why, "bad magic");
+  b[0] = 'H';
+  b[8] = 9;
+  cr_assert_eq(hk_image_load(b, len, &img, why, sizeof why), -EINVAL);
+  cr_assert_str_eq(why, "unsupported version 9");
+  b[8] = 1;
+  cr_assert_eq(hk_image_load(b, len - 1, &img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "length"));
+  free(buf);
+  hk_front_free(&f);
+}
+
+Test(vm_bytecode, verifier_rejects_bad_code) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program(programs[0], &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  hk_func_t *fn = &img->funcs[1];
+  uint32_t saved = fn->code[0];
+  fn->code[0] = hk_ins(HK_I_LOCAL, 99);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  fn->code[0] = hk_ins(HK_I_JMP, 5000);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "jump target"), "%s", why);
+  fn->code[0] = hk_ins(HK_I_POP, 0);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "underflow"), "%s", why);
+  fn->code[0] = 250;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "invalid opcode"), "%s", why);
+  fn->code[0] = saved;
+  uint32_t last = fn->code[fn->ncode - 1];
+  fn->code[fn->ncode - 1] = hk_ins(HK_I_NOP, 0);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "off its end"), "%s", why);
+  fn->code[fn->ncode - 1] = last;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+Test(vm_bytecode, truncations_and_corruptions_never_crash) {
+  for (size_t p = 0; p < sizeof programs / sizeof *programs; p++) {
+    hk_front_t f;
+    void *buf;
+    size_t len;
+    dump_program(programs[p], &f, &buf, &len);
+    unsigned char *copy = malloc(len);
+    char why[256];
+    for (size_t cut = 0; cut < len; cut++) {
+      hk_image_t *img;
+      cr_assert_neq(hk_image_load(buf, cut, &img, why, sizeof why), 0);
+    }
+    unsigned seed = 12345;
+    for (int round = 0; round < 1000; round++) {
+      memcpy(copy, buf, len);
+      int flips = 1 + round % 4;
+      for (int k = 0; k < flips; k++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t at = 16 + (seed >> 8) % (len - 16);
+        copy[at] ^= (unsigned char)(1u << ((seed >> 4) % 8));
+      }
+      hk_image_t *img;
+      if (hk_image_load(copy, len, &img, why, sizeof why) == 0) {
+        (void)run(img, 20000);
+        hk_image_free(img);
+      }
+    }
+    free(copy);
+    free(buf);
+    hk_front_free(&f);
+  }
+}

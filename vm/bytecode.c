@@ -1,0 +1,522 @@
+/* bytecode.c — serialization, loading and verification of program images.
+** Layout (docs/bytecode.md): all integers little-endian u32 unless said;
+** strings are referenced by index into one string table. */
+#include "vm/bytecode.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vm/builtins.h"
+#include "vm/opcodes.h"
+#include "vm/utf8.h"
+
+static const unsigned char magic[8] = {'H', 'I', 'K', 'O', 'B', 'C', 0, 1};
+
+/* ---- Writing ----------------------------------------------------------------- */
+
+typedef struct wbuf {
+  unsigned char *p;
+  size_t n, cap;
+  bool oom;
+  /* string table being built: strings by first occurrence */
+  const char **strs;
+  size_t *lens;
+  uint32_t nstrs, capstrs;
+} wbuf_t;
+
+static void wbytes(wbuf_t *w, const void *d, size_t n) {
+  if (w->oom) return;
+  if (w->n + n > w->cap) {
+    size_t nc = w->cap ? w->cap * 2 : 4096;
+    while (nc < w->n + n) nc *= 2;
+    unsigned char *q = realloc(w->p, nc);
+    if (!q) { w->oom = true; return; }
+    w->p = q;
+    w->cap = nc;
+  }
+  memcpy(w->p + w->n, d, n);
+  w->n += n;
+}
+
+static void w32(wbuf_t *w, uint32_t v) {
+  unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                        (unsigned char)(v >> 24)};
+  wbytes(w, b, 4);
+}
+static void w64(wbuf_t *w, uint64_t v) {
+  w32(w, (uint32_t)v);
+  w32(w, (uint32_t)(v >> 32));
+}
+
+/* Index of string [s] ([len] bytes) in the table (linear for names is too
+** slow for big programs: names are mostly distinct, so append). */
+static uint32_t wstr(wbuf_t *w, const char *s, size_t len) {
+  if (w->nstrs == w->capstrs) {
+    uint32_t nc = w->capstrs ? w->capstrs * 2 : 256;
+    const char **a = realloc(w->strs, nc * sizeof *a);
+    size_t *b = a ? realloc(w->lens, nc * sizeof *b) : NULL;
+    if (a) w->strs = a;
+    if (!a || !b) { w->oom = true; return 0; }
+    w->lens = b;
+    w->capstrs = nc;
+  }
+  w->strs[w->nstrs] = s ? s : "";
+  w->lens[w->nstrs] = s ? len : 0;
+  return w->nstrs++;
+}
+static uint32_t wname(wbuf_t *w, const char *s) { return wstr(w, s, s ? strlen(s) : 0); }
+
+/* The body (everything after the string table) goes to [b]; names to [w]. */
+static void dump_body(wbuf_t *w, wbuf_t *b, const hk_image_t *img) {
+  w32(b, img->nconsts);
+  for (uint32_t i = 0; i < img->nconsts; i++) {
+    hk_value_t v = img->consts[i];
+    if (v.tag == HK_T_INT) { w32(b, 0); w64(b, (uint64_t)v.as.i); }
+    else if (v.tag == HK_T_FLOAT) { w32(b, 1); w64(b, v.as.u); }
+    else { w32(b, 2); w64(b, wstr(w, hk_str_data(v), hk_str_len(v))); }
+  }
+  w32(b, img->nctors);
+  for (uint32_t i = 0; i < img->nctors; i++) {
+    const hk_ctor_info_t *c = &img->ctors[i];
+    w32(b, wname(w, c->name));
+    w32(b, c->datatype);
+    w32(b, c->tag);
+    w32(b, c->has_payload);
+  }
+  w32(b, img->ndatatypes);
+  for (uint32_t i = 0; i < img->ndatatypes; i++) w32(b, wname(w, img->datatypes[i]));
+  w32(b, img->neffects);
+  for (uint32_t i = 0; i < img->neffects; i++) w32(b, wname(w, img->effects[i]));
+  w32(b, img->nglobals);
+  for (uint32_t i = 0; i < img->nglobals; i++) w32(b, wname(w, img->globals[i]));
+  w32(b, img->nimports);
+  for (uint32_t i = 0; i < img->nimports; i++) {
+    const hk_builtin_info_t *bi = &hk_builtin_table[img->imports[i]];
+    w32(b, wname(w, bi->name));
+    w32(b, wname(w, bi->type));
+  }
+  w32(b, img->nhandlers);
+  for (uint32_t i = 0; i < img->nhandlers; i++) {
+    w32(b, img->handlers[i].n);
+    for (uint32_t j = 0; j < img->handlers[i].n; j++) w32(b, img->handlers[i].effects[j]);
+  }
+  w32(b, img->nfiles);
+  for (uint32_t i = 0; i < img->nfiles; i++) w32(b, wname(w, img->files[i]));
+  w32(b, img->nfuncs);
+  w32(b, img->entry);
+  for (uint32_t i = 0; i < img->nfuncs; i++) {
+    const hk_func_t *f = &img->funcs[i];
+    w32(b, wname(w, f->name));
+    w32(b, f->arity);
+    w32(b, f->ncaps);
+    w32(b, f->nlocals);
+    w32(b, f->maxstack);
+    w32(b, f->ncode);
+    for (uint32_t j = 0; j < f->ncode; j++) w32(b, f->code[j]);
+    for (uint32_t j = 0; j < f->ncode; j++) {
+      w32(b, f->pos ? f->pos[j].file : 0);
+      w32(b, f->pos ? f->pos[j].line : 0);
+      w32(b, f->pos ? f->pos[j].col : 0);
+    }
+  }
+}
+
+int hk_image_dump(const hk_image_t *img, void **buf, size_t *len) {
+  wbuf_t w = {0}, b = {0};
+  dump_body(&w, &b, img);
+  wbuf_t out = {0};
+  wbytes(&out, magic, 8);
+  w32(&out, HK_BC_VERSION);
+  w32(&out, 0); /* total length, patched below */
+  w32(&out, w.nstrs);
+  for (uint32_t i = 0; i < w.nstrs; i++) {
+    w32(&out, (uint32_t)w.lens[i]);
+    wbytes(&out, w.strs[i], w.lens[i]);
+  }
+  wbytes(&out, b.p, b.n);
+  bool oom = w.oom || b.oom || out.oom || out.n > UINT32_MAX;
+  free(w.strs);
+  free(w.lens);
+  free(b.p);
+  if (oom) {
+    free(out.p);
+    return -ENOMEM;
+  }
+  uint32_t total = (uint32_t)out.n;
+  for (int i = 0; i < 4; i++) out.p[12 + i] = (unsigned char)(total >> (8 * i));
+  *buf = out.p;
+  *len = out.n;
+  return 0;
+}
+
+/* ---- Reading ----------------------------------------------------------------- */
+
+typedef struct rbuf {
+  const unsigned char *p;
+  size_t n, at;
+  bool bad;
+  char *why;
+  size_t why_len;
+  hk_image_t *img;
+  const char **strs;
+  uint32_t *slens;
+  uint32_t nstrs;
+} rbuf_t;
+
+static void bad(rbuf_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bad(rbuf_t *r, const char *fmt, ...) {
+  if (r->bad) return;
+  r->bad = true;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->why, r->why_len, fmt, ap);
+  va_end(ap);
+}
+
+static uint32_t r32(rbuf_t *r) {
+  if (r->bad) return 0;
+  if (r->n - r->at < 4) { bad(r, "truncated at byte %zu", r->at); return 0; }
+  const unsigned char *q = r->p + r->at;
+  r->at += 4;
+  return (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+}
+static uint64_t r64(rbuf_t *r) {
+  uint64_t lo = r32(r);
+  return lo | (uint64_t)r32(r) << 32;
+}
+
+/* A count of items of at least [min_bytes] each that must fit in the rest. */
+static uint32_t rcount(rbuf_t *r, size_t min_bytes, const char *what) {
+  uint32_t n = r32(r);
+  if (!r->bad && (size_t)n * min_bytes > r->n - r->at) bad(r, "%s count %u exceeds the buffer", what, n);
+  return r->bad ? 0 : n;
+}
+
+static const char *rname(rbuf_t *r) {
+  uint32_t i = r32(r);
+  if (r->bad) return "";
+  if (i >= r->nstrs) { bad(r, "string index %u out of range", i); return ""; }
+  return r->strs[i];
+}
+
+static void *ralloc(rbuf_t *r, size_t n) {
+  if (r->bad) return NULL;
+  void *p = hk_arena_alloc(r->img->mem, n ? n : 1);
+  if (!p) bad(r, "out of memory");
+  return p;
+}
+
+static void read_strings(rbuf_t *r) {
+  r->nstrs = rcount(r, 4, "string");
+  r->strs = calloc(r->nstrs + 1, sizeof *r->strs);
+  r->slens = calloc(r->nstrs + 1, sizeof *r->slens);
+  if (!r->strs || !r->slens) { bad(r, "out of memory"); return; }
+  for (uint32_t i = 0; i < r->nstrs && !r->bad; i++) {
+    uint32_t len = r32(r);
+    if (r->bad) return;
+    if (len > r->n - r->at) { bad(r, "string %u truncated", i); return; }
+    if (!hk_utf8_valid(r->p + r->at, len)) { bad(r, "string %u is not valid UTF-8", i); return; }
+    char *s = ralloc(r, (size_t)len + 1);
+    if (!s) return;
+    memcpy(s, r->p + r->at, len);
+    s[len] = '\0';
+    r->strs[i] = s;
+    r->slens[i] = len;
+    r->at += len;
+  }
+}
+
+static void read_tables(rbuf_t *r) {
+  hk_image_t *img = r->img;
+  img->nconsts = rcount(r, 12, "constant");
+  img->consts = ralloc(r, (size_t)img->nconsts * sizeof *img->consts);
+  for (uint32_t i = 0; i < img->nconsts && !r->bad; i++) {
+    uint32_t kind = r32(r);
+    uint64_t v = r64(r);
+    if (kind == 0) img->consts[i] = hk_mk(HK_T_INT, v);
+    else if (kind == 1) img->consts[i] = hk_mk(HK_T_FLOAT, v);
+    else if (kind == 2 && v < r->nstrs) {
+      if (hk_image_string(img, r->strs[v], r->slens[v], &img->consts[i])) bad(r, "out of memory");
+    } else bad(r, "constant %u is malformed", i);
+  }
+  img->nctors = rcount(r, 16, "constructor");
+  img->ctors = ralloc(r, (size_t)img->nctors * sizeof *img->ctors);
+  for (uint32_t i = 0; i < img->nctors && !r->bad; i++) {
+    img->ctors[i].name = rname(r);
+    img->ctors[i].datatype = r32(r);
+    img->ctors[i].tag = r32(r);
+    uint32_t p = r32(r);
+    if (p > 1) bad(r, "constructor %u: bad payload flag", i);
+    img->ctors[i].has_payload = p == 1;
+  }
+  img->ndatatypes = rcount(r, 4, "datatype");
+  img->datatypes = ralloc(r, (size_t)img->ndatatypes * sizeof *img->datatypes);
+  for (uint32_t i = 0; i < img->ndatatypes && !r->bad; i++) img->datatypes[i] = rname(r);
+  for (uint32_t i = 0; i < img->nctors && !r->bad; i++)
+    if (img->ctors[i].datatype >= img->ndatatypes) bad(r, "constructor %u: datatype out of range", i);
+  img->neffects = rcount(r, 4, "effect");
+  img->effects = ralloc(r, (size_t)img->neffects * sizeof *img->effects);
+  for (uint32_t i = 0; i < img->neffects && !r->bad; i++) img->effects[i] = rname(r);
+  img->nglobals = rcount(r, 4, "global");
+  img->globals = ralloc(r, (size_t)img->nglobals * sizeof *img->globals);
+  for (uint32_t i = 0; i < img->nglobals && !r->bad; i++) img->globals[i] = rname(r);
+  img->nimports = rcount(r, 8, "import");
+  img->imports = ralloc(r, (size_t)img->nimports * sizeof *img->imports);
+  for (uint32_t i = 0; i < img->nimports && !r->bad; i++) {
+    const char *name = rname(r), *type = rname(r);
+    int id = r->bad ? -1 : hk_builtin_lookup(name);
+    if (r->bad) break;
+    if (id < 0) { bad(r, "unknown builtin '%s'", name); break; }
+    if (strcmp(hk_builtin_table[id].type, type) != 0) {
+      bad(r, "builtin '%s' has type %s here, not %s", name, hk_builtin_table[id].type, type);
+      break;
+    }
+    img->imports[i] = (uint32_t)id;
+  }
+  img->nhandlers = rcount(r, 4, "handler");
+  img->handlers = ralloc(r, (size_t)img->nhandlers * sizeof *img->handlers);
+  for (uint32_t i = 0; i < img->nhandlers && !r->bad; i++) {
+    uint32_t n = rcount(r, 4, "handler clause");
+    img->handlers[i].n = n;
+    img->handlers[i].effects = ralloc(r, (size_t)n * sizeof(uint32_t));
+    for (uint32_t j = 0; j < n && !r->bad; j++) {
+      uint32_t e = r32(r);
+      if (e >= img->neffects) bad(r, "handler %u: effect %u out of range", i, e);
+      img->handlers[i].effects[j] = e;
+    }
+  }
+  img->nfiles = rcount(r, 4, "file");
+  img->files = ralloc(r, (size_t)img->nfiles * sizeof *img->files);
+  for (uint32_t i = 0; i < img->nfiles && !r->bad; i++) img->files[i] = rname(r);
+}
+
+static void read_funcs(rbuf_t *r) {
+  hk_image_t *img = r->img;
+  img->nfuncs = rcount(r, 24, "function");
+  img->entry = r32(r);
+  img->funcs = ralloc(r, (size_t)img->nfuncs * sizeof *img->funcs);
+  for (uint32_t i = 0; i < img->nfuncs && !r->bad; i++) {
+    hk_func_t *f = &img->funcs[i];
+    f->name = rname(r);
+    f->arity = r32(r);
+    f->ncaps = r32(r);
+    f->nlocals = r32(r);
+    f->maxstack = r32(r);
+    f->ncode = rcount(r, 16, "code word");
+    f->code = ralloc(r, (size_t)f->ncode * 4);
+    f->pos = ralloc(r, (size_t)f->ncode * sizeof *f->pos);
+    for (uint32_t j = 0; j < f->ncode && !r->bad; j++) f->code[j] = r32(r);
+    for (uint32_t j = 0; j < f->ncode && !r->bad; j++) {
+      f->pos[j].file = r32(r);
+      f->pos[j].line = r32(r);
+      f->pos[j].col = r32(r);
+      if (f->pos[j].file >= img->nfiles && (f->pos[j].file || img->nfiles)) {
+        bad(r, "function %u: source file index out of range", i);
+      }
+    }
+  }
+}
+
+int hk_image_load(const void *buf, size_t len, hk_image_t **out, char *why, size_t why_len) {
+  *out = NULL;
+  if (why_len) why[0] = '\0';
+  rbuf_t r = {.p = buf, .n = len, .why = why, .why_len = why_len};
+  if (len < 16 || memcmp(buf, magic, 8) != 0) {
+    snprintf(why, why_len, "bad magic");
+    return -EINVAL;
+  }
+  r.at = 8;
+  uint32_t version = r32(&r), total = r32(&r);
+  if (version != HK_BC_VERSION) {
+    snprintf(why, why_len, "unsupported version %u", version);
+    return -EINVAL;
+  }
+  if (total != len) {
+    snprintf(why, why_len, "length %u recorded, %zu given", total, len);
+    return -EINVAL;
+  }
+  if (hk_image_new(&r.img, NULL)) return -ENOMEM;
+  read_strings(&r);
+  read_tables(&r);
+  read_funcs(&r);
+  if (!r.bad && r.at != len) bad(&r, "%zu trailing bytes", len - r.at);
+  free(r.strs);
+  free(r.slens);
+  if (!r.bad && hk_image_verify(r.img, why, why_len) != 0) r.bad = true;
+  if (r.bad) {
+    bool oom = strcmp(why, "out of memory") == 0;
+    hk_image_free(r.img);
+    return oom ? -ENOMEM : -EINVAL;
+  }
+  *out = r.img;
+  return 0;
+}
+
+/* ---- Verification -------------------------------------------------------------- */
+
+#define UNSEEN (-2)      /* a boundary not reached yet */
+#define NOT_BOUNDARY (-3)
+
+static int vfail(char *why, size_t why_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int vfail(char *why, size_t why_len, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(why, why_len, fmt, ap);
+  va_end(ap);
+  return -EINVAL;
+}
+
+/* Checks one instruction's operands; sets *pop, *push. Returns NULL or the reason. */
+static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uint32_t op, uint32_t w,
+                                  uint32_t b, int *pop, int *push) {
+  const hk_opinfo_t *in = &hk_opinfo[op];
+  uint32_t a = hk_ins_a(w);
+  *pop = in->pop == HK_VAR ? 0 : in->pop;
+  *push = in->push;
+  switch (op) {
+  case HK_I_CONST: case HK_I_JNCONST:
+    if (a >= img->nconsts) return "constant index out of range";
+    break;
+  case HK_I_CHAR: case HK_I_JNCHAR:
+    if (a > 0x10FFFF || (a >= 0xD800 && a <= 0xDFFF)) return "invalid character";
+    break;
+  case HK_I_BOOL: case HK_I_JNBOOL:
+    if (a > 1) return "invalid boolean";
+    break;
+  case HK_I_DATA0:
+    if (a >= img->nctors || img->ctors[a].has_payload) return "constructor index out of range or of the wrong kind";
+    break;
+  case HK_I_DATA: case HK_I_CTORFN:
+    if (a >= img->nctors || !img->ctors[a].has_payload) return "constructor index out of range or of the wrong kind";
+    break;
+  case HK_I_JNCTOR:
+    if (a >= img->nctors) return "constructor index out of range";
+    break;
+  case HK_I_BUILTIN:
+    if (a >= img->nimports) return "builtin import out of range";
+    break;
+  case HK_I_LOCAL: case HK_I_STORE: case HK_I_LADDI:
+    if (a >= f->nlocals) return "local slot out of range";
+    break;
+  case HK_I_CAP:
+    if (a >= f->ncaps) return "capture index out of range";
+    break;
+  case HK_I_GLOBAL: case HK_I_SETGLOBAL:
+    if (a >= img->nglobals) return "global slot out of range";
+    break;
+  case HK_I_TUPLE:
+    if (a < 2) return "tuple of fewer than 2 components";
+    *pop = (int)a;
+    break;
+  case HK_I_CLOSURE:
+    if (a >= img->nfuncs || b != img->funcs[a].ncaps) return "closure of a bad function or capture count";
+    *pop = (int)b;
+    break;
+  case HK_I_CALLF: case HK_I_TCALLF:
+    if (a >= img->nfuncs || b != img->funcs[a].arity) return "direct call with a bad function or arity";
+    *pop = (int)b + 1;
+    break;
+  case HK_I_CALLG: case HK_I_TCALLG:
+    if (a >= img->nfuncs || b != img->funcs[a].arity || img->funcs[a].ncaps)
+      return "direct call with a bad function, arity or captures";
+    *pop = (int)b;
+    break;
+  case HK_I_HANDLE: case HK_I_THANDLE:
+    if (a >= img->nhandlers) return "handler index out of range";
+    *pop = (int)img->handlers[a].n + 2;
+    break;
+  case HK_I_PERFORM:
+    if (a >= img->neffects) return "effect index out of range";
+    break;
+  default: break;
+  }
+  return NULL;
+}
+
+static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char *why, size_t why_len) {
+  const hk_func_t *f = &img->funcs[fi];
+  uint32_t n = f->ncode;
+  if (f->arity > f->nlocals) return vfail(why, why_len, "function %u: more parameters than locals", fi);
+  if (f->nlocals > (1u << 24) || f->maxstack > (1u << 26) || f->ncaps > (1u << 24))
+    return vfail(why, why_len, "function %u: frame too large", fi);
+  if (n == 0) return vfail(why, why_len, "function %u: no code", fi);
+  /* Instruction boundaries. */
+  for (uint32_t i = 0; i < n; i++) depth[i] = NOT_BOUNDARY;
+  for (uint32_t at = 0; at < n;) {
+    uint32_t op = hk_ins_op(f->code[at]);
+    if (op >= HK_I__COUNT) return vfail(why, why_len, "function %u: invalid opcode %u at %u", fi, op, at);
+    uint32_t words = hk_op_words(hk_opinfo[op].fmt);
+    if (at + words > n) return vfail(why, why_len, "function %u: truncated instruction at %u", fi, at);
+    depth[at] = UNSEEN;
+    at += words;
+  }
+  /* Data flow over the stack depth, in code order with a work list. */
+  uint32_t *work = malloc((size_t)n * sizeof *work);
+  if (!work) return -ENOMEM;
+  size_t nw = 0;
+  depth[0] = 0;
+  work[nw++] = 0;
+  int rc = 0;
+  while (nw && !rc) {
+    uint32_t at = work[--nw];
+    uint32_t w = f->code[at], op = hk_ins_op(w);
+    const hk_opinfo_t *in = &hk_opinfo[op];
+    uint32_t words = hk_op_words(in->fmt);
+    uint32_t b = words == 2 ? f->code[at + 1] : 0;
+    int pop, push;
+    const char *err = check_operands(img, f, op, w, b, &pop, &push);
+    if (err) { rc = vfail(why, why_len, "function %u at %u: %s", fi, at, err); break; }
+    int32_t d = depth[at];
+    if (d < pop) { rc = vfail(why, why_len, "function %u at %u: stack underflow", fi, at); break; }
+    int64_t nd = (int64_t)d - pop + push;
+    if (nd > (int64_t)f->maxstack) { rc = vfail(why, why_len, "function %u at %u: stack above its maximum", fi, at); break; }
+    uint32_t succ[2];
+    int ns = 0;
+    if (!(in->flags & HK_OPF_END)) {
+      if (at + words >= n) { rc = vfail(why, why_len, "function %u: code runs off its end", fi); break; }
+      succ[ns++] = at + words;
+    }
+    if (in->flags & HK_OPF_JUMP) {
+      int64_t off = in->fmt == HK_FMT_S ? hk_ins_s(w) : (int32_t)b;
+      int64_t t = (int64_t)at + words + off;
+      if (t < 0 || t >= n || depth[t] == NOT_BOUNDARY) {
+        rc = vfail(why, why_len, "function %u at %u: jump target not an instruction", fi, at);
+        break;
+      }
+      succ[ns++] = (uint32_t)t;
+    }
+    for (int i = 0; i < ns; i++) {
+      uint32_t s = succ[i];
+      if (depth[s] == UNSEEN) {
+        depth[s] = (int32_t)nd;
+        work[nw++] = s;
+      } else if (depth[s] != nd) {
+        rc = vfail(why, why_len, "function %u at %u: inconsistent stack depth", fi, s);
+        break;
+      }
+    }
+  }
+  free(work);
+  return rc;
+}
+
+int hk_image_verify(const hk_image_t *img, char *why, size_t why_len) {
+  if (img->nfuncs == 0 || img->entry >= img->nfuncs) return vfail(why, why_len, "no entry function");
+  const hk_func_t *e = &img->funcs[img->entry];
+  if (e->arity != 0 || e->ncaps != 0) return vfail(why, why_len, "entry function takes arguments or captures");
+  for (uint32_t i = 0; i < img->nimports; i++)
+    if (img->imports[i] >= HK_B__COUNT) return vfail(why, why_len, "builtin import out of range");
+  uint32_t maxn = 0;
+  for (uint32_t i = 0; i < img->nfuncs; i++)
+    if (img->funcs[i].ncode > maxn) maxn = img->funcs[i].ncode;
+  int32_t *depth = malloc(((size_t)maxn + 1) * sizeof *depth);
+  if (!depth) return vfail(why, why_len, "out of memory");
+  int rc = 0;
+  for (uint32_t i = 0; i < img->nfuncs && !rc; i++) rc = verify_func(img, i, depth, why, why_len);
+  free(depth);
+  if (rc == -ENOMEM) vfail(why, why_len, "out of memory");
+  return rc ? -EINVAL : 0;
+}
