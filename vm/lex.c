@@ -102,10 +102,12 @@ static hk_pos_t here(const hk_lexer_t *lx) {
   return (hk_pos_t){ lx->file, lx->line, lx->col, 1 };
 }
 
-/* Columns between a start position and the current one (same line), >= 1. */
+/* The length of the range from [start] to the current position: columns on
+** the same line (>= 1), or "to the end of the line" when it continues on a
+** later line. */
 static uint32_t span_len(const hk_lexer_t *lx, hk_pos_t start) {
-  if (lx->line != start.line || lx->col <= start.col) return 1;
-  return lx->col - start.col;
+  if (lx->line != start.line) return HK_POS_TO_EOL;
+  return lx->col > start.col ? lx->col - start.col : 1;
 }
 
 /* Makes [t] the sticky error token at [pos] with a formatted message. */
@@ -210,6 +212,7 @@ static int skip_space(hk_lexer_t *lx, hk_token_t *t) {
       size_t depth = 1;
       while (depth > 0) {
         if (lx->p >= lx->end) {
+          open.len = span_len(lx, open);
           lex_error(lx, t, open, "unterminated comment");
           return 1;
         }
@@ -288,12 +291,18 @@ static int put_latin1(hk_lexer_t *lx, size_t *n, unsigned v) {
 }
 
 /* Reads one escape after the backslash at the current position into the
-** scratch buffer. Returns 0, 1 after an error recorded in [t], -ENOMEM. */
-static int lex_escape(hk_lexer_t *lx, hk_token_t *t, size_t *n) {
+** scratch buffer. Errors are reported at the literal's start [lit] (range: up
+** to where reading stopped), except an unknown escape, which is reported at
+** its backslash (as hiko 0.5.1 does). Returns 0, 1 after an error recorded in
+** [t], -ENOMEM. */
+static int lex_escape(hk_lexer_t *lx, hk_token_t *t, size_t *n, hk_pos_t lit) {
   hk_pos_t at = here(lx);
   bump(lx); /* the backslash */
   int c = peekc(lx, 0);
-  if (c < 0) return lex_error(lx, t, at, "unterminated escape sequence"), 1;
+  if (c < 0) {
+    lit.len = span_len(lx, lit);
+    return lex_error(lx, t, lit, "unterminated escape sequence"), 1;
+  }
   char out;
   switch (c) {
   case 'n': out = '\n'; break;
@@ -303,16 +312,13 @@ static int lex_escape(hk_lexer_t *lx, hk_token_t *t, size_t *n) {
   case '\\': out = '\\'; break;
   case '"': out = '"'; break;
   case 'x': {
+    /* Exactly two bytes must follow the x, and both be hex digits. */
+    int h1 = peekc(lx, 1), h2 = peekc(lx, 2);
+    lit.len = span_len(lx, lit);
+    if (h1 < 0 || h2 < 0) return lex_error(lx, t, lit, "incomplete \\x escape"), 1;
+    if (hexval(h1) < 0 || hexval(h2) < 0)
+      return lex_error(lx, t, lit, "invalid hex digit in \\x escape"), 1;
     bump(lx);
-    int h1 = peekc(lx, 0), h2 = peekc(lx, 1);
-    if (h1 < 0 || h1 == '"' || (hexval(h1) >= 0 && (h2 < 0 || h2 == '"'))) {
-      at.len = span_len(lx, at);
-      return lex_error(lx, t, at, "incomplete \\x escape"), 1;
-    }
-    if (hexval(h1) < 0 || hexval(h2) < 0) {
-      at.len = span_len(lx, at);
-      return lex_error(lx, t, at, "invalid hex digit in \\x escape"), 1;
-    }
     bump(lx);
     bump(lx);
     return put_latin1(lx, n, (unsigned)(hexval(h1) * 16 + hexval(h2))) ? -ENOMEM : 0;
@@ -333,10 +339,13 @@ static int lex_string(hk_lexer_t *lx, hk_token_t *t) {
   size_t n = 0;
   for (;;) {
     int c = peekc(lx, 0);
-    if (c < 0) return lex_error(lx, t, start, "unterminated string literal");
+    if (c < 0) {
+      start.len = span_len(lx, start);
+      return lex_error(lx, t, start, "unterminated string literal");
+    }
     if (c == '"') break;
     if (c == '\\') {
-      int rc = lex_escape(lx, t, &n);
+      int rc = lex_escape(lx, t, &n, start);
       if (rc < 0) return oom(lx, t);
       if (rc > 0) return 0;
       continue;
@@ -347,7 +356,7 @@ static int lex_string(hk_lexer_t *lx, hk_token_t *t) {
     if (buf_put(lx, &n, b, k)) return oom(lx, t);
   }
   bump(lx); /* the closing quote */
-  start.len = lx->line == start.line ? span_len(lx, start) : 1;
+  start.len = span_len(lx, start);
   char *s = hk_arena_strdup(lx->arena, n ? lx->buf : "", n);
   if (!s) return oom(lx, t);
   t->kind = HK_T_STRING;
@@ -362,11 +371,14 @@ static int lex_char(hk_lexer_t *lx, hk_token_t *t) {
   hk_pos_t start = here(lx);
   bump(lx);
   bump(lx);
-  if (lx->p >= lx->end) return lex_error(lx, t, start, "unterminated character literal");
+  if (lx->p >= lx->end) {
+    start.len = span_len(lx, start);
+    return lex_error(lx, t, start, "unterminated character literal");
+  }
   uint32_t ch;
   if (peekc(lx, 0) == '\\') {
     size_t n = 0;
-    int rc = lex_escape(lx, t, &n);
+    int rc = lex_escape(lx, t, &n, start);
     if (rc < 0) return oom(lx, t);
     if (rc > 0) return 0;
     ch = decode_scalar(lx->buf, n);
@@ -375,9 +387,12 @@ static int lex_char(hk_lexer_t *lx, hk_token_t *t) {
     ch = decode_scalar(lx->p, k);
     for (size_t j = 0; j < k; j++) bump(lx);
   }
-  if (lx->p >= lx->end) return lex_error(lx, t, start, "unterminated character literal");
-  if (peekc(lx, 0) != '"')
+  /* After the character, anything but a quote (end of input included) is a
+  ** missing closing quote (as in hiko 0.5.1). */
+  if (peekc(lx, 0) != '"') {
+    start.len = span_len(lx, start);
     return lex_error(lx, t, start, "unterminated character literal, expected closing \"");
+  }
   bump(lx);
   start.len = span_len(lx, start);
   t->kind = HK_T_CHAR;
