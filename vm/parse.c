@@ -1134,8 +1134,9 @@ static bool desugar_fun(parser_t *p, hk_pos_t kw, hk_funbind_t *fb, clause_t *cs
   for (size_t i = 0; i < n; i++) {
     hk_pat_t *pat = cs[i].pats[0];
     if (arity > 1) {
-      hk_pos_t ps = cs[i].pats[0]->pos, pe = cs[i].pats[arity - 1]->pos;
-      pat = new_pat(p, HK_P_TUPLE, hk_fold_merge_pos(ps, pe));
+      /* The tuple's range is the clause's (patterns and body), as in hiko
+      ** 0.5.1: a redundancy warning points at the whole clause. */
+      pat = new_pat(p, HK_P_TUPLE, cs[i].span);
       if (!pat) return false;
       pat->items = cs[i].pats;
       pat->n = arity;
