@@ -222,6 +222,7 @@ static void teardown(hiko_runtime_t *rt) {
   for (hk_root_t *r = rt->roots, *next; r; r = next) {
     next = r->next;
     hk_globals_free(r->globals);
+    pthread_mutex_destroy(&r->glock);
     hiko_result_clear(&r->res);
     free(r);
   }
@@ -257,25 +258,21 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
   hk_root_t *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   r->img = img;
-  int rc = hk_globals_new(&r->globals, img->nglobals);
-  if (rc) {
-    free(r);
-    return rc;
-  }
+  pthread_mutex_init(&r->glock, NULL);
   pthread_mutex_lock(&rt->lock);
   if (rt->stopped) {
     pthread_mutex_unlock(&rt->lock);
-    hk_globals_free(r->globals);
+    pthread_mutex_destroy(&r->glock);
     free(r);
     return HIKO_ESTATE;
   }
   hk_proc_t *p;
-  rc = hk_vmproc_new_root(rt, r, &p);
+  int rc = hk_vmproc_new_root(rt, r, &p);
   if (rc) {
     pthread_mutex_unlock(&rt->lock);
-    hk_globals_free(r->globals);
+    pthread_mutex_destroy(&r->glock);
     free(r);
-    return rc == -EAGAIN ? -EAGAIN : rc;
+    return rc;
   }
   r->pid = hk_proc_pid(p);
   r->next = rt->roots;

@@ -1,8 +1,7 @@
 /* rt.h — the multi-threaded process runtime behind include/hiko.h (internal
 ** to runtime/). rt.c: the runtime object, workers, roots, joins, deadlock
 ** detection, statistics; vmproc.c: a process running a VM instance and the
-** process builtins of SPEC §6; globals.c: the shared global store;
-** trace.c: the Perfetto trace. */
+** process builtins of SPEC §6 and the global store; trace.c: the Perfetto trace. */
 #ifndef HK_RT_H
 #define HK_RT_H
 
@@ -16,7 +15,6 @@
 #include "sched/sched.h"
 #include "vm/vm.h"
 
-typedef struct hk_globals hk_globals_t;
 typedef struct hk_trace hk_trace_t;
 
 /* Per-worker state (hk_sched_worker_user). Owner-written. */
@@ -30,7 +28,10 @@ typedef struct hk_wstate {
 typedef struct hk_root {
   hiko_pid_t pid;
   const hk_image_t *img;
-  hk_globals_t *globals; /* the tree's shared global store */
+  /* The tree's shared global store (vm.h): exported by the root when it
+  ** spawns, read by every spawner; glock serialises the two. */
+  pthread_mutex_t glock;
+  hk_globals_t *globals;
   bool ended;
   hiko_result_t res;
   struct hk_root *next;
@@ -86,15 +87,6 @@ hiko_runtime_t *hk_rt_from_procs_ud(void *ud);
 void hk_rt_exit(hiko_runtime_t *rt, int code);
 /* Records the end of a root. */
 void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message);
-
-/* globals.c */
-int hk_globals_new(hk_globals_t **out, uint32_t n);
-void hk_globals_free(hk_globals_t *g);
-/* Publishes the root's newly initialised sendable globals into the shared
-** store. Thread: the root's worker. */
-void hk_globals_sync_from_root(hk_globals_t *g, hk_vm_t *root);
-/* Fills a new child's global slots from the store. Thread: the spawner. */
-void hk_globals_fill(hk_globals_t *g, hk_vm_t *child);
 
 /* trace.c */
 int hk_trace_new(hk_trace_t **out);

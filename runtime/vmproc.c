@@ -239,8 +239,7 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   int rc = hk_value_copy_out(vm, fn, copy_limit(rt), &m);
   if (rc) return copy_error(vm, name, rc, copy_limit(rt));
   hk_vm_charge(vm, hk_msg_objects(m));
-  hk_globals_t *g = vp->pd.root->globals;
-  if (!p->link) hk_globals_sync_from_root(g, vm);
+  hk_root_t *root = vp->pd.root;
   uint64_t used = reductions(vm);
   uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
   hk_vm_config_t vc = vm_config(rt, fuel);
@@ -249,7 +248,17 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
     hk_msg_free(m);
     return fail(vm, "out of memory");
   }
-  hk_globals_fill(g, cvm);
+  /* The global store (SPEC §6.4.3, §10.6.5): the root exports what it
+  ** initialised since its last spawn; every child reads the shared copy. */
+  pthread_mutex_lock(&root->glock);
+  rc = p->link ? 0 : hk_globals_export(vm, &root->globals);
+  if (rc == 0 && root->globals) rc = hk_vm_use_globals(cvm, root->globals);
+  pthread_mutex_unlock(&root->glock);
+  if (rc) {
+    hk_msg_free(m);
+    hk_vm_free(cvm);
+    return fail(vm, "out of memory");
+  }
   hk_value_t cfn;
   hk_vm_adopt(cvm, m, &cfn);
   hk_proc_t *c;
@@ -366,6 +375,9 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   vmproc_t *vp = vp_of(p);
   const char *name = result ? "await_result" : "await_process";
   if (arg.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(arg));
+  /* First: a deadlocked process must not observe another's deadlock
+  ** failure (SPEC §6.9.1). */
+  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
   char *err;
   hk_child_t *c = find_child(p, name, arg.as.u, false, &err);
   if (!c) {
@@ -382,10 +394,7 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
     if (!rc) rc = hk_alloc_data(vm, HK_CTOR_ERR, f, &v);
     return rc ? SERVE_CONTINUE : complete(vm, v);
   }
-  if (!hk_child_done(c)) {
-    if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
-    return wait_for(p, c);
-  }
+  if (!hk_child_done(c)) return wait_for(p, c);
   void *pl;
   hk_outcome_t o = hk_child_consume(c, &pl);
   if (o == HK_OUT_NONE) {
@@ -439,6 +448,7 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   vmproc_t *vp = vp_of(p);
   if (list.tag == HK_T_NIL) return fail(vm, "wait_any: expected non-empty pid list");
   if (list.tag != HK_T_CONS) return fail(vm, "expected List, got %s", hk_kind_name(list));
+  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
   uint32_t n = 0;
   for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l)) {
     hk_value_t h = hk_head(l);
@@ -460,7 +470,6 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
     }
     vp->pd.waitset[n++] = c;
   }
-  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
   vp->pd.nwait = n;
   hk_proc_wait_children(p, vp->pd.waitset, n);
   return SERVE_BLOCK;
