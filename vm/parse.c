@@ -1183,12 +1183,14 @@ static bool parse_funbind(parser_t *p, hk_pos_t kw, hk_funbind_t *fb) {
     if (!at(p, HK_T_BAR)) break;
     advance(p);
     if (!at(p, HK_T_IDENT)) { fail(p, "expected identifier"); goto out; }
-    if (strcmp(tok_name(p), fb->name) != 0) {
-      fail(p, "clausal function name mismatch: expected '%s', found '%s'", fb->name,
-           tok_name(p));
+    const char *other = tok_name(p);
+    advance(p);
+    if (strcmp(other, fb->name) != 0) {
+      /* Reported at the token after the wrong name, where hiko 0.5.1's
+      ** parser stands when it notices. */
+      fail(p, "clausal function name mismatch: expected '%s', found '%s'", fb->name, other);
       goto out;
     }
-    advance(p);
   }
   for (size_t i = 1; i < n; i++) {
     if (cs[i].npats != cs[0].npats) {

@@ -454,7 +454,7 @@ Test(vm_parse, error_messages) {
   cr_assert_str_eq(perr("val rec f = 1"), "1:13: val rec requires fn on the right-hand side");
   cr_assert_str_eq(perr("val rec f = (fn x => x)"), "1:13: val rec requires fn on the right-hand side");
   cr_assert_str_eq(perr("fun f 0 = 1\n  | g n = 2"),
-                   "2:5: clausal function name mismatch: expected 'f', found 'g'");
+                   "2:7: clausal function name mismatch: expected 'f', found 'g'");
   cr_assert_str_eq(perr("val x 1"), "1:7: expected =");
   cr_assert_str_eq(perr("val f = fn x x"), "1:14: expected =>");
   cr_assert_str_eq(perr("val x = (1"), "1:11: expected )");
