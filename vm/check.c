@@ -695,7 +695,7 @@ static void arith_operand(ck_t *c, hk_type_t *want, hk_type_t *t, hk_expr_t *ope
 }
 
 /* Applies binary operator [op] to operand types. */
-static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t op_pos, hk_type_t *tl, hk_expr_t *l,
+static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk_expr_t *l,
                         hk_type_t *tr, hk_expr_t *r) {
   hk_tcon_t operand, result;
   switch (op) {
@@ -719,7 +719,7 @@ static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t op_pos, hk_type_t *tl, hk_
   case HK_OP_EQ: case HK_OP_NE:
   default:
     unify(c, tl, tr, r->pos);
-    require_eq(c, tl, op_pos);
+    require_eq(c, tl, cmp_pos);
     return prim(c, HK_TC_BOOL);
   }
   arith_operand(c, prim(c, operand), tl, l);
@@ -731,8 +731,9 @@ static hk_type_t *infer_binop(ck_t *c, hk_expr_t *e) {
   hk_type_t *t = infer(c, e->items[0]);
   for (uint32_t i = 1; i < e->n; i++) {
     hk_type_t *tr = infer(c, e->items[i]);
-    hk_pos_t op_pos = e->op_pos ? e->op_pos[i - 1] : e->pos;
-    t = binop(c, e->ops[i - 1], op_pos, t, e->items[i - 1], tr, e->items[i]);
+    /* An equality error is reported at the comparison (SPEC §3.7.4): the
+    ** whole expression `a = b` (comparisons do not chain). */
+    t = binop(c, e->ops[i - 1], e->pos, t, e->items[i - 1], tr, e->items[i]);
   }
   return t;
 }

@@ -274,7 +274,7 @@ Test(vm_check, error_messages_and_positions) {
                    "~ requires Int or Float, but type is unconstrained");
   teardown();
   setup();
-  cr_assert_str_eq(error_at("val b = print = print\n", 1, 15),
+  cr_assert_str_eq(error_at("val b = print = print\n", 1, 9),
                    "= and <> require equality types, found 'a -> Unit");
   teardown();
   setup();
