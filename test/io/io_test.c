@@ -6,7 +6,13 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,6 +67,39 @@ Test(io_io, explicit_backend_choice) {
   cr_assert_eq(harness_open(&h2, &cfg), 0);
   cr_assert_str_eq(hk_io_backend_name(h2.io), "fallback");
   harness_close(&h2);
+}
+
+Test(io_io, bad_backend_variable) {
+  harness_t h2;
+  setenv("HIKO_IO_BACKEND", "bogus", 1);
+  cr_assert_eq(harness_open(&h2, NULL), -EINVAL);
+}
+
+/* Forbid io_uring_setup as a container's seccomp profile may. */
+static void forbid_io_uring(void) {
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+  cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+  cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0);
+}
+
+Test(io_io, falls_back_when_io_uring_is_forbidden) {
+  harness_close(&H);
+  forbid_io_uring();
+  unsetenv("HIKO_IO_BACKEND");
+  cr_assert_eq(harness_open(&H, NULL), 0);
+  cr_assert_str_eq(hk_io_backend_name(H.io), "fallback");
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_timer(H.io, 1, NULL, &tok), &tok).result, 0);
+  harness_close(&H);
+  setenv("HIKO_IO_BACKEND", "uring", 1);
+  harness_t h2;
+  cr_assert_eq(harness_open(&h2, NULL), -ENOSYS, "forced uring fails");
 }
 
 Test(io_io, strerror_codes) {
@@ -330,6 +369,21 @@ Test(io_io, connect_through_resolver) {
   hk_io_completion_t c = run_wait(hk_io_connect(H.io, "127.1", port, 0, NULL, &tc), &tc);
   cr_assert_gt(c.result, 0, "%lld", (long long)c.result);
   cr_assert_gt(wait_token(&H, ta, 5000).result, 0);
+}
+
+Test(io_io, resolver_failure_text) {
+  /* In a fresh network namespace no query can leave the machine, so the
+  ** lookup fails at once with the resolver's own message.
+  ** The instance (and so its resolver threads) is created after the
+  ** unshare, so every thread of it lives in the new namespace. */
+  harness_close(&H);
+  if (unshare(CLONE_NEWNET) < 0) cr_skip_test("no network namespace: %s", strerror(errno));
+  cr_assert_eq(harness_open(&H, NULL), 0);
+  uint64_t tok;
+  hk_io_completion_t c = run_wait(hk_io_connect(H.io, "nosuch.invalid", 80, 0, NULL, &tok), &tok);
+  cr_assert_eq(c.result, HK_IO_ERESOLVE);
+  cr_assert(c.msg && c.msg[0], "resolver text kept");
+  cr_log_info("tcp_connect: %s", c.msg);
 }
 
 Test(io_io, use_after_close) {
