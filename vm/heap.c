@@ -245,7 +245,8 @@ int hk_heap_collect(hk_vm_t *vm) {
   while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
 
   for (hk_seg_t *s = vm->seg; s; s = s->parent) scan_seg(&g, s);
-  for (uint32_t i = 0; i < vm->img->nglobals; i++) forward(&g, &vm->globals[i]);
+  if (!vm->globals_shared)
+    for (uint32_t i = 0; i < vm->img->nglobals; i++) forward(&g, &vm->globals[i]);
   forward(&g, &vm->req.arg);
   forward(&g, &vm->result);
 
@@ -601,13 +602,29 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 
 /* ---- The shared global store ------------------------------------------------ */
 
+/* Each export that adds slots makes a new immutable array of values, so a
+** child can point at the array current at its spawn while later exports
+** (on the root's thread) never write memory a child reads. */
+typedef struct gvals {
+  struct gvals *prev;
+  hk_value_t vals[];
+} gvals_t;
+
 struct hk_globals {
   uint32_t n;
-  hk_value_t *vals;   /* [n]: UNINIT (payload 0) not exported yet; UNINIT
+  gvals_t *cur;       /* [n]: UNINIT (payload 0) not exported yet; UNINIT
                          (payload 1) not sendable; else a static value */
   bool *done;
   hk_chunk_t *blocks; /* every exported block, freed with the store */
 };
+
+static gvals_t *gvals_new(uint32_t n, const gvals_t *from) {
+  gvals_t *v = malloc(sizeof *v + ((size_t)n + 1) * sizeof(hk_value_t));
+  if (!v) return NULL;
+  v->prev = NULL;
+  for (uint32_t i = 0; i < n; i++) v->vals[i] = from ? from->vals[i] : hk_mk(HK_T_UNINIT, 0);
+  return v;
+}
 
 int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   uint32_t n = root->img->nglobals;
@@ -616,15 +633,14 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     g = calloc(1, sizeof *g);
     if (!g) return -ENOMEM;
     g->n = n;
-    g->vals = malloc((n + 1) * sizeof *g->vals);
+    g->cur = gvals_new(n, NULL);
     g->done = calloc(n + 1, sizeof *g->done);
-    if (!g->vals || !g->done) {
-      free(g->vals);
+    if (!g->cur || !g->done) {
+      free(g->cur);
       free(g->done);
       free(g);
       return -ENOMEM;
     }
-    for (uint32_t i = 0; i < n; i++) g->vals[i] = hk_mk(HK_T_UNINIT, 0);
     *gp = g;
   }
   hk_value_t *roots = malloc((n + 1) * sizeof *roots);
@@ -636,13 +652,15 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   }
   uint32_t k = 0;
   int rc = 0;
+  gvals_t *next = NULL;
   for (uint32_t i = 0; i < n; i++) {
     if (g->done[i] || root->globals[i].tag == HK_T_UNINIT) continue;
+    if (!next && !(next = gvals_new(n, g->cur))) { rc = -ENOMEM; break; }
     size_t bytes;
     uint64_t objects;
     int mrc = msg_measure(&root->globals[i], 1, UINT64_MAX, true, &bytes, &objects);
     if (mrc == -EINVAL) { /* holds a continuation */
-      g->vals[i] = hk_mk(HK_T_UNINIT, 1);
+      next->vals[i] = hk_mk(HK_T_UNINIT, 1);
       g->done[i] = true;
       continue;
     }
@@ -658,10 +676,16 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
       g->blocks = c;
       const hk_value_t *copied = (const hk_value_t *)c->data;
       for (uint32_t j = 0; j < k; j++) {
-        g->vals[slots[j]] = copied[j];
+        next->vals[slots[j]] = copied[j];
         g->done[slots[j]] = true;
       }
     }
+  }
+  if (next && rc == 0) {
+    next->prev = g->cur;
+    g->cur = next;
+  } else {
+    free(next); /* slots marked done keep their old entries: retried never; rare (ENOMEM) */
   }
   free(roots);
   free(slots);
@@ -670,14 +694,20 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
 
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   if (g->n != child->img->nglobals) return -EINVAL;
-  for (uint32_t i = 0; i < g->n; i++) child->globals[i] = g->vals[i];
+  if (!child->globals_shared) free(child->globals);
+  child->globals = g->cur->vals;
+  child->globals_shared = true;
   return 0;
 }
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;
   chunks_free(g->blocks);
-  free(g->vals);
+  for (gvals_t *v = g->cur; v;) {
+    gvals_t *p = v->prev;
+    free(v);
+    v = p;
+  }
   free(g->done);
   free(g);
 }

@@ -558,7 +558,7 @@ void hk_vm_free(hk_vm_t *vm) {
     s = p;
   }
   hk_heap_free(&vm->heap);
-  free(vm->globals);
+  if (!vm->globals_shared) free(vm->globals);
   free(vm->fail.message);
   if (vm->fail.child) hk_msg_free(vm->fail.child);
   free(vm);
@@ -748,7 +748,11 @@ dispatch:
     *sp++ = v;
     NEXT();
   }
-  CASE(SETGLOBAL) vm->globals[A()] = *--sp; NEXT();
+  CASE(SETGLOBAL) {
+    if (UNLIKELY(vm->globals_shared)) FAIL("global '%s' cannot be set in a child process", img->globals[A()]);
+    vm->globals[A()] = *--sp;
+    NEXT();
+  }
   CASE(POP) sp--; NEXT();
 
 #define INT_OPERANDS()                                                             \

@@ -228,7 +228,9 @@ typedef struct hk_globals hk_globals_t;
 ** Ownership: *g owned (hk_globals_free after every instance using it). */
 int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
 /* Gives [child] (a fresh instance of the same image) the globals exported so
-** far. Returns 0, -EINVAL (another program). Ownership: borrows g. */
+** far, by pointer (no per-child copy; the child cannot set globals).
+** Returns 0, -EINVAL (another program). Ownership: borrows g (it must
+** outlive the child). Thread: the exporting thread, or after it. */
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g);
 void hk_globals_free(hk_globals_t *g);
 

@@ -65,6 +65,7 @@ struct hk_vm {
   hk_heap_t heap;
   hk_seg_t *seg;          /* the current (top) segment */
   hk_value_t *globals;    /* [img->nglobals] */
+  bool globals_shared;    /* globals point into a shared store (a child): read-only */
   uint64_t depth, max_depth;
   /* budget */
   int64_t charge;         /* extra reductions charged by builtins in this slice */
