@@ -214,8 +214,14 @@ uint64_t hk_io_socket_owner(hk_io_t *io, int64_t sock);
 int hk_io_socket_give(hk_io_t *io, int64_t sock, uint64_t from, uint64_t to);
 
 /* Close every open socket owned by [owner], without completions (the
-** process terminated). Returns the number of sockets closed. */
+** process terminated). Returns the number of sockets closed. Cost: a scan
+** of the table. */
 int hk_io_close_owner(hk_io_t *io, uint64_t owner);
+
+/* Close [sock] without a completion (e.g. socket_give to a terminated
+** pid). Pending operations fail with HK_IO_ECLOSED as for hk_io_close.
+** Returns 0, or HK_IO_ECLOSED if it was not open. */
+int hk_io_close_quiet(hk_io_t *io, int64_t sock);
 
 /* ---- UTF-8 helpers (used by the text receive; exported for tests) ---- */
 

@@ -95,7 +95,6 @@ struct hk_io_req {
   hk_sockio_t *sio;    /* socket the request waits on */
   struct sockaddr_storage *addrs; /* CONNECT candidates */
   size_t naddrs, addr_next;
-  struct hk_resolve *resolve; /* CONNECT: lookup in progress */
   hk_prim_t prim;
 };
 
@@ -190,32 +189,68 @@ struct hk_io {
   bool draining;
 };
 
-/* Engine entry points for backends. Thread: io. */
+/* ---- Engine entry points for the backends ---------------------------- */
+
+/* Hand [p] to the backend (marks it busy, counts it in io->busy).
+** Ownership: the backend borrows p until hk_io_prim_done. Thread: io. */
 void hk_io_prim_start(hk_io_t *io, hk_prim_t *p);
+
+/* Ask the backend to cancel busy [p] (once per run); its done still
+** follows, with -ECANCELED or its real result. Thread: io. */
 void hk_io_prim_cancel(hk_io_t *io, hk_prim_t *p);
+
+/* The backend reports [p] finished with [res] (-errno or a count): clears
+** busy and runs p->done. Thread: io. */
 void hk_io_prim_done(hk_io_t *io, hk_prim_t *p, int res);
+
+/* CLOCK_MONOTONIC in ns. Thread: any. */
 uint64_t hk_io_now_ns(void);
-/* Write the wake eventfd. Thread: any. */
+
+/* Write the wake eventfd (no-op if already signalled). Thread: any. */
 void hk_io_wake(hk_io_t *io);
+
 /* Length of the first character of [s] if complete (1 for an invalid
-** byte), 0 if [s] holds only the valid start of one. */
+** byte), 0 if [s] holds only the valid start of one. Thread: any. */
 size_t hk_io_utf8_first(const char *s, size_t len);
 
-/* Socket table (sock.c). */
+/* ---- Socket table (sock.c); every function takes tab_lock ------------- */
+
+/* Append [fd] with [owner]. Returns the new number (> 0) or -ENOMEM (fd
+** is then closed). Ownership: the table takes fd. Thread: any. */
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner);
+
+/* State (hk_sock_state_t) and descriptor of [id]; CLOSED if unknown.
+** Thread: any. */
 int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd);
+
+/* Forget [id]'s descriptor before the caller closes it. Thread: io. */
 void hk_io_sock_closed(hk_io_t *io, int64_t id);
+
+/* OPEN -> CLOSING: later requests on [id] fail. Thread: any. */
 void hk_io_sock_mark_closing(hk_io_t *io, int64_t id);
+
+/* Close every descriptor still in the table (shutdown). Thread: io. */
 void hk_io_sock_close_all(hk_io_t *io);
 
-/* Resolver (sock.c). */
-struct hk_resolve;
+/* ---- Resolver (sock.c) -------------------------------------------------- */
+
+/* Resolve connect request [req]'s host on a new detached thread; the
+** answer arrives as an HK_REQ_RESOLVED request. Returns 0 or -errno.
+** Ownership: borrows req (copies host, port, token). Thread: io. */
 int hk_io_resolve_start(hk_io_t *io, hk_io_req_t *req);
+
+/* Shutdown: no resolver thread touches [io] after this returns.
+** Thread: io. */
 void hk_io_resolve_abandon_all(hk_io_t *io);
+
+/* Numeric host, "localhost" (connect: 127.0.0.1 then ::1) or, when
+** [listen], "" (any IPv4), into addrs[0..1] with [port]. Returns the
+** count; 0 means "a name to resolve". Thread: any. */
 int hk_io_parse_host(const char *host, int port, bool listen,
                      struct sockaddr_storage *addrs, size_t *n);
 
-/* Push an internal request (never fails: aborts on no memory). */
+/* Push [req] on the request queue and wake the I/O thread if it sleeps.
+** Ownership: takes req. Thread: any. */
 void hk_io_push(hk_io_t *io, hk_io_req_t *req);
 
 #endif

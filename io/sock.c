@@ -197,6 +197,30 @@ int hk_io_socket_give(hk_io_t *io, int64_t sock, uint64_t from, uint64_t to) {
   return rc;
 }
 
+/* Queue the I/O thread's part of closing [id] (already marked closing). */
+static void push_close_quiet(hk_io_t *io, int64_t id) {
+  hk_io_req_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    fputs("hiko: out of memory closing sockets\n", stderr);
+    exit(70);
+  }
+  r->kind = HK_REQ_CLOSE_QUIET;
+  r->sock = id;
+  r->fd = -1;
+  hk_io_push(io, r);
+}
+
+int hk_io_close_quiet(hk_io_t *io, int64_t sock) {
+  pthread_mutex_lock(&io->tab_lock);
+  hk_sockent_t *e = entry(io, sock);
+  bool open = e && e->state == HK_SOCK_OPEN;
+  if (open) e->state = HK_SOCK_CLOSING;
+  pthread_mutex_unlock(&io->tab_lock);
+  if (!open) return HK_IO_ECLOSED;
+  push_close_quiet(io, sock);
+  return 0;
+}
+
 int hk_io_close_owner(hk_io_t *io, uint64_t owner) {
   int64_t *ids = NULL;
   size_t n = 0, cap = 0;
@@ -214,17 +238,7 @@ int hk_io_close_owner(hk_io_t *io, uint64_t owner) {
     ids[n++] = (int64_t)i + 1;
   }
   pthread_mutex_unlock(&io->tab_lock);
-  for (size_t i = 0; i < n; i++) {
-    hk_io_req_t *r = calloc(1, sizeof *r);
-    if (!r) {
-      fputs("hiko: out of memory closing sockets\n", stderr);
-      exit(70);
-    }
-    r->kind = HK_REQ_CLOSE_QUIET;
-    r->sock = ids[i];
-    r->fd = -1;
-    hk_io_push(io, r);
-  }
+  for (size_t i = 0; i < n; i++) push_close_quiet(io, ids[i]);
   free(ids);
   return (int)n;
 }
