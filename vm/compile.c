@@ -361,21 +361,14 @@ static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
     case HK_P_LIST: {
       uint32_t cur = s;
       for (uint32_t i = 0; i < p->n && !failed(c); i++) {
-        emit(c, HK_I_LOCAL, cur);
-        jump(c, HK_I_JNCONS, 0, fail);
-        uint32_t h = new_slot(c), t = new_slot(c);
-        emit(c, HK_I_LOCAL, cur);
-        emit0(c, HK_I_HEAD);
-        emit(c, HK_I_STORE, h);
-        emit(c, HK_I_LOCAL, cur);
-        emit0(c, HK_I_TAIL);
-        emit(c, HK_I_STORE, t);
+        jump(c, HK_I_JNCONSL, cur, fail);
+        uint32_t h = new_slot(c), t = new_slot(c); /* consecutive */
+        emit2(c, HK_I_UNCONS, cur, h);
         pat(c, p->items[i], h, fail);
         cur = t;
       }
       if (!p->tail) {
-        emit(c, HK_I_LOCAL, cur);
-        jump(c, HK_I_JNNIL, 0, fail);
+        jump(c, HK_I_JNNILL, cur, fail);
         return;
       }
       p = p->tail;
@@ -599,9 +592,15 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
 }
 
 static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
-  expr(c, e->a, false);
-  uint32_t s = new_slot(c);
-  emit(c, HK_I_STORE, s);
+  hk_expr_t *sc = strip(e->a);
+  uint32_t s;
+  if (sc->kind == HK_E_VAR && sc->var && sc->var->kind == HK_VAR_LOCAL && c->owner[sc->var->id] == c->fn) {
+    s = c->slot[sc->var->id]; /* match the variable's own slot */
+  } else {
+    expr(c, e->a, false);
+    s = new_slot(c);
+    emit(c, HK_I_STORE, s);
+  }
   label_t end;
   label_init(&end);
   int d0 = c->fn->depth;

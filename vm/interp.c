@@ -1038,6 +1038,28 @@ dispatch:
     else if (UNLIKELY(v.tag != HK_T_NIL)) KIND_FAIL("List", v);
     NEXT();
   }
+  CASE(JNCONSL) {
+    hk_value_t v = locals[A()];
+    int32_t off = (int32_t)*pc++;
+    if (v.tag == HK_T_NIL) pc += off;
+    else if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
+    NEXT();
+  }
+  CASE(JNNILL) {
+    hk_value_t v = locals[A()];
+    int32_t off = (int32_t)*pc++;
+    if (v.tag == HK_T_CONS) pc += off;
+    else if (UNLIKELY(v.tag != HK_T_NIL)) KIND_FAIL("List", v);
+    NEXT();
+  }
+  CASE(UNCONS) {
+    hk_value_t v = locals[A()];
+    uint32_t b = *pc++;
+    if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
+    locals[b] = ((hk_cons_t *)v.as.o)->head;
+    locals[b + 1] = ((hk_cons_t *)v.as.o)->tail;
+    NEXT();
+  }
   CASE(JNCTOR) {
     hk_value_t v = *--sp;
     int32_t off = (int32_t)*pc++;
