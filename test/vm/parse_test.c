@@ -2,6 +2,7 @@
 ** chains, desugaring, folding, restrictions, error messages and positions,
 ** the nesting limit and million-link chains. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -630,4 +631,49 @@ Test(vm_parse, million_link_chains, .timeout = 120) {
   e = rhs(s);
   cr_assert_eq(e->n, 100000);
   free(s);
+}
+
+/* The C stack the parser needs is bounded by the nesting limit: at the limit,
+** in every kind of nesting, it fits in a 1 MiB thread stack. */
+static void *parse_deep(void *arg) {
+  const char *src = arg;
+  hk_arena_t a;
+  hk_diags_list_t d;
+  hk_arena_init(&a);
+  memset(&d, 0, sizeof d);
+  hk_dec_t **decs;
+  uint32_t n;
+  intptr_t rc = hk_parse_file(&a, &d, 0, src, strlen(src), &decs, &n);
+  hk_diags_list_free(&d);
+  hk_arena_free(&a);
+  return (void *)rc;
+}
+
+Test(vm_parse, bounded_stack_at_the_nesting_limit) {
+  const char *shapes[][3] = {
+    {"val x = ", "(", ")"},
+    {"val x = ", "[f (if a then ~(", ") else b)]"},
+    {"val x = ", "let val y = case z of _ => fn w => (", ") in y end"},
+    {"val ", "(", ")"},
+    {"type t = ", "(", ") list"},
+  };
+  const int levels[] = {1, 4, 4, 1, 1}; /* expr/pat/ty levels per repetition */
+  for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+    for (int bad = 0; bad <= 1; bad++) {
+      size_t reps = (size_t)((bad ? 300 : 255) / levels[k]);
+      char *src = k == 3 ? repeat3("val ", "(", reps, "q", ")", " = 1")
+                         : repeat3(shapes[k][0], shapes[k][1], reps, k == 4 ? "Int" : "1",
+                                   shapes[k][2], "");
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, 1 << 20);
+      pthread_t th;
+      cr_assert_eq(pthread_create(&th, &attr, parse_deep, src), 0);
+      void *rc;
+      pthread_join(th, &rc);
+      pthread_attr_destroy(&attr);
+      cr_assert_eq((intptr_t)rc, bad ? -1 : 0, "shape %zu, %zu repetitions", k, reps);
+      free(src);
+    }
+  }
 }
