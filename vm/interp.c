@@ -1197,7 +1197,7 @@ dispatch:
       if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != fi)) KIND_FAIL("Function", c);
       clos = c.as.o;
     }
-    memmove(locals, sp - n, n * sizeof *sp);
+    for (uint32_t i = 0; i < n; i++) locals[i] = sp[(int32_t)i - (int32_t)n]; /* n is small */
     sp = locals + n;
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
       fr->fn = fi;
@@ -1242,7 +1242,7 @@ dispatch:
     uint32_t fi = A(), n = *pc++;
     const hk_func_t *nf = &img->funcs[fi];
     if (UNLIKELY(nf->ncaps)) FAIL("expected Function, got Unit");
-    memmove(locals, sp - n, n * sizeof *sp);
+    for (uint32_t i = 0; i < n; i++) locals[i] = sp[(int32_t)i - (int32_t)n]; /* n is small */
     sp = locals + n;
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
       fr->fn = fi;
