@@ -822,7 +822,12 @@ static void handle(hk_io_t *io, hk_io_req_t *r) {
   r->prim.owner = r;
   if (io->draining) { deliver(io, r, -ECANCELED); return; }
   switch (r->kind) {
-  case HK_IO_TIMER: { heap_push(io, r); return; }
+  case HK_IO_TIMER:
+    /* Already due when taken (sleep 0-like): no heap round trip. Timers
+    ** due earlier were fired at the start of this batch. */
+    if (r->deadline <= io->now) { deliver(io, r, 0); return; }
+    heap_push(io, r);
+    return;
   case HK_IO_READ_FILE:
   case HK_IO_WRITE_FILE: { file_begin(io, r); return; }
   case HK_IO_READ_LINE: reqq_push(&io->lines, r); { stdin_pump(io); return; }
@@ -831,8 +836,11 @@ static void handle(hk_io_t *io, hk_io_req_t *r) {
   }
 }
 
+static void fire_timers(hk_io_t *io);
+
 /* Take queued requests; true if the queue may still hold some. */
 static bool take_requests(hk_io_t *io) {
+  fire_timers(io); /* sets io->now */
   for (int i = 0; i < TAKE_BATCH; i++) {
     hk_mpsc_node_t *n = hk_mpsc_pop_consumer(&io->queue);
     if (n) {
@@ -846,8 +854,7 @@ static bool take_requests(hk_io_t *io) {
 }
 
 static void fire_timers(hk_io_t *io) {
-  if (io->heapn == 0) return;
-  uint64_t now = hk_io_now_ns();
+  uint64_t now = io->now = hk_io_now_ns();
   while (io->heapn && io->heap[0]->deadline <= now) {
     hk_io_req_t *r = io->heap[0];
     heap_remove(io, r);

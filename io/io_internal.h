@@ -186,6 +186,7 @@ struct hk_io {
   size_t inlen, incap, inscan;
   bool ineof;
   size_t busy; /* primitives in flight, all owners */
+  uint64_t now; /* clock at the start of the current batch */
   bool draining;
 };
 
