@@ -54,7 +54,7 @@ int hk_bi_show_into(hk_vm_t *vm, hk_value_t v, hk_buf_t *b);
   X(blake3) X(random_bytes) X(rng_seed) X(rng_bytes) X(rng_int) \
   X(json_parse) X(json_to_string) X(json_get) X(json_keys) X(json_length) \
   X(file_exists) X(is_dir) X(is_file) X(list_dir) X(remove_file) X(create_dir) X(path_join) \
-  X(glob) X(walk_dir) X(read_file_tagged) X(edit_file_tagged) \
+  X(glob) X(walk_dir) X(read_file_tagged) X(edit_file_tagged) X(regex_match) X(regex_replace) \
   X(epoch) X(epoch_ms) X(monotonic_ms) \
   X(exit) X(panic) X(assert) X(assert_eq)
 
