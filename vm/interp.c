@@ -607,7 +607,22 @@ void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
 
 /* ---- The interpreter ------------------------------------------------------------ */
 
+/* Records the source position of the instruction that failed. */
+static void note_position(hk_vm_t *vm) {
+  hk_seg_t *s = vm->seg;
+  if (vm->fail.file || !s || s->nframes == 0) return;
+  const hk_frame_t *fr = &s->frames[s->nframes - 1];
+  const hk_func_t *f = &vm->img->funcs[fr->fn];
+  uint32_t at = fr->pc ? fr->pc - 1 : 0; /* both words of an instruction share its position */
+  if (!f->pos || at >= f->ncode || f->pos[at].line == 0) return;
+  uint32_t file = f->pos[at].file;
+  vm->fail.file = file < vm->img->nfiles ? vm->img->files[file] : NULL;
+  vm->fail.line = f->pos[at].line;
+  vm->fail.col = f->pos[at].col;
+}
+
 static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
+  if (vm->failed && vm->fail.kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
   vm->reductions += used;
   if (vm->fuel_limited) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;

@@ -117,6 +117,10 @@ typedef struct hk_failure {
   char *message; /* render of the failure (SPEC §6.3), malloc'ed */
   int64_t a, b;  /* HEAP_LIMIT: live, max */
   hk_msg_t *child; /* CHILD: the child's failure value as a message block (may be NULL) */
+  /* Where the failing instruction came from (for "  at FILE:LINE:COL"), when
+  ** the failure arose in hiko code; file NULL otherwise. */
+  const char *file;
+  uint32_t line, col;
 } hk_failure_t;
 
 /* Records a run-time error "MESSAGE" (RuntimeError). Returns HK_EFAIL.

@@ -135,3 +135,19 @@ Test(vm_compile, handlers_compile_to_closures) {
                HK_RUN_DONE);
   cr_assert_str_eq(out.buf, "42\n");
 }
+
+Test(vm_compile, failure_records_its_source_position) {
+  hk_vm_t *vm;
+  cr_assert_eq(run("fun f x = x + 1\n"
+                   "val z = 0\n"
+                   "val _ = println (f 2)\n"
+                   "val _ = println (10 / z)\n",
+                   NULL, &vm),
+               HK_RUN_FAILED);
+  const hk_failure_t *fl = hk_vm_failure(vm);
+  cr_assert_str_eq(fl->message, "division by zero");
+  cr_assert_str_eq(fl->file, "t.hml");
+  cr_assert_eq(fl->line, 4);
+  cr_assert_eq(fl->col, 21);
+  hk_vm_free(vm);
+}
