@@ -11,10 +11,10 @@
 #include <time.h>
 
 #include "runtime/rt.h"
+#include "runtime/value.h"
 #include "vm/disasm.h"
 #include "vm/image.h"
 
-const hk_image_t *hk_program_image(const hiko_program_t *p); /* compile.c */
 
 static _Thread_local hk_wstate_t *tls_ws; /* the calling worker's state */
 
@@ -340,7 +340,10 @@ static void fill_result(hiko_runtime_t *rt, const hk_root_t *r, hiko_result_t *o
     return;
   }
   out->status = r->res.status;
-  if (r->res.message) out->message = strdup(r->res.message);
+  if (r->res.message) {
+    out->message = strdup(r->res.message);
+    hk_value_failure_api(r->res.message, &out->failure);
+  }
 }
 
 int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeout_ms) {
@@ -373,7 +376,8 @@ void hiko_result_clear(hiko_result_t *r) {
   if (!r) return;
   free(r->message);
   r->message = NULL;
-  r->failure = NULL; /* failure values come with runtime/value.c */
+  hiko_value_free(r->failure);
+  r->failure = NULL;
 }
 
 static void cancel_pid(hiko_runtime_t *rt, hiko_pid_t pid) {

@@ -88,6 +88,10 @@ void hk_rt_exit(hiko_runtime_t *rt, int code);
 /* Records the end of a root. */
 void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message);
 
+/* port.c: delivers [v] (of vm's heap) to port record [e] as an API value.
+** Returns 0, -ESRCH (closed), -ENOMEM. */
+int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_value_t v);
+
 /* trace.c */
 int hk_trace_new(hk_trace_t **out);
 void hk_trace_free(hk_trace_t *t);

@@ -1,0 +1,32 @@
+/* value.h — conversions between the public hiko_value_t trees and VM values
+** (internal to runtime/; value.c also implements the hiko_value_* API). */
+#ifndef HK_RT_VALUE_H
+#define HK_RT_VALUE_H
+
+#include "hiko.h"
+#include "vm/vm.h"
+
+/* The image of a compiled program (runtime/compile.c). */
+const hk_image_t *hk_program_image(const hiko_program_t *p);
+
+/* Converts [x] (a value of [vm]'s heap, or of a block adopted into it) to
+** an API value; [img] names its constructors. Iterative. Functions and Rng
+** values become opaque. Returns 0 or -ENOMEM. Ownership: *out owned
+** (hiko_value_free). Thread: vm's owner. */
+int hk_value_to_api(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value_t **out);
+
+/* Builds [v] in [vm]'s heap. Iterative. Returns 0, -ENOENT (a constructor
+** the program does not have), -EINVAL / -EOPNOTSUPP (an opaque function or
+** Rng value), -ENOMEM. Ownership: borrows v. Thread: vm's owner. */
+int hk_value_from_api(hk_vm_t *vm, const hiko_value_t *v, hk_value_t *out);
+
+/* The failure value of a root that failed with [message] (render of its
+** failure). Returns 0 or -ENOMEM. Ownership: *out owned. */
+int hk_value_failure_api(const char *message, hiko_value_t **out);
+
+/* A copy of [s] without its items (slots NULL, fill them with
+** hk_value_slot); opaque blocks are not copied. Returns 0 or -ENOMEM. */
+int hk_value_clone_shallow(const hiko_value_t *s, hiko_value_t **out);
+hiko_value_t **hk_value_slot(hiko_value_t *d, size_t i);
+
+#endif

@@ -1,0 +1,269 @@
+/* api_test.c — the embedding API (include/hiko.h) of the process runtime:
+** values, run/start/join, ports, hiko_send, deep copy across the boundary,
+** exit, statistics. Suite runtime_api. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hiko.h"
+
+typedef struct outbuf {
+  char data[4096];
+  size_t n;
+} outbuf_t;
+
+static void collect(void *ud, const char *data, size_t len) {
+  outbuf_t *o = ud;
+  if (o->n + len < sizeof o->data) {
+    memcpy(o->data + o->n, data, len);
+    o->n += len;
+    o->data[o->n] = '\0';
+  }
+}
+
+static outbuf_t out;
+
+static hiko_runtime_t *make_rt(unsigned workers, bool deadlock) {
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.detect_deadlock = deadlock;
+  cfg.allow_exit = true;
+  cfg.out = collect;
+  cfg.io_ud = &out;
+  memset(&out, 0, sizeof out);
+  hiko_runtime_t *rt;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
+  return rt;
+}
+
+static hiko_program_t *compile(hiko_runtime_t *rt, const char *src) {
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  int rc = hiko_compile_string(rt, "test.hml", src, strlen(src), &p, &d);
+  if (rc) {
+    char *text = NULL;
+    if (d) hiko_diags_render(d, &text);
+    cr_log_error("%s", text ? text : "(no diagnostics)");
+    hiko_free(text);
+  }
+  hiko_diags_free(d);
+  cr_assert_eq(rc, 0);
+  return p;
+}
+
+static char *show(const hiko_value_t *v) {
+  char *s = NULL;
+  cr_assert_eq(hiko_value_show(v, &s), 0);
+  return s;
+}
+
+Test(runtime_api, scalar_values_and_show) {
+  hiko_value_t *i, *f, *s, *c, *t, *l, *items[3];
+  cr_assert_eq(hiko_value_int(-7, &i), 0);
+  cr_assert_eq(hiko_value_get_int(i), -7);
+  cr_assert_eq(hiko_value_float(2.5, &f), 0);
+  cr_assert_eq(hiko_value_string("héllo", strlen("héllo"), &s), 0);
+  cr_assert_eq(hiko_value_char(0x263A, &c), 0);
+  items[0] = i;
+  items[1] = f;
+  items[2] = s;
+  cr_assert_eq(hiko_value_tuple(items, 3, &t), 0);
+  cr_assert_eq(hiko_value_kind(t), HIKO_TUPLE);
+  cr_assert_eq(hiko_value_count(t), 3);
+  cr_assert_eq(hiko_value_at(t, 2), s);
+  hiko_value_t *litems[2] = {t, c};
+  cr_assert_eq(hiko_value_list(litems, 2, &l), 0);
+  char *text = show(l);
+  cr_assert_str_eq(text, "[(-7, 2.5, héllo), \xe2\x98\xba]");
+  hiko_free(text);
+  hiko_value_free(l);
+}
+
+Test(runtime_api, bad_values_rejected) {
+  hiko_value_t *v = NULL, *one;
+  cr_assert_eq(hiko_value_string("\xff", 1, &v), -EILSEQ);
+  cr_assert_eq(hiko_value_char(0xD800, &v), -EINVAL);
+  cr_assert_eq(hiko_value_int(1, &one), 0);
+  cr_assert_eq(hiko_value_tuple(&one, 1, &v), -EINVAL); /* a tuple has >= 2 items */
+  hiko_value_free(one);
+  cr_assert_null(v);
+}
+
+Test(runtime_api, deep_list_show_and_free_iterative) {
+  /* A list nested 200,000 deep: show and free must not recurse. */
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_list(NULL, 0, &v), 0);
+  for (int i = 0; i < 200000; i++) {
+    hiko_value_t *n;
+    cr_assert_eq(hiko_value_list(&v, 1, &n), 0);
+    v = n;
+  }
+  char *text = show(v);
+  cr_assert_eq(strlen(text), 200000 * 2 + 2);
+  cr_assert_eq(strncmp(text, "[[[", 3), 0);
+  hiko_free(text);
+  hiko_value_free(v);
+}
+
+Test(runtime_api, run_and_join_done_and_failed) {
+  hiko_runtime_t *rt = make_rt(2, true);
+  hiko_program_t *ok = compile(rt, "val _ = println (6 * 7)\n");
+  hiko_program_t *bad = compile(rt, "val _ = panic \"no\"\n");
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, ok, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, bad, &b), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  hiko_result_t ra, rb;
+  cr_assert_eq(hiko_join(rt, a, &ra, -1), 0);
+  cr_assert_eq(hiko_join(rt, b, &rb, -1), 0);
+  cr_assert_eq(ra.status, HIKO_DONE);
+  cr_assert_eq(rb.status, HIKO_FAILED);
+  cr_assert_str_eq(rb.message, "no");
+  cr_assert_not_null(rb.failure);
+  cr_assert_str_eq(hiko_value_ctor(rb.failure), "RuntimeError");
+  cr_assert_str_eq(out.data, "42\n");
+  hiko_result_t rc;
+  cr_assert_eq(hiko_join(rt, 9999, &rc, 0), -ENOENT);
+  hiko_result_clear(&ra);
+  hiko_result_clear(&rb);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(ok);
+  hiko_program_release(bad);
+}
+
+Test(runtime_api, port_round_trip_and_deep_copy) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *p = compile(rt,
+      "datatype t = Leaf | Node of t * Int * t\n"
+      "fun build n = if n = 0 then Leaf else Node (Leaf, n, build (n - 1))\n"
+      "val port = receive_message ()\n"
+      "val _ = send_message (port, (42, \"hi\", [1, 2, 3]))\n"
+      "val msg = receive_message ()\n"
+      "val _ = send_message (port, msg)\n"
+      "val _ = send_message (port, build 3)\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_value_t *pid, *got;
+  cr_assert_eq(hiko_value_pid(hiko_port_pid(port), &pid), 0);
+  cr_assert_eq(hiko_send(rt, root, pid), 0);
+  hiko_value_free(pid);
+  cr_assert_eq(hiko_port_recv(port, &got, 5000), 0);
+  char *text = show(got);
+  cr_assert_str_eq(text, "(42, hi, [1, 2, 3])");
+  hiko_free(text);
+  hiko_value_free(got);
+  /* A data value built in C goes in and comes back unchanged. */
+  hiko_value_t *leaf, *n, *items[3], *tup, *node;
+  cr_assert_eq(hiko_value_data(p, "Leaf", NULL, &leaf), 0);
+  cr_assert_eq(hiko_value_data(p, "Nope", NULL, &n), -ENOENT);
+  cr_assert_eq(hiko_value_data(p, "Leaf", leaf, &n), -EINVAL);
+  cr_assert_eq(hiko_value_int(5, &n), 0);
+  hiko_value_t *leaf2;
+  cr_assert_eq(hiko_value_data(p, "Leaf", NULL, &leaf2), 0);
+  items[0] = leaf;
+  items[1] = n;
+  items[2] = leaf2;
+  cr_assert_eq(hiko_value_tuple(items, 3, &tup), 0);
+  cr_assert_eq(hiko_value_data(p, "Node", tup, &node), 0);
+  cr_assert_eq(hiko_send(rt, root, node), 0);
+  cr_assert_eq(hiko_port_recv(port, &got, 5000), 0);
+  text = show(got);
+  cr_assert_str_eq(text, "Node (Leaf, 5, Leaf)");
+  hiko_free(text);
+  hiko_value_free(got);
+  hiko_value_free(node);
+  cr_assert_eq(hiko_port_recv(port, &got, 5000), 0);
+  text = show(got);
+  cr_assert_str_eq(text, "Node (Leaf, 3, Node (Leaf, 2, Node (Leaf, 1, Leaf)))");
+  hiko_free(text);
+  hiko_value_free(got);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 5000), 0);
+  cr_assert_eq(r.status, HIKO_DONE);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_port_recv(port, &got, 0), -EAGAIN);
+  cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_api, join_timeout_then_message) {
+  hiko_runtime_t *rt = make_rt(1, false);
+  hiko_program_t *p = compile(rt, "val _ = println (receive_message () + 1)\n");
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  cr_assert_eq(hiko_start(rt), HIKO_ESTATE);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 50), -ETIMEDOUT);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_int(41, &v), 0);
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  hiko_value_free(v);
+  cr_assert_eq(hiko_join(rt, root, &r, -1), 0);
+  cr_assert_eq(r.status, HIKO_DONE);
+  cr_assert_str_eq(out.data, "42\n");
+  hiko_result_clear(&r);
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_assert_eq(st.processes, 1);
+  cr_assert_eq(st.done, 1);
+  cr_assert_geq(st.total.received, 1);
+  hiko_stats_clear(&st);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_api, shutdown_cancels_blocked_roots) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *p = compile(rt, "val _ = spawn (fn () => receive_message ())\nval _ = receive_message ()\n");
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 0), 0);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "cancelled");
+  cr_assert_str_eq(hiko_value_ctor(r.failure), "Cancelled");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), HIKO_ESTATE);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_api, exit_ends_every_root) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *waiter = compile(rt, "val _ = receive_message ()\n");
+  hiko_program_t *exiter = compile(rt, "val _ = exit 3\n");
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, waiter, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, exiter, &b), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, a, &r, -1), 0);
+  cr_assert_eq(r.status, HIKO_EXITED);
+  cr_assert_eq(r.exit_code, 3);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(waiter);
+  hiko_program_release(exiter);
+}
+
+Test(runtime_api, send_to_unknown_pid_is_dropped) {
+  hiko_runtime_t *rt = make_rt(1, false);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_unit(&v), 0);
+  cr_assert_eq(hiko_send(rt, 12345, v), 0);
+  hiko_value_free(v);
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_assert_eq(st.total.dropped, 1);
+  hiko_stats_clear(&st);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
