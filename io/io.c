@@ -399,28 +399,32 @@ static void stdin_done(hk_io_t *io, hk_prim_t *p, int res) {
 }
 
 /* Hand the first line (or EOF) to the oldest request; false if neither is
-** buffered yet. */
+** buffered yet. Unread input is inbuf[inoff, inlen); inscan marks how far
+** it is known to hold no newline. */
 static bool stdin_serve(hk_io_t *io) {
-  char *nl = io->inlen > io->inscan
-                 ? memchr(io->inbuf + io->inscan, '\n', io->inlen - io->inscan)
+  size_t from = io->inscan > io->inoff ? io->inscan : io->inoff;
+  char *start = io->inbuf + io->inoff;
+  char *nl = io->inlen > from
+                 ? memchr(io->inbuf + from, '\n', io->inlen - from)
                  : NULL;
   size_t take, len;
   uint32_t flags = 0;
   if (nl) {
-    len = (size_t)(nl - io->inbuf);
+    len = (size_t)(nl - start);
     take = len + 1;
   } else if (io->ineof) {
-    len = take = io->inlen;
-    io->ineof = io->inlen > 0; /* a last unterminated line, then EOF */
+    len = take = io->inlen - io->inoff;
+    io->ineof = len > 0; /* a last unterminated line, then EOF */
     if (len == 0) flags = HK_IO_F_EOF;
   } else {
     io->inscan = io->inlen;
     return false;
   }
-  char *line = dup_bytes(io->inbuf, len);
-  memmove(io->inbuf, io->inbuf + take, io->inlen - take);
-  io->inlen -= take;
-  io->inscan = 0;
+  char *line = dup_bytes(start, len);
+  io->inoff += take;
+  /* A read in flight writes at inlen: rewind only when none is. */
+  if (io->inoff == io->inlen && !io->in.busy) io->inoff = io->inlen = 0;
+  io->inscan = io->inoff;
   deliver_full(io, reqq_pop(&io->lines), (int64_t)len, line, len, flags, NULL);
   return true;
 }
@@ -429,6 +433,13 @@ static void stdin_pump(hk_io_t *io) {
   while (io->lines.head) {
     if (stdin_serve(io)) continue;
     if (io->in.busy) return;
+    /* Compact: only a partial line is left, moved once per read. */
+    if (io->inoff > 0) {
+      memmove(io->inbuf, io->inbuf + io->inoff, io->inlen - io->inoff);
+      io->inlen -= io->inoff;
+      io->inscan -= io->inoff;
+      io->inoff = 0;
+    }
     if (io->incap - io->inlen < 4096) {
       io->incap = io->incap ? io->incap * 2 : 64 * 1024;
       io->inbuf = xrealloc(io->inbuf, io->incap);
@@ -576,9 +587,13 @@ static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
   sock_after(io, s);
 }
 
+/* Unread received bytes are rxbuf[rxoff, rxoff + rxlen); a receive in
+** flight writes at rxoff + rxlen, so rxoff moves back to 0 only when none
+** is (consuming keeps rxoff + rxlen fixed). */
 static void rx_consume(hk_sockio_t *s, size_t k) {
-  memmove(s->rxbuf, s->rxbuf + k, s->rxlen - k);
+  s->rxoff += k;
   s->rxlen -= k;
+  if (s->rxlen == 0 && !s->rx.busy) s->rxoff = 0;
 }
 
 /* Serve [r] from the buffered bytes; false if it needs more data. */
@@ -589,18 +604,19 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
     deliver_full(io, r, 0, dup_bytes("", 0), 0, HK_IO_F_EOF, NULL);
     return true;
   }
+  const char *d = s->rxbuf + s->rxoff;
   size_t k = (size_t)r->n < s->rxlen ? (size_t)r->n : s->rxlen;
   char *out;
   size_t outlen;
   if (r->kind == HK_IO_RECV) {
-    out = dup_bytes(s->rxbuf, k);
+    out = dup_bytes(d, k);
     outlen = k;
   } else {
-    k = hk_io_utf8_complete(s->rxbuf, k);
-    if (k == 0) k = hk_io_utf8_first(s->rxbuf, s->rxlen);
+    k = hk_io_utf8_complete(d, k);
+    if (k == 0) k = hk_io_utf8_first(d, s->rxlen);
     if (k == 0 && !s->eof && !s->rxerr) return false;
     if (k == 0) k = s->rxlen;
-    out = hk_io_utf8_sanitize(s->rxbuf, k, &outlen);
+    out = hk_io_utf8_sanitize(d, k, &outlen);
     if (!out) oom();
   }
   rx_consume(s, k);
@@ -622,6 +638,10 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
       continue;
     }
     size_t want = (size_t)r->n < 16 ? 16 : (size_t)r->n;
+    if (s->rxoff > 0) { /* only a short remainder is ever moved */
+      memmove(s->rxbuf, s->rxbuf + s->rxoff, s->rxlen);
+      s->rxoff = 0;
+    }
     if (s->rxcap - s->rxlen < want) {
       s->rxcap = s->rxlen + want;
       s->rxbuf = xrealloc(s->rxbuf, s->rxcap);

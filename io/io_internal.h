@@ -111,7 +111,7 @@ struct hk_sockio {
   hk_reqq_t accepts, sends, recvs, closers;
   hk_prim_t rx; /* the socket's one receive, into rxbuf */
   char *rxbuf;
-  size_t rxlen, rxcap;
+  size_t rxoff, rxlen, rxcap;
   bool eof;
   int64_t rxerr; /* error of the last receive, for the next request */
   unsigned busy; /* primitives in flight on fd */
@@ -183,7 +183,7 @@ struct hk_io {
   hk_reqq_t lines; /* read_line requests */
   hk_prim_t in;    /* the stdin read */
   char *inbuf;
-  size_t inlen, incap, inscan;
+  size_t inoff, inlen, incap, inscan;
   bool ineof;
   size_t busy; /* primitives in flight, all owners */
   uint64_t now; /* clock at the start of the current batch */

@@ -558,6 +558,49 @@ Test(io_io, cancel_blocked_accept_then_rebind) {
   cr_assert_eq(k.pending, 0);
 }
 
+Test(io_io, text_recv_cancelled_while_holding_back) {
+  /* A text recv waits for the rest of a character with a receive in
+  ** flight; it is cancelled and a bytes recv takes the held bytes while
+  ** the kernel still writes behind them. */
+  pair_t p = connect_pair();
+  send_ok(p.cli, "\xE2\x82", 2);
+  uint64_t t1, t2, t3;
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, true, NULL, &t1), 0);
+  usleep(20000);
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, false, NULL, &t2), 0);
+  cr_assert_eq(hk_io_cancel(H.io, t1), 0);
+  cr_assert_eq(wait_token(&H, t1, 5000).result, -ECANCELED);
+  hk_io_completion_t c = wait_token(&H, t2, 5000);
+  cr_assert_eq(c.len, 2);
+  cr_assert_eq(memcmp(c.data, "\xE2\x82", 2), 0);
+  send_ok(p.cli, "\xACtail", 5);
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 10, false, NULL, &t3), 0);
+  c = wait_token(&H, t3, 5000);
+  cr_assert_eq(c.len, 5, "got %zu bytes", c.len);
+  cr_assert_eq(memcmp(c.data, "\xACtail", 5), 0);
+}
+
+Test(io_io, many_short_lines) {
+  int fds[2];
+  cr_assert_eq(pipe_stdin(fds), 0);
+  enum { N = 20000 };
+  static char buf[N * 6 + 1];
+  size_t n = 0;
+  for (int i = 0; i < N; i++) n += (size_t)sprintf(buf + n, "%05d\n", i);
+  uint64_t *tok = malloc(N * sizeof *tok);
+  for (int i = 0; i < N; i++) cr_assert_eq(hk_io_read_line(H.io, NULL, &tok[i]), 0);
+  cr_assert_eq(write(fds[1], buf, n), (ssize_t)n);
+  close(fds[1]);
+  for (int i = 0; i < N; i += 997) {
+    char want[8];
+    snprintf(want, sizeof want, "%05d", i);
+    cr_assert_str_eq(wait_token(&H, tok[i], 10000).data, want);
+  }
+  cr_assert_eq(wait_count(&H, N, 10000), 0);
+  free(tok);
+  close(fds[0]);
+}
+
 Test(io_io, cancel_blocked_recv_keeps_stream) {
   pair_t p = connect_pair();
   uint64_t t1;
