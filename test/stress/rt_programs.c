@@ -1,0 +1,200 @@
+/* rt_programs.c — stress programs for the whole process runtime, through the
+** embedding API, under ThreadSanitizer: a spawn storm, many messages among
+** many processes across workers, and a randomized check that the deadlock
+** detector never fires on a live program (SPEC §6.9.2: no false positives).
+** Each program verifies its own result; the C side checks the outcome and
+** the statistics. Exit 0 pass, 1 fail. */
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hiko.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#else
+#define TSAN 0
+#endif
+#ifndef STRESS_SCALE
+#define STRESS_SCALE 1
+#endif
+#define DEADLINE_S (240 * STRESS_SCALE)
+
+static void on_alarm(int sig) {
+  (void)sig;
+  static const char text[] = "rt_programs: deadline exceeded\n";
+  if (write(2, text, sizeof text - 1) < 0) { /* nothing to do */ }
+  _exit(1);
+}
+
+static char outbuf[1 << 16];
+static size_t outlen;
+static void collect(void *ud, const char *d, size_t n) {
+  (void)ud;
+  if (outlen + n < sizeof outbuf) {
+    memcpy(outbuf + outlen, d, n);
+    outlen += n;
+    outbuf[outlen] = '\0';
+  }
+}
+
+/* Runs [src] as a root on [workers] workers with deadlock detection on;
+** returns 0 if it finished and printed exactly [want]. */
+static int run(const char *name, const char *src, unsigned workers, const char *want) {
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.detect_deadlock = true;
+  cfg.out = collect;
+  outlen = 0;
+  outbuf[0] = '\0';
+  hiko_runtime_t *rt;
+  if (hiko_runtime_create(&rt, &cfg)) return 1;
+  hiko_program_t *p;
+  hiko_diags_t *d;
+  int rc = hiko_compile_string(rt, name, src, strlen(src), &p, &d);
+  if (rc) {
+    char *text = NULL;
+    if (d) hiko_diags_render(d, &text);
+    fprintf(stderr, "%s: compile failed:\n%s", name, text ? text : "");
+    hiko_free(text);
+    hiko_diags_free(d);
+    hiko_runtime_destroy(rt);
+    return 1;
+  }
+  hiko_diags_free(d);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  hiko_pid_t root;
+  hiko_result_t res;
+  int fail = hiko_spawn_main(rt, p, &root) || hiko_run(rt) || hiko_join(rt, root, &res, -1);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  if (!fail && res.status != HIKO_DONE) {
+    fprintf(stderr, "%s: root failed: %s\n", name, res.message ? res.message : "?");
+    fail = 1;
+  }
+  if (!fail && strcmp(outbuf, want) != 0) {
+    fprintf(stderr, "%s: printed '%s', want '%s'\n", name, outbuf, want);
+    fail = 1;
+  }
+  hiko_stats_t st;
+  if (!fail && hiko_stats_get(rt, &st) == 0) {
+    printf("%s: %u workers, %.0f ms, processes %" PRIu64 ", sent %" PRIu64 ", received %" PRIu64
+           ", steals %" PRIu64 "\n",
+           name, workers, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+           st.processes, st.total.sent, st.total.received, st.total.steals);
+    hiko_stats_clear(&st);
+  }
+  if (!fail) hiko_result_clear(&res);
+  hiko_runtime_destroy(rt);
+  hiko_program_release(p);
+  return fail;
+}
+
+static const char storm[] =
+    "val me = self ()\n"
+    "fun wave i n = if i > n then () else let val _ = spawn (fn () => send_message (me, i)) in wave (i + 1) n end\n"
+    "fun sum k acc = if k = 0 then acc else sum (k - 1) (acc + receive_message ())\n"
+    "fun waves w acc = if w = 0 then acc else let val _ = wave 1 N in waves (w - 1) (acc + sum N 0) end\n"
+    "fun tree d = if d = 0 then 1 else\n"
+    "  let val a = spawn (fn () => tree (d - 1)) val b = spawn (fn () => tree (d - 1))\n"
+    "      val c = spawn_detached (fn () => tree (d - 1))\n"
+    "  in 1 + await_process a + await_process b end\n"
+    "val _ = println (waves W 0)\n"
+    "val _ = println (tree D)\n";
+
+static const char fanin[] =
+    "val me = self ()\n"
+    "fun sendn i n to = if i > n then () else let val _ = send_message (to, i) in sendn (i + 1) n to end\n"
+    "fun collector k acc = if k = 0 then send_message (me, acc) else collector (k - 1) (acc + receive_message ())\n"
+    "val c = spawn (fn () => collector (S * N) 0)\n"
+    "fun senders i = if i = 0 then () else let val _ = spawn (fn () => sendn 1 N c) in senders (i - 1) end\n"
+    "val _ = senders S\n"
+    "val _ = println (receive_message ())\n";
+
+/* A random live program: rings of relays that spin a random amount before
+** forwarding, and a tree of awaits whose leaves spin; every process blocks
+** often and is always eventually woken. */
+static const char live[] =
+    "fun spin n = if n = 0 then () else spin (n - 1)\n"
+    "fun relay next k = if k = 0 then () else\n"
+    "  let val v = receive_message () val _ = spin ((v * 7919 + SEED) mod 300)\n"
+    "  in let val _ = send_message (next, v + 1) in relay next (k - 1) end end\n"
+    "fun ring n k last = if n = 0 then last else ring (n - 1) k (spawn (fn () => relay last k))\n"
+    "fun pump first k acc = if k = 0 then acc else\n"
+    "  let val _ = send_message (first, 0) in pump first (k - 1) (acc + receive_message ()) end\n"
+    "fun tree d s = if d = 0 then let val _ = spin ((s * 31 + SEED) mod 500) in 1 end else\n"
+    "  let val a = spawn (fn () => tree (d - 1) (s * 2)) val b = spawn (fn () => tree (d - 1) (s * 2 + 1))\n"
+    "  in await_process a + await_process b end\n"
+    "val t = spawn (fn () => tree 7 1)\n"
+    "val first = ring R K (self ())\n"
+    "val _ = println (pump first K 0)\n"
+    "val _ = println (await_process t)\n";
+
+static char *subst(const char *tmpl, const char *const *keys, const long *vals, int n) {
+  size_t cap = strlen(tmpl) * 2 + 256;
+  char *out = malloc(cap), *o = out;
+  if (!out) abort();
+  for (const char *s = tmpl; *s;) {
+    int k = 0;
+    for (; k < n; k++) {
+      size_t kl = strlen(keys[k]);
+      bool word = (s == tmpl || !isalnum((unsigned char)s[-1])) && !isalnum((unsigned char)s[kl]);
+      if (word && strncmp(s, keys[k], kl) == 0) break;
+    }
+    if (k < n) {
+      o += sprintf(o, "%ld", vals[k]);
+      s += strlen(keys[k]);
+    } else {
+      *o++ = *s++;
+    }
+  }
+  *o = '\0';
+  return out;
+}
+
+int main(void) {
+  signal(SIGALRM, on_alarm);
+  alarm(DEADLINE_S);
+  int fail = 0;
+  char want[128];
+  {
+    long n = 2000L * STRESS_SCALE, w = 5, d = 7;
+    const char *keys[] = {"N", "W", "D"};
+    long vals[] = {n, w, d};
+    char *src = subst(storm, keys, vals, 3);
+    snprintf(want, sizeof want, "%ld\n%ld\n", w * n * (n + 1) / 2, (1L << (d + 1)) - 1);
+    fail |= run("storm", src, 4, want);
+    free(src);
+  }
+  {
+    /* 10^6 messages; half under ThreadSanitizer, which makes this part
+    ** ~40x slower on 2 cores (keeps the program well under a minute). */
+    long s = 8, n = 125000L * STRESS_SCALE / (TSAN ? 2 : 1);
+    const char *keys[] = {"S", "N"};
+    long vals[] = {s, n};
+    char *src = subst(fanin, keys, vals, 2);
+    snprintf(want, sizeof want, "%ld\n", s * n * (n + 1) / 2);
+    fail |= run("fanin", src, 4, want);
+    free(src);
+  }
+  unsigned seed = (unsigned)time(NULL);
+  printf("live: seed %u\n", seed);
+  srand(seed);
+  for (int round = 0; round < 4; round++) {
+    long r = 5 + rand() % 60, k = 20 + rand() % 60, sd = rand() % 1000;
+    const char *keys[] = {"R", "K", "SEED"};
+    long vals[] = {r, k, sd};
+    char *src = subst(live, keys, vals, 3);
+    snprintf(want, sizeof want, "%ld\n%d\n", r * k, 128);
+    fail |= run("live", src, 1 + (unsigned)(round % 4), want);
+    free(src);
+  }
+  return fail;
+}
