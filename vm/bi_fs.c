@@ -5,6 +5,8 @@
 ** hk_fs_resolve (bi_fs_root.c), which applies --fs-root (SPEC §7.5). */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,8 +49,18 @@ void hk_fs_names_sort(hk_fs_names_t *n) {
 }
 
 int hk_fs_list(const char *dir, hk_fs_names_t *out) {
-  DIR *d = opendir(dir);
-  if (!d) return -errno;
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  return hk_fs_list_fd(fd, out);
+}
+
+int hk_fs_list_fd(int fd, hk_fs_names_t *out) {
+  DIR *d = fdopendir(fd);
+  if (!d) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
   int rc = 0;
   struct dirent *e;
   errno = 0;
@@ -85,6 +97,15 @@ static int path_arg(hk_vm_t *vm, hk_builtin_id_t id, hk_value_t arg, char **path
   return hk_fs_resolve(vm, id, hk_str_data(arg), hk_str_len(arg), path);
 }
 
+/* A link swapped in after the check tried to leave the root. Takes [path]. */
+static int escaped(hk_vm_t *vm, hk_builtin_id_t id, char *path) {
+  const hk_host_t *host = hk_vm_host(vm);
+  int rc = hk_vm_fail(vm, "%s: path '%s' is outside allowed root '%s'",
+                      hk_builtin_table[id].name, path, host && host->fs_root ? host->fs_root : "");
+  free(path);
+  return rc;
+}
+
 /* ---- predicates ------------------------------------------------------------ */
 
 static int stat_pred(hk_vm_t *vm, hk_builtin_id_t id, hk_value_t arg, hk_value_t *out) {
@@ -97,7 +118,10 @@ static int stat_pred(hk_vm_t *vm, hk_builtin_id_t id, hk_value_t arg, hk_value_t
   int rc = path_arg(vm, id, arg, &path);
   if (rc < 0) return rc;
   struct stat st;
-  bool ok = stat(path, &st) == 0;
+  int fd = hk_fs_open(vm, path, O_PATH, 0);
+  bool ok = fd >= 0 && fstat(fd, &st) == 0;
+  if (fd >= 0) close(fd);
+  if (fd == -EXDEV) return escaped(vm, id, path);
   free(path);
   if (id == HK_B_is_dir) ok = ok && S_ISDIR(st.st_mode);
   if (id == HK_B_is_file) ok = ok && S_ISREG(st.st_mode);
@@ -122,7 +146,9 @@ int hk_bi_list_dir(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   int rc = path_arg(vm, HK_B_list_dir, arg, &path);
   if (rc < 0) return rc;
   hk_fs_names_t names = {0};
-  rc = hk_fs_list(path, &names);
+  int fd = hk_fs_open(vm, path, O_RDONLY | O_DIRECTORY, 0);
+  if (fd == -EXDEV) return escaped(vm, HK_B_list_dir, path);
+  rc = fd < 0 ? fd : hk_fs_list_fd(fd, &names);
   free(path);
   if (rc == -ENOMEM) return hk_vm_fail(vm, "out of memory");
   if (rc < 0) return hk_bi_fail_errno(vm, HK_B_list_dir, -rc);
@@ -136,35 +162,54 @@ int hk_bi_remove_file(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   char *path;
   int rc = path_arg(vm, HK_B_remove_file, arg, &path);
   if (rc < 0) return rc;
-  rc = unlink(path) == 0 ? 0 : errno;
+  const char *base;
+  int pfd = hk_fs_open_parent(vm, path, &base);
+  if (pfd == -EXDEV) return escaped(vm, HK_B_remove_file, path);
+  rc = pfd < 0 ? -pfd : unlinkat(pfd, base, 0) == 0 ? 0 : errno;
+  if (pfd >= 0) close(pfd);
   free(path);
   if (rc) return hk_bi_fail_errno(vm, HK_B_remove_file, rc);
   *out = hk_unit();
   return 0;
 }
 
-/* mkdir -p: creates each missing component in turn. Returns 0 or an errno. */
-static int mkdir_p(char *path) {
+/* mkdir -p: creates each missing component in turn, each relative to a
+** descriptor of its parent. Returns 0 or an errno. */
+static int mkdir_p(hk_vm_t *vm, char *path) {
   size_t n = strlen(path);
+  char root[PATH_MAX];
+  bool confined = hk_fs_confined(vm, root);
   for (size_t i = 1; i <= n; i++) {
     if (i < n && path[i] != '/') continue;
+    if (path[i - 1] == '/') continue; /* "//" or a trailing slash */
     char saved = path[i];
     path[i] = 0;
-    int rc = 0;
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) rc = errno;
+    if (confined && (!hk_fs_inside(path, root) || strcmp(path, root) == 0)) { /* exist */
+      path[i] = saved;
+      continue;
+    }
+    const char *base;
+    int pfd = hk_fs_open_parent(vm, path, &base);
+    int rc = pfd < 0 ? -pfd : 0;
+    if (pfd >= 0 && mkdirat(pfd, base, 0777) != 0 && errno != EEXIST) rc = errno;
+    if (pfd >= 0) close(pfd);
     path[i] = saved;
     if (rc) return rc;
   }
-  struct stat st;
-  if (stat(path, &st) != 0) return errno;
-  return S_ISDIR(st.st_mode) ? 0 : EEXIST;
+  int fd = hk_fs_open(vm, path, O_PATH | O_DIRECTORY, 0);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return fd == -ENOTDIR ? EEXIST : -fd;
 }
 
 int hk_bi_create_dir(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   char *path;
   int rc = path_arg(vm, HK_B_create_dir, arg, &path);
   if (rc < 0) return rc;
-  rc = path[0] ? mkdir_p(path) : ENOENT;
+  rc = path[0] ? mkdir_p(vm, path) : ENOENT;
+  if (rc == EXDEV) return escaped(vm, HK_B_create_dir, path);
   free(path);
   if (rc) return hk_bi_fail_errno(vm, HK_B_create_dir, rc);
   *out = hk_unit();
@@ -240,7 +285,16 @@ static int walk_push(walk_frame_t **stack, size_t *n, size_t *cap, char *shown, 
   return rc;
 }
 
-int hk_fs_walk(const char *shown_root, const char *real_root, hk_fs_names_t *out) {
+/* Under --fs-root: the canonical path of [real], or NULL (dangling, no
+** memory); sets *escaped when it lies outside [root]. */
+static char *confined_entry(const char *real, const char *root, bool *escaped) {
+  char *canon = realpath(real, NULL);
+  *escaped = canon && !hk_fs_inside(canon, root);
+  return canon;
+}
+
+int hk_fs_walk(const char *shown_root, const char *real_root, const char *confine,
+               hk_fs_names_t *out, char **outside) {
   struct stat st;
   if (stat(real_root, &st) != 0) return -errno;
   if (!S_ISDIR(st.st_mode)) return -ENOTDIR;
@@ -268,6 +322,25 @@ int hk_fs_walk(const char *shown_root, const char *real_root, hk_fs_names_t *out
       free(shown);
       free(real);
       continue;
+    }
+    if (confine) { /* every entry must resolve inside the root; report it canonically */
+      bool escaped;
+      char *canon = confined_entry(real, confine, &escaped);
+      free(shown);
+      free(real);
+      if (!canon) continue;
+      if (escaped) {
+        *outside = canon;
+        rc = -EXDEV;
+        break;
+      }
+      shown = canon;
+      real = strdup(canon);
+      if (!real) {
+        free(shown);
+        rc = -ENOMEM;
+        break;
+      }
     }
     if (S_ISREG(st.st_mode)) {
       rc = hk_fs_names_add(out, shown, strlen(shown));
@@ -304,10 +377,20 @@ int hk_bi_walk_dir(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   int rc = path_arg(vm, HK_B_walk_dir, arg, &path);
   if (rc < 0) return rc;
   hk_fs_names_t files = {0};
-  char *shown = hk_fs_shown(vm, hk_str_data(arg), path);
-  rc = shown ? hk_fs_walk(shown, path, &files) : -ENOMEM;
+  char *shown = hk_fs_shown(vm, hk_str_data(arg), path), *outside = NULL;
+  const hk_host_t *host = hk_vm_host(vm);
+  char root[PATH_MAX];
+  const char *confine = NULL;
+  if (host && host->fs_root && realpath(host->fs_root, root)) confine = root;
+  rc = shown ? hk_fs_walk(shown, path, confine, &files, &outside) : -ENOMEM;
   free(shown);
   free(path);
+  if (rc == -EXDEV && outside) {
+    rc = hk_vm_fail(vm, "walk_dir: path '%s' is outside allowed root '%s'", outside, root);
+    free(outside);
+    hk_fs_names_free(&files);
+    return rc;
+  }
   if (rc == -ENOMEM) {
     hk_fs_names_free(&files);
     return hk_vm_fail(vm, "out of memory");

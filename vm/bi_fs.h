@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "vm/builtins.h"
 #include "vm/vm.h"
@@ -24,11 +25,33 @@ void hk_fs_names_free(hk_fs_names_t *n);
 /* The entry names of directory [dir] without . and .., sorted. Returns 0 or
 ** -errno. */
 int hk_fs_list(const char *dir, hk_fs_names_t *out);
+/* The same for an open directory descriptor, which it takes (closes). */
+int hk_fs_list_fd(int fd, hk_fs_names_t *out);
 
 /* Every regular file below [real_root] (symbolic links followed, a
 ** directory already being walked not entered again), depth first in byte
-** order, reported under [shown_root]. Returns 0 or -errno. */
-int hk_fs_walk(const char *shown_root, const char *real_root, hk_fs_names_t *out);
+** order, reported under [shown_root]. With [confine] (a canonical root),
+** entries are reported by canonical path and one resolving outside it stops
+** the walk with -EXDEV and *outside set (malloc'ed). Returns 0 or -errno. */
+int hk_fs_walk(const char *shown_root, const char *real_root, const char *confine,
+               hk_fs_names_t *out, char **outside);
+
+/* Opens [path] (as returned by hk_fs_resolve) with open(2) [flags]. Under
+** --fs-root the open is relative to a descriptor of the root with
+** openat2(RESOLVE_BENEATH), so a symbolic link swapped in after the check
+** cannot escape (-EXDEV); where openat2 is unavailable it falls back to a
+** plain open of the checked path. Returns a descriptor or -errno. */
+int hk_fs_open(hk_vm_t *vm, const char *path, int flags, mode_t mode);
+/* Opens the parent directory of [path] (O_PATH) and points *base at the
+** last component. Returns a descriptor or -errno. */
+int hk_fs_open_parent(hk_vm_t *vm, const char *path, const char **base);
+
+/* True under --fs-root, with the canonical root written to [root]
+** (PATH_MAX bytes). */
+bool hk_fs_confined(hk_vm_t *vm, char *root);
+
+/* True when canonical [path] is [root] or lies below it. */
+bool hk_fs_inside(const char *path, const char *root);
 
 /* Resolves the path argument [s] (len bytes) of builtin [id]. Without
 ** --fs-root: a copy of s. With it: the canonical path (missing trailing

@@ -7,6 +7,10 @@
 ** between the check and the access (SPEC asks for openat2 RESOLVE_BENEATH;
 ** see docs/builtins.md). */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +82,7 @@ char *hk_fs_canonical(const char *path) {
   return buf;
 }
 
-static bool inside(const char *path, const char *root) {
+bool hk_fs_inside(const char *path, const char *root) {
   size_t rn = strlen(root);
   if (strcmp(root, "/") == 0) return true;
   return strncmp(path, root, rn) == 0 && (path[rn] == 0 || path[rn] == '/');
@@ -108,7 +112,7 @@ int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, ch
   free(abs);
   if (!canon) return errno == ENAMETOOLONG ? hk_bi_fail_errno(vm, id, errno)
                                           : hk_vm_fail(vm, "out of memory");
-  if (!inside(canon, root)) {
+  if (!hk_fs_inside(canon, root)) {
     int rc = hk_vm_fail(vm, "%s: path '%s' is outside allowed root '%s'",
                         hk_builtin_table[id].name, canon, root);
     free(canon);
@@ -121,4 +125,64 @@ int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, ch
 char *hk_fs_shown(hk_vm_t *vm, const char *arg, const char *resolved) {
   const hk_host_t *host = hk_vm_host(vm);
   return strdup(host && host->fs_root ? resolved : arg);
+}
+
+/* ---- race-free access under --fs-root ------------------------------------ */
+
+/* openat2(2) with RESOLVE_BENEATH; glibc 2.36 has no wrapper. Returns an fd
+** or -errno. */
+static int openat2_beneath(int dirfd, const char *rel, int flags, mode_t mode) {
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = (uint64_t)(flags | O_CLOEXEC);
+  how.mode = (flags & O_CREAT) ? mode : 0;
+  how.resolve = RESOLVE_BENEATH;
+  long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof how);
+  return fd < 0 ? -errno : (int)fd;
+}
+
+int hk_fs_open(hk_vm_t *vm, const char *path, int flags, mode_t mode) {
+  const hk_host_t *host = hk_vm_host(vm);
+  if (!host || !host->fs_root) {
+    int fd = open(path, flags | O_CLOEXEC, mode);
+    return fd < 0 ? -errno : fd;
+  }
+  char root[PATH_MAX];
+  if (!realpath(host->fs_root, root)) return -errno;
+  /* [path] is canonical and was checked by hk_fs_resolve; check again so a
+  ** caller's mistake cannot reach outside. */
+  if (!hk_fs_inside(path, root)) return -EXDEV;
+  size_t rn = strcmp(root, "/") == 0 ? 0 : strlen(root);
+  const char *rel = path + rn;
+  while (*rel == '/') rel++;
+  if (!*rel) rel = ".";
+  int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0) return -errno;
+  int fd = openat2_beneath(rootfd, rel, flags, mode);
+  if (fd == -ENOSYS || fd == -EPERM) { /* no openat2 here (old kernel, seccomp) */
+    fd = open(path, flags | O_CLOEXEC, mode);
+    if (fd < 0) fd = -errno;
+  }
+  close(rootfd);
+  return fd;
+}
+
+int hk_fs_open_parent(hk_vm_t *vm, const char *path, const char **base) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    *base = path;
+    return hk_fs_open(vm, ".", O_PATH | O_DIRECTORY, 0);
+  }
+  *base = slash + 1;
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  char *parent = strndup(path, n);
+  if (!parent) return -ENOMEM;
+  int fd = hk_fs_open(vm, parent, O_PATH | O_DIRECTORY, 0);
+  free(parent);
+  return fd;
+}
+
+bool hk_fs_confined(hk_vm_t *vm, char *root) {
+  const hk_host_t *host = hk_vm_host(vm);
+  return host && host->fs_root && realpath(host->fs_root, root) != NULL;
 }

@@ -52,9 +52,9 @@ void hk_hashline_split(const char *s, size_t n, hk_hashline_lines_t *out) {
 
 /* Reads a whole file. Returns 0 with *data malloc'ed (NUL-terminated), or
 ** -errno. */
-static int read_all(const char *path, char **data, size_t *len) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+static int read_all(hk_vm_t *vm, const char *path, char **data, size_t *len) {
+  int fd = hk_fs_open(vm, path, O_RDONLY, 0);
+  if (fd < 0) return fd;
   size_t cap = 4096, n = 0;
   char *buf = malloc(cap + 1);
   int rc = 0;
@@ -86,9 +86,9 @@ static int read_all(const char *path, char **data, size_t *len) {
   return 0;
 }
 
-static int write_all(const char *path, const char *data, size_t len) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) return -errno;
+static int write_all(hk_vm_t *vm, const char *path, const char *data, size_t len) {
+  int fd = hk_fs_open(vm, path, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+  if (fd < 0) return fd;
   size_t off = 0;
   while (off < len) {
     ssize_t w = write(fd, data + off, len - off);
@@ -111,7 +111,7 @@ static int load(hk_vm_t *vm, hk_builtin_id_t id, hk_value_t path_v, char **resol
   if (rc < 0) return rc;
   char *raw = NULL;
   size_t n = 0;
-  rc = read_all(*resolved, &raw, &n);
+  rc = read_all(vm, *resolved, &raw, &n);
   if (rc == -ENOMEM) rc = hk_vm_fail(vm, "out of memory");
   else if (rc < 0) rc = hk_bi_fail_errno(vm, id, -rc);
   if (rc == 0 && !hk_utf8_valid((const uint8_t *)raw, n)) {
@@ -367,7 +367,7 @@ static int edit_file(hk_vm_t *vm, hk_value_t path_v, hk_value_t edits_v, hk_valu
     if (result.failed) {
       rc = hk_vm_fail(vm, "out of memory");
     } else {
-      rc = write_all(path, result.data ? (const char *)result.data : "", result.len);
+      rc = write_all(vm, path, result.data ? (const char *)result.data : "", result.len);
       if (rc < 0) rc = hk_bi_fail_errno(vm, HK_B_edit_file_tagged, -rc);
     }
     hk_buf_free(&result);

@@ -114,16 +114,16 @@ Test(vm_fs, glob_absolute) {
 
 Test(vm_fs, walk_sorted_depth_first_no_loops) {
   hk_fs_names_t n = {0};
-  cr_assert_eq(hk_fs_walk("top", root, &n), 0);
+  cr_assert_eq(hk_fs_walk("top", root, NULL, &n, NULL), 0);
   /* b/d/up -> .. is a directory being walked: not entered again. lnk -> b
   ** is followed (b is no longer being walked then). */
   const char *want[] = {"top/.hidden.txt", "top/a.txt",     "top/b/c.txt", "top/b/d/e.md",
                         "top/lnk/c.txt",   "top/lnk/d/e.md", "top/z.md"};
   expect_names(&n, want, 7);
-  cr_assert_eq(hk_fs_walk("x", "/nonexistent/dir", &n), -ENOENT);
+  cr_assert_eq(hk_fs_walk("x", "/nonexistent/dir", NULL, &n, NULL), -ENOENT);
   char file[PATH_MAX + 8];
   snprintf(file, sizeof file, "%s/a.txt", root);
-  cr_assert_eq(hk_fs_walk("x", file, &n), -ENOTDIR);
+  cr_assert_eq(hk_fs_walk("x", file, NULL, &n, NULL), -ENOTDIR);
 }
 
 Test(vm_fs, list_sorted) {
@@ -149,4 +149,31 @@ Test(vm_fs, canonical) {
   snprintf(want, sizeof want, "%s/b", root);
   cr_assert_str_eq(c, want);
   free(c);
+}
+
+Test(vm_fs, walk_confined) {
+  /* Inside the root: canonical paths; lnk -> b is reported as b. */
+  hk_fs_names_t n = {0};
+  char *outside = NULL;
+  cr_assert_eq(hk_fs_walk(root, root, root, &n, &outside), 0);
+  cr_assert_eq(n.n, 7);
+  char want[PATH_MAX + 32];
+  snprintf(want, sizeof want, "%s/b/c.txt", root);
+  cr_assert_str_eq(n.items[4], want); /* lnk/c.txt, canonically */
+  hk_fs_names_free(&n);
+  /* Confined to c: the link c/esc -> ../a.txt escapes. */
+  mkd("c");
+  char sub[PATH_MAX + 8], link[PATH_MAX + 16], target[PATH_MAX + 16];
+  snprintf(sub, sizeof sub, "%s/c", root);
+  snprintf(link, sizeof link, "%s/c/esc", root);
+  cr_assert_eq(symlink("../a.txt", link), 0);
+  cr_assert_eq(hk_fs_walk(sub, sub, sub, &n, &outside), -EXDEV);
+  snprintf(target, sizeof target, "%s/a.txt", root);
+  cr_assert_str_eq(outside, target);
+  free(outside);
+  hk_fs_names_free(&n);
+  cr_assert(hk_fs_inside("/a/b", "/a"));
+  cr_assert(hk_fs_inside("/a", "/a"));
+  cr_assert_not(hk_fs_inside("/ab", "/a"));
+  cr_assert(hk_fs_inside("/x", "/"));
 }
