@@ -1162,6 +1162,7 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
     io_destroy(io);
     return rc;
   }
+  pthread_setname_np(io->thread, "hiko-io");
   signal(SIGPIPE, SIG_IGN);
   sem_wait(&io->started);
   if (io->start_error < 0) {

@@ -231,6 +231,10 @@ int hk_io_close_quiet(hk_io_t *io, int64_t sock);
 ** Thread: any. */
 size_t hk_io_utf8_complete(const char *s, size_t len);
 
+/* True if [s] is entirely valid UTF-8 (read_file's check, SPEC §7.3.1).
+** Thread: any. */
+bool hk_io_utf8_valid(const char *s, size_t len);
+
 /* Copy [s] to a new buffer, every invalid byte or incomplete sequence
 ** replaced by U+FFFD. Returns the buffer (NUL-terminated, *out_len bytes)
 ** or NULL (out of memory). Ownership: returns owned (free()). */

@@ -58,6 +58,22 @@ size_t hk_io_utf8_complete(const char *s, size_t len) {
   return i;
 }
 
+bool hk_io_utf8_valid(const char *s, size_t len) {
+  const unsigned char *u = (const unsigned char *)s;
+  size_t i = 0;
+  bool bad;
+  while (i < len) {
+    if (u[i] < 0x80) { /* ASCII run: the common case */
+      i++;
+      continue;
+    }
+    size_t k = seq(u + i, len - i, &bad);
+    if (k == 0 || bad) return false;
+    i += k;
+  }
+  return true;
+}
+
 char *hk_io_utf8_sanitize(const char *s, size_t len, size_t *out_len) {
   const unsigned char *u = (const unsigned char *)s;
   char *out = malloc(len * 3 + 1);

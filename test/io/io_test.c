@@ -501,6 +501,11 @@ Test(io_io, utf8_helpers) {
   cr_assert_eq(hk_io_utf8_complete("\xF0\x9F\x98\x80", 4), 4);
   cr_assert_eq(hk_io_utf8_complete("\xF0\x9F\x98", 3), 0);
   cr_assert_eq(hk_io_utf8_complete("\xC0\xAF", 2), 2, "invalid bytes are units");
+  cr_assert(hk_io_utf8_valid("h\xC3\xA9llo \xF0\x9F\x98\x80", 11));
+  cr_assert(hk_io_utf8_valid("", 0));
+  cr_assert_not(hk_io_utf8_valid("ab\xC3", 3), "truncated");
+  cr_assert_not(hk_io_utf8_valid("\xC0\xAF", 2), "overlong");
+  cr_assert_not(hk_io_utf8_valid("\xF4\x90\x80\x80", 4), "above U+10FFFF");
   size_t n;
   char *s = hk_io_utf8_sanitize("\xED\xA0\x80x", 4, &n);
   cr_assert_str_eq(s, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx", "surrogates are invalid");
