@@ -31,7 +31,21 @@ static int split_sci(const char *buf, char digits[20], int *e) {
 
 static double read_back(const char *digits, int e) {
   char buf[48];
-  snprintf(buf, sizeof buf, "0.%se%d", digits, e);
+  size_t n = strlen(digits), o = 0;
+  buf[o++] = '0';
+  buf[o++] = '.';
+  memcpy(buf + o, digits, n);
+  o += n;
+  buf[o++] = 'e';
+  if (e < 0) {
+    buf[o++] = '-';
+    e = -e;
+  }
+  char rev[8];
+  int k = 0;
+  do rev[k++] = (char)('0' + e % 10), e /= 10; while (e > 0);
+  while (k > 0) buf[o++] = rev[--k];
+  buf[o] = 0;
   return strtod(buf, NULL);
 }
 
@@ -98,9 +112,26 @@ static int subnormal_digits(double x, char digits[20], int *e) {
   return n;
 }
 
+/* Integers below 2^53 are exact: their decimal digits are the answer. */
+static int integer_digits(double x, char digits[20], int *e) {
+  char buf[24];
+  uint64_t v = (uint64_t)x;
+  int n = 0;
+  do buf[n++] = (char)('0' + v % 10), v /= 10; while (v > 0);
+  *e = n;
+  int k = 0;
+  while (k < n && buf[k] == '0') k++; /* trailing zeros of the number */
+  int len = 0;
+  for (int i = n - 1; i >= k; i--) digits[len++] = buf[i];
+  digits[len] = 0;
+  return len;
+}
+
 int hk_fmt_float_digits(double x, char digits[20], int *e) {
   char buf[48];
   x = fabs(x);
+  if (x < 9007199254740992.0 && x >= 1.0 && x == (double)(uint64_t)x)
+    return integer_digits(x, digits, e);
   if (x < DBL_MIN) return subnormal_digits(x, digits, e);
   snprintf(buf, sizeof buf, "%.14e", x);
   int n = split_sci(buf, digits, e);
