@@ -19,6 +19,7 @@
 #define MAX_DEPTH 250        /* nesting of groups (bounds the parser's recursion) */
 #define MAX_REPEAT 1000      /* {n,m} bounds, as RE2 */
 #define MAX_PROGRAM 200000   /* instructions */
+#define MAX_THREAD_CAPS (1u << 21) /* instructions × capture slots: 16 MiB per thread list */
 
 /* ---- classes ------------------------------------------------------------ */
 
@@ -738,6 +739,8 @@ int hk_regex_compile(const char *pattern, size_t n, hk_regex_t **out, const char
     compile(&cc, root);
     emit(&cc, (inst_t){I_SAVE, false, 0, 1, 0});
     emit(&cc, (inst_t){I_MATCH, false, 0, 0, 0});
+    /* The Pike VM keeps captures per thread: bound program × captures. */
+    if (!cc.too_big && re->nprog * 2 * (size_t)re->ngroups > MAX_THREAD_CAPS) cc.too_big = true;
     if (cc.nomem) rc = -ENOMEM;
     else if (cc.too_big) {
       ps.err = "pattern too large - compile failed";
