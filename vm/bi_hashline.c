@@ -289,9 +289,9 @@ static void apply(const hk_hashline_lines_t *lines, const edit_t *e, size_t ne,
   free(slots);
 }
 
-static int edit_file(hk_vm_t *vm, hk_value_t path_v, hk_value_t edits_v, hk_value_t *out) {
-  /* Parse every edit line first: a syntax error fails the call. */
-  edits_t ed = {0};
+/* Parses every non-blank line of [edits_v] into [ed]; a syntax error fails
+** the call. Returns 0 or a failure (recorded). */
+static int parse_edits(hk_vm_t *vm, hk_value_t edits_v, edits_t *ed) {
   const char *src = hk_str_data(edits_v);
   size_t sn = hk_str_len(edits_v);
   hk_buf_t err;
@@ -302,30 +302,83 @@ static int edit_file(hk_vm_t *vm, hk_value_t path_v, hk_value_t edits_v, hk_valu
     size_t end = nl ? (size_t)(nl - src) : sn;
     size_t a, b;
     hk_text_trim((const uint8_t *)src + start, end - start, &a, &b);
-    if (b > a) {
-      if (ed.n == ed.cap) {
-        size_t cap = ed.cap ? ed.cap * 2 : 16;
-        edit_t *p = realloc(ed.items, cap * sizeof *p);
-        if (!p) rc = hk_vm_fail(vm, "out of memory");
-        else {
-          ed.items = p;
-          ed.cap = cap;
-        }
-      }
-      if (rc == 0) {
-        edit_t *e = &ed.items[ed.n];
-        if (!parse_edit(src + start + a, b - a, e, &err)) {
-          rc = hk_vm_fail(vm, "edit_file_tagged: %.*s", (int)err.len, (char *)err.data);
-        } else {
-          e->order = ed.n++;
-        }
-      }
-    }
+    const char *line = src + start + a;
     start = end + 1;
+    if (b == a) continue;
+    if (ed->n == ed->cap) {
+      size_t cap = ed->cap ? ed->cap * 2 : 16;
+      edit_t *p = realloc(ed->items, cap * sizeof *p);
+      if (!p) {
+        rc = hk_vm_fail(vm, "out of memory");
+        break;
+      }
+      ed->items = p;
+      ed->cap = cap;
+    }
+    edit_t *e = &ed->items[ed->n];
+    if (!parse_edit(line, b - a, e, &err))
+      rc = hk_vm_fail(vm, "edit_file_tagged: %.*s", (int)err.len, (char *)err.data);
+    else
+      e->order = ed->n++;
   }
   hk_buf_free(&err);
+  return rc;
+}
+
+/* Verifies every anchor against [lines]; appends "REJECTED: ..." with the
+** problems joined by "; " to [problems] (nothing when all hold). */
+static void verify(const edits_t *ed, const hk_hashline_lines_t *lines, hk_buf_t *problems) {
+  for (size_t k = 0; k < ed->n; k++) {
+    const edit_t *e = &ed->items[k];
+    char msg[200], tag[3];
+    int mn = 0;
+    if (e->line < 1 || e->line > lines->n) {
+      mn = snprintf(msg, sizeof msg, "line %llu out of range (file has %zu lines)",
+                    (unsigned long long)e->line, lines->n);
+    } else {
+      hk_hashline_tag(lines->items[e->line - 1].s, lines->items[e->line - 1].len, tag);
+      if (e->tag_len != 2 || memcmp(e->tag, tag, 2) != 0)
+        mn = snprintf(msg, sizeof msg, "hash mismatch at line %llu: expected %.*s, got %s "
+                      "(file changed since last read)", (unsigned long long)e->line,
+                      (int)(e->tag_len < 64 ? e->tag_len : 64), e->tag, tag);
+    }
+    if (mn <= 0) continue;
+    hk_buf_append(problems, problems->len ? "; " : "REJECTED: ", problems->len ? 2 : 10);
+    hk_buf_append(problems, msg, (size_t)(mn < (int)sizeof msg ? mn : (int)sizeof msg - 1));
+  }
+}
+
+/* Applies the verified edits, rewrites the file and builds the reply. */
+static int rewrite(hk_vm_t *vm, const char *path, hk_value_t path_v, edits_t *ed,
+                   const hk_hashline_lines_t *lines, hk_value_t *out) {
+  if (ed->n > 1) qsort(ed->items, ed->n, sizeof *ed->items, cmp_edits);
+  hk_buf_t result;
+  hk_buf_init(&result);
+  result.failed = lines->failed;
+  apply(lines, ed->items, ed->n, lines->trailing_newline, &result);
+  int rc;
+  if (result.failed) {
+    rc = hk_vm_fail(vm, "out of memory");
+  } else {
+    rc = write_all(vm, path, result.data ? (const char *)result.data : "", result.len);
+    if (rc < 0) rc = hk_bi_fail_errno(vm, HK_B_edit_file_tagged, -rc);
+  }
+  hk_buf_free(&result);
+  if (rc < 0) return rc;
+  hk_buf_t msg;
+  hk_buf_init(&msg);
+  char head[64];
+  int hn = snprintf(head, sizeof head, "Applied %zu edit(s) to ", ed->n);
+  hk_buf_append(&msg, head, (size_t)hn);
+  hk_buf_append(&msg, hk_str_data(path_v), hk_str_len(path_v));
+  return hk_bi_from_buf(vm, &msg, false, out);
+}
+
+static int edit_file(hk_vm_t *vm, hk_value_t path_v, hk_value_t edits_v, hk_value_t *out) {
+  edits_t ed = {0};
   char *path = NULL, *text = NULL;
   size_t len = 0;
+  int rc = parse_edits(vm, edits_v, &ed);
   if (rc == 0) rc = load(vm, HK_B_edit_file_tagged, path_v, &path, &text, &len);
   if (rc < 0) {
     free(ed.items);
@@ -333,53 +386,14 @@ static int edit_file(hk_vm_t *vm, hk_value_t path_v, hk_value_t edits_v, hk_valu
   }
   hk_hashline_lines_t lines = {0};
   hk_hashline_split(text, len, &lines);
-  /* Verify every anchor; collect the problems. */
   hk_buf_t problems;
   hk_buf_init(&problems);
-  for (size_t k = 0; k < ed.n; k++) {
-    edit_t *e = &ed.items[k];
-    char msg[200], tag[3];
-    int mn = 0;
-    if (e->line < 1 || e->line > lines.n) {
-      mn = snprintf(msg, sizeof msg, "line %llu out of range (file has %zu lines)",
-                    (unsigned long long)e->line, lines.n);
-    } else {
-      hk_hashline_tag(lines.items[e->line - 1].s, lines.items[e->line - 1].len, tag);
-      if (e->tag_len != 2 || memcmp(e->tag, tag, 2) != 0)
-        mn = snprintf(msg, sizeof msg, "hash mismatch at line %llu: expected %.*s, got %s "
-                      "(file changed since last read)", (unsigned long long)e->line,
-                      (int)(e->tag_len < 64 ? e->tag_len : 64), e->tag, tag);
-    }
-    if (mn > 0) {
-      hk_buf_append(&problems, problems.len ? "; " : "REJECTED: ", problems.len ? 2 : 10);
-      hk_buf_append(&problems, msg, (size_t)(mn < (int)sizeof msg ? mn : (int)sizeof msg - 1));
-    }
-  }
+  verify(&ed, &lines, &problems);
   if (problems.len > 0 || problems.failed) {
     rc = hk_bi_from_buf(vm, &problems, false, out);
   } else {
     hk_buf_free(&problems);
-    if (ed.n > 1) qsort(ed.items, ed.n, sizeof *ed.items, cmp_edits);
-    hk_buf_t result;
-    hk_buf_init(&result);
-    result.failed = lines.failed;
-    apply(&lines, ed.items, ed.n, lines.trailing_newline, &result);
-    if (result.failed) {
-      rc = hk_vm_fail(vm, "out of memory");
-    } else {
-      rc = write_all(vm, path, result.data ? (const char *)result.data : "", result.len);
-      if (rc < 0) rc = hk_bi_fail_errno(vm, HK_B_edit_file_tagged, -rc);
-    }
-    hk_buf_free(&result);
-    if (rc == 0) {
-      hk_buf_t msg;
-      hk_buf_init(&msg);
-      char head[64];
-      int hn = snprintf(head, sizeof head, "Applied %zu edit(s) to ", ed.n);
-      hk_buf_append(&msg, head, (size_t)hn);
-      hk_buf_append(&msg, hk_str_data(path_v), hk_str_len(path_v));
-      rc = hk_bi_from_buf(vm, &msg, false, out);
-    }
+    rc = rewrite(vm, path, path_v, &ed, &lines, out);
   }
   free(lines.items);
   free(text);
