@@ -103,8 +103,8 @@ hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *cons
 
 hk_type_t *hk_type_resolve(hk_type_t *t) {
   hk_type_t *r = t;
-  while (r->kind == HK_TYPE_VAR && r->link) r = r->link;
-  while (t->kind == HK_TYPE_VAR && t->link && t->link != r) {
+  while (r->link) r = r->link;
+  while (t->link && t->link != r) {
     hk_type_t *next = t->link;
     t->link = r;
     t = next;
@@ -257,6 +257,11 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
       r = -1;
     } else {
       for (uint32_t i = a->n; i-- > 0;) ppush(T, a->args[i], b->args[i]);
+      /* Forward a to b: they are equal once the pairs above are unified, and
+      ** a shared sub-graph met again is then skipped (a == b), so unifying
+      ** two DAG-shaped types costs their graph size, not their tree size.
+      ** (On failure the check stops, so the partial state is never used.) */
+      if (a->n) a->link = b;
     }
     if (r < 0) {
       T->npairs = base;

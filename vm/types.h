@@ -48,7 +48,8 @@ struct hk_type {
   uint32_t n;              /* number of args */
   uint32_t level;          /* VAR: binding level, HK_LEVEL_GENERIC if quantified */
   uint32_t mark;           /* traversal stamp (internal) */
-  hk_type_t *link;         /* VAR: the type it is bound to, or NULL */
+  hk_type_t *link;         /* VAR: the type it is bound to; a structured node
+                              unified with an equal one forwards to it; or NULL */
   hk_type_t *copy;         /* traversal scratch (internal) */
   hk_type_t **args;
   const hk_datatype_t *dt; /* CON HK_TC_DATA */
@@ -96,7 +97,8 @@ hk_type_t *hk_types_tuple(hk_types_t *T, hk_type_t *const *items, uint32_t n);
 hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *const *args,
                          uint32_t n);
 
-/* Follows links (with path compression). */
+/* Follows links (with path compression). Always resolve before reading
+** kind or args. */
 hk_type_t *hk_type_resolve(hk_type_t *t);
 
 /* Unifies [expected] with [found]. Returns 0, or -1 with *err filled (for

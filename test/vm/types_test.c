@@ -314,4 +314,16 @@ Test(vm_types, shared_dag_is_linear) {
   hk_type_t *inst = hk_types_instantiate(&T, t);
   cr_assert_neq(inst, t);
   cr_assert_eq(strlen(pr1(t)), 1003);
+  /* Two instances (distinct graphs of the same shape) unify in linear time. */
+  hk_type_t *inst2 = hk_types_instantiate(&T, t);
+  cr_assert_eq(hk_types_unify(&T, inst, inst2, &err), 0);
+  /* And a mismatch at the bottom is still found. */
+  hk_type_t *x = I(), *y = S();
+  for (int i = 0; i < 60; i++) {
+    x = T2(x, x);
+    y = T2(y, y);
+  }
+  cr_assert_eq(hk_types_unify(&T, x, y, &err), -1);
+  cr_assert_str_eq(pr1(err.expected), "Int");
+  cr_assert_str_eq(pr1(err.found), "String");
 }
