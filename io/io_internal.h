@@ -250,6 +250,11 @@ void hk_io_resolve_abandon_all(hk_io_t *io);
 int hk_io_parse_host(const char *host, int port, bool listen,
                      struct sockaddr_storage *addrs, size_t *n);
 
+/* A zeroed request record (recycled when possible; free with the
+** engine's req_free, or free()). Returns NULL when out of memory.
+** Thread: any. */
+hk_io_req_t *hk_io_req_alloc(void);
+
 /* Push [req] on the request queue and wake the I/O thread if it sleeps.
 ** Ownership: takes req. Thread: any. */
 void hk_io_push(hk_io_t *io, hk_io_req_t *req);

@@ -199,7 +199,7 @@ int hk_io_socket_give(hk_io_t *io, int64_t sock, uint64_t from, uint64_t to) {
 
 /* Queue the I/O thread's part of closing [id] (already marked closing). */
 static void push_close_quiet(hk_io_t *io, int64_t id) {
-  hk_io_req_t *r = calloc(1, sizeof *r);
+  hk_io_req_t *r = hk_io_req_alloc();
   if (!r) {
     fputs("hiko: out of memory closing sockets\n", stderr);
     exit(70);
@@ -268,7 +268,7 @@ static void unlink_box(hk_io_t *io, struct hk_resolve *b) {
 
 /* The RESOLVED request for box [b]: addresses or the resolver's text. */
 static hk_io_req_t *lookup(struct hk_resolve *b) {
-  hk_io_req_t *r = calloc(1, sizeof *r);
+  hk_io_req_t *r = hk_io_req_alloc();
   if (!r) return NULL;
   r->kind = HK_REQ_RESOLVED;
   r->n = (int64_t)b->token;
