@@ -170,6 +170,7 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
     vm->depth--;
     return hk_vm_fail(vm, "out of memory");
   }
+  vm->charge += f->nlocals >> 6;
   hk_frame_t *fr = &s->frames[s->nframes++];
   fr->fn = fi;
   fr->pc = 0;
@@ -189,6 +190,7 @@ static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
   if (ensure_vals(s, (size_t)fr->base + f->nlocals + f->maxstack + 1))
     return hk_vm_fail(vm, "out of memory");
   fr = &s->frames[s->nframes - 1];
+  vm->charge += f->nlocals >> 6;
   fr->fn = fi;
   fr->pc = 0;
   fr->clos = clos;
@@ -1157,6 +1159,7 @@ dispatch:
         fr->clos = &cl->h;
         fn = nf;
         code = pc = nf->code;
+        left -= nf->nlocals >> 6;
         locals = vals + base;
         sp = locals + 1;
         for (uint32_t i = 1; i < nf->nlocals; i++) *sp++ = hk_unit();
@@ -1194,12 +1197,15 @@ dispatch:
       fr->clos = clos;
       fn = nf;
       code = pc = nf->code;
+      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       locals = vals + base;
       for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
     if (push_frame(vm, seg, fi, base, base - 1, clos)) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
     LOAD();
     NEXT();
   }
@@ -1219,11 +1225,14 @@ dispatch:
       fr->clos = clos;
       fn = nf;
       code = pc = nf->code;
+      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
     if (reuse_frame(vm, seg, fi, clos)) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
     LOAD();
     NEXT();
   }
@@ -1244,12 +1253,15 @@ dispatch:
       fr->clos = NULL;
       fn = nf;
       code = pc = nf->code;
+      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       locals = vals + base;
       for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
     if (push_frame(vm, seg, fi, base, base, NULL)) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
     LOAD();
     NEXT();
   }
@@ -1264,11 +1276,14 @@ dispatch:
       fr->clos = NULL;
       fn = nf;
       code = pc = nf->code;
+      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
     if (reuse_frame(vm, seg, fi, NULL)) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
     LOAD();
     NEXT();
   }
