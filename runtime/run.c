@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include "vm/builtins.h"
-#include "vm/bytecode.h"
 #include "vm/disasm.h"
 #include "vm/image.h"
 #include "vm/vm.h"
@@ -259,10 +258,3 @@ int hiko_program_disasm(const hiko_program_t *p, char **out) {
   return hk_disasm(img, out);
 }
 
-int hiko_program_dump(const hiko_program_t *p, void **buf, size_t *len) {
-  *buf = NULL;
-  *len = 0;
-  const hk_image_t *img = hk_program_image(p);
-  if (!img) return -EINVAL;
-  return hk_image_dump(img, buf, len);
-}
