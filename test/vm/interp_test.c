@@ -181,3 +181,37 @@ Test(vm_interp, process_builtins_become_host_requests) {
   hk_vm_free(vm);
   hk_image_free(img);
 }
+
+Test(vm_interp, heap_limit_counts_live_objects_after_collecting) {
+  /* acc = []; loop: acc = 1 :: acc  (all live) */
+  static const uint32_t code[] = {
+      I(NIL, 0), I(STORE, 0),
+      I(INT, 1), I(LOCAL, 0), I(CONS, 0), I(STORE, 0), I(JMP, -5),
+  };
+  hk_image_t *img = tc_image(1, 0);
+  tc_func(img, 0, "main", 0, 1, 4, code, sizeof code / 4);
+  hk_vm_config_t cfg = {.max_heap = 100};
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, &cfg, &st, 2000);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  const hk_failure_t *f = hk_vm_failure(vm);
+  cr_assert_eq(f->kind, HK_FAIL_HEAP_LIMIT);
+  cr_assert_eq(f->a, 100);
+  cr_assert_eq(f->b, 100);
+  cr_assert_str_eq(f->message, "heap limit exceeded: 100 objects (max 100)");
+  hk_vm_free(vm);
+  /* The same loop dropping its list every time never exceeds the limit. */
+  static const uint32_t code2[] = {
+      I(INT, 1), I(NIL, 0), I(CONS, 0), I(STORE, 0), I(JMP, -5),
+  };
+  tc_func(img, 0, "main", 0, 1, 4, code2, sizeof code2 / 4);
+  hk_vm_config_t cfg2 = {.max_heap = 3, .fuel = 100000, .fuel_limited = true};
+  vm = run_main(img, &cfg2, &st, 2000);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_eq(hk_vm_failure(vm)->kind, HK_FAIL_FUEL, "%s", hk_vm_failure(vm)->message);
+  hk_vm_stats_t s;
+  hk_vm_get_stats(vm, &s);
+  cr_assert_gt(s.gc_runs, 1000);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
