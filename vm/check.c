@@ -199,13 +199,17 @@ static sent_t *put(ck_t *c, stab_t *t, const char *key) {
 
 __attribute__((format(printf, 3, 4))) static _Noreturn void fail(ck_t *c, hk_pos_t pos,
                                                                   const char *fmt, ...) {
-  char buf[2300];
-  va_list ap;
+  va_list ap, ap2;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_copy(ap2, ap);
+  int len = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
+  char *buf = len >= 0 ? malloc((size_t)len + 1) : NULL;
+  if (buf) vsnprintf(buf, (size_t)len + 1, fmt, ap2);
+  va_end(ap2);
   flush_warnings(c);
-  hk_diag_error(c->diags, pos, "%s", buf);
+  hk_diag_error(c->diags, pos, "%s", buf ? buf : "out of memory");
+  free(buf);
   bail(c);
 }
 
