@@ -219,15 +219,8 @@ def main():
             except (OSError, subprocess.TimeoutExpired):
                 pass
 
-        # hiko: the given binary, or (while `hiko` is still the single-process runner) the
-        # multi-threaded runtime's hiko-mt from the same build folder.
         hiko = os.path.abspath(a.hiko)
         hiko_note = probe_hiko(hiko, a.workers)
-        if hiko_note:
-            alt = os.path.join(os.path.dirname(hiko), 'test', 'runtime', 'hiko-mt')
-            if os.path.exists(alt) and probe_hiko(alt, a.workers) is None:
-                print('# %s: %s; using %s' % (hiko, hiko_note, alt), file=sys.stderr)
-                hiko, hiko_note = alt, None
         if hiko_note:
             print('# hiko: not available (%s)' % hiko_note, file=sys.stderr)
 
