@@ -30,8 +30,16 @@ struct hk_procs {
 
 /* ---- Counters ---------------------------------------------------------- */
 
+static _Thread_local hk_pcounters_t *tls_counters; /* this thread's shard */
+
+void hk_procs_bind_thread(hk_pcounters_t *c) { tls_counters = c; }
+
+hk_pcounters_t *hk_procs_counters(hk_procs_t *P) {
+  return tls_counters ? tls_counters : &P->shared;
+}
+
 static void count(hk_procs_t *P, size_t field, uint64_t n) {
-  hk_pcounters_t *c = P->ops->counters ? P->ops->counters(P->ops->ud) : NULL;
+  hk_pcounters_t *c = tls_counters;
   if (c) {
     _Atomic uint64_t *f = (_Atomic uint64_t *)((char *)c + field);
     /* Relaxed load + store: the shard has one writer (this thread); readers
@@ -77,8 +85,7 @@ bool hk_procs_quiescence(hk_procs_t *P, hk_pcounters_t *const *shards, size_t n,
 }
 
 static void count_max(hk_procs_t *P, uint64_t v) {
-  hk_pcounters_t *c = P->ops->counters ? P->ops->counters(P->ops->ud) : &P->shared;
-  if (!c) c = &P->shared;
+  hk_pcounters_t *c = hk_procs_counters(P);
   uint64_t cur = atomic_load_explicit(&c->mailbox_high, memory_order_relaxed);
   /* Relaxed CAS: a statistic; the loop only keeps the maximum. */
   while (v > cur && !atomic_compare_exchange_weak_explicit(
@@ -381,6 +388,35 @@ void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
 
 /* ---- Messages ------------------------------------------------------------- */
 
+static int dropped(hk_procs_t *P, void *payload) {
+  /* Unknown, terminated (or no memory for the envelope): dropped
+  ** (SPEC §6.5.1). */
+  drop_payload(P, payload);
+  COUNT(P, dropped, 1);
+  return -ESRCH;
+}
+
+hk_envelope_t *hk_envelope_new(void) { return malloc(sizeof(hk_envelope_t)); }
+void hk_envelope_free(hk_envelope_t *env) { free(env); }
+
+int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w) {
+  if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) {
+    void *payload = env->payload;
+    free(env);
+    return dropped(P, payload);
+  }
+  if (hk_mailbox_push(&p->mbox, &env->node)) hk_proc_wake(p, HK_WAIT_RECV, w);
+  COUNT(P, sent, 1);
+  return 0;
+}
+
+int hk_proc_send_ref(hk_procs_t *P, hk_proc_t *p, void *payload, hk_worker_t *w) {
+  hk_envelope_t *env = malloc(sizeof *env);
+  if (!env) return dropped(P, payload);
+  env->payload = payload;
+  return hk_proc_send_env(P, p, env, w);
+}
+
 int hk_proc_send(hk_procs_t *P, uint64_t pid, void *payload, hk_worker_t *w) {
   hk_pmentry_t *e = hk_pidmap_get(P->map, pid);
   if (e && e->kind != 0) {
@@ -392,33 +428,28 @@ int hk_proc_send(hk_procs_t *P, uint64_t pid, void *payload, hk_worker_t *w) {
     }
     e = NULL;
   }
-  hk_proc_t *p = (hk_proc_t *)e;
-  hk_envelope_t *env = NULL;
-  if (p && (hk_proc_state(p) & HK_PS_MASK) != HK_PS_TERMINATED)
-    env = malloc(sizeof *env);
-  if (!env) {
-    /* Unknown, terminated (or no memory for the envelope): dropped
-    ** (SPEC §6.5.1). */
-    if (p) hk_proc_unref(p);
-    drop_payload(P, payload);
-    COUNT(P, dropped, 1);
-    return -ESRCH;
-  }
-  env->payload = payload;
-  if (hk_mailbox_push(&p->mbox, &env->node)) hk_proc_wake(p, HK_WAIT_RECV, w);
-  COUNT(P, sent, 1);
-  hk_proc_unref(p);
-  return 0;
+  if (!e) return dropped(P, payload);
+  int rc = hk_proc_send_ref(P, (hk_proc_t *)e, payload, w);
+  hk_pmentry_unref(e);
+  return rc;
 }
 
 int hk_proc_recv_owner(hk_proc_t *p, void **payload) {
+  hk_envelope_t *env;
+  int rc = hk_proc_recv_env_owner(p, &env);
+  if (rc == 0) {
+    *payload = env->payload;
+    free(env);
+  }
+  return rc;
+}
+
+int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **out) {
   for (int spin = 0;; spin++) {
     hk_mnode_t *node;
     hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &node);
     if (r == HK_MPOP_OK) {
-      hk_envelope_t *env = (hk_envelope_t *)node;
-      *payload = env->payload;
-      free(env);
+      *out = (hk_envelope_t *)node;
       COUNT(p->procs, received, 1);
       return 0;
     }

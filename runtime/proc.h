@@ -111,9 +111,6 @@ typedef struct hk_procs_ops {
   /* A root ended with [out] and [payload] (owned by the callee). May be
   ** NULL. Thread: p's worker. */
   void (*root_done)(void *ud, hk_proc_t *p, hk_outcome_t out, void *payload);
-  /* The counter shard of the calling thread, or NULL for the shared one.
-  ** May be NULL (always the shared one). */
-  hk_pcounters_t *(*counters)(void *ud);
   /* Delivers [payload] to a pid-map record that is not a process (a port,
   ** e->kind != 0). Returns 0 or -ESRCH (closed). Takes payload on success.
   ** May be NULL. Thread: any. */
@@ -121,10 +118,13 @@ typedef struct hk_procs_ops {
   void *ud;
 } hk_procs_ops_t;
 
-/* A message envelope in a mailbox. */
+/* A message envelope in a mailbox. [payload] (may be NULL) is freed with
+** ops.drop_payload if the message is dropped; [aux] is the sender's to use
+** (e.g. an immediate value that needs no payload block). */
 typedef struct hk_envelope {
   hk_mnode_t node; /* first */
-  void *payload;   /* owned; freed with ops.drop_payload */
+  void *payload;
+  uint64_t aux[2];
 } hk_envelope_t;
 
 /* What a blocking process waits for (set by the body before returning
@@ -198,6 +198,11 @@ hk_pidmap_t *hk_procs_pidmap(hk_procs_t *procs);
 uint64_t hk_procs_live(hk_procs_t *procs);
 /* The shared counter shard (for threads without their own). */
 hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *procs);
+/* Makes [c] the calling thread's counter shard (a worker, at its start;
+** NULL: use the shared one). Thread: the calling thread. */
+void hk_procs_bind_thread(hk_pcounters_t *c);
+/* The calling thread's shard, or the shared one. */
+hk_pcounters_t *hk_procs_counters(hk_procs_t *procs);
 
 /* Sums every shard's quiescence counts: [shards] are the per-thread ones
 ** (the shared one is added). Returns true if two passes agreed (a
@@ -248,6 +253,22 @@ hk_proc_t *hk_proc_get(hk_procs_t *procs, uint64_t pid);
 ** -ESRCH when no live process has that pid (the payload is then dropped and
 ** counted). Ownership: takes payload (also on failure). Thread: any. */
 int hk_proc_send(hk_procs_t *procs, uint64_t pid, void *payload, hk_worker_t *w);
+
+/* As hk_proc_send, to a process the caller holds a reference to (a sender
+** may cache the record of its usual receiver and skip the pid-map lookup).
+** Returns 0, or -ESRCH if p has terminated (payload dropped and counted).
+** Ownership: takes payload; borrows p. Thread: any. */
+int hk_proc_send_ref(hk_procs_t *procs, hk_proc_t *p, void *payload, hk_worker_t *w);
+
+/* An envelope to fill and send with hk_proc_send_env. Returns NULL when
+** out of memory. Ownership: owned (hk_proc_send_env or hk_envelope_free). */
+hk_envelope_t *hk_envelope_new(void);
+void hk_envelope_free(hk_envelope_t *env);
+/* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
+int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);
+/* As hk_proc_recv_owner, returning the whole envelope (owned: free it with
+** hk_envelope_free after taking its payload). */
+int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **env);
 
 /* Takes the oldest message. Returns 0 with *payload owned by the caller,
 ** -EAGAIN if the mailbox is empty (block with hk_proc_wait_recv), -EBUSY if

@@ -16,8 +16,6 @@
 #include "vm/image.h"
 
 
-static _Thread_local hk_wstate_t *tls_ws; /* the calling worker's state */
-
 hiko_runtime_t *hk_rt_from_procs_ud(void *ud) { return ud; }
 
 /* ---- Host services (vm/host.h) ------------------------------------------ */
@@ -49,11 +47,6 @@ static void ops_ready(void *ud, hk_proc_t *p, hk_worker_t *w) {
   hiko_runtime_t *rt = ud;
   if (w) hk_sched_ready_next_owner(w, &p->task);
   else hk_sched_ready(rt->sched, &p->task);
-}
-
-static hk_pcounters_t *ops_counters(void *ud) {
-  (void)ud;
-  return tls_ws ? &tls_ws->c : NULL;
 }
 
 static hk_root_t *find_root(hiko_runtime_t *rt, hiko_pid_t pid) {
@@ -93,13 +86,13 @@ static void worker_start(hk_worker_t *w, void *arg) {
   hiko_runtime_t *rt = arg;
   hk_wstate_t *ws = &rt->ws[hk_sched_worker_index(w)];
   hk_sched_worker_set_user(w, ws);
-  tls_ws = ws;
+  hk_procs_bind_thread(&ws->c);
 }
 
 static void worker_stop(hk_worker_t *w, void *arg) {
   (void)w;
   (void)arg;
-  tls_ws = NULL;
+  hk_procs_bind_thread(NULL);
 }
 
 /* SPEC §6.9 / §10.8: every worker is about to park. Confirm with the
@@ -153,7 +146,6 @@ static int setup(hiko_runtime_t *rt) {
       .drop_payload = hk_vmproc_drop_payload,
       .ready = ops_ready,
       .root_done = ops_root_done,
-      .counters = ops_counters,
       .ud = rt,
   };
   hk_procs_config_t pc = {.max_processes = rt->cfg.max_processes};

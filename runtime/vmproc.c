@@ -29,6 +29,10 @@ typedef struct vmproc {
   hk_pdata_t pd; /* first: p->user points here */
   hk_vm_t *vm;
   hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
+  /* The last process sent to, with a reference: repeated sends to the
+  ** same receiver skip the pid-map lookup (dropped when it terminates). */
+  uint64_t last_pid;
+  hk_proc_t *last;
 } vmproc_t;
 
 static uint64_t reductions(const hk_vm_t *vm) {
@@ -39,10 +43,7 @@ static uint64_t reductions(const hk_vm_t *vm) {
 
 static uint64_t copy_limit(const hiko_runtime_t *rt) { return rt->cfg.max_heap; }
 
-static hk_pcounters_t *my_counters(hiko_runtime_t *rt) {
-  hk_pcounters_t *c = rt->ops.counters(rt->ops.ud);
-  return c ? c : hk_procs_shared_counters(rt->procs);
-}
+static hk_pcounters_t *my_counters(hiko_runtime_t *rt) { return hk_procs_counters(rt->procs); }
 
 /* ---- Failure values (SPEC §3.4, §6.3) ------------------------------------- */
 
@@ -128,6 +129,7 @@ void hk_vmproc_free_body(hk_proc_t *p) {
     hk_vm_free(vp->vm);
   }
   if (vp->child_failure) hk_msg_free(vp->child_failure);
+  if (vp->last) hk_proc_unref(vp->last);
   free(vp->pd.waitset);
   free(vp);
   p->body = NULL;
@@ -293,23 +295,60 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     }
     if (e) hk_pmentry_unref(e);
   }
-  hk_msg_t *m;
-  int rc = hk_value_copy_out(vm, v, copy_limit(rt), &m);
-  if (rc) return copy_error(vm, "send_message", rc, copy_limit(rt));
-  hk_vm_charge(vm, hk_msg_objects(m));
-  hk_proc_send(rt->procs, to.as.u, m, w); /* dropped and counted if dead */
+  /* An immediate travels inside the envelope; anything else as a block. */
+  hk_envelope_t *env = hk_envelope_new();
+  if (!env) return fail(vm, "out of memory");
+  env->payload = NULL;
+  if (hk_is_obj(v)) {
+    hk_msg_t *m;
+    int rc = hk_value_copy_out(vm, v, copy_limit(rt), &m);
+    if (rc) {
+      hk_envelope_free(env);
+      return copy_error(vm, "send_message", rc, copy_limit(rt));
+    }
+    hk_vm_charge(vm, hk_msg_objects(m));
+    env->payload = m;
+  } else {
+    env->aux[0] = v.tag;
+    env->aux[1] = v.as.u;
+  }
+  vmproc_t *vp = vp_of(p);
+  if (vp->last && vp->last_pid == to.as.u) {
+    if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
+      hk_proc_unref(vp->last);
+      vp->last = NULL;
+    }
+    return complete(vm, hk_unit());
+  }
+  hk_proc_t *target = hk_proc_get(rt->procs, to.as.u);
+  if (!target) {
+    /* Unknown or ended: dropped and counted. */
+    hk_msg_t *m = env->payload;
+    hk_envelope_free(env);
+    hk_proc_send(rt->procs, to.as.u, m, w);
+    return complete(vm, hk_unit());
+  }
+  if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
+    if (vp->last) hk_proc_unref(vp->last);
+    vp->last = target; /* keeps our reference */
+    vp->last_pid = to.as.u;
+  } else {
+    hk_proc_unref(target);
+  }
   return complete(vm, hk_unit());
 }
 
 /* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
 ** mid-push: yield). */
 static int try_take(hk_proc_t *p, hk_vm_t *vm) {
-  void *pl;
-  int rc = hk_proc_recv_owner(p, &pl);
+  hk_envelope_t *env;
+  int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == -EBUSY) return -1;
   if (rc != 0) return 0;
   hk_value_t v;
-  hk_vm_adopt(vm, pl, &v);
+  if (env->payload) hk_vm_adopt(vm, env->payload, &v);
+  else v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
+  hk_envelope_free(env);
   hk_vm_complete(vm, v);
   return 1;
 }
