@@ -619,10 +619,12 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
   vmproc_t *vp = vp_of(p);
   hk_vm_t *vm = vp->vm;
+  uint64_t before = reductions(vm);
   for (;;) {
-    uint64_t before = reductions(vm);
     hk_run_t st = hk_vm_run(vm, *budget > 0 ? (uint32_t)*budget : 1);
-    *budget -= (int32_t)(reductions(vm) - before);
+    uint64_t after = reductions(vm);
+    *budget -= (int32_t)(after - before);
+    before = after;
     switch (st) {
     case HK_RUN_YIELD: return HK_SLICE_YIELD;
     case HK_RUN_DONE: return end_done(p, vp);
