@@ -267,3 +267,51 @@ Test(runtime_api, send_to_unknown_pid_is_dropped) {
   hiko_stats_clear(&st);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
 }
+
+Test(runtime_api, deep_values_cross_the_boundary) {
+  /* A 100,000-deep nested value from C to a process and back: every
+  ** conversion and copy on the way is iterative. */
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *p = compile(rt,
+      "datatype t = Leaf | Wrap of t\n"
+      "val port = receive_message ()\n"
+      "val v = receive_message ()\n"
+      "fun depth x acc = case x of Leaf => acc | Wrap y => depth y (acc + 1)\n"
+      "val _ = send_message (port, (depth v 0, v))\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_value_t *pid, *v, *got;
+  cr_assert_eq(hiko_value_pid(hiko_port_pid(port), &pid), 0);
+  cr_assert_eq(hiko_send(rt, root, pid), 0);
+  hiko_value_free(pid);
+  cr_assert_eq(hiko_value_data(p, "Leaf", NULL, &v), 0);
+  for (int i = 0; i < 100000; i++) {
+    hiko_value_t *n;
+    cr_assert_eq(hiko_value_data(p, "Wrap", v, &n), 0);
+    v = n;
+  }
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  hiko_value_free(v);
+  cr_assert_eq(hiko_port_recv(port, &got, 20000), 0);
+  cr_assert_eq(hiko_value_get_int(hiko_value_at(got, 0)), 100000);
+  const hiko_value_t *x = hiko_value_at(got, 1);
+  size_t d = 0;
+  while (hiko_value_count(x) == 1) {
+    cr_assert_str_eq(hiko_value_ctor(x), "Wrap");
+    x = hiko_value_at(x, 0);
+    d++;
+  }
+  cr_assert_eq(d, 100000);
+  cr_assert_str_eq(hiko_value_ctor(x), "Leaf");
+  hiko_value_free(got);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 20000), 0);
+  cr_assert_eq(r.status, HIKO_DONE);
+  hiko_result_clear(&r);
+  hiko_port_close(port);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
