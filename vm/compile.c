@@ -25,6 +25,7 @@
 
 #include "vm/bytecode.h"
 #include "vm/opcodes.h"
+#include "vm/types.h"
 
 #define INT24_MIN (-(1 << 23))
 #define INT24_MAX ((1 << 23) - 1)
@@ -699,13 +700,17 @@ static void expr(comp_t *c, hk_expr_t *e, bool tail) {
   case HK_E_BINOP: binop(c, e); break;
   case HK_E_ANDALSO: logic_chain(c, e, true, tail); return;
   case HK_E_ORELSE: logic_chain(c, e, false, tail); return;
-  case HK_E_PREFIX:
+  case HK_E_PREFIX: {
     expr(c, e->a, false);
+    /* ~ has its operand's static type (SPEC 3.6): check that kind at run time. */
+    hk_type_t *t = e->a->type ? hk_type_resolve(e->a->type) : NULL;
+    bool is_float = t && t->kind == HK_TYPE_CON && t->con == HK_TC_FLOAT;
     for (uint32_t i = e->n; i-- > 0;) {
       c->cur = e->op_pos ? e->op_pos[i] : e->pos;
-      emit0(c, e->ops[i] == HK_OP_NOT ? HK_I_NOT : HK_I_NEG);
+      emit0(c, e->ops[i] == HK_OP_NOT ? HK_I_NOT : is_float ? HK_I_FNEG : HK_I_NEG);
     }
     break;
+  }
   case HK_E_APP: app_expr(c, e, tail); return;
   case HK_E_IF: if_expr(c, e, tail); return;
   case HK_E_LET:

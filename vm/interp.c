@@ -817,14 +817,15 @@ dispatch:
   }
   CASE(NEG) {
     hk_value_t a = sp[-1];
-    if (a.tag == HK_T_INT) {
-      if (UNLIKELY(a.as.i == INT64_MIN)) FAIL("integer overflow (negation)");
-      sp[-1].as.i = -a.as.i;
-    } else if (a.tag == HK_T_FLOAT) {
-      sp[-1].as.f = -a.as.f;
-    } else {
-      KIND_FAIL("Int", a);
-    }
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);
+    if (UNLIKELY(a.as.i == INT64_MIN)) FAIL("integer overflow (negation)");
+    sp[-1].as.i = -a.as.i;
+    NEXT();
+  }
+  CASE(FNEG) {
+    hk_value_t a = sp[-1];
+    if (UNLIKELY(a.tag != HK_T_FLOAT)) KIND_FAIL("Float", a);
+    sp[-1].as.f = -a.as.f;
     NEXT();
   }
   CASE(NOT) {
