@@ -3,8 +3,10 @@
 ** exit, statistics. Suite runtime_api. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hiko.h"
 
@@ -314,4 +316,43 @@ Test(runtime_api, deep_values_cross_the_boundary) {
   hiko_port_close(port);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
+}
+
+Test(runtime_api, trace_file_has_one_event_per_slice) {
+  char path[] = "/tmp/hiko_trace_XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = 2;
+  cfg.trace_path = path;
+  cfg.out = collect;
+  cfg.io_ud = &out;
+  hiko_runtime_t *rt;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
+  hiko_program_t *p = compile(rt, "val p = spawn (fn () => receive_message ())\n"
+                                  "val _ = send_message (p, 1)\n"
+                                  "val _ = println (await_process p)\n");
+  hiko_pid_t root;
+  hiko_result_t r;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  cr_assert_eq(hiko_join(rt, root, &r, -1), 0);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0); /* writes the trace */
+  hiko_program_release(p);
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  static char text[1 << 16];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  unlink(path);
+  cr_assert(strstr(text, "{\"traceEvents\":[") == text);
+  cr_assert_not_null(strstr(text, "\"displayTimeUnit\":\"ms\"}"));
+  cr_assert_not_null(strstr(text, "\"name\":\"worker 1\""));
+  cr_assert_not_null(strstr(text, "\"name\":\"pid 1\",\"cat\":\"slice\",\"ph\":\"X\""));
+  cr_assert_not_null(strstr(text, "\"end\":\"block\""));
+  cr_assert_not_null(strstr(text, "\"end\":\"done\""));
 }
