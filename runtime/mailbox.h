@@ -19,25 +19,22 @@
 #ifndef HK_MAILBOX_H
 #define HK_MAILBOX_H
 
-#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#ifndef HK_CACHELINE
-#define HK_CACHELINE 64
-#endif
 
 /* The intrusive link. Embed it in a message envelope. */
 typedef struct hk_mnode {
   _Atomic(struct hk_mnode *) next;
 } hk_mnode_t;
 
+/* No alignment inside: the embedder places it (a process puts the tail in
+** the cache line of its state word, which the same senders write). */
 typedef struct hk_mailbox {
   /* Written by producers (exchange) and by the consumer (mark CAS, stub). */
-  alignas(HK_CACHELINE) _Atomic(uintptr_t) tail;
+  _Atomic(uintptr_t) tail;
   /* Consumer only. */
-  alignas(HK_CACHELINE) hk_mnode_t *head;
+  hk_mnode_t *head;
   uint64_t run;               /* messages taken since the last EMPTY */
   uint64_t high_water;        /* largest run seen */
   _Atomic uint64_t len_hint;  /* consumer writes, anyone reads (relaxed) */

@@ -155,11 +155,10 @@ struct hk_proc {
   hk_child_t **kids;        /* children by pid: chained hash table */
   uint32_t nkids_buckets, nkids, kids_purge_at;
   uint64_t io_token;        /* pending I/O request, 0 if none */
-  uint64_t fuel;            /* remaining fuel when fuel_limited */
-  bool fuel_limited;
-  /* Written by wakers, cancellers and the owner: every change is an RMW. */
+  /* Written by wakers, cancellers and the owner: every change is an RMW.
+  ** The mailbox's tail (written by senders, who also wake) shares this
+  ** cache line; its consumer fields follow. 256 bytes in all. */
   alignas(64) _Atomic uint32_t state;
-  /* The mailbox (its own cache lines for producers and the consumer). */
   hk_mailbox_t mbox;
 };
 
@@ -226,7 +225,7 @@ static inline hk_proc_t *hk_proc_of_task(hk_task_t *t) {
 
 /* Creates a process: a root when [parent] is NULL, else a child of [parent]
 ** (the caller is parent's worker), detached or not. The process is in the
-** pid map, RUNNABLE but not yet readied: set body/fuel, then hk_proc_start.
+** pid map, RUNNABLE but not yet readied: set body and user, then hk_proc_start.
 ** Returns 0, -EAGAIN (process limit reached: the caller fails with
 ** "spawn: process limit reached (N)"), -ENOMEM.
 ** Ownership: *out is borrowed: it is valid until the process terminates
