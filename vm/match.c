@@ -18,7 +18,7 @@
 
 #include "vm/check.h"
 
-enum { MAX_DEPTH = 4000 };
+enum { MAX_DEPTH = 1000 }; /* about 0.5 MB of C stack at most */
 
 typedef struct cell {
   hk_pat_t *p;  /* NULL: wildcard */
