@@ -189,6 +189,8 @@ def main():
     ap.add_argument('--small', action='store_true', help='tiny sizes (smoke test)')
     ap.add_argument('--only', default='', help='comma-separated workloads')
     ap.add_argument('--no-go', action='store_true', help='skip the Go peers')
+    ap.add_argument('--hiko-opt', action='append', default=[],
+                    help='extra option for hiko run, e.g. --hiko-opt=--reductions=4000 (repeatable)')
     ap.add_argument('--go-out', default='', help='where to build the Go peers (default: a temp dir)')
     a = ap.parse_args()
 
@@ -237,7 +239,10 @@ def main():
             src = os.path.join(HERE, name + '.hml')
             sides = []
             if not hiko_note:
-                sides.append(('hiko', [hiko, 'run', '--workers', str(a.workers), src] + args,
+                opts = []
+                for o in a.hiko_opt:
+                    opts += o.split('=', 1) if o.startswith('--') and '=' in o else [o]
+                sides.append(('hiko', [hiko, 'run', '--workers', str(a.workers)] + opts + [src] + args,
                               os.environ.copy()))
             if go_bin:
                 sides.append(('go', [go_bin, name] + args, go_env))

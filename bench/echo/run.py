@@ -191,6 +191,8 @@ def main():
     ap.add_argument('--workers', type=int, default=2)
     ap.add_argument('--c-threads', type=int, default=1, help='event loops of the C server')
     ap.add_argument('--only', default='', help='comma-separated servers: hiko,c,go')
+    ap.add_argument('--hiko-opt', action='append', default=[],
+                    help='extra option for hiko run, e.g. --hiko-opt=--reductions=4000 (repeatable)')
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -220,8 +222,11 @@ def main():
 
         servers = []
         if not only or 'hiko' in only:
-            servers.append(('hiko', lambda port: [hiko, 'run', '--workers', str(a.workers),
-                                                  a.example, str(port)], dict(os.environ)))
+            opts = []
+            for o in a.hiko_opt:
+                opts += o.split('=', 1) if o.startswith('--') and '=' in o else [o]
+            servers.append(('hiko', lambda port: [hiko, 'run', '--workers', str(a.workers)] + opts +
+                            [a.example, str(port)], dict(os.environ)))
         if not only or 'c' in only:
             servers.append(('c', lambda port: [c_server, '-p', str(port), '-t', str(a.c_threads),
                                                '-T', life], dict(os.environ)))
