@@ -14,6 +14,7 @@
 #include "runtime/value.h"
 #include "vm/disasm.h"
 #include "vm/image.h"
+#include "runtime/rtio.h"
 
 
 hiko_runtime_t *hk_rt_from_procs_ud(void *ud) { return ud; }
@@ -102,14 +103,21 @@ static void worker_stop(hk_worker_t *w, void *arg) {
 ** none observes another's failure. */
 static void all_idle(hk_sched_t *s, void *arg) {
   (void)s;
-  hiko_runtime_t *rt = arg;
+  hk_rt_check_deadlock(arg);
+}
+
+void hk_rt_check_deadlock(hiko_runtime_t *rt) {
   if (!rt->cfg.detect_deadlock) return;
+  /* Pending I/O and timers are possible wakers (SPEC §6.9.1). Read before
+  ** the process counts: a completion's wake precedes its count's end. */
+  if (!hk_rtio_quiet(rt->rio)) return;
   /* Relaxed: ports are opened by the host, which turns detection on only
   ** if it knows what it does (SPEC §6.9.2). */
   if (atomic_load_explicit(&rt->ports_open, memory_order_relaxed) != 0) return;
   uint64_t runnable, waiting;
   if (!hk_procs_quiescence(rt->procs, rt->shards, rt->nworkers, &runnable, &waiting)) return;
   if (runnable != 0 || waiting == 0) return;
+  if (!hk_rtio_quiet(rt->rio)) return;
   hk_pmentry_t **all;
   long n = hk_pidmap_snapshot(hk_procs_pidmap(rt->procs), &all);
   if (n < 0) return;
@@ -170,7 +178,7 @@ static int setup(hiko_runtime_t *rt) {
     if (rt->cfg.trace_path && (rc = hk_trace_new(&rt->ws[i].trace))) return rc;
   }
   if (rt->cfg.trace_path) rt->trace_all = rt->ws[0].trace;
-  return 0;
+  return hk_rtio_new(rt, rt->cfg.stats, &rt->rio);
 }
 
 static void teardown(hiko_runtime_t *rt);
@@ -199,6 +207,11 @@ int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
 static void print_stats(hiko_runtime_t *rt);
 
 static void teardown(hiko_runtime_t *rt) {
+  /* Every process has ended (hiko_shutdown): nothing submits any more.
+  ** Late completions may still run the deadlock check, so the scheduler
+  ** outlives the I/O thread. */
+  hk_rtio_free(rt->rio);
+  rt->rio = NULL;
   hk_sched_free(rt->sched); /* stops and joins the workers */
   rt->sched = NULL;
   if (rt->cfg.trace_path && rt->ws) {
@@ -426,7 +439,7 @@ static void counters_of(hiko_runtime_t *rt, uint32_t i, hiko_counters_t *c) {
   *c = (hiko_counters_t){
       .slices = sc.slices, .steals = sc.steals, .stolen = sc.stolen, .parks = sc.parks,
       .sent = ld(&p->sent), .received = ld(&p->received), .dropped = ld(&p->dropped),
-      .spawns = ld(&p->spawns), .io_ops = 0, .gc_runs = ld(&p->gc_runs),
+      .spawns = ld(&p->spawns), .io_ops = hk_rtio_io_ops(rt->rio, i), .gc_runs = ld(&p->gc_runs),
   };
 }
 
@@ -461,7 +474,7 @@ int hiko_stats_get(hiko_runtime_t *rt, hiko_stats_t *out) {
     out->cancelled += ld(&p->cancelled);
     if (ld(&p->mailbox_high) > out->mailbox_high_water) out->mailbox_high_water = ld(&p->mailbox_high);
   }
-  out->io_backend = "none";
+  out->io_backend = hk_rtio_backend(rt->rio);
   return 0;
 }
 

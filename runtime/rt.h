@@ -61,6 +61,7 @@ struct hiko_runtime {
   _Atomic uint64_t deadlocks;
   _Atomic uint64_t ports_open;
   hk_trace_t *trace_all;
+  struct hk_rtio *rio; /* rtio.c: the I/O thread and its builtins */
 };
 
 /* The runtime that owns process [p]. */
@@ -85,6 +86,9 @@ char *hk_vmproc_render_failure_msg(const hk_image_t *img, hk_msg_t *m);
 hiko_runtime_t *hk_rt_from_procs_ud(void *ud);
 /* `exit n` from any process: ends every root (SPEC §6.8.3). */
 void hk_rt_exit(hiko_runtime_t *rt, int code);
+/* SPEC §6.9: if nothing is runnable or pending, fails every process
+** blocked in a receive or a join. Thread: any. */
+void hk_rt_check_deadlock(hiko_runtime_t *rt);
 /* Records the end of a root. */
 void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message);
 
@@ -108,6 +112,8 @@ typedef struct hk_pdata {
   uint64_t fuel0;        /* fuel at creation (when limited) */
   hk_child_t **waitset;  /* links of the current join wait */
   uint32_t nwait, capwait;
+  void *io;              /* rtio.c: the pending I/O request, or NULL */
+  bool io_owner;         /* rtio.c: registered as a possible socket owner */
 } hk_pdata_t;
 
 static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }

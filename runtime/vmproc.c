@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "runtime/rt.h"
+#include "runtime/rtio.h"
 #include "vm/builtins.h"
 #include "vm/check.h"
 #include "vm/image.h"
@@ -120,6 +121,7 @@ static vmproc_t *vp_of(hk_proc_t *p) { return (vmproc_t *)p->user; }
 void hk_vmproc_free_body(hk_proc_t *p) {
   vmproc_t *vp = vp_of(p);
   if (!vp) return;
+  hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
   if (vp->vm) {
     hk_vm_stats_t st;
     hk_vm_get_stats(vp->vm, &st);
@@ -369,10 +371,13 @@ static int serve_receive_timeout(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   if (!hk_is_int(ms) || hk_as_int(ms) < 0)
     return fail(vm, "receive_timeout: expected non-negative Int (milliseconds)");
   int r = try_take(p, vm);
-  if (r > 0) return SERVE_CONTINUE;
+  if (r > 0) {
+    hk_rtio_drop_wait(p); /* the message won: cancel the timer */
+    return SERVE_CONTINUE;
+  }
   if (r < 0) return SERVE_YIELD;
   if (hk_as_int(ms) == 0) return complete(vm, hk_tuple_at(arg, 1));
-  return fail(vm, "receive_timeout: timers are not available in this build yet");
+  return hk_rtio_receive_timeout(p, vm, hk_as_int(ms), hk_tuple_at(arg, 1));
 }
 
 /* Finds [pid] among p's children for builtin [name]; on misuse returns
@@ -526,38 +531,10 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   return SERVE_BLOCK;
 }
 
-/* Stop-gaps until the I/O thread and timers land (issue #6): they block
-** the worker. */
-static int serve_sleep(hk_vm_t *vm, hk_value_t arg) {
-  if (!hk_is_int(arg)) return fail(vm, "expected Int, got %s", hk_kind_name(arg));
-  int64_t ms = hk_as_int(arg);
-  if (ms < 0) return fail(vm, "sleep: expected non-negative Int (milliseconds)");
-  hk_vm_complete(vm, hk_unit());
-  if (ms == 0) return SERVE_YIELD; /* `sleep 0` ends the slice (SPEC §6.10) */
-  fflush(stdout);
-  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
-  return SERVE_CONTINUE;
-}
-
-static int serve_read_line(hk_vm_t *vm) {
-  fflush(stdout);
-  char *line = NULL;
-  size_t cap = 0;
-  ssize_t n = getline(&line, &cap, stdin);
-  size_t len = n > 0 ? (size_t)n : 0;
-  if (len && line[len - 1] == '\n') len--;
-  hk_value_t s;
-  int rc = hk_alloc_string(vm, len ? line : "", len, &s);
-  free(line);
-  if (rc) return SERVE_CONTINUE;
-  return complete(vm, s);
-}
-
 static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
+  if (hk_rtio_serves(q->builtin)) return hk_rtio_serve(p, w, vm); /* SPEC §7 */
   switch (q->builtin) {
   case HK_B_self: return complete(vm, hk_pid(hk_proc_pid(p)));
   case HK_B_spawn: return serve_spawn(p, w, vm, arg, false);
@@ -569,8 +546,6 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   case HK_B_await_result: return serve_await(p, vm, arg, true);
   case HK_B_cancel: return serve_cancel(p, w, vm, arg);
   case HK_B_wait_any: return serve_wait_any(p, vm, arg);
-  case HK_B_sleep: return serve_sleep(vm, arg);
-  case HK_B_read_line: return serve_read_line(vm);
   default: break;
   }
   const char *name = q->builtin < HK_B__COUNT ? hk_builtin_table[q->builtin].name : "native";
