@@ -281,7 +281,14 @@ int main(int argc, char **argv) {
          (double)counted_done / window_s, pct_us(0.50), pct_us(0.99), pct_us(0.999),
          nlat ? (double)lat[nlat - 1] / 1000.0 : 0.0, errors);
   fflush(stdout);
-  for (int i = 0; i < nconns; i++) close(conns[i].fd);
+  for (int i = 0; i < nconns; i++) {
+    close(conns[i].fd);
+    free(conns[i].req);
+    free(conns[i].resp);
+  }
+  free(conns);
+  free(lat);
+  close(ep);
   return errors ? 1 : 0;
 
 usage:
