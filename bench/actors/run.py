@@ -58,6 +58,18 @@ def rss_of(pid):
         return -1
 
 
+current = []  # the process running now, killed (with its group) if we are interrupted
+
+
+def on_signal(signum, frame):
+    for proc in current:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+    sys.exit(128 + signum)
+
+
 def run_one(cmd, env, timeout, use_pty=False):
     """Runs cmd; returns (result dict or None, error text or None, wall seconds).
 
@@ -81,6 +93,7 @@ def run_one(cmd, env, timeout, use_pty=False):
         return None, 'cannot start: %s' % e, 0.0
     if use_pty:
         os.close(slave)
+    current[:] = [proc]
     buf = b''
     lines = []
     marks = {}
@@ -123,6 +136,7 @@ def run_one(cmd, env, timeout, use_pty=False):
         except OSError:
             pass
         proc.wait()
+    current[:] = []
     wall = time.monotonic() - start
     if use_pty:
         os.close(master)
@@ -193,6 +207,8 @@ def main():
                     help='extra option for hiko run, e.g. --hiko-opt=--reductions=4000 (repeatable)')
     ap.add_argument('--go-out', default='', help='where to build the Go peers (default: a temp dir)')
     a = ap.parse_args()
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
 
     only = set(x for x in a.only.split(',') if x)
     unknown = only - set(w[0] for w in WORKLOADS)
