@@ -179,19 +179,21 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   ** DONE; acquire pairs with its arm (release), so its BLOCKED|ARMING word
   ** is visible to our wake below, and with an abandon. */
   uint32_t old = atomic_fetch_or_explicit(&rq->word, RQ_DONE, memory_order_acq_rel);
-  bool woke = false;
   if (old & RQ_ABANDONED) {
     rq_discard(rq); /* the abandoner already stopped counting it */
   } else {
-    if (old & RQ_ARMED) woke = hk_proc_wake(p, reason, NULL);
+    if (old & RQ_ARMED) hk_proc_wake(p, reason, NULL);
     /* After the wake: a deadlock check that sees this request finished
     ** sees the process runnable. */
     count_finish(rio, true);
   }
   hk_proc_unref(p);
-  /* A completion nobody waited for may leave every worker idle with
-  ** nothing pending: evaluate SPEC §6.9 here (§10.8). */
-  if (!woke && rio->rt->sched && hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
+  /* This thread may be the one that brings the counts to "nothing
+  ** pending" while every worker is idle (the woken process may even have
+  ** ended already): evaluate SPEC §6.9 here (§10.8). Seq_cst fence: a
+  ** worker that parks after our look at the workers sees our count. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
 }
 
 /* The process gives up [rq] (cancelled, or the wait ended otherwise). */
