@@ -138,7 +138,8 @@ struct ck {
   hk_diags_list_t *diags;
   hk_types_t T;
   jmp_buf jb;
-  stab_t vals, ctors, types, effects, patvars;
+  stab_t vals, ctors, types, effects, patvars, tyvars;
+  uint32_t tvstamp;
   undo_t *undo;
   size_t nundo, capundo;
   pvec_t ctor_list, dt_list, eff_list, globals;
@@ -290,34 +291,35 @@ static hk_var_t *new_var(ck_t *c, const char *name, hk_pos_t pos, bool global) {
 
 /* ---- Type expressions ---- */
 
-/* Type variables allowed in a type expression. */
+/* Type variables allowed in a type expression: the entries of c->tyvars
+** whose stamp is this environment's (so lookups are O(1) however many
+** parameters a declaration has). */
 typedef struct tvenv {
-  const char **names;
-  hk_type_t **vars;
-  uint32_t n, cap;
-  bool flexible; /* annotations: unknown names become fresh variables */
+  uint32_t stamp;
+  bool flexible;      /* annotations: unknown names become fresh variables */
+  hk_type_t **params; /* declarations: the parameters in order */
 } tvenv_t;
 
+static void tv_begin(ck_t *c, tvenv_t *tv, bool flexible) {
+  tv->stamp = ++c->tvstamp;
+  tv->flexible = flexible;
+  tv->params = NULL;
+}
+
+static void tv_add(ck_t *c, tvenv_t *tv, const char *name, hk_type_t *v) {
+  sent_t *e = put(c, &c->tyvars, name);
+  e->aux = tv->stamp;
+  e->val = v;
+}
+
 static hk_type_t *tv_lookup(ck_t *c, tvenv_t *tv, const hk_ty_t *ty) {
-  for (uint32_t i = 0; i < tv->n; i++)
-    if (strcmp(tv->names[i], ty->name) == 0) return tv->vars[i];
+  sent_t *e = st_get(&c->tyvars, ty->name);
+  if (e && e->aux == tv->stamp) return e->val;
   if (!tv->flexible) fail(c, ty->pos, "unbound type variable: %s", ty->name);
-  if (tv->n == tv->cap) {
-    uint32_t nc = tv->cap ? tv->cap * 2 : 4;
-    const char **nn = alloc(c, nc * sizeof *nn);
-    hk_type_t **nv = alloc(c, nc * sizeof *nv);
-    if (tv->n) {
-      memcpy(nn, tv->names, tv->n * sizeof *nn);
-      memcpy(nv, tv->vars, tv->n * sizeof *nv);
-    }
-    tv->names = nn;
-    tv->vars = nv;
-    tv->cap = nc;
-  }
   bool eq = ty->name[0] == '\'' && ty->name[1] == '\'';
-  tv->names[tv->n] = ty->name;
-  tv->vars[tv->n] = hk_types_var(&c->T, eq);
-  return tv->vars[tv->n++];
+  hk_type_t *v = hk_types_var(&c->T, eq);
+  tv_add(c, tv, ty->name, v);
+  return v;
 }
 
 static const char *const prim_names[HK_TC__NPRIM] = {
@@ -405,8 +407,8 @@ static hk_type_t *resolve_ty(ck_t *c, const hk_ty_t *ty, tvenv_t *tv) {
 }
 
 static hk_type_t *resolve_annot(ck_t *c, const hk_ty_t *ty) {
-  tvenv_t tv = {0};
-  tv.flexible = true;
+  tvenv_t tv;
+  tv_begin(c, &tv, true);
   return resolve_ty(c, ty, &tv);
 }
 
@@ -414,18 +416,75 @@ static hk_type_t *resolve_annot(ck_t *c, const hk_ty_t *ty) {
 
 static bool is_prelude_entry(sent_t *e) { return e && e->val && e->aux; }
 
+/* The position of type variable [k] (from 0) of declaration [d]: the AST
+** keeps none, so the source between the keyword and the type name is
+** scanned (it holds only the type variable sequence, blanks and comments).
+** Falls back to the keyword's position. */
+static hk_pos_t tyvar_pos(ck_t *c, const hk_dec_t *d, uint32_t k) {
+  if (!c->src || d->pos.file >= c->src->n) return d->pos;
+  const hk_source_t *f = &c->src->items[d->pos.file];
+  const char *t = f->text;
+  size_t n = f->len, i = 0;
+  uint32_t line = 1, col = 1;
+  while (i < n && !(line == d->pos.line && col == d->pos.col)) {
+    if (t[i] == '\n') {
+      line++;
+      col = 1;
+      i++;
+      continue;
+    }
+    i++; /* one scalar: its lead byte and continuation bytes */
+    while (i < n && ((unsigned char)t[i] & 0xc0) == 0x80) i++;
+    col++;
+    if (line > d->pos.line) break;
+  }
+  if (line != d->pos.line || col != d->pos.col) return d->pos;
+  /* Now at the keyword: skip it. */
+  while (i < n && ((t[i] >= 'a' && t[i] <= 'z'))) i++, col++;
+  uint32_t seen = 0, depth = 0;
+  while (i < n) {
+    char ch = t[i];
+    if (depth) {
+      if (ch == '(' && i + 1 < n && t[i + 1] == '*') depth++, i += 2, col += 2;
+      else if (ch == '*' && i + 1 < n && t[i + 1] == ')') depth--, i += 2, col += 2;
+      else if (ch == '\n') line++, col = 1, i++;
+      else col += ((unsigned char)ch & 0xc0) != 0x80, i++;
+      continue;
+    }
+    if (ch == '(' && i + 1 < n && t[i + 1] == '*') {
+      depth = 1, i += 2, col += 2;
+    } else if (ch == '\n') {
+      line++, col = 1, i++;
+    } else if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '(' || ch == ',' ||
+               ch == ')') {
+      col++, i++;
+    } else if (ch == '\'') {
+      size_t j = i + 1;
+      while (j < n && (t[j] == '_' || t[j] == '\'' || (t[j] >= 'a' && t[j] <= 'z') ||
+                       (t[j] >= 'A' && t[j] <= 'Z') || (t[j] >= '0' && t[j] <= '9')))
+        j++;
+      if (seen++ == k) return (hk_pos_t){d->pos.file, line, col, (uint32_t)(j - i)};
+      col += (uint32_t)(j - i);
+      i = j;
+    } else {
+      break;
+    }
+  }
+  return d->pos;
+}
+
+/* Declares the type parameters of [d] in a fresh environment [tv]. */
 static void check_tyvars(ck_t *c, const hk_dec_t *d, tvenv_t *tv) {
-  tv->n = tv->cap = d->ntyvars;
-  tv->names = alloc(c, (d->ntyvars + 1) * sizeof *tv->names);
-  tv->vars = alloc(c, (d->ntyvars + 1) * sizeof *tv->vars);
+  tv_begin(c, tv, false);
+  tv->params = alloc(c, (d->ntyvars + 1) * sizeof *tv->params);
   for (uint32_t i = 0; i < d->ntyvars; i++) {
-    for (uint32_t j = 0; j < i; j++)
-      if (strcmp(d->tyvars[i], d->tyvars[j]) == 0)
-        fail(c, d->pos, "duplicate type variable: %s", d->tyvars[i]);
-    tv->names[i] = d->tyvars[i];
+    sent_t *e = st_get(&c->tyvars, d->tyvars[i]);
+    if (e && e->aux == tv->stamp)
+      fail(c, tyvar_pos(c, d, i), "duplicate type variable: %s", d->tyvars[i]);
     hk_type_t *v = hk_types_var(&c->T, false);
     v->level = HK_LEVEL_GENERIC;
-    tv->vars[i] = v;
+    tv->params[i] = v;
+    tv_add(c, tv, d->tyvars[i], v);
   }
 }
 
@@ -475,16 +534,16 @@ static hk_ctor_t *add_ctor(ck_t *c, hk_datatype_t *dt, uint32_t tag, const char 
 }
 
 static void check_datatype(ck_t *c, hk_dec_t *d) {
-  tvenv_t tv = {0};
+  tvenv_t tv;
   check_tyvars(c, d, &tv);
   check_type_name(c, d->name, d->name_pos);
   hk_datatype_t *dt = new_datatype(c, d->name, d->ntyvars, d->n, d->name_pos);
   tyent_t *te = alloc(c, sizeof *te);
   te->arity = d->ntyvars;
-  te->params = tv.vars;
+  te->params = tv.params;
   te->dt = dt;
   register_type(c, d->name, TE_DATA, te, false);
-  hk_type_t *self = hk_types_data(&c->T, dt, tv.vars, d->ntyvars);
+  hk_type_t *self = hk_types_data(&c->T, dt, tv.params, d->ntyvars);
   for (uint32_t i = 0; i < d->n; i++) {
     hk_conbind_t *cb = &d->ctors[i];
     sent_t *e = st_get(&c->ctors, cb->name);
@@ -507,13 +566,13 @@ static void check_datatype(ck_t *c, hk_dec_t *d) {
 }
 
 static void check_alias(ck_t *c, hk_dec_t *d) {
-  tvenv_t tv = {0};
+  tvenv_t tv;
   check_tyvars(c, d, &tv);
   check_type_name(c, d->name, d->name_pos);
   hk_type_t *body = resolve_ty(c, d->ty, &tv);
   tyent_t *te = alloc(c, sizeof *te);
   te->arity = d->ntyvars;
-  te->params = tv.vars;
+  te->params = tv.params;
   te->body = body;
   register_type(c, d->name, TE_ALIAS, te, false);
 }
@@ -521,7 +580,8 @@ static void check_alias(ck_t *c, hk_dec_t *d) {
 static void check_effect(ck_t *c, hk_dec_t *d) {
   sent_t *e = st_get(&c->effects, d->name);
   if (e && e->val) fail(c, d->name_pos, "duplicate effect name: %s", d->name);
-  tvenv_t tv = {0};
+  tvenv_t tv;
+  tv_begin(c, &tv, false);
   hk_type_t *payload = d->ty ? resolve_ty(c, d->ty, &tv) : prim(c, HK_TC_UNIT);
   hk_effect_t *ef = alloc(c, sizeof *ef);
   ef->name = d->name;
@@ -1148,6 +1208,7 @@ static void ck_free(ck_t *c) {
   st_free(&c->types);
   st_free(&c->effects);
   st_free(&c->patvars);
+  st_free(&c->tyvars);
   free(c->undo);
   free(c->ctor_list.v);
   free(c->dt_list.v);
