@@ -124,8 +124,12 @@ static void adjust(comp_t *c, int pop, int push) {
 
 /* Emits [op] with operand [a]; stack effect from the table unless variable. */
 static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
-  word(c, hk_ins(op, a & 0xffffffu));
   const hk_opinfo_t *in = &hk_opinfo[op];
+  if (in->fmt != HK_FMT_S && a > 0xffffffu) {
+    too_large(c, "an index (local, capture, global, constant or function) above 16M");
+    return;
+  }
+  word(c, hk_ins(op, a & 0xffffffu));
   if (in->pop != HK_VAR) adjust(c, in->pop, in->push);
 }
 static void emit0(comp_t *c, hk_opcode_t op) { emit(c, op, 0); }
