@@ -518,7 +518,14 @@ void hk_rtio_drop_wait(hk_proc_t *p) {
   pd->io = NULL;
 }
 
+/* Output written so far reaches stdout before the process waits for
+** input or a connection (a prompt, a server's "listening on" line). */
+static void flush_out(hk_proc_t *p) {
+  if (!pd_of(p)->rt->cfg.out) fflush(stdout);
+}
+
 static int serve_read_line(hk_proc_t *p, hk_vm_t *vm) {
+  flush_out(p);
   int err;
   hk_io_t *io = get_io(rio_of(p), &err);
   if (!io) return io_unavailable(vm, HK_B_read_line, err);
@@ -644,6 +651,7 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
   case HK_B_tcp_accept: {
     if (!sock_arg(arg)) return fail(vm, "expected Socket, got %s", hk_kind_name(arg));
     register_owner(p);
+    flush_out(p);
     rq_t *rq = new_rq(p, id, HK_IO_ACCEPT, HK_WAIT_IO);
     if (!rq) return fail(vm, "out of memory");
     return submitted(p, vm, rq,
