@@ -125,7 +125,8 @@ static void adjust(comp_t *c, int pop, int push) {
 /* Emits [op] with operand [a]; stack effect from the table unless variable. */
 static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
   const hk_opinfo_t *in = &hk_opinfo[op];
-  if (in->fmt != HK_FMT_S && a > 0xffffffu) {
+  bool signed_a = in->fmt == HK_FMT_S || op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI);
+  if (!signed_a && a > 0xffffffu) {
     too_large(c, "an index (local, capture, global, constant or function) above 16M");
     return;
   }
