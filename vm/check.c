@@ -907,12 +907,18 @@ static hk_type_t *infer_handle(ck_t *c, hk_expr_t *e) {
   e->ret.payload_var = binder(c, e->ret.payload, e->ret.payload_pos, tau);
   hk_type_t *rho = infer(c, e->ret.body);
   scope_pop(c, mark);
+  /* The effects handled so far, as a hash set of pointers (a handler may
+  ** have any number of clauses). */
+  size_t cap = 8;
+  while (cap < (size_t)e->n * 2) cap *= 2;
+  const hk_effect_t **seen = alloc(c, cap * sizeof *seen);
   for (uint32_t i = 0; i < e->n; i++) {
     hk_handler_t *h = &e->handlers[i];
     const hk_effect_t *ef = lookup_effect(c, h->effect_name, h->pos);
-    for (uint32_t j = 0; j < i; j++)
-      if (e->handlers[j].effect == ef)
-        fail(c, h->pos, "duplicate handler for effect %s", h->effect_name);
+    size_t slot = ((uintptr_t)ef >> 4) * 0x9e3779b97f4a7c15ull & (cap - 1);
+    while (seen[slot] && seen[slot] != ef) slot = (slot + 1) & (cap - 1);
+    if (seen[slot]) fail(c, h->pos, "duplicate handler for effect %s", h->effect_name);
+    seen[slot] = ef;
     h->effect = ef;
     mark = scope_mark(c);
     h->payload_var = binder(c, h->payload, h->payload_pos, ef->payload);
