@@ -53,6 +53,12 @@ struct hk_rtio {
   int io_err;           /* the creation's error, if it failed */
   owner_t *owners[OWNER_BUCKETS];
   _Atomic uint64_t nowners;
+  /* HIKO_IO_LATENCY=1: latency histograms (log2 ns buckets), printed at
+  ** the end. [cb]: callback entry to the process pushed runnable (I/O
+  ** thread only); [run]: callback entry to the process consuming the
+  ** result on a worker (RMWs). */
+  bool lat_on;
+  _Atomic uint64_t lat_cb[40], lat_run[40];
 };
 
 enum { RQ_ARMED = 1u, RQ_DONE = 2u, RQ_ABANDONED = 4u };
@@ -72,6 +78,7 @@ typedef struct rq {
   char *data;
   size_t len;
   char *msg;
+  uint64_t t_done; /* HIKO_IO_LATENCY: when the callback started */
 } rq_t;
 
 static hk_pdata_t *pd_of(hk_proc_t *p) { return (hk_pdata_t *)p->user; }
@@ -165,9 +172,38 @@ static void rq_discard(rq_t *rq) {
   rq_free(rq);
 }
 
+static void lat_add(_Atomic uint64_t *h, uint64_t ns) {
+  uint32_t b = 0;
+  while (ns > 1 && b < 39) {
+    ns >>= 1;
+    b++;
+  }
+  /* Relaxed: a statistic. */
+  atomic_fetch_add_explicit(&h[b], 1, memory_order_relaxed);
+}
+
+static void lat_print(const char *what, _Atomic uint64_t *h) {
+  uint64_t n = 0, acc = 0;
+  for (int i = 0; i < 40; i++) n += atomic_load_explicit(&h[i], memory_order_relaxed);
+  if (!n) return;
+  fprintf(stderr, "hiko io latency %s: n=%" PRIu64, what, n);
+  const double qs[] = {0.5, 0.9, 0.99, 0.999};
+  int q = 0;
+  for (int i = 0; i < 40 && q < 4; i++) {
+    acc += atomic_load_explicit(&h[i], memory_order_relaxed);
+    while (q < 4 && (double)acc >= qs[q] * (double)n) {
+      fprintf(stderr, " p%g<%" PRIu64 "ns", qs[q] * 100, (uint64_t)1 << (i + 1));
+      q++;
+    }
+  }
+  fputc('\n', stderr);
+}
+
 static void on_complete(void *user, hk_io_completion_t *c) {
   hk_rtio_t *rio = user;
   rq_t *rq = c->ctx;
+  uint64_t t0 = rio->lat_on ? hk_sched_now_ns() : 0;
+  rq->t_done = t0;
   hk_proc_t *p = rq->p;
   uint32_t reason = rq->reason;
   rq->result = c->result;
@@ -182,7 +218,8 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   if (old & RQ_ABANDONED) {
     rq_discard(rq); /* the abandoner already stopped counting it */
   } else {
-    if (old & RQ_ARMED) hk_proc_wake(p, reason, NULL);
+    if ((old & RQ_ARMED) && hk_proc_wake(p, reason, NULL) && t0)
+      lat_add(rio->lat_cb, hk_sched_now_ns() - t0);
     /* After the wake: a deadlock check that sees this request finished
     ** sees the process runnable. */
     count_finish(rio, true);
@@ -267,6 +304,8 @@ int hk_rtio_new(hiko_runtime_t *rt, bool eager, hk_rtio_t **out) {
   }
   memset(rio->sh, 0, (rio->nw + 2) * sizeof *rio->sh);
   pthread_mutex_init(&rio->lock, NULL);
+  const char *lat = getenv("HIKO_IO_LATENCY");
+  rio->lat_on = lat && *lat && *lat != '0';
   if (rt->cfg.fs_root) rio->fsroot_err = hk_fsroot_new(&rio->fsroot, rt->cfg.fs_root);
   if (eager) {
     int err;
@@ -279,6 +318,10 @@ int hk_rtio_new(hiko_runtime_t *rt, bool eager, hk_rtio_t **out) {
 void hk_rtio_free(hk_rtio_t *rio) {
   if (!rio) return;
   hk_io_free(atomic_load_explicit(&rio->io, memory_order_acquire));
+  if (rio->lat_on) {
+    lat_print("completion->runnable", rio->lat_cb);
+    lat_print("completion->running", rio->lat_run);
+  }
   if (rio->fsroot) hk_fsroot_free(rio->fsroot);
   for (uint32_t i = 0; i < OWNER_BUCKETS; i++)
     for (owner_t *o = rio->owners[i], *n; o; o = n) {
@@ -416,6 +459,7 @@ static int submitted(hk_proc_t *p, hk_vm_t *vm, rq_t *rq, int rc) {
 /* Makes the completed [rq] the builtin's result. */
 static int consume(hk_proc_t *p, hk_vm_t *vm, rq_t *rq) {
   hk_rtio_t *rio = rio_of(p);
+  if (rq->t_done) lat_add(rio->lat_run, hk_sched_now_ns() - rq->t_done);
   pd_of(p)->io = NULL;
   uint32_t id = rq->builtin;
   int64_t r = rq->result;
