@@ -451,8 +451,9 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
   for (uint32_t at = 0; at < n;) {
     uint32_t op = hk_ins_op(f->code[at]);
     if (op >= HK_I__COUNT) return vfail(why, why_len, "function %u: invalid opcode %u at %u", fi, op, at);
-    uint32_t words = hk_op_words(hk_opinfo[op].fmt);
-    if (at + words > n) return vfail(why, why_len, "function %u: truncated instruction at %u", fi, at);
+    uint32_t words = hk_ins_len(f->code, at, n);
+    if (words == UINT32_MAX || at + (uint64_t)words > n)
+      return vfail(why, why_len, "function %u: truncated instruction at %u", fi, at);
     depth[at] = UNSEEN;
     at += words;
   }
@@ -467,8 +468,8 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
     uint32_t at = work[--nw];
     uint32_t w = f->code[at], op = hk_ins_op(w);
     const hk_opinfo_t *in = &hk_opinfo[op];
-    uint32_t words = hk_op_words(in->fmt);
-    uint32_t b = words == 2 ? f->code[at + 1] : 0;
+    uint32_t words = hk_ins_len(f->code, at, n);
+    uint32_t b = words >= 2 ? f->code[at + 1] : 0;
     int pop, push;
     const char *err = check_operands(img, f, op, w, b, &pop, &push);
     if (err) { rc = vfail(why, why_len, "function %u at %u: %s", fi, at, err); break; }
@@ -476,6 +477,25 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
     if (d < pop) { rc = vfail(why, why_len, "function %u at %u: stack underflow", fi, at); break; }
     int64_t nd = (int64_t)d - pop + push;
     if (nd > (int64_t)f->maxstack) { rc = vfail(why, why_len, "function %u at %u: stack above its maximum", fi, at); break; }
+    if (op == HK_I_SWITCH) { /* fall-through plus one target per table entry */
+      if (hk_ins_a(w) >= f->nlocals || f->code[at + 2] >= img->ndatatypes) {
+        rc = vfail(why, why_len, "function %u at %u: bad switch", fi, at);
+        break;
+      }
+      for (uint32_t t = 0; t <= b && !rc; t++) {
+        int64_t tgt = t == b ? (int64_t)at + words
+                             : (int64_t)at + 3 + t + 1 + (int32_t)f->code[at + 3 + t];
+        if (tgt < 0 || tgt >= n || depth[tgt] == NOT_BOUNDARY) {
+          rc = vfail(why, why_len, "function %u at %u: jump target not an instruction", fi, at);
+        } else if (depth[tgt] == UNSEEN) {
+          depth[tgt] = (int32_t)nd;
+          work[nw++] = (uint32_t)tgt;
+        } else if (depth[tgt] != nd) {
+          rc = vfail(why, why_len, "function %u at %u: inconsistent stack depth", fi, (uint32_t)tgt);
+        }
+      }
+      continue;
+    }
     uint32_t succ[2];
     int ns = 0;
     if (!(in->flags & HK_OPF_END)) {

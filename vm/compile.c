@@ -164,6 +164,20 @@ static void jump(comp_t *c, hk_opcode_t op, uint32_t a, label_t *l) {
   if (l->sites) l->sites[l->n++] = site << 1 | (in->fmt == HK_FMT_AJ);
 }
 
+/* A jump-table word targeting [l], relative to the word after it (patched
+** like the second word of an AJ instruction). */
+static void table_entry(comp_t *c, label_t *l) {
+  uint32_t site = c->fn->n;
+  word(c, 0);
+  if (failed(c)) return;
+  if (l->at >= 0) {
+    c->fn->code[site] = (uint32_t)(int32_t)(l->at - (int64_t)(site + 1));
+    return;
+  }
+  l->sites = grow(c, l->sites, &l->cap, l->n + 1, sizeof *l->sites);
+  if (l->sites) l->sites[l->n++] = site << 1 | 1;
+}
+
 static void place(comp_t *c, label_t *l) {
   cfn_t *f = c->fn;
   l->at = f->n;
@@ -597,6 +611,12 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
   }
 }
 
+/* The pattern without its `as` names and annotations. */
+static hk_pat_t *top_pat(hk_pat_t *p) {
+  while (p->kind == HK_P_AS || p->kind == HK_P_ANNOT) p = p->arg;
+  return p;
+}
+
 static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *sc = strip(e->a);
   uint32_t s;
@@ -610,10 +630,36 @@ static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   label_t end;
   label_init(&end);
   int d0 = c->fn->depth;
+  /* A match on a datatype with several constructors first jumps, by the
+  ** value's tag, to the first arm that can match it (a decision on tags);
+  ** the usual tests of that arm and the arms after it still run, so the
+  ** result is exactly the one of trying the arms in order. */
+  label_t *arm = NULL;
+  const hk_datatype_t *dt = NULL;
+  hk_pat_t *p0 = top_pat(e->arms[0].pat);
+  if (e->n >= 3 && p0->kind == HK_P_CON && p0->ctor && p0->ctor->datatype &&
+      p0->ctor->datatype->nctors >= 3)
+    dt = p0->ctor->datatype;
+  if (dt && (arm = calloc(e->n + 1, sizeof *arm))) {
+    for (uint32_t i = 0; i <= e->n; i++) label_init(&arm[i]);
+    c->cur = e->pos;
+    emit(c, HK_I_SWITCH, s);
+    word(c, dt->nctors);
+    word(c, dt->index);
+    for (uint32_t t = 0; t < dt->nctors; t++) {
+      uint32_t first = e->n;
+      for (uint32_t i = 0; i < e->n && first == e->n; i++) {
+        hk_pat_t *q = top_pat(e->arms[i].pat);
+        if (q->kind != HK_P_CON || !q->ctor || q->ctor->datatype != dt || q->ctor->tag == t) first = i;
+      }
+      table_entry(c, &arm[first]);
+    }
+  }
   for (uint32_t i = 0; i < e->n && !failed(c); i++) {
     label_t next;
     label_init(&next);
     c->fn->depth = d0;
+    if (arm) place(c, &arm[i]);
     pat(c, e->arms[i].pat, s, &next);
     expr(c, e->arms[i].body, tail);
     if (!tail) jump(c, HK_I_JMP, 0, &end);
@@ -622,14 +668,17 @@ static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   }
   c->fn->depth = d0;
   c->cur = e->pos;
+  if (arm) place(c, &arm[e->n]);
   emit0(c, HK_I_MATCHFAIL);
   if (!tail) adjust(c, 0, 1);
   place(c, &end);
   label_free(&end);
+  if (arm) {
+    for (uint32_t i = 0; i <= e->n; i++) label_free(&arm[i]);
+    free(arm);
+  }
 }
 
-/* Compiles `fn p => body` (or a clause function) as a new function and
-** leaves its closure on the stack. */
 static void fn_expr(comp_t *c, hk_expr_t *e) {
   uint32_t idx = reserve_func(c);
   if (failed(c)) return;

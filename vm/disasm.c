@@ -59,7 +59,15 @@ static void put_const(out_t *o, hk_value_t v) {
 static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_t at) {
   uint32_t w = f->code[at], op = hk_ins_op(w);
   const hk_opinfo_t *in = &hk_opinfo[op];
-  uint32_t words = hk_op_words(in->fmt);
+  uint32_t words = hk_ins_len(f->code, at, f->ncode);
+  if (op == HK_I_SWITCH && words != UINT32_MAX && at + words <= f->ncode) {
+    put(o, "  %06u  %4u:%-3u  %-9s %u %u %u", at, f->pos ? f->pos[at].line : 0,
+        f->pos ? f->pos[at].col : 0, in->name, hk_ins_a(w), f->code[at + 1], f->code[at + 2]);
+    for (uint32_t t = 0; t < f->code[at + 1]; t++)
+      put(o, " %u->%06d", t, (int32_t)(at + 3 + t + 1) + (int32_t)f->code[at + 3 + t]);
+    put(o, "\n");
+    return;
+  }
   put(o, "  %06u  %4u:%-3u  %-9s", at, f->pos ? f->pos[at].line : 0, f->pos ? f->pos[at].col : 0,
       in->name);
   uint32_t next = at + words;
@@ -111,7 +119,9 @@ int hk_disasm(const hk_image_t *img, char **outp) {
         break;
       }
       put_ins(&o, img, f, at);
-      at += hk_op_words(hk_opinfo[op].fmt);
+      uint32_t len = hk_ins_len(f->code, at, f->ncode);
+      if (len == UINT32_MAX) break;
+      at += len;
     }
   }
   if (o.oom) {

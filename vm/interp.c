@@ -1078,6 +1078,18 @@ dispatch:
     locals[b + 1] = ((hk_cons_t *)v.as.o)->tail;
     NEXT();
   }
+  CASE(SWITCH) {
+    hk_value_t v = locals[A()];
+    uint32_t n = pc[0], dt = pc[1];
+    const uint32_t *table = pc + 2;
+    pc = table + n;
+    uint32_t ctor = v.tag == HK_T_DATA0 ? (uint32_t)v.as.u : v.tag == HK_T_DATA ? v.as.o->n : UINT32_MAX;
+    if (ctor < img->nctors && img->ctors[ctor].datatype == dt) {
+      uint32_t t = img->ctors[ctor].tag;
+      if (t < n) pc = table + t + 1 + (int32_t)table[t];
+    }
+    NEXT();
+  }
   CASE(JNCTOR) {
     hk_value_t v = *--sp;
     int32_t off = (int32_t)*pc++;

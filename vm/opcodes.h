@@ -32,4 +32,15 @@ static inline uint32_t hk_ins_a(uint32_t w) { return w >> 8; }
 static inline int32_t hk_ins_s(uint32_t w) { return (int32_t)w >> 8; }
 static inline uint32_t hk_ins(uint32_t op, uint32_t a) { return op | (a << 8); }
 
+/* Words of the instruction at code[at] (SWITCH carries its jump table:
+** A = local, B = n, then a datatype word and n entries; entry t targets
+** its own word + 1 + its signed value). Returns UINT32_MAX when truncated. */
+static inline uint32_t hk_ins_len(const uint32_t *code, uint32_t at, uint32_t ncode) {
+  uint32_t op = hk_ins_op(code[at]);
+  if (op >= HK_I__COUNT) return 1;
+  if (op != HK_I_SWITCH) return hk_op_words(hk_opinfo[op].fmt);
+  if (at + 1 >= ncode || code[at + 1] > ncode) return UINT32_MAX;
+  return 3 + code[at + 1];
+}
+
 #endif

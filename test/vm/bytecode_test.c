@@ -21,6 +21,9 @@ static const char *const programs[] = {
     "datatype 'a option = None | Some of 'a\n"
     "fun f x = case x of Some (a, \"s\") => a + 1 | Some (_, _) => 2 | None => 0\n"
     "val _ = println (f (Some (3, \"s\")), f None, 2.5, #\"c\", [Some 1])\n",
+    "datatype e = A of Int | B of e | C | D\n"
+    "fun g x = case x of A n => n | B C => 10 | B y => g y + 1 | _ => 0\n"
+    "val _ = println (g (B (B (A 5))), g (B C), g D)\n",
 };
 
 typedef struct cap { char buf[4096]; size_t n; } cap_t;
