@@ -145,8 +145,10 @@ static char *subst(const char *tmpl, const char *const *keys, const long *vals, 
     int k = 0;
     for (; k < n; k++) {
       size_t kl = strlen(keys[k]);
+      /* Compare first: s[kl] is only readable once s starts with the key. */
+      if (strncmp(s, keys[k], kl) != 0) continue;
       bool word = (s == tmpl || !isalnum((unsigned char)s[-1])) && !isalnum((unsigned char)s[kl]);
-      if (word && strncmp(s, keys[k], kl) == 0) break;
+      if (word) break;
     }
     if (k < n) {
       o += sprintf(o, "%ld", vals[k]);
