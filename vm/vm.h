@@ -179,10 +179,10 @@ int hk_alloc_rng(hk_vm_t *vm, uint64_t state, uint64_t inc, hk_value_t *out);
 
 /* The SPEC §5 text of [v] (iterative, any depth). Returns 0 or -ENOMEM.
 ** Charges reductions itself. Ownership: *out malloc'ed (free), NUL-terminated,
-** *len bytes. Defined in vm/bi_show.c. */
+** *len bytes. Defined in vm/bi_value.c. */
 int hk_value_show(hk_vm_t *vm, hk_value_t v, char **out, size_t *len);
 /* SPEC §4.7 equality (iterative, any depth). Returns 1 equal, 0 not equal,
-** or -ENOMEM. Charges reductions itself. Defined in vm/bi_equal.c. */
+** or -ENOMEM. Charges reductions itself. Defined in vm/bi_value.c. */
 int hk_value_equal(hk_vm_t *vm, hk_value_t a, hk_value_t b);
 
 /* ---- Host side: requests, messages --------------------------------------- */
