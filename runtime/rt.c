@@ -209,11 +209,13 @@ static void print_stats(hiko_runtime_t *rt);
 static void teardown(hiko_runtime_t *rt) {
   /* Every process has ended (hiko_shutdown): nothing submits any more.
   ** Late completions may still run the deadlock check, so the scheduler
-  ** outlives the I/O thread. */
-  hk_rtio_free(rt->rio);
-  rt->rio = NULL;
+  ** outlives the I/O thread; idle workers read the I/O counts, so those
+  ** outlive the workers. */
+  hk_rtio_stop(rt->rio);
   hk_sched_free(rt->sched); /* stops and joins the workers */
   rt->sched = NULL;
+  hk_rtio_free(rt->rio);
+  rt->rio = NULL;
   if (rt->cfg.trace_path && rt->ws) {
     hk_trace_t **t = calloc(rt->nworkers, sizeof *t);
     if (t) {

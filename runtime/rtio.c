@@ -49,6 +49,7 @@ struct hk_rtio {
   hk_fsroot_t *fsroot;  /* --fs-root, or NULL */
   int fsroot_err;       /* hk_fsroot_new's error (file builtins fail with it) */
   pthread_mutex_t lock; /* guards the creation of io and the owner set */
+  pthread_rwlock_t stop_lock; /* hk_rtio_proc_end (read) vs hk_rtio_stop */
   _Atomic(hk_io_t *) io;
   int io_err;           /* the creation's error, if it failed */
   owner_t *owners[OWNER_BUCKETS];
@@ -59,6 +60,10 @@ struct hk_rtio {
   ** result on a worker (RMWs). */
   bool lat_on;
   _Atomic uint64_t lat_cb[40], lat_run[40];
+  /* Seq_cst RMWs on this word stand in for fences (ThreadSanitizer does
+  ** not model atomic_thread_fence): two threads that both RMW it are
+  ** ordered, the later one seeing what the earlier did before. */
+  _Atomic uint64_t sync;
 };
 
 enum { RQ_ARMED = 1u, RQ_DONE = 2u, RQ_ABANDONED = 4u };
@@ -229,12 +234,13 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   ** pending" while every worker is idle (the woken process may even have
   ** ended already): evaluate SPEC §6.9 here (§10.8). Seq_cst fence: a
   ** worker that parks after our look at the workers sees our count. */
-  atomic_thread_fence(memory_order_seq_cst);
+  atomic_fetch_add_explicit(&rio->sync, 1, memory_order_seq_cst);
   if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
 }
 
 /* The process gives up [rq] (cancelled, or the wait ended otherwise). */
 static void rq_abandon(hk_rtio_t *rio, rq_t *rq) {
+  uint64_t token = rq->token; /* once ABANDONED is set the callback may free rq */
   /* acq_rel: acquire pairs with the callback's release of the result. */
   uint32_t old = atomic_fetch_or_explicit(&rq->word, RQ_ABANDONED, memory_order_acq_rel);
   if (old & RQ_DONE) {
@@ -243,7 +249,7 @@ static void rq_abandon(hk_rtio_t *rio, rq_t *rq) {
   }
   /* The callback frees it; it stops counting now (SPEC §10.8). */
   hk_io_t *io = atomic_load_explicit(&rio->io, memory_order_acquire);
-  if (io) hk_io_cancel(io, rq->token);
+  if (io) hk_io_cancel(io, token);
   count_finish(rio, false);
 }
 
@@ -304,6 +310,7 @@ int hk_rtio_new(hiko_runtime_t *rt, bool eager, hk_rtio_t **out) {
   }
   memset(rio->sh, 0, (rio->nw + 2) * sizeof *rio->sh);
   pthread_mutex_init(&rio->lock, NULL);
+  pthread_rwlock_init(&rio->stop_lock, NULL);
   const char *lat = getenv("HIKO_IO_LATENCY");
   rio->lat_on = lat && *lat && *lat != '0';
   if (rt->cfg.fs_root) rio->fsroot_err = hk_fsroot_new(&rio->fsroot, rt->cfg.fs_root);
@@ -315,9 +322,20 @@ int hk_rtio_new(hiko_runtime_t *rt, bool eager, hk_rtio_t **out) {
   return 0;
 }
 
+void hk_rtio_stop(hk_rtio_t *rio) {
+  if (!rio) return;
+  /* Every process has ended, so nothing submits; a terminating one may
+  ** still be letting go of its request or sockets (hk_rtio_proc_end holds
+  ** the read lock). Later readers of rio->io find NULL. */
+  pthread_rwlock_wrlock(&rio->stop_lock);
+  hk_io_t *io = atomic_exchange_explicit(&rio->io, NULL, memory_order_acq_rel);
+  pthread_rwlock_unlock(&rio->stop_lock);
+  hk_io_free(io);
+}
+
 void hk_rtio_free(hk_rtio_t *rio) {
   if (!rio) return;
-  hk_io_free(atomic_load_explicit(&rio->io, memory_order_acquire));
+  hk_rtio_stop(rio);
   if (rio->lat_on) {
     lat_print("completion->runnable", rio->lat_cb);
     lat_print("completion->running", rio->lat_run);
@@ -329,6 +347,7 @@ void hk_rtio_free(hk_rtio_t *rio) {
       free(o);
     }
   pthread_mutex_destroy(&rio->lock);
+  pthread_rwlock_destroy(&rio->stop_lock);
   free(rio->sh);
   free(rio);
 }
@@ -387,18 +406,24 @@ void hk_rtio_proc_end(hk_proc_t *p) {
   hk_pdata_t *pd = pd_of(p);
   hk_rtio_t *rio = pd->rt->rio;
   if (!rio) return;
+  /* Our state became TERMINATED by an exchange (acq_rel) before this. A
+  ** socket_give to us RMWs that word after its owners_add: if its RMW came
+  ** first, our exchange acquired it and the lookup below sees the entry;
+  ** if ours came first, the giver reads TERMINATED and closes the socket. */
+  bool owner = atomic_load_explicit(&rio->nowners, memory_order_relaxed) != 0;
+  if (!pd->io && !owner) return;
+  /* Read lock: hk_rtio_stop (write lock) frees the instance only after
+  ** the last ending process let go of it. */
+  pthread_rwlock_rdlock(&rio->stop_lock);
   if (pd->io) {
     rq_abandon(rio, pd->io);
     pd->io = NULL;
   }
-  /* Seq_cst fence: our state is TERMINATED (an RMW before this); a
-  ** socket_give to us either is seen here (its owners_add) or sees that
-  ** state after its own fence and closes the socket itself. */
-  atomic_thread_fence(memory_order_seq_cst);
-  if (atomic_load_explicit(&rio->nowners, memory_order_relaxed) == 0) return;
-  if (!owners_remove(rio, hk_proc_pid(p))) return;
-  hk_io_t *io = atomic_load_explicit(&rio->io, memory_order_acquire);
-  if (io) hk_io_close_owner(io, hk_proc_pid(p));
+  if (owner && owners_remove(rio, hk_proc_pid(p))) {
+    hk_io_t *io = atomic_load_explicit(&rio->io, memory_order_acquire);
+    if (io) hk_io_close_owner(io, hk_proc_pid(p));
+  }
+  pthread_rwlock_unlock(&rio->stop_lock);
 }
 
 /* ---- Serving ------------------------------------------------------------------- */
@@ -667,10 +692,10 @@ static int serve_give(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, hk_value_t arg) {
   if (!target && pid != me) {
     hk_io_close_quiet(io, sock); /* to a terminated or unknown pid */
   } else if (target) {
-    /* Seq_cst fence: pairs with hk_rtio_proc_end's; if the target's end
-    ** missed our owners_add, we see its TERMINATED state here. */
-    atomic_thread_fence(memory_order_seq_cst);
-    if ((hk_proc_state(target) & HK_PS_MASK) == HK_PS_TERMINATED &&
+    /* A no-op RMW on the target's state word (acq_rel), ordered with its
+    ** termination's exchange: see hk_rtio_proc_end. */
+    uint32_t st = atomic_fetch_or_explicit(&target->state, 0, memory_order_acq_rel);
+    if ((st & HK_PS_MASK) == HK_PS_TERMINATED &&
         hk_io_socket_owner(io, sock) == pid)
       hk_io_close_quiet(io, sock);
     hk_proc_unref(target);

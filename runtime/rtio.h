@@ -29,7 +29,12 @@ enum { HK_RTIO_CONTINUE = 0, HK_RTIO_BLOCK = 1, HK_RTIO_YIELD = 2 };
 ** Returns 0, -ENOMEM. Ownership: *out owned (hk_rtio_free). Thread: init. */
 int hk_rtio_new(hiko_runtime_t *rt, bool eager, hk_rtio_t **out);
 /* Cancels outstanding I/O, closes every socket, joins the I/O thread.
-** Call after the workers stopped and before the process table is freed.
+** Call once every process has ended, while the scheduler still exists (a
+** last completion may run the deadlock check). NULL is a no-op.
+** Thread: the one destroying the runtime. */
+void hk_rtio_stop(hk_rtio_t *rio);
+/* Stops (if needed) and frees. Call after the workers stopped (they read
+** the counts in their idle check) and before the process table is freed.
 ** NULL is a no-op. Thread: the one destroying the runtime. */
 void hk_rtio_free(hk_rtio_t *rio);
 
