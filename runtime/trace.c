@@ -88,6 +88,9 @@ int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, 
               e->pid, ts, dur, w, e->pid, e->reductions, end_name(e->end));
     }
   }
+  /* The I/O thread (SPEC §10.10) has no slices; it is named after the workers. */
+  fprintf(f, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":%u,"
+             "\"args\":{\"name\":\"io\"}}", n);
   fprintf(f, ",\n{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\"hiko\"}}");
   fprintf(f, ",\n{\"name\":\"dropped_events\",\"ph\":\"M\",\"pid\":1,\"args\":{\"count\":%" PRIu64 "}}",
           dropped);
