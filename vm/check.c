@@ -147,6 +147,7 @@ struct ck {
   uint32_t patstamp;
   uint32_t nvars;
   hk_var_t *builtins;
+  uint32_t nbuiltins;
   hk_datatype_t *failure, *outcome;
   const hk_datatype_t *json;
   /* Redundancy warnings of the current top-level declaration, flushed in
@@ -1181,15 +1182,18 @@ static void prelude(ck_t *c) {
   c->outcome = o;
 }
 
-static void builtins(ck_t *c) {
-  c->builtins = alloc(c, HK_B__COUNT * sizeof *c->builtins);
-  for (int i = 0; i < HK_B__COUNT; i++) {
+static void builtins(ck_t *c, const hk_builtin_info_t *natives, uint32_t nnatives) {
+  uint32_t n = HK_B__COUNT + nnatives;
+  c->builtins = alloc(c, n * sizeof *c->builtins);
+  c->nbuiltins = n;
+  for (uint32_t i = 0; i < n; i++) {
+    const hk_builtin_info_t *bi = i < HK_B__COUNT ? &hk_builtin_table[i] : &natives[i - HK_B__COUNT];
     hk_var_t *v = &c->builtins[i];
-    v->name = hk_builtin_table[i].name;
+    v->name = bi->name;
     v->kind = HK_VAR_BUILTIN;
     v->builtin = (hk_builtin_id_t)i;
     v->id = c->nvars++;
-    v->type = hk_types_parse_builtin(&c->T, hk_builtin_table[i].type, c->outcome);
+    v->type = hk_types_parse_builtin(&c->T, bi->type, c->outcome);
     if (!v->type) {
       hk_diag_error_file(c->diags, 0, "internal error: bad type for builtin %s", v->name);
       bail(c);
@@ -1227,6 +1231,12 @@ static void ck_free(ck_t *c) {
 
 int hk_check_program(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diags,
                      hk_program_ast_t *prog, hk_checked_t **out) {
+  return hk_check_program_natives(arena, src, diags, prog, NULL, 0, out);
+}
+
+int hk_check_program_natives(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diags,
+                             hk_program_ast_t *prog, const hk_builtin_info_t *natives,
+                             uint32_t nnatives, hk_checked_t **out) {
   ck_t *c = calloc(1, sizeof *c);
   if (!c) {
     hk_diag_error_file(diags, 0, "out of memory");
@@ -1247,7 +1257,7 @@ int hk_check_program(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diag
     return -1;
   }
   prelude(c);
-  builtins(c);
+  builtins(c, natives, nnatives);
   for (uint32_t i = 0; i < prog->ndecs; i++) {
     check_dec(c, prog->decs[i], true);
     flush_warnings(c);
@@ -1266,6 +1276,7 @@ int hk_check_program(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diag
   for (uint32_t i = 0; i < k->nglobals; i++) k->global_names[i] = k->globals[i]->name;
   k->nvars = c->nvars;
   k->builtins = c->builtins;
+  k->nbuiltins = c->nbuiltins;
   k->json = c->json;
   *out = k;
   ck_free(c);

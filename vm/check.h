@@ -106,7 +106,8 @@ typedef struct hk_checked {
   hk_var_t **globals;        /* [nglobals]: the var of each slot (name = ->name) */
   const char **global_names; /* [nglobals] */
   uint32_t nvars;            /* hk_var_t ids are 0..nvars-1 */
-  hk_var_t *builtins;        /* [HK_B__COUNT], the shared builtin vars */
+  hk_var_t *builtins;        /* [nbuiltins], the shared builtin vars */
+  uint32_t nbuiltins;        /* HK_B__COUNT + the registered natives */
   /* The datatype named `json` with JNull..JObject at tags 0..6 (SPEC §8.9),
   ** the last such declaration in program order, or NULL. */
   const hk_datatype_t *json;
@@ -120,5 +121,16 @@ typedef struct hk_checked {
 ** place. [src] is borrowed (for file names). Thread: one. */
 int hk_check_program(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diags,
                      hk_program_ast_t *prog, hk_checked_t **out);
+
+/* As hk_check_program, with [nnatives] embedder-registered builtins
+** (hiko_register_builtin) after the standard ones: natives[i] gets builtin
+** id HK_B__COUNT + i. Each type string must parse (hk_types_parse_builtin)
+** and no name may repeat a standard builtin's (the runtime checked both at
+** registration); a bad one is an internal error diagnostic.
+** Ownership: borrows natives (names are referenced by the result: they must
+** outlive the compilation). Thread: one. */
+int hk_check_program_natives(hk_arena_t *arena, hk_sources_t *src, hk_diags_list_t *diags,
+                             hk_program_ast_t *prog, const hk_builtin_info_t *natives,
+                             uint32_t nnatives, hk_checked_t **out);
 
 #endif

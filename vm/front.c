@@ -21,8 +21,8 @@ static int after_load(hk_front_t *f) {
   **                             (hk_checked_t **)&f->checked);
   ** (and include "vm/check.h"). It returns 0, or -1 after recording an
   ** error diagnostic. */
-  int rc = hk_check_program(&f->arena, &f->sources, &f->diags, f->prog,
-                            (hk_checked_t **)&f->checked);
+  int rc = hk_check_program_natives(&f->arena, &f->sources, &f->diags, f->prog, f->natives,
+                                    f->nnatives, (hk_checked_t **)&f->checked);
   if (rc != 0) return rc;
   /* CODEGEN: the compiler's call goes here, storing its result in
   ** f->image; it runs only when checking succeeded. */

@@ -12,6 +12,7 @@
 
 #include "vm/arena.h"
 #include "vm/ast.h"
+#include "vm/builtins.h"
 #include "vm/diag.h"
 #include "vm/load.h"
 
@@ -22,6 +23,10 @@ typedef struct hk_front {
   hk_program_ast_t *prog;  /* after loading; NULL if loading failed */
   void *checked;           /* hk_checked_t * once the checker ran */
   void *image;             /* the compiled program, once codegen exists */
+  /* Embedder-registered builtins (ids HK_B__COUNT + i), set by the caller
+  ** before compiling; borrowed, must outlive the compilation. */
+  const hk_builtin_info_t *natives;
+  uint32_t nnatives;
 } hk_front_t;
 
 /* Initialises an empty compilation. */
