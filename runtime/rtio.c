@@ -514,6 +514,21 @@ static int consume(hk_proc_t *p, hk_vm_t *vm, rq_t *rq) {
     }
     break;
   case HK_IO_READ_LINE:
+    /* Strings are valid UTF-8 (SPEC §4.6): invalid input bytes become
+    ** U+FFFD, as for getenv and args. */
+    if (rq->data && !hk_io_utf8_valid(rq->data, rq->len)) {
+      size_t n;
+      char *fixed = hk_io_utf8_sanitize(rq->data, rq->len, &n);
+      if (!fixed) {
+        out = fail(vm, "out of memory");
+        break;
+      }
+      free(rq->data);
+      rq->data = fixed;
+      rq->len = n;
+    }
+    if (!hk_alloc_string(vm, rq->data ? rq->data : "", rq->len, &v)) out = complete(vm, v);
+    break;
   case HK_IO_RECV_TEXT:
     if (!hk_alloc_string(vm, rq->data ? rq->data : "", rq->len, &v)) out = complete(vm, v);
     break;
