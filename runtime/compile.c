@@ -3,9 +3,12 @@
 #include "hiko.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/native.h"
+#include "vm/bytecode.h"
 #include "vm/front.h"
 
 /* hiko_program_t: a compiled program. This is its only definition.
@@ -15,6 +18,7 @@
 ** here (e.g. a reference count for roots that keep it alive). */
 struct hiko_program {
   hk_front_t front;
+  hk_image_t *loaded; /* hiko_program_load: the verified image (owned), else NULL */
 };
 
 /* hiko_diags_t: a snapshot of a compilation's diagnostics, independent of
@@ -90,34 +94,96 @@ static int finish(hiko_program_t *p, int rc, hiko_program_t **out, hiko_diags_t 
   return HIKO_ECOMPILE;
 }
 
-int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
-                      hiko_diags_t **diags) {
-  (void)rt; /* the runtime's registered builtins: once the checker takes them */
-  *out = NULL;
-  *diags = NULL;
-  if (!path) return -EINVAL;
+/* A program about to be compiled with [rt]'s registered builtins (none for
+** NULL); from now on rt accepts no more registrations. Returns 0, -ENOMEM. */
+static int new_program(hiko_runtime_t *rt, hiko_program_t **out) {
   hiko_program_t *p = calloc(1, sizeof *p);
   if (!p) return -ENOMEM;
   hk_front_init(&p->front);
-  int rc = hk_front_compile_file(&p->front, path, NULL);
+  int rc = hk_native_table(rt, &p->front.natives, &p->front.nnatives);
+  if (rc) {
+    free(p);
+    return rc;
+  }
+  *out = p;
+  return 0;
+}
+
+int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
+                      hiko_diags_t **diags) {
+  *out = NULL;
+  *diags = NULL;
+  if (!path) return -EINVAL;
+  hiko_program_t *p;
+  int rc = new_program(rt, &p);
+  if (rc) return rc;
+  rc = hk_front_compile_file(&p->front, path, NULL);
   return finish(p, rc, out, diags);
 }
 
 int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
                         size_t len, hiko_program_t **out, hiko_diags_t **diags) {
-  (void)rt;
   *out = NULL;
   *diags = NULL;
   if (!name || (!src && len)) return -EINVAL;
-  hiko_program_t *p = calloc(1, sizeof *p);
-  if (!p) return -ENOMEM;
-  hk_front_init(&p->front);
-  int rc = hk_front_compile_string(&p->front, name, src ? src : "", len, NULL);
+  hiko_program_t *p;
+  int rc = new_program(rt, &p);
+  if (rc) return rc;
+  rc = hk_front_compile_string(&p->front, name, src ? src : "", len, NULL);
   return finish(p, rc, out, diags);
+}
+
+/* The diagnostics of a rejected buffer: one error without a position. */
+static int load_diag(const char *why, hiko_diags_t **out) {
+  static const char file[] = "<bytecode>";
+  hiko_diags_t *d = calloc(1, sizeof *d);
+  if (!d) return -ENOMEM;
+  d->items = calloc(1, sizeof *d->items);
+  char *msg = NULL, *text = NULL;
+  if (asprintf(&msg, "invalid bytecode: %s", why) < 0) msg = NULL;
+  if (msg && asprintf(&text, "%s: error: %s\n", file, msg) < 0) text = NULL;
+  if (!d->items || !msg || !text) {
+    free(msg);
+    free(text);
+    diags_destroy(d);
+    return -ENOMEM;
+  }
+  d->items[0] = (hiko_diag_t){.is_error = true, .file = dup_or_empty(file), .message = msg};
+  d->n = 1;
+  d->errors = 1;
+  d->rendered = text;
+  if (!d->items[0].file) {
+    diags_destroy(d);
+    return -ENOMEM;
+  }
+  *out = d;
+  return 0;
+}
+
+int hiko_program_load(hiko_runtime_t *rt, const void *buf, size_t len, hiko_program_t **out,
+                      hiko_diags_t **diags) {
+  *out = NULL;
+  *diags = NULL;
+  if (!buf && len) return -EINVAL;
+  hiko_program_t *p;
+  int rc = new_program(rt, &p);
+  if (rc) return rc;
+  char why[256] = "";
+  rc = hk_image_load(buf ? buf : "", len, &p->loaded, why, sizeof why);
+  if (rc == 0) {
+    *out = p;
+    return 0;
+  }
+  hk_front_free(&p->front);
+  free(p);
+  if (rc == -ENOMEM) return -ENOMEM;
+  rc = load_diag(why[0] ? why : "rejected", diags);
+  return rc ? rc : HIKO_EBYTECODE;
 }
 
 void hiko_program_release(hiko_program_t *p) {
   if (!p) return;
+  hk_image_free(p->loaded);
   hk_front_free(&p->front);
   free(p);
 }
@@ -141,5 +207,6 @@ void hiko_diags_free(hiko_diags_t *d) { diags_destroy(d); }
 ** Returns borrowed (valid until hiko_program_release), NULL if none. */
 const struct hk_image *hk_program_image(const hiko_program_t *p);
 const struct hk_image *hk_program_image(const hiko_program_t *p) {
-  return p ? (const struct hk_image *)p->front.image : NULL;
+  if (!p) return NULL;
+  return p->loaded ? p->loaded : (const struct hk_image *)p->front.image;
 }

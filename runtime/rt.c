@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/native.h"
 #include "runtime/rt.h"
 #include "runtime/value.h"
 #include "vm/disasm.h"
@@ -110,7 +111,7 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt) {
   if (!rt->cfg.detect_deadlock) return;
   /* Pending I/O and timers are possible wakers (SPEC §6.9.1). Read before
   ** the process counts: a completion's wake precedes its count's end. */
-  if (!hk_rtio_quiet(rt->rio)) return;
+  if (!hk_rtio_quiet(rt->rio) || !hk_native_quiet(rt)) return;
   /* Relaxed: ports are opened by the host, which turns detection on only
   ** if it knows what it does (SPEC §6.9.2). */
   if (atomic_load_explicit(&rt->ports_open, memory_order_relaxed) != 0) return;
@@ -210,7 +211,8 @@ static void teardown(hiko_runtime_t *rt) {
   /* Every process has ended (hiko_shutdown): nothing submits any more.
   ** Late completions may still run the deadlock check, so the scheduler
   ** outlives the I/O thread; idle workers read the I/O counts, so those
-  ** outlive the workers. */
+  ** outlive the workers. Running blocking natives finish first. */
+  hk_native_free(rt);
   hk_rtio_stop(rt->rio);
   hk_sched_free(rt->sched); /* stops and joins the workers */
   rt->sched = NULL;

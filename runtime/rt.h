@@ -62,6 +62,7 @@ struct hiko_runtime {
   _Atomic uint64_t ports_open;
   hk_trace_t *trace_all;
   struct hk_rtio *rio; /* rtio.c: the I/O thread and its builtins */
+  struct hk_natives *natives; /* native.c: registered builtins, helpers (lazy) */
 };
 
 /* The runtime that owns process [p]. */

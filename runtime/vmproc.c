@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/native.h"
 #include "runtime/rt.h"
 #include "runtime/rtio.h"
 #include "vm/builtins.h"
@@ -122,6 +123,7 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   vmproc_t *vp = vp_of(p);
   if (!vp) return;
   hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
+  hk_native_proc_end(p); /* a blocking native call is abandoned */
   if (vp->vm) {
     hk_vm_stats_t st;
     hk_vm_get_stats(vp->vm, &st);
@@ -535,6 +537,7 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
   if (hk_rtio_serves(q->builtin)) return hk_rtio_serve(p, w, vm); /* SPEC §7 */
+  if (hk_native_serves(q->builtin)) return hk_native_serve(p, w, vm); /* SPEC §12 */
   switch (q->builtin) {
   case HK_B_self: return complete(vm, hk_pid(hk_proc_pid(p)));
   case HK_B_spawn: return serve_spawn(p, w, vm, arg, false);

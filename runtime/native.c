@@ -1,0 +1,407 @@
+/* native.c — embedder-registered builtins: see native.h. */
+#include "runtime/native.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt.h"
+#include "runtime/rtio.h"
+#include "runtime/value.h"
+#include "vm/check.h"
+#include "vm/types.h"
+
+typedef struct entry {
+  hiko_native_fn fn;
+  void *ud;
+  unsigned flags;
+} entry_t;
+
+enum { J_ARMED = 1u, J_DONE = 2u, J_ABANDONED = 4u };
+
+/* One call of a native (hiko_call_t). A SYNC call lives on the worker's
+** stack; a blocking one is a job (native.h). */
+struct hiko_call {
+  hk_natives_t *nat;
+  const hk_builtin_info_t *info;
+  const entry_t *e;
+  /* Written by the thread running fn before DONE (release). */
+  hiko_value_t *arg, *result;
+  int rc;
+  char *fail_msg;
+  /* Jobs only. */
+  hk_proc_t *p;                /* referenced until the helper is done */
+  struct hiko_call *next;      /* queue link (under nat->lock) */
+  _Atomic uint32_t word;       /* J_*: RMWs only */
+  _Atomic bool cancelled;      /* set by the process's end */
+};
+
+struct hk_natives {
+  hiko_runtime_t *rt;
+  pthread_mutex_t lock; /* registration, the queue, the threads */
+  pthread_cond_t cond;  /* a job was queued, or stop */
+  /* Registration (under lock until frozen; immutable afterwards). */
+  entry_t *items;
+  hk_builtin_info_t *infos;
+  uint32_t n, cap;
+  bool frozen;
+  /* Helper threads (under lock). */
+  hiko_call_t *head, *tail;
+  uint32_t queued, idle, nthreads, max;
+  pthread_t *threads;
+  bool stop;
+  /* Blocking calls pending: +1 by the submitting worker, -1 by the helper
+  ** after its wake or by the abandoning process. Every change is an RMW;
+  ** see quiet(). */
+  _Atomic uint64_t pending;
+};
+
+/* ---- Registry --------------------------------------------------------------- */
+
+/* The runtime's registry, created on first use. Returns NULL on -ENOMEM. */
+static hk_natives_t *get_natives(hiko_runtime_t *rt) {
+  pthread_mutex_lock(&rt->lock);
+  hk_natives_t *nat = rt->natives;
+  if (!nat && (nat = calloc(1, sizeof *nat)) != NULL) {
+    nat->rt = rt;
+    pthread_mutex_init(&nat->lock, NULL);
+    pthread_cond_init(&nat->cond, NULL);
+    nat->max = rt->cfg.helpers ? rt->cfg.helpers : 64;
+    atomic_init(&nat->pending, 0);
+    rt->natives = nat;
+  }
+  pthread_mutex_unlock(&rt->lock);
+  return nat;
+}
+
+static void oom_abort(void *ctx) {
+  (void)ctx;
+  abort(); /* a tiny arena for one type string: only a real out-of-memory */
+}
+
+/* True if [type] parses as a builtin's type scheme and is a function type. */
+static bool type_ok(const char *type) {
+  hk_arena_t a;
+  hk_arena_init(&a);
+  hk_types_t T;
+  bool ok = false;
+  if (hk_types_init(&T, &a, oom_abort, NULL) == 0) {
+    hk_datatype_t outcome = {.name = "outcome", .ntyvars = 1};
+    hk_type_t *t = hk_types_parse_builtin(&T, type, &outcome);
+    ok = t && t->kind == HK_TYPE_ARROW;
+    hk_types_fini(&T);
+  }
+  hk_arena_free(&a);
+  return ok;
+}
+
+static int add_entry(hk_natives_t *nat, const char *name, const char *type, entry_t e) {
+  for (uint32_t i = 0; i < nat->n; i++)
+    if (strcmp(nat->infos[i].name, name) == 0) return -EEXIST;
+  if (nat->n == nat->cap) {
+    uint32_t cap = nat->cap ? nat->cap * 2 : 8;
+    entry_t *it = realloc(nat->items, cap * sizeof *it);
+    if (!it) return -ENOMEM;
+    nat->items = it;
+    hk_builtin_info_t *in = realloc(nat->infos, cap * sizeof *in);
+    if (!in) return -ENOMEM;
+    nat->infos = in;
+    nat->cap = cap;
+  }
+  char *n = strdup(name), *t = strdup(type);
+  if (!n || !t) {
+    free(n);
+    free(t);
+    return -ENOMEM;
+  }
+  nat->items[nat->n] = e;
+  nat->infos[nat->n] = (hk_builtin_info_t){.name = n, .type = t, .cls = HK_BC_PROC};
+  nat->n++;
+  return 0;
+}
+
+static bool valid_name(const char *s) {
+  if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z'))) return false;
+  for (; *s; s++)
+    if (!(*s == '_' || *s == '\'' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9')))
+      return false;
+  return true;
+}
+
+int hiko_register_builtin(hiko_runtime_t *rt, const char *name, const char *type,
+                          hiko_native_fn fn, void *ud, unsigned flags) {
+  if (!rt || !fn || !type || !valid_name(name) || (flags & ~HIKO_NATIVE_BLOCKING)) return -EINVAL;
+  if (hk_builtin_lookup(name) >= 0) return -EEXIST;
+  if (!type_ok(type)) return HIKO_ECOMPILE;
+  hk_natives_t *nat = get_natives(rt);
+  if (!nat) return -ENOMEM;
+  pthread_mutex_lock(&nat->lock);
+  int rc = nat->frozen ? HIKO_ESTATE
+                       : add_entry(nat, name, type, (entry_t){.fn = fn, .ud = ud, .flags = flags});
+  pthread_mutex_unlock(&nat->lock);
+  return rc;
+}
+
+int hk_native_table(hiko_runtime_t *rt, const hk_builtin_info_t **out, uint32_t *n) {
+  *out = NULL;
+  *n = 0;
+  if (!rt) return 0;
+  hk_natives_t *nat = get_natives(rt);
+  if (!nat) return -ENOMEM;
+  pthread_mutex_lock(&nat->lock);
+  nat->frozen = true;
+  *out = nat->infos;
+  *n = nat->n;
+  pthread_mutex_unlock(&nat->lock);
+  return 0;
+}
+
+/* ---- Calls -------------------------------------------------------------------- */
+
+int hiko_call_fail(hiko_call_t *call, const char *message) {
+  if (!call) return -EINVAL;
+  char *m = strdup(message ? message : "");
+  if (m) {
+    free(call->fail_msg);
+    call->fail_msg = m;
+  }
+  return -EPERM;
+}
+
+bool hiko_call_cancelled(const hiko_call_t *call) {
+  /* Acquire: pairs with the release in hk_native_proc_end. */
+  return call && atomic_load_explicit(&((hiko_call_t *)call)->cancelled, memory_order_acquire);
+}
+
+static void call_free(hiko_call_t *c) {
+  hiko_value_free(c->arg);
+  hiko_value_free(c->result);
+  free(c->fail_msg);
+  free(c);
+}
+
+static int fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(hk_vm_t *vm, const char *fmt, ...) {
+  char *msg = NULL;
+  va_list ap;
+  va_start(ap, fmt);
+  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
+  va_end(ap);
+  hk_vm_complete_fail(vm, "%s", msg ? msg : "out of memory");
+  free(msg);
+  return HK_RTIO_CONTINUE;
+}
+
+/* Completes the request of [vm] with what fn left in [c]; frees the result. */
+static int finish(hk_vm_t *vm, hiko_call_t *c) {
+  const char *name = c->info->name;
+  int out = HK_RTIO_CONTINUE;
+  if (c->fail_msg) {
+    out = fail(vm, "%s: %s", name, c->fail_msg);
+  } else if (c->rc < 0) {
+    out = fail(vm, "%s: %s", name, hiko_strerror(c->rc));
+  } else if (!c->result) {
+    out = fail(vm, "%s: no result", name);
+  } else {
+    hk_value_t v;
+    int rc = hk_value_from_api(vm, c->result, &v);
+    if (rc == -ENOMEM) out = fail(vm, "out of memory");
+    else if (rc < 0) out = fail(vm, "%s: result not representable: %s", name, hiko_strerror(rc));
+    else hk_vm_complete(vm, v);
+  }
+  hiko_value_free(c->result);
+  c->result = NULL;
+  return out;
+}
+
+static int serve_sync(hk_vm_t *vm, hiko_call_t *c) {
+  c->rc = c->e->fn(c, c->arg, &c->result, c->e->ud);
+  int out = finish(vm, c);
+  hiko_value_free(c->arg);
+  free(c->fail_msg);
+  return out;
+}
+
+/* ---- Blocking calls: helper threads ---------------------------------------------- */
+
+static void count_pending(hk_natives_t *nat, int64_t d) {
+  /* Release: a deadlock check that reads the new count (acquire) sees the
+  ** wake that preceded a decrement. */
+  atomic_fetch_add_explicit(&nat->pending, (uint64_t)d, memory_order_release);
+}
+
+/* fn returned on a helper: publish, wake the process (if it armed), or
+** free the job (if the process is gone). */
+static void job_done(hk_natives_t *nat, hiko_call_t *c) {
+  hk_proc_t *p = c->p; /* once DONE is set the process may free c */
+  /* acq_rel: release publishes the result to the process's acquire of DONE;
+  ** acquire pairs with its arm (release: its BLOCKED|ARMING state is
+  ** visible to the wake) and with an abandon. */
+  uint32_t old = atomic_fetch_or_explicit(&c->word, J_DONE, memory_order_acq_rel);
+  if (old & J_ABANDONED) {
+    call_free(c); /* the abandoner already stopped counting it */
+  } else {
+    if (old & J_ARMED) hk_proc_wake(p, HK_WAIT_IO, NULL);
+    count_pending(nat, -1); /* after the wake: see rtio.c on_complete */
+  }
+  hk_proc_unref(p);
+  hiko_runtime_t *rt = nat->rt;
+  /* Seq_cst: as rtio.c's completion, a worker parking after our look at
+  ** the workers sees our count. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (rt->sched && hk_sched_all_idle(rt->sched)) hk_rt_check_deadlock(rt);
+}
+
+static void *helper_main(void *arg) {
+  hk_natives_t *nat = arg;
+  pthread_mutex_lock(&nat->lock);
+  for (;;) {
+    while (!nat->head && !nat->stop) {
+      nat->idle++;
+      pthread_cond_wait(&nat->cond, &nat->lock);
+      nat->idle--;
+    }
+    if (!nat->head) break; /* stop, and nothing left */
+    hiko_call_t *c = nat->head;
+    nat->head = c->next;
+    if (!nat->head) nat->tail = NULL;
+    nat->queued--;
+    pthread_mutex_unlock(&nat->lock);
+    c->rc = c->e->fn(c, c->arg, &c->result, c->e->ud);
+    job_done(nat, c);
+    pthread_mutex_lock(&nat->lock);
+  }
+  pthread_mutex_unlock(&nat->lock);
+  return NULL;
+}
+
+/* Queues [c] first come first served; starts a helper if every running one
+** is busy and fewer than cfg.helpers exist. Returns 0, -ENOMEM, -EAGAIN. */
+static int enqueue(hk_natives_t *nat, hiko_call_t *c) {
+  int rc = 0;
+  pthread_mutex_lock(&nat->lock);
+  if (!nat->threads) nat->threads = calloc(nat->max, sizeof *nat->threads);
+  if (!nat->threads) rc = -ENOMEM;
+  if (rc == 0 && nat->queued + 1 > nat->idle && nat->nthreads < nat->max) {
+    int e = pthread_create(&nat->threads[nat->nthreads], NULL, helper_main, nat);
+    if (e == 0) nat->nthreads++;
+    else if (nat->nthreads == 0) rc = -e;
+  }
+  if (rc == 0) {
+    c->next = NULL;
+    if (nat->tail) nat->tail->next = c;
+    else nat->head = c;
+    nat->tail = c;
+    nat->queued++;
+    pthread_cond_signal(&nat->cond);
+  }
+  pthread_mutex_unlock(&nat->lock);
+  return rc;
+}
+
+static bool arm_job(hk_proc_t *p) {
+  hiko_call_t *c = p->wait.arg;
+  /* acq_rel: release pairs with the helper's acquire (it then sees our
+  ** BLOCKED|ARMING state); acquire pairs with its release of the result. */
+  uint32_t old = atomic_fetch_or_explicit(&c->word, J_ARMED, memory_order_acq_rel);
+  return (old & J_DONE) != 0;
+}
+
+static int block_on(hk_proc_t *p, hiko_call_t *c) {
+  hk_proc_wait_custom(p, HK_WAIT_IO, arm_job, c);
+  return HK_RTIO_BLOCK;
+}
+
+static int start_job(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *c) {
+  hiko_call_t *j = malloc(sizeof *j);
+  if (!j) {
+    hiko_value_free(c->arg);
+    return fail(vm, "out of memory");
+  }
+  *j = *c;
+  atomic_init(&j->word, 0);
+  atomic_init(&j->cancelled, false);
+  j->p = p;
+  hk_proc_ref(p); /* the helper's */
+  count_pending(c->nat, 1);
+  int rc = enqueue(c->nat, j);
+  if (rc < 0) {
+    count_pending(c->nat, -1);
+    hk_proc_unref(p);
+    call_free(j);
+    return fail(vm, "%s: %s", c->info->name, hiko_strerror(rc));
+  }
+  p->io_token = (uint64_t)(uintptr_t)j;
+  return block_on(p, j);
+}
+
+/* A woken process runs its builtin again: the job is done or not (a stale
+** wake: block again). */
+static int resume(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *j) {
+  /* Acquire: pairs with job_done's release; the result is readable. */
+  if (!(atomic_load_explicit(&j->word, memory_order_acquire) & J_DONE)) return block_on(p, j);
+  p->io_token = 0;
+  int out = finish(vm, j);
+  call_free(j);
+  return out;
+}
+
+int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
+  (void)w;
+  if (p->io_token) return resume(p, vm, (hiko_call_t *)(uintptr_t)p->io_token);
+  hiko_runtime_t *rt = hk_rt_of(p);
+  hk_natives_t *nat = rt->natives;
+  uint32_t id = hk_vm_request(vm)->builtin, i = id - HK_B__COUNT;
+  if (!nat || id < HK_B__COUNT || i >= nat->n) return fail(vm, "native: not available in this runtime");
+  hiko_call_t c = {.nat = nat, .info = &nat->infos[i], .e = &nat->items[i]};
+  int rc = hk_value_to_api(vm, hk_vm_image(vm), hk_vm_request(vm)->arg, &c.arg);
+  if (rc < 0) return fail(vm, "out of memory");
+  if (!(c.e->flags & HIKO_NATIVE_BLOCKING)) return serve_sync(vm, &c);
+  return start_job(p, vm, &c);
+}
+
+void hk_native_proc_end(hk_proc_t *p) {
+  if (!p->io_token) return;
+  hiko_call_t *j = (hiko_call_t *)(uintptr_t)p->io_token;
+  p->io_token = 0;
+  hk_natives_t *nat = j->nat;
+  /* Release: fn's acquire in hiko_call_cancelled. */
+  atomic_store_explicit(&j->cancelled, true, memory_order_release);
+  /* acq_rel: acquire pairs with the helper's release of the result. */
+  uint32_t old = atomic_fetch_or_explicit(&j->word, J_ABANDONED, memory_order_acq_rel);
+  if (old & J_DONE) {
+    call_free(j);
+    return;
+  }
+  count_pending(nat, -1); /* the helper frees it; it stops counting now */
+}
+
+bool hk_native_quiet(hiko_runtime_t *rt) {
+  hk_natives_t *nat = rt->natives;
+  /* Acquire: pairs with count_pending's release. */
+  return !nat || atomic_load_explicit(&nat->pending, memory_order_acquire) == 0;
+}
+
+void hk_native_free(hiko_runtime_t *rt) {
+  hk_natives_t *nat = rt->natives;
+  if (!nat) return;
+  pthread_mutex_lock(&nat->lock);
+  nat->stop = true;
+  pthread_cond_broadcast(&nat->cond);
+  pthread_mutex_unlock(&nat->lock);
+  for (uint32_t i = 0; i < nat->nthreads; i++) pthread_join(nat->threads[i], NULL);
+  for (uint32_t i = 0; i < nat->n; i++) {
+    free((char *)nat->infos[i].name);
+    free((char *)nat->infos[i].type);
+  }
+  free(nat->threads);
+  free(nat->items);
+  free(nat->infos);
+  pthread_mutex_destroy(&nat->lock);
+  pthread_cond_destroy(&nat->cond);
+  free(nat);
+  rt->natives = NULL;
+}

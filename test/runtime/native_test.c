@@ -1,0 +1,365 @@
+/* native_test.c — native builtins (hiko_register_builtin, hiko_call_fail,
+** hiko_call_cancelled) and loading serialized programs (hiko_program_load),
+** SPEC §12, §11.4. Suite runtime_native. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "hiko.h"
+
+typedef struct outbuf {
+  char data[4096];
+  size_t n;
+} outbuf_t;
+
+static void collect(void *ud, const char *data, size_t len) {
+  outbuf_t *o = ud;
+  if (o->n + len < sizeof o->data) {
+    memcpy(o->data + o->n, data, len);
+    o->n += len;
+    o->data[o->n] = '\0';
+  }
+}
+
+static outbuf_t out;
+
+static hiko_runtime_t *make_rt(unsigned workers, unsigned helpers) {
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.helpers = helpers;
+  cfg.detect_deadlock = true;
+  cfg.out = collect;
+  cfg.io_ud = &out;
+  memset(&out, 0, sizeof out);
+  hiko_runtime_t *rt;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
+  return rt;
+}
+
+/* Compiles [src]; returns the code and, on failure, the rendered
+** diagnostics in *text (owned). */
+static int compile(hiko_runtime_t *rt, const char *src, hiko_program_t **p, char **text) {
+  hiko_diags_t *d = NULL;
+  int rc = hiko_compile_string(rt, "test.hml", src, strlen(src), p, &d);
+  if (text) *text = NULL;
+  if (rc && text && d) hiko_diags_render(d, text);
+  hiko_diags_free(d);
+  return rc;
+}
+
+static hiko_program_t *compile_ok(hiko_runtime_t *rt, const char *src) {
+  hiko_program_t *p = NULL;
+  char *text = NULL;
+  int rc = compile(rt, src, &p, &text);
+  if (rc) cr_log_error("%s", text ? text : "(no diagnostics)");
+  free(text);
+  cr_assert_eq(rc, 0);
+  return p;
+}
+
+/* Runs [p] as a root to its end. */
+static void run(hiko_runtime_t *rt, hiko_program_t *p, hiko_result_t *res) {
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  cr_assert_eq(hiko_join(rt, root, res, -1), 0);
+}
+
+/* ---- Natives used by the tests ---- */
+
+static int add3(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  int64_t *calls = ud;
+  (*calls)++;
+  int64_t s = 0;
+  for (size_t i = 0; i < hiko_value_count(arg); i++) s += hiko_value_get_int(hiko_value_at(arg, i));
+  return hiko_value_int(s, result);
+}
+
+/* Blocking: a string repeated n times, built on a helper thread. */
+static int repeat(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)ud;
+  size_t len;
+  const char *s = hiko_value_get_string(hiko_value_at(arg, 0), &len);
+  int64_t n = hiko_value_get_int(hiko_value_at(arg, 1));
+  if (n < 0) return hiko_call_fail(call, "negative count");
+  char *buf = malloc(len * (size_t)n + 1);
+  if (!buf) return -ENOMEM;
+  for (int64_t i = 0; i < n; i++) memcpy(buf + (size_t)i * len, s, len);
+  int rc = hiko_value_string(buf, len * (size_t)n, result);
+  free(buf);
+  return rc;
+}
+
+static int always_fail(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)arg;
+  (void)result;
+  (void)ud;
+  return hiko_call_fail(call, "no such widget");
+}
+
+static int errno_fail(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)arg;
+  (void)result;
+  (void)ud;
+  return -ENOENT;
+}
+
+typedef struct slow_state {
+  _Atomic int started, saw_cancel, finished;
+} slow_state_t;
+
+/* Blocking: waits (up to 10 s) until its caller is cancelled, then returns
+** a result that nobody takes (freed by the runtime: ASan checks it). */
+static int slow(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)arg;
+  slow_state_t *st = ud;
+  atomic_store(&st->started, 1);
+  for (int i = 0; i < 10000 && !hiko_call_cancelled(call); i++) {
+    struct timespec ts = {0, 1000000};
+    nanosleep(&ts, NULL);
+  }
+  atomic_store(&st->saw_cancel, hiko_call_cancelled(call));
+  int rc = hiko_value_string("too late", 8, result);
+  atomic_store(&st->finished, 1);
+  return rc;
+}
+
+/* ---- Tests ---- */
+
+Test(runtime_native, sync_builtin) {
+  hiko_runtime_t *rt = make_rt(2, 0);
+  int64_t calls = 0;
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "fun map f xs = case xs of [] => [] | x :: r => f x :: map f r\n"
+      "val f = add3\n"
+      "val _ = println (add3 (1, 2, 3))\n"
+      "val xs = map (fn i => f (i, i, i)) [1, 2, 3]\n"
+      "val _ = println xs\n"
+      "val c = spawn (fn () => add3 (10, 20, 30))\n"
+      "val _ = println (await_process c)\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "6\n[3, 6, 9]\n60\n");
+  cr_assert_eq(calls, 5);
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, blocking_builtin) {
+  hiko_runtime_t *rt = make_rt(2, 2);
+  cr_assert_eq(hiko_register_builtin(rt, "repeat", "String * Int -> String", repeat, NULL,
+                                     HIKO_NATIVE_BLOCKING), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "val _ = println (repeat (\"ab\", 3))\n"
+      "fun map f xs = case xs of [] => [] | x :: r => f x :: map f r\n"
+      "fun go i = spawn (fn () => string_length (repeat (\"x\", i)))\n"
+      "val ps = map go [1, 2, 3, 4, 5, 6, 7, 8]\n"
+      "val _ = println (map await_process ps)\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "ababab\n[1, 2, 3, 4, 5, 6, 7, 8]\n");
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, call_fail_message) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "widget", "Int -> String", always_fail, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "repeat", "String * Int -> String", repeat, NULL,
+                                     HIKO_NATIVE_BLOCKING), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "val _ = println (await_result (spawn (fn () => repeat (\"a\", ~1))))\n"
+      "val _ = widget 1\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_FAILED);
+  cr_assert_str_eq(res.message, "widget: no such widget");
+  cr_assert_str_eq(out.data, "Err (RuntimeError repeat: negative count)\n");
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, errno_failure_message) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "open_thing", "String -> Unit", errno_fail, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "open_thing_b", "String -> Unit", errno_fail, NULL,
+                                     HIKO_NATIVE_BLOCKING), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "val _ = println (await_result (spawn (fn () => open_thing_b \"x\")))\n"
+      "val _ = open_thing \"x\"\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_FAILED);
+  char want[256];
+  snprintf(want, sizeof want, "open_thing: %s", strerror(ENOENT));
+  cr_assert_str_eq(res.message, want);
+  snprintf(want, sizeof want, "Err (RuntimeError open_thing_b: %s)\n", strerror(ENOENT));
+  cr_assert_str_eq(out.data, want);
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, cancel_during_blocking_call) {
+  hiko_runtime_t *rt = make_rt(2, 1);
+  slow_state_t st = {0};
+  cr_assert_eq(hiko_register_builtin(rt, "slow", "Unit -> String", slow, &st,
+                                     HIKO_NATIVE_BLOCKING), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "val c = spawn (fn () => slow ())\n"
+      "val _ = sleep 100\n"
+      "val _ = cancel c\n"
+      "val _ = println (await_result c)\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "Err Cancelled\n");
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0); /* waits for fn */
+  cr_assert_eq(atomic_load(&st.started), 1);
+  cr_assert_eq(atomic_load(&st.saw_cancel), 1);
+  cr_assert_eq(atomic_load(&st.finished), 1);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, registration_errors) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  int64_t calls = 0;
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int -> Int", add3, &calls, 0), -EEXIST);
+  cr_assert_eq(hiko_register_builtin(rt, "println", "Int -> Unit", add3, &calls, 0), -EEXIST);
+  cr_assert_eq(hiko_register_builtin(rt, "bad", "Int -> -> Int", add3, &calls, 0), HIKO_ECOMPILE);
+  cr_assert_eq(hiko_register_builtin(rt, "bad2", "Widget -> Int", add3, &calls, 0), HIKO_ECOMPILE);
+  cr_assert_eq(hiko_register_builtin(rt, "first", "'a * 'b -> 'a", add3, &calls, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "Upper", "Int -> Int", add3, &calls, 0), -EINVAL);
+  hiko_program_t *p = compile_ok(rt, "val x = add3 (1, 2, 3)\n");
+  cr_assert_eq(hiko_register_builtin(rt, "late", "Int -> Int", add3, &calls, 0), HIKO_ESTATE);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, wrong_type_is_compile_error) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  int64_t calls = 0;
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  hiko_program_t *p = NULL;
+  char *text = NULL;
+  cr_assert_eq(compile(rt, "val s = add3 (1, \"two\", 3)\n", &p, &text), HIKO_ECOMPILE);
+  cr_assert_null(p);
+  cr_assert(text && strstr(text, "error"), "%s", text ? text : "");
+  free(text);
+  cr_assert_eq(compile(rt, "val s : String = add3 (1, 2, 3)\n", &p, &text), HIKO_ECOMPILE);
+  free(text);
+  /* Without the runtime only the standard builtins exist. */
+  cr_assert_eq(compile(NULL, "val x = add3 (1, 2, 3)\n", &p, &text), HIKO_ECOMPILE);
+  cr_assert(text && strstr(text, "add3"), "%s", text ? text : "");
+  free(text);
+  cr_assert_eq(calls, 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+static const char dump_src[] =
+    "datatype shape = Circle of Float | Square of Float\n"
+    "fun area s = case s of Circle r => 3.0 *. r *. r | Square a => a *. a\n"
+    "fun map f xs = case xs of [] => [] | x :: r => f x :: map f r\n"
+    "val c = spawn (fn () => area (Square 3.0))\n"
+    "val _ = println (map area [Circle 1.0, Square 2.0], await_process c)\n";
+
+Test(runtime_native, dump_load_run) {
+  hiko_runtime_t *rt = make_rt(2, 0);
+  hiko_program_t *p = compile_ok(rt, dump_src);
+  cr_assert_eq(hiko_register_builtin(rt, "late", "Int -> Int", add3, NULL, 0), HIKO_ESTATE);
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE);
+  hiko_result_clear(&res);
+  char first[4096];
+  strcpy(first, out.data);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+
+  void *buf;
+  size_t len;
+  cr_assert_eq(hiko_program_dump(p, &buf, &len), 0);
+  hiko_program_release(p);
+  rt = make_rt(2, 0);
+  hiko_program_t *q = NULL;
+  hiko_diags_t *d = NULL;
+  cr_assert_eq(hiko_program_load(rt, buf, len, &q, &d), 0);
+  cr_assert_null(d);
+  hiko_free(buf);
+  run(rt, q, &res);
+  cr_assert_eq(res.status, HIKO_DONE);
+  hiko_result_clear(&res);
+  cr_assert_str_eq(out.data, first);
+  cr_assert_str_eq(out.data, "([3, 4], 9)\n");
+  /* A loaded program names its constructors for hiko_value_data. */
+  hiko_value_t *f, *v;
+  cr_assert_eq(hiko_value_float(1.0, &f), 0);
+  cr_assert_eq(hiko_value_data(q, "Circle", f, &v), 0);
+  hiko_value_free(v);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(q);
+}
+
+Test(runtime_native, corrupted_buffer_rejected) {
+  hiko_program_t *p = compile_ok(NULL, dump_src);
+  void *buf;
+  size_t len;
+  cr_assert_eq(hiko_program_dump(p, &buf, &len), 0);
+  hiko_program_release(p);
+  unsigned char *b = buf;
+  const char *cases[3] = {"magic", "truncated", "trailing byte"};
+  for (int k = 0; k < 3; k++) {
+    unsigned char *c = malloc(len + 1);
+    memcpy(c, b, len);
+    c[len] = 0;
+    size_t n = len;
+    if (k == 0) c[0] = 'X';
+    else if (k == 1) n = len / 2;
+    else n = len + 1;
+    hiko_program_t *q = NULL;
+    hiko_diags_t *d = NULL;
+    int rc = hiko_program_load(NULL, c, n, &q, &d);
+    cr_assert_eq(rc, HIKO_EBYTECODE, "%s: %d", cases[k], rc);
+    cr_assert_null(q);
+    cr_assert_eq(hiko_diags_count(d), 1);
+    const hiko_diag_t *g = hiko_diags_get(d, 0);
+    cr_assert(g->is_error);
+    cr_assert(strncmp(g->message, "invalid bytecode: ", 18) == 0, "%s", g->message);
+    cr_assert_gt(strlen(g->message), 18);
+    char *text = NULL;
+    cr_assert_eq(hiko_diags_render(d, &text), 0);
+    cr_assert(strstr(text, "error: invalid bytecode: "), "%s", text);
+    hiko_free(text);
+    hiko_diags_free(d);
+    free(c);
+  }
+  hiko_free(buf);
+}
+
+Test(runtime_native, dump_of_program_with_native) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  int64_t calls = 0;
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  hiko_program_t *p = compile_ok(rt, "val x = add3 (1, 2, 3)\n");
+  void *buf = NULL;
+  size_t len = 0;
+  cr_assert_eq(hiko_program_dump(p, &buf, &len), -ENOTSUP);
+  cr_assert_null(buf);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
