@@ -56,6 +56,7 @@ struct hk_natives {
   ** after its wake or by the abandoning process. Every change is an RMW;
   ** see quiet(). */
   _Atomic uint64_t pending;
+  _Atomic uint64_t sync; /* a seq_cst RMW before looking at the workers */
 };
 
 /* ---- Registry --------------------------------------------------------------- */
@@ -70,6 +71,7 @@ static hk_natives_t *get_natives(hiko_runtime_t *rt) {
     pthread_cond_init(&nat->cond, NULL);
     nat->max = rt->cfg.helpers ? rt->cfg.helpers : 64;
     atomic_init(&nat->pending, 0);
+    atomic_init(&nat->sync, 0);
     rt->natives = nat;
   }
   pthread_mutex_unlock(&rt->lock);
@@ -249,9 +251,9 @@ static void job_done(hk_natives_t *nat, hiko_call_t *c) {
   }
   hk_proc_unref(p);
   hiko_runtime_t *rt = nat->rt;
-  /* Seq_cst: as rtio.c's completion, a worker parking after our look at
-  ** the workers sees our count. */
-  atomic_thread_fence(memory_order_seq_cst);
+  /* Seq_cst RMW (as rtio.c's completion): a worker parking after our look
+  ** at the workers sees our count. */
+  atomic_fetch_add_explicit(&nat->sync, 1, memory_order_seq_cst);
   if (rt->sched && hk_sched_all_idle(rt->sched)) hk_rt_check_deadlock(rt);
 }
 
@@ -385,7 +387,7 @@ bool hk_native_quiet(hiko_runtime_t *rt) {
   return !nat || atomic_load_explicit(&nat->pending, memory_order_acquire) == 0;
 }
 
-void hk_native_free(hiko_runtime_t *rt) {
+void hk_native_stop(hiko_runtime_t *rt) {
   hk_natives_t *nat = rt->natives;
   if (!nat) return;
   pthread_mutex_lock(&nat->lock);
@@ -393,6 +395,13 @@ void hk_native_free(hiko_runtime_t *rt) {
   pthread_cond_broadcast(&nat->cond);
   pthread_mutex_unlock(&nat->lock);
   for (uint32_t i = 0; i < nat->nthreads; i++) pthread_join(nat->threads[i], NULL);
+  nat->nthreads = 0;
+}
+
+void hk_native_free(hiko_runtime_t *rt) {
+  hk_natives_t *nat = rt->natives;
+  if (!nat) return;
+  hk_native_stop(rt);
   for (uint32_t i = 0; i < nat->n; i++) {
     free((char *)nat->infos[i].name);
     free((char *)nat->infos[i].type);

@@ -50,9 +50,14 @@ void hk_native_proc_end(hk_proc_t *p);
 ** waker). Thread: any. */
 bool hk_native_quiet(hiko_runtime_t *rt);
 
-/* Waits for the running native calls, joins the helper threads and frees
-** the registry. Call after every process ended and before the scheduler is
-** freed. NULL registry: no-op. Thread: the one destroying the runtime. */
+/* Waits for the running (and queued) blocking calls and joins the helper
+** threads. Call after every process ended and before the scheduler is
+** freed (a finishing call may run the deadlock check). No registry: no-op.
+** Thread: the one destroying the runtime. */
+void hk_native_stop(hiko_runtime_t *rt);
+/* Stops (if needed) and frees the registry. Call after the workers stopped
+** (idle workers read the pending count). Thread: the one destroying the
+** runtime. */
 void hk_native_free(hiko_runtime_t *rt);
 
 #endif

@@ -212,10 +212,11 @@ static void teardown(hiko_runtime_t *rt) {
   ** Late completions may still run the deadlock check, so the scheduler
   ** outlives the I/O thread; idle workers read the I/O counts, so those
   ** outlive the workers. Running blocking natives finish first. */
-  hk_native_free(rt);
+  hk_native_stop(rt);
   hk_rtio_stop(rt->rio);
   hk_sched_free(rt->sched); /* stops and joins the workers */
   rt->sched = NULL;
+  hk_native_free(rt);
   hk_rtio_free(rt->rio);
   rt->rio = NULL;
   if (rt->cfg.trace_path && rt->ws) {

@@ -132,6 +132,24 @@ static int slow(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **resul
   return rc;
 }
 
+typedef struct busy_state {
+  _Atomic int running, max;
+} busy_state_t;
+
+/* Blocking: records how many calls run at once. */
+static int busy(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  busy_state_t *st = ud;
+  int now = atomic_fetch_add(&st->running, 1) + 1;
+  int m = atomic_load(&st->max);
+  while (now > m && !atomic_compare_exchange_weak(&st->max, &m, now)) {
+  }
+  struct timespec ts = {0, 20 * 1000000};
+  nanosleep(&ts, NULL);
+  atomic_fetch_sub(&st->running, 1);
+  return hiko_value_int(hiko_value_get_int(arg) * 2, result);
+}
+
 /* ---- Tests ---- */
 
 Test(runtime_native, sync_builtin) {
@@ -360,6 +378,29 @@ Test(runtime_native, dump_of_program_with_native) {
   size_t len = 0;
   cr_assert_eq(hiko_program_dump(p, &buf, &len), -ENOTSUP);
   cr_assert_null(buf);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, helpers_cap_and_no_false_deadlock) {
+  /* detect_deadlock is on: the root waits in await_process while its
+  ** children wait for helpers; a pending native call is a possible waker. */
+  hiko_runtime_t *rt = make_rt(2, 2);
+  busy_state_t st = {0};
+  cr_assert_eq(hiko_register_builtin(rt, "busy", "Int -> Int", busy, &st, HIKO_NATIVE_BLOCKING), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "fun map f xs = case xs of [] => [] | x :: r => f x :: map f r\n"
+      "fun go i = spawn (fn () => busy i)\n"
+      "val ps = map go [1, 2, 3, 4, 5, 6]\n"
+      "val _ = println (map await_process ps)\n"
+      "val _ = println (busy 21)\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "[2, 4, 6, 8, 10, 12]\n42\n");
+  cr_assert_leq(atomic_load(&st.max), 2);
+  cr_assert_geq(atomic_load(&st.max), 1);
+  hiko_result_clear(&res);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
 }
