@@ -5,12 +5,16 @@
 ** or a sanitizer report.
 **
 ** An accepted image is also disassembled, dumped and loaded again (the dump
-** of a reload must be the same bytes), and a finished run's result is shown,
-** deep-copied into a second instance and shown there, as a message would be.
+** of a reload must be the same bytes), and run twice: in one long slice and
+** in slices of 1 to 13 reductions, which must end the same way (state,
+** output, reductions, message or result). A finished run's result is shown,
+** deep-copied into a second instance and shown there, as a message would be;
+** the first two globals holding functions are spawned as children (globals
+** exported to the shared store, the function copied, f () run with fuel).
 **
-** The host does no I/O: output is dropped, process and I/O requests fail,
-** `exit` is not allowed, and the filesystem root does not exist, so every
-** filesystem builtin fails instead of touching the disk.
+** The host does no I/O: output is hashed, the clock is fixed, process and
+** I/O requests fail, `exit` is not allowed, and the filesystem root does not
+** exist, so every filesystem builtin fails instead of touching the disk.
 **
 ** Built twice by run_vm.sh: as the fuzz target, and with -DHK_VM_FUZZ_SEEDS
 ** as a tool that writes the images of hiko programs (the seed corpus):
@@ -28,26 +32,45 @@
 #ifndef HK_VM_FUZZ_SEEDS
 
 #include "vm/disasm.h"
+#include "vm/vm_int.h"
 
 /* Limits of one run. Frames of images above FRAME_SLOTS are not run: a
 ** verified image may declare frames of millions of slots, which is correct
 ** but makes every run slow and memory-hungry (memory, not safety). */
-enum { FUEL = 100000, SLICE = 997, MAX_HEAP = 5000, MAX_DEPTH = 1000, FRAME_SLOTS = 1024 };
+enum { FUEL = 100000, BIG_SLICE = 1000000, MAX_HEAP = 5000, MAX_DEPTH = 1000, FRAME_SLOTS = 1024 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int drop_output(void *ud, int stream, const char *d, size_t len) {
-  (void)ud;
-  (void)stream;
-  (void)d;
-  (void)len;
+/* What a run did: everything that must not depend on how it was sliced. */
+typedef struct outcome {
+  hk_run_t state;
+  uint64_t out_hash, out_len; /* FNV-1a of everything written, both streams */
+  uint64_t reductions;
+  char *text; /* failure message, or the result shown; malloc'ed or NULL */
+  bool deterministic; /* false once a builtin whose result varies ran */
+} outcome_t;
+
+static int capture_output(void *ud, int stream, const char *d, size_t len) {
+  outcome_t *o = ud;
+  o->out_hash ^= (uint64_t)stream;
+  for (size_t i = 0; i < len; i++) o->out_hash = (o->out_hash ^ (uint8_t)d[i]) * 0x100000001b3u;
+  o->out_len += len;
   return 0;
 }
 
-static const hk_host_t host = {
-  .write = drop_output,
-  .fs_root = "/nonexistent/hiko-vm-fuzz-root",
-};
+static int64_t fixed_clock(void *ud) {
+  (void)ud;
+  return 0;
+}
+
+static hk_host_t make_host(outcome_t *o) {
+  return (hk_host_t){
+    .ud = o,
+    .write = capture_output,
+    .monotonic_ms = fixed_clock,
+    .fs_root = "/nonexistent/hiko-vm-fuzz-root",
+  };
+}
 
 static const hk_vm_config_t config = {
   .fuel = FUEL, .fuel_limited = true, .max_heap = MAX_HEAP, .max_stack_depth = MAX_DEPTH,
@@ -81,54 +104,145 @@ static void check_round_trip(const hk_image_t *img) {
   free(a);
 }
 
-/* Shows [v] of [vm]'s heap (as print would). */
-static void show(hk_vm_t *vm, hk_value_t v) {
+/* Shows [v] of [vm]'s heap (as print would). Returns the text (malloc'ed) or NULL. */
+static char *show(hk_vm_t *vm, hk_value_t v) {
   char *text = NULL;
   size_t len;
-  if (hk_value_show(vm, v, &text, &len) == 0) free(text);
+  if (hk_value_show(vm, v, &text, &len) != 0) return NULL;
+  return text;
 }
 
 /* Deep-copies a result into a fresh instance (a message or a process
-** result) and shows it there. Continuations are refused with -EINVAL. */
-static void copy_result(hk_vm_t *vm, const hk_image_t *img, hk_value_t v) {
+** result) and shows it there: the text must be the same. Continuations are
+** refused with -EINVAL. */
+static void copy_result(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host, hk_value_t v,
+                        const char *shown) {
   hk_msg_t *m;
   int rc = hk_value_copy_out(vm, v, MAX_HEAP, &m);
   check(rc == 0 || rc == -EINVAL || rc == -E2BIG || rc == -ENOMEM, "copy_out: unexpected code");
   if (rc != 0) return;
   hk_vm_t *to;
-  if (hk_vm_new(&to, img, &host, &config) != 0) {
+  if (hk_vm_new(&to, img, host, &config) != 0) {
     hk_msg_free(m);
     return;
   }
   hk_value_t copy;
-  if (hk_vm_adopt(to, m, &copy) == 0) show(to, copy);
+  if (hk_vm_adopt(to, m, &copy) == 0) {
+    char *again = show(to, copy);
+    if (shown && again && strcmp(shown, again) != 0)
+      fprintf(stderr, "vm_fuzz: shown %s\ncopy shown %s\n", shown, again);
+    check(!shown || !again || strcmp(shown, again) == 0, "a deep copy shows differently");
+    free(again);
+  }
   hk_vm_free(to);
 }
 
-static void run(const hk_image_t *img) {
+/* Builtins whose results vary from run to run (the clock is fixed). */
+static bool varies(const hk_image_t *img) {
+  for (uint32_t i = 0; i < img->nimports; i++) {
+    uint32_t b = img->imports[i];
+    if (b == HK_B_epoch || b == HK_B_epoch_ms || b == HK_B_random_bytes) return true;
+  }
+  return false;
+}
+
+/* Runs [vm] (started) in slices of [slice] reductions until it ends; every
+** request fails. Returns the final state. */
+static hk_run_t run_to_end(hk_vm_t *vm, uint32_t slice) {
+  /* Every slice or request uses at least one reduction of the fuel, so the
+  ** loop ends well before this bound unless the VM stops counting. */
+  hk_run_t st = HK_RUN_YIELD;
+  for (uint32_t i = 0; i < 4 * FUEL && (st == HK_RUN_YIELD || st == HK_RUN_REQUEST); i++) {
+    st = hk_vm_run(vm, slice);
+    if (st == HK_RUN_REQUEST) hk_vm_complete_fail(vm, "%s", "no host in the fuzzer");
+  }
+  check(st != HK_RUN_YIELD && st != HK_RUN_REQUEST, "the run does not end within its fuel");
+  if (st == HK_RUN_FAILED) check(hk_vm_failure(vm)->message != NULL, "failed without a message");
+  return st;
+}
+
+/* Spawns children as `spawn f` would for the first two globals of [root]
+** that hold functions: the globals are exported to the shared store, f is
+** deep-copied into a fresh instance that uses them, and f () runs there. */
+static void spawn_children(hk_vm_t *root, const hk_image_t *img, const hk_host_t *host) {
+  hk_globals_t *g = NULL;
+  if (hk_globals_export(root, &g) != 0) {
+    hk_globals_free(g);
+    return;
+  }
+  int spawned = 0;
+  for (uint32_t i = 0; i < img->nglobals && spawned < 2; i++) {
+    hk_value_t f = root->globals[i];
+    if (f.tag != HK_T_CLOSURE && f.tag != HK_T_PAP) continue;
+    spawned++;
+    hk_msg_t *m;
+    if (hk_value_copy_out(root, f, MAX_HEAP, &m) != 0) continue;
+    hk_vm_t *child;
+    if (hk_vm_new(&child, img, host, &config) != 0) {
+      hk_msg_free(m);
+      continue;
+    }
+    hk_value_t fn;
+    check(hk_vm_use_globals(child, g) == 0, "a child cannot use its root's globals");
+    if (hk_vm_adopt(child, m, &fn) == 0 && hk_vm_start_call(child, fn) == 0) run_to_end(child, 61);
+    hk_vm_free(child);
+  }
+  hk_globals_free(g);
+}
+
+/* Runs [img]'s top level in slices of [slice] reductions; requests fail.
+** With [children], also spawns children from its globals. */
+static void run(const hk_image_t *img, uint32_t slice, bool children, outcome_t *o) {
+  *o = (outcome_t){.state = HK_RUN_FAILED, .out_hash = 0xcbf29ce484222325u};
+  hk_host_t host = make_host(o);
   hk_vm_t *vm;
   if (hk_vm_new(&vm, img, &host, &config) != 0) return;
   if (hk_vm_start_main(vm) != 0) {
     hk_vm_free(vm);
     return;
   }
-  /* Every slice or request uses at least one reduction of the fuel, so the
-  ** loop ends well before this bound unless the VM stops counting. */
-  hk_run_t st = HK_RUN_YIELD;
-  for (uint32_t i = 0; i < 4 * FUEL && (st == HK_RUN_YIELD || st == HK_RUN_REQUEST); i++) {
-    st = hk_vm_run(vm, SLICE);
-    if (st == HK_RUN_REQUEST) hk_vm_complete_fail(vm, "%s", "no host in the fuzzer");
-  }
-  check(st != HK_RUN_YIELD && st != HK_RUN_REQUEST, "the run does not end within its fuel");
+  hk_run_t st = run_to_end(vm, slice);
+  o->state = st;
+  hk_vm_stats_t stats;
+  hk_vm_get_stats(vm, &stats);
+  o->reductions = stats.reductions;
   if (st == HK_RUN_FAILED) {
-    const hk_failure_t *f = hk_vm_failure(vm);
-    check(f && f->message, "failed without a message");
+    o->text = strdup(hk_vm_failure(vm)->message);
   } else if (st == HK_RUN_DONE) {
     hk_value_t v = hk_vm_result(vm);
-    show(vm, v);
-    copy_result(vm, img, v);
+    o->text = show(vm, v);
+    copy_result(vm, img, &host, v, o->text);
+  }
+  if (children) { /* their output is not the root's */
+    outcome_t theirs = {0};
+    hk_host_t host2 = make_host(&theirs);
+    spawn_children(vm, img, &host2);
   }
   hk_vm_free(vm);
+}
+
+/* Runs [img] in one long slice and in slices of [slice] reductions: a
+** process stops at any instruction with all its state saved, and fuel
+** accounting is exact (SPEC 6.11), so both runs must agree exactly. */
+static void run_twice(const hk_image_t *img, uint32_t slice) {
+  outcome_t a, b;
+  run(img, BIG_SLICE, true, &a);
+  run(img, slice, false, &b);
+  if (!varies(img)) {
+    bool same = a.state == b.state && a.out_hash == b.out_hash && a.out_len == b.out_len &&
+                a.reductions == b.reductions &&
+                (a.text && b.text ? strcmp(a.text, b.text) == 0 : a.text == b.text);
+    if (!same)
+      fprintf(stderr,
+              "vm_fuzz: one slice: state %d, %llu reductions, %llu bytes out, \"%s\"\n"
+              "vm_fuzz: slices of %u: state %d, %llu reductions, %llu bytes out, \"%s\"\n",
+              (int)a.state, (unsigned long long)a.reductions, (unsigned long long)a.out_len,
+              a.text ? a.text : "(none)", slice, (int)b.state, (unsigned long long)b.reductions,
+              (unsigned long long)b.out_len, b.text ? b.text : "(none)");
+    check(same, "the outcome depends on the slice size");
+  }
+  free(a.text);
+  free(b.text);
 }
 
 /* The header records the buffer's length (bytes 12..15): mutations that
@@ -156,7 +270,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   bool small = true;
   for (uint32_t i = 0; i < img->nfuncs; i++)
     if ((uint64_t)img->funcs[i].nlocals + img->funcs[i].maxstack > FRAME_SLOTS) small = false;
-  if (small) run(img);
+  if (small) run_twice(img, 1 + (uint32_t)(size % 13));
   hk_image_free(img);
   return 0;
 }
