@@ -2,6 +2,7 @@
 #include "runtime/native.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@ typedef struct entry {
   hiko_native_fn fn;
   void *ud;
   unsigned flags;
+  const hk_type_t *result; /* the result type (in the registry's arena) */
 } entry_t;
 
 enum { J_ARMED = 1u, J_DONE = 2u, J_ABANDONED = 4u };
@@ -43,6 +45,7 @@ struct hk_natives {
   pthread_mutex_t lock; /* registration, the queue, the threads */
   pthread_cond_t cond;  /* a job was queued, or stop */
   /* Registration (under lock until frozen; immutable afterwards). */
+  hk_arena_t arena; /* the parsed types */
   entry_t *items;
   hk_builtin_info_t *infos;
   uint32_t n, cap;
@@ -69,6 +72,7 @@ static hk_natives_t *get_natives(hiko_runtime_t *rt) {
     nat->rt = rt;
     pthread_mutex_init(&nat->lock, NULL);
     pthread_cond_init(&nat->cond, NULL);
+    hk_arena_init(&nat->arena);
     nat->max = rt->cfg.helpers ? rt->cfg.helpers : 64;
     atomic_init(&nat->pending, 0);
     atomic_init(&nat->sync, 0);
@@ -78,25 +82,72 @@ static hk_natives_t *get_natives(hiko_runtime_t *rt) {
   return nat;
 }
 
-static void oom_abort(void *ctx) {
-  (void)ctx;
-  abort(); /* a tiny arena for one type string: only a real out-of-memory */
+typedef struct parse_ctx {
+  jmp_buf jb;
+} parse_ctx_t;
+
+static void oom_jump(void *ctx) { longjmp(((parse_ctx_t *)ctx)->jb, 1); }
+
+/* Parses [type] (a builtin's type scheme, vm/builtins.def notation) into
+** [arena]; *result is its result type. Returns 0, HIKO_ECOMPILE (does not
+** parse, or not a function type), -ENOMEM. */
+static int parse_type(hk_arena_t *arena, const char *type, const hk_type_t **result) {
+  hk_types_t T;
+  if (hk_types_init(&T, arena, oom_jump, NULL) != 0) return -ENOMEM;
+  parse_ctx_t ctx;
+  T.oom_ctx = &ctx;
+  if (setjmp(ctx.jb) != 0) {
+    hk_types_fini(&T);
+    return -ENOMEM;
+  }
+  static const hk_datatype_t outcome = {.name = "outcome", .ntyvars = 1};
+  hk_type_t *t = hk_types_parse_builtin(&T, type, &outcome);
+  hk_types_fini(&T);
+  if (!t || t->kind != HK_TYPE_ARROW) return HIKO_ECOMPILE;
+  *result = t->args[1];
+  return 0;
 }
 
-/* True if [type] parses as a builtin's type scheme and is a function type. */
-static bool type_ok(const char *type) {
-  hk_arena_t a;
-  hk_arena_init(&a);
-  hk_types_t T;
-  bool ok = false;
-  if (hk_types_init(&T, &a, oom_abort, NULL) == 0) {
-    hk_datatype_t outcome = {.name = "outcome", .ntyvars = 1};
-    hk_type_t *t = hk_types_parse_builtin(&T, type, &outcome);
-    ok = t && t->kind == HK_TYPE_ARROW;
-    hk_types_fini(&T);
+static const hk_type_t *resolve(const hk_type_t *t) {
+  while (t->kind == HK_TYPE_VAR && t->link) t = t->link;
+  return t;
+}
+
+/* True if [v] has type [t] (a type variable admits anything). Recursion
+** follows the type, which is a few levels deep; list items are a loop. */
+static bool has_type(const hk_type_t *t, const hiko_value_t *v) {
+  static const hiko_kind_t prim[HK_TC__NPRIM] = {
+      [HK_TC_INT] = HIKO_INT, [HK_TC_FLOAT] = HIKO_FLOAT, [HK_TC_BOOL] = HIKO_BOOL,
+      [HK_TC_STRING] = HIKO_STRING, [HK_TC_CHAR] = HIKO_CHAR, [HK_TC_UNIT] = HIKO_UNIT,
+      [HK_TC_BYTES] = HIKO_BYTES, [HK_TC_RNG] = HIKO_RNG, [HK_TC_PID] = HIKO_PID,
+      [HK_TC_SOCKET] = HIKO_SOCKET};
+  t = resolve(t);
+  hiko_kind_t k = hiko_value_kind(v);
+  switch (t->kind) {
+  case HK_TYPE_VAR: return true;
+  case HK_TYPE_ARROW: return k == HIKO_FUNCTION;
+  case HK_TYPE_TUPLE:
+    if (k != HIKO_TUPLE || hiko_value_count(v) != t->n) return false;
+    for (uint32_t i = 0; i < t->n; i++)
+      if (!has_type(t->args[i], hiko_value_at(v, i))) return false;
+    return true;
+  default: break;
   }
-  hk_arena_free(&a);
-  return ok;
+  if (t->con < HK_TC__NPRIM) return k == prim[t->con];
+  if (t->con == HK_TC_LIST) {
+    if (k != HIKO_LIST) return false;
+    size_t n = hiko_value_count(v);
+    for (size_t i = 0; i < n; i++)
+      if (!has_type(t->args[0], hiko_value_at(v, i))) return false;
+    return true;
+  }
+  /* outcome: Ok of the argument, or Err of a failure (checked by kind). */
+  if (k != HIKO_DATA) return false;
+  const char *c = hiko_value_ctor(v);
+  if (c && strcmp(c, "Ok") == 0)
+    return hiko_value_count(v) == 1 && has_type(t->args[0], hiko_value_at(v, 0));
+  return c && strcmp(c, "Err") == 0 && hiko_value_count(v) == 1 &&
+         hiko_value_kind(hiko_value_at(v, 0)) == HIKO_DATA;
 }
 
 static int add_entry(hk_natives_t *nat, const char *name, const char *type, entry_t e) {
@@ -137,12 +188,12 @@ int hiko_register_builtin(hiko_runtime_t *rt, const char *name, const char *type
                           hiko_native_fn fn, void *ud, unsigned flags) {
   if (!rt || !fn || !type || !valid_name(name) || (flags & ~HIKO_NATIVE_BLOCKING)) return -EINVAL;
   if (hk_builtin_lookup(name) >= 0) return -EEXIST;
-  if (!type_ok(type)) return HIKO_ECOMPILE;
   hk_natives_t *nat = get_natives(rt);
   if (!nat) return -ENOMEM;
   pthread_mutex_lock(&nat->lock);
-  int rc = nat->frozen ? HIKO_ESTATE
-                       : add_entry(nat, name, type, (entry_t){.fn = fn, .ud = ud, .flags = flags});
+  entry_t e = {.fn = fn, .ud = ud, .flags = flags};
+  int rc = nat->frozen ? HIKO_ESTATE : parse_type(&nat->arena, type, &e.result);
+  if (rc == 0) rc = add_entry(nat, name, type, e);
   pthread_mutex_unlock(&nat->lock);
   return rc;
 }
@@ -207,6 +258,8 @@ static int finish(hk_vm_t *vm, hiko_call_t *c) {
     out = fail(vm, "%s: %s", name, hiko_strerror(c->rc));
   } else if (!c->result) {
     out = fail(vm, "%s: no result", name);
+  } else if (!has_type(c->e->result, c->result)) {
+    out = fail(vm, "%s: result does not have the registered type", name);
   } else {
     hk_value_t v;
     int rc = hk_value_from_api(vm, c->result, &v);
@@ -409,6 +462,7 @@ void hk_native_free(hiko_runtime_t *rt) {
   free(nat->threads);
   free(nat->items);
   free(nat->infos);
+  hk_arena_free(&nat->arena);
   pthread_mutex_destroy(&nat->lock);
   pthread_cond_destroy(&nat->cond);
   free(nat);

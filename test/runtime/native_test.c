@@ -132,6 +132,16 @@ static int slow(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **resul
   return rc;
 }
 
+/* Returns the string "oops" (or a list of n Ints with ud non-NULL). */
+static int shaped(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  if (!ud) return hiko_value_string("oops", 4, result);
+  hiko_value_t *items[8];
+  int64_t n = hiko_value_get_int(arg);
+  for (int64_t i = 0; i < n && i < 8; i++) hiko_value_int(i, &items[i]);
+  return hiko_value_list(items, (size_t)(n < 8 ? n : 8), result);
+}
+
 typedef struct busy_state {
   _Atomic int running, max;
 } busy_state_t;
@@ -400,6 +410,27 @@ Test(runtime_native, helpers_cap_and_no_false_deadlock) {
   cr_assert_str_eq(out.data, "[2, 4, 6, 8, 10, 12]\n42\n");
   cr_assert_leq(atomic_load(&st.max), 2);
   cr_assert_geq(atomic_load(&st.max), 1);
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+Test(runtime_native, result_of_wrong_type_fails_the_caller) {
+  hiko_runtime_t *rt = make_rt(1, 0);
+  static int yes = 1;
+  cr_assert_eq(hiko_register_builtin(rt, "liar", "Int -> Int", shaped, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "upto", "Int -> Int list", shaped, &yes, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "liar_list", "Int -> String list", shaped, &yes, 0), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "val _ = println (upto 3)\n"
+      "val _ = println (await_result (spawn (fn () => liar_list 2)))\n"
+      "val _ = liar 1 + 1\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_FAILED);
+  cr_assert_str_eq(res.message, "liar: result does not have the registered type");
+  cr_assert_str_eq(out.data, "[0, 1, 2]\nErr (RuntimeError liar_list: result does not have the "
+                             "registered type)\n");
   hiko_result_clear(&res);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
