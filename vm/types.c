@@ -40,6 +40,15 @@ static hk_type_t *new_type(hk_types_t *T, hk_type_kind_t kind, uint32_t n) {
   return t;
 }
 
+/* Sets [t]'s ground flag from its (filled) args: resolved now, so a
+** variable already bound to a ground type counts as ground. */
+static hk_type_t *set_ground(hk_type_t *t) {
+  bool g = true;
+  for (uint32_t i = 0; i < t->n && g; i++) g = hk_type_resolve(t->args[i])->ground;
+  t->ground = g;
+  return t;
+}
+
 int hk_types_init(hk_types_t *T, hk_arena_t *arena, void (*oom)(void *), void *oom_ctx) {
   memset(T, 0, sizeof *T);
   T->arena = arena;
@@ -50,6 +59,7 @@ int hk_types_init(hk_types_t *T, hk_arena_t *arena, void (*oom)(void *), void *o
     if (!t) return -ENOMEM;
     t->kind = HK_TYPE_CON;
     t->con = (uint8_t)c;
+    t->ground = true;
     T->prim[c] = t;
   }
   return 0;
@@ -76,20 +86,20 @@ hk_type_t *hk_types_list(hk_types_t *T, hk_type_t *elem) {
   hk_type_t *t = new_type(T, HK_TYPE_CON, 1);
   t->con = HK_TC_LIST;
   t->args[0] = elem;
-  return t;
+  return set_ground(t);
 }
 
 hk_type_t *hk_types_arrow(hk_types_t *T, hk_type_t *a, hk_type_t *b) {
   hk_type_t *t = new_type(T, HK_TYPE_ARROW, 2);
   t->args[0] = a;
   t->args[1] = b;
-  return t;
+  return set_ground(t);
 }
 
 hk_type_t *hk_types_tuple(hk_types_t *T, hk_type_t *const *items, uint32_t n) {
   hk_type_t *t = new_type(T, HK_TYPE_TUPLE, n);
   memcpy(t->args, items, n * sizeof *items);
-  return t;
+  return set_ground(t);
 }
 
 hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *const *args,
@@ -98,7 +108,7 @@ hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *cons
   t->con = HK_TC_DATA;
   t->dt = dt;
   if (n) memcpy(t->args, args, n * sizeof *args);
-  return t;
+  return set_ground(t);
 }
 
 hk_type_t *hk_type_resolve(hk_type_t *t) {
@@ -126,6 +136,7 @@ static int walk(hk_types_t *T, hk_type_t *t, visit_fn visit, void *ctx) {
     hk_type_t *x = hk_type_resolve(T->stk[--T->nstk]);
     if (x->mark == stamp) continue;
     x->mark = stamp;
+    T->visits++;
     int r = visit(T, x, ctx);
     if (r < 0) {
       T->nstk = base;
@@ -203,6 +214,7 @@ static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
     if (b->eq) x->eq = true;
     return 0;
   }
+  if (x->ground && !b->eq) return 0; /* no variable: neither v nor a level inside */
   if (b->eq && visit_make_eq(T, x, NULL) < 0) {
     b->err = HK_TYERR_EQ;
     return -1;
@@ -261,7 +273,10 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
       ** a shared sub-graph met again is then skipped (a == b), so unifying
       ** two DAG-shaped types costs their graph size, not their tree size.
       ** (On failure the check stops, so the partial state is never used.) */
-      if (a->n) a->link = b;
+      if (a->n && a->ground && !b->ground)
+        b->link = a; /* keep the node known to be ground */
+      else if (a->n)
+        a->link = b;
     }
     if (r < 0) {
       T->npairs = base;
@@ -290,7 +305,7 @@ static int visit_gen(hk_types_t *T, hk_type_t *x, void *vctx) {
     }
     return 0;
   }
-  return 1;
+  return !x->ground;
 }
 
 size_t hk_types_generalize(hk_types_t *T, hk_type_t *t) {
@@ -305,7 +320,7 @@ static int visit_lower(hk_types_t *T, hk_type_t *x, void *vctx) {
     if (x->level > T->level && x->level != HK_LEVEL_GENERIC) x->level = T->level;
     return 0;
   }
-  return 1;
+  return !x->ground;
 }
 
 void hk_types_lower(hk_types_t *T, hk_type_t *t) { walk(T, t, visit_lower, NULL); }
@@ -341,11 +356,12 @@ static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stam
     if (x->mark == stamp) continue;
     x->mark = stamp;
     x->copy = NULL;
+    T->visits++;
     if (x->kind == HK_TYPE_VAR) {
       if (x->level == HK_LEVEL_GENERIC) x->copy = hk_types_var(T, x->eq);
       continue;
     }
-    if (x->n == 0) continue;
+    if (x->ground) continue; /* nothing to copy: shared */
     spush(T, (hk_type_t *)((uintptr_t)x | 1u));
     for (uint32_t i = x->n; i-- > 0;) spush(T, x->args[i]);
   }
@@ -359,7 +375,7 @@ static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stam
     c->con = x->con;
     c->dt = x->dt;
     for (uint32_t j = 0; j < x->n; j++) c->args[j] = copy_of(x->args[j], stamp);
-    x->copy = c;
+    x->copy = set_ground(c);
   }
   T->npost = pbase;
   return copy_of(t, stamp);

@@ -45,6 +45,11 @@ struct hk_type {
   uint8_t kind;            /* hk_type_kind_t */
   uint8_t con;             /* CON: hk_tcon_t */
   bool eq;                 /* VAR: an equality variable (''a) */
+  bool ground;             /* structured: no variable inside (set at construction,
+                              conservative); such a graph never changes, so the
+                              occurs check, levels, generalisation and instantiation
+                              skip it (a chain of declarations each wrapping the
+                              previous type costs its new nodes, not its depth) */
   uint32_t n;              /* number of args */
   uint32_t level;          /* VAR: binding level, HK_LEVEL_GENERIC if quantified */
   uint32_t mark;           /* traversal stamp (internal) */
@@ -75,6 +80,8 @@ typedef struct hk_types {
   void (*oom)(void *ctx);  /* called when the arena is exhausted; must not return */
   void *oom_ctx;
   hk_type_t *prim[HK_TC__NPRIM]; /* shared Int, Float, ... */
+  uint64_t visits;         /* nodes visited by traversals so far (a work counter
+                              for tests; never reset) */
   /* Scratch stacks (malloc'ed, reused). */
   hk_type_t **stk; size_t nstk, capstk;
   hk_type_t **post; size_t npost, cappost;

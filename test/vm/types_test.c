@@ -327,3 +327,57 @@ Test(vm_types, shared_dag_is_linear) {
   cr_assert_str_eq(pr1(err.expected), "Int");
   cr_assert_str_eq(pr1(err.found), "String");
 }
+
+/* What the checker does for `val a0 = 1` then 4,000 declarations
+** `val aI = [[[[[[[[[[a(I-1)]]]]]]]]]]` (type depth 40,000): bind a fresh
+** pattern variable to the new type, generalise it, and use it monomorphically
+** (instantiate a ground type). The ground graph below each new type is never
+** walked again, so the work is linear in N, not in N * depth
+** (test/lang/pending/README: "Checker time is quadratic ..."). */
+Test(vm_types, deep_ground_chain_is_linear) {
+  enum { N = 4000, WRAP = 10 };
+  hk_type_t *prev = I();
+  hk_tyerr_t err;
+  uint64_t before = T.visits;
+  for (int i = 0; i < N; i++) {
+    T.level = 1;
+    hk_type_t *v = V();
+    hk_type_t *t = hk_types_instantiate(&T, prev);
+    cr_assert_eq(t, hk_type_resolve(prev));
+    for (int k = 0; k < WRAP; k++) t = L(t);
+    cr_assert(t->ground);
+    cr_assert_eq(hk_types_unify(&T, v, t, &err), 0);
+    T.level = 0;
+    cr_assert_eq(hk_types_generalize(&T, v), 0);
+    hk_types_lower(&T, v);
+    prev = v;
+  }
+  /* Quadratic would be about N * N * WRAP / 2 = 8e7 visits. */
+  cr_assert_lt(T.visits - before, (uint64_t)N * WRAP * 4);
+  /* A variable inside is still found by the occurs check. */
+  hk_type_t *w = V();
+  hk_type_t *t = L(T2(prev, w));
+  cr_assert(!t->ground);
+  cr_assert_eq(hk_types_unify(&T, w, t, &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_OCCURS);
+}
+
+/* A variable bound to a ground type makes the nodes built on it ground;
+** instances of a scheme share its ground parts. */
+Test(vm_types, ground_flag) {
+  hk_type_t *a = V();
+  cr_assert(!L(a)->ground);
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, a, L(I()), &err), 0);
+  cr_assert(L(a)->ground);
+  cr_assert(A(I(), S())->ground);
+  T.level = 1;
+  hk_type_t *g = V();
+  hk_type_t *ground = L(L(S()));
+  hk_type_t *s = T2(g, ground);
+  T.level = 0;
+  cr_assert_eq(hk_types_generalize(&T, s), 1);
+  hk_type_t *inst = hk_types_instantiate(&T, s);
+  cr_assert_neq(inst, s);
+  cr_assert_eq(hk_type_resolve(inst)->args[1], ground);
+}
