@@ -4,6 +4,7 @@
 ** Processes are hk_proc_t records (proc.c) running VM instances (vmproc.c)
 ** as tasks of the work-stealing scheduler (sched/). */
 #include <errno.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,25 +23,52 @@ hiko_runtime_t *hk_rt_from_procs_ud(void *ud) { return ud; }
 
 /* ---- Host services (vm/host.h) ------------------------------------------ */
 
+/* Writes all of [data] to [fd], retrying short writes and EINTR.
+** Returns 0 or -errno. */
+static int write_all(int fd, const char *data, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, data, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* One print is one unit (SPEC §6.13.3) written before the call returns
+** (SPEC §8.2): straight to the descriptor, no stdio buffer, so a prompt
+** shows before read_line and nothing is lost if the process is killed. */
 static int host_write(void *ud, int stream, const char *data, size_t len) {
   hiko_runtime_t *rt = ud;
   hiko_write_fn fn = stream == 2 ? rt->cfg.err : rt->cfg.out;
   int rc = 0;
-  pthread_mutex_lock(&rt->out_lock); /* one unit per print (SPEC §6.13.3) */
+  pthread_mutex_lock(&rt->out_lock);
   if (fn) {
     fn(rt->cfg.io_ud, data, len);
   } else {
-    FILE *f = stream == 2 ? stderr : stdout;
-    if (len && fwrite(data, 1, len, f) != len) rc = -EIO;
-    if (stream == 2) fflush(f);
+    rc = write_all(stream == 2 ? 2 : 1, data, len);
   }
   pthread_mutex_unlock(&rt->out_lock);
   return rc;
 }
 
+/* Milliseconds since the runtime's first call (which returns 0, SPEC §8.11). */
 static int64_t host_monotonic_ms(void *ud) {
   hiko_runtime_t *rt = ud;
-  return (int64_t)((hk_sched_now_ns() - rt->t0_ns) / 1000000u);
+  uint64_t now = hk_sched_now_ns();
+  /* Relaxed is enough: the base is a plain number, published once by the
+  ** CAS below; every reader either sees 0 and races to set it, or sees the
+  ** winner's value. */
+  uint64_t base = atomic_load_explicit(&rt->mono_base_ns, memory_order_relaxed);
+  if (base == 0 &&
+      atomic_compare_exchange_strong_explicit(&rt->mono_base_ns, &base, now,
+                                              memory_order_relaxed,
+                                              memory_order_relaxed))
+    return 0; /* this was the first call; a lost CAS loaded the winner's base */
+  return now > base ? (int64_t)((now - base) / 1000000u) : 0;
 }
 
 /* ---- Process-layer callbacks ---------------------------------------------- */

@@ -48,6 +48,8 @@ struct hiko_runtime {
   hk_wstate_t *ws;       /* [nworkers] */
   hk_pcounters_t **shards; /* [nworkers] pointers to ws[i].c */
   uint64_t t0_ns;        /* runtime start, for traces and wall_ms */
+  /* monotonic_ms origin: the first call's time, set once by CAS (SPEC §8.11). */
+  _Atomic uint64_t mono_base_ns;
   /* Guarded by lock. */
   pthread_mutex_t lock;
   pthread_cond_t cond;   /* a root ended, or every process ended */
