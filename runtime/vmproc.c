@@ -533,6 +533,30 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   return SERVE_BLOCK;
 }
 
+/* exec (SPEC §8.12): the capability check of §7.5.2 is done here; running
+** the command on a helper thread is not built yet. */
+static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
+  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2 || !hk_is_string(hk_tuple_at(arg, 0)))
+    return fail(vm, "exec: expected String * String list");
+  hk_value_t cmd = hk_tuple_at(arg, 0);
+  const hiko_config_t *cfg = &vp_of(p)->pd.rt->cfg;
+  for (size_t i = 0; i < cfg->n_allow_exec; i++)
+    if (strlen(cfg->allow_exec[i]) == hk_str_len(cmd) &&
+        memcmp(cfg->allow_exec[i], hk_str_data(cmd), hk_str_len(cmd)) == 0)
+      return fail(vm, "exec: not available in this build");
+  size_t cap = 64, len = 0;
+  for (size_t i = 0; i < cfg->n_allow_exec; i++) cap += strlen(cfg->allow_exec[i]) + 4;
+  char *list = malloc(cap);
+  if (!list) return fail(vm, "out of memory");
+  list[0] = '\0';
+  for (size_t i = 0; i < cfg->n_allow_exec; i++)
+    len += (size_t)snprintf(list + len, cap - len, "%s\"%s\"", i ? ", " : "", cfg->allow_exec[i]);
+  int rc = fail(vm, "exec: command '%.*s' is not in the allowed list: [%s]",
+                (int)hk_str_len(cmd), hk_str_data(cmd), list);
+  free(list);
+  return rc;
+}
+
 static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
@@ -552,6 +576,14 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   default: break;
   }
   const char *name = q->builtin < HK_B__COUNT ? hk_builtin_table[q->builtin].name : "native";
+  switch (q->builtin) {
+  case HK_B_exec: return serve_exec(p, vm, arg);
+  case HK_B_http_get: case HK_B_http: case HK_B_http_json: case HK_B_http_msgpack:
+  case HK_B_http_bytes: /* SPEC §8.14: not built yet; --no-net still denies first */
+    if (!vp_of(p)->pd.rt->cfg.allow_net) return fail(vm, "%s: network access denied", name);
+    return fail(vm, "%s: HTTP support is not available in this build", name);
+  default: break;
+  }
   return fail(vm, "%s: not available in this build", name);
 }
 
