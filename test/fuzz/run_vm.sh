@@ -65,12 +65,21 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # Everything runs in the work folder: nothing may land in the checkout.
 cd "$out" || exit 1
 
-# Reproducers of bugs found before must stay fixed.
-regress=$(find "$src/test/fuzz/regress" -type f ! -name '*.md' 2>/dev/null | sort)
+# Reproducers of bugs found before must stay fixed: raw inputs (*.hbc), and
+# programs (*.hml) whose images get 60000 extra local slots per function
+# (rebuilt here, so they follow changes of the instruction set).
+rm -rf "$out/regress" && mkdir -p "$out/regress"
+programs=$(find "$src/test/fuzz/regress" -name '*.hml' 2>/dev/null | sort)
+if [ -n "$programs" ]; then
+  # shellcheck disable=SC2086
+  ASAN_OPTIONS=detect_leaks=0 "$out/vm_seeds" -l 60000 "$out/regress" $programs > /dev/null || {
+    echo "building the reproducer images failed"; exit 1; }
+fi
+regress=$(find "$src/test/fuzz/regress" "$out/regress" -name '*.hbc' 2>/dev/null | sort)
 if [ -n "$regress" ]; then
   # shellcheck disable=SC2086
-  if ! "$out/vm_fuzz" $regress > "$out/regress.log" 2>&1; then
-    echo "a reproducer in test/fuzz/regress fails again:"
+  if ! "$out/vm_fuzz" -timeout=10 $regress > "$out/regress.log" 2>&1; then
+    echo "a reproducer of test/fuzz/regress fails again:"
     grep -m 40 -E "Running:|ERROR|SUMMARY|runtime error|vm_fuzz:|#[0-9]+ 0x" "$out/regress.log"
     exit 1
   fi

@@ -17,8 +17,10 @@
 ** exist, so every filesystem builtin fails instead of touching the disk.
 **
 ** Built twice by run_vm.sh: as the fuzz target, and with -DHK_VM_FUZZ_SEEDS
-** as a tool that writes the images of hiko programs (the seed corpus):
-**     vm_seeds DIR FILE.hml...   writes DIR/NAME.hbc for each program that compiles */
+** as a tool that writes the images of hiko programs (the seed corpus, and
+** the reproducers kept as programs in test/fuzz/regress):
+**     vm_seeds [-l EXTRA_LOCALS] DIR FILE.hml...
+** writes DIR/NAME.hbc for each program that compiles. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,10 +36,19 @@
 #include "vm/disasm.h"
 #include "vm/vm_int.h"
 
-/* Limits of one run. Frames of images above FRAME_SLOTS are not run: a
-** verified image may declare frames of millions of slots, which is correct
-** but makes every run slow and memory-hungry (memory, not safety). */
-enum { FUEL = 100000, BIG_SLICE = 1000000, MAX_HEAP = 5000, MAX_DEPTH = 1000, FRAME_SLOTS = 1024 };
+/* Limits of one run. Memory grows with the frame sizes an image declares
+** (a verified image may declare millions of slots: correct, but slow and
+** memory-hungry) times the segments alive (one per handler, bounded by the
+** stack depth, and one per continuation, bounded by the heap limit). So an
+** image with a frame above SMALL_FRAME slots runs with tighter limits, and
+** one above BIG_FRAME is not run (memory, not safety). Nor is one with a
+** declared maximum stack above BIG_STACK: the VM reserves it in every
+** handler's segment without charging reductions for it, so each `handle`
+** would cost a large allocation (time, not safety; see the report of
+** test/fuzz/regress/README.md). */
+enum { FUEL = 100000, BIG_SLICE = 1000000, SMALL_FRAME = 1024, BIG_FRAME = 65536, BIG_STACK = 4000 };
+
+static hk_vm_config_t config = {.fuel = FUEL, .fuel_limited = true};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -71,10 +82,6 @@ static hk_host_t make_host(outcome_t *o) {
     .fs_root = "/nonexistent/hiko-vm-fuzz-root",
   };
 }
-
-static const hk_vm_config_t config = {
-  .fuel = FUEL, .fuel_limited = true, .max_heap = MAX_HEAP, .max_stack_depth = MAX_DEPTH,
-};
 
 static void check(bool ok, const char *what) {
   if (ok) return;
@@ -118,7 +125,7 @@ static char *show(hk_vm_t *vm, hk_value_t v) {
 static void copy_result(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host, hk_value_t v,
                         const char *shown) {
   hk_msg_t *m;
-  int rc = hk_value_copy_out(vm, v, MAX_HEAP, &m);
+  int rc = hk_value_copy_out(vm, v, config.max_heap, &m);
   check(rc == 0 || rc == -EINVAL || rc == -E2BIG || rc == -ENOMEM, "copy_out: unexpected code");
   if (rc != 0) return;
   hk_vm_t *to;
@@ -176,7 +183,7 @@ static void spawn_children(hk_vm_t *root, const hk_image_t *img, const hk_host_t
     if (f.tag != HK_T_CLOSURE && f.tag != HK_T_PAP) continue;
     spawned++;
     hk_msg_t *m;
-    if (hk_value_copy_out(root, f, MAX_HEAP, &m) != 0) continue;
+    if (hk_value_copy_out(root, f, config.max_heap, &m) != 0) continue;
     hk_vm_t *child;
     if (hk_vm_new(&child, img, host, &config) != 0) {
       hk_msg_free(m);
@@ -267,10 +274,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *listing = NULL;
   if (hk_disasm(img, &listing) == 0) free(listing);
   check_round_trip(img);
-  bool small = true;
-  for (uint32_t i = 0; i < img->nfuncs; i++)
-    if ((uint64_t)img->funcs[i].nlocals + img->funcs[i].maxstack > FRAME_SLOTS) small = false;
-  if (small) run_twice(img, 1 + (uint32_t)(size % 13));
+  uint64_t frame = 0, stack = 0;
+  for (uint32_t i = 0; i < img->nfuncs; i++) {
+    uint64_t slots = (uint64_t)img->funcs[i].nlocals + img->funcs[i].maxstack;
+    if (slots > frame) frame = slots;
+    if (img->funcs[i].maxstack > stack) stack = img->funcs[i].maxstack;
+  }
+  config.max_heap = frame <= SMALL_FRAME ? 5000 : 64;
+  config.max_stack_depth = frame <= SMALL_FRAME ? 1000 : 16;
+  if (frame <= BIG_FRAME && stack <= BIG_STACK) run_twice(img, 1 + (uint32_t)(size % 13));
   hk_image_free(img);
   return 0;
 }
@@ -279,25 +291,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 #include "vm/front.h"
 
-/* Writes the image of each program to DIR/BASENAME.hbc. */
+/* Writes the image of each program to DIR/BASENAME.hbc. With -l N, every
+** function gets N more local slots (frames far larger than the compiler
+** makes: their set-up must still be charged, SPEC 6.10). */
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s DIR FILE.hml...\n", argv[0]);
+  int first = 1;
+  uint32_t extra = 0;
+  if (argc > 2 && strcmp(argv[1], "-l") == 0) {
+    extra = (uint32_t)strtoul(argv[2], NULL, 10);
+    first = 3;
+  }
+  if (argc < first + 1) {
+    fprintf(stderr, "usage: %s [-l EXTRA_LOCALS] DIR FILE.hml...\n", argv[0]);
     return 2;
   }
+  const char *dir = argv[first];
   int written = 0;
-  for (int i = 2; i < argc; i++) {
+  for (int i = first + 1; i < argc; i++) {
     hk_front_t f;
     hk_front_init(&f);
     hk_load_opts_t opts = {.libdir = NULL, .deny_files = false};
     void *buf = NULL;
     size_t len = 0;
-    if (hk_front_compile_file(&f, argv[i], &opts) == 0 && f.image &&
-        hk_image_dump(f.image, &buf, &len) == 0) {
+    bool compiled = hk_front_compile_file(&f, argv[i], &opts) == 0 && f.image;
+    hk_image_t *img = f.image;
+    if (compiled)
+      for (uint32_t k = 0; k < img->nfuncs; k++) img->funcs[k].nlocals += extra;
+    if (compiled && hk_image_dump(img, &buf, &len) == 0) {
       const char *base = strrchr(argv[i], '/');
       base = base ? base + 1 : argv[i];
       char path[4096];
-      snprintf(path, sizeof path, "%s/%.*s.hbc", argv[1], (int)strcspn(base, "."), base);
+      snprintf(path, sizeof path, "%s/%.*s.hbc", dir, (int)strcspn(base, "."), base);
       FILE *o = fopen(path, "wb");
       bool ok = o && fwrite(buf, 1, len, o) == len;
       if (o && fclose(o) != 0) ok = false;
@@ -311,7 +335,7 @@ int main(int argc, char **argv) {
     }
     hk_front_free(&f);
   }
-  printf("%d seed images from %d programs\n", written, argc - 2);
+  printf("%d images from %d programs\n", written, argc - first - 1);
   return 0;
 }
 
