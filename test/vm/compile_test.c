@@ -28,10 +28,15 @@ static int cap_write(void *ud, int stream, const char *data, size_t len) {
 }
 
 static hk_front_t front;
+static bool front_live;
 static cap_t out;
 
+/* Compiles [src]; a test may compile several programs, each replacing the
+** previous one (freed here, the last one by the suite's fini). */
 static const hk_image_t *compile(const char *src) {
+  if (front_live) hk_front_free(&front);
   hk_front_init(&front);
+  front_live = true;
   int rc = hk_front_compile_string(&front, "t.hml", src, strlen(src), NULL);
   if (rc != 0) {
     char *text = NULL;
@@ -60,7 +65,10 @@ static hk_run_t run(const char *src, const hk_vm_config_t *cfg, hk_vm_t **keep) 
   return st;
 }
 
-static void fini(void) { hk_front_free(&front); }
+static void fini(void) {
+  if (front_live) hk_front_free(&front);
+  front_live = false;
+}
 TestSuite(vm_compile, .fini = fini);
 
 Test(vm_compile, small_program_output) {
