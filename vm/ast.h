@@ -223,6 +223,8 @@ typedef enum hk_dec_kind {
 ** HK_E_CASE of SPEC §2.4.6. */
 typedef struct hk_funbind {
   hk_pos_t pos;         /* the function name in its first clause */
+  hk_pos_t kw;          /* the keyword introducing it: `fun`, or `and` in a group;
+                           a non-exhaustive match is reported here (SPEC §3.8.3) */
   const char *name;
   hk_pat_t **params;
   uint32_t nparams;

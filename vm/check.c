@@ -1098,7 +1098,7 @@ static void check_fun(ck_t *c, hk_dec_t *d, bool toplevel) {
     hk_type_t *tb = infer(c, fb->body);
     unify(c, res, tb, fb->body->pos);
     scope_pop(c, mark);
-    if (fb->nclauses <= 1 && fb->nparams > 0) check_match(c, fb->params, 1, fb->nparams, d->pos);
+    if (fb->nclauses <= 1 && fb->nparams > 0) check_match(c, fb->params, 1, fb->nparams, fb->kw);
   }
   c->T.level--;
   for (uint32_t i = 0; i < d->n; i++) finish_binding(c, d->binds[i].var, true);

@@ -1150,8 +1150,10 @@ static bool desugar_fun(parser_t *p, hk_pos_t kw, hk_funbind_t *fb, clause_t *cs
   return true;
 }
 
+/* Parses one binding of a `fun` group; [kw] is its keyword (`fun` or `and`). */
 static bool parse_funbind(parser_t *p, hk_pos_t kw, hk_funbind_t *fb) {
   if (!at(p, HK_T_IDENT)) return fail(p, "expected identifier"), false;
+  fb->kw = kw;
   fb->name = tok_name(p);
   fb->pos = p->tok.pos;
   advance(p);
@@ -1206,6 +1208,7 @@ out:
 
 static hk_dec_t *parse_fun(parser_t *p, hk_pos_t kw) {
   advance(p);
+  hk_pos_t bkw = kw; /* the current binding's keyword */
   hk_funbind_t *bs = NULL;
   size_t n = 0, cap = 0;
   for (;;) {
@@ -1216,9 +1219,10 @@ static hk_dec_t *parse_fun(parser_t *p, hk_pos_t kw) {
       bs = g;
     }
     memset(&bs[n], 0, sizeof bs[n]);
-    if (!parse_funbind(p, kw, &bs[n])) { free(bs); return NULL; }
+    if (!parse_funbind(p, bkw, &bs[n])) { free(bs); return NULL; }
     n++;
     if (!at(p, HK_T_AND)) break;
+    bkw = p->tok.pos;
     advance(p);
   }
   hk_dec_t *d = new_dec(p, HK_D_FUN, kw);

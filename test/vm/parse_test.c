@@ -399,6 +399,24 @@ Test(vm_parse, declarations) {
   cr_assert_eq(d[8]->pos.line, 9);
 }
 
+/* Each binding of a `fun ... and ...` group keeps its own keyword, where a
+** non-exhaustive match is reported (SPEC §3.8.3; check/qa_nonex_and_group_1). */
+Test(vm_parse, fun_group_keywords) {
+  uint32_t n;
+  hk_dec_t **d = prog("fun f 0 = 1\n  | f _ = 2\nand g true = 1\n  | g true = 2\nand h x = x", &n);
+  cr_assert_not_null(d);
+  cr_assert_eq(d[0]->n, 3);
+  hk_funbind_t *b = d[0]->binds;
+  cr_assert_eq(b[0].kw.line, 1);
+  cr_assert_eq(b[0].kw.col, 1);
+  cr_assert_eq(b[1].kw.line, 3);
+  cr_assert_eq(b[1].kw.col, 1);
+  cr_assert_eq(b[1].body->pos.line, 3); /* the desugared case */
+  cr_assert_eq(b[2].kw.line, 5);
+  cr_assert_eq(b[2].kw.col, 1);
+  cr_assert_eq(d[0]->pos.line, 1);
+}
+
 Test(vm_parse, clausal_functions) {
   uint32_t n;
   hk_dec_t **d = prog("fun f 0 y = y\n  | f x y = x", &n);
