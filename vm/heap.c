@@ -10,12 +10,13 @@
 ** segments: the heap keeps a list of live continuations and frees the
 ** segments of those that die. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vm/vm_int.h"
 
-#define FIRST_CHUNK 512u
+#define FIRST_CHUNK 128u
 #define MAX_CHUNK (4u << 20)
 #define MIN_TRIGGER (256u << 10)
 
@@ -71,6 +72,130 @@ static void chunks_free(hk_chunk_t *c) {
   }
 }
 
+/* ---- Message block cache ------------------------------------------------ */
+/* Small blocks (a spawn closure, a tuple) are the common case and are
+** usually freed on another thread than the one that made them (the
+** receiver's). Each thread keeps, per size class, a free list of up to
+** BATCH blocks and one full spare list; when both are full the spare goes
+** to a shared stack of batches, which a thread whose lists are empty takes
+** from: memory freed anywhere is reused, no block is walked, and the cache
+** holds at most the peak of blocks in flight. Under AddressSanitizer blocks
+** go straight to malloc/free so that use after free is seen. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BLOCK_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BLOCK_CACHE 0
+#endif
+#endif
+#ifndef BLOCK_CACHE
+#define BLOCK_CACHE 1
+#endif
+
+#define CLASS_STEP 16u
+#define NCLASSES 16u /* data up to 256 bytes */
+#define BATCH 64u
+
+#if BLOCK_CACHE
+typedef struct bcache {
+  hk_chunk_t *list[NCLASSES];  /* n[k] blocks linked by next */
+  hk_chunk_t *spare[NCLASSES]; /* NULL or BATCH blocks */
+  uint32_t n[NCLASSES];
+  bool keyed; /* the thread-exit flush is registered */
+} bcache_t;
+
+static _Thread_local bcache_t tcache;
+static pthread_key_t tcache_key;
+static bool tcache_key_ok;
+static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t batches_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Per class: batches of BATCH blocks linked by next, the batches linked
+** through the first block's data. */
+static hk_chunk_t *batches[NCLASSES];
+
+static hk_chunk_t **batch_link(hk_chunk_t *c) { return (hk_chunk_t **)(void *)c->data; }
+
+static void tcache_flush(void *p) {
+  bcache_t *t = p;
+  for (uint32_t k = 0; k < NCLASSES; k++) {
+    chunks_free(t->list[k]);
+    chunks_free(t->spare[k]);
+    t->list[k] = t->spare[k] = NULL;
+    t->n[k] = 0;
+  }
+}
+
+static void tcache_key_make(void) {
+  tcache_key_ok = pthread_key_create(&tcache_key, tcache_flush) == 0;
+}
+
+static bcache_t *tcache_get(void) {
+  bcache_t *t = &tcache;
+  if (!t->keyed) {
+    pthread_once(&tcache_once, tcache_key_make);
+    if (tcache_key_ok) pthread_setspecific(tcache_key, t); /* else: kept until exit */
+    t->keyed = true;
+  }
+  return t;
+}
+
+static hk_chunk_t *block_alloc(size_t size) {
+  if (size > NCLASSES * CLASS_STEP) return chunk_new(size);
+  uint32_t k = size ? (uint32_t)((size - 1) / CLASS_STEP) : 0;
+  bcache_t *t = tcache_get();
+  hk_chunk_t *c = t->list[k];
+  if (!c) {
+    if ((c = t->spare[k])) {
+      t->spare[k] = NULL;
+    } else {
+      pthread_mutex_lock(&batches_lock);
+      c = batches[k];
+      if (c) batches[k] = *batch_link(c);
+      pthread_mutex_unlock(&batches_lock);
+      if (!c) return chunk_new((size_t)(k + 1) * CLASS_STEP);
+    }
+    t->n[k] = BATCH;
+  }
+  t->list[k] = c->next;
+  t->n[k]--;
+  c->next = NULL;
+  c->used = 0;
+  c->objects = 0;
+  return c;
+}
+
+static void block_free(hk_chunk_t *c) {
+  if (c->size > NCLASSES * CLASS_STEP) {
+    free(c);
+    return;
+  }
+  uint32_t k = (uint32_t)((c->size - 1) / CLASS_STEP);
+  bcache_t *t = tcache_get();
+  c->next = t->list[k];
+  t->list[k] = c;
+  if (++t->n[k] < BATCH) return;
+  hk_chunk_t *full = t->spare[k];
+  t->spare[k] = c;
+  t->list[k] = NULL;
+  t->n[k] = 0;
+  if (!full) return;
+  pthread_mutex_lock(&batches_lock);
+  *batch_link(full) = batches[k];
+  batches[k] = full;
+  pthread_mutex_unlock(&batches_lock);
+}
+#else
+static hk_chunk_t *block_alloc(size_t size) { return chunk_new(size); }
+static void block_free(hk_chunk_t *c) { free(c); }
+#endif
+static void blocks_free(hk_chunk_t *c) {
+  while (c) {
+    hk_chunk_t *n = c->next;
+    block_free(c);
+    c = n;
+  }
+}
+
 void hk_seg_free(hk_seg_t *s) {
   if (!s) return;
   free(s->vals);
@@ -102,7 +227,7 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
 void hk_heap_free(hk_heap_t *h) {
   for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(k);
   chunks_free(h->chunks);
-  chunks_free(h->fragments);
+  blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
   h->conts = NULL;
 }
@@ -245,7 +370,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
 
   for (hk_seg_t *s = vm->seg; s; s = s->parent) scan_seg(&g, s);
-  if (!vm->globals_shared)
+  if (!vm->globals_shared && vm->globals)
     for (uint32_t i = 0; i < vm->img->nglobals; i++) forward(&g, &vm->globals[i]);
   forward(&g, &vm->req.arg);
   forward(&g, &vm->result);
@@ -284,7 +409,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   h->conts = live;
 
   chunks_free(h->chunks);
-  chunks_free(h->fragments);
+  blocks_free(h->fragments);
   h->fragments = NULL;
   /* Current chunk (the last one filled) first. */
   if (g.last && g.last != g.first) {
@@ -428,17 +553,34 @@ static int memo_grow(memo_t *m) {
   return 0;
 }
 
+/* The walk stack starts in the struct (on the C stack of the caller) and
+** moves to the heap only for wide or deep values. */
+#define WALK_SMALL 64u
+
 typedef struct walk {
   hk_value_t *stack;
   size_t n, cap;
+  hk_value_t small[WALK_SMALL];
 } walk_t;
+
+static void walk_init(walk_t *w) {
+  w->stack = w->small;
+  w->n = 0;
+  w->cap = WALK_SMALL;
+}
+
+static void walk_free(walk_t *w) {
+  if (w->stack != w->small) free(w->stack);
+}
 
 static int walk_push(walk_t *w, hk_value_t v) {
   if (v.tag < HK_T__OBJ || (v.as.o->flags & HK_OBJ_STATIC)) return 0;
   if (w->n == w->cap) {
-    size_t nc = w->cap ? w->cap * 2 : 256;
-    hk_value_t *ns = realloc(w->stack, nc * sizeof *ns);
+    size_t nc = w->cap * 2;
+    hk_value_t *ns = w->stack == w->small ? malloc(nc * sizeof *ns)
+                                          : realloc(w->stack, nc * sizeof *ns);
     if (!ns) return -ENOMEM;
+    if (w->stack == w->small) memcpy(ns, w->small, sizeof w->small);
     w->stack = ns;
     w->cap = nc;
   }
@@ -477,7 +619,8 @@ static bool memoized(const hk_obj_t *o, bool share_all) { return share_all || o-
 /* Sizing pass over [n] roots: bytes and objects of the copy. */
 static int msg_measure(const hk_value_t *v, uint32_t nroots, uint64_t max, bool share_all,
                        size_t *bytes, uint64_t *objects) {
-  walk_t w = {0};
+  walk_t w;
+  walk_init(&w);
   memo_t seen = {0};
   int rc = 0;
   for (uint32_t i = 0; i < nroots && !rc; i++) rc = walk_push(&w, v[i]);
@@ -497,7 +640,7 @@ static int msg_measure(const hk_value_t *v, uint32_t nroots, uint64_t max, bool 
     b += obj_size(o);
     rc = walk_children(&w, o);
   }
-  free(w.stack);
+  walk_free(&w);
   free(seen.keys);
   free(seen.vals);
   *bytes = b;
@@ -547,7 +690,7 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bo
   int rc = msg_measure(roots, nroots, max, share_all, &bytes, &objects);
   if (rc) return rc;
   size_t head = (size_t)nroots * sizeof(hk_value_t);
-  hk_chunk_t *c = chunk_new(head + bytes);
+  hk_chunk_t *c = block_alloc(head + bytes);
   if (!c) return -ENOMEM;
   c->objects = objects;
   c->used = head;
@@ -584,8 +727,113 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bo
   free(k.memo.keys);
   free(k.memo.vals);
   if (rc) {
-    free(c);
+    block_free(c);
     return rc;
+  }
+  *out = c;
+  return 0;
+}
+
+/* ---- Small values: one pass, no malloc but the block ---------------------- */
+/* Most messages and spawn closures are a few objects. They are copied
+** Cheney-style into a buffer on the C stack (the buffer is its own queue: no
+** walk stack), closures memoized in a short array (a recursive local closure
+** captures itself, so without the memo the copy would not end), then moved
+** into a block of the exact size. A value too big, with a continuation, over
+** the object limit or with more than FAST_CLOS closures takes the general
+** path, which reports the errors. */
+#define FAST_BYTES 1024u
+#define FAST_CLOS 8u
+
+_Static_assert(offsetof(hk_cons_t, tail) == offsetof(hk_cons_t, head) + sizeof(hk_value_t),
+               "cons fields are an array");
+_Static_assert(offsetof(hk_pap_t, args) == offsetof(hk_pap_t, fn) + sizeof(hk_value_t),
+               "pap fields are an array");
+
+/* The values [o] holds, as one array: *n of them. */
+static hk_value_t *obj_vals(hk_obj_t *o, uint32_t *n) {
+  switch (o->tag) {
+  case HK_T_TUPLE: *n = o->n; return ((hk_tuple_t *)o)->items;
+  case HK_T_CONS: *n = 2; return &((hk_cons_t *)o)->head;
+  case HK_T_DATA: *n = 1; return &((hk_data_t *)o)->payload;
+  case HK_T_CLOSURE: *n = o->n; return ((hk_closure_t *)o)->caps;
+  case HK_T_PAP: *n = o->n + 1; return &((hk_pap_t *)o)->fn;
+  default: *n = 0; return NULL;
+  }
+}
+
+typedef struct fast {
+  unsigned char *buf;
+  size_t used;
+  uint64_t objects, max;
+  uint32_t nclos;
+  hk_obj_t *from[FAST_CLOS], *to[FAST_CLOS];
+} fast_t;
+
+/* Copies what [v] points to into the buffer; false: too big for it. */
+static bool fast_fix(fast_t *f, hk_value_t *v) {
+  if (v->tag < HK_T__OBJ) return true;
+  hk_obj_t *o = v->as.o;
+  if (o->flags & HK_OBJ_STATIC) return true;
+  if (o->tag == HK_T_CLOSURE) {
+    for (uint32_t i = 0; i < f->nclos; i++)
+      if (f->from[i] == o) {
+        v->as.o = f->to[i];
+        return true;
+      }
+    if (f->nclos == FAST_CLOS) return false;
+  } else if (o->tag == HK_T_CONT) {
+    return false;
+  }
+  size_t size = obj_size(o);
+  if (size > FAST_BYTES - f->used || ++f->objects > f->max) return false;
+  hk_obj_t *n = (hk_obj_t *)(f->buf + f->used);
+  f->used += size;
+  memcpy(n, o, size);
+  n->flags = 0;
+  if (o->tag == HK_T_CLOSURE) {
+    f->from[f->nclos] = o;
+    f->to[f->nclos++] = n;
+  }
+  v->as.o = n;
+  return true;
+}
+
+/* Moves a pointer into the buffer [lo, hi) by [delta]. */
+static void fast_move(hk_value_t *v, uintptr_t lo, uintptr_t hi, uintptr_t delta) {
+  if (v->tag < HK_T__OBJ) return;
+  uintptr_t p = (uintptr_t)v->as.o;
+  if (p >= lo && p < hi) v->as.o = (hk_obj_t *)(p + delta);
+}
+
+/* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
+static int fast_copy(hk_value_t v, uint64_t max, hk_chunk_t **out) {
+  _Alignas(16) unsigned char buf[FAST_BYTES];
+  fast_t f = {.buf = buf, .used = sizeof(hk_value_t), .max = max};
+  hk_value_t *root = (hk_value_t *)(void *)buf;
+  *root = v;
+  if (!fast_fix(&f, root)) return 1;
+  for (size_t off = sizeof(hk_value_t); off < f.used;) {
+    hk_obj_t *o = (hk_obj_t *)(buf + off);
+    off += obj_size(o);
+    uint32_t n;
+    hk_value_t *vals = obj_vals(o, &n);
+    for (uint32_t i = 0; i < n; i++)
+      if (!fast_fix(&f, &vals[i])) return 1;
+  }
+  hk_chunk_t *c = block_alloc(f.used);
+  if (!c) return -ENOMEM;
+  memcpy(c->data, buf, f.used);
+  c->used = f.used;
+  c->objects = f.objects;
+  uintptr_t lo = (uintptr_t)buf, hi = lo + f.used, delta = (uintptr_t)c->data - lo;
+  fast_move((hk_value_t *)(void *)c->data, lo, hi, delta);
+  for (size_t off = sizeof(hk_value_t); off < c->used;) {
+    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    off += obj_size(o);
+    uint32_t n;
+    hk_value_t *vals = obj_vals(o, &n);
+    for (uint32_t i = 0; i < n; i++) fast_move(&vals[i], lo, hi, delta);
   }
   *out = c;
   return 0;
@@ -595,7 +843,12 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
   (void)vm;
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   hk_chunk_t *c;
-  int rc = block_copy(&v, 1, max_objects, false, 0, &c);
+  int rc = fast_copy(v, max_objects, &c);
+  if (rc <= 0) {
+    if (rc == 0) *out = (hk_msg_t *)(void *)c;
+    return rc;
+  }
+  rc = block_copy(&v, 1, max_objects, false, 0, &c);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
 }
@@ -702,7 +955,7 @@ int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;
-  chunks_free(g->blocks);
+  blocks_free(g->blocks);
   for (gvals_t *v = g->cur; v;) {
     gvals_t *p = v->prev;
     free(v);
@@ -722,5 +975,7 @@ int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   return 0;
 }
 
-void hk_msg_free(hk_msg_t *m) { free(m); }
+void hk_msg_free(hk_msg_t *m) {
+  if (m) block_free(MSG_CHUNK(m));
+}
 uint64_t hk_msg_objects(const hk_msg_t *m) { return ((const hk_chunk_t *)(const void *)m)->objects; }

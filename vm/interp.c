@@ -26,7 +26,11 @@
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 #define DEFAULT_MAX_DEPTH 1000000u
-#define ROOT_VALS 32u
+/* The root segment's arrays are allocated at the first call, as big as it
+** needs: a process blocked early (a server waiting for its first message)
+** holds little. */
+#define FIRST_VALS 8u
+#define FIRST_FRAMES 2u
 #define SEG_VALS 16u
 
 enum { ST_CONTINUE = 0, ST_STOP = 1 };
@@ -136,7 +140,7 @@ static hk_seg_t *seg_new(uint32_t kind, uint32_t vals) {
 
 static int ensure_vals(hk_seg_t *s, size_t need) {
   if (need <= s->cap) return 0;
-  size_t nc = s->cap * 2;
+  size_t nc = s->cap ? (size_t)s->cap * 2 : FIRST_VALS;
   while (nc < need) nc *= 2;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_value_t *n = realloc(s->vals, nc * sizeof *n);
@@ -148,7 +152,7 @@ static int ensure_vals(hk_seg_t *s, size_t need) {
 
 static int ensure_frames(hk_seg_t *s) {
   if (s->nframes < s->fcap) return 0;
-  size_t nc = (size_t)s->fcap * 2;
+  size_t nc = s->fcap ? (size_t)s->fcap * 2 : FIRST_FRAMES;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_frame_t *n = realloc(s->frames, nc * sizeof *n);
   if (!n) return -ENOMEM;
@@ -536,14 +540,6 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   vm->fuel = cfg ? cfg->fuel : 0;
   vm->fuel_limited = cfg ? cfg->fuel_limited : false;
-  if (img->nglobals) {
-    vm->globals = malloc(img->nglobals * sizeof *vm->globals);
-    if (!vm->globals) {
-      free(vm);
-      return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < img->nglobals; i++) vm->globals[i] = hk_mk(HK_T_UNINIT, 0);
-  }
   vm->result = hk_unit();
   vm->req.arg = hk_unit();
   vm->state = HK_VS_NEW;
@@ -556,7 +552,13 @@ void hk_vm_free(hk_vm_t *vm) {
   hk_seg_t *s = vm->seg;
   while (s) {
     hk_seg_t *p = s->parent;
-    hk_seg_free(s);
+    if (s == &vm->root) {
+      free(s->vals);
+      free(s->frames);
+      free(s->hclauses);
+    } else {
+      hk_seg_free(s);
+    }
     s = p;
   }
   hk_heap_free(&vm->heap);
@@ -566,19 +568,32 @@ void hk_vm_free(hk_vm_t *vm) {
   free(vm);
 }
 
+/* The root segment lives in the instance; its arrays come with the first
+** frame. A child's globals are the shared store's (hk_vm_use_globals, before
+** this): only an instance without them gets its own slots. */
+static int start(hk_vm_t *vm) {
+  if (!vm->globals && vm->img->nglobals) {
+    vm->globals = malloc(vm->img->nglobals * sizeof *vm->globals);
+    if (!vm->globals) return -ENOMEM;
+    for (uint32_t i = 0; i < vm->img->nglobals; i++) vm->globals[i] = hk_mk(HK_T_UNINIT, 0);
+  }
+  vm->root.kind = HK_SEG_ROOT;
+  vm->seg = &vm->root;
+  return 0;
+}
+
 int hk_vm_start_main(hk_vm_t *vm) {
-  hk_seg_t *s = seg_new(HK_SEG_ROOT, ROOT_VALS);
-  if (!s) return -ENOMEM;
-  vm->seg = s;
+  if (start(vm)) return -ENOMEM;
+  hk_seg_t *s = vm->seg;
   if (push_frame(vm, s, vm->img->entry, 0, 0, NULL)) return -ENOMEM;
   vm->state = HK_VS_READY;
   return 0;
 }
 
 int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
-  hk_seg_t *s = seg_new(HK_SEG_ROOT, ROOT_VALS);
-  if (!s) return -ENOMEM;
-  vm->seg = s;
+  if (start(vm)) return -ENOMEM;
+  hk_seg_t *s = vm->seg;
+  if (ensure_vals(s, 2)) return -ENOMEM;
   s->vals[0] = fn;
   s->vals[1] = hk_unit();
   s->sp = 2;

@@ -64,24 +64,25 @@ struct hk_vm {
   const hk_host_t *host;
   hk_heap_t heap;
   hk_seg_t *seg;          /* the current (top) segment */
+  hk_seg_t root;          /* the bottom segment (kind ROOT), once started */
   hk_value_t *globals;    /* [img->nglobals] */
-  bool globals_shared;    /* globals point into a shared store (a child): read-only */
   uint64_t depth, max_depth;
   /* budget */
   int64_t charge;         /* extra reductions charged by builtins in this slice */
   uint64_t fuel;
-  bool fuel_limited;
   uint64_t reductions;    /* total, statistics */
   /* state */
-  int state;              /* HK_VS_* */
   hk_value_t result;
   hk_request_t req;
-  bool req_pending;
   hk_failure_t fail;
-  bool failed;
-  int exit_code;
   uint64_t pid;
   void *user;
+  int state;              /* HK_VS_* */
+  int exit_code;
+  bool globals_shared;    /* globals point into a shared store (a child): read-only */
+  bool fuel_limited;
+  bool req_pending;
+  bool failed;
 };
 
 enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EXIT };
