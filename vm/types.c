@@ -150,9 +150,13 @@ static int walk(hk_types_t *T, hk_type_t *t, visit_fn visit, void *ctx) {
 
 /* ---- Equality ---- */
 
-static int visit_make_eq(hk_types_t *T, hk_type_t *x, void *ctx) {
-  (void)T;
-  (void)ctx;
+static inline void postpush(hk_types_t *T, hk_type_t *t);
+
+/* With [collect], the ground nodes visited are listed on T->post (from a
+** base the caller keeps) so that a successful walk can cache their eqok. */
+static int visit_make_eq(hk_types_t *T, hk_type_t *x, void *collect) {
+  if (x->eqok) return 0;
+  if (collect && x->ground) postpush(T, x);
   switch (x->kind) {
   case HK_TYPE_VAR:
     x->eq = true;
@@ -168,8 +172,20 @@ static int visit_make_eq(hk_types_t *T, hk_type_t *x, void *ctx) {
   }
 }
 
+/* Marks the ground nodes listed on T->post from [pbase] as admitting
+** equality (every one was walked to its leaves without failure), or just
+** drops them when [ok] is false. */
+static void finish_eq(hk_types_t *T, size_t pbase, bool ok) {
+  if (ok)
+    for (size_t i = pbase; i < T->npost; i++) T->post[i]->eqok = true;
+  T->npost = pbase;
+}
+
 int hk_types_make_eq(hk_types_t *T, hk_type_t *t) {
-  return walk(T, t, visit_make_eq, NULL);
+  size_t pbase = T->npost;
+  int r = walk(T, t, visit_make_eq, T);
+  finish_eq(T, pbase, r == 0);
+  return r;
 }
 
 static int visit_admits_decl(hk_types_t *T, hk_type_t *x, void *ctx) {
@@ -214,8 +230,8 @@ static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
     if (b->eq) x->eq = true;
     return 0;
   }
-  if (x->ground && !b->eq) return 0; /* no variable: neither v nor a level inside */
-  if (b->eq && visit_make_eq(T, x, NULL) < 0) {
+  if (x->ground && (!b->eq || x->eqok)) return 0; /* no variable: neither v nor a level */
+  if (b->eq && visit_make_eq(T, x, T) < 0) {
     b->err = HK_TYERR_EQ;
     return -1;
   }
@@ -232,7 +248,10 @@ static int bind(hk_types_t *T, hk_type_t *v, hk_type_t *t, hk_tyerr_t *err, bool
     return 0;
   }
   bind_ctx_t b = {v, v->level, v->eq, HK_TYERR_NONE};
-  if (walk(T, t, visit_bind, &b) < 0) {
+  size_t pbase = T->npost;
+  int r = walk(T, t, visit_bind, &b);
+  finish_eq(T, pbase, r == 0);
+  if (r < 0) {
     err->kind = (hk_tyerr_kind_t)b.err;
     err->expected = v_expected ? v : t;
     err->found = v_expected ? t : v;

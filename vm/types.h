@@ -50,6 +50,8 @@ struct hk_type {
                               occurs check, levels, generalisation and instantiation
                               skip it (a chain of declarations each wrapping the
                               previous type costs its new nodes, not its depth) */
+  bool eqok;               /* ground and known to admit equality (cached by
+                              make_eq and equality binds once they succeed) */
   uint32_t n;              /* number of args */
   uint32_t level;          /* VAR: binding level, HK_LEVEL_GENERIC if quantified */
   uint32_t mark;           /* traversal stamp (internal) */

@@ -381,3 +381,26 @@ Test(vm_types, ground_flag) {
   cr_assert_neq(inst, s);
   cr_assert_eq(hk_type_resolve(inst)->args[1], ground);
 }
+
+/* The same chain where every declaration also compares the previous value
+** (`a(I-1) = a(I-1)` binds an equality variable to its type): a ground type
+** found to admit equality is not walked again. */
+Test(vm_types, deep_ground_chain_equality_is_linear) {
+  enum { N = 4000, WRAP = 10 };
+  hk_type_t *prev = I();
+  hk_tyerr_t err;
+  uint64_t before = T.visits;
+  for (int i = 0; i < N; i++) {
+    cr_assert_eq(hk_types_unify(&T, hk_types_var(&T, true), prev, &err), 0);
+    cr_assert_eq(hk_types_make_eq(&T, prev), 0);
+    for (int k = 0; k < WRAP; k++) prev = L(prev);
+  }
+  cr_assert_lt(T.visits - before, (uint64_t)N * WRAP * 4);
+  /* A ground type holding a function still refuses equality, every time. */
+  hk_type_t *f = L(L(A(I(), I())));
+  cr_assert(f->ground);
+  cr_assert_eq(hk_types_make_eq(&T, f), -1);
+  cr_assert_eq(hk_types_unify(&T, hk_types_var(&T, true), f, &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_EQ);
+  cr_assert_eq(hk_types_make_eq(&T, f), -1);
+}
