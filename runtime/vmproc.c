@@ -518,7 +518,6 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
       free(err);
       return SERVE_CONTINUE;
     }
-    if (hk_child_done(c)) return complete(vm, h); /* the left-most ended */
     if (n == vp->pd.capwait) {
       uint32_t cap = n ? n * 2 : 8;
       hk_child_t **nw = realloc(vp->pd.waitset, cap * sizeof *nw);
@@ -528,6 +527,11 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
     }
     vp->pd.waitset[n++] = c;
   }
+  /* Every pid was validated above (SPEC §6.6.4: a bad pid anywhere in the
+  ** list fails, whatever has ended); now the left-most ended child wins. */
+  uint32_t i = 0;
+  for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l), i++)
+    if (hk_child_done(vp->pd.waitset[i])) return complete(vm, hk_head(l));
   vp->pd.nwait = n;
   hk_proc_wait_children(p, vp->pd.waitset, n);
   return SERVE_BLOCK;
