@@ -240,7 +240,8 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   vmproc_t *vp = vp_of(p);
   hiko_runtime_t *rt = vp->pd.rt;
   const char *name = detached ? "spawn_detached" : "spawn";
-  if (!hk_is_function(fn)) return fail(vm, "expected Function, got %s", hk_kind_name(fn));
+  /* Wrong kinds fail "NAME: expected SHAPE" (SPEC §8.1.3). */
+  if (!hk_is_function(fn)) return fail(vm, "%s: expected Unit -> 'a", name);
   hk_msg_t *m;
   int rc = hk_value_copy_out(vm, fn, copy_limit(rt), &m);
   if (rc) return copy_error(vm, name, rc, copy_limit(rt));
@@ -284,9 +285,9 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
 static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
-    return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
+    return fail(vm, "send_message: expected Pid * 'a");
   hk_value_t to = hk_tuple_at(arg, 0), v = hk_tuple_at(arg, 1);
-  if (to.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(to));
+  if (to.tag != HK_T_PID) return fail(vm, "send_message: expected Pid * 'a");
   /* Relaxed: a hint; a port opened concurrently with this send is found by
   ** the lookup below only if it already has the pid the program holds. */
   if (atomic_load_explicit(&rt->ports_open, memory_order_relaxed) != 0) {
@@ -368,7 +369,7 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
 
 static int serve_receive_timeout(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
-    return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
+    return fail(vm, "receive_timeout: expected Int * 'a");
   hk_value_t ms = hk_tuple_at(arg, 0);
   if (!hk_is_int(ms) || hk_as_int(ms) < 0)
     return fail(vm, "receive_timeout: expected non-negative Int (milliseconds)");
@@ -432,7 +433,7 @@ static void outcome_value(hk_vm_t *vm, hk_outcome_t o, void *pl, hk_value_t *out
 static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   vmproc_t *vp = vp_of(p);
   const char *name = result ? "await_result" : "await_process";
-  if (arg.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(arg));
+  if (arg.tag != HK_T_PID) return fail(vm, "%s: expected Pid", name);
   /* First: a deadlocked process must not observe another's deadlock
   ** failure (SPEC §6.9.1). */
   if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
@@ -484,7 +485,7 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
 
 static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
-  if (arg.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(arg));
+  if (arg.tag != HK_T_PID) return fail(vm, "cancel: expected Pid");
   char *err;
   hk_child_t *c = find_child(p, "cancel", arg.as.u, true, &err);
   if (!c) {
@@ -505,12 +506,12 @@ static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t ar
 static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   vmproc_t *vp = vp_of(p);
   if (list.tag == HK_T_NIL) return fail(vm, "wait_any: expected non-empty pid list");
-  if (list.tag != HK_T_CONS) return fail(vm, "expected List, got %s", hk_kind_name(list));
+  if (list.tag != HK_T_CONS) return fail(vm, "wait_any: expected Pid list");
   if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
   uint32_t n = 0;
   for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l)) {
     hk_value_t h = hk_head(l);
-    if (h.tag != HK_T_PID) return fail(vm, "expected Pid, got %s", hk_kind_name(h));
+    if (h.tag != HK_T_PID) return fail(vm, "wait_any: expected Pid list");
     char *err;
     hk_child_t *c = find_child(p, "wait_any", h.as.u, false, &err);
     if (!c) {
