@@ -16,86 +16,8 @@
 
 #include "hiko.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN 1
-#else
-#define TSAN 0
-#endif
-#ifndef STRESS_SCALE
-#define STRESS_SCALE 1
-#endif
-#define DEADLINE_S (240 * STRESS_SCALE)
-
-static void on_alarm(int sig) {
-  (void)sig;
-  static const char text[] = "rt_programs: deadline exceeded\n";
-  if (write(2, text, sizeof text - 1) < 0) { /* nothing to do */ }
-  _exit(1);
-}
-
-static char outbuf[1 << 16];
-static size_t outlen;
-static void collect(void *ud, const char *d, size_t n) {
-  (void)ud;
-  if (outlen + n < sizeof outbuf) {
-    memcpy(outbuf + outlen, d, n);
-    outlen += n;
-    outbuf[outlen] = '\0';
-  }
-}
-
-/* Runs [src] as a root on [workers] workers with deadlock detection on;
-** returns 0 if it finished and printed exactly [want]. */
-static int run(const char *name, const char *src, unsigned workers, const char *want) {
-  hiko_config_t cfg;
-  hiko_config_init(&cfg);
-  cfg.workers = workers;
-  cfg.detect_deadlock = true;
-  cfg.out = collect;
-  outlen = 0;
-  outbuf[0] = '\0';
-  hiko_runtime_t *rt;
-  if (hiko_runtime_create(&rt, &cfg)) return 1;
-  hiko_program_t *p;
-  hiko_diags_t *d;
-  int rc = hiko_compile_string(rt, name, src, strlen(src), &p, &d);
-  if (rc) {
-    char *text = NULL;
-    if (d) hiko_diags_render(d, &text);
-    fprintf(stderr, "%s: compile failed:\n%s", name, text ? text : "");
-    hiko_free(text);
-    hiko_diags_free(d);
-    hiko_runtime_destroy(rt);
-    return 1;
-  }
-  hiko_diags_free(d);
-  struct timespec t0, t1;
-  clock_gettime(CLOCK_MONOTONIC, &t0);
-  hiko_pid_t root;
-  hiko_result_t res;
-  int fail = hiko_spawn_main(rt, p, &root) || hiko_run(rt) || hiko_join(rt, root, &res, -1);
-  clock_gettime(CLOCK_MONOTONIC, &t1);
-  if (!fail && res.status != HIKO_DONE) {
-    fprintf(stderr, "%s: root failed: %s\n", name, res.message ? res.message : "?");
-    fail = 1;
-  }
-  if (!fail && strcmp(outbuf, want) != 0) {
-    fprintf(stderr, "%s: printed '%s', want '%s'\n", name, outbuf, want);
-    fail = 1;
-  }
-  hiko_stats_t st;
-  if (!fail && hiko_stats_get(rt, &st) == 0) {
-    printf("%s: %u workers, %.0f ms, processes %" PRIu64 ", sent %" PRIu64 ", received %" PRIu64
-           ", steals %" PRIu64 "\n",
-           name, workers, (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-           st.processes, st.total.sent, st.total.received, st.total.steals);
-    hiko_stats_clear(&st);
-  }
-  if (!fail) hiko_result_clear(&res);
-  hiko_runtime_destroy(rt);
-  hiko_program_release(p);
-  return fail;
-}
+#define STRESS_NAME "rt_programs"
+#include "api_run.h"
 
 static const char storm[] =
     "val me = self ()\n"
@@ -137,29 +59,6 @@ static const char live[] =
     "val _ = println (pump first K 0)\n"
     "val _ = println (await_process t)\n";
 
-static char *subst(const char *tmpl, const char *const *keys, const long *vals, int n) {
-  size_t cap = strlen(tmpl) * 2 + 256;
-  char *out = malloc(cap), *o = out;
-  if (!out) abort();
-  for (const char *s = tmpl; *s;) {
-    int k = 0;
-    for (; k < n; k++) {
-      size_t kl = strlen(keys[k]);
-      /* Compare first: s[kl] is only readable once s starts with the key. */
-      if (strncmp(s, keys[k], kl) != 0) continue;
-      bool word = (s == tmpl || !isalnum((unsigned char)s[-1])) && !isalnum((unsigned char)s[kl]);
-      if (word) break;
-    }
-    if (k < n) {
-      o += sprintf(o, "%ld", vals[k]);
-      s += strlen(keys[k]);
-    } else {
-      *o++ = *s++;
-    }
-  }
-  *o = '\0';
-  return out;
-}
 
 int main(void) {
   signal(SIGALRM, on_alarm);
