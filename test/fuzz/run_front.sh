@@ -17,42 +17,8 @@ out="$work/fuzz-front"
 rm -rf "$out/corpus" "$out/artifacts"
 mkdir -p "$out/corpus" "$out/artifacts" "$out/inc"
 
-# Every vm source (as vm/meson.build lists them): the pipeline may call the
-# checker and the compiler. They go into an archive, so only what the target
-# needs is linked.
-files="$src/vm/arena.c $src/vm/builtins_table.c"
-for part in front check core builtins compile; do
-  list="$src/vm/sources-$part.txt"
-  [ -f "$list" ] || continue
-  for f in $(grep -v '^ *#' "$list"); do files="$files $src/vm/$f"; done
-done
-
-cat > "$out/inc/hiko_config.h" <<CONF
-#define HIKO_VERSION "fuzz"
-#define HIKO_SOURCE_LIB_DIR "$src"
-#define HIKO_INSTALL_LIB_DIR "/nonexistent"
-CONF
-
-flags="-std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer
-  -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
-  -I$src -I$src/include -I$out/inc"
-rm -rf "$out/obj" && mkdir -p "$out/obj"
-: > "$out/build.log"
-for f in $files; do
-  # shellcheck disable=SC2086
-  "$cc" $flags -c "$f" -o "$out/obj/$(basename "$f" .c).o" >> "$out/build.log" 2>&1 || {
-    echo "compiling $f for fuzzing failed:"; cat "$out/build.log"; exit 1; }
-done
-rm -f "$out/libvm.a"
-ar rcs "$out/libvm.a" "$out"/obj/*.o || exit 1
-# shellcheck disable=SC2086
-if ! "$cc" $flags -fsanitize=fuzzer "$src/test/fuzz/front_fuzz.c" "$out/libvm.a" -lm \
-    -o "$out/front_fuzz" >> "$out/build.log" 2>&1; then
-  if grep -q "libclang_rt.fuzzer" "$out/build.log"; then
-    echo "libFuzzer runtime missing: skipping"; cat "$out/build.log"; exit 77
-  fi
-  echo "linking the fuzz target failed:"; cat "$out/build.log"; exit 1
-fi
+. "$src/test/fuzz/fuzz_lib.sh"
+fuzz_link front_fuzz
 
 # Seeds: every language-test program (small ones first; libFuzzer trims).
 find "$src/test/lang" -name '*.hml' -size -64k | while read -r f; do
