@@ -562,9 +562,25 @@ static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   return rc;
 }
 
+/* A root that set globals since its last export exports them before it
+** hands any value to another process (send, spawn, a native builtin, I/O),
+** so a child that receives a closure reading a later global finds it in the
+** store (SPEC §6.4.3, §10.6.5; hk_vm_globals_refresh). Before the first
+** spawn there is no store and no child: nothing to do. root->globals is
+** written only on the root's own thread, so the unlocked read is safe. */
+static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
+  hk_root_t *root = vp_of(p)->pd.root;
+  if (p->link || !root->globals || !hk_vm_globals_dirty(vm)) return 0;
+  pthread_mutex_lock(&root->glock);
+  int rc = hk_globals_export(vm, &root->globals);
+  pthread_mutex_unlock(&root->glock);
+  return rc;
+}
+
 static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
+  if (export_globals(p, vm)) return fail(vm, "out of memory");
   if (hk_rtio_serves(q->builtin)) return hk_rtio_serve(p, w, vm); /* SPEC §7 */
   if (hk_native_serves(q->builtin)) return hk_native_serve(p, w, vm); /* SPEC §12 */
   switch (q->builtin) {

@@ -11,6 +11,7 @@
 ** segments of those that die. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -857,7 +858,11 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 
 /* Each export that adds slots makes a new immutable array of values, so a
 ** child can point at the array current at its spawn while later exports
-** (on the root's thread) never write memory a child reads. */
+** (on the root's thread) never write memory a child reads. A child that
+** finds a slot not exported yet moves to the newest array (hk_vm_globals_
+** refresh): the root exports every global it initialised before it hands
+** any value to another process (spawn, send, a native call), so a closure
+** that reaches a child and reads a later global finds it there. */
 typedef struct gvals {
   struct gvals *prev;
   hk_value_t vals[];
@@ -865,8 +870,10 @@ typedef struct gvals {
 
 struct hk_globals {
   uint32_t n;
-  gvals_t *cur;       /* [n]: UNINIT (payload 0) not exported yet; UNINIT
-                         (payload 1) not sendable; else a static value */
+  /* [n]: UNINIT (payload 0) not exported yet; UNINIT (payload 1) not
+  ** sendable; else a static value. Written by the exporting root only
+  ** (under the runtime's lock), read by any process of the tree. */
+  _Atomic(gvals_t *) cur;
   bool *done;
   hk_chunk_t *blocks; /* every exported block, freed with the store */
 };
@@ -886,16 +893,21 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     g = calloc(1, sizeof *g);
     if (!g) return -ENOMEM;
     g->n = n;
-    g->cur = gvals_new(n, NULL);
+    gvals_t *first = gvals_new(n, NULL);
     g->done = calloc(n + 1, sizeof *g->done);
-    if (!g->cur || !g->done) {
-      free(g->cur);
+    if (!first || !g->done) {
+      free(first);
       free(g->done);
       free(g);
       return -ENOMEM;
     }
+    atomic_init(&g->cur, first);
     *gp = g;
+    root->globals_dirty = true;
   }
+  if (!root->globals_dirty) return 0;
+  /* Relaxed: only this (exporting) thread stores cur. */
+  gvals_t *cur = atomic_load_explicit(&g->cur, memory_order_relaxed);
   hk_value_t *roots = malloc((n + 1) * sizeof *roots);
   uint32_t *slots = malloc((n + 1) * sizeof *slots);
   if (!roots || !slots) {
@@ -908,7 +920,7 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   gvals_t *next = NULL;
   for (uint32_t i = 0; i < n; i++) {
     if (g->done[i] || root->globals[i].tag == HK_T_UNINIT) continue;
-    if (!next && !(next = gvals_new(n, g->cur))) { rc = -ENOMEM; break; }
+    if (!next && !(next = gvals_new(n, cur))) { rc = -ENOMEM; break; }
     size_t bytes;
     uint64_t objects;
     int mrc = msg_measure(&root->globals[i], 1, UINT64_MAX, true, &bytes, &objects);
@@ -935,28 +947,45 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     }
   }
   if (next && rc == 0) {
-    next->prev = g->cur;
-    g->cur = next;
+    next->prev = cur;
+    /* Release: pairs with the acquire in hk_vm_use_globals and
+    ** hk_vm_globals_refresh (a reader sees the array's contents and the
+    ** copied objects). */
+    atomic_store_explicit(&g->cur, next, memory_order_release);
   } else {
     free(next); /* slots marked done keep their old entries: retried never; rare (ENOMEM) */
   }
   free(roots);
   free(slots);
+  if (rc == 0) root->globals_dirty = false;
   return rc;
 }
 
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   if (g->n != child->img->nglobals) return -EINVAL;
   if (!child->globals_shared) free(child->globals);
-  child->globals = g->cur->vals;
+  /* Acquire: pairs with the release in hk_globals_export. */
+  child->globals = atomic_load_explicit(&g->cur, memory_order_acquire)->vals;
   child->globals_shared = true;
+  child->gstore = g;
   return 0;
 }
+
+bool hk_vm_globals_refresh(hk_vm_t *child) {
+  if (!child->gstore) return false;
+  /* Acquire: pairs with the release in hk_globals_export. */
+  hk_value_t *vals = atomic_load_explicit(&child->gstore->cur, memory_order_acquire)->vals;
+  if (vals == child->globals) return false;
+  child->globals = vals;
+  return true;
+}
+
+bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->globals_dirty; }
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;
   blocks_free(g->blocks);
-  for (gvals_t *v = g->cur; v;) {
+  for (gvals_t *v = atomic_load_explicit(&g->cur, memory_order_relaxed); v;) {
     gvals_t *p = v->prev;
     free(v);
     v = p;

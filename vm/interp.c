@@ -772,10 +772,12 @@ dispatch:
   CASE(GLOBAL) {
     hk_value_t v = vm->globals[A()];
     if (UNLIKELY(v.tag == HK_T_UNINIT)) {
-      if (v.as.u == 1)
+      /* A child: the root may have exported it since (SPEC §6.4.3). */
+      if (v.as.u == 0 && hk_vm_globals_refresh(vm)) v = vm->globals[A()];
+      if (v.tag == HK_T_UNINIT && v.as.u == 1)
         FAIL("cannot access global '%s' from a child process: cannot send continuations across processes",
              img->globals[A()]);
-      FAIL("global '%s' is not initialised", img->globals[A()]);
+      if (v.tag == HK_T_UNINIT) FAIL("global '%s' is not initialised", img->globals[A()]);
     }
     *sp++ = v;
     NEXT();
@@ -783,6 +785,7 @@ dispatch:
   CASE(SETGLOBAL) {
     if (UNLIKELY(vm->globals_shared)) FAIL("global '%s' cannot be set in a child process", img->globals[A()]);
     vm->globals[A()] = *--sp;
+    vm->globals_dirty = true;
     NEXT();
   }
   CASE(POP) sp--; NEXT();

@@ -227,8 +227,9 @@ typedef struct hk_globals hk_globals_t;
 ** sharing. Its objects are never moved or counted by any heap. A slot whose
 ** value holds a continuation is marked not sendable: a child reading it
 ** fails with "cannot access global 'NAME' from a child process: cannot send
-** continuations across processes". Call it when [root] spawns (on root's
-** thread); earlier exports stay valid and unchanged. Returns 0 or -ENOMEM.
+** continuations across processes". Call it when [root] spawns, and when it
+** hands a value to another process while hk_vm_globals_dirty (on root's
+** thread, serialised with hk_vm_use_globals); earlier exports stay valid. Returns 0 or -ENOMEM.
 ** Ownership: *g owned (hk_globals_free after every instance using it). */
 int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
 /* Gives [child] (a fresh instance of the same image) the globals exported so
@@ -237,6 +238,14 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
 ** outlive the child). Thread: the exporting thread, or after it. */
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g);
 void hk_globals_free(hk_globals_t *g);
+/* True when root [vm] set a global since its last hk_globals_export (the
+** root then exports before handing any value to another process, so a child
+** that receives a closure finds every global it can read). Thread: owner. */
+bool hk_vm_globals_dirty(const hk_vm_t *vm);
+/* A child whose global slot is not exported yet: moves it to the newest
+** exported array. Returns true if that changed anything (read the slot
+** again). Thread: owner of vm (any thread; lock-free). */
+bool hk_vm_globals_refresh(hk_vm_t *vm);
 
 /* ---- Statistics ------------------------------------------------------------ */
 typedef struct hk_vm_stats {

@@ -66,6 +66,7 @@ struct hk_vm {
   hk_seg_t *seg;          /* the current (top) segment */
   hk_seg_t root;          /* the bottom segment (kind ROOT), once started */
   hk_value_t *globals;    /* [img->nglobals] */
+  const struct hk_globals *gstore; /* a child: the shared store globals points into */
   uint64_t depth, max_depth;
   /* budget */
   int64_t charge;         /* extra reductions charged by builtins in this slice */
@@ -80,6 +81,7 @@ struct hk_vm {
   int state;              /* HK_VS_* */
   int exit_code;
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
+  bool globals_dirty;     /* a root: a global was set since the last export */
   bool fuel_limited;
   bool req_pending;
   bool failed;

@@ -186,6 +186,46 @@ Test(vm_heap, message_limits) {
   cr_assert_eq(hk_value_copy_out(vm, kl, 0, &m), -EINVAL);
 }
 
+/* Slot [i] as a child that joined [g] before now reads it. */
+static hk_value_t child_slot_after_refresh(hk_vm_t *root, hk_globals_t *g, uint32_t i) {
+  (void)root;
+  hk_vm_t *child;
+  cr_assert_eq(hk_vm_new(&child, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(child), 0);
+  cr_assert_eq(hk_vm_use_globals(child, g), 0);
+  hk_vm_globals_refresh(child);
+  hk_value_t v = child->globals[i];
+  hk_vm_free(child);
+  return v;
+}
+
+/* A child that joined the store before a later export finds the later
+** global after a refresh; its old array stays valid (SPEC §6.4.3). */
+Test(vm_heap, global_store_later_export_reaches_earlier_child) {
+  vm->globals[0] = hk_int(1);
+  hk_globals_t *g = NULL;
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+  hk_vm_t *child;
+  cr_assert_eq(hk_vm_new(&child, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(child), 0);
+  cr_assert_eq(hk_vm_use_globals(child, g), 0);
+  cr_assert_not(hk_vm_globals_refresh(child), "nothing newer yet");
+  hk_value_t *old = child->globals;
+  cr_assert_eq(old[1].tag, HK_T_UNINIT);
+  cr_assert_eq(hk_alloc_string(vm, "late", 4, &vm->globals[1]), 0);
+  vm->globals_dirty = true;
+  cr_assert(hk_vm_globals_dirty(vm));
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+  cr_assert_not(hk_vm_globals_dirty(vm));
+  cr_assert_eq(old[1].tag, HK_T_UNINIT, "a published array is never written");
+  cr_assert(hk_vm_globals_refresh(child));
+  cr_assert_eq(child->globals[1].tag, HK_T_STRING);
+  cr_assert(child->globals[1].as.o->flags & HK_OBJ_STATIC);
+  cr_assert_eq(hk_as_int(child->globals[0]), 1);
+  hk_vm_free(child);
+  hk_globals_free(g);
+}
+
 Test(vm_heap, global_store_export_shares_and_is_static) {
   hk_value_t shared = list_of(3);
   hk_value_t items[2] = {shared, shared};
@@ -196,6 +236,9 @@ Test(vm_heap, global_store_export_shares_and_is_static) {
   hk_globals_t *g = NULL;
   cr_assert_eq(hk_globals_export(vm, &g), 0);
   vm->globals[2] = hk_int(5); /* initialised after the first export */
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+  cr_assert_eq(child_slot_after_refresh(vm, g, 2).tag, HK_T_UNINIT, "export needs the dirty mark");
+  vm->globals_dirty = true; /* as SETGLOBAL does */
   cr_assert_eq(hk_globals_export(vm, &g), 0);
 
   hk_vm_t *child;
