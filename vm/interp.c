@@ -604,8 +604,30 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
   return 0;
 }
 
+/* What a host request delivers (an adopted message, spawn argument or
+** joined result, an I/O completion, a native result) counts against the
+** heap limit at once (SPEC §6.11.3, §10.6.3): over the limit, collect with
+** [*result] rooted (in req.arg, a root) and fail if still over. Returns 0 or
+** HK_EFAIL. */
+static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
+  hk_heap_t *h = &vm->heap;
+  if (LIKELY(!h->max_objects || h->nobjects <= h->max_objects)) return 0;
+  vm->req.arg = *result;
+  if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
+  *result = vm->req.arg;
+  if (h->nobjects > h->max_objects)
+    return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
+  return 0;
+}
+
 void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
   if (!vm->req_pending) return;
+  if (check_delivery(vm, &result)) {
+    vm->req_pending = false;
+    vm->req.arg = hk_unit();
+    vm->state = HK_VS_FAILED;
+    return;
+  }
   vm->req_pending = false;
   vm->req.arg = hk_unit();
   vm->state = HK_VS_READY;

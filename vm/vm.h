@@ -194,7 +194,10 @@ typedef struct hk_request {
 
 /* After HK_RUN_REQUEST: the pending request. Returns borrowed. */
 const hk_request_t *hk_vm_request(const hk_vm_t *vm);
-/* Completes the pending request with [result] (in this heap). */
+/* Completes the pending request with [result] (in this heap). When the heap
+** then holds more objects than its limit, it first collects (result rooted)
+** and, if still over, fails the process with HeapLimit instead (SPEC
+** §6.11.3): the caller must not use values of this heap afterwards. */
 void hk_vm_complete(hk_vm_t *vm, hk_value_t result);
 /* Completes the pending request with a RuntimeError: the next hk_vm_run
 ** returns HK_RUN_FAILED at once. */
@@ -213,7 +216,7 @@ void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b);
 int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
-** from the next safe point). Thread: owner of vm. */
+** when the value is delivered: hk_vm_complete). Thread: owner of vm. */
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out);
 void hk_msg_free(hk_msg_t *m);
 /* Objects in the block. */
