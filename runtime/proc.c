@@ -348,13 +348,28 @@ bool hk_proc_wake(hk_proc_t *p, uint32_t reasons, hk_worker_t *w) {
     ** CAS, so everything its worker wrote into p happens before the next
     ** run (which may be on our worker). Release: pairs with proc_run's
     ** acq_rel RUNNABLE -> RUNNING, publishing what we did before the wake. */
-    if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE,
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE | (s & HK_PS_DOOMED),
                                               memory_order_acq_rel,
                                               memory_order_acquire)) {
       account(p->procs, +1, is_join_wait(s) ? -1 : 0);
       p->procs->ops->ready(p->procs->ops->ud, p, w);
       return true;
     }
+  }
+}
+
+bool hk_proc_doom(hk_proc_t *p, uint32_t reasons) {
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  for (;;) {
+    if ((s & HK_PS_MASK) != HK_PS_BLOCKED || (s & (HK_PS_ARMING | HK_PS_DOOMED)) ||
+        !(s & reasons))
+      return false;
+    /* Relaxed would do for the mark (the wake that follows is an RMW on
+    ** the same word); acq_rel keeps all state-word RMWs uniform. */
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, s | HK_PS_DOOMED,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire))
+      return true;
   }
 }
 
@@ -367,7 +382,7 @@ void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
       ** BLOCKED like any waker (same orderings as hk_proc_wake) and ready
       ** it; it terminates before running hiko code (SPEC §6.7.2). */
       if (atomic_compare_exchange_weak_explicit(&p->state, &s,
-                                                HK_PS_RUNNABLE | HK_PS_CANCEL,
+                                                HK_PS_RUNNABLE | HK_PS_CANCEL | (s & HK_PS_DOOMED),
                                                 memory_order_acq_rel,
                                                 memory_order_acquire)) {
         account(p->procs, +1, is_join_wait(s) ? -1 : 0);
@@ -667,7 +682,9 @@ hk_task_result_t hk_proc_run_slice(hk_task_t *t, hk_worker_t *w, int32_t *budget
   uint32_t s = atomic_fetch_or_explicit(&p->state, HK_PS_RUNNING, memory_order_acq_rel);
   assert((s & HK_PS_MASK) == HK_PS_RUNNABLE);
   for (;;) {
-    if (s & HK_PS_CANCEL) return finish(p, w, HK_OUT_CANCELLED, NULL, end);
+    /* A doomed process runs anyway: it fails with the deadlock at once. */
+    if ((s & (HK_PS_CANCEL | HK_PS_DOOMED)) == HK_PS_CANCEL)
+      return finish(p, w, HK_OUT_CANCELLED, NULL, end);
     hk_slice_t r = p->procs->ops->run(p, w, budget);
     switch (r) {
     case HK_SLICE_DONE:

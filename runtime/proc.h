@@ -10,6 +10,8 @@
 **   bit 3     ARMING   BLOCKED, but its worker is still arming the wake
 **                      conditions (mailbox mark, child links, I/O submit)
 **   bit 4     WOKEN    a waker came while ARMING; the worker resumes it
+**   bit 5     DOOMED   found deadlocked (SPEC §6.9): it fails when it runs
+**                      next, even if a cancel comes first (hk_proc_doom)
 **   bits 8-   the block reason (HK_WAIT_*)
 ** Only the process's own worker moves it out of RUNNING. Every transition out
 ** of BLOCKED is a CAS: exactly one waker wins and only the winner readies the
@@ -56,6 +58,7 @@ enum {
   HK_PS_CANCEL = 1u << 2,
   HK_PS_ARMING = 1u << 3,
   HK_PS_WOKEN = 1u << 4,
+  HK_PS_DOOMED = 1u << 5,
 };
 
 /* Block reasons (bits of the state word; a waker names the ones it ends). */
@@ -310,6 +313,20 @@ hk_outcome_t hk_child_consume(hk_child_t *c, void **payload);
 ** running one at its next slice boundary; a terminated one is untouched.
 ** [w] as for hk_proc_wake. Thread: any. */
 void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w);
+
+/* Deadlock (SPEC §6.9.1): marks [p] DOOMED if it is BLOCKED (armed) for one
+** of [reasons]; it stays blocked until woken (hk_proc_wake keeps the mark).
+** A doomed process fails as soon as it runs again: its body checks
+** hk_proc_doomed first, and a cancel that comes later does not turn it into
+** Cancelled (its failure was decided at detection, which came first,
+** SPEC §6.7.2). Returns true if this call marked p. Thread: any. */
+bool hk_proc_doom(hk_proc_t *p, uint32_t reasons);
+/* True once p was marked by hk_proc_doom. Thread: owner. */
+static inline bool hk_proc_doomed(const hk_proc_t *p) {
+  /* Relaxed: the owner runs p after the wake's acquire/release CAS, which
+  ** orders the mark (an earlier RMW on the same word) before it. */
+  return (atomic_load_explicit(&p->state, memory_order_relaxed) & HK_PS_DOOMED) != 0;
+}
 
 /* The state word now (for tests and statistics). Thread: any. */
 static inline uint32_t hk_proc_state(const hk_proc_t *p) {

@@ -150,14 +150,14 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt) {
   hk_pmentry_t **all;
   long n = hk_pidmap_snapshot(hk_procs_pidmap(rt->procs), &all);
   if (n < 0) return;
+  /* Mark all, then wake all: a woken process that fails first (say the
+  ** root, whose end cancels the others) cannot turn another's deadlock
+  ** failure into a cancellation, since the mark survives a cancel. */
+  const uint32_t reasons = HK_WAIT_RECV | HK_WAIT_CHILD;
+  for (long i = 0; i < n; i++)
+    if (all[i]->kind == 0) hk_proc_doom((hk_proc_t *)all[i], reasons);
   for (long i = 0; i < n; i++) {
-    hk_proc_t *p = (hk_proc_t *)all[i];
-    uint32_t st = all[i]->kind == 0 ? hk_proc_state(p) : 0;
-    if ((st & HK_PS_MASK) == HK_PS_BLOCKED && (st & (HK_WAIT_RECV | HK_WAIT_CHILD)))
-      hk_vmproc_mark_deadlock(p);
-  }
-  for (long i = 0; i < n; i++) {
-    if (all[i]->kind == 0) hk_vmproc_wake_deadlocked((hk_proc_t *)all[i]);
+    if (all[i]->kind == 0) hk_proc_wake((hk_proc_t *)all[i], reasons, NULL);
     hk_pmentry_unref(all[i]);
   }
   free(all);

@@ -77,10 +77,6 @@ void hk_vmproc_free_body(hk_proc_t *p);
 void hk_vmproc_drop_payload(void *ud, void *payload);
 /* Creates the root process of [img] (not started). Returns 0 or -errno. */
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
-/* Marks a process blocked in a receive or join as deadlocked and wakes it;
-** it fails with "deadlock: process blocked with no possible waker". */
-void hk_vmproc_mark_deadlock(hk_proc_t *p);
-void hk_vmproc_wake_deadlocked(hk_proc_t *p);
 /* Renders the failure value held in message block [m] (SPEC §6.3.4);
 ** NULL means Cancelled. Returns malloc'ed text or NULL. */
 char *hk_vmproc_render_failure_msg(const hk_image_t *img, hk_msg_t *m);
@@ -111,7 +107,6 @@ int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, 
 typedef struct hk_pdata {
   hiko_runtime_t *rt;
   hk_root_t *root;       /* the root of my tree */
-  _Atomic int deadlocked;
   uint64_t fuel0;        /* fuel at creation (when limited) */
   hk_child_t **waitset;  /* links of the current join wait */
   uint32_t nwait, capwait;

@@ -192,23 +192,6 @@ int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
   return rc;
 }
 
-/* ---- Deadlock ------------------------------------------------------------------ */
-
-void hk_vmproc_mark_deadlock(hk_proc_t *p) {
-  vmproc_t *vp = vp_of(p);
-  /* Release: pairs with the acquire in serve_wait... the wake CAS that
-  ** follows publishes it anyway; relaxed would do. */
-  if (vp) atomic_store_explicit(&vp->pd.deadlocked, 1, memory_order_release);
-}
-
-void hk_vmproc_wake_deadlocked(hk_proc_t *p) {
-  hk_proc_wake(p, HK_WAIT_RECV | HK_WAIT_CHILD, NULL);
-}
-
-static bool deadlocked(vmproc_t *vp) {
-  return atomic_load_explicit(&vp->pd.deadlocked, memory_order_acquire) != 0;
-}
-
 /* ---- Requests ------------------------------------------------------------------- */
 
 static int fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -359,7 +342,7 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
 }
 
 static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
-  if (deadlocked(vp_of(p))) return fail(vm, DEADLOCK_MSG);
+  if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
   int r = try_take(p, vm);
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
@@ -436,7 +419,7 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   if (arg.tag != HK_T_PID) return fail(vm, "%s: expected Pid", name);
   /* First: a deadlocked process must not observe another's deadlock
   ** failure (SPEC §6.9.1). */
-  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
+  if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
   char *err;
   hk_child_t *c = find_child(p, name, arg.as.u, false, &err);
   if (!c) {
@@ -507,7 +490,7 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   vmproc_t *vp = vp_of(p);
   if (list.tag == HK_T_NIL) return fail(vm, "wait_any: expected non-empty pid list");
   if (list.tag != HK_T_CONS) return fail(vm, "wait_any: expected Pid list");
-  if (deadlocked(vp)) return fail(vm, DEADLOCK_MSG);
+  if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
   uint32_t n = 0;
   for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l)) {
     hk_value_t h = hk_head(l);
