@@ -413,28 +413,33 @@ static void outcome_value(hk_vm_t *vm, hk_outcome_t o, void *pl, hk_value_t *out
   }
 }
 
+/* await_result's misuse: it never fails its caller but returns
+** Err (RuntimeError MSG) (SPEC §6.6.3). */
+static int complete_misuse(hk_vm_t *vm, const char *msg) {
+  hk_value_t s, f, v;
+  int rc = hk_alloc_string(vm, msg, strlen(msg), &s);
+  if (!rc) rc = hk_alloc_data(vm, HK_CTOR_RUNTIME_ERROR, s, &f);
+  if (!rc) rc = hk_alloc_data(vm, HK_CTOR_ERR, f, &v);
+  return rc ? SERVE_CONTINUE : complete(vm, v); /* rc: the VM failed (out of memory) */
+}
+
 static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   vmproc_t *vp = vp_of(p);
   const char *name = result ? "await_result" : "await_process";
-  if (arg.tag != HK_T_PID) return fail(vm, "%s: expected Pid", name);
+  /* A wrong kind (SPEC §8.1.3's message; for await_result as an Err). */
+  if (arg.tag != HK_T_PID)
+    return result ? complete_misuse(vm, "await_result: expected Pid")
+                  : fail(vm, "await_process: expected Pid");
   /* First: a deadlocked process must not observe another's deadlock
   ** failure (SPEC §6.9.1). */
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
   char *err;
   hk_child_t *c = find_child(p, name, arg.as.u, false, &err);
   if (!c) {
-    if (!result) {
-      fail(vm, "%s", err ? err : "out of memory");
-      free(err);
-      return SERVE_CONTINUE;
-    }
-    hk_value_t s, f, v;
     const char *msg = err ? err : "out of memory";
-    int rc = hk_alloc_string(vm, msg, strlen(msg), &s);
+    int r = result ? complete_misuse(vm, msg) : fail(vm, "%s", msg);
     free(err);
-    if (!rc) rc = hk_alloc_data(vm, HK_CTOR_RUNTIME_ERROR, s, &f);
-    if (!rc) rc = hk_alloc_data(vm, HK_CTOR_ERR, f, &v);
-    return rc ? SERVE_CONTINUE : complete(vm, v);
+    return r;
   }
   if (!hk_child_done(c)) return wait_for(p, c);
   void *pl;

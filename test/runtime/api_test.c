@@ -270,6 +270,52 @@ Test(runtime_api, send_to_unknown_pid_is_dropped) {
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
 }
 
+/* Runs [src] as a root that first receives pid [pid] from C; returns the
+** root's failure message (NULL when it finished) and leaves its output in
+** `out`. */
+static char *run_with_pid(const char *src, hiko_pid_t pid) {
+  hiko_runtime_t *rt = make_rt(1, false);
+  hiko_program_t *p = compile(rt, src);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_pid(pid, &v), 0);
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  hiko_value_free(v);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 10000), 0);
+  char *msg = r.status == HIKO_DONE ? NULL : strdup(r.message ? r.message : "?");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+  return msg;
+}
+
+/* SPEC §6.6.1: a pid this runtime never issued (only C can make one) is
+** "NAME: unknown process <pid N>" for await_process, cancel and wait_any,
+** and an Err for await_result, which never fails its caller (§6.6.3). */
+Test(runtime_api, join_cancel_wait_any_of_unknown_pid) {
+  static const struct { const char *call, *want; } cases[] = {
+      {"await_process p", "await_process: unknown process <pid 999>"},
+      {"cancel p", "cancel: unknown process <pid 999>"},
+      {"wait_any [p]", "wait_any: unknown process <pid 999>"},
+  };
+  char src[256];
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    snprintf(src, sizeof src, "val p : Pid = receive_message ()\nval _ = %s\n", cases[i].call);
+    char *msg = run_with_pid(src, 999);
+    cr_assert_not_null(msg, "%s", cases[i].call);
+    cr_assert_str_eq(msg, cases[i].want);
+    free(msg);
+  }
+  char *msg = run_with_pid("val p : Pid = receive_message ()\nval _ = println (await_result p)\n"
+                           "val _ = println (await_result (self ()))\n", 0);
+  cr_assert_null(msg, "%s", msg);
+  cr_assert_str_eq(out.data, "Err (RuntimeError await_result: unknown process <pid 0>)\n"
+                             "Err (RuntimeError await_result: <pid 1> is not a child of <pid 1>)\n");
+}
+
 Test(runtime_api, deep_values_cross_the_boundary) {
   /* A 100,000-deep nested value from C to a process and back: every
   ** conversion and copy on the way is iterative. */
