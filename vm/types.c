@@ -268,12 +268,38 @@ static inline void ppush(hk_types_t *T, hk_type_t *a, hk_type_t *b) {
   T->pairs[T->npairs++] = b;
 }
 
+/* Forwarding a structured node to its partner (see hk_types_unify) waits
+** until every pair of their arguments has been unified: a link made earlier
+** could close a cycle through a variable that the occurs check then no
+** longer sees (unifying `'v st` with `('b -> 'x) st` where 'x is bound to
+** `'v st` must fail), and would leave a cyclic type for the error message.
+** On the pairs stack, the marker pair (NULL, NULL) says that the pair below
+** it is such a link; the argument pairs are pushed above it, so the stack's
+** depth-first order links a node as soon as its sub-graph is done. */
+static void forward(hk_type_t *a, hk_type_t *b) {
+  a = hk_type_resolve(a);
+  b = hk_type_resolve(b);
+  if (a == b) return;
+  if (a->ground && !b->ground)
+    b->link = a; /* keep the node known to be ground */
+  else
+    a->link = b;
+}
+
 int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyerr_t *err) {
   size_t base = T->npairs;
   ppush(T, expected, found);
   while (T->npairs > base) {
-    hk_type_t *b = hk_type_resolve(T->pairs[--T->npairs]);
-    hk_type_t *a = hk_type_resolve(T->pairs[--T->npairs]);
+    hk_type_t *pb = T->pairs[--T->npairs];
+    hk_type_t *pa = T->pairs[--T->npairs];
+    if (!pa) { /* marker: the pair below is a finished pair of nodes */
+      pb = T->pairs[--T->npairs];
+      pa = T->pairs[--T->npairs];
+      forward(pa, pb);
+      continue;
+    }
+    hk_type_t *b = hk_type_resolve(pb);
+    hk_type_t *a = hk_type_resolve(pa);
     if (a == b) continue;
     int r = 0;
     if (a->kind == HK_TYPE_VAR)
@@ -286,16 +312,14 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
       err->expected = a;
       err->found = b;
       r = -1;
-    } else {
+    } else if (a->n) {
+      /* Once their argument pairs are unified, a and b are equal: forwarding
+      ** one to the other makes a shared sub-graph met again be skipped
+      ** (a == b), so unifying two DAG-shaped types costs their graph size,
+      ** not their tree size. */
+      ppush(T, a, b);
+      ppush(T, NULL, NULL);
       for (uint32_t i = a->n; i-- > 0;) ppush(T, a->args[i], b->args[i]);
-      /* Forward a to b: they are equal once the pairs above are unified, and
-      ** a shared sub-graph met again is then skipped (a == b), so unifying
-      ** two DAG-shaped types costs their graph size, not their tree size.
-      ** (On failure the check stops, so the partial state is never used.) */
-      if (a->n && a->ground && !b->ground)
-        b->link = a; /* keep the node known to be ground */
-      else if (a->n)
-        a->link = b;
     }
     if (r < 0) {
       T->npairs = base;
