@@ -507,7 +507,8 @@ int hk_alloc_rng(hk_vm_t *vm, uint64_t state, uint64_t inc, hk_value_t *out) {
 }
 
 /* ---- Message blocks ------------------------------------------------------ */
-/* A block is one chunk: data[0..16) holds the root value, then the objects.
+/* A block is a chain of chunks (one chunk for small values): the first
+** chunk's data[0..16) holds the root value, then come the objects.
 ** Sharing is expanded (SPEC §6.12.3) except for closures, which are copied
 ** once each (a recursive closure captures itself: a cycle). */
 
@@ -617,7 +618,8 @@ static int walk_children(walk_t *w, hk_obj_t *o) {
 ** closures are copied once each (messages). */
 static bool memoized(const hk_obj_t *o, bool share_all) { return share_all || o->tag == HK_T_CLOSURE; }
 
-/* Sizing pass over [n] roots: bytes and objects of the copy. */
+/* Sizing pass over [n] roots: bytes and objects of the copy (the global
+** store uses it to find the globals that hold a continuation). */
 static int msg_measure(const hk_value_t *v, uint32_t nroots, uint64_t max, bool share_all,
                        size_t *bytes, uint64_t *objects) {
   walk_t w;
@@ -649,103 +651,6 @@ static int msg_measure(const hk_value_t *v, uint32_t nroots, uint64_t max, bool 
   return rc;
 }
 
-typedef struct copier {
-  hk_chunk_t *c;
-  memo_t memo;
-  bool share_all;
-  uint8_t flags; /* flags of every copy (HK_OBJ_STATIC for the global store) */
-} copier_t;
-
-static hk_obj_t *msg_put(copier_t *k, hk_obj_t *o) {
-  hk_obj_t **slot = NULL;
-  if (memoized(o, k->share_all)) {
-    if (memo_grow(&k->memo)) return NULL;
-    bool found;
-    slot = memo_slot(&k->memo, o, &found);
-    if (found) return *slot;
-    k->memo.n++;
-  }
-  size_t size = obj_size(o);
-  hk_obj_t *n = (hk_obj_t *)(k->c->data + k->c->used);
-  k->c->used += size;
-  memcpy(n, o, size);
-  n->flags = k->flags;
-  if (slot) *slot = n;
-  return n;
-}
-
-static int msg_fix(copier_t *k, hk_value_t *v) {
-  if (v->tag < HK_T__OBJ || (v->as.o->flags & HK_OBJ_STATIC)) return 0;
-  hk_obj_t *n = msg_put(k, v->as.o);
-  if (!n) return -ENOMEM;
-  v->as.o = n;
-  return 0;
-}
-
-/* Copies [nroots] values into a new block: the roots first (16 bytes each),
-** then the objects. Returns 0 or a negative errno. */
-static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bool share_all,
-                      uint8_t flags, hk_chunk_t **out) {
-  size_t bytes;
-  uint64_t objects;
-  int rc = msg_measure(roots, nroots, max, share_all, &bytes, &objects);
-  if (rc) return rc;
-  size_t head = (size_t)nroots * sizeof(hk_value_t);
-  hk_chunk_t *c = block_alloc(head + bytes);
-  if (!c) return -ENOMEM;
-  c->objects = objects;
-  c->used = head;
-  copier_t k = {.c = c, .share_all = share_all, .flags = flags};
-  hk_value_t *root = (hk_value_t *)c->data;
-  for (uint32_t i = 0; i < nroots && !rc; i++) {
-    root[i] = roots[i];
-    rc = msg_fix(&k, &root[i]);
-  }
-  /* Cheney-style scan of the block: fix each copied object's fields. */
-  size_t off = head;
-  while (!rc && off < c->used) {
-    hk_obj_t *o = (hk_obj_t *)(c->data + off);
-    off += obj_size(o);
-    switch (o->tag) {
-    case HK_T_TUPLE:
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_tuple_t *)o)->items[i]);
-      break;
-    case HK_T_CONS:
-      rc = msg_fix(&k, &((hk_cons_t *)o)->head);
-      if (!rc) rc = msg_fix(&k, &((hk_cons_t *)o)->tail);
-      break;
-    case HK_T_DATA: rc = msg_fix(&k, &((hk_data_t *)o)->payload); break;
-    case HK_T_CLOSURE:
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_closure_t *)o)->caps[i]);
-      break;
-    case HK_T_PAP:
-      rc = msg_fix(&k, &((hk_pap_t *)o)->fn);
-      for (uint32_t i = 0; i < o->n && !rc; i++) rc = msg_fix(&k, &((hk_pap_t *)o)->args[i]);
-      break;
-    default: break;
-    }
-  }
-  free(k.memo.keys);
-  free(k.memo.vals);
-  if (rc) {
-    block_free(c);
-    return rc;
-  }
-  *out = c;
-  return 0;
-}
-
-/* ---- Small values: one pass, no malloc but the block ---------------------- */
-/* Most messages and spawn closures are a few objects. They are copied
-** Cheney-style into a buffer on the C stack (the buffer is its own queue: no
-** walk stack), closures memoized in a short array (a recursive local closure
-** captures itself, so without the memo the copy would not end), then moved
-** into a block of the exact size. A value too big, with a continuation, over
-** the object limit or with more than FAST_CLOS closures takes the general
-** path, which reports the errors. */
-#define FAST_BYTES 1024u
-#define FAST_CLOS 8u
-
 _Static_assert(offsetof(hk_cons_t, tail) == offsetof(hk_cons_t, head) + sizeof(hk_value_t),
                "cons fields are an array");
 _Static_assert(offsetof(hk_pap_t, args) == offsetof(hk_pap_t, fn) + sizeof(hk_value_t),
@@ -762,6 +667,127 @@ static hk_value_t *obj_vals(hk_obj_t *o, uint32_t *n) {
   default: *n = 0; return NULL;
   }
 }
+
+/* The general copy is one pass, Cheney-style: objects are copied into a
+** chain of chunks (each twice the size of the previous one, from
+** BIG_FIRST bytes) and the chain is scanned in allocation order, fixing
+** each copied object's fields, which copies what they reference. No sizing
+** walk: a message block is a chain linked by `next` (adopted and freed
+** whole). Errors (a continuation, too many objects, no memory) are found
+** during the copy, which is then freed. */
+#define BIG_FIRST 4096u
+
+typedef struct copier {
+  hk_chunk_t *first, *last;
+  memo_t memo;
+  uint64_t objects, max;
+  bool share_all;
+  uint8_t flags; /* flags of every copy (HK_OBJ_STATIC for the global store) */
+  int err;
+} copier_t;
+
+static void *copier_take(copier_t *k, size_t size) {
+  hk_chunk_t *c = k->last;
+  if (c->size - c->used < size) {
+    size_t want = c->size < MAX_CHUNK ? c->size * 2 : MAX_CHUNK;
+    if (want < size) want = size;
+    hk_chunk_t *n = block_alloc(want);
+    if (!n) return NULL;
+    c->next = n;
+    k->last = c = n;
+  }
+  void *p = c->data + c->used;
+  c->used += size;
+  c->objects++;
+  return p;
+}
+
+static hk_obj_t *msg_put(copier_t *k, hk_obj_t *o) {
+  hk_obj_t **slot = NULL;
+  if (o->tag == HK_T_CONT) {
+    k->err = -EINVAL;
+    return NULL;
+  }
+  if (memoized(o, k->share_all)) {
+    if ((k->err = memo_grow(&k->memo))) return NULL;
+    bool found;
+    slot = memo_slot(&k->memo, o, &found);
+    if (found) return *slot;
+    k->memo.n++;
+  }
+  if (++k->objects > k->max) {
+    k->err = -E2BIG;
+    return NULL;
+  }
+  size_t size = obj_size(o);
+  hk_obj_t *n = copier_take(k, size);
+  if (!n) {
+    k->err = -ENOMEM;
+    return NULL;
+  }
+  memcpy(n, o, size);
+  n->flags = k->flags;
+  if (slot) *slot = n;
+  return n;
+}
+
+static int msg_fix(copier_t *k, hk_value_t *v) {
+  if (v->tag < HK_T__OBJ || (v->as.o->flags & HK_OBJ_STATIC)) return 0;
+  hk_obj_t *n = msg_put(k, v->as.o);
+  if (!n) return k->err;
+  v->as.o = n;
+  return 0;
+}
+
+/* Copies [nroots] values into a new block: the roots first (16 bytes each,
+** in the first chunk), then the objects. Returns 0 or a negative errno. */
+static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bool share_all,
+                      uint8_t flags, hk_chunk_t **out) {
+  size_t head = (size_t)nroots * sizeof(hk_value_t);
+  hk_chunk_t *c = block_alloc(head > BIG_FIRST ? head * 2 : BIG_FIRST);
+  if (!c) return -ENOMEM;
+  c->used = head;
+  copier_t k = {.first = c, .last = c, .max = max, .share_all = share_all, .flags = flags};
+  hk_value_t *root = (hk_value_t *)c->data;
+  int rc = 0;
+  for (uint32_t i = 0; i < nroots && !rc; i++) {
+    root[i] = roots[i];
+    rc = msg_fix(&k, &root[i]);
+  }
+  /* Scan the chain in allocation order: fix each copied object's fields. */
+  size_t off = head;
+  while (!rc && (c != k.last || off < c->used)) {
+    if (off >= c->used) {
+      c = c->next;
+      off = 0;
+      continue;
+    }
+    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    off += obj_size(o);
+    uint32_t n;
+    hk_value_t *vals = obj_vals(o, &n);
+    for (uint32_t i = 0; i < n && !rc; i++) rc = msg_fix(&k, &vals[i]);
+  }
+  free(k.memo.keys);
+  free(k.memo.vals);
+  if (rc) {
+    blocks_free(k.first);
+    return rc;
+  }
+  *out = k.first;
+  return 0;
+}
+
+/* ---- Small values: one pass, no malloc but the block ---------------------- */
+/* Most messages and spawn closures are a few objects. They are copied
+** Cheney-style into a buffer on the C stack (the buffer is its own queue: no
+** walk stack), closures memoized in a short array (a recursive local closure
+** captures itself, so without the memo the copy would not end), then moved
+** into a block of the exact size. A value too big, with a continuation, over
+** the object limit or with more than FAST_CLOS closures takes the general
+** path, which reports the errors. */
+#define FAST_BYTES 1024u
+#define FAST_CLOS 8u
 
 typedef struct fast {
   unsigned char *buf;
@@ -937,7 +963,9 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     hk_chunk_t *c;
     rc = block_copy(roots, k, UINT64_MAX, true, HK_OBJ_STATIC, &c);
     if (!rc) {
-      c->next = g->blocks;
+      hk_chunk_t *tail = c;
+      while (tail->next) tail = tail->next;
+      tail->next = g->blocks;
       g->blocks = c;
       const hk_value_t *copied = (const hk_value_t *)c->data;
       for (uint32_t j = 0; j < k; j++) {
@@ -997,14 +1025,21 @@ void hk_globals_free(hk_globals_t *g) {
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   hk_chunk_t *c = MSG_CHUNK(m);
   *out = *(hk_value_t *)c->data;
+  for (;;) { /* every chunk of the chain becomes a fragment */
+    vm->heap.nobjects += c->objects;
+    vm->heap.since += c->used;
+    if (!c->next) break;
+    c = c->next;
+  }
   c->next = vm->heap.fragments;
-  vm->heap.fragments = c;
-  vm->heap.nobjects += c->objects;
-  vm->heap.since += c->used;
+  vm->heap.fragments = MSG_CHUNK(m);
   return 0;
 }
 
-void hk_msg_free(hk_msg_t *m) {
-  if (m) block_free(MSG_CHUNK(m));
+void hk_msg_free(hk_msg_t *m) { blocks_free(MSG_CHUNK(m)); }
+
+uint64_t hk_msg_objects(const hk_msg_t *m) {
+  uint64_t n = 0;
+  for (const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m; c; c = c->next) n += c->objects;
+  return n;
 }
-uint64_t hk_msg_objects(const hk_msg_t *m) { return ((const hk_chunk_t *)(const void *)m)->objects; }

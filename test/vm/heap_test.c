@@ -226,6 +226,44 @@ Test(vm_heap, global_store_later_export_reaches_earlier_child) {
   hk_globals_free(g);
 }
 
+/* A large value is copied in one pass into a chain of chunks: the whole
+** chain is counted, adopted and collected, and an error found late in the
+** copy (after several chunks) frees what was copied (ASan checks leaks). */
+Test(vm_heap, large_message_is_a_chain_of_chunks) {
+  hk_value_t l = list_of(100000);
+  hk_msg_t *m = NULL;
+  cr_assert_eq(hk_value_copy_out(vm, l, 100000 - 1, &m), -E2BIG);
+  cr_assert_eq(hk_value_copy_out(vm, l, 100000, &m), 0);
+  cr_assert_eq(hk_msg_objects(m), 100000);
+  hk_vm_t *other;
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  hk_value_t got;
+  cr_assert_eq(hk_vm_adopt(other, m, &got), 0);
+  cr_assert_eq(other->heap.nobjects, 100000);
+  cr_assert_geq(other->heap.since, 100000 * sizeof(hk_cons_t));
+  uint64_t len;
+  cr_assert_eq(list_sum(got, &len), (int64_t)100000 * 100001 / 2);
+  cr_assert_eq(len, 100000);
+  other->globals[0] = got;
+  cr_assert_eq(hk_heap_collect(other), 0); /* frees every chunk of the chain */
+  cr_assert_eq(list_sum(other->globals[0], &len), (int64_t)100000 * 100001 / 2);
+  cr_assert_eq(other->heap.nobjects, 100000);
+  /* A copy of the copy (messages of messages), then dropped unadopted. */
+  cr_assert_eq(hk_value_copy_out(other, other->globals[0], 0, &m), 0);
+  cr_assert_eq(hk_msg_objects(m), 100000);
+  hk_msg_free(m);
+  hk_vm_free(other);
+  /* A continuation at the end of the large list. */
+  hk_cont_t *k = (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT);
+  memset(&k->top, 0, sizeof *k - sizeof k->h);
+  hk_value_t kl;
+  cr_assert_eq(hk_alloc_cons(vm, hk_obj_value(&k->h), hk_nil(), &kl), 0);
+  hk_value_t big = kl;
+  for (uint32_t i = 0; i < 50000; i++) cr_assert_eq(hk_alloc_cons(vm, hk_int(i), big, &big), 0);
+  cr_assert_eq(hk_value_copy_out(vm, big, 0, &m), -EINVAL);
+}
+
 Test(vm_heap, global_store_export_shares_and_is_static) {
   hk_value_t shared = list_of(3);
   hk_value_t items[2] = {shared, shared};
