@@ -3,6 +3,7 @@
 #include "hiko.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,11 +15,13 @@
 /* hiko_program_t: a compiled program. This is its only definition.
 ** It owns the whole compilation (vm/front.h: the arena with the AST and
 ** types, the source table, the checked program and — once code generation
-** lands — the program image in front.image). The runtime may add fields
-** here (e.g. a reference count for roots that keep it alive). */
+** lands — the program image in front.image). It is reference-counted: the
+** host holds one reference, each root spawned from it another (SPEC §12.2
+** "roots keep p alive"), dropped when the runtime frees the root. */
 struct hiko_program {
   hk_front_t front;
   hk_image_t *loaded; /* hiko_program_load: the verified image (owned), else NULL */
+  atomic_uint refs;
 };
 
 /* hiko_diags_t: a snapshot of a compilation's diagnostics, independent of
@@ -99,6 +102,7 @@ static int finish(hiko_program_t *p, int rc, hiko_program_t **out, hiko_diags_t 
 static int new_program(hiko_runtime_t *rt, hiko_program_t **out) {
   hiko_program_t *p = calloc(1, sizeof *p);
   if (!p) return -ENOMEM;
+  atomic_init(&p->refs, 1);
   hk_front_init(&p->front);
   int rc = hk_native_table(rt, &p->front.natives, &p->front.nnatives);
   if (rc) {
@@ -181,8 +185,18 @@ int hiko_program_load(hiko_runtime_t *rt, const void *buf, size_t len, hiko_prog
   return rc ? rc : HIKO_EBYTECODE;
 }
 
+hiko_program_t *hk_program_retain(hiko_program_t *p) {
+  /* Relaxed: the caller already holds a reference. */
+  atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+  return p;
+}
+
 void hiko_program_release(hiko_program_t *p) {
   if (!p) return;
+  /* Release/acquire: every use through another reference happens-before
+  ** the free. */
+  if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_release) != 1) return;
+  atomic_thread_fence(memory_order_acquire);
   hk_image_free(p->loaded);
   hk_front_free(&p->front);
   free(p);

@@ -262,6 +262,7 @@ static void teardown(hiko_runtime_t *rt) {
     hk_globals_free(r->globals);
     pthread_mutex_destroy(&r->glock);
     hiko_result_clear(&r->res);
+    hiko_program_release(r->prog);
     free(r);
   }
   if (rt->ws)
@@ -313,6 +314,7 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
     return rc;
   }
   r->pid = hk_proc_pid(p);
+  r->prog = hk_program_retain(prog);
   r->next = rt->roots;
   rt->roots = r;
   pthread_mutex_unlock(&rt->lock);

@@ -27,7 +27,8 @@ typedef struct hk_wstate {
 /* A root process and its outcome (SPEC §6.8, §12). */
 typedef struct hk_root {
   hiko_pid_t pid;
-  const hk_image_t *img;
+  hiko_program_t *prog;  /* a reference, dropped when the root is freed */
+  const hk_image_t *img; /* prog's image */
   /* The tree's shared global store (vm.h): exported by the root when it
   ** spawns, read by every spawner; glock serialises the two. */
   pthread_mutex_t glock;

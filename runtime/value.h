@@ -8,6 +8,9 @@
 
 /* The image of a compiled program (runtime/compile.c). */
 const hk_image_t *hk_program_image(const hiko_program_t *p);
+/* Takes one more reference to [p] (dropped by hiko_program_release).
+** Returns p. Thread: any. */
+hiko_program_t *hk_program_retain(hiko_program_t *p);
 
 /* Converts [x] (a value of [vm]'s heap, or of a block adopted into it) to
 ** an API value; [img] names its constructors. Iterative. Functions and Rng

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "hiko.h"
+#include "api_check.h"
 
 typedef struct outbuf {
   char data[4096];
@@ -38,27 +39,6 @@ static hiko_runtime_t *make_rt(unsigned workers, bool deadlock) {
   hiko_runtime_t *rt;
   cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
   return rt;
-}
-
-static hiko_program_t *compile(hiko_runtime_t *rt, const char *src) {
-  hiko_program_t *p = NULL;
-  hiko_diags_t *d = NULL;
-  int rc = hiko_compile_string(rt, "test.hml", src, strlen(src), &p, &d);
-  if (rc) {
-    char *text = NULL;
-    if (d) hiko_diags_render(d, &text);
-    cr_log_error("%s", text ? text : "(no diagnostics)");
-    hiko_free(text);
-  }
-  hiko_diags_free(d);
-  cr_assert_eq(rc, 0);
-  return p;
-}
-
-static char *show(const hiko_value_t *v) {
-  char *s = NULL;
-  cr_assert_eq(hiko_value_show(v, &s), 0);
-  return s;
 }
 
 Test(runtime_api, scalar_values_and_show) {

@@ -1,0 +1,983 @@
+/* qa_api_test.c — QA of the embedding API (SPEC §12) against the SPEC text:
+** error codes, ownership, ports, pids the runtime never issued (§6.6.1),
+** functions across programs (§6.12.5), uninitialised globals (§6.4.5),
+** deadlock detection with ports (§6.9, §12.3.2), configuration (§7.5, §12),
+** output callbacks (§12.3.3) and statistics (§10.9). Suite unit. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hiko.h"
+#include "api_check.h"
+
+/* A test of behaviour the SPEC requires and the implementation does not show
+** yet (listed in test/lang/pending/README.md): skipped unless
+** HIKO_QA_PENDING is set in the environment. */
+#define PENDING(why)                                               \
+  do {                                                             \
+    if (!getenv("HIKO_QA_PENDING")) cr_skip_test("pending: " why); \
+  } while (0)
+
+typedef struct outbuf {
+  char data[8192];
+  size_t n;
+  size_t calls;
+  int torn; /* a call whose text was not one whole line */
+  pthread_mutex_t mu;
+} outbuf_t;
+
+static outbuf_t out, err;
+
+static void collect(void *ud, const char *data, size_t len) {
+  outbuf_t *o = ud;
+  pthread_mutex_lock(&o->mu);
+  o->calls++;
+  if (len == 0 || data[len - 1] != '\n' || memchr(data, '\n', len) != data + len - 1) o->torn++;
+  if (o->n + len < sizeof o->data) {
+    memcpy(o->data + o->n, data, len);
+    o->n += len;
+    o->data[o->n] = '\0';
+  }
+  pthread_mutex_unlock(&o->mu);
+}
+
+static void collect_err(void *ud, const char *data, size_t len) {
+  (void)ud;
+  collect(&err, data, len);
+}
+
+static void reset_bufs(void) {
+  memset(&out, 0, sizeof out);
+  memset(&err, 0, sizeof err);
+  pthread_mutex_init(&out.mu, NULL);
+  pthread_mutex_init(&err.mu, NULL);
+}
+
+static void base_cfg(hiko_config_t *cfg, unsigned workers) {
+  hiko_config_init(cfg);
+  cfg->workers = workers;
+  cfg->out = collect;
+  cfg->err = collect_err;
+  cfg->io_ud = &out;
+  reset_bufs();
+}
+
+static hiko_runtime_t *make(const hiko_config_t *cfg) {
+  hiko_runtime_t *rt = NULL;
+  cr_assert_eq(hiko_runtime_create(&rt, cfg), 0);
+  cr_assert_not_null(rt);
+  return rt;
+}
+
+static hiko_runtime_t *make_rt(unsigned workers) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, workers);
+  return make(&cfg);
+}
+
+/* Runs one root of [src] to its end with hiko_run and returns its result. */
+static void run_result(hiko_runtime_t *rt, const char *src, hiko_result_t *r) {
+  hiko_program_t *p = compile(rt, src);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  hiko_program_release(p); /* §12.2: roots keep their program alive */
+  cr_assert_eq(hiko_run(rt), 0);
+  cr_assert_eq(hiko_join(rt, root, r, 10000), 0);
+}
+
+/* Runs [src] as for run_result and checks the status and, unless NULL, the
+** message. */
+static void run_one(hiko_runtime_t *rt, const char *src, int status, const char *message) {
+  hiko_result_t r;
+  run_result(rt, src, &r);
+  cr_assert_eq(r.status, status, "status %d, message %s", r.status, r.message ? r.message : "");
+  if (message) cr_assert_str_eq(r.message, message);
+  hiko_result_clear(&r);
+}
+
+static void send_int(hiko_runtime_t *rt, hiko_pid_t to, int64_t n) {
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_int(n, &v), 0);
+  cr_assert_eq(hiko_send(rt, to, v), 0);
+  hiko_value_free(v);
+}
+
+static void send_pid(hiko_runtime_t *rt, hiko_pid_t to, hiko_pid_t pid) {
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_pid(pid, &v), 0);
+  cr_assert_eq(hiko_send(rt, to, v), 0);
+  hiko_value_free(v);
+}
+
+/* Receives one message on [port] and returns its §5 text (owned). */
+static char *recv_show(hiko_port_t *port) {
+  hiko_value_t *v = NULL;
+  cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+  char *s = show(v);
+  hiko_value_free(v);
+  return s;
+}
+
+/* Joins root [pid] (10 s at most) and checks its status and, unless NULL,
+** its message. */
+static void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const char *message) {
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, pid, &r, 10000), 0);
+  cr_assert_eq(r.status, status, "status %d, message %s", r.status, r.message ? r.message : "");
+  if (message) cr_assert_str_eq(r.message, message);
+  hiko_result_clear(&r);
+}
+
+/* Ends a test: closes [port], destroys [rt], releases [p1] and [p2] (each
+** may be NULL). */
+static void teardown(hiko_runtime_t *rt, hiko_port_t *port, hiko_program_t *p1, hiko_program_t *p2) {
+  if (port) cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  if (p1) hiko_program_release(p1);
+  if (p2) hiko_program_release(p2);
+}
+
+/* ---- §12.1 error codes --------------------------------------------------- */
+
+Test(qa_api, strerror_maps_every_code) {
+  /* §12.1: "hiko_strerror maps any code to text". */
+  int codes[] = {0, -EINVAL, -ENOMEM, -ENOENT, -ETIMEDOUT, -EAGAIN, -EBUSY, -EEXIST,
+                 HIKO_ECOMPILE, HIKO_EBYTECODE, HIKO_ESTATE, -1000, -1004, -99999, 12345};
+  for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+    const char *s = hiko_strerror(codes[i]);
+    cr_assert_not_null(s, "code %d", codes[i]);
+    cr_assert_gt(strlen(s), 0, "code %d", codes[i]);
+  }
+  cr_assert_str_eq(hiko_strerror(-ENOENT), strerror(ENOENT));
+  cr_assert_str_neq(hiko_strerror(HIKO_ECOMPILE), hiko_strerror(HIKO_EBYTECODE));
+  cr_assert_str_neq(hiko_strerror(HIKO_ESTATE), hiko_strerror(HIKO_ECOMPILE));
+  cr_assert_eq(HIKO_ECOMPILE, -1001);
+  cr_assert_eq(HIKO_EBYTECODE, -1002);
+  cr_assert_eq(HIKO_ESTATE, -1003);
+}
+
+Test(qa_api, config_init_sets_size_and_defaults) {
+  hiko_config_t cfg;
+  memset(&cfg, 0xAB, sizeof cfg);
+  hiko_config_init(&cfg);
+  cr_assert_eq(cfg.size, sizeof(hiko_config_t));
+  /* §12.2: defaults allow_net true, allow_exit false, detect_deadlock false. */
+  cr_assert(cfg.allow_net);
+  cr_assert(!cfg.allow_exit);
+  cr_assert(!cfg.detect_deadlock);
+  cr_assert_eq(cfg.fuel, 0);
+  cr_assert_eq(cfg.max_heap, 0);
+  cr_assert_null(cfg.fs_root);
+  cr_assert_null(cfg.out);
+  cr_assert_null(cfg.trace_path);
+}
+
+Test(qa_api, compile_error_sets_diags_and_no_program) {
+  /* §12.2: HIKO_ECOMPILE on errors; *diags set on failure; NULL never an
+  ** error indicator, so *out is simply not a program. */
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  const char *src = "val x = 1\nval y = x + \"s\"\n";
+  cr_assert_eq(hiko_compile_string(rt, "bad.hml", src, strlen(src), &p, &d), HIKO_ECOMPILE);
+  cr_assert_null(p);
+  cr_assert_not_null(d);
+  cr_assert_geq(hiko_diags_count(d), 1);
+  const hiko_diag_t *g = hiko_diags_get(d, hiko_diags_count(d) - 1);
+  cr_assert_not_null(g);
+  cr_assert(g->is_error);
+  cr_assert_str_eq(g->file, "bad.hml");
+  cr_assert_eq(g->line, 2);
+  cr_assert_geq(g->col, 1);
+  cr_assert_null(hiko_diags_get(d, hiko_diags_count(d)));
+  char *text = NULL;
+  cr_assert_eq(hiko_diags_render(d, &text), 0);
+  /* §13.2: FILE:LINE:COL: error: MESSAGE, the source line, the caret line. */
+  char want[64];
+  snprintf(want, sizeof want, "bad.hml:2:%u: error: ", g->col);
+  cr_assert(strncmp(text, want, strlen(want)) == 0 || strstr(text, want), "%s", text);
+  cr_assert_not_null(strstr(text, "\nval y = x + \"s\"\n"), "%s", text);
+  cr_assert_not_null(strchr(text, '^'), "%s", text);
+  hiko_free(text);
+  hiko_diags_free(d);
+  /* A clean program: diags NULL when empty. */
+  d = (hiko_diags_t *)&d;
+  src = "val z = 1\n";
+  cr_assert_eq(hiko_compile_string(rt, "ok.hml", src, strlen(src), &p, &d), 0);
+  cr_assert_not_null(p);
+  cr_assert_null(d);
+  hiko_program_release(p);
+  /* Warnings only (a redundant clause, §3.8.3): success, diags set. */
+  src = "fun f x = case x of _ => 1 | 0 => 2\nval _ = println (f 0)\n";
+  cr_assert_eq(hiko_compile_string(rt, "w.hml", src, strlen(src), &p, &d), 0);
+  cr_assert_not_null(p);
+  cr_assert_not_null(d);
+  cr_assert_eq(hiko_diags_count(d), 1);
+  cr_assert(!hiko_diags_get(d, 0)->is_error);
+  cr_assert_eq(hiko_diags_errors(d), 0);
+  cr_assert_str_eq(hiko_diags_get(d, 0)->message, "redundant match clause (clause 2)");
+  cr_assert_eq(hiko_diags_render(d, &text), 0);
+  cr_assert_not_null(strstr(text, "w.hml:1:30: warning: redundant match clause (clause 2)\n"), "%s", text);
+  hiko_free(text);
+  hiko_diags_free(d);
+  hiko_program_release(p);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, compile_file_missing) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  int rc = hiko_compile_file(rt, "/nonexistent/qa/none.hml", &p, &d);
+  cr_assert_lt(rc, 0);
+  cr_assert_null(p);
+  /* §14.1: an error about a whole file has no position. */
+  if (d) {
+    cr_assert_geq(hiko_diags_count(d), 1);
+    cr_assert_eq(hiko_diags_get(d, 0)->line, 0);
+    hiko_diags_free(d);
+  }
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, bytecode_garbage_is_ebytecode) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  static const unsigned char junk[] = "not bytecode at all, not even close";
+  cr_assert_eq(hiko_program_load(rt, junk, sizeof junk, &p, &d), HIKO_EBYTECODE);
+  cr_assert_null(p);
+  cr_assert_not_null(d);
+  cr_assert_not_null(strstr(hiko_diags_get(d, 0)->message, "invalid bytecode: "));
+  hiko_diags_free(d);
+  cr_assert_eq(hiko_program_load(rt, junk, 0, &p, &d), HIKO_EBYTECODE);
+  hiko_diags_free(d);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+/* ---- Values -------------------------------------------------------------- */
+
+Test(qa_api, value_show_of_every_kind) {
+  /* §5 text for values built in C. */
+  hiko_value_t *v;
+  struct {
+    int rc;
+    hiko_value_t *v;
+    const char *want;
+  } cases[16];
+  size_t n = 0;
+#define CASE(call, text)                 \
+  do {                                   \
+    cases[n].rc = call;                  \
+    cases[n].v = v;                      \
+    cases[n].want = text;                \
+    n++;                                 \
+  } while (0)
+  CASE(hiko_value_int(INT64_MIN, &v), "-9223372036854775808");
+  CASE(hiko_value_float(0.1, &v), "0.1");
+  CASE(hiko_value_float(1e21, &v), "1000000000000000000000");
+  CASE(hiko_value_float(2.5e-7, &v), "0.00000025");
+  CASE(hiko_value_float(-0.0, &v), "-0");
+  CASE(hiko_value_float(-1.0 / 0.0, &v), "-inf");
+  CASE(hiko_value_bool(true, &v), "true");
+  CASE(hiko_value_char('x', &v), "x");
+  CASE(hiko_value_unit(&v), "()");
+  CASE(hiko_value_pid(7, &v), "<pid 7>");
+  CASE(hiko_value_bytes("\0\1\2", 3, &v), "<bytes:3>");
+  CASE(hiko_value_string("a\"b\n", 4, &v), "a\"b\n");
+  CASE(hiko_value_list(NULL, 0, &v), "[]");
+#undef CASE
+  for (size_t i = 0; i < n; i++) {
+    cr_assert_eq(cases[i].rc, 0, "case %zu", i);
+    char *s = show(cases[i].v);
+    cr_assert_str_eq(s, cases[i].want, "case %zu", i);
+    hiko_free(s);
+    hiko_value_free(cases[i].v);
+  }
+}
+
+Test(qa_api, value_accessors) {
+  hiko_value_t *b, *s, *p, *c;
+  cr_assert_eq(hiko_value_bytes("a\0b", 3, &b), 0);
+  cr_assert_eq(hiko_value_kind(b), HIKO_BYTES);
+  size_t len = 99;
+  const char *raw = hiko_value_get_string(b, &len);
+  cr_assert_eq(len, 3);
+  cr_assert_eq(memcmp(raw, "a\0b", 3), 0);
+  cr_assert_eq(hiko_value_string("\xc3\xa9t\xc3\xa9", 5, &s), 0);
+  cr_assert_eq(hiko_value_kind(s), HIKO_STRING);
+  raw = hiko_value_get_string(s, &len);
+  cr_assert_eq(len, 5);
+  cr_assert_eq(hiko_value_pid(42, &p), 0);
+  cr_assert_eq(hiko_value_kind(p), HIKO_PID);
+  cr_assert_eq(hiko_value_get_pid(p), 42);
+  cr_assert_eq(hiko_value_char(0x10FFFF, &c), 0);
+  cr_assert_eq(hiko_value_get_char(c), 0x10FFFF);
+  hiko_value_t *bad = NULL;
+  cr_assert_eq(hiko_value_char(0x110000, &bad), -EINVAL);
+  cr_assert_eq(hiko_value_string("\xc3", 1, &bad), -EILSEQ); /* truncated sequence */
+  cr_assert_eq(hiko_value_string("\xed\xa0\x80", 3, &bad), -EILSEQ); /* surrogate */
+  cr_assert_null(bad);
+  /* Composite constructors take their items on success only (§12.2): on a
+  ** failure the caller keeps them and frees them itself. */
+  hiko_value_t *items[2] = {b, s}, *l;
+  cr_assert_eq(hiko_value_list(items, 2, &l), 0);
+  cr_assert_eq(hiko_value_kind(l), HIKO_LIST);
+  cr_assert_eq(hiko_value_count(l), 2);
+  cr_assert_eq(hiko_value_at(l, 0), b);
+  hiko_value_free(l);
+  hiko_value_free(p);
+  hiko_value_free(c);
+}
+
+/* ---- Pids the runtime never issued (§6.6.1) ------------------------------- */
+
+static const char unknown_src[] =
+    "val port = receive_message ()\n"
+    "val ghost : Pid = receive_message ()\n"
+    "val mode = receive_message ()\n"
+    "val _ = send_message (ghost, 1)\n"
+    "val _ = case mode of\n"
+    "    0 => send_message (port, (await_result ghost : Int outcome))\n"
+    "  | 1 => send_message (port, await_process ghost + 0)\n"
+    "  | 2 => cancel ghost\n"
+    "  | _ => send_message (port, wait_any [ghost])\n";
+
+static void run_unknown(int mode, hiko_result_t *r, char **msg) {
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt, unknown_src);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, root, hiko_port_pid(port));
+  send_pid(rt, root, 987654);
+  send_int(rt, root, mode);
+  cr_assert_eq(hiko_join(rt, root, r, 10000), 0);
+  *msg = NULL;
+  hiko_value_t *v;
+  if (hiko_port_recv(port, &v, 0) == 0) {
+    *msg = show(v);
+    hiko_value_free(v);
+  }
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_assert_geq(st.total.dropped, 1); /* §6.5.1: the message to the ghost */
+  hiko_stats_clear(&st);
+  teardown(rt, port, p, NULL);
+}
+
+Test(qa_api, unknown_pid_await_result) {
+  hiko_result_t r;
+  char *msg;
+  run_unknown(0, &r, &msg);
+  cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+  cr_assert_not_null(msg);
+  cr_assert_str_eq(msg, "Err (RuntimeError await_result: unknown process <pid 987654>)");
+  hiko_free(msg);
+  hiko_result_clear(&r);
+}
+
+Test(qa_api, unknown_pid_await_process) {
+  hiko_result_t r;
+  char *msg;
+  run_unknown(1, &r, &msg);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "await_process: unknown process <pid 987654>");
+  cr_assert_str_eq(hiko_value_ctor(r.failure), "RuntimeError");
+  cr_assert_null(msg);
+  hiko_result_clear(&r);
+}
+
+Test(qa_api, unknown_pid_cancel) {
+  hiko_result_t r;
+  char *msg;
+  run_unknown(2, &r, &msg);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "cancel: unknown process <pid 987654>");
+  hiko_result_clear(&r);
+}
+
+Test(qa_api, unknown_pid_wait_any) {
+  hiko_result_t r;
+  char *msg;
+  run_unknown(3, &r, &msg);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "wait_any: unknown process <pid 987654>");
+  cr_assert_null(msg);
+  hiko_result_clear(&r);
+}
+
+Test(qa_api, port_pid_is_not_a_child) {
+  /* §6.2: a pid names a process or a port; a port is never the caller's
+  ** child (§6.6.1). */
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt,
+      "val port : Pid = receive_message ()\n"
+      "val _ = send_message (port, (await_result port : Int outcome))\n"
+      "val _ = cancel port\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root, pp = hiko_port_pid(port);
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_neq(pp, root);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, root, pp);
+  char *s = recv_show(port);
+  char want[128];
+  snprintf(want, sizeof want, "Err (RuntimeError await_result: <pid %llu> is not a child of <pid %llu>)",
+           (unsigned long long)pp, (unsigned long long)root);
+  cr_assert_str_eq(s, want);
+  hiko_free(s);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 10000), 0);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  snprintf(want, sizeof want, "cancel: <pid %llu> is not a child of <pid %llu>",
+           (unsigned long long)pp, (unsigned long long)root);
+  cr_assert_str_eq(r.message, want);
+  hiko_result_clear(&r);
+  teardown(rt, port, p, NULL);
+}
+
+/* ---- Ports --------------------------------------------------------------- */
+
+Test(qa_api, port_recv_timeout_and_poll) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_value_t *v = (hiko_value_t *)&v;
+  cr_assert_eq(hiko_port_recv(port, &v, 0), -EAGAIN);
+  cr_assert_eq(hiko_port_recv(port, &v, 30), -ETIMEDOUT);
+  /* C may send to a port directly: the message is a deep copy (§12.2). */
+  hiko_value_t *a, *b, *items[2], *t;
+  cr_assert_eq(hiko_value_int(1, &a), 0);
+  cr_assert_eq(hiko_value_string("x", 1, &b), 0);
+  items[0] = a;
+  items[1] = b;
+  cr_assert_eq(hiko_value_tuple(items, 2, &t), 0);
+  cr_assert_eq(hiko_send(rt, hiko_port_pid(port), t), 0);
+  cr_assert_eq(hiko_send(rt, hiko_port_pid(port), a), 0); /* a borrowed sub-value */
+  hiko_value_free(t);
+  char *s = recv_show(port);
+  cr_assert_str_eq(s, "(1, x)");
+  hiko_free(s);
+  s = recv_show(port);
+  cr_assert_str_eq(s, "1");
+  hiko_free(s);
+  cr_assert_eq(hiko_port_recv(port, &v, 0), -EAGAIN);
+  cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, port_pids_distinct_and_closed_port_drops) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_port_t *p1, *p2;
+  cr_assert_eq(hiko_port_open(rt, &p1), 0);
+  cr_assert_eq(hiko_port_open(rt, &p2), 0);
+  hiko_pid_t a = hiko_port_pid(p1), b = hiko_port_pid(p2);
+  cr_assert_neq(a, b);
+  cr_assert_geq(a, 1);
+  cr_assert_eq(hiko_port_close(p1), 0);
+  send_int(rt, a, 5); /* dropped and counted (§6.5.1) */
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_assert_eq(st.total.dropped, 1);
+  hiko_stats_clear(&st);
+  /* A new port gets a fresh pid: pids are never reused (§6.2). */
+  hiko_port_t *p3;
+  cr_assert_eq(hiko_port_open(rt, &p3), 0);
+  cr_assert_neq(hiko_port_pid(p3), a);
+  cr_assert_neq(hiko_port_pid(p3), b);
+  cr_assert_eq(hiko_port_close(p2), 0);
+  cr_assert_eq(hiko_port_close(p3), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, messages_to_port_in_order_from_one_sender) {
+  /* §6.5.4: one sender to one receiver, in order; here a process to a port. */
+  hiko_runtime_t *rt = make_rt(4);
+  hiko_program_t *p = compile(rt,
+      "val port = receive_message ()\n"
+      "fun go i n = if i > n then () else let val _ = send_message (port, i) in go (i + 1) n end\n"
+      "val c = spawn (fn () => go 1001 2000)\n"
+      "val _ = go 1 1000\n"
+      "val _ = await_process c\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, root, hiko_port_pid(port));
+  int64_t last_lo = 0, last_hi = 1000;
+  for (int i = 0; i < 2000; i++) {
+    hiko_value_t *v;
+    cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+    int64_t n = hiko_value_get_int(v);
+    hiko_value_free(v);
+    if (n <= 1000) {
+      cr_assert_eq(n, last_lo + 1, "got %lld after %lld (msg %d)", (long long)n, (long long)last_lo, i);
+      last_lo = n;
+    } else {
+      cr_assert_eq(n, last_hi + 1, "got %lld after %lld (msg %d)", (long long)n, (long long)last_hi, i);
+      last_hi = n;
+    }
+  }
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, port, p, NULL);
+}
+
+/* ---- Functions across roots and programs (§6.12.5, §6.4.5, §12.3.1) ------- */
+
+static const char fn_src[] =
+    "val port = receive_message ()\n"
+    "val mode : Int = receive_message ()\n"
+    "val early = if mode = 1 then (receive_message () : Unit -> Int) () else 0\n"
+    "fun len xs = case xs of [] => 0 | _ :: r => 1 + len r\n"
+    "val x = len [1, 2, 3, 4, 5, 6, 7]\n"
+    "fun g () = x * 6\n"
+    "val late = if mode = 2 then (receive_message () : Unit -> Int) () else 0\n"
+    "val _ = send_message (port, (early + late, g))\n";
+
+Test(qa_api, function_value_back_to_same_program) {
+  /* A closure received in C is opaque (HIKO_FUNCTION, shown as <fn>) and can
+  ** be sent to a root of the same program (§12.3.1), which calls it. Each
+  ** root has its own global store (§6.1.3): root B has initialised x when it
+  ** calls A's g (42); root C has not, and fails with "global 'x' is not
+  ** initialised" (§6.4.5). */
+  PENDING("hiko_send rejects every function value with -EINVAL");
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt, fn_src);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root[3];
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(hiko_spawn_main(rt, p, &root[i]), 0);
+    send_pid(rt, root[i], hiko_port_pid(port));
+  }
+  cr_assert_eq(hiko_start(rt), 0);
+  send_int(rt, root[0], 0);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+  const hiko_value_t *g = hiko_value_at(v, 1);
+  cr_assert_eq(hiko_value_kind(g), HIKO_FUNCTION);
+  char *s = show(g);
+  cr_assert_str_eq(s, "<fn>");
+  hiko_free(s);
+  for (int i = 1; i < 3; i++) {
+    send_int(rt, root[i], i == 1 ? 2 : 1);
+    cr_assert_eq(hiko_send(rt, root[i], g), 0);
+  }
+  hiko_value_free(v);
+  s = recv_show(port);
+  cr_assert_str_eq(s, "(42, <fn>)");
+  hiko_free(s);
+  expect_end(rt, root[0], HIKO_DONE, NULL);
+  expect_end(rt, root[1], HIKO_DONE, NULL);
+  expect_end(rt, root[2], HIKO_FAILED, "global 'x' is not initialised");
+  teardown(rt, port, p, NULL);
+}
+
+Test(qa_api, function_to_other_program_fails_sender) {
+  /* §6.12.5: send_message of a value containing a function to a process of
+  ** another program fails the sender. */
+  PENDING("the receiver gets the function and runs its own code at that index");
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *pa = compile(rt,
+      "val other : Pid = receive_message ()\n"
+      "val k = 3\n"
+      "val _ = send_message (other, [(1, fn y => y + k)])\n");
+  hiko_program_t *pb = compile(rt, "val _ = receive_message () : Int\n");
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, pa, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, pb, &b), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, a, b);
+  expect_end(rt, a, HIKO_FAILED, "send_message: cannot send functions to a process of another program");
+  /* B got nothing; it still waits. */
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, b, &r, 50), -ETIMEDOUT);
+  send_int(rt, b, 1);
+  expect_end(rt, b, HIKO_DONE, NULL);
+  teardown(rt, NULL, pa, pb);
+}
+
+Test(qa_api, function_from_c_to_other_program_rejected) {
+  /* hiko_send of a function value to a root of another program: "-EINVAL for
+  ** an unsendable value" (hiko.h), and the receiver gets nothing. */
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *pa = compile(rt,
+      "val port = receive_message ()\n"
+      "val _ = send_message (port, fn (y : Int) => y + 1)\n");
+  hiko_program_t *pb = compile(rt, "val m = receive_message ()\nval _ = println (m + 0)\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, pa, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, pb, &b), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, a, hiko_port_pid(port));
+  hiko_value_t *f;
+  cr_assert_eq(hiko_port_recv(port, &f, 10000), 0);
+  cr_assert_eq(hiko_value_kind(f), HIKO_FUNCTION);
+  cr_assert_eq(hiko_send(rt, b, f), -EINVAL);
+  hiko_value_free(f);
+  send_int(rt, b, 9);
+  expect_end(rt, b, HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "9\n");
+  teardown(rt, port, pa, pb);
+}
+
+Test(qa_api, roots_have_own_global_store) {
+  /* §6.1.3: each root has its own instance of the program's global store. */
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt,
+      "val port = receive_message ()\n"
+      "val n : Int = receive_message ()\n"
+      "val sq = n * n\n"
+      "fun get () = sq\n"
+      "val c = spawn (fn () => get () + 1)\n"
+      "val _ = send_message (port, (n, await_process c))\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, p, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, p, &b), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, a, hiko_port_pid(port));
+  send_pid(rt, b, hiko_port_pid(port));
+  send_int(rt, a, 3);
+  send_int(rt, b, 5);
+  char *s1 = recv_show(port), *s2 = recv_show(port);
+  if (strcmp(s1, s2) > 0) {
+    char *t = s1;
+    s1 = s2;
+    s2 = t;
+  }
+  cr_assert_str_eq(s1, "(3, 10)");
+  cr_assert_str_eq(s2, "(5, 26)");
+  hiko_free(s1);
+  hiko_free(s2);
+  teardown(rt, port, p, NULL);
+}
+
+/* ---- Deadlock detection and ports (§6.9.2, §12.3.2) ----------------------- */
+
+Test(qa_api, deadlock_off_by_default) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_program_t *p = compile(rt, "val _ = receive_message () : Int\n");
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 300), -ETIMEDOUT);
+  send_int(rt, root, 1); /* a host thread may wake it at any time */
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, NULL, p, NULL);
+}
+
+Test(qa_api, open_port_suspends_deadlock_detection) {
+  PENDING("closing the last port does not start a deadlock check");
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  cfg.detect_deadlock = true;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_program_t *p = compile(rt, "val _ = receive_message () : Int\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 300), -ETIMEDOUT);
+  /* Closing the last port: the condition of §6.9.1 now holds. */
+  cr_assert_eq(hiko_port_close(port), 0);
+  expect_end(rt, root, HIKO_FAILED, "deadlock: process blocked with no possible waker");
+  teardown(rt, NULL, p, NULL);
+}
+
+/* ---- Configuration (§7.5, §8.2, §8.12, §12) ------------------------------ */
+
+Test(qa_api, exit_not_allowed_by_default) {
+  hiko_runtime_t *rt = make_rt(1);
+  run_one(rt, "val _ = println 1\nval _ = exit 4\nval _ = println 2\n", HIKO_FAILED, "exit: not allowed");
+  cr_assert_str_eq(out.data, "1\n");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, exit_allowed_reports_code) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  cfg.allow_exit = true;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_result_t r;
+  run_result(rt, "val c = spawn (fn () => exit 300)\nval _ = receive_message () : Int\n", &r);
+  cr_assert_eq(r.status, HIKO_EXITED);
+  cr_assert_eq(r.exit_code, 300); /* n & 255 is only for `hiko run` (§12.3.4) */
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, net_denied) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  cfg.allow_net = false;
+  hiko_runtime_t *rt = make(&cfg);
+  run_one(rt, "val s = tcp_listen (\"127.0.0.1\", 0)\n", HIKO_FAILED, "tcp_listen: network access denied");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, exec_denied_lists_allowed) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  const char *allowed[] = {"true", "echo"};
+  cfg.allow_exec = allowed;
+  cfg.n_allow_exec = 2;
+  hiko_runtime_t *rt = make(&cfg);
+  run_one(rt, "val _ = exec (\"ls\", [])\n", HIKO_FAILED, "exec: command 'ls' is not in the allowed list: [\"true\", \"echo\"]");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, argv_and_fs_root) {
+  char dir[] = "/tmp/hiko_qa_root_XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  const char *argv[] = {"one", "--two", ""};
+  cfg.argv = argv;
+  cfg.argc = 3;
+  cfg.fs_root = dir;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_result_t r;
+  run_result(rt,
+          "val _ = println (args ())\n"
+          "val _ = write_file (\"f.txt\", \"data\")\n"
+          "val _ = println (read_file \"f.txt\")\n"
+          "val _ = read_file \"/etc/passwd\"\n",
+          &r);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  char canon[4096];
+  cr_assert_not_null(realpath(dir, canon));
+  char want[4200];
+  snprintf(want, sizeof want, "read_file: path '/etc/passwd' is outside allowed root '%s'", canon);
+  cr_assert_str_eq(r.message, want);
+  cr_assert_str_eq(out.data, "[one, --two, ]\ndata\n");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  char f[4200];
+  snprintf(f, sizeof f, "%s/f.txt", dir);
+  cr_assert_eq(unlink(f), 0);
+  rmdir(dir);
+}
+
+Test(qa_api, fuel_from_config) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  cfg.fuel = 5000;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_result_t r;
+  run_result(rt, "fun loop n = loop (n + 1)\nval _ = loop 0\n", &r);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "fuel exhausted");
+  cr_assert_str_eq(hiko_value_ctor(r.failure), "FuelExhausted");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+
+}
+
+Test(qa_api, root_failure_value_heap_limit) {
+  /* §12.2: hiko_result_t.failure is the failure value; §6.3.3: the heap
+  ** limit gives HeapLimit (LIVE, MAX). */
+  PENDING("the root's failure value is rebuilt from its message");
+  hiko_config_t cfg;
+  hiko_runtime_t *rt;
+  hiko_result_t r;
+  base_cfg(&cfg, 1);
+  cfg.max_heap = 1000;
+  rt = make(&cfg);
+  run_result(rt, "fun build n acc = if n = 0 then acc else build (n - 1) (n :: acc)\n"
+              "val xs = build 5000 []\nval _ = println xs\n",
+          &r);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(hiko_value_ctor(r.failure), "HeapLimit", "%s", r.message);
+  cr_assert_not_null(strstr(r.message, "heap limit exceeded: "));
+  cr_assert_not_null(strstr(r.message, " objects (max 1000)"));
+  /* The failure value carries (LIVE, MAX). */
+  cr_assert_eq(hiko_value_count(r.failure), 1);
+  const hiko_value_t *pl = hiko_value_at(r.failure, 0);
+  cr_assert_eq(hiko_value_kind(pl), HIKO_TUPLE);
+  cr_assert_eq(hiko_value_get_int(hiko_value_at(pl, 1)), 1000);
+  char want[96];
+  snprintf(want, sizeof want, "heap limit exceeded: %lld objects (max 1000)",
+           (long long)hiko_value_get_int(hiko_value_at(pl, 0)));
+  cr_assert_str_eq(r.message, want);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, root_failure_value_child_failed) {
+  /* §6.6.2: await_process of a failed child fails the root with
+  ** ChildFailed f; the failure value keeps that structure. */
+  PENDING("the root's failure value is rebuilt from its message");
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_result_t r;
+  run_result(rt, "val c = spawn (fn () => panic \"inner\")\nval _ = await_process c\n", &r);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "child process failed: inner");
+  char *s = show(r.failure);
+  cr_assert_str_eq(s, "ChildFailed (RuntimeError inner)");
+  hiko_free(s);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, max_processes_from_config) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  cfg.max_processes = 3;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_result_t r;
+  run_result(rt,
+          "val a = spawn (fn () => receive_message () : Int)\n"
+          "val b = spawn (fn () => receive_message () : Int)\n"
+          "val _ = println 1\n"
+          "val c = spawn (fn () => 0)\n"
+          "val _ = println 2\n",
+          &r);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "spawn: process limit reached (3)");
+  cr_assert_str_eq(out.data, "1\n");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+/* ---- Output callbacks (§12.3.3) and statistics (§10.9) -------------------- */
+
+Test(qa_api, one_write_call_per_print) {
+  hiko_runtime_t *rt = make_rt(4);
+  hiko_result_t r;
+  run_result(rt,
+          "fun line i = println (\"line \" ^ int_to_string i ^ \" \" ^ \"abcdefghijklmnopqrstuvwxyz\")\n"
+          "fun many i n = if i = n then () else let val _ = line i in many (i + 1) n end\n"
+          "val ps = [spawn (fn () => many 0 50), spawn (fn () => many 0 50),\n"
+          "          spawn (fn () => many 0 50), spawn (fn () => many 0 50)]\n"
+          "fun all xs = case xs of [] => () | p :: r => let val _ = await_process p in all r end\n"
+          "val _ = all ps\n",
+          &r);
+  cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+  cr_assert_eq(out.calls, 200);
+  cr_assert_eq(out.torn, 0);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, print_without_newline_is_one_call) {
+  hiko_runtime_t *rt = make_rt(1);
+  run_one(rt, "val _ = print \"ab\"\nval _ = print [1, 2]\n", HIKO_DONE, NULL);
+  cr_assert_eq(out.calls, 2);
+  cr_assert_str_eq(out.data, "ab[1, 2]");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, stats_snapshot_consistent) {
+  hiko_runtime_t *rt = make_rt(3);
+  hiko_result_t r;
+  run_result(rt,
+          "val a = spawn (fn () => 1)\n"
+          "val b = spawn (fn () => panic \"x\")\n"
+          "val c = spawn (fn () => receive_message () : Int)\n"
+          "val _ = send_message (c, 5)\n"
+          "val _ = await_process a\n"
+          "val _ = await_result b\n"
+          "val _ = await_process c\n"
+          "val d = spawn (fn () => receive_message () : Int)\n",
+          &r);
+  cr_assert_eq(r.status, HIKO_DONE);
+  hiko_result_clear(&r);
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_assert_eq(st.workers, 3);
+  cr_assert_not_null(st.per_worker);
+  cr_assert_not_null(st.io_backend);
+  hiko_counters_t sum = {0};
+  for (unsigned i = 0; i < st.workers; i++) {
+    sum.slices += st.per_worker[i].slices;
+    sum.sent += st.per_worker[i].sent;
+    sum.received += st.per_worker[i].received;
+    sum.spawns += st.per_worker[i].spawns;
+    sum.dropped += st.per_worker[i].dropped;
+  }
+  cr_assert_eq(sum.slices, st.total.slices);
+  cr_assert_eq(sum.sent, st.total.sent);
+  cr_assert_eq(sum.received, st.total.received);
+  cr_assert_eq(sum.spawns, st.total.spawns);
+  cr_assert_eq(sum.dropped, st.total.dropped);
+  cr_assert_eq(st.processes, 5);
+  cr_assert_eq(st.total.spawns, 4);
+  cr_assert_eq(st.done, 3);
+  cr_assert_eq(st.failed, 1);
+  cr_assert_eq(st.cancelled, 1); /* d, cancelled when the root ended (§6.8.1) */
+  cr_assert_eq(st.total.sent, 1);
+  cr_assert_eq(st.total.received, 1);
+  hiko_stats_clear(&st);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+/* ---- Misuse from C -------------------------------------------------------- */
+
+static hiko_runtime_t *g_rt;
+static int g_destroy_rc = 12345;
+
+static int try_destroy(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)arg;
+  (void)ud;
+  g_destroy_rc = hiko_runtime_destroy(g_rt);
+  return hiko_value_unit(result);
+}
+
+static int send_from_native(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result,
+                            void *ud) {
+  (void)call;
+  (void)ud;
+  /* §12.3.5: hiko_send and value functions are allowed inside a native. */
+  hiko_value_t *v;
+  int rc = hiko_value_string("from native", 11, &v);
+  if (rc) return rc;
+  rc = hiko_send(g_rt, (hiko_pid_t)hiko_value_get_pid(arg), v);
+  hiko_value_free(v);
+  if (rc) return rc;
+  return hiko_value_unit(result);
+}
+
+Test(qa_api, destroy_on_runtime_thread_is_ebusy) {
+  hiko_runtime_t *rt = make_rt(1);
+  g_rt = rt;
+  cr_assert_eq(hiko_register_builtin(rt, "try_destroy", "Unit -> Unit", try_destroy, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "poke", "Pid -> Unit", send_from_native, NULL, 0), 0);
+  run_one(rt, "val _ = try_destroy ()\nval _ = poke (self ())\nval _ = println (receive_message () ^ \"!\")\n", HIKO_DONE, NULL);
+  cr_assert_eq(g_destroy_rc, -EBUSY);
+  cr_assert_str_eq(out.data, "from native!\n");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+Test(qa_api, join_after_result_and_shutdown_states) {
+  hiko_runtime_t *rt = make_rt(1);
+  hiko_program_t *p = compile(rt, "val _ = 1\n");
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 0), 0);
+  cr_assert_eq(r.status, HIKO_DONE);
+  cr_assert_null(r.message);
+  cr_assert_null(r.failure);
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), HIKO_ESTATE);
+  teardown(rt, NULL, p, NULL);
+}
