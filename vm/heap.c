@@ -197,8 +197,9 @@ static void blocks_free(hk_chunk_t *c) {
   }
 }
 
-void hk_seg_free(hk_seg_t *s) {
+void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
   if (!s) return;
+  if (vm) vm->slots -= s->cap;
   free(s->vals);
   free(s->frames);
   free(s->hclauses);
@@ -206,12 +207,12 @@ void hk_seg_free(hk_seg_t *s) {
 }
 
 /* Frees the segments a continuation holds (top down to bottom). */
-static void cont_release(hk_cont_t *k) {
+static void cont_release(hk_vm_t *vm, hk_cont_t *k) {
   hk_seg_t *s = k->top;
   while (s) {
     hk_seg_t *p = s->parent;
     bool last = s == k->bottom;
-    hk_seg_free(s);
+    hk_seg_free(vm, s);
     if (last) break;
     s = p;
   }
@@ -226,7 +227,7 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
 }
 
 void hk_heap_free(hk_heap_t *h) {
-  for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(k);
+  for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(NULL, k);
   chunks_free(h->chunks);
   blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
@@ -403,7 +404,7 @@ int hk_heap_collect(hk_vm_t *vm) {
       n->next = live;
       live = n;
     } else {
-      cont_release(k);
+      cont_release(vm, k);
     }
     k = next;
   }

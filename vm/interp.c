@@ -32,6 +32,14 @@
 #define FIRST_VALS 8u
 #define FIRST_FRAMES 2u
 #define SEG_VALS 16u
+/* Stack slots (the value arrays of all the instance's segments, the ones
+** held by continuations included) allowed per frame of the depth limit: the
+** declared sizes of frames (locals plus maximum stack, SPEC 11.2) count
+** against the stack limit (SPEC 4.3.3), so an image declaring huge frames
+** overflows instead of allocating without bound. At least MIN_SLOTS (1 MiB
+** of values), so a small depth limit does not also limit frame sizes. */
+#define SLOTS_PER_FRAME 64u
+#define MIN_SLOTS 65536u
 
 enum { ST_CONTINUE = 0, ST_STOP = 1 };
 
@@ -123,31 +131,43 @@ void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
 
 /* ---- Segments and frames ------------------------------------------------------ */
 
-static hk_seg_t *seg_new(uint32_t kind, uint32_t vals) {
+static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
   hk_seg_t *s = calloc(1, sizeof *s);
   if (!s) return NULL;
-  s->vals = malloc(vals * sizeof *s->vals);
+  s->vals = malloc(SEG_VALS * sizeof *s->vals);
   s->frames = malloc(4 * sizeof *s->frames);
   if (!s->vals || !s->frames) {
-    hk_seg_free(s);
+    hk_seg_free(NULL, s);
     return NULL;
   }
-  s->cap = vals;
+  s->cap = SEG_VALS;
   s->fcap = 4;
   s->kind = kind;
+  vm->slots += SEG_VALS;
   return s;
 }
 
-static int ensure_vals(hk_seg_t *s, size_t need) {
+/* Makes room for [need] values in [s]. The growth counts against the stack
+** limit and is charged (SPEC 6.10: one reduction per 64 slots), like the
+** set-up of locals. Returns 0, -E2BIG (stack overflow) or -ENOMEM. */
+static int ensure_vals(hk_vm_t *vm, hk_seg_t *s, size_t need) {
   if (need <= s->cap) return 0;
   size_t nc = s->cap ? (size_t)s->cap * 2 : FIRST_VALS;
   while (nc < need) nc *= 2;
+  if (vm->slots - s->cap + need > vm->max_slots) return -E2BIG;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_value_t *n = realloc(s->vals, nc * sizeof *n);
   if (!n) return -ENOMEM;
+  vm->slots += nc - s->cap;
+  vm->charge += (int64_t)((nc - s->cap) >> 6);
   s->vals = n;
   s->cap = (uint32_t)nc;
   return 0;
+}
+
+/* Fails [vm] for a failed ensure_vals ([rc] < 0). Returns HK_EFAIL. */
+static int grow_fail(hk_vm_t *vm, int rc) {
+  return hk_vm_fail(vm, rc == -E2BIG ? "stack overflow" : "out of memory");
 }
 
 static int ensure_frames(hk_seg_t *s) {
@@ -170,9 +190,14 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
     vm->depth--;
     return hk_vm_fail(vm, "stack overflow");
   }
-  if (ensure_frames(s) || ensure_vals(s, (size_t)base + f->nlocals + f->maxstack + 1)) {
+  if (ensure_frames(s)) {
     vm->depth--;
     return hk_vm_fail(vm, "out of memory");
+  }
+  int rc = ensure_vals(vm, s, (size_t)base + f->nlocals + f->maxstack + 1);
+  if (rc) {
+    vm->depth--;
+    return grow_fail(vm, rc);
   }
   vm->charge += f->nlocals >> 6;
   hk_frame_t *fr = &s->frames[s->nframes++];
@@ -191,8 +216,8 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
 static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
   const hk_func_t *f = &vm->img->funcs[fi];
   hk_frame_t *fr = &s->frames[s->nframes - 1];
-  if (ensure_vals(s, (size_t)fr->base + f->nlocals + f->maxstack + 1))
-    return hk_vm_fail(vm, "out of memory");
+  int rc = ensure_vals(vm, s, (size_t)fr->base + f->nlocals + f->maxstack + 1);
+  if (rc) return grow_fail(vm, rc);
   fr = &s->frames[s->nframes - 1];
   vm->charge += f->nlocals >> 6;
   fr->fn = fi;
@@ -237,15 +262,16 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
     uint32_t kind = s->kind;
     hk_value_t hret = s->hret;
     vm->seg = p;
-    hk_seg_free(s);
+    hk_seg_free(vm, s);
     if (kind != HK_SEG_HANDLER) continue;
     if (hret.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)hret.as.o)->fn].arity != 1) {
       hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(hret));
       return ST_STOP;
     }
     uint32_t ret = p->sp;
-    if (ensure_vals(p, (size_t)ret + 2)) {
-      hk_vm_fail(vm, "out of memory");
+    int rc = ensure_vals(vm, p, (size_t)ret + 2);
+    if (rc) {
+      grow_fail(vm, rc);
       return ST_STOP;
     }
     p->vals[ret] = hret;
@@ -285,9 +311,9 @@ static int do_handle(hk_vm_t *vm, uint32_t h, bool tail) {
     hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(body));
     return ST_STOP;
   }
-  hk_seg_t *s = seg_new(HK_SEG_HANDLER, SEG_VALS);
+  hk_seg_t *s = seg_new(vm, HK_SEG_HANDLER);
   if (!s || (n && !(s->hclauses = malloc(n * sizeof(hk_value_t))))) {
-    hk_seg_free(s);
+    hk_seg_free(vm, s);
     hk_vm_fail(vm, "out of memory");
     return ST_STOP;
   }
@@ -352,8 +378,9 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
     return ST_STOP;
   }
   uint32_t ret = p->sp;
-  if (ensure_vals(p, (size_t)ret + 3)) {
-    hk_vm_fail(vm, "out of memory");
+  int rc = ensure_vals(vm, p, (size_t)ret + 3);
+  if (rc) {
+    grow_fail(vm, rc);
     return ST_STOP;
   }
   p->vals[ret] = c;
@@ -385,7 +412,7 @@ static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
     if (bottom->nframes == 0 && bottom != top) {
       hk_seg_t *child = top;
       while (child->parent != bottom) child = child->parent;
-      hk_seg_free(bottom);
+      hk_seg_free(vm, bottom);
       bottom = child;
     }
   }
@@ -473,7 +500,8 @@ static int apply(hk_vm_t *vm, bool tail) {
     uint32_t n = p->h.n;
     if (n + 1 == fn->arity) {
       uint32_t base = tail ? s->frames[s->nframes - 1].base : s->sp - 2;
-      if (ensure_vals(s, (size_t)base + n + 1)) return hk_vm_fail(vm, "out of memory"), ST_STOP;
+      int rc = ensure_vals(vm, s, (size_t)base + n + 1);
+      if (rc) return grow_fail(vm, rc), ST_STOP;
       for (uint32_t i = 0; i < n; i++) s->vals[base + i] = p->args[i];
       s->vals[base + n] = a;
       if (tail) return reuse_frame(vm, s, cl->fn, &cl->h) ? ST_STOP : ST_CONTINUE;
@@ -538,6 +566,8 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
   vm->host = host;
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
+  vm->max_slots = vm->max_depth * SLOTS_PER_FRAME;
+  if (vm->max_slots < MIN_SLOTS) vm->max_slots = MIN_SLOTS;
   vm->fuel = cfg ? cfg->fuel : 0;
   vm->fuel_limited = cfg ? cfg->fuel_limited : false;
   vm->result = hk_unit();
@@ -557,7 +587,7 @@ void hk_vm_free(hk_vm_t *vm) {
       free(s->frames);
       free(s->hclauses);
     } else {
-      hk_seg_free(s);
+      hk_seg_free(NULL, s);
     }
     s = p;
   }
@@ -585,15 +615,19 @@ static int start(hk_vm_t *vm) {
 int hk_vm_start_main(hk_vm_t *vm) {
   if (start(vm)) return -ENOMEM;
   hk_seg_t *s = vm->seg;
-  if (push_frame(vm, s, vm->img->entry, 0, 0, NULL)) return -ENOMEM;
   vm->state = HK_VS_READY;
+  /* An entry frame beyond the stack limit is the program's failure (the
+  ** first run reports it), not the caller's. */
+  if (push_frame(vm, s, vm->img->entry, 0, 0, NULL) &&
+      (!vm->fail.message || strcmp(vm->fail.message, "stack overflow") != 0))
+    return -ENOMEM;
   return 0;
 }
 
 int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
   if (start(vm)) return -ENOMEM;
   hk_seg_t *s = vm->seg;
-  if (ensure_vals(s, 2)) return -ENOMEM;
+  if (ensure_vals(vm, s, 2)) return -ENOMEM;
   s->vals[0] = fn;
   s->vals[1] = hk_unit();
   s->sp = 2;

@@ -77,7 +77,8 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 void hk_vm_free(hk_vm_t *vm);
 
 /* Prepares the instance to run the program's top level (a root process).
-** Returns 0 or -ENOMEM. */
+** Returns 0 or -ENOMEM. An entry function whose declared frame exceeds the
+** stack limit returns 0: the first hk_vm_run fails with "stack overflow". */
 int hk_vm_start_main(hk_vm_t *vm);
 /* Prepares the instance to run [fn] () (a spawned process; fn must be in
 ** this instance's heap, e.g. adopted with hk_vm_adopt). Returns 0 or

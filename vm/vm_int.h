@@ -68,6 +68,7 @@ struct hk_vm {
   hk_value_t *globals;    /* [img->nglobals] */
   const struct hk_globals *gstore; /* a child: the shared store globals points into */
   uint64_t depth, max_depth;
+  uint64_t slots, max_slots; /* stack slots of all segments (SLOTS_PER_FRAME in interp.c) */
   /* budget */
   int64_t charge;         /* extra reductions charged by builtins in this slice */
   uint64_t fuel;
@@ -101,6 +102,8 @@ int hk_heap_collect(hk_vm_t *vm);
 static inline bool hk_heap_wants_gc(const hk_heap_t *h) {
   return h->since >= h->trigger || h->nobjects >= h->obj_trigger;
 }
-void hk_seg_free(hk_seg_t *s);
+/* Frees segment [s] (NULL: nothing); its slots leave [vm]'s count unless
+** [vm] is NULL (the instance is being freed). */
+void hk_seg_free(hk_vm_t *vm, hk_seg_t *s);
 
 #endif

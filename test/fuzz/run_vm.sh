@@ -32,16 +32,18 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 cd "$out" || exit 1
 
 # Reproducers of bugs found before must stay fixed: raw inputs (*.hbc), and
-# programs (*.hml) whose images get 60000 extra local slots per function
-# (rebuilt here, so they follow changes of the instruction set).
-rm -rf "$out/regress" && mkdir -p "$out/regress"
+# programs (*.hml) whose images get 60000 extra local slots per function,
+# then 60000 extra slots of declared maximum stack (rebuilt here, so they
+# follow changes of the instruction set).
+rm -rf "$out/regress" "$out/regress-stack" && mkdir -p "$out/regress" "$out/regress-stack"
 programs=$(find "$src/test/fuzz/regress" -name '*.hml' 2>/dev/null | sort)
 if [ -n "$programs" ]; then
   # shellcheck disable=SC2086
-  ASAN_OPTIONS=detect_leaks=0 "$out/vm_seeds" -l 60000 "$out/regress" $programs > /dev/null || {
+  { ASAN_OPTIONS=detect_leaks=0 "$out/vm_seeds" -l 60000 "$out/regress" $programs > /dev/null &&
+    ASAN_OPTIONS=detect_leaks=0 "$out/vm_seeds" -s 60000 "$out/regress-stack" $programs > /dev/null; } || {
     echo "building the reproducer images failed"; exit 1; }
 fi
-regress=$(find "$src/test/fuzz/regress" "$out/regress" -name '*.hbc' 2>/dev/null | sort)
+regress=$(find "$src/test/fuzz/regress" "$out/regress" "$out/regress-stack" -name '*.hbc' 2>/dev/null | sort)
 if [ -n "$regress" ]; then
   # shellcheck disable=SC2086
   if ! "$out/vm_fuzz" -timeout=10 $regress > "$out/regress.log" 2>&1; then

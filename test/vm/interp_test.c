@@ -160,6 +160,53 @@ Test(vm_interp, stack_overflow_and_constant_space_tail_calls) {
   hk_image_free(img);
 }
 
+/* main calls f once; f declares [maxstack] slots of stack (SPEC 11.2). */
+static hk_vm_t *run_declared_stack(hk_image_t *img, uint32_t maxstack, const hk_vm_config_t *cfg,
+                                   hk_run_t *st) {
+  static const uint32_t main_code[] = {I(UNIT, 0), I(INT, 5), I(CALLF, 1), 1, I(RET, 0)};
+  static const uint32_t f[] = {I(LOCAL, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 4, main_code, 5);
+  tc_func(img, 1, "f", 1, 1, maxstack, f, 2);
+  return run_main(img, cfg, st, 1000000);
+}
+
+Test(vm_interp, declared_stack_counts_against_the_stack_limit) {
+  hk_image_t *img = tc_image(2, 0);
+  hk_vm_config_t cfg = {.max_stack_depth = 1000};
+  hk_run_t st;
+  hk_vm_t *vm = run_declared_stack(img, 4, &cfg, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_vm_free(vm);
+  vm = run_declared_stack(img, 60000, &cfg, &st);
+  cr_assert_eq(st, HK_RUN_DONE, "64 slots per frame of the limit, at least 65536");
+  hk_vm_free(vm);
+  vm = run_declared_stack(img, 1u << 20, &cfg, &st);
+  cr_assert_eq(st, HK_RUN_FAILED, "a 16 MiB frame is beyond 1000 frames' worth of slots");
+  cr_assert_str_eq(hk_vm_failure(vm)->message, "stack overflow");
+  hk_vm_free(vm);
+  cfg.max_stack_depth = 100000;
+  vm = run_declared_stack(img, 1u << 20, &cfg, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_vm_free(vm);
+  hk_image_free(img);
+}
+
+Test(vm_interp, declared_stack_is_charged) {
+  hk_image_t *img = tc_image(2, 0);
+  hk_run_t st;
+  hk_vm_stats_t small, big;
+  hk_vm_t *vm = run_declared_stack(img, 4, NULL, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_vm_get_stats(vm, &small);
+  hk_vm_free(vm);
+  vm = run_declared_stack(img, 64 * 1000, NULL, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_vm_get_stats(vm, &big);
+  hk_vm_free(vm);
+  cr_assert_geq(big.reductions, small.reductions + 1000, "one reduction per 64 slots reserved");
+  hk_image_free(img);
+}
+
 Test(vm_interp, process_builtins_become_host_requests) {
   hk_image_t *img = tc_image(1, 0);
   img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
