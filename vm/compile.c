@@ -372,7 +372,7 @@ static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
         while (q->kind == HK_P_ANNOT) q = q->arg;
         if (q->kind == HK_P_WILD || q->kind == HK_P_UNIT) continue;
         emit(c, HK_I_LOCAL, s);
-        emit(c, HK_I_FIELD, i);
+        emit2(c, HK_I_FIELD, i, p->n); /* the arity too: SPEC 4.10, docs/vm.md */
         uint32_t t = new_slot(c);
         emit(c, HK_I_STORE, t);
         pat(c, q, t, fail);

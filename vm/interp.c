@@ -1096,7 +1096,12 @@ dispatch:
   }
   CASE(FIELD) {
     hk_value_t v = sp[-1];
-    if (UNLIKELY(v.tag != HK_T_TUPLE || A() >= v.as.o->n)) KIND_FAIL("Tuple", v);
+    uint32_t arity = *pc++;
+    if (UNLIKELY(v.tag != HK_T_TUPLE)) KIND_FAIL("Tuple", v);
+    /* Same kind, other arity (an unsound resume, a message): not a kind
+    ** mismatch of SPEC 4.10.2, so the message names both arities. */
+    if (UNLIKELY(v.as.o->n != arity || A() >= arity))
+      FAIL("expected Tuple of %u components, got Tuple of %u components", arity, v.as.o->n);
     sp[-1] = ((hk_tuple_t *)v.as.o)->items[A()];
     NEXT();
   }
