@@ -427,6 +427,14 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
       return "direct call with a bad function, arity or captures";
     *pop = (int)b;
     break;
+  case HK_I_CALLP:
+    if (a < 1 || a >= b || b > HK_CALLN_MAX) return "bad argument count of a call chain";
+    *pop = *push = (int)a + 1;
+    break;
+  case HK_I_CALLN: case HK_I_TCALLN:
+    if (a < 2 || a > HK_CALLN_MAX) return "bad argument count of a call chain";
+    *pop = (int)a + 1;
+    break;
   case HK_I_HANDLE: case HK_I_THANDLE:
     if (a >= img->nhandlers) return "handler index out of range";
     *pop = (int)img->handlers[a].n + 2;

@@ -583,6 +583,26 @@ static void list_expr(comp_t *c, hk_expr_t *e, bool tail) {
   ret_if(c, tail);
 }
 
+/* f a1 .. an (n >= 2) of an unknown f: CALLP after each argument but the
+** last, then CALLN, so a closure of arity n gets one frame and no partial
+** application (vm/interp.c). */
+static void unknown_call(comp_t *c, hk_expr_t *e, bool tail) {
+  uint32_t n = e->n;
+  expr(c, e->a, false);
+  for (uint32_t i = 0; i < n && !failed(c); i++) {
+    expr(c, e->items[i], false);
+    c->cur = e->pos;
+    if (i + 1 < n) {
+      emit2(c, HK_I_CALLP, i + 1, n);
+      adjust(c, 0, 1); /* the generic path needs a slot above the top */
+      adjust(c, 1, 0);
+    } else {
+      emit(c, tail ? HK_I_TCALLN : HK_I_CALLN, n);
+      adjust(c, (int)n + 1, tail ? 0 : 1);
+    }
+  }
+}
+
 static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *f = strip(e->a);
   uint32_t done = 0;
@@ -601,6 +621,10 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
       if (t) return;
       done = k;
     }
+  }
+  if (!done && e->n >= 2 && e->n <= HK_CALLN_MAX) {
+    unknown_call(c, e, tail);
+    return;
   }
   if (!done) expr(c, e->a, false);
   for (uint32_t i = done; i < e->n && !failed(c); i++) {

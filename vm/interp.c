@@ -747,6 +747,11 @@ hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   const hk_func_t *fn;
   const uint32_t *code, *pc;
   uint32_t ins;
+  /* A direct call being entered (enter:, tail_enter:): function, argument
+  ** count, closure (NULL without captures), first argument, result slot. */
+  const hk_func_t *nf;
+  uint32_t cfi, cn, cbase, cret;
+  hk_obj_t *cclos;
 
 #define SAVE() (seg->sp = (uint32_t)(sp - vals), fr->pc = (uint32_t)(pc - code))
 #define LOAD()                                                                     \
@@ -1232,11 +1237,12 @@ dispatch:
     NEXT();
   }
 
-  CASE(CALL) {
+  CASE(CALL)
+  do_call : {
     hk_value_t f = sp[-2];
     if (LIKELY(f.tag == HK_T_CLOSURE)) {
       hk_closure_t *cl = (hk_closure_t *)f.as.o;
-      const hk_func_t *nf = &img->funcs[cl->fn];
+      nf = &img->funcs[cl->fn];
       uint32_t base = (uint32_t)(sp - 1 - vals);
       if (LIKELY(nf->arity == 1 && seg->nframes < seg->fcap &&
                  (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
@@ -1262,123 +1268,123 @@ dispatch:
     AFTER(apply(vm, false));
     NEXT();
   }
-  CASE(TCALL) {
+  CASE(TCALL)
+  do_tcall:
     SAVE();
     AFTER(apply(vm, true));
     NEXT();
+  /* f a1 .. an of an unknown f (SPEC 4.2.2: each application completes
+  ** before the next argument is evaluated). CALLP j n after argument j < n
+  ** keeps f and the arguments when f is a closure of arity n: applying it to
+  ** fewer would only build a partial application, which nobody can observe,
+  ** so CALLN n then enters its frame directly. Otherwise it applies the value
+  ** below argument j to it now, leaving a filler (UNINIT, never a program
+  ** value) in f's slot so the stack depth is the same on both paths. */
+  CASE(CALLP) {
+    uint32_t j = A(), n = *pc++;
+    hk_value_t x = sp[-(int32_t)j - 1];
+    if (LIKELY(x.tag == HK_T_CLOSURE && img->funcs[((hk_closure_t *)x.as.o)->fn].arity == n)) NEXT();
+    sp[0] = sp[-1];
+    sp[-1] = sp[-2];
+    sp[-2] = hk_mk(HK_T_UNINIT, 0);
+    sp++; /* within the frame: the verifier keeps the depth <= maxstack */
+    goto do_call;
   }
-  CASE(CALLF) {
-    uint32_t fi = A(), n = *pc++;
-    const hk_func_t *nf = &img->funcs[fi];
-    hk_value_t c = sp[-(int32_t)n - 1];
-    hk_obj_t *clos = NULL;
-    if (nf->ncaps) {
-      if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != fi)) KIND_FAIL("Function", c);
-      clos = c.as.o;
+  CASE(CALLN)
+  CASE(TCALLN) {
+    cn = A();
+    bool tail = (ins & 0xffu) == HK_I_TCALLN;
+    hk_value_t x = sp[-(int32_t)cn - 1];
+    if (LIKELY(x.tag == HK_T_CLOSURE && img->funcs[((hk_closure_t *)x.as.o)->fn].arity == cn)) {
+      cfi = ((hk_closure_t *)x.as.o)->fn;
+      cclos = x.as.o;
+      if (tail) goto tail_enter;
+      cbase = (uint32_t)(sp - cn - vals);
+      cret = cbase - 1;
+      goto enter;
     }
-    uint32_t base = (uint32_t)(sp - n - vals);
-    if (LIKELY(seg->nframes < seg->fcap && (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
-               vm->depth < vm->max_depth)) {
-      fr->pc = (uint32_t)(pc - code);
-      vm->depth++;
-      fr = &seg->frames[seg->nframes++];
-      fr->fn = fi;
-      fr->pc = 0;
-      fr->base = base;
-      fr->ret = base - 1;
-      fr->clos = clos;
-      fn = nf;
-      code = pc = nf->code;
-      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
-      locals = vals + base;
-      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
-      NEXT();
-    }
-    SAVE();
-    if (push_frame(vm, seg, fi, base, base - 1, clos)) goto stop;
-    left -= vm->charge;
-    vm->charge = 0;
-    LOAD();
-    NEXT();
+    sp[-(int32_t)cn - 1] = sp[-2]; /* fillers below: apply the last result */
+    sp[-(int32_t)cn] = sp[-1];
+    sp -= cn - 1;
+    if (tail) goto do_tcall;
+    goto do_call;
   }
+  CASE(CALLF)
   CASE(TCALLF) {
-    uint32_t fi = A(), n = *pc++;
-    const hk_func_t *nf = &img->funcs[fi];
-    hk_value_t c = sp[-(int32_t)n - 1];
-    hk_obj_t *clos = NULL;
-    if (nf->ncaps) {
-      if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != fi)) KIND_FAIL("Function", c);
-      clos = c.as.o;
+    cfi = A();
+    cn = *pc++;
+    hk_value_t c = sp[-(int32_t)cn - 1];
+    cclos = NULL;
+    if (img->funcs[cfi].ncaps) {
+      if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != cfi)) KIND_FAIL("Function", c);
+      cclos = c.as.o;
     }
-    for (uint32_t i = 0; i < n; i++) locals[i] = sp[(int32_t)i - (int32_t)n]; /* n is small */
-    sp = locals + n;
-    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
-      fr->fn = fi;
-      fr->clos = clos;
-      fn = nf;
-      code = pc = nf->code;
-      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
-      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
-      NEXT();
-    }
-    SAVE();
-    if (reuse_frame(vm, seg, fi, clos)) goto stop;
-    left -= vm->charge;
-    vm->charge = 0;
-    LOAD();
-    NEXT();
-  }
-  CASE(CALLG) {
-    uint32_t fi = A(), n = *pc++;
-    const hk_func_t *nf = &img->funcs[fi];
-    if (UNLIKELY(nf->ncaps)) FAIL("expected Function, got Unit");
-    uint32_t base = (uint32_t)(sp - n - vals);
-    if (LIKELY(seg->nframes < seg->fcap && (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
-               vm->depth < vm->max_depth)) {
-      fr->pc = (uint32_t)(pc - code);
-      vm->depth++;
-      fr = &seg->frames[seg->nframes++];
-      fr->fn = fi;
-      fr->pc = 0;
-      fr->base = base;
-      fr->ret = base;
-      fr->clos = NULL;
-      fn = nf;
-      code = pc = nf->code;
-      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
-      locals = vals + base;
-      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
-      NEXT();
-    }
-    SAVE();
-    if (push_frame(vm, seg, fi, base, base, NULL)) goto stop;
-    left -= vm->charge;
-    vm->charge = 0;
-    LOAD();
-    NEXT();
+    if ((ins & 0xffu) == HK_I_TCALLF) goto tail_enter;
+    cbase = (uint32_t)(sp - cn - vals);
+    cret = cbase - 1;
+    goto enter;
   }
   CASE(TCALLG) {
-    uint32_t fi = A(), n = *pc++;
-    const hk_func_t *nf = &img->funcs[fi];
-    if (UNLIKELY(nf->ncaps)) FAIL("expected Function, got Unit");
-    for (uint32_t i = 0; i < n; i++) locals[i] = sp[(int32_t)i - (int32_t)n]; /* n is small */
-    sp = locals + n;
-    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
-      fr->fn = fi;
-      fr->clos = NULL;
+    cfi = A();
+    cn = *pc++;
+    if (UNLIKELY(img->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
+    cclos = NULL;
+    goto tail_enter;
+  }
+  CASE(CALLG) {
+    cfi = A();
+    cn = *pc++;
+    if (UNLIKELY(img->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
+    cclos = NULL;
+    cbase = (uint32_t)(sp - cn - vals);
+    cret = cbase;
+  }
+  /* Pushes a frame of cfi whose cn arguments are at vals[cbase..]. */
+  enter:
+    nf = &img->funcs[cfi];
+    if (LIKELY(seg->nframes < seg->fcap && (size_t)cbase + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+               vm->depth < vm->max_depth)) {
+      fr->pc = (uint32_t)(pc - code);
+      vm->depth++;
+      fr = &seg->frames[seg->nframes++];
+      fr->fn = cfi;
+      fr->pc = 0;
+      fr->base = cbase;
+      fr->ret = cret;
+      fr->clos = cclos;
       fn = nf;
       code = pc = nf->code;
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
-      for (uint32_t i = n; i < nf->nlocals; i++) *sp++ = hk_unit();
+      locals = vals + cbase;
+      for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
-    if (reuse_frame(vm, seg, fi, NULL)) goto stop;
+    if (push_frame(vm, seg, cfi, cbase, cret, cclos)) goto stop;
     left -= vm->charge;
     vm->charge = 0;
     LOAD();
     NEXT();
-  }
+  /* Replaces the current frame by one of cfi whose cn arguments are on top. */
+  tail_enter:
+    nf = &img->funcs[cfi];
+    for (uint32_t i = 0; i < cn; i++) locals[i] = sp[(int32_t)i - (int32_t)cn]; /* cn is small */
+    sp = locals + cn;
+    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
+      fr->fn = cfi;
+      fr->clos = cclos;
+      fn = nf;
+      code = pc = nf->code;
+      left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
+      for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
+      NEXT();
+    }
+    SAVE();
+    if (reuse_frame(vm, seg, cfi, cclos)) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    LOAD();
+    NEXT();
   CASE(RET) {
     hk_value_t v = sp[-1];
     if (LIKELY(seg->nframes > 1)) {

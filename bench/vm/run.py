@@ -5,7 +5,7 @@ import math, os, shutil, statistics, subprocess, sys, time
 here = os.path.dirname(os.path.abspath(__file__))
 hiko, runs = sys.argv[1], int(sys.argv[2])
 lua = shutil.which("lua5.4")
-names = ["fib", "ack", "tak", "nqueens", "list", "strings"]
+names = ["fib", "ack", "tak", "nqueens", "list", "hof", "strings"]
 
 def timed(cmd):
     t = time.perf_counter()

@@ -94,6 +94,43 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   free(text);
 }
 
+Test(vm_compile, unknown_closures_of_their_arity_are_called_without_allocating) {
+  hk_vm_t *vm;
+  cr_assert_eq(run("fun iterate f k acc = if k = 0 then acc else iterate f (k - 1) (f acc k)\n"
+                   "fun apply2 f a b = f a b\n"
+                   "fun step acc k = acc + k\n"
+                   "fun loop k acc = if k = 0 then acc else loop (k - 1) (apply2 step acc k)\n"
+                   "fun run m = let fun mix acc k = acc + k * m in iterate mix 100000 0 end\n"
+                   "val _ = println (iterate step 100000 0, loop 100000 0, run 3)\n",
+                   NULL, &vm),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "(5000050000, 5000050000, 15000150000)\n");
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  cr_assert_eq(st.gc_runs, 0, "300000 calls of f a b built partial applications");
+  hk_vm_free(vm);
+  char *text;
+  cr_assert_eq(hk_disasm(front.image, &text), 0);
+  cr_assert_not_null(strstr(text, "TCALLN    2"), "%s", text);
+  cr_assert_not_null(strstr(text, "CALLP     1 2"), "%s", text);
+  free(text);
+}
+
+Test(vm_compile, unknown_calls_apply_one_argument_at_a_time) {
+  /* SPEC 4.2.2: f a completes before b is evaluated, whatever f is. */
+  cr_assert_eq(run("fun pr s = let val _ = print s in s end\n"
+                   "fun app3 f = f (pr \"a\") (pr \"b\") (pr \"c\")\n"
+                   "fun cat3 x y z = x ^ y ^ z\n"
+                   "val _ = println (app3 cat3)\n"
+                   "val _ = println (app3 (fn x => let val _ = print \"!\" in cat3 x end))\n"
+                   "val _ = println (app3 (fn x => fn y => let val _ = print \"?\" in fn z => z ^ y ^ x end))\n"
+                   "fun cat4 w x y z = w ^ x ^ y ^ z\n"
+                   "val _ = println (app3 (cat4 \"x\"))\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "abcabc\na!bcabc\nab?ccba\nabcxabc\n");
+}
+
 Test(vm_compile, tail_calls_run_in_constant_stack) {
   hk_vm_config_t cfg = {.max_stack_depth = 20};
   cr_assert_eq(run("fun loop i acc = if i = 0 then acc else loop (i - 1) (acc + 2)\n"
