@@ -40,12 +40,28 @@ static hk_type_t *new_type(hk_types_t *T, hk_type_kind_t kind, uint32_t n) {
   return t;
 }
 
-/* Sets [t]'s ground flag from its (filled) args: resolved now, so a
-** variable already bound to a ground type counts as ground. */
+/* The level bound a parent takes from its (resolved) argument [x]: none
+** (0) for a ground node. */
+static uint32_t arg_level(const hk_type_t *x) { return x->kind != HK_TYPE_VAR && x->ground ? 0 : x->level; }
+
+/* Sets [t]'s ground flag and level from its (filled) args, resolved now (a
+** variable already bound to a ground type counts as ground). The level of
+** a structured node is an upper bound of the levels of the variables below
+** it (HK_LEVEL_GENERIC, the highest, when one may be quantified): variables
+** are only lowered, except by hk_types_generalize, which recomputes the
+** bounds of the nodes it visits. So a walk looking for variables above a
+** level skips a node whose bound is not above it. */
 static hk_type_t *set_ground(hk_type_t *t) {
   bool g = true;
-  for (uint32_t i = 0; i < t->n && g; i++) g = hk_type_resolve(t->args[i])->ground;
+  uint32_t level = 0;
+  for (uint32_t i = 0; i < t->n; i++) {
+    hk_type_t *a = hk_type_resolve(t->args[i]);
+    g = g && a->ground;
+    uint32_t l = arg_level(a);
+    if (l > level) level = l;
+  }
   t->ground = g;
+  t->level = level;
   return t;
 }
 
@@ -231,6 +247,7 @@ static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
     return 0;
   }
   if (x->ground && (!b->eq || x->eqok)) return 0; /* no variable: neither v nor a level */
+  if (x->level < b->level && !b->eq) return 0;     /* below: neither v nor a level to lower */
   if (b->eq && visit_make_eq(T, x, T) < 0) {
     b->err = HK_TYERR_EQ;
     return -1;
@@ -329,44 +346,61 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
   return 0;
 }
 
-/* ---- Levels ---- */
+/* ---- Levels ----
+** Generalisation and lowering change variables' levels above T->level:
+** they walk only nodes whose bound is above it, in post-order, and give
+** each the exact bound of its args afterwards. */
 
 typedef struct gen_ctx {
   uint32_t level;
   size_t count;
+  bool gen; /* generalise (else lower to level) */
 } gen_ctx_t;
 
-static int visit_gen(hk_types_t *T, hk_type_t *x, void *vctx) {
-  (void)T;
-  gen_ctx_t *g = vctx;
-  if (x->kind == HK_TYPE_VAR) {
-    if (x->level == HK_LEVEL_GENERIC)
-      g->count++;
-    else if (x->level > g->level) {
-      x->level = HK_LEVEL_GENERIC;
-      g->count++;
-    }
-    return 0;
+static void relevel_var(hk_type_t *x, gen_ctx_t *g) {
+  if (x->level == HK_LEVEL_GENERIC) {
+    if (g->gen) g->count++;
+  } else if (x->level > g->level) {
+    x->level = g->gen ? HK_LEVEL_GENERIC : g->level;
+    if (g->gen) g->count++;
   }
-  return !x->ground;
+}
+
+static void relevel(hk_types_t *T, hk_type_t *t, gen_ctx_t *g) {
+  uint32_t stamp = ++T->stamp;
+  size_t base = T->nstk;
+  spush(T, t);
+  while (T->nstk > base) {
+    hk_type_t *e = T->stk[--T->nstk];
+    hk_type_t *x = (hk_type_t *)((uintptr_t)e & ~(uintptr_t)1);
+    if ((uintptr_t)e & 1u) { /* its args are done */
+      set_ground(x);
+      continue;
+    }
+    x = hk_type_resolve(x);
+    if (x->mark == stamp) continue;
+    x->mark = stamp;
+    T->visits++;
+    if (x->kind == HK_TYPE_VAR) {
+      relevel_var(x, g);
+      continue;
+    }
+    if (x->ground || x->level <= g->level) continue; /* nothing above the level below */
+    spush(T, (hk_type_t *)((uintptr_t)x | 1u));
+    for (uint32_t i = x->n; i-- > 0;) spush(T, x->args[i]);
+  }
 }
 
 size_t hk_types_generalize(hk_types_t *T, hk_type_t *t) {
-  gen_ctx_t g = {T->level, 0};
-  walk(T, t, visit_gen, &g);
+  gen_ctx_t g = {T->level, 0, true};
+  relevel(T, t, &g);
   return g.count;
 }
 
-static int visit_lower(hk_types_t *T, hk_type_t *x, void *vctx) {
-  (void)vctx;
-  if (x->kind == HK_TYPE_VAR) {
-    if (x->level > T->level && x->level != HK_LEVEL_GENERIC) x->level = T->level;
-    return 0;
-  }
-  return !x->ground;
+void hk_types_lower(hk_types_t *T, hk_type_t *t) {
+  gen_ctx_t g = {T->level, 0, false};
+  relevel(T, t, &g);
 }
-
-void hk_types_lower(hk_types_t *T, hk_type_t *t) { walk(T, t, visit_lower, NULL); }
 
 /* ---- Instantiation ----
 ** Phase 1 lists the structured nodes reachable from t in post-order and

@@ -300,6 +300,7 @@ Test(vm_types, million_link_list_chain) {
 
 /* A DAG whose tree size is 2^60: traversals visit each node once. */
 Test(vm_types, shared_dag_is_linear) {
+  T.level = 5;
   hk_type_t *v = V();
   hk_type_t *t = v;
   for (int i = 0; i < 60; i++) t = T2(t, t);
@@ -309,7 +310,6 @@ Test(vm_types, shared_dag_is_linear) {
   cr_assert_eq(hk_types_make_eq(&T, t), 0);
   cr_assert(v->eq);
   T.level = 0;
-  v->level = 5;
   cr_assert_eq(hk_types_generalize(&T, t), 1);
   hk_type_t *inst = hk_types_instantiate(&T, t);
   cr_assert_neq(inst, t);
@@ -403,4 +403,59 @@ Test(vm_types, deep_ground_chain_equality_is_linear) {
   cr_assert_eq(hk_types_unify(&T, hk_types_var(&T, true), f, &err), -1);
   cr_assert_eq(err.kind, HK_TYERR_EQ);
   cr_assert_eq(hk_types_make_eq(&T, f), -1);
+}
+
+/* What the checker does for `fun f x = let val a1 = [x] val a2 = [a1] ...
+** val a4000 = [a3999] in ... end` (types that bottom out in a variable of
+** an outer level): each `val` binds a pattern variable of the inner level
+** to the new type and generalises it, which finds nothing to quantify.
+** Structured nodes carry a bound of their variables' levels, so neither the
+** bind nor the generalisation walks the chain below the new node: linear
+** work, not N * N / 2 = 8e6 visits. */
+Test(vm_types, deep_chain_over_an_outer_variable_is_linear) {
+  enum { N = 4000 };
+  T.level = 1;
+  hk_type_t *x = V();
+  hk_type_t *prev = x;
+  hk_tyerr_t err;
+  uint64_t before = T.visits;
+  for (int i = 0; i < N; i++) {
+    T.level = 2;
+    hk_type_t *v = V();
+    hk_type_t *t = L(prev);
+    cr_assert(!t->ground);
+    cr_assert_eq(hk_types_unify(&T, v, t, &err), 0);
+    T.level = 1;
+    cr_assert_eq(hk_types_generalize(&T, v), 0);
+    hk_types_lower(&T, v);
+    prev = v;
+  }
+  cr_assert_lt(T.visits - before, (uint64_t)N * 8);
+  cr_assert_eq(x->level, 1);
+  /* The variable at the bottom is still found: by the occurs check, and by a
+  ** generalisation one level further out. */
+  cr_assert_eq(hk_types_unify(&T, x, prev, &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_OCCURS);
+  T.level = 0;
+  cr_assert_eq(hk_types_generalize(&T, prev), 1);
+  cr_assert_eq(x->level, HK_LEVEL_GENERIC);
+  hk_type_t *inst = hk_types_instantiate(&T, prev);
+  cr_assert_neq(hk_type_resolve(inst), hk_type_resolve(prev));
+}
+
+/* A variable lowered by a bind is found by a later generalisation at its new
+** level even though the nodes above it still carry the old bound. */
+Test(vm_types, levels_follow_binds) {
+  T.level = 2;
+  hk_type_t *inner = V();
+  hk_type_t *t = L(T2(inner, I()));
+  T.level = 1;
+  hk_type_t *outer = V();
+  hk_tyerr_t err;
+  cr_assert_eq(hk_types_unify(&T, outer, L(inner), &err), 0);
+  cr_assert_eq(inner->level, 1, "lowered by the bind");
+  cr_assert_eq(hk_types_generalize(&T, t), 0, "level 1 is not above 1");
+  T.level = 0;
+  cr_assert_eq(hk_types_generalize(&T, t), 1);
+  cr_assert_eq(hk_types_generalize(&T, outer), 1, "the same variable, already quantified");
 }
