@@ -182,8 +182,11 @@ int hiko_shutdown(hiko_runtime_t *rt);
 /* ---- Messages and ports ----------------------------------------------- */
 
 /* As send_message: deep copy, never blocks, dropped if `to` has ended.
-** Returns 0, -EINVAL for an unsendable value. Ownership: borrows msg.
-** Thread: any. */
+** Function and Rng values received from hiko may be sent back (any number
+** of times); a function only to a process of the program it came from.
+** Returns 0, -EINVAL for an unsendable value (a function of another
+** program, a constructor the receiver's program lacks). Ownership: borrows
+** msg. Thread: any. */
 int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg);
 
 /* A fresh pid whose mailbox is read by C. Returns 0, -ENOMEM.

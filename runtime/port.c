@@ -142,7 +142,7 @@ int hiko_port_close(hiko_port_t *port) {
 
 /* ---- hiko_send ------------------------------------------------------------------ */
 
-static const hk_image_t *image_of_tree(hiko_runtime_t *rt, uint64_t root_pid) {
+const hk_image_t *hk_rt_tree_image(hiko_runtime_t *rt, uint64_t root_pid) {
   const hk_image_t *img = NULL;
   pthread_mutex_lock(&rt->lock);
   for (hk_root_t *r = rt->roots; r; r = r->next)
@@ -167,7 +167,7 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
     hk_pmentry_unref(e);
     return rc;
   }
-  const hk_image_t *img = image_of_tree(rt, ((hk_proc_t *)e)->root_pid);
+  const hk_image_t *img = hk_rt_tree_image(rt, ((hk_proc_t *)e)->root_pid);
   hk_pmentry_unref(e);
   if (!img) return 0;
   /* Build the value in a scratch instance of the receiver's program, copy
@@ -179,7 +179,7 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
   rc = hk_value_from_api(vm, msg, &v);
   if (!rc) rc = hk_value_copy_out(vm, v, rt->cfg.max_heap, &m);
   hk_vm_free(vm);
-  if (rc) return rc == -ENOENT || rc == -EOPNOTSUPP ? -EINVAL : rc;
+  if (rc) return rc == -ENOENT ? -EINVAL : rc;
   hk_proc_send(rt->procs, to, m, NULL);
   return 0;
 }

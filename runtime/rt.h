@@ -95,6 +95,10 @@ void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *m
 /* port.c: delivers [v] (of vm's heap) to port record [e] as an API value.
 ** Returns 0, -ESRCH (closed), -ENOMEM. */
 int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_value_t v);
+/* The program of the tree whose root is [root_pid], or NULL. Returns
+** borrowed (valid while that root's record lives). Thread: any (takes
+** rt->lock). */
+const hk_image_t *hk_rt_tree_image(hiko_runtime_t *rt, uint64_t root_pid);
 
 /* trace.c */
 int hk_trace_new(hk_trace_t **out);

@@ -500,9 +500,13 @@ static int to_one(hk_vm_t *vm, const hiko_value_t *v, hk_value_t *dst, qend_t **
     QPUSH(v->items[0], &hk_as_data(*dst)->payload);
     return 0;
   }
-  default: /* FUNCTION, RNG: only back to a process of the same program */
-    if (!v->opaque || v->img != img) return -EINVAL;
-    return -EOPNOTSUPP; /* blocks cannot be duplicated yet (see runtime/README.md) */
+  default: { /* FUNCTION, RNG: a copy of the block (the value may be sent again) */
+    /* A function only to its own program (SPEC §6.12.5, §12.3.1). */
+    if (!v->opaque || (v->kind == HIKO_FUNCTION && v->img != img)) return -EINVAL;
+    hk_msg_t *m;
+    if ((rc = hk_msg_dup(v->opaque, &m))) return rc;
+    return hk_vm_adopt(vm, m, dst);
+  }
   }
 #undef QPUSH
 }
@@ -553,8 +557,12 @@ int hk_value_clone_shallow(const hiko_value_t *s, hiko_value_t **out) {
   d->as = s->as;
   d->ctor_index = s->ctor_index;
   d->img = s->img;
-  if (s->ctor && !(d->ctor = strdup(s->ctor))) {
+  if (s->opaque && hk_msg_dup(s->opaque, &d->opaque)) {
     free(d);
+    return -ENOMEM;
+  }
+  if (s->ctor && !(d->ctor = strdup(s->ctor))) {
+    hiko_value_free(d);
     return -ENOMEM;
   }
   if (items_for(d, s->n)) {

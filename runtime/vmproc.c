@@ -265,6 +265,24 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   return complete(vm, hk_pid(pid));
 }
 
+/* True if [env] holds a function and [target] runs another program: a
+** function reads its own program's code and global store, so it may only
+** reach a process of the same program (SPEC §6.12.5). Processes of one
+** tree share the program: only a send to another root's tree looks further. */
+static bool foreign_function(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_envelope_t *env) {
+  if (target->root_pid == p->root_pid) return false;
+  const hk_image_t *img = hk_rt_tree_image(vp_of(p)->pd.rt, target->root_pid);
+  if (img == hk_vm_image(vm)) return false; /* NULL (no such root): refuse too */
+  if (env->payload) return hk_msg_has_function(env->payload);
+  return hk_is_function(hk_mk((hk_tag_t)env->aux[0], env->aux[1]));
+}
+
+static int fail_foreign(hk_vm_t *vm, hk_envelope_t *env) {
+  if (env->payload) hk_msg_free(env->payload);
+  hk_envelope_free(env);
+  return fail(vm, "send_message: cannot send functions to a process of another program");
+}
+
 static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
@@ -302,6 +320,7 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   }
   vmproc_t *vp = vp_of(p);
   if (vp->last && vp->last_pid == to.as.u) {
+    if (foreign_function(p, vm, vp->last, env)) return fail_foreign(vm, env);
     if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
       hk_proc_unref(vp->last);
       vp->last = NULL;
@@ -315,6 +334,10 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     hk_envelope_free(env);
     hk_proc_send(rt->procs, to.as.u, m, w);
     return complete(vm, hk_unit());
+  }
+  if (foreign_function(p, vm, target, env)) {
+    hk_proc_unref(target);
+    return fail_foreign(vm, env);
   }
   if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
     if (vp->last) hk_proc_unref(vp->last);

@@ -1044,3 +1044,25 @@ uint64_t hk_msg_objects(const hk_msg_t *m) {
   for (const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m; c; c = c->next) n += c->objects;
   return n;
 }
+
+int hk_msg_dup(const hk_msg_t *m, hk_msg_t **out) {
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  return hk_value_copy_out(NULL, *(const hk_value_t *)(const void *)c->data, 0, out);
+}
+
+bool hk_msg_has_function(const hk_msg_t *m) {
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  if (hk_is_function(*(const hk_value_t *)(const void *)c->data)) return true;
+  /* The root, then the objects back to back along the chain. */
+  for (size_t off = sizeof(hk_value_t); c; c = c->next, off = 0)
+    while (off < c->used) {
+      hk_obj_t *o = (hk_obj_t *)(void *)(c->data + off);
+      off += obj_size(o);
+      if (o->tag == HK_T_CLOSURE || o->tag == HK_T_PAP) return true;
+      uint32_t n;
+      const hk_value_t *vals = obj_vals(o, &n);
+      for (uint32_t i = 0; i < n; i++)
+        if (hk_is_function(vals[i])) return true;
+    }
+  return false;
+}

@@ -220,6 +220,15 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out);
 void hk_msg_free(hk_msg_t *m);
+/* A new block holding a copy of [m]'s value (for a value kept outside any
+** process and delivered more than once, e.g. a function value held by C).
+** Returns 0, -E2BIG or -ENOMEM. Ownership: borrows m; *out owned.
+** Thread: any (m is only read, so several threads may copy it at once). */
+int hk_msg_dup(const hk_msg_t *m, hk_msg_t **out);
+/* True if [m]'s value contains a function (closure, partial application,
+** builtin or constructor function): only a process of the same program may
+** receive it (SPEC §6.12.5). Thread: any. */
+bool hk_msg_has_function(const hk_msg_t *m);
 /* Objects in the block. */
 uint64_t hk_msg_objects(const hk_msg_t *m);
 

@@ -41,6 +41,24 @@ static hiko_runtime_t *make_rt(unsigned workers, bool deadlock) {
   return rt;
 }
 
+/* Sends the pid value [pid] to [to]. */
+static void send_pid(hiko_runtime_t *rt, hiko_pid_t to, hiko_pid_t pid) {
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_pid(pid, &v), 0);
+  cr_assert_eq(hiko_send(rt, to, v), 0);
+  hiko_value_free(v);
+}
+
+/* Spawns [p] as a root, starts the workers and sends the root [port]'s pid
+** (the usual way to give a program a port, SPEC §12.3.2). */
+static hiko_pid_t start_with_port(hiko_runtime_t *rt, hiko_program_t *p, hiko_port_t *port) {
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, root, hiko_port_pid(port));
+  return root;
+}
+
 Test(runtime_api, scalar_values_and_show) {
   hiko_value_t *i, *f, *s, *c, *t, *l, *items[3];
   cr_assert_eq(hiko_value_int(-7, &i), 0);
@@ -127,13 +145,8 @@ Test(runtime_api, port_round_trip_and_deep_copy) {
       "val _ = send_message (port, build 3)\n");
   hiko_port_t *port;
   cr_assert_eq(hiko_port_open(rt, &port), 0);
-  hiko_pid_t root;
-  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
-  cr_assert_eq(hiko_start(rt), 0);
-  hiko_value_t *pid, *got;
-  cr_assert_eq(hiko_value_pid(hiko_port_pid(port), &pid), 0);
-  cr_assert_eq(hiko_send(rt, root, pid), 0);
-  hiko_value_free(pid);
+  hiko_pid_t root = start_with_port(rt, p, port);
+  hiko_value_t *got;
   cr_assert_eq(hiko_port_recv(port, &got, 5000), 0);
   char *text = show(got);
   cr_assert_str_eq(text, "(42, hi, [1, 2, 3])");
@@ -258,10 +271,7 @@ static char *run_with_pid(const char *src, hiko_pid_t pid) {
   hiko_program_t *p = compile(rt, src);
   hiko_pid_t root;
   cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
-  hiko_value_t *v;
-  cr_assert_eq(hiko_value_pid(pid, &v), 0);
-  cr_assert_eq(hiko_send(rt, root, v), 0);
-  hiko_value_free(v);
+  send_pid(rt, root, pid);
   cr_assert_eq(hiko_start(rt), 0);
   hiko_result_t r;
   cr_assert_eq(hiko_join(rt, root, &r, 10000), 0);
@@ -296,6 +306,102 @@ Test(runtime_api, join_cancel_wait_any_of_unknown_pid) {
                              "Err (RuntimeError await_result: <pid 1> is not a child of <pid 1>)\n");
 }
 
+/* SPEC §12.3.1: a function (and an Rng) received from hiko can be sent back
+** to a process of the same program, more than once, also nested in a value
+** and after a copy through a port; the host keeps its own copy. */
+Test(runtime_api, function_and_rng_values_go_back_to_the_program) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *p = compile(rt,
+      "val port = receive_message ()\n"
+      "val k = 10\n"
+      "fun add a b = a + b + k\n"
+      "val _ = send_message (port, (fn x => x + k, rng_seed (string_to_bytes \"s\"), add 1))\n"
+      "val f : Int -> Int = receive_message ()\n"
+      "val (g : Int -> Int, r) = receive_message ()\n"
+      "val h : Int -> Int = receive_message ()\n"
+      "val (n, _) = rng_int (r, 1000)\n"
+      "val (m, _) = rng_int (rng_seed (string_to_bytes \"s\"), 1000)\n"
+      "val _ = println (int_to_string (f 5) ^ \" \" ^ int_to_string (g 6) ^ \" \" ^ int_to_string (h 100))\n"
+      "val _ = println (n = m)\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root = start_with_port(rt, p, port);
+  hiko_value_t *got;
+  cr_assert_eq(hiko_port_recv(port, &got, 5000), 0);
+  cr_assert_eq(hiko_value_kind(got), HIKO_TUPLE);
+  const hiko_value_t *fn = hiko_value_at(got, 0), *rng = hiko_value_at(got, 1);
+  cr_assert_eq(hiko_value_kind(fn), HIKO_FUNCTION);
+  cr_assert_eq(hiko_value_kind(rng), HIKO_RNG);
+  cr_assert_eq(hiko_send(rt, root, fn), 0);
+  /* Through a port of our own first: the copy keeps its contents. */
+  hiko_port_t *mine;
+  cr_assert_eq(hiko_port_open(rt, &mine), 0);
+  hiko_value_t *items[2] = {NULL, NULL}, *copy;
+  cr_assert_eq(hiko_send(rt, hiko_port_pid(mine), fn), 0);
+  cr_assert_eq(hiko_port_recv(mine, &copy, 5000), 0);
+  items[0] = copy;
+  cr_assert_eq(hiko_send(rt, hiko_port_pid(mine), rng), 0);
+  cr_assert_eq(hiko_port_recv(mine, &items[1], 5000), 0);
+  hiko_value_t *pair;
+  cr_assert_eq(hiko_value_tuple(items, 2, &pair), 0);
+  cr_assert_eq(hiko_send(rt, root, pair), 0);
+  hiko_value_free(pair);
+  cr_assert_eq(hiko_send(rt, root, hiko_value_at(got, 2)), 0);
+  hiko_value_free(got);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, root, &r, 10000), 0);
+  cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+  hiko_result_clear(&r);
+  cr_assert_str_eq(out.data, "15 16 111\ntrue\n");
+  cr_assert_eq(hiko_port_close(mine), 0);
+  cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+/* SPEC §6.12.5: a function value of one program never reaches a process of
+** another: hiko_send refuses it (-EINVAL) and send_message fails its
+** sender; data without functions still crosses. */
+Test(runtime_api, functions_do_not_cross_programs) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *a = compile(rt,
+      "val port = receive_message ()\n"
+      "val _ = send_message (port, fn x => x + 1)\n"
+      "val other : Pid = receive_message ()\n"
+      "val _ = send_message (other, 41)\n"
+      "val _ = send_message (other, (1, [fn x => x * 2]))\n");
+  hiko_program_t *b = compile(rt,
+      "val n : Int = receive_message ()\n"
+      "val _ = println (n + 1)\n"
+      "val m : Int = receive_message ()\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t rb;
+  cr_assert_eq(hiko_spawn_main(rt, b, &rb), 0);
+  hiko_pid_t ra = start_with_port(rt, a, port);
+  hiko_value_t *fn;
+  cr_assert_eq(hiko_port_recv(port, &fn, 5000), 0);
+  cr_assert_eq(hiko_value_kind(fn), HIKO_FUNCTION);
+  cr_assert_eq(hiko_send(rt, rb, fn), -EINVAL);
+  hiko_value_t *items[1] = {fn}, *list;
+  cr_assert_eq(hiko_value_list(items, 1, &list), 0);
+  cr_assert_eq(hiko_send(rt, rb, list), -EINVAL);
+  hiko_value_free(list); /* frees fn */
+  send_pid(rt, ra, rb);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, ra, &r, 10000), 0);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "send_message: cannot send functions to a process of another program");
+  hiko_result_clear(&r);
+  cr_assert_eq(hiko_join(rt, rb, &r, 200), -ETIMEDOUT, "b got nothing more");
+  cr_assert_str_eq(out.data, "42\n");
+  cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(a);
+  hiko_program_release(b);
+}
+
 Test(runtime_api, deep_values_cross_the_boundary) {
   /* A 100,000-deep nested value from C to a process and back: every
   ** conversion and copy on the way is iterative. */
@@ -308,13 +414,8 @@ Test(runtime_api, deep_values_cross_the_boundary) {
       "val _ = send_message (port, (depth v 0, v))\n");
   hiko_port_t *port;
   cr_assert_eq(hiko_port_open(rt, &port), 0);
-  hiko_pid_t root;
-  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
-  cr_assert_eq(hiko_start(rt), 0);
-  hiko_value_t *pid, *v, *got;
-  cr_assert_eq(hiko_value_pid(hiko_port_pid(port), &pid), 0);
-  cr_assert_eq(hiko_send(rt, root, pid), 0);
-  hiko_value_free(pid);
+  hiko_pid_t root = start_with_port(rt, p, port);
+  hiko_value_t *v, *got;
   cr_assert_eq(hiko_value_data(p, "Leaf", NULL, &v), 0);
   for (int i = 0; i < 100000; i++) {
     hiko_value_t *n;
