@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/native.h"
+#include "runtime/value.h"
 #include "vm/bytecode.h"
 #include "vm/front.h"
 
@@ -22,7 +23,21 @@ struct hiko_program {
   hk_front_t front;
   hk_image_t *loaded; /* hiko_program_load: the verified image (owned), else NULL */
   atomic_uint refs;
+  /* A copy of the runtime's registered natives (names and types), so that
+  ** hiko_program_dump works after the runtime is gone; front.natives. */
+  hk_builtin_info_t *natives;
 };
+
+static void program_free(hiko_program_t *p) {
+  hk_image_free(p->loaded);
+  hk_front_free(&p->front);
+  for (uint32_t i = 0; p->natives && i < p->front.nnatives; i++) {
+    free((char *)p->natives[i].name);
+    free((char *)p->natives[i].type);
+  }
+  free(p->natives);
+  free(p);
+}
 
 /* hiko_diags_t: a snapshot of a compilation's diagnostics, independent of
 ** the program (it stays valid after hiko_program_release): the public
@@ -91,8 +106,7 @@ static int finish(hiko_program_t *p, int rc, hiko_program_t **out, hiko_diags_t 
     *out = p;
     return 0;
   }
-  hk_front_free(&p->front);
-  free(p);
+  program_free(p);
   if (rc == -ENOMEM || drc == -ENOMEM) return -ENOMEM;
   return HIKO_ECOMPILE;
 }
@@ -104,10 +118,27 @@ static int new_program(hiko_runtime_t *rt, hiko_program_t **out) {
   if (!p) return -ENOMEM;
   atomic_init(&p->refs, 1);
   hk_front_init(&p->front);
-  int rc = hk_native_table(rt, &p->front.natives, &p->front.nnatives);
+  const hk_builtin_info_t *nat;
+  uint32_t n;
+  int rc = hk_native_table(rt, &nat, &n);
   if (rc) {
     free(p);
     return rc;
+  }
+  if (n && !(p->natives = calloc(n, sizeof *p->natives))) {
+    free(p);
+    return -ENOMEM;
+  }
+  p->front.natives = p->natives;
+  p->front.nnatives = n;
+  for (uint32_t i = 0; i < n; i++) {
+    p->natives[i] = nat[i];
+    p->natives[i].name = strdup(nat[i].name);
+    p->natives[i].type = strdup(nat[i].type);
+    if (!p->natives[i].name || !p->natives[i].type) {
+      program_free(p); /* entries past i are zeroed (calloc) */
+      return -ENOMEM;
+    }
   }
   *out = p;
   return 0;
@@ -173,13 +204,13 @@ int hiko_program_load(hiko_runtime_t *rt, const void *buf, size_t len, hiko_prog
   int rc = new_program(rt, &p);
   if (rc) return rc;
   char why[256] = "";
-  rc = hk_image_load(buf ? buf : "", len, &p->loaded, why, sizeof why);
+  rc = hk_image_load_natives(buf ? buf : "", len, p->front.natives, p->front.nnatives, &p->loaded,
+                             why, sizeof why);
   if (rc == 0) {
     *out = p;
     return 0;
   }
-  hk_front_free(&p->front);
-  free(p);
+  program_free(p);
   if (rc == -ENOMEM) return -ENOMEM;
   rc = load_diag(why[0] ? why : "rejected", diags);
   return rc ? rc : HIKO_EBYTECODE;
@@ -197,9 +228,7 @@ void hiko_program_release(hiko_program_t *p) {
   ** the free. */
   if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_release) != 1) return;
   atomic_thread_fence(memory_order_acquire);
-  hk_image_free(p->loaded);
-  hk_front_free(&p->front);
-  free(p);
+  program_free(p);
 }
 
 size_t hiko_diags_count(const hiko_diags_t *d) { return d ? d->n : 0; }
@@ -223,4 +252,9 @@ const struct hk_image *hk_program_image(const hiko_program_t *p);
 const struct hk_image *hk_program_image(const hiko_program_t *p) {
   if (!p) return NULL;
   return p->loaded ? p->loaded : (const struct hk_image *)p->front.image;
+}
+
+void hk_program_natives(const hiko_program_t *p, const hk_builtin_info_t **out, uint32_t *n) {
+  *out = p ? p->front.natives : NULL;
+  *n = p ? p->front.nnatives : 0;
 }

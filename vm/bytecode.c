@@ -69,8 +69,18 @@ static uint32_t wstr(wbuf_t *w, const char *s, size_t len) {
 }
 static uint32_t wname(wbuf_t *w, const char *s) { return wstr(w, s, s ? strlen(s) : 0); }
 
-/* The body (everything after the string table) goes to [b]; names to [w]. */
-static void dump_body(wbuf_t *w, wbuf_t *b, const hk_image_t *img) {
+/* The name and type of import id [id]: a builtin of the table, or a
+** registered native (ids from HK_B__COUNT on, in [nat]); NULL if neither. */
+static const hk_builtin_info_t *import_info(uint32_t id, const hk_builtin_info_t *nat,
+                                            uint32_t nnat) {
+  if (id < HK_B__COUNT) return &hk_builtin_table[id];
+  return id - HK_B__COUNT < nnat ? &nat[id - HK_B__COUNT] : NULL;
+}
+
+/* The body (everything after the string table) goes to [b]; names to [w].
+** Returns false if an import is neither a builtin nor one of [nat]. */
+static bool dump_body(wbuf_t *w, wbuf_t *b, const hk_image_t *img, const hk_builtin_info_t *nat,
+                      uint32_t nnat) {
   w32(b, img->nconsts);
   for (uint32_t i = 0; i < img->nconsts; i++) {
     hk_value_t v = img->consts[i];
@@ -94,7 +104,8 @@ static void dump_body(wbuf_t *w, wbuf_t *b, const hk_image_t *img) {
   for (uint32_t i = 0; i < img->nglobals; i++) w32(b, wname(w, img->globals[i]));
   w32(b, img->nimports);
   for (uint32_t i = 0; i < img->nimports; i++) {
-    const hk_builtin_info_t *bi = &hk_builtin_table[img->imports[i]];
+    const hk_builtin_info_t *bi = import_info(img->imports[i], nat, nnat);
+    if (!bi) return false;
     w32(b, wname(w, bi->name));
     w32(b, wname(w, bi->type));
   }
@@ -122,11 +133,22 @@ static void dump_body(wbuf_t *w, wbuf_t *b, const hk_image_t *img) {
       w32(b, f->pos ? f->pos[j].col : 0);
     }
   }
+  return true;
 }
 
 int hk_image_dump(const hk_image_t *img, void **buf, size_t *len) {
+  return hk_image_dump_natives(img, NULL, 0, buf, len);
+}
+
+int hk_image_dump_natives(const hk_image_t *img, const hk_builtin_info_t *natives,
+                          uint32_t nnatives, void **buf, size_t *len) {
   wbuf_t w = {0}, b = {0};
-  dump_body(&w, &b, img);
+  if (!dump_body(&w, &b, img, natives, nnatives)) {
+    free(w.strs);
+    free(w.lens);
+    free(b.p);
+    return -EINVAL;
+  }
   wbuf_t out = {0};
   wbytes(&out, magic, 8);
   w32(&out, HK_BC_VERSION);
@@ -164,7 +186,18 @@ typedef struct rbuf {
   const char **strs;
   uint32_t *slens;
   uint32_t nstrs;
+  const hk_builtin_info_t *natives; /* registered natives (ids HK_B__COUNT + i) */
+  uint32_t nnatives;
 } rbuf_t;
+
+/* The import id of builtin or native [name], or -1. */
+static int64_t import_lookup(const rbuf_t *r, const char *name) {
+  int id = hk_builtin_lookup(name);
+  if (id >= 0) return id;
+  for (uint32_t i = 0; i < r->nnatives; i++)
+    if (strcmp(r->natives[i].name, name) == 0) return (int64_t)HK_B__COUNT + i;
+  return -1;
+}
 
 static void bad(rbuf_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void bad(rbuf_t *r, const char *fmt, ...) {
@@ -267,11 +300,12 @@ static void read_tables(rbuf_t *r) {
   img->imports = ralloc(r, (size_t)img->nimports * sizeof *img->imports);
   for (uint32_t i = 0; i < img->nimports && !r->bad; i++) {
     const char *name = rname(r), *type = rname(r);
-    int id = r->bad ? -1 : hk_builtin_lookup(name);
+    int64_t id = r->bad ? -1 : import_lookup(r, name);
     if (r->bad) break;
     if (id < 0) { bad(r, "unknown builtin '%s'", name); break; }
-    if (strcmp(hk_builtin_table[id].type, type) != 0) {
-      bad(r, "builtin '%s' has type %s here, not %s", name, hk_builtin_table[id].type, type);
+    const hk_builtin_info_t *bi = import_info((uint32_t)id, r->natives, r->nnatives);
+    if (strcmp(bi->type, type) != 0) {
+      bad(r, "builtin '%s' has type %s here, not %s", name, bi->type, type);
       break;
     }
     img->imports[i] = (uint32_t)id;
@@ -321,9 +355,17 @@ static void read_funcs(rbuf_t *r) {
 }
 
 int hk_image_load(const void *buf, size_t len, hk_image_t **out, char *why, size_t why_len) {
+  return hk_image_load_natives(buf, len, NULL, 0, out, why, why_len);
+}
+
+static int verify(const hk_image_t *img, uint32_t nimportable, char *why, size_t why_len);
+
+int hk_image_load_natives(const void *buf, size_t len, const hk_builtin_info_t *natives,
+                          uint32_t nnatives, hk_image_t **out, char *why, size_t why_len) {
   *out = NULL;
   if (why_len) why[0] = '\0';
-  rbuf_t r = {.p = buf, .n = len, .why = why, .why_len = why_len};
+  rbuf_t r = {.p = buf, .n = len, .why = why, .why_len = why_len, .natives = natives,
+              .nnatives = nnatives};
   if (len < 16 || memcmp(buf, magic, 8) != 0) {
     snprintf(why, why_len, "bad magic");
     return -EINVAL;
@@ -345,7 +387,7 @@ int hk_image_load(const void *buf, size_t len, hk_image_t **out, char *why, size
   if (!r.bad && r.at != len) bad(&r, "%zu trailing bytes", len - r.at);
   free(r.strs);
   free(r.slens);
-  if (!r.bad && hk_image_verify(r.img, why, why_len) != 0) r.bad = true;
+  if (!r.bad && verify(r.img, HK_B__COUNT + nnatives, why, why_len) != 0) r.bad = true;
   if (r.bad) {
     bool oom = strcmp(why, "out of memory") == 0;
     hk_image_free(r.img);
@@ -535,11 +577,16 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
 }
 
 int hk_image_verify(const hk_image_t *img, char *why, size_t why_len) {
+  return verify(img, HK_B__COUNT, why, why_len);
+}
+
+/* Import ids below [nimportable] are known (builtins, then natives). */
+static int verify(const hk_image_t *img, uint32_t nimportable, char *why, size_t why_len) {
   if (img->nfuncs == 0 || img->entry >= img->nfuncs) return vfail(why, why_len, "no entry function");
   const hk_func_t *e = &img->funcs[img->entry];
   if (e->arity != 0 || e->ncaps != 0) return vfail(why, why_len, "entry function takes arguments or captures");
   for (uint32_t i = 0; i < img->nimports; i++)
-    if (img->imports[i] >= HK_B__COUNT) return vfail(why, why_len, "builtin import out of range");
+    if (img->imports[i] >= nimportable) return vfail(why, why_len, "builtin import out of range");
   uint32_t maxn = 0;
   for (uint32_t i = 0; i < img->nfuncs; i++)
     if (img->funcs[i].ncode > maxn) maxn = img->funcs[i].ncode;

@@ -379,17 +379,77 @@ Test(runtime_native, corrupted_buffer_rejected) {
   hiko_free(buf);
 }
 
+static int doubled(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)ud;
+  return hiko_value_int(hiko_value_get_int(arg) * 2, result);
+}
+
+/* Loads [buf] into [rt]; returns the code and the diagnostic, if any. */
+static int load(hiko_runtime_t *rt, const void *buf, size_t len, hiko_program_t **q, char *msg,
+                size_t cap) {
+  hiko_diags_t *d = NULL;
+  int rc = hiko_program_load(rt, buf, len, q, &d);
+  msg[0] = '\0';
+  if (d && hiko_diags_count(d)) snprintf(msg, cap, "%s", hiko_diags_get(d, 0)->message);
+  hiko_diags_free(d);
+  return rc;
+}
+
+/* SPEC §11.2, §11.4.2: a program that imports registered natives is dumped
+** with their names and types; loading resolves them against the loading
+** runtime's registry and rejects an unknown one or one of another type. The
+** dump still works after the compiling runtime is gone. */
 Test(runtime_native, dump_of_program_with_native) {
   hiko_runtime_t *rt = make_rt(1, 0);
   int64_t calls = 0;
   cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
-  hiko_program_t *p = compile_ok(rt, "val x = add3 (1, 2, 3)\n");
+  cr_assert_eq(hiko_register_builtin(rt, "dbl", "Int -> Int", doubled, NULL, 0), 0);
+  hiko_program_t *p = compile_ok(rt, "val f = dbl\nval _ = println (f (add3 (1, 2, 3)))\n");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
   void *buf = NULL;
   size_t len = 0;
-  cr_assert_eq(hiko_program_dump(p, &buf, &len), -ENOTSUP);
-  cr_assert_null(buf);
-  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  cr_assert_eq(hiko_program_dump(p, &buf, &len), 0);
   hiko_program_release(p);
+
+  /* The same natives (registered in another order): runs. */
+  rt = make_rt(2, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "dbl", "Int -> Int", doubled, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  hiko_program_t *q = NULL;
+  char msg[256];
+  cr_assert_eq(load(rt, buf, len, &q, msg, sizeof msg), 0, "%s", msg);
+  hiko_result_t res;
+  run(rt, q, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "12\n");
+  cr_assert_eq(calls, 1);
+  hiko_result_clear(&res);
+  /* Its own dump is the same program again. */
+  void *again = NULL;
+  size_t alen = 0;
+  cr_assert_eq(hiko_program_dump(q, &again, &alen), 0);
+  cr_assert_eq(alen, len);
+  cr_assert_eq(memcmp(again, buf, len), 0);
+  hiko_free(again);
+  hiko_program_release(q);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+
+  /* Missing, or of another type: rejected, never run. */
+  rt = make_rt(1, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  cr_assert_eq(load(rt, buf, len, &q, msg, sizeof msg), HIKO_EBYTECODE);
+  cr_assert_null(q);
+  cr_assert_str_eq(msg, "invalid bytecode: unknown builtin 'dbl'");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  rt = make_rt(1, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "dbl", "Int -> String", doubled, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "add3", "Int * Int * Int -> Int", add3, &calls, 0), 0);
+  cr_assert_eq(load(rt, buf, len, &q, msg, sizeof msg), HIKO_EBYTECODE);
+  cr_assert(strstr(msg, "builtin 'dbl' has type"), "%s", msg);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  cr_assert_eq(load(NULL, buf, len, &q, msg, sizeof msg), HIKO_EBYTECODE);
+  hiko_free(buf);
 }
 
 Test(runtime_native, helpers_cap_and_no_false_deadlock) {
