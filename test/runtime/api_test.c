@@ -364,12 +364,16 @@ Test(runtime_api, function_and_rng_values_go_back_to_the_program) {
 ** sender; data without functions still crosses. */
 Test(runtime_api, functions_do_not_cross_programs) {
   hiko_runtime_t *rt = make_rt(2, false);
+  /* The second message is big (its block is a chain of chunks) with the
+  ** function at its very end. */
   hiko_program_t *a = compile(rt,
+      "datatype item = N of Int | F of Int -> Int\n"
+      "fun build n acc = if n = 0 then acc else build (n - 1) (N n :: acc)\n"
       "val port = receive_message ()\n"
       "val _ = send_message (port, fn x => x + 1)\n"
       "val other : Pid = receive_message ()\n"
       "val _ = send_message (other, 41)\n"
-      "val _ = send_message (other, (1, [fn x => x * 2]))\n");
+      "val _ = send_message (other, build 5000 [F (fn x => x * 2)])\n");
   hiko_program_t *b = compile(rt,
       "val n : Int = receive_message ()\n"
       "val _ = println (n + 1)\n"
