@@ -549,7 +549,6 @@ Test(qa_api, function_value_back_to_same_program) {
   ** root has its own global store (§6.1.3): root B has initialised x when it
   ** calls A's g (42); root C has not, and fails with "global 'x' is not
   ** initialised" (§6.4.5). */
-  PENDING("hiko_send rejects every function value with -EINVAL");
   hiko_runtime_t *rt = make_rt(2);
   hiko_program_t *p = compile(rt, fn_src);
   hiko_port_t *port;
@@ -585,7 +584,6 @@ Test(qa_api, function_value_back_to_same_program) {
 Test(qa_api, function_to_other_program_fails_sender) {
   /* §6.12.5: send_message of a value containing a function to a process of
   ** another program fails the sender. */
-  PENDING("the receiver gets the function and runs its own code at that index");
   hiko_runtime_t *rt = make_rt(2);
   hiko_program_t *pa = compile(rt,
       "val other : Pid = receive_message ()\n"
