@@ -170,6 +170,7 @@ static int setup(hiko_runtime_t *rt) {
   rt->host.ud = rt;
   rt->host.write = host_write;
   rt->host.monotonic_ms = host_monotonic_ms;
+  rt->host.serve_now = hk_vmproc_serve_now;
   rt->host.argv = rt->cfg.argv;
   rt->host.argc = rt->cfg.argc;
   rt->host.allow_exit = rt->cfg.allow_exit;

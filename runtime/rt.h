@@ -76,6 +76,9 @@ static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p);
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget);
 void hk_vmproc_free_body(hk_proc_t *p);
 void hk_vmproc_drop_payload(void *ud, void *payload);
+/* hk_host_t.serve_now: serves self, send_message and a receive_message
+** that finds a message inside the slice. Thread: the VM's worker. */
+bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm);
 /* Creates the root process of [img] (not started). Returns 0 or -errno. */
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
 /* Renders the failure value held in message block [m] (SPEC §6.3.4);

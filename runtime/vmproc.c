@@ -373,6 +373,26 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   return SERVE_BLOCK;
 }
 
+/* host.serve_now (vm/host.h): self, send_message and a receive_message
+** that finds a message never block, so they are served inside the slice
+** without leaving the interpreter (no slice exit and re-entry per message);
+** the same serve functions as below, so the semantics are the same. Any
+** other request, or a receive that must block or yield, returns false with
+** nothing changed and goes through serve(). A VM not yet wrapped in a
+** process (a spawned builtin applied at the child's start) has no user. */
+bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
+  (void)ud;
+  hk_proc_t *p = hk_vm_user(vm);
+  if (!p) return false;
+  const hk_request_t *q = hk_vm_request(vm);
+  switch (q->builtin) {
+  case HK_B_self: complete(vm, hk_pid(hk_proc_pid(p))); return true;
+  case HK_B_send_message: serve_send(p, hk_sched_self(), vm, q->arg); return true;
+  case HK_B_receive_message: return !hk_proc_doomed(p) && try_take(p, vm) > 0;
+  default: return false;
+  }
+}
+
 static int serve_receive_timeout(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
     return fail(vm, "receive_timeout: expected Int * 'a");

@@ -19,6 +19,8 @@
 **    again. The result value must be in this VM's heap: build it with the
 **    allocation functions of vm/vm.h or adopt a message block
 **    (hk_vm_adopt). The cost of the call (one reduction) is already charged.
+**    A host may also serve some requests without the slice stopping
+**    (hk_host_t.serve_now): the same completion calls, made from inside.
 **
 ** Thread: a VM instance is used by one thread at a time (the worker running
 ** it); the host must not touch it while hk_vm_run runs. */
@@ -29,8 +31,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct hk_vm;
+
 typedef struct hk_host {
   void *ud; /* passed to every callback */
+  /* Optional fast path of channel 2: called by the interpreter inside the
+  ** slice, on the VM's thread, right after it set up a request (hk_vm_request
+  ** is valid). The host may serve it at once - complete it with
+  ** hk_vm_complete or hk_vm_complete_fail (and charge with hk_vm_charge) -
+  ** and return true: the slice then goes on without leaving hk_vm_run. It
+  ** must not block or run the VM. Returning false, having changed nothing,
+  ** leaves the request pending: hk_vm_run returns HK_RUN_REQUEST as usual.
+  ** NULL: every request ends hk_vm_run. Thread: the VM's. */
+  bool (*serve_now)(void *ud, struct hk_vm *vm);
   /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit
   ** (SPEC §6.13). Returns 0 or -errno. Thread: any. */
   int (*write)(void *ud, int stream, const char *data, size_t len);

@@ -447,6 +447,14 @@ static int make_request(hk_vm_t *vm, uint32_t id, hk_value_t arg) {
   return ST_STOP;
 }
 
+/* Offers the request just made to the host's fast path (host.h): served
+** there, the slice goes on unless the completion ended or failed the VM. */
+static int serve_now(hk_vm_t *vm) {
+  const hk_host_t *h = vm->host;
+  if (!h || !h->serve_now || !h->serve_now(h->ud, vm)) return ST_STOP;
+  return vm->state == HK_VS_READY ? ST_CONTINUE : ST_STOP;
+}
+
 static int call_builtin(hk_vm_t *vm, uint32_t id, hk_value_t arg, hk_value_t *out) {
   const char *name = id < HK_B__COUNT ? hk_builtin_table[id].name : "native";
   hk_builtin_fn fn = id < HK_B__COUNT ? hk_builtin_fns[id] : NULL;
@@ -525,7 +533,8 @@ static int apply(hk_vm_t *vm, bool tail) {
     if (is_request_builtin(id)) {
       s->sp -= 2;
       if (tail) discard_frame(vm);
-      return make_request(vm, id, a);
+      make_request(vm, id, a);
+      return serve_now(vm);
     }
     int rc = call_builtin(vm, id, a, &result);
     if (rc == HK_EEXIT) return ST_STOP;
