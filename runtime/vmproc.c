@@ -37,11 +37,7 @@ typedef struct vmproc {
   hk_proc_t *last;
 } vmproc_t;
 
-static uint64_t reductions(const hk_vm_t *vm) {
-  hk_vm_stats_t st;
-  hk_vm_get_stats(vm, &st);
-  return st.reductions;
-}
+static uint64_t reductions(const hk_vm_t *vm) { return hk_vm_reductions(vm); }
 
 static uint64_t copy_limit(const hiko_runtime_t *rt) { return rt->cfg.max_heap; }
 

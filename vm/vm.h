@@ -265,5 +265,7 @@ typedef struct hk_vm_stats {
   uint64_t gc_runs, live_objects, heap_bytes, reductions;
 } hk_vm_stats_t;
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
+/* Reductions used so far (hk_vm_stats_t.reductions, without the copy). */
+uint64_t hk_vm_reductions(const hk_vm_t *vm);
 
 #endif
