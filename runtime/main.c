@@ -1,10 +1,12 @@
 /* main.c — the `hiko` command-line tool (SPEC §13). Uses only hiko.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "hiko.h"
 
@@ -220,7 +222,24 @@ static int cmd_run(int argc, char **argv) {
   return status;
 }
 
+/* A standard descriptor left closed by our caller would be taken by the
+** runtime's own descriptors (eventfd, io_uring, files, sockets): print would
+** write into them and read_line read from them (a hang). Hold each closed
+** one with /dev/null opened the other way round, so that using it fails with
+** EBADF as before (SPEC §8.2 "print: STRERROR", §7.1.3). */
+static void hold_closed_std_fds(void) {
+  for (int fd = 0; fd <= 2; fd++) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    int n = open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY);
+    if (n >= 0 && n != fd) {
+      dup2(n, fd);
+      close(n);
+    }
+  }
+}
+
 int main(int argc, char **argv) {
+  hold_closed_std_fds();
   if (argc < 2) return usage_error("missing command%s", "");
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {

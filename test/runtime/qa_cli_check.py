@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""QA of what `hiko run` shows outside the program's own output: --stats
+(SPEC §10.9), --trace FILE (§10.10), and standard output and input in odd
+states (§8.2 "print: STRERROR", §7.1.3 SIGPIPE ignored, §6.13.3 one print is
+one unit).
+
+Usage: qa_cli_check.py BUILD/hiko
+
+Runs small programs with several worker counts and checks the exact structure
+of the statistics (summary line, header, one line per worker, a total that is
+the column sums, counts the program determines), that the trace is valid JSON
+with the fields and values the SPEC gives, and the output rules. Prints TAP.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+HEADER = "worker slices steals stolen parks sent received dropped spawns io_ops gc_runs"
+COLS = HEADER.split()[1:]
+SUMMARY = re.compile(r"^hiko stats: workers=(\d+) wall_ms=(\d+) io_backend=(\S+) "
+                     r"processes=(\d+) done=(\d+) failed=(\d+) cancelled=(\d+)$")
+ENDS = {"yield", "block", "done", "fail", "cancel"}
+
+# Program text -> what the statistics must show (SPEC §10.9, §6.5.1, §6.5.5).
+# 'counts': exact values of the summary; 'total': exact values of total columns.
+PROGRAMS = {
+    "messages": (
+        "fun recv n acc = if n = 0 then acc else recv (n - 1) (acc + receive_message ())\n"
+        "val c = spawn (fn () => recv 100 0)\n"
+        "fun send i = if i > 100 then () else let val _ = send_message (c, i) in send (i + 1) end\n"
+        "val _ = send 1\n"
+        "val _ = println (await_process c)\n"
+        "val dead = spawn (fn () => 0)\n"
+        "val _ = await_process dead\n"
+        "val _ = send_message (dead, 1)\n"
+        "val _ = send_message (dead, 2)\n",
+        "5050\n",
+        {"processes": 3, "done": 3, "failed": 0, "cancelled": 0},
+        # 100 to c plus 2 dropped ones that still count as sent? The SPEC
+        # does not say whether a dropped message counts as sent, so only
+        # received, dropped and spawns are exact.
+        {"received": 100, "dropped": 2, "spawns": 2},
+    ),
+    "outcomes": (
+        "val a = spawn (fn () => 1)\n"
+        "val b = spawn (fn () => panic \"x\")\n"
+        "val c = spawn (fn () => receive_message () : Int)\n"
+        "val d = spawn_detached (fn () => panic \"y\")\n"
+        "val _ = await_result a\n"
+        "val _ = await_result b\n"
+        "val _ = cancel c\n"
+        "val _ = await_result c\n"
+        "val e = spawn (fn () => receive_message () : Int)\n"
+        "val _ = send_message (e, 1)\n"
+        "val _ = send_message (e, 2)\n"
+        "val _ = send_message (e, 3)\n"
+        "val _ = await_process e\n"
+        "val _ = sleep 20\n"
+        "val _ = println \"end\"\n",
+        "end\n",
+        # a done, b failed, c cancelled, d failed (detached: counted, §6.4.4),
+        # e done (its two unread messages are dropped, §6.5.5), root done.
+        {"processes": 6, "done": 3, "failed": 2, "cancelled": 1},
+        {"received": 1, "dropped": 2, "spawns": 5},
+    ),
+    "failed_root": (
+        "val c = spawn (fn () => receive_message () : Int)\n"
+        "val _ = panic \"boom\"\n",
+        "",
+        # the root fails; its live child is cancelled (§6.8.1)
+        {"processes": 2, "done": 0, "failed": 1, "cancelled": 1},
+        {"spawns": 1},
+    ),
+    "busy": (
+        "fun loop n = if n = 0 then 0 else loop (n - 1)\n"
+        "val ps = [spawn (fn () => loop 200000), spawn (fn () => loop 200000),\n"
+        "          spawn (fn () => loop 200000)]\n"
+        "fun all xs = case xs of [] => 0 | p :: r => await_process p + all r\n"
+        "val _ = println (all ps)\n",
+        "0\n",
+        {"processes": 4, "done": 4, "failed": 0, "cancelled": 0},
+        {"spawns": 3},
+    ),
+}
+
+
+def run(hiko, workers, src, extra, tmp):
+    path = os.path.join(tmp, "prog.hml")
+    with open(path, "w") as f:
+        f.write(src)
+    cmd = [hiko, "run", "--workers", str(workers)] + extra + [path]
+    return subprocess.run(cmd, capture_output=True, timeout=60, text=True)
+
+
+def check_stats(err, workers, counts, totals):
+    lines = [l for l in err.splitlines() if not l.startswith("error:") and not l.startswith("  ")]
+    i = next((k for k, l in enumerate(lines) if l.startswith("hiko stats:")), None)
+    if i is None:
+        return "no 'hiko stats:' line in %r" % err
+    m = SUMMARY.match(lines[i])
+    if not m:
+        return "summary line %r does not match the SPEC's format" % lines[i]
+    got = dict(zip(["workers", "wall_ms", "io_backend", "processes", "done", "failed",
+                    "cancelled"], m.groups()))
+    if int(got["workers"]) != workers:
+        return "workers=%s, expected %d" % (got["workers"], workers)
+    for k, v in counts.items():
+        if int(got[k]) != v:
+            return "%s=%s, expected %d (%s)" % (k, got[k], v, lines[i])
+    if lines[i + 1] != HEADER:
+        return "header %r, expected %r" % (lines[i + 1], HEADER)
+    rows = lines[i + 2:i + 2 + workers]
+    total = lines[i + 2 + workers] if len(lines) > i + 2 + workers else ""
+    sums = [0] * len(COLS)
+    for w, row in enumerate(rows):
+        f = row.split(" ")
+        if len(f) != len(COLS) + 1 or f[0] != str(w) or not all(x.isdigit() for x in f[1:]):
+            return "worker line %d is %r" % (w, row)
+        sums = [a + int(b) for a, b in zip(sums, f[1:])]
+    f = total.split(" ")
+    if len(f) != len(COLS) + 1 or f[0] != "total" or not all(x.isdigit() for x in f[1:]):
+        return "total line is %r" % total
+    tot = dict(zip(COLS, map(int, f[1:])))
+    if [tot[c] for c in COLS] != sums:
+        return "total %r is not the sum of the worker lines %r" % (total, sums)
+    for k, v in totals.items():
+        if tot[k] != v:
+            return "total %s=%d, expected %d (%s)" % (k, tot[k], v, total)
+    if tot["slices"] < int(got["processes"]):
+        return "fewer slices (%d) than processes" % tot["slices"]
+    if tot["sent"] < tot["received"]:
+        return "sent %d < received %d" % (tot["sent"], tot["received"])
+    return None
+
+
+def check_trace(path, workers, expect_ends):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        return "trace is not valid JSON: %s" % e
+    if set(doc) != {"traceEvents", "displayTimeUnit"} or doc["displayTimeUnit"] != "ms":
+        return "top level keys %r" % sorted(doc)
+    names, ends, slices = set(), set(), 0
+    for ev in doc["traceEvents"]:
+        if ev.get("ph") == "M":
+            if ev.get("name") == "thread_name":
+                names.add(ev.get("args", {}).get("name"))
+            continue
+        if ev.get("ph") != "X":
+            continue  # instant events MAY be added
+        slices += 1
+        for k in ("name", "cat", "ts", "dur", "pid", "tid", "args"):
+            if k not in ev:
+                return "slice event without %r: %r" % (k, ev)
+        a = ev["args"]
+        if ev["cat"] != "slice" or ev["pid"] != 1:
+            return "slice event %r" % ev
+        if not isinstance(a.get("pid"), int) or ev["name"] != "pid %d" % a["pid"]:
+            return "slice name and args.pid disagree: %r" % ev
+        if not isinstance(ev["tid"], int) or not 0 <= ev["tid"] < workers:
+            return "tid %r outside 0..%d" % (ev["tid"], workers - 1)
+        if not all(isinstance(ev[k], (int, float)) and ev[k] >= 0 for k in ("ts", "dur")):
+            return "ts/dur not non-negative numbers: %r" % ev
+        if not isinstance(a.get("reductions"), int) or a["reductions"] < 0:
+            return "reductions %r" % a.get("reductions")
+        if a.get("end") not in ENDS:
+            return "end %r not one of %s" % (a.get("end"), sorted(ENDS))
+        ends.add(a["end"])
+    want = {"worker %d" % i for i in range(workers)} | {"io"}
+    if not want <= names:
+        return "thread names %r lack %r" % (sorted(n for n in names if n), sorted(want - names))
+    if not expect_ends <= ends:
+        return "slice ends %r lack %r" % (sorted(ends), sorted(expect_ends - ends))
+    if slices == 0:
+        return "no slice events"
+    return None
+
+
+TRACE_SRC = (
+    "fun loop n = if n = 0 then 0 else loop (n - 1)\n"
+    "val a = spawn (fn () => loop 100000)\n"           # yields, then done
+    "val b = spawn (fn () => panic \"x\")\n"            # fail
+    "val c = spawn (fn () => receive_message () : Int)\n"  # block, then cancel
+    "val _ = await_process a\n"                        # the root blocks
+    "val _ = await_result b\n"
+    "val _ = sleep 10\n"
+    "val _ = cancel c\n"
+    "val _ = await_result c\n"
+)
+
+
+LINES_SRC = (
+    "fun dbl s n = if n = 0 then s else dbl (s ^ s) (n - 1)\n"
+    "fun line c = dbl c 14\n"
+    "fun many s n = if n = 0 then () else let val _ = println s in many s (n - 1) end\n"
+    "val ps = [spawn (fn () => many (line \"a\") 50), spawn (fn () => many (line \"b\") 50),\n"
+    "          spawn (fn () => many (line \"c\") 50)]\n"
+    "val _ = many (line \"d\") 50\n"
+    "fun all xs = case xs of [] => () | p :: r => let val _ = await_process p in all r end\n"
+    "val _ = all ps\n"
+)
+
+
+def check_lines(hiko, tmp):
+    """§6.13.3: 16,384-character lines from 4 processes never interleave,
+    also through a pipe (atomic only up to PIPE_BUF)."""
+    out = []
+    for workers in (1, 4):
+        p = run(hiko, workers, LINES_SRC, [], tmp)
+        lines = p.stdout.split("\n")
+        why = None
+        if p.returncode != 0 or lines[-1] != "":
+            why = "exit %d, stderr %r" % (p.returncode, p.stderr[:200])
+        else:
+            for c in "abcd":
+                n = lines.count(c * 16384)
+                if n != 50:
+                    why = "%d intact lines of %r, expected 50" % (n, c)
+            if why is None and len(lines) != 201:
+                why = "%d lines" % (len(lines) - 1)
+        out.append(("print atomic --workers %d" % workers, why))
+    return out
+
+
+def check_std_streams(hiko, tmp):
+    """§8.2: a failed write fails the caller with "println: STRERROR";
+    §7.1.3: SIGPIPE is ignored. A closed descriptor must not be confused
+    with one the runtime opened itself (no hang, no stray writes)."""
+    res = []
+    path = os.path.join(tmp, "std.hml")
+    with open(path, "w") as f:
+        f.write("val _ = sleep 100\nval _ = println \"1234567\"\nval _ = println \"x\"\n")
+
+    def go(name, want_err, **kw):
+        try:
+            p = subprocess.run([hiko, "run", "--workers", "2", path], timeout=20, **kw)
+            err = p.stderr.decode() if p.stderr else ""
+            ok = p.returncode == 1 and ("error: " + want_err) in err
+            res.append((name, None if ok else "exit %d, stderr %r" % (p.returncode, err)))
+        except subprocess.TimeoutExpired:
+            res.append((name, "hangs"))
+
+    go("stdout to /dev/full", "println: No space left on device",
+       stdout=open("/dev/full", "w"), stderr=subprocess.PIPE)
+    # A closed standard output: the runtime's first descriptor must not take its place.
+    go("stdout closed", "println: Bad file descriptor", stderr=subprocess.PIPE,
+       preexec_fn=lambda: os.close(1))
+    # A reader that went away: Broken pipe, not death by SIGPIPE.
+    p = subprocess.Popen([hiko, "run", "--workers", "2", path], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()
+    try:
+        err = p.stderr.read().decode()
+        rc = p.wait(timeout=20)
+        ok = rc == 1 and "error: println: Broken pipe" in err
+        res.append(("stdout reader gone", None if ok else "exit %d, stderr %r" % (rc, err)))
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        res.append(("stdout reader gone", "hangs"))
+    # A closed standard input: read_line must not read the runtime's own
+    # descriptors (it hung); end of input or an EBADF failure are both fine.
+    rl = os.path.join(tmp, "rl.hml")
+    with open(rl, "w") as f:
+        f.write("val l = read_line ()\nval _ = println (\"got [\" ^ l ^ \"]\")\n")
+    try:
+        p = subprocess.run([hiko, "run", "--workers", "2", rl], timeout=20, capture_output=True,
+                           preexec_fn=lambda: os.close(0))
+        ok = (p.returncode == 0 and p.stdout == b"got []\n") or (
+            p.returncode == 1 and b"error: read_line: Bad file descriptor" in p.stderr)
+        res.append(("stdin closed", None if ok else "exit %d, %r %r" % (p.returncode, p.stdout, p.stderr)))
+    except subprocess.TimeoutExpired:
+        res.append(("stdin closed", "read_line hangs"))
+    return res
+
+
+def main():
+    hiko = sys.argv[1]
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (src, out, counts, totals) in PROGRAMS.items():
+            for workers in (1, 4):
+                p = run(hiko, workers, src, ["--stats"], tmp)
+                why = None
+                if p.stdout != out:
+                    why = "stdout %r, expected %r" % (p.stdout, out)
+                elif p.returncode != (1 if counts["done"] == 0 else 0):
+                    why = "exit status %d" % p.returncode
+                else:
+                    why = check_stats(p.stderr, workers, counts, totals)
+                results.append(("stats %s --workers %d" % (name, workers), why))
+        for workers in (1, 3):
+            tpath = os.path.join(tmp, "trace.json")
+            p = run(hiko, workers, TRACE_SRC, ["--reductions", "500", "--trace", tpath], tmp)
+            why = None
+            if p.returncode != 0:
+                why = "exit status %d: %s" % (p.returncode, p.stderr)
+            else:
+                why = check_trace(tpath, workers, {"yield", "block", "done", "fail"})
+            results.append(("trace --workers %d" % workers, why))
+        results += check_lines(hiko, tmp)
+        results += check_std_streams(hiko, tmp)
+    print("1..%d" % len(results))
+    for k, (name, why) in enumerate(results, 1):
+        print(("ok %d - %s" % (k, name)) if why is None else ("not ok %d - %s: %s" % (k, name, why)))
+    return 0 if all(w is None for _, w in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
