@@ -92,9 +92,6 @@ int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_valu
   return deliver((hiko_port_t *)e, a);
 }
 
-/* A deep copy of an API value (iterative). */
-static int value_clone(const hiko_value_t *v, hiko_value_t **out);
-
 int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
   *out = NULL;
   struct timespec dl;
@@ -135,8 +132,11 @@ int hiko_port_close(hiko_port_t *port) {
   port->closed = true;
   pthread_mutex_unlock(&port->lock);
   hk_pidmap_remove(hk_procs_pidmap(rt->procs), &port->e);
-  atomic_fetch_sub_explicit(&rt->ports_open, 1, memory_order_relaxed);
+  uint64_t open = atomic_fetch_sub_explicit(&rt->ports_open, 1, memory_order_relaxed) - 1;
   hk_pmentry_unref(&port->e); /* the opener's reference */
+  /* The last port closed may complete the deadlock condition while every
+  ** worker is already idle (nothing else would run the check, SPEC §6.9). */
+  if (open == 0 && rt->sched && hk_sched_all_idle(rt->sched)) hk_rt_check_deadlock(rt);
   return 0;
 }
 
@@ -161,7 +161,7 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
   int rc;
   if (e->kind == KIND_PORT) {
     hiko_value_t *copy;
-    rc = value_clone(msg, &copy);
+    rc = hk_value_clone(msg, &copy);
     if (!rc) rc = deliver((hiko_port_t *)e, copy);
     if (rc == -ESRCH) rc = 0;
     hk_pmentry_unref(e);
@@ -186,7 +186,7 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
 
 /* ---- value_clone ----------------------------------------------------------------------- */
 
-static int value_clone(const hiko_value_t *v, hiko_value_t **out) {
+int hk_value_clone(const hiko_value_t *v, hiko_value_t **out) {
   /* Show the structure through the public accessors: rebuild bottom-up
   ** with an explicit stack of (source, destination slot). */
   typedef struct { const hiko_value_t *src; hiko_value_t **dst; } item_t;

@@ -85,11 +85,17 @@ static hk_root_t *find_root(hiko_runtime_t *rt, hiko_pid_t pid) {
   return NULL;
 }
 
-void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message) {
+void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
+                       hiko_value_t *failure) {
   pthread_mutex_lock(&rt->lock);
   hk_root_t *r = find_root(rt, pid);
-  if (r && !r->res.message) r->res.message = strdup(message);
+  if (r && !r->res.message) {
+    r->res.message = strdup(message);
+    r->res.failure = failure;
+    failure = NULL;
+  }
   pthread_mutex_unlock(&rt->lock);
+  hiko_value_free(failure);
 }
 
 static void ops_root_done(void *ud, hk_proc_t *p, hk_outcome_t out, void *payload) {
@@ -104,6 +110,8 @@ static void ops_root_done(void *ud, hk_proc_t *p, hk_outcome_t out, void *payloa
     if (out == HK_OUT_DONE) {
       free(r->res.message);
       r->res.message = NULL;
+      hiko_value_free(r->res.failure);
+      r->res.failure = NULL;
     }
   }
   pthread_cond_broadcast(&rt->cond);
@@ -383,7 +391,8 @@ static void fill_result(hiko_runtime_t *rt, const hk_root_t *r, hiko_result_t *o
   out->status = r->res.status;
   if (r->res.message) {
     out->message = strdup(r->res.message);
-    hk_value_failure_api(r->res.message, &out->failure);
+    if (r->res.failure) hk_value_clone(r->res.failure, &out->failure);
+    else hk_value_failure_api(r->res.message, &out->failure);
   }
 }
 

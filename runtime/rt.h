@@ -92,8 +92,10 @@ void hk_rt_exit(hiko_runtime_t *rt, int code);
 /* SPEC §6.9: if nothing is runnable or pending, fails every process
 ** blocked in a receive or a join. Thread: any. */
 void hk_rt_check_deadlock(hiko_runtime_t *rt);
-/* Records the end of a root. */
-void hk_rt_root_failed_message(hiko_runtime_t *rt, hiko_pid_t pid, const char *message);
+/* Records the failure of a root: its message and its failure value (taken;
+** NULL when it could not be built: it is then rebuilt from the message). */
+void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
+                       hiko_value_t *failure);
 
 /* port.c: delivers [v] (of vm's heap) to port record [e] as an API value.
 ** Returns 0, -ESRCH (closed), -ENOMEM. */

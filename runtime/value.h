@@ -37,5 +37,8 @@ int hk_value_failure_api(const char *message, hiko_value_t **out);
 ** hk_value_slot); an opaque block is copied. Returns 0 or -ENOMEM. */
 int hk_value_clone_shallow(const hiko_value_t *s, hiko_value_t **out);
 hiko_value_t **hk_value_slot(hiko_value_t *d, size_t i);
+/* A deep copy of [v] (iterative; runtime/port.c). Returns 0 or -ENOMEM.
+** Ownership: borrows v; *out owned (hiko_value_free). Thread: any. */
+int hk_value_clone(const hiko_value_t *v, hiko_value_t **out);
 
 #endif

@@ -19,6 +19,7 @@
 #include "runtime/native.h"
 #include "runtime/rt.h"
 #include "runtime/rtio.h"
+#include "runtime/value.h"
 #include "vm/builtins.h"
 #include "vm/check.h"
 #include "vm/image.h"
@@ -639,8 +640,11 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
 
 /* A child's failure travels to its parent as a block holding the value. */
 static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f) {
-  if (!p->link) { /* a root: its message is its result (SPEC §6.8.2) */
-    hk_rt_root_failed_message(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed");
+  if (!p->link) { /* a root: its message and failure value (SPEC §6.8.2, §12.2) */
+    hk_value_t v;
+    hiko_value_t *fv = NULL;
+    if (failure_value(vp, f, &v) == 0) hk_value_to_api(vp->vm, hk_vm_image(vp->vm), v, &fv);
+    hk_rt_root_failed(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed", fv);
     return HK_SLICE_FAILED;
   }
   hk_value_t v;

@@ -679,7 +679,6 @@ Test(qa_api, deadlock_off_by_default) {
 }
 
 Test(qa_api, open_port_suspends_deadlock_detection) {
-  PENDING("closing the last port does not start a deadlock check");
   hiko_config_t cfg;
   base_cfg(&cfg, 2);
   cfg.detect_deadlock = true;
@@ -790,7 +789,6 @@ Test(qa_api, fuel_from_config) {
 Test(qa_api, root_failure_value_heap_limit) {
   /* §12.2: hiko_result_t.failure is the failure value; §6.3.3: the heap
   ** limit gives HeapLimit (LIVE, MAX). */
-  PENDING("the root's failure value is rebuilt from its message");
   hiko_config_t cfg;
   hiko_runtime_t *rt;
   hiko_result_t r;
@@ -820,7 +818,6 @@ Test(qa_api, root_failure_value_heap_limit) {
 Test(qa_api, root_failure_value_child_failed) {
   /* §6.6.2: await_process of a failed child fails the root with
   ** ChildFailed f; the failure value keeps that structure. */
-  PENDING("the root's failure value is rebuilt from its message");
   hiko_runtime_t *rt = make_rt(2);
   hiko_result_t r;
   run_result(rt, "val c = spawn (fn () => panic \"inner\")\nval _ = await_process c\n", &r);
