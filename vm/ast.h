@@ -171,8 +171,12 @@ typedef enum hk_case_origin {
   HK_ORIGIN_FUN,  /* desugared clausal function (report at the `fun`) */
 } hk_case_origin_t;
 
+/* Fields used by one kind only share storage (the anonymous union below):
+** read a member only for the kinds its comment names. About 1.5 KB of
+** expressions per source line made this matter (docs/frontend.md). */
 struct hk_expr {
   hk_expr_kind_t kind;
+  bool tail;              /* set by the compiler's tail analysis, free for it to use */
   hk_pos_t pos;
   union {
     int64_t i;
@@ -184,24 +188,35 @@ struct hk_expr {
   const char *name;       /* VAR, CON, PERFORM (effect) */
   hk_expr_t **items;      /* TUPLE, LIST, BINOP operands, ANDALSO, ORELSE, APP args, RESUME */
   uint32_t n;
-  hk_op_t *ops;           /* BINOP [n-1], PREFIX [n] */
-  hk_pos_t *op_pos;       /* position of each operator token (same count as ops) */
-  hk_expr_t *a, *b, *c;   /* LIST tail (a); PREFIX operand (a); APP fn (a);
-                             IF cond/then/else (a,b,c); LET body (a); CASE scrut (a);
-                             HANDLE body (a); PERFORM arg (a); ANNOT operand (a) */
-  hk_arm_t *arms;         /* CASE [n], FN [1] */
-  hk_dec_t **decs;        /* LET */
-  uint32_t ndecs;
-  hk_handler_t ret;       /* HANDLE return clause */
-  hk_handler_t *handlers; /* HANDLE effect clauses [n] */
-  hk_ty_t *ty;            /* ANNOT */
-  hk_case_origin_t origin;/* CASE */
+  hk_expr_t *a;           /* LIST tail; PREFIX operand; APP fn; IF cond; LET body; CASE
+                             scrut; HANDLE body; PERFORM arg; ANNOT operand */
+  union {
+    struct {              /* BINOP [n-1], PREFIX [n] */
+      hk_op_t *ops;
+      hk_pos_t *op_pos;   /* position of each operator token (same count as ops) */
+    };
+    struct {              /* IF */
+      hk_expr_t *b, *c;   /* then, else */
+    };
+    struct {              /* CASE [n], FN [1] */
+      hk_arm_t *arms;
+      hk_case_origin_t origin; /* CASE */
+    };
+    struct {              /* LET */
+      hk_dec_t **decs;
+      uint32_t ndecs;
+    };
+    struct {              /* HANDLE */
+      hk_handler_t *ret;      /* the return clause */
+      hk_handler_t *handlers; /* effect clauses [n] */
+    };
+    hk_ty_t *ty;          /* ANNOT */
+  };
   /* Checker output. */
   hk_type_t *type;
   hk_var_t *var;          /* VAR */
   const hk_ctor_t *ctor;  /* CON */
   const hk_effect_t *effect; /* PERFORM */
-  bool tail;              /* set by the compiler's tail analysis, free for it to use */
 };
 
 /* ---- Declarations ---- */

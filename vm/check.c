@@ -905,8 +905,8 @@ static hk_var_t *binder(ck_t *c, const char *name, hk_pos_t pos, hk_type_t *t) {
 static hk_type_t *infer_handle(ck_t *c, hk_expr_t *e) {
   hk_type_t *tau = infer(c, e->a);
   size_t mark = scope_mark(c);
-  e->ret.payload_var = binder(c, e->ret.payload, e->ret.payload_pos, tau);
-  hk_type_t *rho = infer(c, e->ret.body);
+  e->ret->payload_var = binder(c, e->ret->payload, e->ret->payload_pos, tau);
+  hk_type_t *rho = infer(c, e->ret->body);
   scope_pop(c, mark);
   /* The effects handled so far, as a hash set of pointers (a handler may
   ** have any number of clauses). */

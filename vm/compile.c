@@ -735,7 +735,7 @@ static void clause_fn(comp_t *c, const char *name, uint32_t arity, const hk_var_
 
 static void handle_expr(comp_t *c, hk_expr_t *e, bool tail) {
   clause_fn(c, "<handle>", 1, NULL, NULL, e->a);
-  clause_fn(c, "<return>", 1, e->ret.payload_var, NULL, e->ret.body);
+  clause_fn(c, "<return>", 1, e->ret->payload_var, NULL, e->ret->body);
   c->handlers = grow(c, c->handlers, &c->hcap, c->nhandlers + 1, sizeof *c->handlers);
   if (failed(c)) return;
   hk_handler_info_t *hi = &c->handlers[c->nhandlers];

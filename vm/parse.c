@@ -740,15 +740,17 @@ static hk_expr_t *parse_handle(parser_t *p) {
     n++;
   }
   hk_expr_t *e = new_expr(p, HK_E_HANDLE, span_from(p, start));
-  if (e && n) {
-    e->handlers = hk_arena_alloc(p->A, n * sizeof *hs);
-    if (e->handlers) memcpy(e->handlers, hs, n * sizeof *hs);
-    else e = nomem(p);
+  hk_handler_t *all = e ? hk_arena_alloc(p->A, (n + 1) * sizeof *hs) : NULL; /* clauses, return */
+  if (e && !all) e = nomem(p);
+  if (all) {
+    if (n) memcpy(all, hs, n * sizeof *hs);
+    all[n] = ret;
   }
   free(hs);
   if (!e) return NULL;
   e->a = body;
-  e->ret = ret;
+  e->handlers = all;
+  e->ret = &all[n];
   e->n = (uint32_t)n;
   return e;
 }

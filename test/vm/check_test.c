@@ -259,7 +259,7 @@ Test(vm_check, effects_and_handlers) {
   cr_assert_eq(h->a->items[0]->effect, checked->effects[1]);
   hk_expr_t *res = h->handlers[0].body;
   cr_assert_eq(res->items[0]->var, h->handlers[0].k_var);
-  cr_assert_eq(h->ret.payload_var, h->ret.body->var);
+  cr_assert_eq(h->ret->payload_var, h->ret->body->var);
 }
 
 Test(vm_check, error_messages_and_positions) {

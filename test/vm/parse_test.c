@@ -186,8 +186,8 @@ static void pr_expr(const hk_expr_t *e) {
   case HK_E_HANDLE:
     emit("(handle ");
     pr_expr(e->a);
-    emit(" [return %s => ", e->ret.payload ? e->ret.payload : "_");
-    pr_expr(e->ret.body);
+    emit(" [return %s => ", e->ret->payload ? e->ret->payload : "_");
+    pr_expr(e->ret->body);
     emit("]");
     for (uint32_t i = 0; i < e->n; i++) {
       const hk_handler_t *h = &e->handlers[i];
