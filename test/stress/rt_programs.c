@@ -1,7 +1,8 @@
 /* rt_programs.c — stress programs for the whole process runtime, through the
 ** embedding API, under ThreadSanitizer: a spawn storm, many messages among
-** many processes across workers, and a randomized check that the deadlock
-** detector never fires on a live program (SPEC §6.9.2: no false positives).
+** many processes across workers, a randomized check that the deadlock
+** detector never fires on a live program (SPEC §6.9.2: no false positives),
+** and deadlocked trees in which every process must fail, none cancelled.
 ** Each program verifies its own result; the C side checks the outcome and
 ** the statistics. Exit 0 pass, 1 fail. */
 #include <ctype.h>
@@ -59,6 +60,60 @@ static const char live[] =
     "val _ = println (pump first K 0)\n"
     "val _ = println (await_process t)\n";
 
+/* A tree of processes that all end up blocked (receives, awaits, wait_any,
+** detached receivers): a deadlock. SPEC §6.9.1: every one of them fails with
+** the deadlock message at once, none is cancelled, whatever the order in
+** which the workers run them after the root's failure ends the program. */
+static const char stuck[] =
+    "fun blockers d = if d = 0 then receive_message () else\n"
+    "  let val a = spawn (fn () => blockers (d - 1)) val b = spawn (fn () => blockers (d - 1))\n"
+    "      val _ = spawn_detached (fn () => receive_message ())\n"
+    "  in case d mod 3 of 0 => await_process a + await_process b\n"
+    "     | 1 => (case await_result a of _ => 0) | _ => (case wait_any [b, a] of _ => 0) end\n"
+    "val _ = blockers D\n";
+
+static int run_stuck(unsigned workers, long depth) {
+  const char *keys[] = {"D"};
+  long vals[] = {depth};
+  char *src = subst(stuck, keys, vals, 1);
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.detect_deadlock = true;
+  hiko_runtime_t *rt;
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  hiko_pid_t root;
+  hiko_result_t res;
+  hiko_stats_t st;
+  int fail = hiko_runtime_create(&rt, &cfg);
+  if (fail) return 1;
+  fail = hiko_compile_string(rt, "stuck", src, strlen(src), &p, &d) || hiko_spawn_main(rt, p, &root) ||
+         hiko_run(rt) || hiko_join(rt, root, &res, -1);
+  hiko_diags_free(d);
+  free(src);
+  uint64_t want = (1u << (depth + 1)) - 1 + (1u << depth) - 1; /* tree + detached */
+  if (!fail) {
+    if (res.status != HIKO_FAILED || !res.message ||
+        strcmp(res.message, "deadlock: process blocked with no possible waker") != 0) {
+      fprintf(stderr, "stuck: root ended with '%s'\n", res.message ? res.message : "(done)");
+      fail = 1;
+    }
+    hiko_result_clear(&res);
+  }
+  if (!fail && hiko_stats_get(rt, &st) == 0) {
+    if (st.processes != want || st.failed != want || st.cancelled != 0 || st.done != 0) {
+      fprintf(stderr, "stuck: %u workers: processes %" PRIu64 " (want %" PRIu64 "), failed %" PRIu64
+              ", cancelled %" PRIu64 ", done %" PRIu64 "\n",
+              workers, st.processes, want, st.failed, st.cancelled, st.done);
+      fail = 1;
+    }
+    hiko_stats_clear(&st);
+  }
+  hiko_runtime_destroy(rt);
+  hiko_program_release(p);
+  return fail;
+}
 
 int main(void) {
   signal(SIGALRM, on_alarm);
@@ -97,5 +152,6 @@ int main(void) {
     fail |= run("live", src, 1 + (unsigned)(round % 4), want);
     free(src);
   }
+  for (unsigned round = 0; round < 8; round++) fail |= run_stuck(1 + round % 4, 5 + round % 2);
   return fail;
 }
