@@ -976,3 +976,108 @@ Test(qa_api, join_after_result_and_shutdown_states) {
   cr_assert_eq(hiko_spawn_main(rt, p, &root), HIKO_ESTATE);
   teardown(rt, NULL, p, NULL);
 }
+
+/* ---- More configuration and running (§4.3.3, §6.11.1, §12.2) ------------- */
+
+Test(qa_api, stack_depth_and_zero_fuel_from_config) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  cfg.max_stack_depth = 1000;
+  hiko_runtime_t *rt = make(&cfg);
+  /* 500 frames fit, 5,000 do not: "stack overflow" (§4.3.3). */
+  run_one(rt,
+          "fun depth n = if n = 0 then 0 else 1 + depth (n - 1)\n"
+          "val _ = println (depth 500)\n"
+          "val _ = println (depth 5000)\n",
+          HIKO_FAILED, "stack overflow");
+  cr_assert_str_eq(out.data, "500\n");
+  teardown(rt, NULL, NULL, NULL);
+  /* hiko.h: fuel_limited makes 0 a budget: the first instruction fails. */
+  base_cfg(&cfg, 1);
+  cfg.fuel = 0;
+  cfg.fuel_limited = true;
+  rt = make(&cfg);
+  run_one(rt, "val _ = println 1\n", HIKO_FAILED, "fuel exhausted");
+  cr_assert_str_eq(out.data, "");
+  teardown(rt, NULL, NULL, NULL);
+}
+
+Test(qa_api, run_without_roots_returns) {
+  hiko_runtime_t *rt = make_rt(2);
+  cr_assert_eq(hiko_run(rt), 0);
+  teardown(rt, NULL, NULL, NULL);
+}
+
+typedef struct late_send {
+  hiko_runtime_t *rt;
+  hiko_pid_t to;
+} late_send_t;
+
+static void *send_later(void *arg) {
+  late_send_t *ls = arg;
+  usleep(50 * 1000);
+  hiko_value_t *v;
+  if (hiko_value_int(41, &v) == 0) {
+    hiko_send(ls->rt, ls->to, v);
+    hiko_value_free(v);
+  }
+  return NULL;
+}
+
+Test(qa_api, run_waits_for_host_message) {
+  /* Deadlock detection off (the default): hiko_run keeps a blocked root
+  ** alive until another host thread sends to it (§6.9.2). */
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt, "val _ = println (receive_message () + 1)\n");
+  late_send_t ls = {rt, 0};
+  cr_assert_eq(hiko_spawn_main(rt, p, &ls.to), 0);
+  pthread_t t;
+  cr_assert_eq(pthread_create(&t, NULL, send_later, &ls), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  pthread_join(t, NULL);
+  expect_end(rt, ls.to, HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "42\n");
+  teardown(rt, NULL, p, NULL);
+}
+
+Test(qa_api, prelude_and_nested_data_from_c) {
+  /* hiko_value_data names prelude constructors too (§3.4); a constructor
+  ** with a payload needs one (-EINVAL); nested payloads print in
+  ** parentheses (§5). */
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p = compile(rt,
+      "datatype t = Leaf | Wrap of t\n"
+      "val port = receive_message ()\n"
+      "val r : Int outcome = receive_message ()\n"
+      "val w : t = receive_message ()\n"
+      "val _ = send_message (port, (case r of Ok v => v + 1 | Err _ => 0, w))\n");
+  hiko_value_t *v, *five, *leaf, *w1, *w2, *bad = NULL;
+  cr_assert_eq(hiko_value_data(p, "Wrap", NULL, &bad), -EINVAL);
+  cr_assert_null(bad);
+  cr_assert_eq(hiko_value_int(5, &five), 0);
+  cr_assert_eq(hiko_value_data(p, "Ok", five, &v), 0);
+  char *s = show(v);
+  cr_assert_str_eq(s, "Ok 5");
+  hiko_free(s);
+  cr_assert_eq(hiko_value_data(p, "Leaf", NULL, &leaf), 0);
+  cr_assert_eq(hiko_value_data(p, "Wrap", leaf, &w1), 0);
+  cr_assert_eq(hiko_value_data(p, "Wrap", w1, &w2), 0);
+  s = show(w2);
+  cr_assert_str_eq(s, "Wrap (Wrap Leaf)");
+  hiko_free(s);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, root, hiko_port_pid(port));
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  cr_assert_eq(hiko_send(rt, root, w2), 0);
+  hiko_value_free(v);
+  hiko_value_free(w2);
+  s = recv_show(port);
+  cr_assert_str_eq(s, "(6, Wrap (Wrap Leaf))");
+  hiko_free(s);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, port, p, NULL);
+}
