@@ -55,6 +55,12 @@ static void reqq_push(hk_reqq_t *q, hk_io_req_t *r) {
   q->tail = r;
 }
 
+static void reqq_push_front(hk_reqq_t *q, hk_io_req_t *r) {
+  r->link = q->head;
+  q->head = r;
+  if (!q->tail) q->tail = r;
+}
+
 static hk_io_req_t *reqq_pop(hk_reqq_t *q) {
   hk_io_req_t *r = q->head;
   if (r) {
@@ -164,6 +170,8 @@ static void req_free(hk_io_req_t *r) {
   free(r->addrs);
   req_recycle(r);
 }
+
+void hk_io_req_free(hk_io_req_t *r) { req_free(r); }
 
 hk_io_req_t *hk_io_req_alloc(void) { return req_alloc(); }
 
@@ -327,6 +335,13 @@ static void deliver_full(hk_io_t *io, hk_io_req_t *r, int64_t res,
                           .op = (hk_io_op_t)r->kind, .flags = flags,
                           .result = res, .data = data, .len = len,
                           .msg = msg};
+  /* Uncount before the callback, so the process it wakes finds the
+  ** socket free for its next operation. Release: pairs with a claim's
+  ** acquire CAS; everything this thread did on the socket for [r]
+  ** happens before the claimer's system call. */
+  if (r->fast)
+    atomic_fetch_sub_explicit(&r->fast->w[r->fdir], HK_FAST_UNIT,
+                              memory_order_release);
   io->callback(io->user, &c);
   bump(&io->c_completed, 1);
   bump(&io->c_epoch, 1);
@@ -551,7 +566,8 @@ static hk_sockio_t *sio_get(hk_io_t *io, int64_t id, bool closing) {
   if (id <= 0) return NULL;
   if ((size_t)id < io->siocap && io->sio[id]) return io->sio[id];
   int fd;
-  int st = hk_io_sock_lookup(io, id, &fd);
+  hk_sockfast_t *fast;
+  int st = hk_io_sock_lookup(io, id, &fd, &fast);
   if (st == HK_SOCK_CLOSED || (st == HK_SOCK_CLOSING && !closing))
     return NULL;
   if ((size_t)id >= io->siocap) {
@@ -565,6 +581,7 @@ static hk_sockio_t *sio_get(hk_io_t *io, int64_t id, bool closing) {
   if (!s) oom();
   s->id = id;
   s->fd = fd;
+  s->fast = fast;
   s->rx.owner = s;
   io->sio[id] = s;
   return s;
@@ -637,10 +654,11 @@ static void send_done(hk_io_t *io, hk_prim_t *p, int res) {
 
 static void send_pump(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
+  if (s->held[HK_FAST_SEND]) return;
   while ((r = s->sends.head) && !r->prim.busy && !s->closing) {
     if (r->off >= r->len) {
       reqq_pop(&s->sends);
-      deliver(io, r, (int64_t)r->len);
+      deliver(io, r, (int64_t)r->len + r->n); /* n: sent on the worker */
       continue;
     }
     hk_prim_t *p = &r->prim;
@@ -658,6 +676,26 @@ static void send_pump(hk_io_t *io, hk_sockio_t *s) {
 }
 
 /* recv */
+
+/* The receive state (bytes buffered, a receive in flight, a latched
+** error) holds a unit of w[RECV] while it is not empty, so no claim reads
+** the socket past it. Taken only while a request is counted (so never
+** concurrently with a claim); given back when the state empties. */
+static void rx_unit_take(hk_sockio_t *s) {
+  if (s->rx_unit || !s->fast) return;
+  s->rx_unit = true;
+  /* Relaxed: the count is already non-zero (a request's unit). */
+  atomic_fetch_add_explicit(&s->fast->w[HK_FAST_RECV], HK_FAST_UNIT,
+                            memory_order_relaxed);
+}
+
+static void rx_unit_give(hk_sockio_t *s) {
+  if (!s->rx_unit || s->closing || s->rx.busy || s->rxlen || s->rxerr) return;
+  s->rx_unit = false;
+  /* Release: pairs with a claim's acquire CAS (see deliver_full). */
+  atomic_fetch_sub_explicit(&s->fast->w[HK_FAST_RECV], HK_FAST_UNIT,
+                            memory_order_release);
+}
 
 static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
   hk_sockio_t *s = p->owner;
@@ -682,6 +720,7 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
   if (s->rxlen == 0) {
     if (!s->eof) return false;
     reqq_pop(&s->recvs);
+    rx_unit_give(s);
     deliver_full(io, r, 0, dup_bytes("", 0), 0, HK_IO_F_EOF, NULL);
     return true;
   }
@@ -702,12 +741,14 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
   }
   rx_consume(s, k);
   reqq_pop(&s->recvs);
+  rx_unit_give(s);
   deliver_full(io, r, (int64_t)outlen, out, outlen, 0, NULL);
   return true;
 }
 
 static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
+  if (s->held[HK_FAST_RECV]) return;
   while ((r = s->recvs.head) && !s->closing) {
     if (recv_serve(io, s, r)) continue;
     if (s->rx.busy) return;
@@ -715,6 +756,7 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
       int64_t e = s->rxerr;
       s->rxerr = 0;
       reqq_pop(&s->recvs);
+      rx_unit_give(s);
       deliver(io, r, e);
       continue;
     }
@@ -735,9 +777,11 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
     p->flags = 0;
     p->done = rx_done;
     s->busy++;
+    rx_unit_take(s);
     hk_io_prim_start(io, p);
     return;
   }
+  rx_unit_give(s);
 }
 
 /* close */
@@ -759,6 +803,15 @@ static void fail_queue(hk_io_t *io, hk_reqq_t *q) {
 static void close_begin(hk_io_t *io, hk_sockio_t *s) {
   if (!s->closing) {
     s->closing = true;
+    for (int d = 0; d < 2 && s->fast; d++) {
+      /* A unit kept forever: no claim after this. Acquire: pairs with
+      ** the release of a claim that ended before; one still active
+      ** (DIRECT) is waited for: its end pushes a RELEASE (it sees our
+      ** unit) or a front request. */
+      uint32_t old = atomic_fetch_add_explicit(&s->fast->w[d], HK_FAST_UNIT,
+                                               memory_order_acquire);
+      s->direct[d] = (old & HK_FAST_DIRECT) != 0;
+    }
     fail_queue(io, &s->accepts);
     fail_queue(io, &s->sends);
     fail_queue(io, &s->recvs);
@@ -768,7 +821,7 @@ static void close_begin(hk_io_t *io, hk_sockio_t *s) {
 }
 
 static void close_maybe_finish(hk_io_t *io, hk_sockio_t *s) {
-  if (!s->closing || s->busy > 0) return;
+  if (!s->closing || s->busy > 0 || s->direct[0] || s->direct[1]) return;
   hk_io_sock_closed(io, s->id); /* the table forgets fd first */
   close(s->fd);
   io->sio[s->id] = NULL;
@@ -778,21 +831,90 @@ static void close_maybe_finish(hk_io_t *io, hk_sockio_t *s) {
   free(s);
 }
 
+/* A claim of direction [d] ended (front request or RELEASE): start what
+** waited for it. */
+static void claim_ended(hk_io_t *io, hk_sockio_t *s, int d) {
+  s->held[d] = false;
+  s->direct[d] = false;
+  sock_after(io, s);
+}
+
+/* A counted send/recv [r] reaches its socket [s] (fast.c's protocol). */
+static void fast_arrive(hk_sockio_t *s, hk_io_req_t *r) {
+  int d = r->fdir;
+  if (r->front) {
+    /* The claim's remainder: nothing of d was started since the claim
+    ** (held), so it goes first. The claim ends here; our unit (r's)
+    ** keeps others from claiming. Relaxed: only the bit changes. */
+    atomic_fetch_and_explicit(&r->fast->w[d], ~HK_FAST_DIRECT,
+                              memory_order_relaxed);
+    s->held[d] = false;
+    s->direct[d] = false;
+    if (r->kind == HK_IO_SEND) return;
+    if (r->len && !s->closing) { /* bytes the claimer already received */
+      if (s->rxcap < r->len) {
+        s->rxbuf = xrealloc(s->rxbuf, r->len);
+        s->rxcap = r->len;
+      }
+      memcpy(s->rxbuf, r->data, r->len);
+      s->rxoff = 0;
+      s->rxlen = r->len;
+      rx_unit_take(s);
+    }
+    free(r->data);
+    r->data = NULL;
+    r->len = 0;
+    return;
+  }
+  /* Acquire: pairs with the claim's CAS; a DIRECT seen here belongs to a
+  ** claim that ends with a RELEASE or a front request (it sees r's unit). */
+  if (atomic_load_explicit(&r->fast->w[d], memory_order_acquire) & HK_FAST_DIRECT)
+    s->held[d] = true;
+}
+
+/* HK_REQ_RELEASE for direction [d] of socket [id]: the bit says whether a
+** claim is still active (a RELEASE may arrive after a later claim began;
+** that one ends with its own RELEASE or front request). */
+static void fast_release(hk_io_t *io, int64_t id, int d) {
+  hk_sockio_t *s = id > 0 && (size_t)id < io->siocap ? io->sio[id] : NULL;
+  if (!s || !s->fast) return;
+  /* Acquire: pairs with the claimer's release fetch_sub. */
+  if (atomic_load_explicit(&s->fast->w[d], memory_order_acquire) & HK_FAST_DIRECT)
+    return;
+  claim_ended(io, s, d);
+}
+
 /* Route a socket request to its socket. */
 static void sock_request(hk_io_t *io, hk_io_req_t *r) {
   bool closing = r->kind == HK_IO_CLOSE || r->kind == HK_REQ_CLOSE_QUIET;
   hk_sockio_t *s = sio_get(io, r->sock, closing);
+  if (s && r->fast && r->front && s->closing) {
+    fast_arrive(s, r); /* ends the claim the close waits for */
+    deliver(io, r, HK_IO_ECLOSED);
+    close_maybe_finish(io, s);
+    return;
+  }
+  if (!s && r->fast && r->front)
+    atomic_fetch_and_explicit(&r->fast->w[r->fdir], ~HK_FAST_DIRECT,
+                              memory_order_relaxed);
   if (!s || (s->closing && !closing)) {
     if (r->kind == HK_REQ_CLOSE_QUIET) { req_free(r); return; }
     { deliver(io, r, r->kind == HK_IO_CLOSE ? 0 : HK_IO_ECLOSED); return; }
   }
   r->sio = s;
   r->prim.owner = r;
+  if (r->fast) fast_arrive(s, r);
   switch (r->kind) {
   case HK_IO_ACCEPT: reqq_push(&s->accepts, r); { accept_pump(io, s); return; }
-  case HK_IO_SEND: reqq_push(&s->sends, r); { send_pump(io, s); return; }
+  case HK_IO_SEND:
+    if (r->front) reqq_push_front(&s->sends, r);
+    else reqq_push(&s->sends, r);
+    { send_pump(io, s); return; }
   case HK_IO_RECV:
-  case HK_IO_RECV_TEXT: reqq_push(&s->recvs, r); { recv_pump(io, s); return; }
+  case HK_IO_RECV_TEXT:
+    if (r->front) reqq_push_front(&s->recvs, r);
+    else reqq_push(&s->recvs, r);
+    { recv_pump(io, s); return; }
   case HK_IO_CLOSE: reqq_push(&s->closers, r); { close_begin(io, s); return; }
   default: req_free(r); { close_begin(io, s); return; }
   }
@@ -912,6 +1034,9 @@ static void handle(hk_io_t *io, hk_io_req_t *r) {
       req_free(r);
     } else if (r->kind == HK_REQ_RESOLVED) {
       resolved(io, r);
+    } else if (r->kind == HK_REQ_RELEASE) {
+      fast_release(io, r->sock, (int)r->n);
+      req_free(r);
     } else {
       sock_request(io, r);
     }
@@ -1069,7 +1194,7 @@ static hk_io_req_t *req_new(int kind, void *ctx) {
   return r;
 }
 
-static int submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
+int hk_io_submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
   /* Acquire: pairs with the seq_cst store in hk_io_free. */
   if (atomic_load_explicit(&io->stopping, memory_order_acquire)) {
     req_free(r);
@@ -1092,7 +1217,7 @@ int hk_io_timer(hk_io_t *io, int64_t ms, void *ctx, uint64_t *token) {
                       ? UINT64_MAX - now
                       : (uint64_t)ms * 1000000u;
   r->deadline = now + span;
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 static int file_request(hk_io_t *io, int kind, const char *path,
@@ -1109,7 +1234,7 @@ static int file_request(hk_io_t *io, int kind, const char *path,
     return -ENOMEM;
   }
   if (len) memcpy(r->data, data, len);
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 int hk_io_read_file(hk_io_t *io, const char *path, void *ctx,
@@ -1126,7 +1251,7 @@ int hk_io_write_file(hk_io_t *io, const char *path, const void *data,
 int hk_io_read_line(hk_io_t *io, void *ctx, uint64_t *token) {
   hk_io_req_t *r = req_new(HK_IO_READ_LINE, ctx);
   if (!r) return -ENOMEM;
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 int hk_io_accept(hk_io_t *io, int64_t sock, uint64_t owner, void *ctx,
@@ -1135,7 +1260,7 @@ int hk_io_accept(hk_io_t *io, int64_t sock, uint64_t owner, void *ctx,
   if (!r) return -ENOMEM;
   r->sock = sock;
   r->owner = owner;
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 int hk_io_connect(hk_io_t *io, const char *host, int64_t port,
@@ -1150,33 +1275,7 @@ int hk_io_connect(hk_io_t *io, const char *host, int64_t port,
   }
   r->port = (int)port;
   r->owner = owner;
-  return submit(io, r, token);
-}
-
-int hk_io_send(hk_io_t *io, int64_t sock, const void *data, size_t len,
-               void *ctx, uint64_t *token) {
-  if (len && !data) return -EINVAL;
-  hk_io_req_t *r = req_new(HK_IO_SEND, ctx);
-  if (!r) return -ENOMEM;
-  r->data = malloc(len + 1);
-  if (!r->data) {
-    req_free(r);
-    return -ENOMEM;
-  }
-  if (len) memcpy(r->data, data, len);
-  r->len = len;
-  r->sock = sock;
-  return submit(io, r, token);
-}
-
-int hk_io_recv(hk_io_t *io, int64_t sock, int64_t n, bool text, void *ctx,
-               uint64_t *token) {
-  if (n <= 0) return -EINVAL;
-  hk_io_req_t *r = req_new(text ? HK_IO_RECV_TEXT : HK_IO_RECV, ctx);
-  if (!r) return -ENOMEM;
-  r->sock = sock;
-  r->n = n > HK_IO_RECV_MAX ? HK_IO_RECV_MAX : n;
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 int hk_io_close(hk_io_t *io, int64_t sock, void *ctx, uint64_t *token) {
@@ -1184,7 +1283,7 @@ int hk_io_close(hk_io_t *io, int64_t sock, void *ctx, uint64_t *token) {
   if (!r) return -ENOMEM;
   r->sock = sock;
   hk_io_sock_mark_closing(io, sock);
-  return submit(io, r, token);
+  return hk_io_submit(io, r, token);
 }
 
 int hk_io_cancel(hk_io_t *io, uint64_t token) {
@@ -1211,6 +1310,7 @@ static int backend_from_env(hk_io_backend_t *b) {
 
 static void io_destroy(hk_io_t *io) {
   if (io->wake_fd >= 0) close(io->wake_fd);
+  for (size_t i = 0; i < io->ntab; i++) free(io->tab[i].fast);
   pthread_mutex_destroy(&io->tab_lock);
   sem_destroy(&io->started);
   free(io->tab);

@@ -179,6 +179,46 @@ int hk_io_send(hk_io_t *io, int64_t sock, const void *data, size_t len,
 int hk_io_recv(hk_io_t *io, int64_t sock, int64_t n, bool text, void *ctx,
                uint64_t *token);
 
+/* ---- Fast path: try on the calling thread first (docs/io.md) ----------
+** socket_send / socket_recv on a socket with nothing of that direction
+** queued, in flight or buffered at the I/O thread run the non-blocking
+** system call directly (MSG_DONTWAIT). Two steps, so the caller allocates
+** its completion context only when the I/O thread is needed:
+**   rc = hk_io_send_try(io, sock, data, len, &cl);
+**   rc == 1: done, no completion follows. rc < 0: failed at once (no
+**   completion): HK_IO_ECLOSED, the system call's -errno (-EPIPE,
+**   -ECONNRESET, ...), -EINVAL, -ENOMEM. rc == 0: the caller MUST call
+**   hk_io_send_finish(io, &cl, ctx, &token) next (same thread, soon: a
+**   claim may be held that makes other operations of that direction
+**   wait), which submits the rest like hk_io_send and returns as hk_io_send
+**   does. The recv pair is the same; on 1, *out holds data (malloc'd,
+**   NUL-terminated, the caller frees it), len and flags (HK_IO_F_EOF).
+** Ordering (SPEC §7.4.6-7) and close are as for the queued operations.
+** Thread: any. */
+typedef struct hk_io_claim {
+  void *fast;    /* the socket's fast-path words, NULL if none */
+  int64_t sock;
+  int dir;
+  bool direct;   /* we hold the claim */
+  bool text;
+  int64_t n;     /* recv limit */
+  size_t off;    /* send: bytes already sent */
+  char *got;     /* recv: bytes received but not returned (owned) */
+  size_t gotlen;
+} hk_io_claim_t;
+
+int hk_io_send_try(hk_io_t *io, int64_t sock, const void *data, size_t len,
+                   hk_io_claim_t *cl);
+int hk_io_send_finish(hk_io_t *io, hk_io_claim_t *cl, const void *data,
+                      size_t len, void *ctx, uint64_t *token);
+int hk_io_recv_try(hk_io_t *io, int64_t sock, int64_t n, bool text,
+                   hk_io_claim_t *cl, hk_io_completion_t *out);
+int hk_io_recv_finish(hk_io_t *io, hk_io_claim_t *cl, void *ctx,
+                      uint64_t *token);
+/* Instead of a finish: give the claim up (the caller cannot go on, e.g.
+** out of memory). A partly sent message stays partly sent. */
+void hk_io_claim_drop(hk_io_t *io, hk_io_claim_t *cl);
+
 /* Close [sock]: pending and later operations on it fail with
 ** HK_IO_ECLOSED; completes (result 0) once the descriptor is closed.
 ** Closing a closed socket completes with 0. */

@@ -22,6 +22,23 @@ typedef struct hk_io_req hk_io_req_t;
 typedef struct hk_prim hk_prim_t;
 typedef struct hk_sockio hk_sockio_t;
 
+/* The fast path of socket_send / socket_recv (io/fast.c, docs/io.md): one
+** word per direction of a socket, = 2 * (units) + HK_FAST_DIRECT. A unit
+** is a request of that direction counted before its push and uncounted
+** by the I/O thread at its completion, the I/O thread's receive state
+** (bytes buffered, a receive in flight, a latched error) or a close in
+** progress (kept forever). A submitter may run the system call itself
+** only after a compare-and-swap from 0 to 2 + HK_FAST_DIRECT (the
+** *claim*): then nothing of that direction is queued, in flight or
+** buffered, and no close has begun. Allocated with the table entry, never
+** moved, freed with the instance. Thread: any (atomics only). */
+enum { HK_FAST_SEND = 0, HK_FAST_RECV = 1 };
+#define HK_FAST_DIRECT 1u
+#define HK_FAST_UNIT 2u
+typedef struct hk_sockfast {
+  _Atomic uint32_t w[2];
+} hk_sockfast_t;
+
 typedef enum hk_prim_kind {
   HK_PRIM_OPEN,
   HK_PRIM_READ,
@@ -63,6 +80,7 @@ typedef enum hk_req_kind {
   HK_REQ_CANCEL = 100, /* target: token */
   HK_REQ_CLOSE_QUIET,  /* close without a completion (close_owner) */
   HK_REQ_RESOLVED,     /* a resolver thread finished a connect's lookup */
+  HK_REQ_RELEASE,      /* a claim ended while requests were counted (n: dir) */
 } hk_req_kind_t;
 
 /* A request. Allocated by the submitter, passed through the MPSC queue,
@@ -76,11 +94,16 @@ struct hk_io_req {
   char *path;   /* READ/WRITE_FILE path, CONNECT host */
   char *data;   /* WRITE_FILE, SEND bytes (owned) */
   size_t len;   /* their length */
-  int64_t n;    /* RECV limit; CANCEL: the target token */
+  int64_t n;    /* RECV limit; CANCEL: the target token; SEND: bytes
+                ** already sent on the submitting thread (fast.c) */
   int64_t sock; /* socket number */
   uint64_t owner;
   int port;
   uint64_t deadline; /* TIMER: CLOCK_MONOTONIC ns */
+  hk_sockfast_t *fast; /* SEND/RECV*: the unit to uncount at completion */
+  int fdir;            /* its direction (HK_FAST_*) */
+  bool front;          /* a claim's remainder: goes first, ends the claim;
+                       ** RECV*: data/len are bytes already received */
   /* I/O thread state. */
   bool cancelled;      /* cancel seen: complete with -ECANCELED */
   bool finished;       /* counted in counters.finished */
@@ -115,6 +138,10 @@ struct hk_sockio {
   bool eof;
   int64_t rxerr; /* error of the last receive, for the next request */
   unsigned busy; /* primitives in flight on fd */
+  hk_sockfast_t *fast; /* the table entry's words (fast.c) */
+  bool held[2];        /* a claim is active: start nothing of that dir */
+  bool direct[2];      /* closing: wait until that claim ends */
+  bool rx_unit;        /* the receive state holds a unit of w[RECV] */
 };
 
 /* A socket table entry; guarded by io->tab_lock. */
@@ -123,6 +150,7 @@ typedef struct hk_sockent {
   int fd;
   uint8_t state;
   uint64_t owner;
+  hk_sockfast_t *fast; /* never moves; freed with the instance */
 } hk_sockent_t;
 
 /* Backend operations, all called on the I/O thread. */
@@ -220,9 +248,9 @@ size_t hk_io_utf8_first(const char *s, size_t len);
 ** is then closed). Ownership: the table takes fd. Thread: any. */
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner);
 
-/* State (hk_sock_state_t) and descriptor of [id]; CLOSED if unknown.
-** Thread: any. */
-int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd);
+/* State (hk_sock_state_t), descriptor and fast-path words of [id]
+** ([fast] may be NULL); CLOSED if unknown. Thread: any. */
+int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd, hk_sockfast_t **fast);
 
 /* Forget [id]'s descriptor before the caller closes it. Thread: io. */
 void hk_io_sock_closed(hk_io_t *io, int64_t id);
@@ -254,6 +282,18 @@ int hk_io_parse_host(const char *host, int port, bool listen,
 ** engine's req_free, or free()). Returns NULL when out of memory.
 ** Thread: any. */
 hk_io_req_t *hk_io_req_alloc(void);
+
+/* Token for a new request, or -ESHUTDOWN if the instance is stopping
+** (then [r] is freed). Pushes [r] on success. Thread: any. */
+int hk_io_submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token);
+
+/* Free a request and what it holds. Thread: any. */
+void hk_io_req_free(hk_io_req_t *r);
+
+/* Push an internal request [kind] (HK_REQ_CLOSE_QUIET, HK_REQ_RELEASE)
+** for socket [id] with argument [n]; stops the program (status 70) when
+** out of memory. Thread: any. */
+void hk_io_push_sock(hk_io_t *io, int kind, int64_t id, int64_t n);
 
 /* Push [req] on the request queue and wake the I/O thread if it sleeps.
 ** Ownership: takes req. Thread: any. */

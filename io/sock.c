@@ -21,20 +21,26 @@
 /* ---- Table ----------------------------------------------------------- */
 
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner) {
+  hk_sockfast_t *fast = calloc(1, sizeof *fast);
   pthread_mutex_lock(&io->tab_lock);
-  if (io->ntab == io->captab) {
+  if (fast && io->ntab == io->captab) {
     size_t cap = io->captab ? io->captab * 2 : 64;
     hk_sockent_t *t = realloc(io->tab, cap * sizeof *t);
     if (!t) {
-      pthread_mutex_unlock(&io->tab_lock);
-      close(fd);
-      return -ENOMEM;
+      free(fast);
+      fast = NULL;
+    } else {
+      io->tab = t;
+      io->captab = cap;
     }
-    io->tab = t;
-    io->captab = cap;
+  }
+  if (!fast) {
+    pthread_mutex_unlock(&io->tab_lock);
+    close(fd);
+    return -ENOMEM;
   }
   io->tab[io->ntab] = (hk_sockent_t){.fd = fd, .state = HK_SOCK_OPEN,
-                                     .owner = owner};
+                                     .owner = owner, .fast = fast};
   int64_t id = (int64_t)++io->ntab;
   pthread_mutex_unlock(&io->tab_lock);
   return id;
@@ -46,11 +52,12 @@ static hk_sockent_t *entry(hk_io_t *io, int64_t id) {
   return &io->tab[id - 1];
 }
 
-int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd) {
+int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd, hk_sockfast_t **fast) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, id);
   int st = e ? e->state : HK_SOCK_CLOSED;
   *fd = e ? e->fd : -1;
+  if (fast) *fast = e ? e->fast : NULL;
   pthread_mutex_unlock(&io->tab_lock);
   return st;
 }
@@ -197,17 +204,22 @@ int hk_io_socket_give(hk_io_t *io, int64_t sock, uint64_t from, uint64_t to) {
   return rc;
 }
 
-/* Queue the I/O thread's part of closing [id] (already marked closing). */
-static void push_close_quiet(hk_io_t *io, int64_t id) {
+void hk_io_push_sock(hk_io_t *io, int kind, int64_t id, int64_t n) {
   hk_io_req_t *r = hk_io_req_alloc();
   if (!r) {
-    fputs("hiko: out of memory closing sockets\n", stderr);
+    fputs("hiko: out of memory in socket bookkeeping\n", stderr);
     exit(70);
   }
-  r->kind = HK_REQ_CLOSE_QUIET;
+  r->kind = kind;
   r->sock = id;
+  r->n = n;
   r->fd = -1;
   hk_io_push(io, r);
+}
+
+/* Queue the I/O thread's part of closing [id] (already marked closing). */
+static void push_close_quiet(hk_io_t *io, int64_t id) {
+  hk_io_push_sock(io, HK_REQ_CLOSE_QUIET, id, 0);
 }
 
 int hk_io_close_quiet(hk_io_t *io, int64_t sock) {

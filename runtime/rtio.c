@@ -130,6 +130,19 @@ static void count_submit(hk_rtio_t *rio) {
   shard_add(s, owned, 1, 1);
 }
 
+/* An operation tried on the worker (fast path): a statistic only. If it
+** goes on through the I/O thread, new_rq counts it again as pending. */
+static void count_direct(hk_rtio_t *rio) {
+  bool owned;
+  shard_t *s = my_shard(rio, &owned);
+  /* Relaxed: a statistic (see shard_add). */
+  if (owned)
+    atomic_store_explicit(&s->ops, atomic_load_explicit(&s->ops, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+  else
+    atomic_fetch_add_explicit(&s->ops, 1, memory_order_relaxed);
+}
+
 /* A request stopped pending on the calling thread ([io]: the callback). */
 static void count_finish(hk_rtio_t *rio, bool io) {
   if (io) {
@@ -666,6 +679,15 @@ static int serve_file(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) {
 
 static bool sock_arg(hk_value_t v) { return v.tag == HK_T_SOCKET; }
 
+/* A receive served on the worker (hk_io_recv_try returned 1). */
+static int recv_direct(hk_vm_t *vm, hk_io_completion_t *c) {
+  hk_value_t v;
+  int bad = c->op == HK_IO_RECV_TEXT ? hk_alloc_string(vm, c->data, c->len, &v)
+                                     : hk_alloc_bytes(vm, c->data, c->len, &v);
+  free(c->data);
+  return bad ? HK_RTIO_CONTINUE : complete(vm, v);
+}
+
 static int serve_listen(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, hk_value_t arg) {
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
     return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
@@ -767,10 +789,20 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
       return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
     hk_value_t s = hk_tuple_at(arg, 0), d = hk_tuple_at(arg, 1);
     if (!sock_arg(s) || !str_arg(d)) return fail(vm, "%s: bad argument", name);
+    /* The fast path (docs/io.md): sent on this worker if nothing of this
+    ** socket's sending is queued and the kernel takes it all at once. */
+    hk_io_claim_t cl;
+    int rc = hk_io_send_try(io, (int64_t)s.as.u, hk_str_data(d), hk_str_len(d), &cl);
+    if (rc != 0) count_direct(rio_of(p));
+    if (rc == 1) return complete(vm, hk_unit());
+    if (rc < 0) return fail_code(vm, id, rc);
     rq_t *rq = new_rq(p, id, HK_IO_SEND, HK_WAIT_IO);
-    if (!rq) return fail(vm, "out of memory");
+    if (!rq) {
+      hk_io_claim_drop(io, &cl);
+      return fail(vm, "out of memory");
+    }
     return submitted(p, vm, rq,
-                     hk_io_send(io, (int64_t)s.as.u, hk_str_data(d), hk_str_len(d), rq, &rq->token));
+                     hk_io_send_finish(io, &cl, hk_str_data(d), hk_str_len(d), rq, &rq->token));
   }
   case HK_B_socket_recv:
   case HK_B_socket_recv_bytes: {
@@ -780,10 +812,18 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
     if (!sock_arg(s) || !hk_is_int(n)) return fail(vm, "%s: bad argument", name);
     if (hk_as_int(n) <= 0) return fail(vm, "%s: expected positive length", name);
     bool text = id == HK_B_socket_recv;
+    hk_io_claim_t cl;
+    hk_io_completion_t c;
+    int rc = hk_io_recv_try(io, (int64_t)s.as.u, hk_as_int(n), text, &cl, &c);
+    if (rc != 0) count_direct(rio_of(p));
+    if (rc == 1) return recv_direct(vm, &c);
+    if (rc < 0) return fail_code(vm, id, rc);
     rq_t *rq = new_rq(p, id, text ? HK_IO_RECV_TEXT : HK_IO_RECV, HK_WAIT_IO);
-    if (!rq) return fail(vm, "out of memory");
-    return submitted(p, vm, rq,
-                     hk_io_recv(io, (int64_t)s.as.u, hk_as_int(n), text, rq, &rq->token));
+    if (!rq) {
+      hk_io_claim_drop(io, &cl);
+      return fail(vm, "out of memory");
+    }
+    return submitted(p, vm, rq, hk_io_recv_finish(io, &cl, rq, &rq->token));
   }
   case HK_B_socket_close: {
     if (!sock_arg(arg)) return fail(vm, "expected Socket, got %s", hk_kind_name(arg));

@@ -767,3 +767,99 @@ Test(io_io, fsroot_open_is_race_free) {
   free(res);
   hk_fsroot_free(r);
 }
+
+/* ---- Fast path (io/fast.c) ----------------------------------------------- */
+
+/* hk_io_recv_try, then hk_io_recv_finish if it must wait. */
+static hk_io_completion_t recv_now(int64_t s, int64_t n, bool text, bool *direct) {
+  hk_io_claim_t cl;
+  hk_io_completion_t c;
+  int rc = hk_io_recv_try(H.io, s, n, text, &cl, &c);
+  cr_assert_geq(rc, 0, "recv_try: %d", rc);
+  *direct = rc == 1;
+  if (rc == 1) return c;
+  uint64_t tok;
+  return run_wait(hk_io_recv_finish(H.io, &cl, NULL, &tok), &tok);
+}
+
+Test(io_io, fast_path_direct_send_and_recv) {
+  pair_t p = connect_pair();
+  hk_io_claim_t cl;
+  cr_assert_eq(hk_io_send_try(H.io, p.cli, "hello", 5, &cl), 1);
+  bool direct;
+  hk_io_completion_t c = recv_now(p.srv, 100, false, &direct);
+  cr_assert_str_eq(c.data, "hello");
+  free(c.data);
+  /* Nothing there: the receive waits at the I/O thread. */
+  hk_io_completion_t w;
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 100, true, &cl, &w), 0);
+  uint64_t tok;
+  cr_assert_eq(hk_io_recv_finish(H.io, &cl, NULL, &tok), 0);
+  hk_io_claim_t cl2;
+  cr_assert_eq(hk_io_send_try(H.io, p.cli, "abc", 3, &cl2), 1);
+  cr_assert_str_eq(wait_token(&H, tok, 5000).data, "abc");
+  cr_assert_eq(hk_io_send_try(H.io, 999, "x", 1, &cl2), HK_IO_ECLOSED);
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 0, false, &cl2, &w), -EINVAL);
+}
+
+Test(io_io, fast_path_keeps_issue_order) {
+  pair_t p = connect_pair();
+  uint64_t t1, t2;
+  /* A queued receive: a later one must not overtake it on the worker. */
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 2, false, NULL, &t1), 0);
+  hk_io_claim_t cl;
+  hk_io_completion_t c;
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 2, false, &cl, &c), 0);
+  cr_assert_eq(hk_io_recv_finish(H.io, &cl, NULL, &t2), 0);
+  send_ok(p.cli, "aabb", 4);
+  cr_assert_str_eq(wait_token(&H, t1, 5000).data, "aa");
+  cr_assert_str_eq(wait_token(&H, t2, 5000).data, "bb");
+  /* A send larger than the socket buffers stops part way and finishes at
+  ** the I/O thread; a send issued meanwhile comes after all of it. */
+  enum { N = 16 << 20 };
+  char *big = malloc(N);
+  memset(big, 'a', N);
+  cr_assert_eq(hk_io_send_try(H.io, p.cli, big, N, &cl), 0);
+  cr_assert_eq(hk_io_send_finish(H.io, &cl, big, N, NULL, &t1), 0);
+  cr_assert_eq(hk_io_send_try(H.io, p.cli, "ZZ", 2, &cl), 0);
+  cr_assert_eq(hk_io_send_finish(H.io, &cl, "ZZ", 2, NULL, &t2), 0);
+  size_t got = 0;
+  while (got < (size_t)N + 2) {
+    bool direct;
+    hk_io_completion_t r = recv_now(p.srv, 1 << 20, false, &direct);
+    cr_assert_gt(r.result, 0);
+    for (int64_t i = 0; i < r.result; i++)
+      cr_assert_eq(r.data[i], got + (size_t)i < N ? 'a' : 'Z', "byte %zu", got + (size_t)i);
+    got += (size_t)r.result;
+    if (direct) free(r.data);
+  }
+  cr_assert_eq(wait_token(&H, t1, 5000).result, N);
+  cr_assert_eq(wait_token(&H, t2, 5000).result, 2);
+  free(big);
+}
+
+Test(io_io, fast_path_text_hold_back) {
+  pair_t p = connect_pair();
+  send_ok(p.cli, "x\xc3", 2);
+  usleep(20000);
+  bool direct;
+  hk_io_completion_t c = recv_now(p.srv, 10, true, &direct);
+  cr_assert_str_eq(c.data, "x");
+  cr_assert(!direct, "an incomplete character is held back by the I/O thread");
+  send_ok(p.cli, "\xa9!", 2);
+  usleep(20000);
+  c = recv_now(p.srv, 10, true, &direct);
+  cr_assert_str_eq(c.data, "\xc3\xa9!");
+  if (direct) free(c.data);
+  /* Invalid bytes are repaired on the worker too. */
+  send_ok(p.cli, "a\xff", 2);
+  usleep(20000);
+  c = recv_now(p.srv, 10, true, &direct);
+  cr_assert_str_eq(c.data, "a\xef\xbf\xbd");
+  if (direct) free(c.data);
+  uint64_t tok;
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.srv, NULL, &tok), &tok).result, 0);
+  hk_io_claim_t cl;
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 10, true, &cl, &c), HK_IO_ECLOSED);
+  cr_assert_eq(hk_io_send_try(H.io, p.srv, "q", 1, &cl), HK_IO_ECLOSED);
+}
