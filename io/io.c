@@ -618,6 +618,12 @@ static void accept_done(hk_io_t *io, hk_prim_t *p, int res) {
     r->deadline = hk_io_now_ns() + RETRY_NS;
     heap_push(io, r);
   } else {
+    /* A listener being closed stopped listening at once (sock.c,
+    ** begin_close): its accepts fail with EINVAL before our part of the
+    ** close arrives. */
+    int fd;
+    if (res == -EINVAL && hk_io_sock_lookup(io, s->id, &fd, NULL) != HK_SOCK_OPEN)
+      res = HK_IO_ECLOSED;
     reqq_remove(&s->accepts, r);
     deliver(io, r, res);
   }

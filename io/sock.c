@@ -73,10 +73,25 @@ void hk_io_sock_closed(hk_io_t *io, int64_t id) {
   pthread_mutex_unlock(&io->tab_lock);
 }
 
+/* OPEN -> CLOSING of [e], under tab_lock. A listening socket stops
+** listening at once (shutdown(SHUT_RD) of a listener is the kernel's
+** listen-stop: later connects are refused, the backlog is reset), so the
+** close is visible before its owner's parent joins it (SPEC §7.4.1,
+** §6.13.1); the descriptor itself is closed by the I/O thread once no
+** primitive uses it. The fd is valid here: only the I/O thread closes it,
+** after clearing the entry under the same lock. */
+static void begin_close(hk_sockent_t *e) {
+  e->state = HK_SOCK_CLOSING;
+  int acc = 0;
+  socklen_t len = sizeof acc;
+  if (getsockopt(e->fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
+    shutdown(e->fd, SHUT_RD);
+}
+
 void hk_io_sock_mark_closing(hk_io_t *io, int64_t id) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, id);
-  if (e && e->state == HK_SOCK_OPEN) e->state = HK_SOCK_CLOSING;
+  if (e && e->state == HK_SOCK_OPEN) begin_close(e);
   pthread_mutex_unlock(&io->tab_lock);
 }
 
@@ -226,7 +241,7 @@ int hk_io_close_quiet(hk_io_t *io, int64_t sock) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, sock);
   bool open = e && e->state == HK_SOCK_OPEN;
-  if (open) e->state = HK_SOCK_CLOSING;
+  if (open) begin_close(e);
   pthread_mutex_unlock(&io->tab_lock);
   if (!open) return HK_IO_ECLOSED;
   push_close_quiet(io, sock);
@@ -246,7 +261,7 @@ int hk_io_close_owner(hk_io_t *io, uint64_t owner) {
       if (!t) break;
       ids = t;
     }
-    e->state = HK_SOCK_CLOSING;
+    begin_close(e);
     ids[n++] = (int64_t)i + 1;
   }
   pthread_mutex_unlock(&io->tab_lock);

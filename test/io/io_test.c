@@ -863,3 +863,21 @@ Test(io_io, fast_path_text_hold_back) {
   cr_assert_eq(hk_io_recv_try(H.io, p.srv, 10, true, &cl, &c), HK_IO_ECLOSED);
   cr_assert_eq(hk_io_send_try(H.io, p.srv, "q", 1, &cl), HK_IO_ECLOSED);
 }
+
+Test(io_io, closing_a_listener_refuses_connects_at_once) {
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 7);
+  cr_assert_gt(lis, 0);
+  int port = (int)hk_io_socket_port(H.io, lis);
+  uint64_t ta;
+  cr_assert_eq(hk_io_accept(H.io, lis, 7, NULL, &ta), 0);
+  usleep(20000); /* the accept is in the kernel */
+  cr_assert_eq(hk_io_close_owner(H.io, 7), 1);
+  /* No wait for the I/O thread: the close is already visible. */
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), -1);
+  cr_assert_eq(errno, ECONNREFUSED);
+  close(fd);
+  cr_assert_eq(wait_token(&H, ta, 5000).result, HK_IO_ECLOSED);
+}
