@@ -122,6 +122,36 @@ static char *recv_show(hiko_port_t *port) {
   return s;
 }
 
+/* Compiles [src], opens a port, spawns a root and starts the runtime; the
+** root's first message is the port's pid. Returns the root. */
+static hiko_pid_t start_with_port(hiko_runtime_t *rt, const char *src, hiko_program_t **p,
+                                  hiko_port_t **port) {
+  *p = compile(rt, src);
+  cr_assert_eq(hiko_port_open(rt, port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, *p, &root), 0);
+  send_pid(rt, root, hiko_port_pid(*port));
+  cr_assert_eq(hiko_start(rt), 0);
+  return root;
+}
+
+/* Receives [n] Ints on [port] sent by two senders, one counting up from
+** 1, the other from split + 1: each sender's messages must come in order
+** (§6.5.4). */
+static void recv_two_runs(hiko_port_t *port, int n, int64_t split) {
+  int64_t last[2] = {0, split};
+  for (int i = 0; i < n; i++) {
+    hiko_value_t *v;
+    cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+    int64_t x = hiko_value_get_int(v);
+    hiko_value_free(v);
+    int k = x > split;
+    cr_assert_eq(x, last[k] + 1, "got %lld after %lld (message %d)", (long long)x,
+                 (long long)last[k], i);
+    last[k] = x;
+  }
+}
+
 /* Joins root [pid] (10 s at most) and checks its status and, unless NULL,
 ** its message. */
 static void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const char *message) {
@@ -501,32 +531,16 @@ Test(qa_api, port_pids_distinct_and_closed_port_drops) {
 Test(qa_api, messages_to_port_in_order_from_one_sender) {
   /* §6.5.4: one sender to one receiver, in order; here a process to a port. */
   hiko_runtime_t *rt = make_rt(4);
-  hiko_program_t *p = compile(rt,
+  hiko_program_t *p;
+  hiko_port_t *port;
+  hiko_pid_t root = start_with_port(rt,
       "val port = receive_message ()\n"
       "fun go i n = if i > n then () else let val _ = send_message (port, i) in go (i + 1) n end\n"
       "val c = spawn (fn () => go 1001 2000)\n"
       "val _ = go 1 1000\n"
-      "val _ = await_process c\n");
-  hiko_port_t *port;
-  cr_assert_eq(hiko_port_open(rt, &port), 0);
-  hiko_pid_t root;
-  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
-  cr_assert_eq(hiko_start(rt), 0);
-  send_pid(rt, root, hiko_port_pid(port));
-  int64_t last_lo = 0, last_hi = 1000;
-  for (int i = 0; i < 2000; i++) {
-    hiko_value_t *v;
-    cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
-    int64_t n = hiko_value_get_int(v);
-    hiko_value_free(v);
-    if (n <= 1000) {
-      cr_assert_eq(n, last_lo + 1, "got %lld after %lld (msg %d)", (long long)n, (long long)last_lo, i);
-      last_lo = n;
-    } else {
-      cr_assert_eq(n, last_hi + 1, "got %lld after %lld (msg %d)", (long long)n, (long long)last_hi, i);
-      last_hi = n;
-    }
-  }
+      "val _ = await_process c\n",
+      &p, &port);
+  recv_two_runs(port, 2000, 1000);
   expect_end(rt, root, HIKO_DONE, NULL);
   teardown(rt, port, p, NULL);
 }
@@ -1078,6 +1092,45 @@ Test(qa_api, prelude_and_nested_data_from_c) {
   s = recv_show(port);
   cr_assert_str_eq(s, "(6, Wrap (Wrap Leaf))");
   hiko_free(s);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, port, p, NULL);
+}
+
+typedef struct host_sender {
+  hiko_runtime_t *rt;
+  hiko_pid_t to;
+  int64_t base;
+} host_sender_t;
+
+static void *send_run(void *arg) {
+  host_sender_t *h = arg;
+  for (int64_t i = 1; i <= 2000; i++) {
+    hiko_value_t *v;
+    if (hiko_value_int(h->base + i, &v)) break;
+    hiko_send(h->rt, h->to, v);
+    hiko_value_free(v);
+  }
+  return NULL;
+}
+
+Test(qa_api, host_threads_keep_their_order) {
+  /* §6.5.4 with host threads as senders (hiko_send: "As send_message"):
+  ** each thread's messages arrive in the order it sent them. The root
+  ** forwards everything to a port. */
+  hiko_runtime_t *rt = make_rt(4);
+  hiko_program_t *p;
+  hiko_port_t *port;
+  hiko_pid_t root = start_with_port(rt,
+      "val port = receive_message ()\n"
+      "fun fwd n = if n = 0 then () else\n"
+      "  let val _ = send_message (port, receive_message () + 0) in fwd (n - 1) end\n"
+      "val _ = fwd 4000\n",
+      &p, &port);
+  host_sender_t hs[2] = {{rt, root, 0}, {rt, root, 100000}};
+  pthread_t t[2];
+  for (int i = 0; i < 2; i++) cr_assert_eq(pthread_create(&t[i], NULL, send_run, &hs[i]), 0);
+  recv_two_runs(port, 4000, 100000);
+  for (int i = 0; i < 2; i++) pthread_join(t[i], NULL);
   expect_end(rt, root, HIKO_DONE, NULL);
   teardown(rt, port, p, NULL);
 }
