@@ -10,6 +10,8 @@
 ** stale wake that the parent's re-check absorbs). */
 #include "runtime/proc.h"
 
+#include "vm/bcache.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <stddef.h>
@@ -160,7 +162,7 @@ static void link_unref(hk_child_t *c) {
   /* acq_rel: the usual reference-count pairing (pidmap.h). */
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
     drop_payload(c->procs, c->payload);
-    free(c);
+    hk_bcache_free(c, sizeof *c);
   }
 }
 
@@ -204,7 +206,8 @@ static void kids_purge(hk_proc_t *p) {
   p->kids_purge_at = p->nkids * 2 > 64 ? p->nkids * 2 : 64;
 }
 
-static int kids_add(hk_proc_t *p, hk_child_t *c) {
+/* Makes room for one more child (the table is made or grown). */
+static int kids_reserve(hk_proc_t *p) {
   if (!p->kids) {
     p->kids = calloc(KIDS_FIRST, sizeof *p->kids);
     if (!p->kids) return -ENOMEM;
@@ -213,11 +216,15 @@ static int kids_add(hk_proc_t *p, hk_child_t *c) {
   }
   if (p->nkids >= p->kids_purge_at) kids_purge(p);
   if (p->nkids >= p->nkids_buckets) kids_rehash(p, p->nkids_buckets * 2);
+  return 0;
+}
+
+/* Links [c] (its pid set) after kids_reserve made room. */
+static void kids_link(hk_proc_t *p, hk_child_t *c) {
   uint32_t k = kid_bucket(p, c->pid);
   c->chain = p->kids[k];
   p->kids[k] = c;
   p->nkids++;
-  return 0;
 }
 
 hk_child_t *hk_proc_child(hk_proc_t *p, uint64_t pid) {
@@ -251,7 +258,7 @@ static void proc_release(hk_pmentry_t *e) {
   drain(p); /* messages sent after termination's drain */
   if (p->body && p->procs->ops->free_body) p->procs->ops->free_body(p);
   free(p->kids);
-  free(p);
+  hk_proc_dispose(p);
 }
 
 static int reserve_slot(hk_procs_t *P) {
@@ -269,18 +276,34 @@ static int reserve_slot(hk_procs_t *P) {
   return 0;
 }
 
-int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out) {
+/* Records and child records come from the per-thread block cache: a
+** record is usually freed on another worker than its creator's. */
+hk_proc_t *hk_proc_alloc(size_t extra) {
+  size_t size = (sizeof(hk_proc_t) + extra + 63) & ~(size_t)63;
+  hk_proc_t *p = size <= HK_BCACHE_MAX ? hk_bcache_alloc(size) : aligned_alloc(64, size);
+  if (!p) return NULL;
+  memset(p, 0, sizeof *p);
+  p->bytes = (uint32_t)size;
+  return p;
+}
+
+void hk_proc_dispose(hk_proc_t *p) {
+  if (p->bytes <= HK_BCACHE_MAX) hk_bcache_free(p, p->bytes);
+  else free(p);
+}
+
+int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t *p) {
   int rc = reserve_slot(P);
   if (rc) return rc;
-  hk_proc_t *p = aligned_alloc(64, (sizeof *p + 63) & ~(size_t)63);
-  hk_child_t *c = parent ? malloc(sizeof *c) : NULL;
-  if (!p || (parent && !c)) {
-    free(p);
-    free(c);
-    atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
-    return -ENOMEM;
+  hk_child_t *c = NULL;
+  if (parent) {
+    c = hk_bcache_alloc(sizeof *c);
+    if (!c || kids_reserve(parent) != 0) {
+      hk_bcache_free(c, sizeof *c);
+      atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+      return -ENOMEM;
+    }
   }
-  memset(p, 0, sizeof *p);
   uint64_t pid = hk_pidmap_alloc(P->map);
   hk_pmentry_init(&p->e, pid, proc_release); /* the "live" reference */
   p->procs = P;
@@ -296,17 +319,23 @@ int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out
     c->detached = detached;
     atomic_init(&c->word, LINK_LIVE);
     atomic_init(&c->refs, 2);
-    if (kids_add(parent, c) != 0) {
-      free(c);
-      free(p);
-      atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
-      return -ENOMEM;
-    }
+    kids_link(parent, c);
     p->link = c;
   }
   hk_pidmap_insert(P->map, &p->e);
   COUNT(P, created, 1);
   if (parent) COUNT(P, spawns, 1);
+  return 0;
+}
+
+int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out) {
+  hk_proc_t *p = hk_proc_alloc(0);
+  if (!p) return -ENOMEM;
+  int rc = hk_proc_register(P, parent, detached, p);
+  if (rc) {
+    hk_proc_dispose(p);
+    return rc;
+  }
   *out = p;
   return 0;
 }

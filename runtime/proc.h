@@ -157,6 +157,7 @@ struct hk_proc {
   void *out_payload;        /* set by the body with DONE/FAILED */
   hk_child_t **kids;        /* children by pid: chained hash table */
   uint32_t nkids_buckets, nkids, kids_purge_at;
+  uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
   uint64_t io_token;        /* pending I/O request, 0 if none */
   /* Written by wakers, cancellers and the owner: every change is an RMW.
   ** The mailbox's tail (written by senders, who also wake) shares this
@@ -235,6 +236,19 @@ static inline hk_proc_t *hk_proc_of_task(hk_task_t *t) {
 ** unless the caller takes a reference (hk_proc_ref). Thread: any for a root,
 ** parent's worker for a child. */
 int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t **out);
+
+/* hk_proc_new in two steps, so that a body can live in the record's own
+** allocation: hk_proc_alloc returns a zeroed record followed by [extra]
+** bytes for the caller (hk_proc_extra, aligned to 64), or NULL; the caller
+** prepares its body there, then hk_proc_register gives the record its pid
+** and links it as hk_proc_new does (same errors; on failure the caller
+** still owns p and frees it with hk_proc_dispose). The extra bytes are
+** freed with the record (after its last reference), so a body placed there
+** must not own anything once free_body ran. Thread: as hk_proc_new. */
+hk_proc_t *hk_proc_alloc(size_t extra);
+int hk_proc_register(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *p);
+void hk_proc_dispose(hk_proc_t *p);
+static inline void *hk_proc_extra(hk_proc_t *p) { return p + 1; }
 /* First readying of a new process ([w]: the calling worker for run-next
 ** hand-off, or NULL). Thread: the creator. */
 void hk_proc_start(hk_proc_t *p, hk_worker_t *w);

@@ -132,7 +132,8 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   if (vp->child_failure) hk_msg_free(vp->child_failure);
   if (vp->last) hk_proc_unref(vp->last);
   free(vp->pd.waitset);
-  free(vp);
+  /* vp and the instance are in p's own allocation (alloc_proc). */
+  vp->vm = NULL;
   p->body = NULL;
   p->user = NULL;
 }
@@ -144,29 +145,17 @@ void hk_vmproc_drop_payload(void *ud, void *payload) {
 
 static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget);
 
-/* Wraps a ready VM instance into a new process. */
-static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_root_t *root,
-                    hk_vm_t *vm, uint64_t fuel0, hk_proc_t **out) {
-  vmproc_t *vp = calloc(1, sizeof *vp);
-  if (!vp) return -ENOMEM;
-  hk_proc_t *p;
-  int rc = hk_proc_new(rt->procs, parent, detached, &p);
-  if (rc) {
-    free(vp);
-    return rc;
-  }
-  vp->pd.rt = rt;
-  vp->pd.root = root;
-  vp->pd.fuel0 = fuel0;
-  vp->vm = vm;
-  p->user = vp;
-  p->body = vm;
-  if (rt->trace_all) p->task.run = traced_run;
-  hk_vm_set_pid(vm, hk_proc_pid(p));
-  hk_vm_set_user(vm, p);
-  *out = p;
-  return 0;
-}
+/* A process is one allocation (docs/runtime.md, "Memory of a process"):
+** the control block, then this file's vmproc_t, then the VM instance with
+** the first FIRST_VALS stack slots and FIRST_FRAMES frames of its root
+** segment and a first heap chunk of FIRST_HEAP bytes, which receives the
+** spawned closure. Enough for a process that calls a few functions deep,
+** allocates a little and then blocks (a server waiting for its next
+** message); beyond that it grows like any stack and heap. */
+#define FIRST_VALS 10u
+#define FIRST_FRAMES 2u
+#define FIRST_HEAP 128u
+#define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   hk_vm_config_t vc = {
@@ -178,14 +167,52 @@ static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   return vc;
 }
 
-int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
-  hk_vm_config_t vc = vm_config(rt, rt->cfg.fuel);
-  hk_vm_t *vm;
-  int rc = hk_vm_new(&vm, root->img, &rt->host, &vc);
+/* A record with its body's memory: *vm is placed, not started. */
+static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t fuel,
+                             hk_vm_t **vm) {
+  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(FIRST_VALS, FIRST_FRAMES, FIRST_HEAP));
+  if (!p) return NULL;
+  vmproc_t *vp = hk_proc_extra(p);
+  memset(vp, 0, sizeof *vp);
+  hk_vm_config_t vc = vm_config(rt, fuel);
+  *vm = hk_vm_place((char *)vp + VP_SIZE, FIRST_VALS, FIRST_FRAMES, FIRST_HEAP, img, &rt->host,
+                    &vc);
+  return p;
+}
+
+/* Undoes alloc_proc for a record that was never registered. */
+static void dispose_proc(hk_proc_t *p, hk_vm_t *vm) {
+  hk_vm_free(vm);
+  hk_proc_dispose(p);
+}
+
+/* Registers a record from alloc_proc whose VM is ready to run. On failure
+** the caller still owns p (dispose_proc). */
+static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_root_t *root,
+                    hk_proc_t *p, hk_vm_t *vm, uint64_t fuel0) {
+  int rc = hk_proc_register(rt->procs, parent, detached, p);
   if (rc) return rc;
-  rc = hk_vm_start_main(vm);
-  if (!rc) rc = new_proc(rt, NULL, false, root, vm, rt->cfg.fuel, out);
-  if (rc) hk_vm_free(vm);
+  vmproc_t *vp = hk_proc_extra(p);
+  vp->pd.rt = rt;
+  vp->pd.root = root;
+  vp->pd.fuel0 = fuel0;
+  vp->vm = vm;
+  p->user = vp;
+  p->body = vm;
+  if (rt->trace_all) p->task.run = traced_run;
+  hk_vm_set_pid(vm, hk_proc_pid(p));
+  hk_vm_set_user(vm, p);
+  return 0;
+}
+
+int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
+  hk_vm_t *vm;
+  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, &vm);
+  if (!p) return -ENOMEM;
+  int rc = hk_vm_start_main(vm);
+  if (!rc) rc = new_proc(rt, NULL, false, root, p, vm, rt->cfg.fuel);
+  if (rc) dispose_proc(p, vm);
+  else *out = p;
   return rc;
 }
 
@@ -222,19 +249,22 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   const char *name = detached ? "spawn_detached" : "spawn";
   /* Wrong kinds fail "NAME: expected SHAPE" (SPEC §8.1.3). */
   if (!hk_is_function(fn)) return fail(vm, "%s: expected Unit -> 'a", name);
-  hk_msg_t *m;
-  int rc = hk_value_copy_out(vm, fn, copy_limit(rt), &m);
-  if (rc) return copy_error(vm, name, rc, copy_limit(rt));
-  hk_vm_charge(vm, hk_msg_objects(m));
   hk_root_t *root = vp->pd.root;
   uint64_t used = reductions(vm);
   uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
-  hk_vm_config_t vc = vm_config(rt, fuel);
   hk_vm_t *cvm;
-  if ((rc = hk_vm_new(&cvm, hk_vm_image(vm), &rt->host, &vc))) {
-    hk_msg_free(m);
-    return fail(vm, "out of memory");
+  hk_proc_t *c = alloc_proc(rt, hk_vm_image(vm), fuel, &cvm);
+  if (!c) return fail(vm, "out of memory");
+  /* The closure goes straight into the child's heap (code is shared,
+  ** captures are copied: SPEC §6.4.1). */
+  hk_value_t cfn;
+  uint64_t objects;
+  int rc = hk_vm_copy_in(cvm, fn, copy_limit(rt), &cfn, &objects);
+  if (rc) {
+    dispose_proc(c, cvm);
+    return copy_error(vm, name, rc, copy_limit(rt));
   }
+  hk_vm_charge(vm, objects);
   /* The global store (SPEC §6.4.3, §10.6.5): the root exports what it
   ** initialised since its last spawn; every child reads the shared copy. */
   pthread_mutex_lock(&root->glock);
@@ -242,17 +272,13 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   if (rc == 0 && root->globals) rc = hk_vm_use_globals(cvm, root->globals);
   pthread_mutex_unlock(&root->glock);
   if (rc) {
-    hk_msg_free(m);
-    hk_vm_free(cvm);
+    dispose_proc(c, cvm);
     return fail(vm, "out of memory");
   }
-  hk_value_t cfn;
-  hk_vm_adopt(cvm, m, &cfn);
-  hk_proc_t *c;
   if ((rc = hk_vm_start_call(cvm, cfn)) == 0)
-    rc = new_proc(rt, p, detached, vp->pd.root, cvm, fuel, &c);
+    rc = new_proc(rt, p, detached, vp->pd.root, c, cvm, fuel);
   if (rc) {
-    hk_vm_free(cvm);
+    dispose_proc(c, cvm);
     if (rc == -EAGAIN)
       return fail(vm, "spawn: process limit reached (%" PRIu64 ")", rt->cfg.max_processes);
     return fail(vm, "out of memory");

@@ -10,11 +10,11 @@
 ** segments: the heap keeps a list of live continuations and frees the
 ** segments of those that die. */
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm/bcache.h"
 #include "vm/vm_int.h"
 
 #define FIRST_CHUNK 128u
@@ -73,122 +73,24 @@ static void chunks_free(hk_chunk_t *c) {
   }
 }
 
-/* ---- Message block cache ------------------------------------------------ */
+/* ---- Message blocks' memory ---------------------------------------------- */
 /* Small blocks (a spawn closure, a tuple) are the common case and are
 ** usually freed on another thread than the one that made them (the
-** receiver's). Each thread keeps, per size class, a free list of up to
-** BATCH blocks and one full spare list; when both are full the spare goes
-** to a shared stack of batches, which a thread whose lists are empty takes
-** from: memory freed anywhere is reused, no block is walked, and the cache
-** holds at most the peak of blocks in flight. Under AddressSanitizer blocks
-** go straight to malloc/free so that use after free is seen. */
-#if defined(__SANITIZE_ADDRESS__)
-#define BLOCK_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BLOCK_CACHE 0
-#endif
-#endif
-#ifndef BLOCK_CACHE
-#define BLOCK_CACHE 1
-#endif
-
-#define CLASS_STEP 16u
-#define NCLASSES 16u /* data up to 256 bytes */
-#define BATCH 64u
-
-#if BLOCK_CACHE
-typedef struct bcache {
-  hk_chunk_t *list[NCLASSES];  /* n[k] blocks linked by next */
-  hk_chunk_t *spare[NCLASSES]; /* NULL or BATCH blocks */
-  uint32_t n[NCLASSES];
-  bool keyed; /* the thread-exit flush is registered */
-} bcache_t;
-
-static _Thread_local bcache_t tcache;
-static pthread_key_t tcache_key;
-static bool tcache_key_ok;
-static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t batches_lock = PTHREAD_MUTEX_INITIALIZER;
-/* Per class: batches of BATCH blocks linked by next, the batches linked
-** through the first block's data. */
-static hk_chunk_t *batches[NCLASSES];
-
-static hk_chunk_t **batch_link(hk_chunk_t *c) { return (hk_chunk_t **)(void *)c->data; }
-
-static void tcache_flush(void *p) {
-  bcache_t *t = p;
-  for (uint32_t k = 0; k < NCLASSES; k++) {
-    chunks_free(t->list[k]);
-    chunks_free(t->spare[k]);
-    t->list[k] = t->spare[k] = NULL;
-    t->n[k] = 0;
-  }
-}
-
-static void tcache_key_make(void) {
-  tcache_key_ok = pthread_key_create(&tcache_key, tcache_flush) == 0;
-}
-
-static bcache_t *tcache_get(void) {
-  bcache_t *t = &tcache;
-  if (!t->keyed) {
-    pthread_once(&tcache_once, tcache_key_make);
-    if (tcache_key_ok) pthread_setspecific(tcache_key, t); /* else: kept until exit */
-    t->keyed = true;
-  }
-  return t;
-}
+** receiver's): they come from the per-thread cache of vm/bcache.h. */
 
 static hk_chunk_t *block_alloc(size_t size) {
-  if (size > NCLASSES * CLASS_STEP) return chunk_new(size);
-  uint32_t k = size ? (uint32_t)((size - 1) / CLASS_STEP) : 0;
-  bcache_t *t = tcache_get();
-  hk_chunk_t *c = t->list[k];
-  if (!c) {
-    if ((c = t->spare[k])) {
-      t->spare[k] = NULL;
-    } else {
-      pthread_mutex_lock(&batches_lock);
-      c = batches[k];
-      if (c) batches[k] = *batch_link(c);
-      pthread_mutex_unlock(&batches_lock);
-      if (!c) return chunk_new((size_t)(k + 1) * CLASS_STEP);
-    }
-    t->n[k] = BATCH;
-  }
-  t->list[k] = c->next;
-  t->n[k]--;
+  size_t total = hk_bcache_class_size(sizeof(hk_chunk_t) + size);
+  hk_chunk_t *c = hk_bcache_alloc(total);
+  if (!c) return NULL;
   c->next = NULL;
+  c->size = total - sizeof *c;
   c->used = 0;
   c->objects = 0;
   return c;
 }
 
-static void block_free(hk_chunk_t *c) {
-  if (c->size > NCLASSES * CLASS_STEP) {
-    free(c);
-    return;
-  }
-  uint32_t k = (uint32_t)((c->size - 1) / CLASS_STEP);
-  bcache_t *t = tcache_get();
-  c->next = t->list[k];
-  t->list[k] = c;
-  if (++t->n[k] < BATCH) return;
-  hk_chunk_t *full = t->spare[k];
-  t->spare[k] = c;
-  t->list[k] = NULL;
-  t->n[k] = 0;
-  if (!full) return;
-  pthread_mutex_lock(&batches_lock);
-  *batch_link(full) = batches[k];
-  batches[k] = full;
-  pthread_mutex_unlock(&batches_lock);
-}
-#else
-static hk_chunk_t *block_alloc(size_t size) { return chunk_new(size); }
-static void block_free(hk_chunk_t *c) { free(c); }
-#endif
+static void block_free(hk_chunk_t *c) { hk_bcache_free(c, sizeof *c + c->size); }
+
 static void blocks_free(hk_chunk_t *c) {
   while (c) {
     hk_chunk_t *n = c->next;
@@ -226,9 +128,28 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
   h->obj_trigger = max_objects ? max_objects : UINT64_MAX;
 }
 
+/* Frees a heap's chunk list but the chunk placed with the instance. */
+static void heap_chunks_free(hk_heap_t *h, hk_chunk_t *c) {
+  while (c) {
+    hk_chunk_t *n = c->next;
+    if (c != h->inl) free(c);
+    c = n;
+  }
+}
+
+void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
+  hk_chunk_t *c = mem;
+  c->next = NULL;
+  c->size = size - sizeof *c;
+  c->used = 0;
+  c->objects = 0;
+  h->chunks = h->inl = c;
+  h->bytes += c->size;
+}
+
 void hk_heap_free(hk_heap_t *h) {
   for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(NULL, k);
-  chunks_free(h->chunks);
+  heap_chunks_free(h, h->chunks);
   blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
   h->conts = NULL;
@@ -410,7 +331,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
   h->conts = live;
 
-  chunks_free(h->chunks);
+  heap_chunks_free(h, h->chunks);
   blocks_free(h->fragments);
   h->fragments = NULL;
   /* Current chunk (the last one filled) first. */
@@ -834,37 +755,77 @@ static void fast_move(hk_value_t *v, uintptr_t lo, uintptr_t hi, uintptr_t delta
   if (p >= lo && p < hi) v->as.o = (hk_obj_t *)(p + delta);
 }
 
-/* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
-static int fast_copy(hk_value_t v, uint64_t max, hk_chunk_t **out) {
-  _Alignas(16) unsigned char buf[FAST_BYTES];
-  fast_t f = {.buf = buf, .used = sizeof(hk_value_t), .max = max};
-  hk_value_t *root = (hk_value_t *)(void *)buf;
+/* Copies [v] into f->buf: its root value first, then the objects. Returns
+** true, or false when [v] is not small (use the general path). */
+static bool fast_gather(fast_t *f, hk_value_t v) {
+  hk_value_t *root = (hk_value_t *)(void *)f->buf;
+  f->used = sizeof(hk_value_t);
   *root = v;
-  if (!fast_fix(&f, root)) return 1;
-  for (size_t off = sizeof(hk_value_t); off < f.used;) {
-    hk_obj_t *o = (hk_obj_t *)(buf + off);
+  if (!fast_fix(f, root)) return false;
+  for (size_t off = sizeof(hk_value_t); off < f->used;) {
+    hk_obj_t *o = (hk_obj_t *)(f->buf + off);
     off += obj_size(o);
     uint32_t n;
     hk_value_t *vals = obj_vals(o, &n);
     for (uint32_t i = 0; i < n; i++)
-      if (!fast_fix(&f, &vals[i])) return 1;
+      if (!fast_fix(f, &vals[i])) return false;
   }
-  hk_chunk_t *c = block_alloc(f.used);
-  if (!c) return -ENOMEM;
-  memcpy(c->data, buf, f.used);
-  c->used = f.used;
-  c->objects = f.objects;
-  uintptr_t lo = (uintptr_t)buf, hi = lo + f.used, delta = (uintptr_t)c->data - lo;
-  fast_move((hk_value_t *)(void *)c->data, lo, hi, delta);
-  for (size_t off = sizeof(hk_value_t); off < c->used;) {
-    hk_obj_t *o = (hk_obj_t *)(c->data + off);
+  return true;
+}
+
+/* Moves the gathered objects to [to] (f->used - 16 bytes) and the root
+** value to *root, fixing the pointers between them. */
+static void fast_place(const fast_t *f, unsigned char *to, hk_value_t *root) {
+  size_t bytes = f->used - sizeof(hk_value_t);
+  const unsigned char *from = f->buf + sizeof(hk_value_t);
+  memcpy(to, from, bytes);
+  *root = *(const hk_value_t *)(const void *)f->buf;
+  uintptr_t lo = (uintptr_t)from, hi = lo + bytes, delta = (uintptr_t)to - lo;
+  fast_move(root, lo, hi, delta);
+  for (size_t off = 0; off < bytes;) {
+    hk_obj_t *o = (hk_obj_t *)(to + off);
     off += obj_size(o);
     uint32_t n;
     hk_value_t *vals = obj_vals(o, &n);
     for (uint32_t i = 0; i < n; i++) fast_move(&vals[i], lo, hi, delta);
   }
+}
+
+/* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
+static int fast_copy(hk_value_t v, uint64_t max, hk_chunk_t **out) {
+  _Alignas(16) unsigned char buf[FAST_BYTES];
+  fast_t f = {.buf = buf, .max = max};
+  if (!fast_gather(&f, v)) return 1;
+  hk_chunk_t *c = block_alloc(f.used);
+  if (!c) return -ENOMEM;
+  fast_place(&f, c->data + sizeof(hk_value_t), (hk_value_t *)(void *)c->data);
+  c->used = f.used;
+  c->objects = f.objects;
   *out = c;
   return 0;
+}
+
+int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
+                  uint64_t *objects) {
+  if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  _Alignas(16) unsigned char buf[FAST_BYTES];
+  fast_t f = {.buf = buf, .max = max_objects};
+  if (fast_gather(&f, v)) {
+    hk_heap_t *h = &dst->heap;
+    size_t bytes = f.used - sizeof(hk_value_t);
+    unsigned char *to = bytes ? chunk_take(&h->chunks, &h->bytes, bytes) : buf;
+    if (!to) return -ENOMEM;
+    fast_place(&f, to, out);
+    h->nobjects += f.objects;
+    h->since += bytes;
+    *objects = f.objects;
+    return 0;
+  }
+  hk_msg_t *m;
+  int rc = hk_value_copy_out(dst, v, max_objects, &m);
+  if (rc) return rc;
+  *objects = hk_msg_objects(m);
+  return hk_vm_adopt(dst, m, out);
 }
 
 int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {

@@ -45,13 +45,31 @@ enum { ST_CONTINUE = 0, ST_STOP = 1 };
 
 /* ---- Failures -------------------------------------------------------------- */
 
+/* The failure record is allocated when the first failure is recorded: most
+** processes never fail. Without memory for it, hk_vm_failure reports
+** "out of memory" (oom_failure). */
+static const hk_failure_t no_failure = {.kind = HK_FAIL_RUNTIME, .message = NULL};
+static const hk_failure_t oom_failure = {.kind = HK_FAIL_RUNTIME, .message = "out of memory"};
+
+static void record_failure(hk_vm_t *vm, hk_fail_kind_t kind, char *msg, int64_t a, int64_t b) {
+  vm->failed = true;
+  hk_failure_t *f = calloc(1, sizeof *f);
+  if (!f) {
+    free(msg);
+    return;
+  }
+  f->kind = kind;
+  f->message = msg ? msg : strdup("out of memory");
+  f->a = a;
+  f->b = b;
+  vm->fail = f;
+}
+
 int hk_vm_vfail(hk_vm_t *vm, const char *fmt, va_list ap) {
   if (vm->failed) return HK_EFAIL;
   char *msg = NULL;
   if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
-  vm->failed = true;
-  vm->fail.kind = HK_FAIL_RUNTIME;
-  vm->fail.message = msg ? msg : strdup("out of memory");
+  record_failure(vm, HK_FAIL_RUNTIME, msg, 0, 0);
   return HK_EFAIL;
 }
 
@@ -77,15 +95,14 @@ int hk_vm_fail_kind(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
     break;
   default: msg = strdup("failed"); break;
   }
-  vm->failed = true;
-  vm->fail.kind = kind;
-  vm->fail.a = a;
-  vm->fail.b = b;
-  vm->fail.message = msg;
+  record_failure(vm, kind, msg, a, b);
   return HK_EFAIL;
 }
 
-const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) { return &vm->fail; }
+const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) {
+  if (vm->fail) return vm->fail;
+  return vm->failed ? &oom_failure : &no_failure;
+}
 bool hk_vm_failed(const hk_vm_t *vm) { return vm->failed; }
 
 int hk_vm_exit(hk_vm_t *vm, int code) {
@@ -149,6 +166,18 @@ static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
   return s;
 }
 
+/* Grows array [old] of [n] elements of [size] bytes to [nc]; an array
+** placed after the instance (flag [bit] in s->inl) is copied out, never
+** realloc'ed. Returns the new array or NULL (the old one stays). */
+static void *grow(hk_seg_t *s, void *old, size_t n, size_t nc, size_t size, uint16_t bit) {
+  if (!(s->inl & bit)) return realloc(old, nc * size);
+  void *a = malloc(nc * size);
+  if (!a) return NULL;
+  memcpy(a, old, n * size);
+  s->inl &= (uint16_t)~bit;
+  return a;
+}
+
 /* Makes room for [need] values in [s]. The growth counts against the stack
 ** limit and is charged (SPEC 6.10: one reduction per 64 slots), like the
 ** set-up of locals. Returns 0, -E2BIG (stack overflow) or -ENOMEM. */
@@ -158,7 +187,7 @@ static int ensure_vals(hk_vm_t *vm, hk_seg_t *s, size_t need) {
   while (nc < need) nc *= 2;
   if (vm->slots - s->cap + need > vm->max_slots) return -E2BIG;
   if (nc > UINT32_MAX) return -ENOMEM;
-  hk_value_t *n = realloc(s->vals, nc * sizeof *n);
+  hk_value_t *n = grow(s, s->vals, s->cap, nc, sizeof *n, HK_SEG_INL_VALS);
   if (!n) return -ENOMEM;
   vm->slots += nc - s->cap;
   vm->charge += (int64_t)((nc - s->cap) >> 6);
@@ -176,7 +205,7 @@ static int ensure_frames(hk_seg_t *s) {
   if (s->nframes < s->fcap) return 0;
   size_t nc = s->fcap ? (size_t)s->fcap * 2 : FIRST_FRAMES;
   if (nc > UINT32_MAX) return -ENOMEM;
-  hk_frame_t *n = realloc(s->frames, nc * sizeof *n);
+  hk_frame_t *n = grow(s, s->frames, s->fcap, nc, sizeof *n, HK_SEG_INL_FRAMES);
   if (!n) return -ENOMEM;
   s->frames = n;
   s->fcap = (uint32_t)nc;
@@ -569,10 +598,9 @@ static int apply(hk_vm_t *vm, bool tail) {
 
 /* ---- Creating ------------------------------------------------------------------ */
 
-int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
-              const hk_vm_config_t *cfg) {
-  hk_vm_t *vm = calloc(1, sizeof *vm);
-  if (!vm) return -ENOMEM;
+static void vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
+                    const hk_vm_config_t *cfg) {
+  memset(vm, 0, sizeof *vm);
   vm->img = img;
   vm->host = host;
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
@@ -584,8 +612,49 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
   vm->result = hk_unit();
   vm->req.arg = hk_unit();
   vm->state = HK_VS_NEW;
+}
+
+int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
+              const hk_vm_config_t *cfg) {
+  hk_vm_t *vm = malloc(sizeof *vm);
+  if (!vm) return -ENOMEM;
+  vm_init(vm, img, host, cfg);
   *out = vm;
   return 0;
+}
+
+static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
+  size_t n = round16(sizeof(hk_vm_t)) + (size_t)vals * sizeof(hk_value_t);
+  n = round16(n + (size_t)frames * sizeof(hk_frame_t));
+  return heap ? n + sizeof(hk_chunk_t) + round16(heap) : n;
+}
+
+hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
+                     const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
+  hk_vm_t *vm = mem;
+  vm_init(vm, img, host, cfg);
+  vm->placed = true;
+  hk_seg_t *s = &vm->root;
+  unsigned char *at = (unsigned char *)mem + round16(sizeof *vm);
+  if (vals) {
+    s->vals = (hk_value_t *)(void *)at;
+    s->cap = vals;
+    s->inl |= HK_SEG_INL_VALS;
+    vm->slots += vals; /* they count against the stack limit like any */
+  }
+  at += (size_t)vals * sizeof(hk_value_t);
+  if (frames) {
+    s->frames = (hk_frame_t *)(void *)at;
+    s->fcap = frames;
+    s->inl |= HK_SEG_INL_FRAMES;
+  }
+  if (heap) {
+    size_t off = hk_vm_place_size(vals, frames, 0);
+    hk_heap_place(&vm->heap, (unsigned char *)mem + off, sizeof(hk_chunk_t) + round16(heap));
+  }
+  return vm;
 }
 
 void hk_vm_free(hk_vm_t *vm) {
@@ -594,8 +663,8 @@ void hk_vm_free(hk_vm_t *vm) {
   while (s) {
     hk_seg_t *p = s->parent;
     if (s == &vm->root) {
-      free(s->vals);
-      free(s->frames);
+      if (!(s->inl & HK_SEG_INL_VALS)) free(s->vals);
+      if (!(s->inl & HK_SEG_INL_FRAMES)) free(s->frames);
       free(s->hclauses);
     } else {
       hk_seg_free(NULL, s);
@@ -604,13 +673,16 @@ void hk_vm_free(hk_vm_t *vm) {
   }
   hk_heap_free(&vm->heap);
   if (!vm->globals_shared) free(vm->globals);
-  free(vm->fail.message);
-  if (vm->fail.child) hk_msg_free(vm->fail.child);
-  free(vm);
+  if (vm->fail) {
+    free(vm->fail->message);
+    if (vm->fail->child) hk_msg_free(vm->fail->child);
+    free(vm->fail);
+  }
+  if (!vm->placed) free(vm);
 }
 
 /* The root segment lives in the instance; its arrays come with the first
-** frame. A child's globals are the shared store's (hk_vm_use_globals, before
+** frame, unless hk_vm_place put them after the instance. A child's globals are the shared store's (hk_vm_use_globals, before
 ** this): only an instance without them gets its own slots. */
 static int start(hk_vm_t *vm) {
   if (!vm->globals && vm->img->nglobals) {
@@ -630,7 +702,7 @@ int hk_vm_start_main(hk_vm_t *vm) {
   /* An entry frame beyond the stack limit is the program's failure (the
   ** first run reports it), not the caller's. */
   if (push_frame(vm, s, vm->img->entry, 0, 0, NULL) &&
-      (!vm->fail.message || strcmp(vm->fail.message, "stack overflow") != 0))
+      (!vm->fail || strcmp(vm->fail->message, "stack overflow") != 0))
     return -ENOMEM;
   return 0;
 }
@@ -694,19 +766,19 @@ void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
 /* Records the source position of the instruction that failed. */
 static void note_position(hk_vm_t *vm) {
   hk_seg_t *s = vm->seg;
-  if (vm->fail.file || !s || s->nframes == 0) return;
+  if (!vm->fail || vm->fail->file || !s || s->nframes == 0) return;
   const hk_frame_t *fr = &s->frames[s->nframes - 1];
   const hk_func_t *f = &vm->img->funcs[fr->fn];
   uint32_t at = fr->pc ? fr->pc - 1 : 0; /* both words of an instruction share its position */
   if (!f->pos || at >= f->ncode || f->pos[at].line == 0) return;
   uint32_t file = f->pos[at].file;
-  vm->fail.file = file < vm->img->nfiles ? vm->img->files[file] : NULL;
-  vm->fail.line = f->pos[at].line;
-  vm->fail.col = f->pos[at].col;
+  vm->fail->file = file < vm->img->nfiles ? vm->img->files[file] : NULL;
+  vm->fail->line = f->pos[at].line;
+  vm->fail->col = f->pos[at].col;
 }
 
 static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
-  if (vm->failed && vm->fail.kind == HK_FAIL_RUNTIME) note_position(vm);
+  if (vm->failed && vm->fail && vm->fail->kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
   vm->reductions += used;
   if (vm->fuel_limited) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;

@@ -74,7 +74,22 @@ typedef struct hk_vm_config {
 ** owned, free with hk_vm_free. Thread: any. */
 int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
               const hk_vm_config_t *cfg);
+/* Frees an instance and everything it allocated (for a placed one, all
+** but the caller's memory). */
 void hk_vm_free(hk_vm_t *vm);
+
+/* Bytes an instance placed with hk_vm_place needs: the instance, then
+** room for the first [vals] stack slots and [frames] frames of its root
+** segment and a first heap chunk of [heap] bytes (a process that needs more
+** grows them as usual). */
+size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap);
+/* As hk_vm_new, in [mem] (hk_vm_place_size(vals, frames, heap) bytes,
+** aligned to 16), so that a host can keep a process's record, instance,
+** first stack and first heap chunk in one allocation. Never fails.
+** Ownership: borrows mem until hk_vm_free, which frees what the instance
+** allocated but not mem. Thread: any. */
+hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
+                     const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg);
 
 /* Prepares the instance to run the program's top level (a root process).
 ** Returns 0 or -ENOMEM. An entry function whose declared frame exceeds the
@@ -219,6 +234,13 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out);
+/* hk_value_copy_out of [v] (a value of another instance of the same
+** program, whose owner is the calling thread) followed by hk_vm_adopt into
+** [dst], with small values copied straight into dst's heap (no block).
+** Returns the errors of hk_value_copy_out; *objects is the count copied
+** (for hk_vm_charge). Thread: owner of both instances. */
+int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
+                  uint64_t *objects);
 void hk_msg_free(hk_msg_t *m);
 /* A new block holding a copy of [m]'s value (for a value kept outside any
 ** process and delivered more than once, e.g. a function value held by C).

@@ -24,6 +24,7 @@ typedef struct hk_frame {
 } hk_frame_t;
 
 enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
+enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2 };
 
 typedef struct hk_seg {
   struct hk_seg *parent;
@@ -31,7 +32,8 @@ typedef struct hk_seg {
   uint32_t sp, cap;
   hk_frame_t *frames;
   uint32_t nframes, fcap;
-  uint32_t kind;     /* HK_SEG_* */
+  uint16_t kind;     /* HK_SEG_* */
+  uint16_t inl;      /* HK_SEG_INL_*: ROOT arrays placed after the instance */
   uint32_t nh;       /* active handler segments in the chain from here down */
   uint32_t handler;  /* HANDLER: image handler-table index */
   uint32_t nclauses;
@@ -49,6 +51,7 @@ typedef struct hk_chunk {
 typedef struct hk_heap {
   hk_chunk_t *chunks;    /* current chunk first */
   hk_chunk_t *fragments; /* adopted message blocks */
+  hk_chunk_t *inl;       /* the first chunk when placed with the instance (never freed) */
   uint64_t nobjects;     /* objects allocated (live after a collection) */
   uint64_t bytes;        /* bytes in chunks */
   uint64_t since;        /* bytes allocated since the last collection */
@@ -76,11 +79,12 @@ struct hk_vm {
   /* state */
   hk_value_t result;
   hk_request_t req;
-  hk_failure_t fail;
+  hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
   uint64_t pid;
   void *user;
   int state;              /* HK_VS_* */
   int exit_code;
+  bool placed;            /* in the caller's memory (hk_vm_place): not freed by hk_vm_free */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
   bool globals_dirty;     /* a root: a global was set since the last export */
   bool fuel_limited;
@@ -93,6 +97,8 @@ enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EX
 /* heap.c */
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
 void hk_heap_free(hk_heap_t *h);
+/* Makes [size] bytes at [mem] (aligned to 16) the heap's first chunk. */
+void hk_heap_place(hk_heap_t *h, void *mem, size_t size);
 /* Allocates an object of [size] bytes with tag [tag] (counted). Never
 ** collects. Returns NULL when out of memory. */
 hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag);

@@ -1,0 +1,152 @@
+/* bcache.c — per-thread block cache by size class (see bcache.h). */
+#include "vm/bcache.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BLOCK_CACHE 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BLOCK_CACHE 0
+#endif
+#endif
+#ifndef BLOCK_CACHE
+#define BLOCK_CACHE 1
+#endif
+
+#define SMALL_STEP 16u
+#define SMALL_MAX 256u
+#define LARGE_STEP 64u
+#define NSMALL (SMALL_MAX / SMALL_STEP)
+#define NCLASSES (NSMALL + (HK_BCACHE_MAX - SMALL_MAX) / LARGE_STEP)
+#define BATCH 64u
+
+static uint32_t class_of(size_t size) {
+  if (size <= SMALL_MAX) return size ? (uint32_t)((size - 1) / SMALL_STEP) : 0;
+  return NSMALL + (uint32_t)((size - SMALL_MAX - 1) / LARGE_STEP);
+}
+
+static size_t class_bytes(uint32_t k) {
+  if (k < NSMALL) return (size_t)(k + 1) * SMALL_STEP;
+  return SMALL_MAX + (size_t)(k - NSMALL + 1) * LARGE_STEP;
+}
+
+size_t hk_bcache_class_size(size_t size) {
+  return size > HK_BCACHE_MAX ? size : class_bytes(class_of(size));
+}
+
+static void *fresh(size_t bytes) {
+  if (bytes > SMALL_MAX) return aligned_alloc(LARGE_STEP, bytes);
+  return malloc(bytes);
+}
+
+#if BLOCK_CACHE
+/* A free block: its first word links the list; the first block of a batch
+** on the shared stack links the next batch with its second word. */
+typedef struct fblock {
+  struct fblock *next;
+  struct fblock *batch;
+} fblock_t;
+
+typedef struct tcache {
+  fblock_t *list[NCLASSES];  /* n[k] blocks */
+  fblock_t *spare[NCLASSES]; /* NULL or BATCH blocks */
+  uint32_t n[NCLASSES];
+  bool keyed; /* the thread-exit flush is registered */
+} tcache_t;
+
+static _Thread_local tcache_t tcache;
+static pthread_key_t tcache_key;
+static bool tcache_key_ok;
+static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t batches_lock = PTHREAD_MUTEX_INITIALIZER;
+static fblock_t *batches[NCLASSES];
+
+static void list_free(fblock_t *b) {
+  while (b) {
+    fblock_t *n = b->next;
+    free(b);
+    b = n;
+  }
+}
+
+static void tcache_flush(void *p) {
+  tcache_t *t = p;
+  for (uint32_t k = 0; k < NCLASSES; k++) {
+    list_free(t->list[k]);
+    list_free(t->spare[k]);
+    t->list[k] = t->spare[k] = NULL;
+    t->n[k] = 0;
+  }
+}
+
+static void tcache_key_make(void) {
+  tcache_key_ok = pthread_key_create(&tcache_key, tcache_flush) == 0;
+}
+
+static tcache_t *tcache_get(void) {
+  tcache_t *t = &tcache;
+  if (!t->keyed) {
+    pthread_once(&tcache_once, tcache_key_make);
+    if (tcache_key_ok) pthread_setspecific(tcache_key, t); /* else: kept until exit */
+    t->keyed = true;
+  }
+  return t;
+}
+
+void *hk_bcache_alloc(size_t size) {
+  if (size > HK_BCACHE_MAX) return malloc(size);
+  uint32_t k = class_of(size);
+  tcache_t *t = tcache_get();
+  fblock_t *b = t->list[k];
+  if (!b) {
+    if ((b = t->spare[k])) {
+      t->spare[k] = NULL;
+    } else {
+      pthread_mutex_lock(&batches_lock);
+      b = batches[k];
+      if (b) batches[k] = b->batch;
+      pthread_mutex_unlock(&batches_lock);
+      if (!b) return fresh(class_bytes(k));
+    }
+    t->n[k] = BATCH;
+  }
+  t->list[k] = b->next;
+  t->n[k]--;
+  return b;
+}
+
+void hk_bcache_free(void *p, size_t size) {
+  if (!p) return;
+  if (size > HK_BCACHE_MAX) {
+    free(p);
+    return;
+  }
+  uint32_t k = class_of(size);
+  tcache_t *t = tcache_get();
+  fblock_t *b = p;
+  b->next = t->list[k];
+  t->list[k] = b;
+  if (++t->n[k] < BATCH) return;
+  fblock_t *full = t->spare[k];
+  t->spare[k] = b;
+  t->list[k] = NULL;
+  t->n[k] = 0;
+  if (!full) return;
+  pthread_mutex_lock(&batches_lock);
+  full->batch = batches[k];
+  batches[k] = full;
+  pthread_mutex_unlock(&batches_lock);
+}
+#else
+void *hk_bcache_alloc(size_t size) {
+  return size > HK_BCACHE_MAX ? malloc(size) : fresh(class_bytes(class_of(size)));
+}
+void hk_bcache_free(void *p, size_t size) {
+  (void)size;
+  free(p);
+}
+#endif
