@@ -166,8 +166,11 @@ static void link_unref(hk_child_t *c) {
   }
 }
 
+/* A parent's children have increasing pids, so the low bits spread them
+** over the buckets and a spawn loop fills the table in address order (a
+** multiplicative hash made every insert a cache miss). */
 static uint32_t kid_bucket(const hk_proc_t *p, uint64_t pid) {
-  return (uint32_t)(pid * 0x9e3779b97f4a7c15u >> 40) & (p->nkids_buckets - 1);
+  return (uint32_t)pid & (p->nkids_buckets - 1);
 }
 
 static void kids_rehash(hk_proc_t *p, uint32_t nb) {
@@ -197,6 +200,7 @@ static void kids_purge(hk_proc_t *p) {
       if (c->detached && hk_child_done(c)) {
         *pp = c->chain;
         p->nkids--;
+        p->ndetached--;
         link_unref(c);
       } else {
         pp = &c->chain;
@@ -214,7 +218,8 @@ static int kids_reserve(hk_proc_t *p) {
     p->nkids_buckets = KIDS_FIRST;
     p->kids_purge_at = 64;
   }
-  if (p->nkids >= p->kids_purge_at) kids_purge(p);
+  /* Only detached children are purged: without any, skip the walk. */
+  if (p->nkids >= p->kids_purge_at && p->ndetached) kids_purge(p);
   if (p->nkids >= p->nkids_buckets) kids_rehash(p, p->nkids_buckets * 2);
   return 0;
 }
@@ -317,6 +322,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
     c->pid = pid;
     c->procs = P;
     c->detached = detached;
+    parent->ndetached += detached;
     atomic_init(&c->word, LINK_LIVE);
     atomic_init(&c->refs, 2);
     kids_link(parent, c);

@@ -157,6 +157,7 @@ struct hk_proc {
   void *out_payload;        /* set by the body with DONE/FAILED */
   hk_child_t **kids;        /* children by pid: chained hash table */
   uint32_t nkids_buckets, nkids, kids_purge_at;
+  uint32_t ndetached;       /* detached children in kids */
   uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
   uint64_t io_token;        /* pending I/O request, 0 if none */
   /* Written by wakers, cancellers and the owner: every change is an RMW.

@@ -154,7 +154,7 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 ** message); beyond that it grows like any stack and heap. */
 #define FIRST_VALS 10u
 #define FIRST_FRAMES 2u
-#define FIRST_HEAP 128u
+#define FIRST_HEAP 96u
 #define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {

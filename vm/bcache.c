@@ -65,22 +65,42 @@ static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t batches_lock = PTHREAD_MUTEX_INITIALIZER;
 static fblock_t *batches[NCLASSES];
 
-static void list_free(fblock_t *b) {
-  while (b) {
-    fblock_t *n = b->next;
-    free(b);
-    b = n;
-  }
+static void push_batch(uint32_t k, fblock_t *b) {
+  pthread_mutex_lock(&batches_lock);
+  b->batch = batches[k];
+  batches[k] = b;
+  pthread_mutex_unlock(&batches_lock);
 }
 
+/* At thread exit the lists go to the shared stack (a shorter batch only
+** runs out sooner): blocks carved from one slab cannot be freed one by
+** one, so cached memory stays for the next thread that needs it. */
 static void tcache_flush(void *p) {
   tcache_t *t = p;
   for (uint32_t k = 0; k < NCLASSES; k++) {
-    list_free(t->list[k]);
-    list_free(t->spare[k]);
+    if (t->list[k]) push_batch(k, t->list[k]);
+    if (t->spare[k]) push_batch(k, t->spare[k]);
     t->list[k] = t->spare[k] = NULL;
     t->n[k] = 0;
   }
+}
+
+/* A fresh block of class k: SLAB of them are carved from one allocation,
+** the rest going to the thread's list (one malloc instead of SLAB, and no
+** per-block header or alignment padding: a process record costs its size). */
+#define SLAB 32u
+static void *carve(tcache_t *t, uint32_t k) {
+  size_t bytes = class_bytes(k);
+  unsigned char *slab = bytes > SMALL_MAX ? aligned_alloc(LARGE_STEP, SLAB * bytes)
+                                          : malloc(SLAB * bytes);
+  if (!slab) return fresh(bytes);
+  for (uint32_t i = SLAB - 1; i >= 1; i--) {
+    fblock_t *b = (fblock_t *)(void *)(slab + (size_t)i * bytes);
+    b->next = t->list[k];
+    t->list[k] = b;
+  }
+  t->n[k] = SLAB - 1;
+  return slab;
 }
 
 static void tcache_key_make(void) {
@@ -110,7 +130,7 @@ void *hk_bcache_alloc(size_t size) {
       b = batches[k];
       if (b) batches[k] = b->batch;
       pthread_mutex_unlock(&batches_lock);
-      if (!b) return fresh(class_bytes(k));
+      if (!b) return carve(t, k);
     }
     t->n[k] = BATCH;
   }
@@ -135,11 +155,7 @@ void hk_bcache_free(void *p, size_t size) {
   t->spare[k] = b;
   t->list[k] = NULL;
   t->n[k] = 0;
-  if (!full) return;
-  pthread_mutex_lock(&batches_lock);
-  full->batch = batches[k];
-  batches[k] = full;
-  pthread_mutex_unlock(&batches_lock);
+  if (full) push_batch(k, full);
 }
 #else
 void *hk_bcache_alloc(size_t size) {

@@ -7,9 +7,12 @@
 ** and one full spare batch; when both are full the spare goes to a shared
 ** stack of batches, which a thread whose lists are empty takes from. So
 ** memory freed anywhere is reused, no block is walked, and the cache holds
-** at most the peak of blocks in flight. A thread's lists are freed when it
-** exits. Under AddressSanitizer every call goes straight to
-** malloc/free so that a use after free is seen.
+** at most the peak of blocks in flight. Fresh blocks are carved 32 at a
+** time from one allocation (no per-block header or padding), so cached
+** memory is never given back: a thread's lists go to the shared stack when
+** it exits, for the next thread (of this or a later runtime) to reuse.
+** Under AddressSanitizer every call goes straight to malloc/free so that a
+** use after free is seen.
 **
 ** Thread: any; a block may be freed on any thread. */
 #ifndef HK_BCACHE_H
