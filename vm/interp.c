@@ -702,7 +702,7 @@ int hk_vm_start_main(hk_vm_t *vm) {
   /* An entry frame beyond the stack limit is the program's failure (the
   ** first run reports it), not the caller's. */
   if (push_frame(vm, s, vm->img->entry, 0, 0, NULL) &&
-      (!vm->fail || strcmp(vm->fail->message, "stack overflow") != 0))
+      (!vm->fail || !vm->fail->message || strcmp(vm->fail->message, "stack overflow") != 0))
     return -ENOMEM;
   return 0;
 }
