@@ -153,7 +153,7 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 ** allocates a little and then blocks (a server waiting for its next
 ** message); beyond that it grows like any stack and heap. */
 #define FIRST_VALS 10u
-#define FIRST_FRAMES 2u
+#define FIRST_FRAMES 1u
 #define FIRST_HEAP 96u
 #define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
