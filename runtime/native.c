@@ -2,7 +2,14 @@
 #include "runtime/native.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +17,7 @@
 
 #include "runtime/rt.h"
 #include "runtime/rtio.h"
+#include "io/io.h"
 #include "runtime/value.h"
 #include "vm/check.h"
 #include "vm/types.h"
@@ -258,7 +266,7 @@ static int finish(hk_vm_t *vm, hiko_call_t *c) {
     out = fail(vm, "%s: %s", name, hiko_strerror(c->rc));
   } else if (!c->result) {
     out = fail(vm, "%s: no result", name);
-  } else if (!has_type(c->e->result, c->result)) {
+  } else if (c->e->result && !has_type(c->e->result, c->result)) {
     out = fail(vm, "%s: result does not have the registered type", name);
   } else {
     hk_value_t v;
@@ -402,6 +410,163 @@ static int resume(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *j) {
   int out = finish(vm, j);
   call_free(j);
   return out;
+}
+
+/* ---- exec (SPEC §8.12): a blocking job on the same helpers ------------------ */
+
+#define EXEC_LIMIT_MS 30000
+#define EXEC_POLL_MS 20 /* how soon a cancelled exec notices (SIGKILL) */
+
+extern char **environ;
+
+static int64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Appends what [fd] has to [b]; false at end of file or error. */
+static bool drain_fd(int fd, char **b, size_t *len, size_t *cap) {
+  if (*cap - *len < 4096) {
+    size_t nc = *cap ? *cap * 2 : 8192;
+    char *nb = realloc(*b, nc);
+    if (!nb) return false;
+    *b = nb;
+    *cap = nc;
+  }
+  ssize_t k = read(fd, *b + *len, *cap - *len);
+  if (k < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (k <= 0) return false;
+  *len += (size_t)k;
+  return true;
+}
+
+/* Starts argv[0] (PATH search) with stdin /dev/null and stdout/stderr
+** into out[1]/err[1]. Returns 0 or -errno. */
+static int exec_spawn(char **argv, int out[2], int err[2], pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  /* The child starts with default signal dispositions (SIGPIPE too). */
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&at, &all);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  int rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
+  posix_spawnattr_destroy(&at);
+  posix_spawn_file_actions_destroy(&fa);
+  return -rc;
+}
+
+/* Reads both pipes until they close, the 30 s limit passes or the process
+** is cancelled (then SIGKILL). Returns 0, or 1 on timeout. */
+static int exec_collect(hiko_call_t *c, pid_t pid, int fds[2], char *buf[2], size_t len[2]) {
+  size_t cap[2] = {0, 0};
+  bool open[2] = {true, true};
+  int64_t end = now_ms() + EXEC_LIMIT_MS;
+  while (open[0] || open[1]) {
+    if (hiko_call_cancelled(c)) {
+      kill(pid, SIGKILL);
+      return 0;
+    }
+    int64_t left = end - now_ms();
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      return 1;
+    }
+    struct pollfd pf[2] = {{.fd = open[0] ? fds[0] : -1, .events = POLLIN},
+                           {.fd = open[1] ? fds[1] : -1, .events = POLLIN}};
+    if (poll(pf, 2, left < EXEC_POLL_MS ? (int)left : EXEC_POLL_MS) < 0 && errno != EINTR) break;
+    for (int i = 0; i < 2; i++)
+      if (open[i] && pf[i].revents) open[i] = drain_fd(fds[i], &buf[i], &len[i], &cap[i]);
+  }
+  return 0;
+}
+
+/* The result (status, stdout, stderr), output decoded like bytes_to_string. */
+static int exec_result(int status, char *buf[2], size_t len[2], hiko_value_t **result) {
+  hiko_value_t *items[3] = {NULL, NULL, NULL};
+  int rc = hiko_value_int(WIFEXITED(status) ? WEXITSTATUS(status) : -1, &items[0]);
+  for (int i = 0; i < 2 && rc == 0; i++) {
+    size_t n;
+    char *s = hk_io_utf8_sanitize(buf[i] ? buf[i] : "", len[i], &n);
+    rc = s ? hiko_value_string(s, n, &items[i + 1]) : -ENOMEM;
+    free(s);
+  }
+  if (rc == 0) rc = hiko_value_tuple(items, 3, result); /* takes the items */
+  if (rc != 0)
+    for (int i = 0; i < 3; i++) hiko_value_free(items[i]);
+  return rc;
+}
+
+/* The job: arg is (cmd, args) as checked by serve_exec. */
+static int exec_fn(hiko_call_t *c, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)ud;
+  const hiko_value_t *lst = hiko_value_at(arg, 1);
+  size_t n = hiko_value_count(lst), len;
+  char **argv = calloc(n + 2, sizeof *argv);
+  if (!argv) return -ENOMEM;
+  int rc = 0;
+  const char *cmd = hiko_value_get_string(hiko_value_at(arg, 0), &len);
+  argv[0] = memchr(cmd, 0, len) ? NULL : strndup(cmd, len);
+  if (!argv[0]) rc = -EINVAL;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    const char *a = hiko_value_get_string(hiko_value_at(lst, i), &len);
+    argv[i + 1] = a && !memchr(a, 0, len) ? strndup(a, len) : NULL;
+    if (!argv[i + 1]) rc = -EINVAL;
+  }
+  int out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (rc == 0 && (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)) rc = -errno;
+  pid_t pid = -1;
+  if (rc == 0) rc = exec_spawn(argv, out, err, &pid);
+  if (out[1] >= 0) close(out[1]); /* the child has its copies */
+  if (err[1] >= 0) close(err[1]);
+  char *buf[2] = {NULL, NULL};
+  size_t blen[2] = {0, 0};
+  if (rc == 0) {
+    int fds[2] = {out[0], err[0]};
+    int timed_out = exec_collect(c, pid, fds, buf, blen);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (timed_out) {
+      char *m = NULL;
+      if (asprintf(&m, "'%s' timed out after 30s", argv[0]) >= 0) {
+        rc = hiko_call_fail(c, m);
+        free(m);
+      } else {
+        rc = -ENOMEM;
+      }
+    } else {
+      rc = exec_result(status, buf, blen, result);
+    }
+  }
+  if (out[0] >= 0) close(out[0]);
+  if (err[0] >= 0) close(err[0]);
+  free(buf[0]);
+  free(buf[1]);
+  for (size_t i = 0; i < n + 1; i++) free(argv[i]);
+  free(argv);
+  return rc;
+}
+
+static const entry_t exec_entry = {.fn = exec_fn, .flags = HIKO_NATIVE_BLOCKING};
+static const hk_builtin_info_t exec_info = {.name = "exec"};
+
+int hk_native_exec(hk_proc_t *p, hk_vm_t *vm) {
+  if (p->io_token) return resume(p, vm, (hiko_call_t *)(uintptr_t)p->io_token);
+  hk_natives_t *nat = get_natives(hk_rt_of(p));
+  if (!nat) return fail(vm, "out of memory");
+  hiko_call_t c = {.nat = nat, .info = &exec_info, .e = &exec_entry};
+  int rc = hk_value_to_api(vm, hk_vm_image(vm), hk_vm_request(vm)->arg, &c.arg);
+  if (rc < 0) return fail(vm, "out of memory");
+  return start_job(p, vm, &c);
 }
 
 int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {

@@ -41,6 +41,13 @@ static inline bool hk_native_serves(uint32_t id) { return id >= HK_B__COUNT; }
 ** the HK_RTIO_* codes of rtio.h (0 continue, 1 block). Thread: p's worker. */
 int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm);
 
+/* exec (SPEC §8.12) after serve_exec's checks: runs the command as a
+** blocking job on the native helpers (not a worker), so it counts as a
+** pending possible waker (§6.9) and a cancel of p kills it (SIGKILL,
+** noticed within 20 ms; §6.7.3). Starts or resumes, like hk_native_serve.
+** Thread: p's worker. */
+int hk_native_exec(hk_proc_t *p, hk_vm_t *vm);
+
 /* p terminates: a blocking call it waits for is marked cancelled
 ** (hiko_call_cancelled) and abandoned (its result is freed when fn
 ** returns). Thread: p's worker. */
