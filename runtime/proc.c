@@ -150,7 +150,7 @@ static void drain(hk_proc_t *p) {
     }
     hk_envelope_t *env = (hk_envelope_t *)node;
     drop_payload(P, env->payload);
-    free(env);
+    hk_envelope_free(env);
     n++;
   }
   if (n) COUNT(P, dropped, n);
@@ -446,13 +446,15 @@ static int dropped(hk_procs_t *P, void *payload) {
   return -ESRCH;
 }
 
-hk_envelope_t *hk_envelope_new(void) { return malloc(sizeof(hk_envelope_t)); }
-void hk_envelope_free(hk_envelope_t *env) { free(env); }
+/* Envelopes are usually freed on the receiver's thread: they come from the
+** per-thread block cache like message blocks (vm/bcache.h). */
+hk_envelope_t *hk_envelope_new(void) { return hk_bcache_alloc(sizeof(hk_envelope_t)); }
+void hk_envelope_free(hk_envelope_t *env) { hk_bcache_free(env, sizeof *env); }
 
 int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w) {
   if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) {
     void *payload = env->payload;
-    free(env);
+    hk_envelope_free(env);
     return dropped(P, payload);
   }
   if (hk_mailbox_push(&p->mbox, &env->node)) hk_proc_wake(p, HK_WAIT_RECV, w);
@@ -461,7 +463,7 @@ int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_
 }
 
 int hk_proc_send_ref(hk_procs_t *P, hk_proc_t *p, void *payload, hk_worker_t *w) {
-  hk_envelope_t *env = malloc(sizeof *env);
+  hk_envelope_t *env = hk_envelope_new();
   if (!env) return dropped(P, payload);
   env->payload = payload;
   return hk_proc_send_env(P, p, env, w);
@@ -489,7 +491,7 @@ int hk_proc_recv_owner(hk_proc_t *p, void **payload) {
   int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == 0) {
     *payload = env->payload;
-    free(env);
+    hk_envelope_free(env);
   }
   return rc;
 }
