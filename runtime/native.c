@@ -244,17 +244,7 @@ static void call_free(hiko_call_t *c) {
   free(c);
 }
 
-static int fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(hk_vm_t *vm, const char *fmt, ...) {
-  char *msg = NULL;
-  va_list ap;
-  va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
-  va_end(ap);
-  hk_vm_complete_fail(vm, "%s", msg ? msg : "out of memory");
-  free(msg);
-  return HK_RTIO_CONTINUE;
-}
+#define fail(...) HK_RTIO_FAIL(__VA_ARGS__)
 
 /* Completes the request of [vm] with what fn left in [c]; frees the result. */
 static int finish(hk_vm_t *vm, hiko_call_t *c) {

@@ -24,6 +24,13 @@ typedef struct hk_rtio hk_rtio_t;
 ** vmproc.c's SERVE_* codes). */
 enum { HK_RTIO_CONTINUE = 0, HK_RTIO_BLOCK = 1, HK_RTIO_YIELD = 2 };
 
+/* Fails the request of [vm] with a printf-style message (hk_vm_complete_fail
+** formats it and stands in "out of memory" when it can't) and lets the slice
+** continue: the common tail of every serve function that fails its caller.
+** (A function call as the comma's right side, so a statement use is silent.) */
+static inline int hk_rtio_continue(void) { return HK_RTIO_CONTINUE; }
+#define HK_RTIO_FAIL(vm, ...) (hk_vm_complete_fail((vm), __VA_ARGS__), hk_rtio_continue())
+
 /* Creates the runtime's I/O state; the I/O thread itself starts at the
 ** first I/O builtin (or now, with eager: --stats reports its backend).
 ** Returns 0, -ENOMEM. Ownership: *out owned (hk_rtio_free). Thread: init. */

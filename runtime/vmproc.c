@@ -218,17 +218,7 @@ int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
 
 /* ---- Requests ------------------------------------------------------------------- */
 
-static int fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(hk_vm_t *vm, const char *fmt, ...) {
-  char *msg = NULL;
-  va_list ap;
-  va_start(ap, fmt);
-  if (vasprintf(&msg, fmt, ap) < 0) msg = NULL;
-  va_end(ap);
-  hk_vm_complete_fail(vm, "%s", msg ? msg : "out of memory");
-  free(msg);
-  return SERVE_CONTINUE;
-}
+#define fail(...) HK_RTIO_FAIL(__VA_ARGS__)
 
 static int complete(hk_vm_t *vm, hk_value_t v) {
   hk_vm_complete(vm, v);
