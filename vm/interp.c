@@ -778,6 +778,8 @@ static void note_position(hk_vm_t *vm) {
 }
 
 static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
+  left -= vm->charge; /* what a helper charged before it stopped the slice */
+  vm->charge = 0;
   if (vm->failed && vm->fail && vm->fail->kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
   vm->reductions += used;
@@ -819,7 +821,9 @@ hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
     slice = vm->fuel;
     fuel_cap = true;
   }
-  int64_t left = (int64_t)slice;
+  /* A charge the host made between slices (the copy of a spawn served
+  ** outside the slice, SPEC 6.10.1) counts against this slice. */
+  int64_t left = (int64_t)slice - vm->charge;
   vm->charge = 0;
 
   const hk_image_t *img = vm->img;

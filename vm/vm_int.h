@@ -73,7 +73,7 @@ struct hk_vm {
   uint64_t depth, max_depth;
   uint64_t slots, max_slots; /* stack slots of all segments (SLOTS_PER_FRAME in interp.c) */
   /* budget */
-  int64_t charge;         /* extra reductions charged by builtins in this slice */
+  int64_t charge;         /* extra reductions charged by builtins, or by the host between slices */
   uint64_t fuel;
   uint64_t reductions;    /* total, statistics */
   /* state */
