@@ -1134,3 +1134,188 @@ Test(qa_api, host_threads_keep_their_order) {
   expect_end(rt, root, HIKO_DONE, NULL);
   teardown(rt, port, p, NULL);
 }
+
+/* ---- A realistic host (SPEC §12): natives that fail and succeed, several
+** roots at once, ports both ways, statistics, start + join, misuse. ---- */
+
+static int host_lookup(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result,
+                       void *ud) {
+  size_t len;
+  const char *key = hiko_value_get_string(arg, &len);
+  if (len == 5 && memcmp(key, "bonus", 5) == 0) return hiko_value_int(*(int64_t *)ud, result);
+  char msg[64];
+  snprintf(msg, sizeof msg, "no such key %.*s", (int)len, key);
+  return hiko_call_fail(call, msg);
+}
+
+static int host_slow_square(hiko_call_t *call, const hiko_value_t *arg,
+                            hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)ud;
+  usleep(5000); /* a helper thread: the caller is blocked, the workers are free */
+  int64_t n = hiko_value_get_int(arg);
+  return hiko_value_int(n * n, result);
+}
+
+static int host_bad_io(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result,
+                       void *ud) {
+  (void)call;
+  (void)arg;
+  (void)result;
+  (void)ud;
+  return -ENOENT;
+}
+
+/* Blocks until its caller is cancelled (or 10 s pass); counts what it saw. */
+static int host_wait_cancel(hiko_call_t *call, const hiko_value_t *arg,
+                            hiko_value_t **result, void *ud) {
+  (void)arg;
+  for (int i = 0; i < 10000 && !hiko_call_cancelled(call); i++) usleep(1000);
+  if (hiko_call_cancelled(call)) __atomic_add_fetch((int *)ud, 1, __ATOMIC_SEQ_CST);
+  return hiko_value_int(-1, result);
+}
+
+static const char host_src[] =
+    "val port = (receive_message () : Pid)\n"
+    "val base = (receive_message () : Int)\n"
+    "fun job k = spawn (fn () => slow_square (base + k) + lookup \"bonus\")\n"
+    "val ps = [job 1, job 2, job 3, job 4]\n"
+    "fun sum xs = case xs of [] => 0\n"
+    "  | p :: r => (case await_result p of Ok v => v | Err _ => 100000) + sum r\n"
+    "val total = sum ps\n"
+    "val bad = await_result (spawn (fn () => lookup \"nope\"))\n"
+    "val io = await_result (spawn (fn () => bad_io ()))\n"
+    "val w = spawn (fn () => wait_cancel ())\n"
+    "val _ = sleep 20\n"
+    "val _ = cancel w\n"
+    "val _ = send_message (port, (base, total, bad, io, await_result w))\n"
+    "val stop = (receive_message () : String)\n"
+    "val _ = send_message (port, stop ^ \" \" ^ int_to_string base)\n"
+    "val _ = receive_message ()\n";
+
+Test(qa_api, host_roots_natives_ports_stats) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  hiko_runtime_t *rt = make(&cfg);
+  int64_t bonus = 1000;
+  int saw_cancel = 0;
+  cr_assert_eq(hiko_register_builtin(rt, "lookup", "String -> Int", host_lookup, &bonus, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "slow_square", "Int -> Int", host_slow_square, NULL,
+                                     HIKO_NATIVE_BLOCKING), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "bad_io", "Unit -> Int", host_bad_io, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "wait_cancel", "Unit -> Int", host_wait_cancel,
+                                     &saw_cancel, HIKO_NATIVE_BLOCKING), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "lookup", "String -> Int", host_lookup, NULL, 0),
+               -EEXIST);
+  cr_assert_eq(hiko_register_builtin(rt, "broken", "Int ->", host_lookup, NULL, 0),
+               HIKO_ECOMPILE);
+
+  /* a first attempt with a type error: diagnostics with a position (§13.2) */
+  static const char bad_src[] = "val x = 1\nval y = x ^ \"!\"\n";
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  cr_assert_eq(hiko_compile_string(rt, "job.hml", bad_src, strlen(bad_src), &p, &d),
+               HIKO_ECOMPILE);
+  cr_assert_null(p);
+  cr_assert_not_null(d);
+  cr_assert_geq(hiko_diags_count(d), 1);
+  const hiko_diag_t *e = hiko_diags_get(d, hiko_diags_count(d) - 1);
+  cr_assert(e->is_error);
+  cr_assert_str_eq(e->file, "job.hml");
+  cr_assert_eq(e->line, 2);
+  cr_assert_geq(e->col, 9);
+  char *text = NULL;
+  cr_assert_eq(hiko_diags_render(d, &text), 0);
+  cr_assert(strncmp(text, "job.hml:2:", 10) == 0, "%s", text);
+  cr_assert_not_null(strstr(text, ": error: "), "%s", text);
+  cr_assert_not_null(strstr(text, "\nval y = x ^ \"!\"\n"), "%s", text);
+  hiko_free(text);
+  hiko_diags_free(d);
+
+  p = compile(rt, host_src);
+  /* natives are registered before compiling users (§12.2, T: init) */
+  cr_assert_eq(hiko_register_builtin(rt, "late", "Int -> Int", host_lookup, NULL, 0),
+               HIKO_ESTATE);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_value_t *none = NULL;
+  cr_assert_eq(hiko_port_recv(port, &none, 0), -EAGAIN);
+  hiko_pid_t roots[3];
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(hiko_spawn_main(rt, p, &roots[i]), 0);
+    send_pid(rt, roots[i], hiko_port_pid(port));
+    send_int(rt, roots[i], 10 * (i + 1));
+  }
+  hiko_program_release(p);
+  cr_assert_eq(hiko_start(rt), 0);
+  cr_assert_eq(hiko_start(rt), HIKO_ESTATE);
+
+  /* one report per root, in any order */
+  int seen = 0;
+  for (int i = 0; i < 3; i++) {
+    char *s = recv_show(port);
+    int b = 0;
+    cr_assert_eq(sscanf(s, "(%d,", &b), 1, "%s", s);
+    cr_assert(b == 10 || b == 20 || b == 30, "%s", s);
+    int64_t total = 4000;
+    for (int k = 1; k <= 4; k++) total += (int64_t)(b + k) * (b + k);
+    char want[256];
+    snprintf(want, sizeof want,
+             "(%d, %lld, Err (RuntimeError lookup: no such key nope), "
+             "Err (RuntimeError bad_io: No such file or directory), Err Cancelled)",
+             b, (long long)total);
+    cr_assert_str_eq(s, want);
+    seen |= 1 << (b / 10);
+    hiko_free(s);
+  }
+  cr_assert_eq(seen, 0xE);
+  cr_assert_eq(hiko_port_recv(port, &none, 30), -ETIMEDOUT);
+
+  /* the host answers each root; each answers back, then waits for a last word */
+  for (int i = 0; i < 3; i++) {
+    hiko_value_t *v;
+    cr_assert_eq(hiko_value_string("stop", 4, &v), 0);
+    cr_assert_eq(hiko_send(rt, roots[i], v), 0);
+    hiko_value_free(v);
+  }
+  seen = 0;
+  for (int i = 0; i < 3; i++) {
+    char *s = recv_show(port);
+    int b = 0;
+    cr_assert_eq(sscanf(s, "stop %d", &b), 1, "%s", s);
+    seen |= 1 << (b / 10);
+    hiko_free(s);
+  }
+  cr_assert_eq(seen, 0xE);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, roots[0], &r, 50), -ETIMEDOUT); /* still waiting for us */
+  for (int i = 0; i < 3; i++) send_int(rt, roots[i], 0);
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(hiko_join(rt, roots[i], &r, 10000), 0);
+    cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+    hiko_result_clear(&r);
+  }
+  cr_assert_eq(hiko_join(rt, 999999, &r, 0), -ENOENT);
+  /* every blocking call of wait_cancel saw its caller's cancellation (§12.3.6) */
+  for (int i = 0; i < 200 && __atomic_load_n(&saw_cancel, __ATOMIC_SEQ_CST) < 3; i++)
+    usleep(10000);
+  cr_assert_eq(__atomic_load_n(&saw_cancel, __ATOMIC_SEQ_CST), 3);
+
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  /* per root: 4 jobs, lookup "nope", bad_io, wait_cancel */
+  cr_assert_eq(st.total.spawns, 21);
+  cr_assert_geq(st.processes, 24);
+  cr_assert_eq(st.failed, 6);
+  cr_assert_eq(st.cancelled, 3);
+  cr_assert_eq(st.done, 15);
+  cr_assert_geq(st.total.received, 3 * 4); /* pid, base, "stop", last word */
+  uint64_t slices = 0;
+  for (unsigned i = 0; i < st.workers; i++) slices += st.per_worker[i].slices;
+  cr_assert_eq(slices, st.total.slices);
+  cr_assert_eq(st.workers, 2);
+  hiko_stats_clear(&st);
+  cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
