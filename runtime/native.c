@@ -432,7 +432,9 @@ static bool drain_fd(int fd, char **b, size_t *len, size_t *cap) {
 }
 
 /* Starts argv[0] (PATH search) with stdin /dev/null and stdout/stderr
-** into out[1]/err[1]. Returns 0 or -errno. */
+** into out[1]/err[1], as the leader of a new process group (so a cancel
+** or the timeout kills what it started too, e.g. the `sleep` of
+** `sh -c "sleep 100"`). Returns 0 or -errno. */
 static int exec_spawn(char **argv, int out[2], int err[2], pid_t *pid) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -448,27 +450,44 @@ static int exec_spawn(char **argv, int out[2], int err[2], pid_t *pid) {
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&at, &none);
-  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setpgroup(&at, 0);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
+                                    POSIX_SPAWN_SETPGROUP);
   int rc = posix_spawnp(pid, argv[0], &fa, &at, argv, environ);
   posix_spawnattr_destroy(&at);
   posix_spawn_file_actions_destroy(&fa);
   return -rc;
 }
 
+/* The time limit in ms: 30 s (SPEC §8.12). HIKO_TEST_EXEC_LIMIT_MS
+** shortens it for the test of the timeout path only (docs/io.md); the
+** message still says 30s. */
+static int64_t exec_limit_ms(void) {
+  const char *e = getenv("HIKO_TEST_EXEC_LIMIT_MS");
+  long v = e && *e ? strtol(e, NULL, 10) : 0;
+  return v > 0 && v < EXEC_LIMIT_MS ? v : EXEC_LIMIT_MS;
+}
+
+/* SIGKILL to the program's whole process group. The leader [pid] is not
+** reaped yet, so the group id cannot have been reused. */
+static void exec_kill(pid_t pid) {
+  if (kill(-pid, SIGKILL) < 0) kill(pid, SIGKILL);
+}
+
 /* Reads both pipes until they close, the 30 s limit passes or the process
-** is cancelled (then SIGKILL). Returns 0, or 1 on timeout. */
+** is cancelled (then SIGKILL to the group). Returns 0, or 1 on timeout. */
 static int exec_collect(hiko_call_t *c, pid_t pid, int fds[2], char *buf[2], size_t len[2]) {
   size_t cap[2] = {0, 0};
   bool open[2] = {true, true};
-  int64_t end = now_ms() + EXEC_LIMIT_MS;
+  int64_t end = now_ms() + exec_limit_ms();
   while (open[0] || open[1]) {
     if (hiko_call_cancelled(c)) {
-      kill(pid, SIGKILL);
+      exec_kill(pid);
       return 0;
     }
     int64_t left = end - now_ms();
     if (left <= 0) {
-      kill(pid, SIGKILL);
+      exec_kill(pid);
       return 1;
     }
     struct pollfd pf[2] = {{.fd = open[0] ? fds[0] : -1, .events = POLLIN},

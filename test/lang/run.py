@@ -11,6 +11,8 @@ are modules for `use`, not tests):
   X.flags  extra options for `hiko run` (one line, split on spaces)
   X.args   program arguments after FILE (one line, split on spaces)
   X.stdin  standard input (default: empty)
+  X.env    extra environment variables, one NAME=VALUE per line (for the
+           test-only knobs documented in docs/, e.g. HIKO_TEST_EXEC_LIMIT_MS)
 A test needs at least one of X.out, X.err, X.code. The program runs with its
 own folder as the working directory and is named by its file name, so
 diagnostics read `X.hml:LINE:COL: ...`. In run mode with --workers, each
@@ -55,8 +57,16 @@ def check_one(hiko, mode, path, workers, timeout):
     if mode == "run" and args:
         cmd += args.decode().split()
     stdin = read(base + ".stdin") or b""
+    env = None
+    extra = read(base + ".env")
+    if extra:
+        env = dict(os.environ)
+        for line in extra.decode().splitlines():
+            if "=" in line:
+                k, v = line.split("=", 1)
+                env[k.strip()] = v.strip()
     try:
-        p = subprocess.run(cmd, input=stdin, capture_output=True,
+        p = subprocess.run(cmd, input=stdin, capture_output=True, env=env,
                            cwd=os.path.dirname(path) or ".", timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"timed out after {timeout}s"
