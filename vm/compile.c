@@ -622,6 +622,18 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
       done = k;
     }
   }
+  if (!done && f->kind == HK_E_VAR && f->var && f->var->kind == HK_VAR_BUILTIN) {
+    /* A builtin applied: CALLB instead of BUILTIN, arg, CALL (and in tail
+    ** position CALLB, RET: the builtin adds no frame of its own). */
+    expr(c, e->items[0], false);
+    c->cur = e->pos;
+    emit(c, HK_I_CALLB, import_index(c, f->var->builtin));
+    done = 1;
+    if (e->n == 1) {
+      ret_if(c, tail);
+      return;
+    }
+  }
   if (!done && e->n >= 2 && e->n <= HK_CALLN_MAX) {
     unknown_call(c, e, tail);
     return;

@@ -1355,6 +1355,29 @@ dispatch:
     AFTER(apply(vm, false));
     NEXT();
   }
+  /* BUILTIN A, arg, CALL in one (SPEC 11.2: resolved at compile time). A
+  ** request (process or I/O builtin) goes to the host as apply makes it; a
+  ** synchronous builtin is called here with its argument still on the stack
+  ** (a root), and the collection it may ask for follows its result. */
+  CASE(CALLB) {
+    uint32_t id = img->imports[A()];
+    hk_value_t a = sp[-1];
+    if (UNLIKELY(is_request_builtin(id))) {
+      sp--;
+      SAVE();
+      make_request(vm, id, a);
+      AFTER(serve_now(vm));
+      NEXT();
+    }
+    SAVE();
+    hk_value_t r;
+    if (UNLIKELY(call_builtin(vm, id, a, &r))) goto stop;
+    sp[-1] = r;
+    left -= vm->charge;
+    vm->charge = 0;
+    GC_POINT(0);
+    NEXT();
+  }
   CASE(TCALL)
   do_tcall:
     SAVE();

@@ -91,6 +91,8 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   cr_assert_not_null(strstr(text, "CALLG     1 2"), "%s", text);
   cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
   cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
+  cr_assert_not_null(strstr(text, "CALLB"), "a builtin applied is one instruction: %s", text);
+  cr_assert_null(strstr(text, "BUILTIN "), "no builtin is used as a value here: %s", text);
   free(text);
 }
 
