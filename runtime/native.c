@@ -573,7 +573,7 @@ int hk_native_exec(hk_proc_t *p, hk_vm_t *vm) {
   hk_natives_t *nat = get_natives(hk_rt_of(p));
   if (!nat) return fail(vm, "out of memory");
   hiko_call_t c = {.nat = nat, .info = &exec_info, .e = &exec_entry};
-  int rc = hk_value_to_api(vm, hk_vm_image(vm), hk_vm_request(vm)->arg, &c.arg);
+  int rc = hk_value_to_api(vm, hk_rt_program_of(p), hk_vm_request(vm)->arg, &c.arg);
   if (rc < 0) return fail(vm, "out of memory");
   return start_job(p, vm, &c);
 }
@@ -586,7 +586,7 @@ int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   uint32_t id = hk_vm_request(vm)->builtin, i = id - HK_B__COUNT;
   if (!nat || id < HK_B__COUNT || i >= nat->n) return fail(vm, "native: not available in this runtime");
   hiko_call_t c = {.nat = nat, .info = &nat->infos[i], .e = &nat->items[i]};
-  int rc = hk_value_to_api(vm, hk_vm_image(vm), hk_vm_request(vm)->arg, &c.arg);
+  int rc = hk_value_to_api(vm, hk_rt_program_of(p), hk_vm_request(vm)->arg, &c.arg);
   if (rc < 0) return fail(vm, "out of memory");
   if (!(c.e->flags & HIKO_NATIVE_BLOCKING)) return serve_sync(vm, &c);
   return start_job(p, vm, &c);

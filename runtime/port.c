@@ -86,7 +86,7 @@ static int deliver(hiko_port_t *port, hiko_value_t *v) {
 
 int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_value_t v) {
   hiko_value_t *a;
-  int rc = hk_value_to_api(vm, hk_vm_image(vm), v, &a);
+  int rc = hk_value_to_api(vm, hk_rt_program_of(hk_vm_user(vm)), v, &a);
   if (rc) return rc;
   (void)rt;
   return deliver((hiko_port_t *)e, a);

@@ -125,5 +125,9 @@ typedef struct hk_pdata {
 } hk_pdata_t;
 
 static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }
+/* The program process [p] runs (its root's). */
+static inline hiko_program_t *hk_rt_program_of(hk_proc_t *p) {
+  return ((hk_pdata_t *)p->user)->root->prog;
+}
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "runtime/value.h"
 #include "vm/bi_fmt.h"
+#include "vm/check.h"
 #include "vm/image.h"
 #include "vm/utf8.h"
 
@@ -33,9 +34,20 @@ struct hiko_value {
   } as;
   hiko_value_t **items;
   char *ctor;            /* DATA: constructor name */
-  const hk_image_t *img; /* DATA, FUNCTION, RNG: the program they belong to (may be NULL) */
+  /* DATA, FUNCTION: the program they belong to, with a reference (so the
+  ** image that numbers the constructor or holds the code cannot go away and
+  ** be mistaken for another); NULL for a prelude constructor built by the
+  ** runtime (ctor_index is then the prelude's). img is prog's image. */
+  hiko_program_t *prog;
+  const hk_image_t *img;
   hk_msg_t *opaque;      /* FUNCTION, RNG: the value as a block */
 };
+
+/* Sets [v]'s program (a new reference). */
+static void set_prog(hiko_value_t *v, hiko_program_t *prog) {
+  v->prog = prog ? hk_program_retain(prog) : NULL;
+  v->img = prog ? hk_program_image(prog) : NULL;
+}
 
 /* ---- A growable stack of pointers ------------------------------------------- */
 
@@ -139,9 +151,9 @@ int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *pay
                     hiko_value_t **out) {
   const hk_image_t *img = hk_program_image(p);
   if (!img || !ctor) return -EINVAL;
-  uint32_t i = 0;
-  while (i < img->nctors && strcmp(img->ctors[i].name, ctor) != 0) i++;
-  if (i == img->nctors) return -ENOENT;
+  int64_t found = hk_image_ctor_find(img, ctor);
+  if (found < 0) return -ENOENT;
+  uint32_t i = (uint32_t)found;
   if (img->ctors[i].has_payload != (payload != NULL)) return -EINVAL;
   hiko_value_t *v = node(HIKO_DATA);
   char *name = strdup(ctor);
@@ -154,7 +166,7 @@ int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *pay
   }
   v->ctor = name;
   v->ctor_index = i;
-  v->img = img;
+  set_prog(v, (hiko_program_t *)p); /* the reference count is not part of p's contents */
   if (payload) {
     it[0] = payload;
     v->items = it;
@@ -213,6 +225,7 @@ void hiko_value_free(hiko_value_t *v) {
     free(cur->ctor);
     if (cur->kind == HIKO_STRING || cur->kind == HIKO_BYTES) free(cur->as.s.p);
     if (cur->opaque) hk_msg_free(cur->opaque);
+    if (cur->prog) hiko_program_release(cur->prog);
     free(cur);
     if (s.n == 0) break;
     cur = s.v[--s.n];
@@ -360,8 +373,9 @@ static int items_for(hiko_value_t *v, size_t n) {
 }
 
 /* Converts one node; pushes its children. */
-static int from_one(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value_t **dst,
+static int from_one(hk_vm_t *vm, hiko_program_t *prog, hk_value_t x, hiko_value_t **dst,
                     pstack_t *s) {
+  const hk_image_t *img = hk_program_image(prog);
   hiko_value_t *v = NULL;
   int rc = 0;
   switch (x.tag) {
@@ -392,7 +406,7 @@ static int from_one(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value
     uint32_t c = hk_data_ctor(x);
     if (!(v = node(HIKO_DATA))) break;
     v->ctor_index = c;
-    v->img = img;
+    set_prog(v, prog);
     v->ctor = strdup(img && c < img->nctors ? img->ctors[c].name : "?");
     if (!v->ctor) rc = -ENOMEM;
     if (!rc && x.tag == HK_T_DATA && !(rc = items_for(v, 1)))
@@ -402,8 +416,9 @@ static int from_one(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value
   default: /* functions, Rng, continuations: opaque, kept as a block */
     v = node(x.tag == HK_T_RNG ? HIKO_RNG : HIKO_FUNCTION);
     if (!v) break;
-    v->img = img;
-    if (vm && hk_value_copy_out(vm, x, 0, &v->opaque) != 0) v->opaque = NULL;
+    if (v->kind == HIKO_FUNCTION) set_prog(v, prog);
+    /* Detached: C may keep it longer than the tree's global store lives. */
+    if (vm && hk_value_copy_detached(vm, x, 0, NULL, &v->opaque, NULL) != 0) v->opaque = NULL;
     break;
   }
   if (!v && !rc) rc = -ENOMEM;
@@ -415,13 +430,13 @@ static int from_one(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value
   return 0;
 }
 
-int hk_value_to_api(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value_t **out) {
+int hk_value_to_api(hk_vm_t *vm, hiko_program_t *prog, hk_value_t x, hiko_value_t **out) {
   pstack_t s = {0};
   hiko_value_t *root = NULL;
   int rc = ppush(&s, x, &root);
   while (!rc && s.n) {
     pend_t p = s.v[--s.n];
-    rc = from_one(vm, img, p.src, p.dst, &s);
+    rc = from_one(vm, prog, p.src, p.dst, &s);
   }
   free(s.v);
   if (rc) {
@@ -439,13 +454,12 @@ typedef struct qend {
   hk_value_t *dst;
 } qend_t;
 
-/* Finds constructor [v] in [img]: by index for the same program, by name
-** otherwise. Returns the index or -ENOENT. */
+/* Finds constructor [v] in [img]: by index for the same program and for
+** the prelude's, by name and datatype for another program (as a message
+** between programs, hk_image_ctor_map). Returns the index or -ENOENT. */
 static int64_t ctor_in(const hk_image_t *img, const hiko_value_t *v) {
-  if (v->img == img && v->ctor_index < img->nctors) return v->ctor_index;
-  for (uint32_t i = 0; i < img->nctors; i++)
-    if (strcmp(img->ctors[i].name, v->ctor) == 0) return i;
-  return -ENOENT;
+  if (!v->img) return v->ctor_index < img->nctors ? (int64_t)v->ctor_index : -ENOENT;
+  return hk_image_ctor_map(v->img, v->ctor_index, img);
 }
 
 static int to_one(hk_vm_t *vm, const hiko_value_t *v, hk_value_t *dst, qend_t **st, size_t *n,
@@ -531,8 +545,14 @@ int hk_value_failure_api(const char *message, hiko_value_t **out) {
   hiko_value_t *v = node(HIKO_DATA);
   if (!v) return -ENOMEM;
   const char *name = "RuntimeError";
-  if (strcmp(message, "cancelled") == 0) name = "Cancelled";
-  else if (strcmp(message, "fuel exhausted") == 0) name = "FuelExhausted";
+  v->ctor_index = HK_CTOR_RUNTIME_ERROR; /* the prelude's (img NULL) */
+  if (strcmp(message, "cancelled") == 0) {
+    name = "Cancelled";
+    v->ctor_index = HK_CTOR_CANCELLED;
+  } else if (strcmp(message, "fuel exhausted") == 0) {
+    name = "FuelExhausted";
+    v->ctor_index = HK_CTOR_FUEL_EXHAUSTED;
+  }
   v->ctor = strdup(name);
   if (!v->ctor) {
     free(v);
@@ -556,7 +576,7 @@ int hk_value_clone_shallow(const hiko_value_t *s, hiko_value_t **out) {
   if (!d) return -ENOMEM;
   d->as = s->as;
   d->ctor_index = s->ctor_index;
-  d->img = s->img;
+  set_prog(d, s->prog);
   if (s->opaque && hk_msg_dup(s->opaque, &d->opaque)) {
     free(d);
     return -ENOMEM;

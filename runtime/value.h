@@ -17,10 +17,12 @@ hiko_program_t *hk_program_retain(hiko_program_t *p);
 void hk_program_natives(const hiko_program_t *p, const hk_builtin_info_t **out, uint32_t *n);
 
 /* Converts [x] (a value of [vm]'s heap, or of a block adopted into it) to
-** an API value; [img] names its constructors. Iterative. Functions and Rng
-** values become opaque. Returns 0 or -ENOMEM. Ownership: *out owned
-** (hiko_value_free). Thread: vm's owner. */
-int hk_value_to_api(hk_vm_t *vm, const hk_image_t *img, hk_value_t x, hiko_value_t **out);
+** an API value; [prog] (vm's program) names its constructors, and its data
+** and function values keep a reference to it. Iterative. Functions and Rng
+** values become opaque detached blocks (hk_value_copy_detached: nothing in
+** them points into a tree's global store). Returns 0 or -ENOMEM.
+** Ownership: borrows prog; *out owned (hiko_value_free). Thread: vm's owner. */
+int hk_value_to_api(hk_vm_t *vm, hiko_program_t *prog, hk_value_t x, hiko_value_t **out);
 
 /* Builds [v] in [vm]'s heap. Iterative. Function and Rng values are copied
 ** from their blocks (v stays usable). Returns 0, -ENOENT (a constructor the

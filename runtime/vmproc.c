@@ -278,22 +278,84 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   return complete(vm, hk_pid(pid));
 }
 
-/* True if [env] holds a function and [target] runs another program: a
-** function reads its own program's code and global store, so it may only
-** reach a process of the same program (SPEC §6.12.5). Processes of one
-** tree share the program: only a send to another root's tree looks further. */
-static bool foreign_function(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_envelope_t *env) {
-  if (target->root_pid == p->root_pid) return false;
-  const hk_image_t *img = hk_rt_tree_image(vp_of(p)->pd.rt, target->root_pid);
-  if (img == hk_vm_image(vm)) return false; /* NULL (no such root): refuse too */
-  if (env->payload) return hk_msg_has_function(env->payload);
-  return hk_is_function(hk_mk((hk_tag_t)env->aux[0], env->aux[1]));
+/* Fails the sender of a message that cannot leave its tree (rc from
+** hk_value_copy_detached or cross_tree). */
+static int cross_error(hk_vm_t *vm, int rc, const hk_image_t *img, uint32_t missing,
+                       uint64_t limit) {
+  if (rc == -EXDEV)
+    return fail(vm, "send_message: cannot send functions to a process of another program");
+  if (rc == -ENOENT) {
+    const hk_ctor_info_t *k = &img->ctors[missing];
+    const char *dt = k->datatype < img->ndatatypes ? img->datatypes[k->datatype] : "?";
+    return fail(vm,
+                "send_message: cannot send constructor %s of %s to a process of another "
+                "program that does not define it",
+                k->name, dt);
+  }
+  return copy_error(vm, "send_message", rc, limit);
 }
 
-static int fail_foreign(hk_vm_t *vm, hk_envelope_t *env) {
-  if (env->payload) hk_msg_free(env->payload);
-  hk_envelope_free(env);
-  return fail(vm, "send_message: cannot send functions to a process of another program");
+/* The payload of a message for [target] in another root's tree (SPEC
+** §6.1.3, §12): a detached copy, with no pointer into this tree's global
+** store, whose life ends with this tree, and, for another program, with
+** its constructors translated by name and datatype and functions refused
+** (§6.12.1, §6.12.5; docs/runtime.md "Messages between programs"). The
+** copy is charged like any send. Returns 0, or a code for cross_error with
+** *missing set. */
+static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
+                      hk_envelope_t *env, uint32_t *missing) {
+  const hk_image_t *img = hk_rt_tree_image(vp_of(p)->pd.rt, target->root_pid);
+  if (!img) return -EXDEV; /* roots live as long as the runtime: not reached */
+  if (!hk_is_obj(v)) {
+    env->payload = NULL;
+    env->aux[0] = v.tag;
+    env->aux[1] = v.as.u;
+    if (img == hk_vm_image(vm)) return 0;
+    if (hk_is_function(v)) return -EXDEV;
+    if (v.tag != HK_T_DATA0) return 0;
+    int64_t c = hk_image_ctor_map(hk_vm_image(vm), (uint32_t)v.as.u, img);
+    if (c < 0) *missing = (uint32_t)v.as.u;
+    else env->aux[1] = (uint64_t)c;
+    return c < 0 ? -ENOENT : 0;
+  }
+  hk_msg_t *m;
+  int rc = hk_value_copy_detached(vm, v, copy_limit(vp_of(p)->pd.rt), img, &m, missing);
+  if (rc) return rc;
+  hk_vm_charge(vm, hk_msg_objects(m));
+  env->payload = m;
+  return 0;
+}
+
+/* Fills [env] with [v] for [target] (NULL: a pid that is unknown or has
+** ended; the value is still copied, so an unsendable one fails the sender).
+** Returns 0, or -1 having failed the sender and freed env. */
+static int fill_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
+                         hk_envelope_t *env) {
+  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  env->payload = NULL;
+  int rc;
+  if (target && target->root_pid != p->root_pid) {
+    uint32_t missing = 0;
+    if ((rc = cross_tree(p, vm, target, v, env, &missing)) == 0) return 0;
+    hk_envelope_free(env);
+    cross_error(vm, rc, hk_vm_image(vm), missing, copy_limit(rt));
+    return -1;
+  }
+  /* An immediate travels inside the envelope; anything else as a block. */
+  if (!hk_is_obj(v)) {
+    env->aux[0] = v.tag;
+    env->aux[1] = v.as.u;
+    return 0;
+  }
+  hk_msg_t *m;
+  if ((rc = hk_value_copy_out(vm, v, copy_limit(rt), &m))) {
+    hk_envelope_free(env);
+    copy_error(vm, "send_message", rc, copy_limit(rt));
+    return -1;
+  }
+  hk_vm_charge(vm, hk_msg_objects(m));
+  env->payload = m;
+  return 0;
 }
 
 static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
@@ -314,26 +376,11 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     }
     if (e) hk_pmentry_unref(e);
   }
-  /* An immediate travels inside the envelope; anything else as a block. */
   hk_envelope_t *env = hk_envelope_new();
   if (!env) return fail(vm, "out of memory");
-  env->payload = NULL;
-  if (hk_is_obj(v)) {
-    hk_msg_t *m;
-    int rc = hk_value_copy_out(vm, v, copy_limit(rt), &m);
-    if (rc) {
-      hk_envelope_free(env);
-      return copy_error(vm, "send_message", rc, copy_limit(rt));
-    }
-    hk_vm_charge(vm, hk_msg_objects(m));
-    env->payload = m;
-  } else {
-    env->aux[0] = v.tag;
-    env->aux[1] = v.as.u;
-  }
   vmproc_t *vp = vp_of(p);
   if (vp->last && vp->last_pid == to.as.u) {
-    if (foreign_function(p, vm, vp->last, env)) return fail_foreign(vm, env);
+    if (fill_envelope(p, vm, vp->last, v, env)) return SERVE_CONTINUE;
     if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
       hk_proc_unref(vp->last);
       vp->last = NULL;
@@ -341,16 +388,16 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     return complete(vm, hk_unit());
   }
   hk_proc_t *target = hk_proc_get(rt->procs, to.as.u);
+  if (fill_envelope(p, vm, target, v, env)) {
+    if (target) hk_proc_unref(target);
+    return SERVE_CONTINUE;
+  }
   if (!target) {
     /* Unknown or ended: dropped and counted. */
     hk_msg_t *m = env->payload;
     hk_envelope_free(env);
     hk_proc_send(rt->procs, to.as.u, m, w);
     return complete(vm, hk_unit());
-  }
-  if (foreign_function(p, vm, target, env)) {
-    hk_proc_unref(target);
-    return fail_foreign(vm, env);
   }
   if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
     if (vp->last) hk_proc_unref(vp->last);
@@ -660,7 +707,7 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
   if (!p->link) { /* a root: its message and failure value (SPEC §6.8.2, §12.2) */
     hk_value_t v;
     hiko_value_t *fv = NULL;
-    if (failure_value(vp, f, &v) == 0) hk_value_to_api(vp->vm, hk_vm_image(vp->vm), v, &fv);
+    if (failure_value(vp, f, &v) == 0) hk_value_to_api(vp->vm, vp->pd.root->prog, v, &fv);
     hk_rt_root_failed(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed", fv);
     return HK_SLICE_FAILED;
   }

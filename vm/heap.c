@@ -604,6 +604,7 @@ typedef struct copier {
   memo_t memo;
   uint64_t objects, max;
   bool share_all;
+  bool copy_static; /* copy static objects too (hk_value_copy_detached) */
   uint8_t flags; /* flags of every copy (HK_OBJ_STATIC for the global store) */
   int err;
 } copier_t;
@@ -654,7 +655,7 @@ static hk_obj_t *msg_put(copier_t *k, hk_obj_t *o) {
 }
 
 static int msg_fix(copier_t *k, hk_value_t *v) {
-  if (v->tag < HK_T__OBJ || (v->as.o->flags & HK_OBJ_STATIC)) return 0;
+  if (v->tag < HK_T__OBJ || ((v->as.o->flags & HK_OBJ_STATIC) && !k->copy_static)) return 0;
   hk_obj_t *n = msg_put(k, v->as.o);
   if (!n) return k->err;
   v->as.o = n;
@@ -662,14 +663,16 @@ static int msg_fix(copier_t *k, hk_value_t *v) {
 }
 
 /* Copies [nroots] values into a new block: the roots first (16 bytes each,
-** in the first chunk), then the objects. Returns 0 or a negative errno. */
+** in the first chunk), then the objects (static ones too with
+** [copy_static]). Returns 0 or a negative errno. */
 static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bool share_all,
-                      uint8_t flags, hk_chunk_t **out) {
+                      bool copy_static, uint8_t flags, hk_chunk_t **out) {
   size_t head = (size_t)nroots * sizeof(hk_value_t);
   hk_chunk_t *c = block_alloc(head > BIG_FIRST ? head * 2 : BIG_FIRST);
   if (!c) return -ENOMEM;
   c->used = head;
-  copier_t k = {.first = c, .last = c, .max = max, .share_all = share_all, .flags = flags};
+  copier_t k = {.first = c, .last = c, .max = max, .share_all = share_all,
+               .copy_static = copy_static, .flags = flags};
   hk_value_t *root = (hk_value_t *)c->data;
   int rc = 0;
   for (uint32_t i = 0; i < nroots && !rc; i++) {
@@ -716,6 +719,7 @@ typedef struct fast {
   size_t used;
   uint64_t objects, max;
   uint32_t nclos;
+  bool copy_static; /* copy static objects too (hk_value_copy_detached) */
   hk_obj_t *from[FAST_CLOS], *to[FAST_CLOS];
 } fast_t;
 
@@ -723,7 +727,7 @@ typedef struct fast {
 static bool fast_fix(fast_t *f, hk_value_t *v) {
   if (v->tag < HK_T__OBJ) return true;
   hk_obj_t *o = v->as.o;
-  if (o->flags & HK_OBJ_STATIC) return true;
+  if ((o->flags & HK_OBJ_STATIC) && !f->copy_static) return true;
   if (o->tag == HK_T_CLOSURE) {
     for (uint32_t i = 0; i < f->nclos; i++)
       if (f->from[i] == o) {
@@ -792,9 +796,9 @@ static void fast_place(const fast_t *f, unsigned char *to, hk_value_t *root) {
 }
 
 /* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
-static int fast_copy(hk_value_t v, uint64_t max, hk_chunk_t **out) {
+static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
   _Alignas(16) unsigned char buf[FAST_BYTES];
-  fast_t f = {.buf = buf, .max = max};
+  fast_t f = {.buf = buf, .max = max, .copy_static = copy_static};
   if (!fast_gather(&f, v)) return 1;
   hk_chunk_t *c = block_alloc(f.used);
   if (!c) return -ENOMEM;
@@ -832,14 +836,89 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
   (void)vm;
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   hk_chunk_t *c;
-  int rc = fast_copy(v, max_objects, &c);
+  int rc = fast_copy(v, max_objects, false, &c);
   if (rc <= 0) {
     if (rc == 0) *out = (hk_msg_t *)(void *)c;
     return rc;
   }
-  rc = block_copy(&v, 1, max_objects, false, 0, &c);
+  rc = block_copy(&v, 1, max_objects, false, false, 0, &c);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
+}
+
+/* ---- Copies that leave the tree ----------------------------------------------- */
+
+/* Translates the constructors of a block for another program: map[c]
+** caches hk_image_ctor_map (0: not looked up yet, else index + 1). A
+** constructor [to] lacks is noted (the first in *missing) and the walk goes
+** on: a function anywhere is the error reported first (SPEC §6.12.5). */
+typedef struct xlate {
+  const hk_image_t *from, *to;
+  uint32_t *map;
+  bool lacks;
+  uint32_t missing;
+} xlate_t;
+
+static void xlate_ctor(xlate_t *x, uint32_t *c) {
+  if (*c >= x->from->nctors || !x->map[*c]) {
+    int64_t to = hk_image_ctor_map(x->from, *c, x->to);
+    if (to < 0) {
+      if (!x->lacks) x->missing = *c;
+      x->lacks = true;
+      return;
+    }
+    x->map[*c] = (uint32_t)to + 1;
+  }
+  *c = x->map[*c] - 1;
+}
+
+static int xlate_value(xlate_t *x, hk_value_t *v) {
+  if (hk_is_function(*v)) return -EXDEV;
+  if (v->tag != HK_T_DATA0) return 0;
+  uint32_t c = (uint32_t)v->as.u;
+  xlate_ctor(x, &c);
+  v->as.u = c;
+  return 0;
+}
+
+/* Rewrites every constructor of block [c] (its root, then its objects back
+** to back along the chain) for x->to. Returns 0, -EXDEV (a function),
+** -ENOENT (x->missing). */
+static int xlate_block(xlate_t *x, hk_chunk_t *c) {
+  if (xlate_value(x, (hk_value_t *)(void *)c->data)) return -EXDEV;
+  for (size_t off = sizeof(hk_value_t); c; c = c->next, off = 0)
+    while (off < c->used) {
+      hk_obj_t *o = (hk_obj_t *)(void *)(c->data + off);
+      off += obj_size(o);
+      if (o->tag == HK_T_CLOSURE || o->tag == HK_T_PAP) return -EXDEV;
+      if (o->tag == HK_T_DATA) xlate_ctor(x, &o->n);
+      uint32_t n;
+      hk_value_t *vals = obj_vals(o, &n);
+      for (uint32_t i = 0; i < n; i++)
+        if (xlate_value(x, &vals[i])) return -EXDEV;
+    }
+  return x->lacks ? -ENOENT : 0;
+}
+
+int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, const hk_image_t *to,
+                           hk_msg_t **out, uint32_t *missing) {
+  if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  hk_chunk_t *c;
+  int rc = fast_copy(v, max_objects, true, &c);
+  if (rc > 0) rc = block_copy(&v, 1, max_objects, false, true, 0, &c);
+  if (rc) return rc;
+  if (to && to != vm->img) {
+    xlate_t x = {.from = vm->img, .to = to, .map = calloc(vm->img->nctors + 1, sizeof *x.map)};
+    rc = x.map ? xlate_block(&x, c) : -ENOMEM;
+    free(x.map);
+    if (rc == -ENOENT && missing) *missing = x.missing;
+    if (rc) {
+      blocks_free(c);
+      return rc;
+    }
+  }
+  *out = (hk_msg_t *)(void *)c;
+  return 0;
 }
 
 /* ---- The shared global store ------------------------------------------------ */
@@ -923,7 +1002,7 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   }
   if (!rc && k) {
     hk_chunk_t *c;
-    rc = block_copy(roots, k, UINT64_MAX, true, HK_OBJ_STATIC, &c);
+    rc = block_copy(roots, k, UINT64_MAX, true, false, HK_OBJ_STATIC, &c);
     if (!rc) {
       hk_chunk_t *tail = c;
       while (tail->next) tail = tail->next;

@@ -1,6 +1,8 @@
 /* image.c — program image memory. */
 #include "vm/image.h"
 
+#include "vm/check.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,4 +39,30 @@ int hk_image_string(hk_image_t *img, const char *s, size_t len, hk_value_t *out)
   str->data[len] = '\0';
   *out = hk_obj_value(&str->h);
   return 0;
+}
+
+/* The datatype name of constructor [c] of [img]. */
+static const char *datatype_of(const hk_image_t *img, uint32_t c) {
+  uint32_t d = img->ctors[c].datatype;
+  return d < img->ndatatypes && img->datatypes[d] ? img->datatypes[d] : "";
+}
+
+int64_t hk_image_ctor_map(const hk_image_t *from, uint32_t c, const hk_image_t *to) {
+  if (c >= from->nctors) return -ENOENT;
+  const hk_ctor_info_t *k = &from->ctors[c];
+  if (from == to) return c;
+  if (c < HK_CTOR__PRELUDE_COUNT && c < to->nctors && strcmp(to->ctors[c].name, k->name) == 0)
+    return c;
+  const char *dt = datatype_of(from, c);
+  for (uint32_t i = HK_CTOR__PRELUDE_COUNT; i < to->nctors; i++)
+    if (strcmp(to->ctors[i].name, k->name) == 0 && to->ctors[i].has_payload == k->has_payload &&
+        strcmp(datatype_of(to, i), dt) == 0)
+      return i;
+  return -ENOENT;
+}
+
+int64_t hk_image_ctor_find(const hk_image_t *img, const char *name) {
+  for (uint32_t i = img->nctors; i-- > 0;)
+    if (strcmp(img->ctors[i].name, name) == 0) return i;
+  return -ENOENT;
 }

@@ -74,4 +74,16 @@ void hk_image_free(hk_image_t *img);
 ** Returns 0 or -ENOMEM. */
 int hk_image_string(hk_image_t *img, const char *s, size_t len, hk_value_t *out);
 
+/* The constructor of [to] that stands for constructor [c] of [from] when a
+** value crosses from one program to another (SPEC §4.1, §6.12.1): the
+** prelude's constructors (§3.4) are the same in every program; any other
+** is [to]'s constructor of the same name, of a datatype of the same name,
+** with a payload exactly when [c] has one. Returns its index, or -ENOENT.
+** Thread: any. */
+int64_t hk_image_ctor_map(const hk_image_t *from, uint32_t c, const hk_image_t *to);
+/* The constructor a host means by [name] (hiko_value_data): the last one
+** declared, so a program's own constructor hides the prelude's of the same
+** name (SPEC §3.1.2). Returns its index, or -ENOENT. Thread: any. */
+int64_t hk_image_ctor_find(const hk_image_t *img, const char *name);
+
 #endif

@@ -241,6 +241,17 @@ int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out);
 ** (for hk_vm_charge). Thread: owner of both instances. */
 int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
                   uint64_t *objects);
+/* As hk_value_copy_out, for a process of another root's tree or for C (a
+** port, a native builtin): the copy holds no pointer into the sender's
+** global store or its program's constants (static objects are copied too),
+** so it outlives the sender's tree. With [to] another program's image,
+** every constructor becomes [to]'s (hk_image_ctor_map) and a function is
+** refused. Returns 0, -EINVAL (a continuation), -E2BIG, -ENOMEM, -EXDEV (a
+** function for another program), -ENOENT ([to] has no such constructor:
+** *missing is its index in [vm]'s image). Ownership: *out owned.
+** Thread: the owner of [vm]. */
+int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, const hk_image_t *to,
+                           hk_msg_t **out, uint32_t *missing);
 void hk_msg_free(hk_msg_t *m);
 /* A new block holding a copy of [m]'s value (for a value kept outside any
 ** process and delivered more than once, e.g. a function value held by C).

@@ -1,6 +1,6 @@
 /* api_check.h — Criterion helpers shared by the embedding API tests
 ** (api_test.c, qa_api_test.c): compile a program that must compile, show a
-** value. Include after criterion.h and hiko.h. */
+** value, join a root expecting an outcome, end a test. Include after criterion.h and hiko.h. */
 #ifndef HIKO_TEST_API_CHECK_H
 #define HIKO_TEST_API_CHECK_H
 
@@ -29,6 +29,25 @@ static char *show(const hiko_value_t *v) {
   cr_assert_eq(hiko_value_show(v, &s), 0);
   cr_assert_not_null(s);
   return s;
+}
+
+/* Joins root [pid] (10 s at most) and checks its status and, unless NULL,
+** its message. */
+static void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const char *message) {
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, pid, &r, 10000), 0);
+  cr_assert_eq(r.status, status, "status %d, message %s", r.status, r.message ? r.message : "");
+  if (message) cr_assert_str_eq(r.message, message);
+  hiko_result_clear(&r);
+}
+
+/* Ends a test: closes [port], destroys [rt], releases [p1] and [p2] (each
+** may be NULL). */
+static void teardown(hiko_runtime_t *rt, hiko_port_t *port, hiko_program_t *p1, hiko_program_t *p2) {
+  if (port) cr_assert_eq(hiko_port_close(port), 0);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  if (p1) hiko_program_release(p1);
+  if (p2) hiko_program_release(p2);
 }
 
 #endif

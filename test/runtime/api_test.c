@@ -487,3 +487,172 @@ Test(runtime_api, trace_file_has_one_event_per_slice) {
   cr_assert_not_null(strstr(text, "\"end\":\"block\""));
   cr_assert_not_null(strstr(text, "\"end\":\"done\""));
 }
+
+/* SPEC §4.1, §6.12.1: Data values cross to a process of another program;
+** their constructors are the receiver's constructors of the same name and
+** datatype (constructor numbers differ between programs: b declares other
+** types first). The prelude's constructors are the same everywhere; a
+** program's own `Ok` (hiding the prelude's, §3.1.2) is not the prelude's. */
+Test(runtime_api, data_crosses_programs_by_name) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *a = compile(rt,
+      "datatype color = Red | Green | Blue\n"
+      "datatype shape = Circle of Int | Square of Int * color\n"
+      "datatype mine = Ok of String\n"
+      "val other : Pid = receive_message ()\n"
+      "val _ = send_message (other, [Circle 1, Square (2, Blue), Circle 3])\n"
+      "val _ = send_message (other, (Green, Err (ChildFailed Cancelled)))\n"
+      "val _ = send_message (other, Ok \"own\")\n"
+      "val _ = send_message (other, Blue)\n");
+  hiko_program_t *b = compile(rt,
+      "datatype pad = P0 | P1 | P2 | P3 of Int\n"
+      "datatype mine = Ok of String\n"
+      "datatype color = Red | Green | Blue\n"
+      "datatype shape = Circle of Int | Square of Int * color\n"
+      "fun area s = case s of Circle r => 3 * r * r | Square (w, c) => w * w + (case c of Blue => 100 | _ => 0)\n"
+      "val shapes : shape list = receive_message ()\n"
+      "val _ = println shapes\n"
+      "fun areas l = case l of [] => [] | s :: t => area s :: areas t\n"
+      "val _ = println (areas shapes)\n"
+      "val (c, o) : color * Int outcome = receive_message ()\n"
+      "val _ = println (c, o, case o of Err (ChildFailed Cancelled) => 1 | _ => 0)\n"
+      "val m : mine = receive_message ()\n"
+      "val _ = println (case m of Ok s => s)\n"
+      "val k : color = receive_message ()\n"
+      "val _ = println (k = Blue)\n");
+  hiko_pid_t rb, ra;
+  cr_assert_eq(hiko_spawn_main(rt, b, &rb), 0);
+  cr_assert_eq(hiko_spawn_main(rt, a, &ra), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  send_pid(rt, ra, rb);
+  expect_end(rt, ra, HIKO_DONE, NULL);
+  expect_end(rt, rb, HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "[Circle 1, Square (2, Blue), Circle 3]\n"
+                             "[3, 104, 27]\n"
+                             "(Green, Err (ChildFailed Cancelled), 1)\n"
+                             "own\n"
+                             "true\n");
+  teardown(rt, NULL, a, b);
+}
+
+/* A constructor the receiving program does not have (by name, by datatype,
+** or with a payload where the receiver's has none) cannot be delivered:
+** the sender fails and the receiver gets nothing (docs/runtime.md). */
+Test(runtime_api, data_without_receiver_constructor_fails_sender) {
+  static const char *const sends[] = {
+      "val _ = send_message (other, [Only 1])\n",
+      "val _ = send_message (other, (1, Blue))\n",
+      "val _ = send_message (other, Red 1)\n",
+  };
+  static const char *const msgs[] = {
+      "send_message: cannot send constructor Only of only to a process of another program that does not define it",
+      "send_message: cannot send constructor Blue of color to a process of another program that does not define it",
+      "send_message: cannot send constructor Red of color to a process of another program that does not define it",
+  };
+  for (size_t i = 0; i < 3; i++) {
+    hiko_runtime_t *rt = make_rt(2, false);
+    char src[512];
+    snprintf(src, sizeof src,
+             "datatype only = Only of Int\n"
+             "datatype color = Red of Int | Blue\n"
+             "val other : Pid = receive_message ()\n%s", sends[i]);
+    hiko_program_t *a = compile(rt, src);
+    hiko_program_t *b = compile(rt,
+        "datatype colour = Blue\n"
+        "datatype color = Red | Green\n"
+        "val v = receive_message ()\n"
+        "val _ = println \"got it\"\n");
+    hiko_pid_t rb, ra;
+    cr_assert_eq(hiko_spawn_main(rt, b, &rb), 0);
+    cr_assert_eq(hiko_spawn_main(rt, a, &ra), 0);
+    cr_assert_eq(hiko_start(rt), 0);
+    send_pid(rt, ra, rb);
+    expect_end(rt, ra, HIKO_FAILED, msgs[i]);
+    hiko_result_t r;
+    cr_assert_eq(hiko_join(rt, rb, &r, 200), -ETIMEDOUT, "b got nothing");
+    cr_assert_str_eq(out.data, "");
+    teardown(rt, NULL, a, b);
+  }
+}
+
+/* The same through C: a data value received on a port from program a and
+** sent with hiko_send to program b is b's constructor; one b lacks is
+** refused with -EINVAL. */
+Test(runtime_api, data_from_a_port_crosses_programs) {
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *a = compile(rt,
+      "datatype color = Red | Green | Blue\n"
+      "datatype box = Box of color * Int | Lid\n"
+      "val port = receive_message ()\n"
+      "val _ = send_message (port, [Box (Blue, 1), Lid])\n"
+      "val _ = send_message (port, Green)\n");
+  hiko_program_t *b = compile(rt,
+      "datatype color = Blue | Red\n"
+      "datatype box = Lid | Box of color * Int\n"
+      "val v : box list = receive_message ()\n"
+      "val _ = println (v, case v of [Box (Blue, n), Lid] => n | _ => 0)\n");
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t rb;
+  cr_assert_eq(hiko_spawn_main(rt, b, &rb), 0);
+  hiko_pid_t ra = start_with_port(rt, a, port);
+  hiko_value_t *boxes, *green;
+  cr_assert_eq(hiko_port_recv(port, &boxes, 5000), 0);
+  cr_assert_eq(hiko_port_recv(port, &green, 5000), 0);
+  expect_end(rt, ra, HIKO_DONE, NULL);
+  cr_assert_eq(hiko_send(rt, rb, green), -EINVAL);
+  cr_assert_eq(hiko_send(rt, rb, boxes), 0);
+  expect_end(rt, rb, HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "([Box (Blue, 1), Lid], 1)\n");
+  hiko_value_free(boxes);
+  hiko_value_free(green);
+  teardown(rt, port, a, b);
+}
+
+/* SPEC §12.3.1, §10.6.5: a function value held by C owes nothing to the
+** tree it came from. Here a child sends a global closure, which it reads
+** from its tree's shared global store, to a port; the first runtime (and
+** with it that store) is destroyed; the value is then sent to a root of
+** the same program in a second runtime, which calls it (ASan: no read of
+** freed memory). */
+Test(runtime_api, function_value_outlives_its_tree) {
+  static const char src[] =
+      "datatype cmd = Port of Pid | Call of Int -> Int\n"
+      "fun sum l = case l of [] => 0 | x :: t => x + sum t\n"
+      "val f = let val b = [40, 1] in fn y => y + sum b end\n"
+      "val _ = case receive_message () of\n"
+      "    Port p => await_process (spawn (fn () => send_message (p, f)))\n"
+      "  | Call g => println (g 1)\n";
+  hiko_runtime_t *rt = make_rt(2, false);
+  hiko_program_t *p = compile(rt, src);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  hiko_value_t *pid, *cmd, *fn;
+  cr_assert_eq(hiko_value_pid(hiko_port_pid(port), &pid), 0);
+  cr_assert_eq(hiko_value_data(p, "Port", pid, &cmd), 0);
+  cr_assert_eq(hiko_send(rt, root, cmd), 0);
+  hiko_value_free(cmd);
+  cr_assert_eq(hiko_port_recv(port, &fn, 5000), 0);
+  cr_assert_eq(hiko_value_kind(fn), HIKO_FUNCTION);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, port, NULL, NULL);
+  /* Noise in the freed memory, so that a stale read shows even without ASan. */
+  for (int i = 0; i < 64; i++) {
+    void *junk = malloc(4096);
+    memset(junk, 0x5a, 4096);
+    free(junk);
+  }
+
+  rt = make_rt(2, false);
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  cr_assert_eq(hiko_value_data(p, "Call", fn, &cmd), 0); /* takes fn */
+  cr_assert_eq(hiko_send(rt, root, cmd), 0);
+  hiko_value_free(cmd);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "42\n");
+  teardown(rt, NULL, p, NULL);
+}
