@@ -433,6 +433,21 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   return SERVE_BLOCK;
 }
 
+/* A root that set globals since its last export exports them before it
+** hands any value to another process (send, spawn, a native builtin, I/O),
+** so a child that receives a closure reading a later global finds it in the
+** store (SPEC §6.4.3, §10.6.5; hk_vm_globals_refresh). Before the first
+** spawn there is no store and no child: nothing to do. root->globals is
+** written only on the root's own thread, so the unlocked read is safe. */
+static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
+  hk_root_t *root = vp_of(p)->pd.root;
+  if (p->link || !root->globals || !hk_vm_globals_dirty(vm)) return 0;
+  pthread_mutex_lock(&root->glock);
+  int rc = hk_globals_export(vm, &root->globals);
+  pthread_mutex_unlock(&root->glock);
+  return rc;
+}
+
 /* host.serve_now (vm/host.h): self, send_message and a receive_message
 ** that finds a message never block, so they are served inside the slice
 ** without leaving the interpreter (no slice exit and re-entry per message);
@@ -447,7 +462,10 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   switch (q->builtin) {
   case HK_B_self: complete(vm, hk_pid(hk_proc_pid(p))); return true;
-  case HK_B_send_message: serve_send(p, hk_sched_self(), vm, q->arg); return true;
+  case HK_B_send_message: /* a closure sent may read a global set since (SPEC §6.4.3) */
+    if (export_globals(p, vm)) return false; /* serve() fails it */
+    serve_send(p, hk_sched_self(), vm, q->arg);
+    return true;
   case HK_B_receive_message: return !hk_proc_doomed(p) && try_take(p, vm) > 0;
   default: return false;
   }
@@ -651,21 +669,6 @@ static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   int rc = fail(vm, "exec: command '%.*s' is not in the allowed list: [%s]",
                 (int)hk_str_len(cmd), hk_str_data(cmd), list);
   free(list);
-  return rc;
-}
-
-/* A root that set globals since its last export exports them before it
-** hands any value to another process (send, spawn, a native builtin, I/O),
-** so a child that receives a closure reading a later global finds it in the
-** store (SPEC §6.4.3, §10.6.5; hk_vm_globals_refresh). Before the first
-** spawn there is no store and no child: nothing to do. root->globals is
-** written only on the root's own thread, so the unlocked read is safe. */
-static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
-  hk_root_t *root = vp_of(p)->pd.root;
-  if (p->link || !root->globals || !hk_vm_globals_dirty(vm)) return 0;
-  pthread_mutex_lock(&root->glock);
-  int rc = hk_globals_export(vm, &root->globals);
-  pthread_mutex_unlock(&root->glock);
   return rc;
 }
 
