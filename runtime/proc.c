@@ -642,14 +642,38 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
   link_unref(c);
 }
 
-/* Cancels every live child (SPEC §6.8.1) and drops our child records. */
-static void end_children(hk_proc_t *p, hk_worker_t *w) {
+/* Takes over a child that is BLOCKED (not arming, not doomed by the
+** deadlock check, not already cancelled) so that its canceller can end it
+** at once: true when we won it from its wakers, leaving it RUNNING|CANCEL
+** and ours. Same orderings as hk_proc_cancel's CAS out of BLOCKED. */
+static bool take_blocked(hk_proc_t *p) {
+  uint32_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+  while ((s & HK_PS_MASK) == HK_PS_BLOCKED &&
+         !(s & (HK_PS_ARMING | HK_PS_DOOMED | HK_PS_CANCEL))) {
+    if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNING | HK_PS_CANCEL,
+                                              memory_order_acq_rel,
+                                              memory_order_acquire)) {
+      account(p->procs, +1, is_join_wait(s) ? -1 : 0);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* Cancels every live child (SPEC §6.8.1) and drops our child records. A
+** blocked child is taken over and pushed on [*todo] (with its lookup
+** reference) for terminate() to end on this worker; any other child is
+** cancelled as by `cancel`, at its next slice boundary. */
+static void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
   for (uint32_t i = 0; i < p->nkids_buckets; i++)
     for (hk_child_t *c = p->kids[i], *next; c; c = next) {
       next = c->chain;
       if (!hk_child_done(c)) {
         hk_proc_t *kid = hk_proc_get(p->procs, c->pid);
-        if (kid) {
+        if (kid && take_blocked(kid)) {
+          kid->task.next = *todo; /* not in any queue while blocked */
+          *todo = &kid->task;
+        } else if (kid) {
           hk_proc_cancel(kid, w);
           hk_proc_unref(kid);
         }
@@ -661,7 +685,9 @@ static void end_children(hk_proc_t *p, hk_worker_t *w) {
   p->nkids = p->nkids_buckets = 0;
 }
 
-static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
+/* First half of a termination: p is TERMINATED for senders and counted,
+** its body freed and its children cancelled (blocked ones onto [*todo]). */
+static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t **todo) {
   hk_procs_t *P = p->procs;
   /* We own p (RUNNING, or RUNNABLE with CANCEL that we just took). The
   ** exchange wins over a canceller's concurrent CAS. Release: pairs with
@@ -673,12 +699,34 @@ static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payl
   else COUNT(P, cancelled, 1);
   if (P->ops->free_body && p->body) P->ops->free_body(p); /* heap and stack */
   p->body = NULL;
+  end_children(p, w, todo);
+}
+
+/* Second half: the outcome goes to the parent (or host), p is gone. */
+static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
+  hk_procs_t *P = p->procs;
   publish_outcome(p, out, payload, w);
-  end_children(p, w);
   drain(p);
   account(P, -1, 0);
   atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
   hk_proc_unref(p); /* the live reference */
+}
+
+/* Ends p and, before p's parent can see p's outcome, every descendant that
+** was blocked: no process outlives its parent (SPEC §6.8.1), so a parent's
+** join never returns while a blocked grandchild could still receive a
+** message or hold a process slot. Iterative: trees of any depth. */
+static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
+  hk_task_t *todo = NULL;
+  stop_proc(p, w, out, &todo);
+  while (todo) {
+    hk_proc_t *k = hk_proc_of_task(todo);
+    todo = todo->next;
+    stop_proc(k, w, HK_OUT_CANCELLED, &todo);
+    release_proc(k, w, HK_OUT_CANCELLED, NULL);
+    hk_proc_unref(k); /* end_children's lookup */
+  }
+  release_proc(p, w, out, payload);
 }
 
 /* ---- The task ------------------------------------------------------------- */
