@@ -1300,3 +1300,122 @@ Test(qa_api, host_roots_natives_ports_stats) {
   cr_assert_eq(hiko_shutdown(rt), 0);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
 }
+
+/* A request/reply service driven by two host threads, a second program in
+** the same runtime, and shutdown of a root that never ends (§12.2, §12.3). */
+static const char svc_src[] =
+    "datatype req = Req of Pid * Int | Quit\n"
+    "fun serve n = case receive_message () of\n"
+    "    Req (to, x) => let val _ = send_message (to, x * 2) in serve (n + 1) end\n"
+    "  | Quit => n\n"
+    "val served = serve 0\n"
+    "val _ = println (\"served \" ^ int_to_string served)\n";
+
+typedef struct svc_client {
+  hiko_runtime_t *rt;
+  const hiko_program_t *p;
+  hiko_pid_t server, reply_to;
+  int from, to;
+} svc_client_t;
+
+static void *svc_client_main(void *arg) {
+  svc_client_t *c = arg;
+  for (int i = c->from; i <= c->to; i++) {
+    hiko_value_t *items[2], *tuple, *req;
+    if (hiko_value_pid(c->reply_to, &items[0]) || hiko_value_int(i, &items[1])) return "value";
+    if (hiko_value_tuple(items, 2, &tuple)) return "tuple";
+    if (hiko_value_data(c->p, "Req", tuple, &req)) return "data";
+    if (hiko_send(c->rt, c->server, req)) return "send";
+    hiko_value_free(req);
+  }
+  return NULL;
+}
+
+Test(qa_api, host_service_two_threads_and_shutdown) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_program_t *svc = compile(rt, svc_src);
+  hiko_program_t *idle = compile(rt, "val _ = println \"idle up\"\nval _ = receive_message () : Int\n");
+  hiko_value_t *bad = NULL, *unit = NULL;
+  cr_assert_eq(hiko_value_data(svc, "Nope", NULL, &bad), -ENOENT);
+  cr_assert_eq(hiko_value_unit(&unit), 0);
+  cr_assert_eq(hiko_value_data(svc, "Quit", unit, &bad), -EINVAL); /* Quit takes nothing */
+  hiko_value_free(unit); /* on failure the caller keeps what it passed (§12.1.3) */
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  hiko_pid_t server, sleeper;
+  cr_assert_eq(hiko_spawn_main(rt, svc, &server), 0);
+  cr_assert_eq(hiko_spawn_main(rt, idle, &sleeper), 0);
+  cr_assert_eq(hiko_start(rt), 0);
+  svc_client_t a = {rt, svc, server, hiko_port_pid(port), 1, 100};
+  svc_client_t b = {rt, svc, server, hiko_port_pid(port), 101, 200};
+  pthread_t ta, tb;
+  cr_assert_eq(pthread_create(&ta, NULL, svc_client_main, &a), 0);
+  cr_assert_eq(pthread_create(&tb, NULL, svc_client_main, &b), 0);
+  void *ra, *rb;
+  pthread_join(ta, &ra);
+  pthread_join(tb, &rb);
+  cr_assert_null(ra, "%s", (char *)ra);
+  cr_assert_null(rb, "%s", (char *)rb);
+  int64_t sum = 0;
+  for (int i = 0; i < 200; i++) {
+    hiko_value_t *v = NULL;
+    cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+    cr_assert_eq(hiko_value_kind(v), HIKO_INT);
+    sum += hiko_value_get_int(v);
+    hiko_value_free(v);
+  }
+  cr_assert_eq(sum, 200 * 201); /* 2 * (1 + ... + 200) */
+  hiko_value_t *quit;
+  cr_assert_eq(hiko_value_data(svc, "Quit", NULL, &quit), 0);
+  cr_assert_eq(hiko_send(rt, server, quit), 0);
+  hiko_value_free(quit);
+  hiko_result_t r;
+  cr_assert_eq(hiko_join(rt, server, &r, 10000), 0);
+  cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+  hiko_result_clear(&r);
+  cr_assert_not_null(strstr(out.data, "served 200\n"), "%s", out.data);
+  cr_assert_not_null(strstr(out.data, "idle up\n"), "%s", out.data);
+  /* the other root never ends by itself: shutdown cancels it (§6.3: Cancelled) */
+  cr_assert_eq(hiko_join(rt, sleeper, &r, 20), -ETIMEDOUT);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  cr_assert_eq(hiko_join(rt, sleeper, &r, 10000), 0);
+  cr_assert_eq(r.status, HIKO_FAILED);
+  cr_assert_str_eq(r.message, "cancelled");
+  cr_assert_not_null(r.failure);
+  cr_assert_str_eq(hiko_value_ctor(r.failure), "Cancelled");
+  hiko_result_clear(&r);
+  /* later messages to the ended roots are dropped, not errors (§6.5.1) */
+  send_int(rt, server, 1);
+  cr_assert_eq(hiko_port_close(port), 0);
+  hiko_program_release(svc);
+  hiko_program_release(idle);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+/* exit n from one root ends every root; each join reports it (§12.3.4). */
+Test(qa_api, host_exit_ends_every_root) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  cfg.allow_exit = true;
+  hiko_runtime_t *rt = make(&cfg);
+  hiko_program_t *waiter = compile(rt, "val _ = receive_message () : Int\n");
+  hiko_program_t *quitter = compile(rt, "val _ = sleep 20\nval _ = exit 7\n");
+  hiko_pid_t w1, w2, q;
+  cr_assert_eq(hiko_spawn_main(rt, waiter, &w1), 0);
+  cr_assert_eq(hiko_spawn_main(rt, quitter, &q), 0);
+  cr_assert_eq(hiko_spawn_main(rt, waiter, &w2), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  hiko_pid_t all[3] = {w1, q, w2};
+  for (int i = 0; i < 3; i++) {
+    hiko_result_t r;
+    cr_assert_eq(hiko_join(rt, all[i], &r, 10000), 0);
+    cr_assert_eq(r.status, HIKO_EXITED, "root %d: status %d", i, r.status);
+    cr_assert_eq(r.exit_code, 7);
+    hiko_result_clear(&r);
+  }
+  hiko_program_release(waiter);
+  hiko_program_release(quitter);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
