@@ -38,6 +38,14 @@ static int enter(hk_io_t *io, int64_t sock, int d, bool may_claim,
   if (hk_io_sock_lookup(io, sock, &fd, &f) != HK_SOCK_OPEN || !f)
     return HK_IO_ECLOSED;
   cl->fast = f;
+  /* A receive right after a send: the peer has not answered yet, so the
+  ** direct attempt would fail (hk_sockfast_t.sent). Relaxed: a hint. */
+  if (d == HK_FAST_RECV &&
+      atomic_load_explicit(&f->sent, memory_order_relaxed) &&
+      atomic_exchange_explicit(&f->sent, 0, memory_order_relaxed)) {
+    may_claim = false;
+    cl->poll_first = true;
+  }
   uint32_t zero = 0;
   /* Acquire: pairs with the I/O thread's release when it gave back the
   ** last unit (deliver_full, rx_unit_give): its work on the socket
@@ -89,6 +97,7 @@ static int carry(hk_io_t *io, hk_io_claim_t *cl, hk_io_req_t *r, void *ctx,
   r->fast = cl->fast;
   r->fdir = cl->dir;
   r->front = cl->direct;
+  r->poll_first = cl->poll_first;
   hk_io_claim_t keep = *cl;
   cl->fast = NULL; /* the request has the unit now */
   int rc = hk_io_submit(io, r, token);
@@ -119,6 +128,8 @@ int hk_io_send_try(hk_io_t *io, int64_t sock, const void *data, size_t len,
       return e;
     }
   }
+  /* Relaxed: a hint (hk_sockfast_t.sent). */
+  atomic_store_explicit(&((hk_sockfast_t *)cl->fast)->sent, 1, memory_order_relaxed);
   leave(io, cl);
   return 1;
 }

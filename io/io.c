@@ -664,6 +664,8 @@ static void send_pump(hk_io_t *io, hk_sockio_t *s) {
   while ((r = s->sends.head) && !r->prim.busy && !s->closing) {
     if (r->off >= r->len) {
       reqq_pop(&s->sends);
+      /* Relaxed: a hint (hk_sockfast_t.sent). */
+      if (s->fast) atomic_store_explicit(&s->fast->sent, 1, memory_order_relaxed);
       deliver(io, r, (int64_t)r->len + r->n); /* n: sent on the worker */
       continue;
     }
@@ -706,6 +708,10 @@ static void rx_unit_give(hk_sockio_t *s) {
 static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
   hk_sockio_t *s = p->owner;
   s->busy--;
+  if (res == -EINVAL && p->poll_first && !io->no_poll_first) {
+    io->no_poll_first = true; /* a kernel before 5.19: plain receives */
+    res = -EAGAIN;            /* started again by the pump below */
+  }
   if (res > 0) s->rxlen += (size_t)res;
   else if (res == 0) s->eof = true;
   else if (!transient(res) && res != -ECANCELED) s->rxerr = res;
@@ -781,6 +787,8 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
     p->buf = s->rxbuf + s->rxlen;
     p->len = s->rxcap - s->rxlen;
     p->flags = 0;
+    p->poll_first = s->rx_poll_first && !io->no_poll_first;
+    s->rx_poll_first = false;
     p->done = rx_done;
     s->busy++;
     rx_unit_take(s);
@@ -918,6 +926,7 @@ static void sock_request(hk_io_t *io, hk_io_req_t *r) {
     { send_pump(io, s); return; }
   case HK_IO_RECV:
   case HK_IO_RECV_TEXT:
+    if (r->poll_first) s->rx_poll_first = true;
     if (r->front) reqq_push_front(&s->recvs, r);
     else reqq_push(&s->recvs, r);
     { recv_pump(io, s); return; }

@@ -201,6 +201,8 @@ typedef struct hk_io_claim {
   int dir;
   bool direct;   /* we hold the claim */
   bool text;
+  bool poll_first; /* recv: skipped the direct attempt (io_internal.h,
+                   ** hk_sockfast_t.sent): the ring waits before trying */
   int64_t n;     /* recv limit */
   size_t off;    /* send: bytes already sent */
   char *got;     /* recv: bytes received but not returned (owned) */

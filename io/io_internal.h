@@ -35,8 +35,16 @@ typedef struct hk_sockio hk_sockio_t;
 enum { HK_FAST_SEND = 0, HK_FAST_RECV = 1 };
 #define HK_FAST_DIRECT 1u
 #define HK_FAST_UNIT 2u
+/* [sent] is a hint, not part of the protocol: 1 when the socket's last
+** operation to finish was a send. A receive that directly follows a send
+** (a request/response exchange: the peer has not answered yet) skips the
+** direct attempt, which would almost always find nothing, and its ring
+** receive waits for readiness before it tries (IORING_RECVSEND_POLL_FIRST):
+** one failed system call less per round trip. Any receive clears it.
+** Relaxed: a stale value only costs one attempt more or one hop more. */
 typedef struct hk_sockfast {
   _Atomic uint32_t w[2];
+  _Atomic uint32_t sent;
 } hk_sockfast_t;
 
 typedef enum hk_prim_kind {
@@ -62,6 +70,7 @@ struct hk_prim {
   bool cancelled; /* a cancel was sent for this run */
   int fd;         /* OPEN: the directory fd (AT_FDCWD or the fs root) */
   int flags;      /* ACCEPT: accept4 flags; SEND/RECV: msg flags */
+  bool poll_first; /* RECV: wait for readiness before trying (uring) */
   void *buf;      /* READ/WRITE/SEND/RECV buffer; OPEN path */
   size_t len;
   int64_t offset; /* READ/WRITE: file offset, -1 for the current one */
@@ -104,6 +113,7 @@ struct hk_io_req {
   int fdir;            /* its direction (HK_FAST_*) */
   bool front;          /* a claim's remainder: goes first, ends the claim;
                        ** RECV*: data/len are bytes already received */
+  bool poll_first;     /* RECV*: follows a send (hk_sockfast_t.sent) */
   /* I/O thread state. */
   bool cancelled;      /* cancel seen: complete with -ECANCELED */
   bool finished;       /* counted in counters.finished */
@@ -142,6 +152,7 @@ struct hk_sockio {
   bool held[2];        /* a claim is active: start nothing of that dir */
   bool direct[2];      /* closing: wait until that claim ends */
   bool rx_unit;        /* the receive state holds a unit of w[RECV] */
+  bool rx_poll_first;  /* the next receive waits for readiness first */
 };
 
 /* A socket table entry; guarded by io->tab_lock. */
@@ -215,6 +226,7 @@ struct hk_io {
   bool ineof;
   size_t busy; /* primitives in flight, all owners */
   uint64_t now; /* clock at the start of the current batch */
+  bool no_poll_first; /* the kernel refused IORING_RECVSEND_POLL_FIRST */
   bool draining;
 };
 

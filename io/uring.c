@@ -85,7 +85,10 @@ static void prep(struct io_uring_sqe *sqe, hk_prim_t *p) {
     io_uring_prep_connect(sqe, p->fd, (struct sockaddr *)&p->addr, p->addrlen);
     break;
   case HK_PRIM_SEND: io_uring_prep_send(sqe, p->fd, p->buf, p->len, p->flags); break;
-  case HK_PRIM_RECV: io_uring_prep_recv(sqe, p->fd, p->buf, p->len, p->flags); break;
+  case HK_PRIM_RECV:
+    io_uring_prep_recv(sqe, p->fd, p->buf, p->len, p->flags);
+    if (p->poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    break;
   }
   io_uring_sqe_set_data(sqe, p);
 }
