@@ -180,7 +180,10 @@ static void fb_start(hk_io_t *io, hk_prim_t *p) {
     if (errno != EINPROGRESS) { ready(st, p, -errno); return; }
     { wait_for(st, p, true); return; }
   default:
-    if (attempt(p, &res)) { ready(st, p, res); return; }
+    /* A receive that follows a send waits for readiness first, like
+    ** IORING_RECVSEND_POLL_FIRST (hk_sockfast_t.sent). */
+    if (!(p->kind == HK_PRIM_RECV && p->poll_first) && attempt(p, &res))
+      { ready(st, p, res); return; }
     { wait_for(st, p, p->kind == HK_PRIM_SEND); return; }
   }
 }
