@@ -173,9 +173,8 @@ static void *chunk_take(hk_chunk_t **list, uint64_t *bytes, size_t size) {
   return p;
 }
 
-hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
+hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag) {
   hk_heap_t *h = &vm->heap;
-  size = align8(size);
   hk_obj_t *o = chunk_take(&h->chunks, &h->bytes, size);
   if (!o) return NULL;
   o->tag = (uint8_t)tag;

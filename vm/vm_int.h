@@ -99,9 +99,24 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
 void hk_heap_free(hk_heap_t *h);
 /* Makes [size] bytes at [mem] (aligned to 16) the heap's first chunk. */
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size);
+/* hk_heap_alloc when the current chunk lacks room for [size] (a multiple
+** of 8): takes a new chunk. Returns NULL when out of memory. */
+hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag);
 /* Allocates an object of [size] bytes with tag [tag] (counted). Never
-** collects. Returns NULL when out of memory. */
-hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag);
+** collects. Returns NULL when out of memory. Inline: the bump in the
+** current chunk is most of a tuple or cons cell's cost in the interpreter. */
+static inline hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
+  hk_heap_t *h = &vm->heap;
+  size = (size + 7u) & ~(size_t)7u;
+  hk_chunk_t *c = h->chunks;
+  if (__builtin_expect(!c || c->size - c->used < size, 0)) return hk_heap_alloc_grow(vm, size, tag);
+  hk_obj_t *o = (hk_obj_t *)(void *)(c->data + c->used);
+  c->used += size;
+  h->nobjects++;
+  h->since += size;
+  *o = (hk_obj_t){.tag = (uint8_t)tag};
+  return o;
+}
 /* Collects [vm]'s heap: roots are the segment chain, globals, the pending
 ** request, the result. Returns 0 or -ENOMEM. */
 int hk_heap_collect(hk_vm_t *vm);
