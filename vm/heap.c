@@ -190,6 +190,8 @@ hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag) {
 
 typedef struct gc {
   hk_chunk_t *first, *last; /* to-space in allocation order */
+  hk_chunk_t *scan;         /* the scan cursor: chunk and offset */
+  size_t off;
   uint64_t bytes, objects;
   size_t next_size;
   bool oom;
@@ -220,14 +222,46 @@ static void forward(gc_t *g, hk_value_t *v) {
   if (o->flags & HK_OBJ_STATIC) return;
   hk_obj_t **fwd = (hk_obj_t **)(o + 1);
   if (o->flags & HK_OBJ_FORWARDED) { v->as.o = *fwd; return; }
-  size_t size = obj_size(o);
+  bool cons = o->tag == HK_T_CONS;
+  size_t size = cons ? sizeof(hk_cons_t) : obj_size(o);
   hk_obj_t *n = to_alloc(g, size);
   if (!n) return; /* out of memory: the old object stays; the collection fails */
-  memcpy(n, o, size);
+  if (cons) *(hk_cons_t *)(void *)n = *(const hk_cons_t *)(const void *)o;
+  else memcpy(n, o, size);
   g->objects++;
   o->flags |= HK_OBJ_FORWARDED;
   *fwd = n;
   v->as.o = n;
+}
+
+/* A list's spine, as copy_spine does for messages: [cell] (in to-space,
+** head forwarded) was just scanned and the scan has caught up with to-space,
+** so each tail cell whose head needs no forwarding is copied, forwarded and
+** scanned at once. Returns the last cell copied (its tail not forwarded
+** yet), or [cell]. */
+static hk_cons_t *gc_spine(gc_t *g, hk_cons_t *cell) {
+  hk_chunk_t *c = g->last;
+  size_t used = c->used, size = c->size;
+  uint64_t copied = 0;
+  for (;;) {
+    hk_value_t t = cell->tail;
+    if (t.tag != HK_T_CONS) break;
+    hk_obj_t *o = t.as.o;
+    if (o->flags & (HK_OBJ_STATIC | HK_OBJ_FORWARDED)) break;
+    const hk_cons_t *src = (const hk_cons_t *)(const void *)o;
+    if (src->head.tag >= HK_T__OBJ || size - used < sizeof *cell) break;
+    hk_cons_t *n = (hk_cons_t *)(void *)(c->data + used);
+    *n = *src;
+    o->flags |= HK_OBJ_FORWARDED;
+    *(hk_obj_t **)(o + 1) = &n->h;
+    cell->tail.as.o = &n->h;
+    used += sizeof *cell;
+    copied++;
+    cell = n;
+  }
+  c->used = used;
+  g->objects += copied;
+  return cell;
 }
 
 static void forward_obj(gc_t *g, hk_obj_t **p) {
@@ -237,13 +271,18 @@ static void forward_obj(gc_t *g, hk_obj_t **p) {
   *p = v.as.o;
 }
 
-static void scan_seg(gc_t *g, hk_seg_t *s) {
-  for (uint32_t i = 0; i < s->sp; i++) forward(g, &s->vals[i]);
+/* A segment's roots but its stack values: frames' closures, handlers. */
+static void scan_seg_rest(gc_t *g, hk_seg_t *s) {
   for (uint32_t i = 0; i < s->nframes; i++) forward_obj(g, &s->frames[i].clos);
   if (s->kind == HK_SEG_HANDLER || s->hclauses) {
     forward(g, &s->hret);
     for (uint32_t i = 0; i < s->nclauses; i++) forward(g, &s->hclauses[i]);
   }
+}
+
+static void scan_seg(gc_t *g, hk_seg_t *s) {
+  for (uint32_t i = 0; i < s->sp; i++) forward(g, &s->vals[i]);
+  scan_seg_rest(g, s);
 }
 
 static void scan_obj(gc_t *g, hk_obj_t *o) {
@@ -283,6 +322,57 @@ static void scan_obj(gc_t *g, hk_obj_t *o) {
   }
 }
 
+/* Scans to-space from the cursor to its end (Cheney), fixing each object's
+** fields, which copies what they reference. */
+static void gc_drain(gc_t *g) {
+  if (!g->scan) {
+    if (!g->first) return;
+    g->scan = g->first;
+    g->off = 0;
+  }
+  hk_chunk_t *c = g->scan;
+  size_t off = g->off;
+  while (!g->oom) {
+    if (off >= c->used) {
+      if (!c->next) break;
+      c = c->next;
+      off = 0;
+      continue;
+    }
+    hk_obj_t *o = (hk_obj_t *)(void *)(c->data + off);
+    if (o->tag == HK_T_CONS) { /* the common case, without the switches */
+      hk_cons_t *cell = (hk_cons_t *)(void *)o;
+      off += sizeof *cell;
+      forward(g, &cell->head);
+      if (c == g->last && off == c->used) {
+        cell = gc_spine(g, cell);
+        off = c->used;
+      }
+      forward(g, &cell->tail);
+      continue;
+    }
+    off += obj_size(o);
+    scan_obj(g, o);
+  }
+  g->scan = c;
+  g->off = off;
+}
+
+/* A root: copied, then everything it reaches, before the next root. The
+** order does not matter to correctness; root by root, a list held by a
+** root is copied while the scan has caught up, so gc_spine takes it whole. */
+static void gc_root(gc_t *g, hk_value_t *v) {
+  if (v->tag < HK_T__OBJ) return;
+  forward(g, v);
+  gc_drain(g);
+}
+
+static void gc_root_seg(gc_t *g, hk_seg_t *s) {
+  for (uint32_t i = 0; i < s->sp; i++) gc_root(g, &s->vals[i]);
+  scan_seg_rest(g, s);
+  gc_drain(g);
+}
+
 int hk_heap_collect(hk_vm_t *vm) {
   hk_heap_t *h = &vm->heap;
   gc_t g = {0};
@@ -291,24 +381,12 @@ int hk_heap_collect(hk_vm_t *vm) {
   for (hk_chunk_t *c = h->chunks; c; c = c->next) used += c->used;
   while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
 
-  for (hk_seg_t *s = vm->seg; s; s = s->parent) scan_seg(&g, s);
+  for (hk_seg_t *s = vm->seg; s; s = s->parent) gc_root_seg(&g, s);
   if (!vm->globals_shared && vm->globals)
-    for (uint32_t i = 0; i < vm->img->nglobals; i++) forward(&g, &vm->globals[i]);
-  forward(&g, &vm->req.arg);
-  forward(&g, &vm->result);
-
-  hk_chunk_t *c = g.first;
-  size_t off = 0;
-  while (c && !g.oom) {
-    if (off >= c->used) {
-      c = c->next;
-      off = 0;
-      continue;
-    }
-    hk_obj_t *o = (hk_obj_t *)(c->data + off);
-    off += obj_size(o);
-    scan_obj(&g, o);
-  }
+    for (uint32_t i = 0; i < vm->img->nglobals; i++) gc_root(&g, &vm->globals[i]);
+  gc_root(&g, &vm->req.arg);
+  gc_root(&g, &vm->result);
+  gc_drain(&g);
   if (g.oom) {
     /* Give up: the from-space stays valid only if nothing was forwarded,
     ** which we cannot undo; report out of memory (the process fails). */
@@ -653,9 +731,76 @@ static hk_obj_t *msg_put(copier_t *k, hk_obj_t *o) {
   return n;
 }
 
-static int msg_fix(copier_t *k, hk_value_t *v) {
-  if (v->tag < HK_T__OBJ || ((v->as.o->flags & HK_OBJ_STATIC) && !k->copy_static)) return 0;
-  hk_obj_t *n = msg_put(k, v->as.o);
+/* True if [v] is an object the copy must copy (static objects are shared,
+** unless the copy leaves the program: copy_static). */
+static inline bool needs_copy(const copier_t *k, hk_value_t v) {
+  return v.tag >= HK_T__OBJ && (!(v.as.o->flags & HK_OBJ_STATIC) || k->copy_static);
+}
+
+/* Room for [size] bytes in the current chunk, else copier_take. */
+static inline void *copier_bump(copier_t *k, size_t size) {
+  hk_chunk_t *c = k->last;
+  if (__builtin_expect(c->size - c->used < size, 0)) return copier_take(k, size);
+  void *p = c->data + c->used;
+  c->used += size;
+  c->objects++;
+  return p;
+}
+
+/* The copy of [o], a cons cell of a message (not memoized): the cells of a
+** long list are most of what a big message holds, so they skip msg_put's
+** size switch and library memcpy (about a quarter of the instructions). */
+static hk_obj_t *msg_put_cons(copier_t *k, const hk_obj_t *o) {
+  if (++k->objects > k->max) {
+    k->err = -E2BIG;
+    return NULL;
+  }
+  hk_cons_t *n = copier_bump(k, sizeof *n);
+  if (!n) {
+    k->err = -ENOMEM;
+    return NULL;
+  }
+  *n = *(const hk_cons_t *)(const void *)o;
+  n->h.flags = k->flags;
+  return &n->h;
+}
+
+/* A list's spine in one loop. [cell] was just scanned (its head fixed) and
+** the scan has caught up with the copy, so the next cell copied is the next
+** one scanned: while the cells' heads need no copy, each tail cell is copied
+** and is at once fixed, with the cursor in registers. Cheney order is kept.
+** Returns the last cell copied (its tail still the original's, for
+** msg_fix, which also reports the object limit), or [cell]. */
+static hk_cons_t *copy_spine(copier_t *k, hk_cons_t *cell) {
+  hk_chunk_t *c = k->last;
+  size_t used = c->used, size = c->size;
+  uint64_t objects = k->objects, max = k->max, copied = 0;
+  uint8_t flags = k->flags;
+  for (;;) {
+    hk_value_t t = cell->tail;
+    if (t.tag != HK_T_CONS || (t.as.o->flags & HK_OBJ_STATIC)) break; /* for msg_fix */
+    const hk_cons_t *src = (const hk_cons_t *)(const void *)t.as.o;
+    if (needs_copy(k, src->head)) break;
+    if (size - used < sizeof *cell || objects >= max) break;
+    hk_cons_t *n = (hk_cons_t *)(void *)(c->data + used);
+    *n = *src;
+    n->h.flags = flags;
+    cell->tail.as.o = &n->h;
+    used += sizeof *cell;
+    objects++;
+    copied++;
+    cell = n;
+  }
+  c->used = used;
+  c->objects += copied;
+  k->objects = objects;
+  return cell;
+}
+
+static inline int msg_fix(copier_t *k, hk_value_t *v) {
+  if (!needs_copy(k, *v)) return 0;
+  hk_obj_t *o = v->as.o;
+  hk_obj_t *n = o->tag == HK_T_CONS && !k->share_all ? msg_put_cons(k, o) : msg_put(k, o);
   if (!n) return k->err;
   v->as.o = n;
   return 0;
@@ -687,6 +832,17 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bo
       continue;
     }
     hk_obj_t *o = (hk_obj_t *)(c->data + off);
+    if (o->tag == HK_T_CONS) { /* the common case, without the switches */
+      hk_cons_t *cell = (hk_cons_t *)o;
+      off += sizeof *cell;
+      rc = msg_fix(&k, &cell->head);
+      if (!rc && !share_all && c == k.last && off == c->used) {
+        cell = copy_spine(&k, cell);
+        off = c->used;
+      }
+      if (!rc) rc = msg_fix(&k, &cell->tail);
+      continue;
+    }
     off += obj_size(o);
     uint32_t n;
     hk_value_t *vals = obj_vals(o, &n);

@@ -300,3 +300,100 @@ Test(vm_heap, global_store_export_shares_and_is_static) {
   hk_vm_free(child);
   hk_globals_free(g);
 }
+
+/* A list whose heads mix immediates, static strings, heap strings and
+** lists: the copy and the collector take runs of cells with immediate
+** heads in one loop (copy_spine, gc_spine) and every other cell one by one;
+** the result must be the same list, with exact object counts and limits. */
+static hk_value_t mixed_list(uint32_t n, uint64_t *objects) {
+  hk_value_t lit;
+  cr_assert_eq(hk_image_string(img, "lit", 3, &lit), 0);
+  hk_value_t l = hk_nil();
+  *objects = 0;
+  for (uint32_t i = 1; i <= n; i++) {
+    hk_value_t h = hk_int(i);
+    if (i % 13 == 0) {
+      cr_assert_eq(hk_alloc_cons(vm, hk_int(i), hk_nil(), &h), 0);
+      (*objects)++;
+    } else if (i % 11 == 0) {
+      cr_assert_eq(hk_alloc_string(vm, "heap", 4, &h), 0);
+      (*objects)++;
+    } else if (i % 7 == 0) {
+      h = lit;
+    }
+    cr_assert_eq(hk_alloc_cons(vm, h, l, &l), 0);
+    (*objects)++;
+  }
+  return l;
+}
+
+/* Checks mixed_list(n)'s shape: element i (from n down to 1). */
+static void check_mixed(hk_value_t l, uint32_t n) {
+  for (uint32_t i = n; i >= 1; i--, l = hk_tail(l)) {
+    cr_assert_eq(l.tag, HK_T_CONS);
+    hk_value_t h = hk_head(l);
+    if (i % 13 == 0) {
+      cr_assert_eq(h.tag, HK_T_CONS);
+      cr_assert_eq(hk_as_int(hk_head(h)), i);
+      cr_assert_eq(hk_tail(h).tag, HK_T_NIL);
+    } else if (i % 11 == 0) {
+      cr_assert_eq(h.tag, HK_T_STRING);
+      cr_assert_eq(hk_str_len(h), 4);
+      cr_assert_eq(memcmp(hk_str_data(h), "heap", 4), 0);
+    } else if (i % 7 == 0) {
+      cr_assert_eq(h.tag, HK_T_STRING);
+      cr_assert(h.as.o->flags & HK_OBJ_STATIC, "a literal stays shared");
+    } else {
+      cr_assert_eq(hk_as_int(h), i);
+    }
+  }
+  cr_assert_eq(l.tag, HK_T_NIL);
+}
+
+Test(vm_heap, list_with_mixed_heads_copies_and_collects) {
+  uint64_t objects;
+  hk_value_t l = mixed_list(20000, &objects);
+  hk_msg_t *m = NULL;
+  cr_assert_eq(hk_value_copy_out(vm, l, objects - 1, &m), -E2BIG);
+  cr_assert_eq(hk_value_copy_out(vm, l, objects, &m), 0);
+  cr_assert_eq(hk_msg_objects(m), objects);
+  hk_vm_t *other;
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  hk_value_t got;
+  cr_assert_eq(hk_vm_adopt(other, m, &got), 0);
+  check_mixed(got, 20000);
+  other->globals[0] = got;
+  cr_assert_eq(hk_heap_collect(other), 0);
+  cr_assert_eq(other->heap.nobjects, objects);
+  check_mixed(other->globals[0], 20000);
+  hk_vm_free(other);
+  vm->globals[0] = l;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, objects);
+  check_mixed(vm->globals[0], 20000);
+}
+
+/* Two roots into one list, the later root a suffix of the earlier one and
+** the reverse: the collector copies the shared cells once, whichever root
+** reaches them first, and both roots still share them. */
+Test(vm_heap, collection_keeps_a_shared_list_suffix) {
+  hk_value_t l = list_of(5000);
+  hk_value_t suffix = l;
+  for (int i = 0; i < 1000; i++) suffix = hk_tail(suffix);
+  vm->globals[0] = l;
+  vm->globals[1] = suffix;
+  vm->globals[2] = suffix;
+  vm->globals[3] = l;
+  cr_assert_eq(hk_heap_collect(vm), 0);
+  cr_assert_eq(vm->heap.nobjects, 5000);
+  hk_value_t s0 = vm->globals[0];
+  for (int i = 0; i < 1000; i++) s0 = hk_tail(s0);
+  cr_assert_eq(s0.as.o, vm->globals[1].as.o);
+  cr_assert_eq(vm->globals[1].as.o, vm->globals[2].as.o);
+  cr_assert_eq(vm->globals[0].as.o, vm->globals[3].as.o);
+  uint64_t len;
+  cr_assert_eq(list_sum(vm->globals[0], &len), (int64_t)5000 * 5001 / 2);
+  cr_assert_eq(len, 5000);
+  cr_assert_eq(list_sum(vm->globals[1], &len), (int64_t)4000 * 4001 / 2);
+}
