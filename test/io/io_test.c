@@ -864,6 +864,44 @@ Test(io_io, fast_path_text_hold_back) {
   cr_assert_eq(hk_io_send_try(H.io, p.srv, "q", 1, &cl), HK_IO_ECLOSED);
 }
 
+/* A receive right after a send on the same socket skips the direct
+** attempt (hk_sockfast_t.sent) and waits at the I/O thread with
+** POLL_FIRST, even when data is already there; the data is the same. The
+** next receive tries directly again. */
+Test(io_io, fast_path_recv_after_send_goes_to_the_ring) {
+  pair_t p = connect_pair();
+  hk_io_claim_t cl;
+  hk_io_completion_t c;
+  uint64_t tok;
+  cr_assert_eq(hk_io_send_try(H.io, p.srv, "ping", 4, &cl), 1);
+  send_ok(p.cli, "pong", 4);
+  usleep(20000);
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 100, false, &cl, &c), 0, "after a send");
+  cr_assert_str_eq(run_wait(hk_io_recv_finish(H.io, &cl, NULL, &tok), &tok).data, "pong");
+  send_ok(p.cli, "again", 5);
+  usleep(20000);
+  bool direct;
+  c = recv_now(p.srv, 100, false, &direct);
+  cr_assert(direct, "the hint is used once");
+  cr_assert_str_eq(c.data, "again");
+  free(c.data);
+  /* Data that comes later: the ring waits for readiness, then receives. */
+  cr_assert_eq(hk_io_send_try(H.io, p.srv, "q", 1, &cl), 1);
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 100, true, &cl, &c), 0);
+  cr_assert_eq(hk_io_recv_finish(H.io, &cl, NULL, &tok), 0);
+  usleep(20000);
+  send_ok(p.cli, "late", 4);
+  cr_assert_str_eq(wait_token(&H, tok, 5000).data, "late");
+  /* Closed while it waits for readiness. */
+  cr_assert_eq(hk_io_send_try(H.io, p.srv, "q", 1, &cl), 1);
+  cr_assert_eq(hk_io_recv_try(H.io, p.srv, 100, false, &cl, &c), 0);
+  cr_assert_eq(hk_io_recv_finish(H.io, &cl, NULL, &tok), 0);
+  usleep(20000);
+  uint64_t ct;
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.srv, NULL, &ct), &ct).result, 0);
+  cr_assert_eq(wait_token(&H, tok, 5000).result, HK_IO_ECLOSED);
+}
+
 Test(io_io, closing_a_listener_refuses_connects_at_once) {
   int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 7);
   cr_assert_gt(lis, 0);
