@@ -40,14 +40,17 @@ hk_pcounters_t *hk_procs_counters(hk_procs_t *P) {
   return tls_counters ? tls_counters : &P->shared;
 }
 
+/* Adds [n] to a field of this thread's own shard: relaxed load + store (one
+** writer; readers only need each field to be a value it had). */
+static void bump_own(_Atomic uint64_t *f, uint64_t n) {
+  atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + n,
+                        memory_order_relaxed);
+}
+
 static void count(hk_procs_t *P, size_t field, uint64_t n) {
   hk_pcounters_t *c = tls_counters;
   if (c) {
-    _Atomic uint64_t *f = (_Atomic uint64_t *)((char *)c + field);
-    /* Relaxed load + store: the shard has one writer (this thread); readers
-    ** only need each field to be a value it had. */
-    atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + n,
-                          memory_order_relaxed);
+    bump_own((_Atomic uint64_t *)((char *)c + field), n);
   } else {
     _Atomic uint64_t *f = (_Atomic uint64_t *)((char *)&P->shared + field);
     /* Relaxed RMW: a statistic shared by several writers. */
@@ -56,11 +59,19 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
 }
 #define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
 
-/* Quiescence accounting: [dr] to runnable, [dw] to waiting (wrapping). */
+/* Quiescence accounting: [dr] to runnable, [dw] to waiting (wrapping). Every
+** block and wake does this: one look at the thread's shard for all three. */
 static void account(hk_procs_t *P, int dr, int dw) {
-  if (dr) count(P, offsetof(hk_pcounters_t, runnable), (uint64_t)(int64_t)dr);
-  if (dw) count(P, offsetof(hk_pcounters_t, waiting), (uint64_t)(int64_t)dw);
-  COUNT(P, epoch, 1);
+  hk_pcounters_t *c = tls_counters;
+  if (!c) {
+    if (dr) COUNT(P, runnable, (uint64_t)(int64_t)dr);
+    if (dw) COUNT(P, waiting, (uint64_t)(int64_t)dw);
+    COUNT(P, epoch, 1);
+    return;
+  }
+  if (dr) bump_own(&c->runnable, (uint64_t)(int64_t)dr);
+  if (dw) bump_own(&c->waiting, (uint64_t)(int64_t)dw);
+  bump_own(&c->epoch, 1);
 }
 
 static bool is_join_wait(uint32_t state) {

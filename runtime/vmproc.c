@@ -36,6 +36,9 @@ typedef struct vmproc {
   ** same receiver skip the pid-map lookup (dropped when it terminates). */
   uint64_t last_pid;
   hk_proc_t *last;
+  /* serve_now found the mailbox empty for the receive now pending: serve()
+  ** goes straight to blocking (arming the mark re-checks the mailbox). */
+  bool recv_empty;
 } vmproc_t;
 
 static uint64_t reductions(const hk_vm_t *vm) { return hk_vm_reductions(vm); }
@@ -426,7 +429,10 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
 
 static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
-  int r = try_take(p, vm);
+  vmproc_t *vp = vp_of(p);
+  int r = 0;
+  if (vp->recv_empty) vp->recv_empty = false; /* a message since: arm_recv sees it */
+  else r = try_take(p, vm);
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
   hk_proc_wait_recv(p);
@@ -466,7 +472,12 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     if (export_globals(p, vm)) return false; /* serve() fails it */
     serve_send(p, hk_sched_self(), vm, q->arg);
     return true;
-  case HK_B_receive_message: return !hk_proc_doomed(p) && try_take(p, vm) > 0;
+  case HK_B_receive_message: {
+    if (hk_proc_doomed(p)) return false;
+    int r = try_take(p, vm);
+    vp_of(p)->recv_empty = r == 0;
+    return r > 0;
+  }
   default: return false;
   }
 }
@@ -675,14 +686,15 @@ static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
 static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
-  if (export_globals(p, vm)) return fail(vm, "out of memory");
-  if (hk_rtio_serves(q->builtin)) return hk_rtio_serve(p, w, vm); /* SPEC §7 */
-  if (hk_native_serves(q->builtin)) return hk_native_serve(p, w, vm); /* SPEC §12 */
+  /* The process builtins first (the message path); of them only a send
+  ** hands a value that may read a new global (a spawn exports itself). */
   switch (q->builtin) {
   case HK_B_self: return complete(vm, hk_pid(hk_proc_pid(p)));
   case HK_B_spawn: return serve_spawn(p, w, vm, arg, false);
   case HK_B_spawn_detached: return serve_spawn(p, w, vm, arg, true);
-  case HK_B_send_message: return serve_send(p, w, vm, arg);
+  case HK_B_send_message:
+    if (export_globals(p, vm)) return fail(vm, "out of memory");
+    return serve_send(p, w, vm, arg);
   case HK_B_receive_message: return serve_receive(p, vm);
   case HK_B_receive_timeout: return serve_receive_timeout(p, vm, arg);
   case HK_B_await_process: return serve_await(p, vm, arg, false);
@@ -691,6 +703,9 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   case HK_B_wait_any: return serve_wait_any(p, vm, arg);
   default: break;
   }
+  if (export_globals(p, vm)) return fail(vm, "out of memory");
+  if (hk_rtio_serves(q->builtin)) return hk_rtio_serve(p, w, vm); /* SPEC §7 */
+  if (hk_native_serves(q->builtin)) return hk_native_serve(p, w, vm); /* SPEC §12 */
   const char *name = q->builtin < HK_B__COUNT ? hk_builtin_table[q->builtin].name : "native";
   switch (q->builtin) {
   case HK_B_exec: return serve_exec(p, vm, arg);
