@@ -950,8 +950,36 @@ static void fast_place(const fast_t *f, unsigned char *to, hk_value_t *root) {
   }
 }
 
+/* One object whose fields need no copy (a tuple of scalars and literals, a
+** string, a constructor of an Int: most messages) goes straight into its
+** block, without fast_gather's buffer and second pass. Returns 0 (*out
+** set), 1 (not such a value), -ENOMEM. */
+static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
+  if (v.tag < HK_T__OBJ || v.tag == HK_T_CLOSURE || v.tag == HK_T_CONT || max < 1) return 1;
+  hk_obj_t *o = v.as.o;
+  if ((o->flags & HK_OBJ_STATIC) && !copy_static) return 1;
+  uint32_t n;
+  const hk_value_t *vals = obj_vals(o, &n);
+  for (uint32_t i = 0; i < n; i++)
+    if (vals[i].tag >= HK_T__OBJ && (!(vals[i].as.o->flags & HK_OBJ_STATIC) || copy_static))
+      return 1;
+  size_t size = obj_size(o);
+  hk_chunk_t *c = block_alloc(sizeof(hk_value_t) + size);
+  if (!c) return -ENOMEM;
+  hk_obj_t *copy = (hk_obj_t *)(void *)(c->data + sizeof(hk_value_t));
+  memcpy(copy, o, size);
+  copy->flags = 0;
+  *(hk_value_t *)(void *)c->data = hk_obj_value(copy);
+  c->used = sizeof(hk_value_t) + size;
+  c->objects = 1;
+  *out = c;
+  return 0;
+}
+
 /* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
 static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
+  int rc = flat_copy(v, max, copy_static, out);
+  if (rc <= 0) return rc;
   _Alignas(16) unsigned char buf[FAST_BYTES];
   fast_t f = {.buf = buf, .max = max, .copy_static = copy_static};
   if (!fast_gather(&f, v)) return 1;

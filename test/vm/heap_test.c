@@ -397,3 +397,47 @@ Test(vm_heap, collection_keeps_a_shared_list_suffix) {
   cr_assert_eq(len, 5000);
   cr_assert_eq(list_sum(vm->globals[1], &len), (int64_t)4000 * 4001 / 2);
 }
+
+/* One object whose fields need no copy (scalars, literals) goes straight into
+** its block: the copy holds exactly that object, a literal stays shared, a
+** heap string inside still makes a second object. */
+Test(vm_heap, flat_messages_copy_one_object) {
+  hk_value_t lit, str, t, d;
+  cr_assert_eq(hk_image_string(img, "lit", 3, &lit), 0);
+  cr_assert_eq(hk_alloc_string(vm, "heap", 4, &str), 0);
+  hk_value_t items[3] = {hk_int(7), lit, hk_char('x')};
+  cr_assert_eq(hk_alloc_tuple(vm, 3, items, &t), 0);
+  cr_assert_eq(hk_alloc_data(vm, 0, hk_int(9), &d), 0);
+  hk_value_t vals[3] = {t, str, d};
+  hk_msg_t *m[3];
+  for (int i = 0; i < 3; i++) {
+    cr_assert_eq(hk_value_copy_out(vm, vals[i], 0, &m[i]), 0);
+    cr_assert_eq(hk_msg_objects(m[i]), 1);
+  }
+  hk_value_t with_heap[2] = {hk_int(1), str}, t2;
+  cr_assert_eq(hk_alloc_tuple(vm, 2, with_heap, &t2), 0);
+  hk_msg_t *m2;
+  cr_assert_eq(hk_value_copy_out(vm, t2, 0, &m2), 0);
+  cr_assert_eq(hk_msg_objects(m2), 2);
+  hk_vm_t *other;
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  for (int i = 0; i < 3; i++) cr_assert_eq(hk_vm_adopt(other, m[i], &other->globals[i]), 0);
+  cr_assert_eq(hk_vm_adopt(other, m2, &other->globals[3]), 0);
+  cr_assert_eq(hk_heap_collect(other), 0);
+  cr_assert_eq(other->heap.nobjects, 5);
+  hk_value_t g = other->globals[0];
+  cr_assert_eq(g.tag, HK_T_TUPLE);
+  cr_assert_neq(g.as.o, t.as.o);
+  cr_assert_eq(hk_as_int(hk_tuple_at(g, 0)), 7);
+  cr_assert_eq(hk_tuple_at(g, 1).as.o, lit.as.o, "a literal stays shared");
+  cr_assert_eq(hk_tuple_at(g, 2).as.u, 'x');
+  cr_assert_eq(hk_str_len(other->globals[1]), 4);
+  cr_assert_eq(memcmp(hk_str_data(other->globals[1]), "heap", 4), 0);
+  cr_assert_eq(other->globals[2].tag, HK_T_DATA);
+  cr_assert_eq(hk_as_int(hk_as_data(other->globals[2])->payload), 9);
+  hk_value_t s2 = hk_tuple_at(other->globals[3], 1);
+  cr_assert_eq(memcmp(hk_str_data(s2), "heap", 4), 0);
+  cr_assert_neq(s2.as.o, str.as.o);
+  hk_vm_free(other);
+}
