@@ -976,10 +976,20 @@ static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **
   return 0;
 }
 
+/* True if [v] is a list whose spine alone would overflow fast_copy's
+** buffer: such a message goes to the general copy at once instead of after
+** gathering a buffer's worth (2,000 instructions per message). */
+static bool long_list(hk_value_t v) {
+  uint32_t n = 0;
+  for (; v.tag == HK_T_CONS && !(v.as.o->flags & HK_OBJ_STATIC); v = hk_tail(v))
+    if (++n > FAST_BYTES / sizeof(hk_cons_t)) return true;
+  return false;
+}
+
 /* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
 static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
   int rc = flat_copy(v, max, copy_static, out);
-  if (rc <= 0) return rc;
+  if (rc <= 0 || long_list(v)) return rc;
   _Alignas(16) unsigned char buf[FAST_BYTES];
   fast_t f = {.buf = buf, .max = max, .copy_static = copy_static};
   if (!fast_gather(&f, v)) return 1;
