@@ -411,6 +411,16 @@ static int vfail(char *why, size_t why_len, const char *fmt, ...) {
   return -EINVAL;
 }
 
+/* A direct call may pass [n] values to [f]: its arity, or the n >= 2
+** components of its tuple parameter when its code starts with UNTUPLE n
+** (a one-word instruction the call skips: the entry is a boundary of
+** depth 0, like pc 0). */
+static bool direct_args_ok(const hk_func_t *f, uint32_t n) {
+  if (n == f->arity) return true;
+  return f->arity == 1 && n >= 2 && f->ncode > 0 && hk_ins_op(f->code[0]) == HK_I_UNTUPLE &&
+         hk_ins_a(f->code[0]) == n;
+}
+
 /* Checks one instruction's operands; sets *pop, *push. Returns NULL or the reason. */
 static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uint32_t op, uint32_t w,
                                   uint32_t b, int *pop, int *push) {
@@ -461,13 +471,16 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     *pop = (int)b;
     break;
   case HK_I_CALLF: case HK_I_TCALLF:
-    if (a >= img->nfuncs || b != img->funcs[a].arity) return "direct call with a bad function or arity";
+    if (a >= img->nfuncs || !direct_args_ok(&img->funcs[a], b)) return "direct call with a bad function or arity";
     *pop = (int)b + 1;
     break;
   case HK_I_CALLG: case HK_I_TCALLG:
-    if (a >= img->nfuncs || b != img->funcs[a].arity || img->funcs[a].ncaps)
+    if (a >= img->nfuncs || !direct_args_ok(&img->funcs[a], b) || img->funcs[a].ncaps)
       return "direct call with a bad function, arity or captures";
     *pop = (int)b;
+    break;
+  case HK_I_UNTUPLE:
+    if (a < 2 || a > f->nlocals) return "untuple of a bad component count";
     break;
   case HK_I_CALLP:
     if (a < 1 || a >= b || b > HK_CALLN_MAX) return "bad argument count of a call chain";

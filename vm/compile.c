@@ -418,12 +418,13 @@ static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
   }
 }
 
-/* Matches an irrefutable-by-typing pattern: a mismatch is MATCHFAIL. */
-static void pat_or_fail(comp_t *c, hk_pat_t *p, uint32_t s) {
+/* Matches irrefutable-by-typing patterns [ps] against slots s0..s0+n-1: a
+** mismatch is MATCHFAIL. */
+static void pats_or_fail(comp_t *c, hk_pat_t *const *ps, uint32_t n, uint32_t s0) {
   label_t fail, ok;
   label_init(&fail);
   label_init(&ok);
-  pat(c, p, s, &fail);
+  for (uint32_t i = 0; i < n; i++) pat(c, ps[i], s0 + i, &fail);
   if (fail.n) {
     jump(c, HK_I_JMP, 0, &ok);
     place(c, &fail);
@@ -433,6 +434,8 @@ static void pat_or_fail(comp_t *c, hk_pat_t *p, uint32_t s) {
   label_free(&fail);
   label_free(&ok);
 }
+
+static void pat_or_fail(comp_t *c, hk_pat_t *p, uint32_t s) { pats_or_fail(c, &p, 1, s); }
 
 static void ret_if(comp_t *c, bool tail) {
   if (tail) emit0(c, HK_I_RET);
@@ -603,6 +606,18 @@ static void unknown_call(comp_t *c, hk_expr_t *e, bool tail) {
   }
 }
 
+/* The tuple pattern of a `fun` whose only parameter is one (annotations
+** aside), of 2..255 components, or NULL. Such a function takes its tuple in
+** local 0 and begins with UNTUPLE n, which puts the components in locals
+** 0..n-1; a direct call with a tuple expression as its argument pushes the
+** components instead and enters after the UNTUPLE, so no tuple is built. */
+static hk_pat_t *tuple_param(const hk_funbind_t *b) {
+  if (b->nparams != 1) return NULL;
+  hk_pat_t *p = b->params[0];
+  while (p->kind == HK_P_ANNOT) p = p->arg;
+  return p->kind == HK_P_TUPLE && p->n >= 2 && p->n <= 255 ? p : NULL;
+}
+
 static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *f = strip(e->a);
   uint32_t done = 0;
@@ -612,12 +627,20 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
     if (k <= e->n) {
       bool global = f->var->kind == HK_VAR_GLOBAL;
       if (!global) load_var(c, f->var);
-      for (uint32_t i = 0; i < k; i++) expr(c, e->items[i], false);
+      hk_pat_t *tp = tuple_param(f->var->fun);
+      hk_expr_t *a0 = strip(e->items[0]);
+      uint32_t nargs = k;
+      if (tp && a0->kind == HK_E_TUPLE && a0->n == tp->n) {
+        nargs = a0->n; /* the components, no tuple (tuple_param) */
+        for (uint32_t i = 0; i < nargs; i++) expr(c, a0->items[i], false);
+      } else {
+        for (uint32_t i = 0; i < k; i++) expr(c, e->items[i], false);
+      }
       c->cur = e->pos;
       bool t = tail && k == e->n;
       hk_opcode_t op = global ? (t ? HK_I_TCALLG : HK_I_CALLG) : (t ? HK_I_TCALLF : HK_I_CALLF);
-      emit2(c, op, (uint32_t)c->funidx[f->var->id], k);
-      adjust(c, (int)k + (global ? 0 : 1), t ? 0 : 1);
+      emit2(c, op, (uint32_t)c->funidx[f->var->id], nargs);
+      adjust(c, (int)nargs + (global ? 0 : 1), t ? 0 : 1);
       if (t) return;
       done = k;
     }
@@ -829,11 +852,19 @@ static void expr(comp_t *c, hk_expr_t *e, bool tail) {
 
 /* ---- Declarations ----------------------------------------------------------------- */
 
-/* Compiles the function of funbind [b] (index already reserved). */
+/* Compiles the function of funbind [b] (index already reserved). A
+** function of one tuple pattern starts with UNTUPLE (tupled_arity). */
 static void fun_body(comp_t *c, hk_funbind_t *b, cfn_t *f) {
   fn_begin(c, f, (uint32_t)c->funidx[b->var->id], b->name, b->nparams);
   c->cur = b->pos;
-  for (uint32_t i = 0; i < b->nparams; i++) pat_or_fail(c, b->params[i], i);
+  hk_pat_t *tp = tuple_param(b);
+  if (tp) {
+    emit(c, HK_I_UNTUPLE, tp->n);
+    for (uint32_t i = 1; i < tp->n; i++) new_slot(c); /* locals 1..n-1 */
+    pats_or_fail(c, tp->items, tp->n, 0);
+  } else {
+    pats_or_fail(c, b->params, b->nparams, 0);
+  }
   expr(c, b->body, true);
   fn_end(c);
 }

@@ -212,10 +212,15 @@ static int ensure_frames(hk_seg_t *s) {
   return 0;
 }
 
-/* Pushes a frame of function [fi] on segment [s] whose arguments are already
-** at vals[base..base+arity). Returns 0 or HK_EFAIL (failure recorded). */
-static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint32_t ret,
-                      hk_obj_t *clos) {
+/* Where a frame of [f] given [nargs] values starts: past the UNTUPLE of
+** a function of one tuple parameter that receives the components. */
+static uint32_t entry_pc(const hk_func_t *f, uint32_t nargs) { return nargs != f->arity; }
+
+/* Pushes a frame of function [fi] on segment [s] whose [nargs] arguments
+** are already at vals[base..) (its arity, or the components of its tuple
+** parameter). Returns 0 or HK_EFAIL (failure recorded). */
+static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
+                        uint32_t ret, hk_obj_t *clos) {
   const hk_func_t *f = &vm->img->funcs[fi];
   if (UNLIKELY(++vm->depth > vm->max_depth)) {
     vm->depth--;
@@ -233,18 +238,23 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
   vm->charge += f->nlocals >> 6;
   hk_frame_t *fr = &s->frames[s->nframes++];
   fr->fn = fi;
-  fr->pc = 0;
+  fr->pc = entry_pc(f, nargs);
   fr->base = base;
   fr->ret = ret;
   fr->clos = clos;
-  for (uint32_t i = f->arity; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
+  for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
   s->sp = base + f->nlocals;
   return 0;
 }
 
-/* Re-targets the top frame of [s] (a tail call): the arguments are already
-** at vals[base..). Returns 0 or HK_EFAIL. */
-static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
+static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint32_t ret,
+                      hk_obj_t *clos) {
+  return push_frame_n(vm, s, fi, vm->img->funcs[fi].arity, base, ret, clos);
+}
+
+/* Re-targets the top frame of [s] (a tail call): the [nargs] arguments are
+** already at vals[base..) (as push_frame_n). Returns 0 or HK_EFAIL. */
+static int reuse_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, hk_obj_t *clos) {
   const hk_func_t *f = &vm->img->funcs[fi];
   hk_frame_t *fr = &s->frames[s->nframes - 1];
   int rc = ensure_vals(vm, s, (size_t)fr->base + f->nlocals + f->maxstack + 1);
@@ -252,11 +262,15 @@ static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
   fr = &s->frames[s->nframes - 1];
   vm->charge += f->nlocals >> 6;
   fr->fn = fi;
-  fr->pc = 0;
+  fr->pc = entry_pc(f, nargs);
   fr->clos = clos;
-  for (uint32_t i = f->arity; i < f->nlocals; i++) s->vals[fr->base + i] = hk_unit();
+  for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[fr->base + i] = hk_unit();
   s->sp = fr->base + f->nlocals;
   return 0;
+}
+
+static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
+  return reuse_frame_n(vm, s, fi, vm->img->funcs[fi].arity, clos);
 }
 
 static int safepoint(hk_vm_t *vm, uint64_t need) {
@@ -1197,6 +1211,16 @@ dispatch:
     sp[-1] = ((hk_tuple_t *)v.as.o)->items[A()];
     NEXT();
   }
+  CASE(UNTUPLE) {
+    hk_value_t v = locals[0];
+    uint32_t n = A();
+    if (UNLIKELY(v.tag != HK_T_TUPLE)) KIND_FAIL("Tuple", v);
+    if (UNLIKELY(v.as.o->n != n))
+      FAIL("expected Tuple of %u components, got Tuple of %u components", n, v.as.o->n);
+    const hk_value_t *items = ((hk_tuple_t *)v.as.o)->items;
+    for (uint32_t i = 0; i < n; i++) locals[i] = items[i];
+    NEXT();
+  }
   CASE(HEAD) {
     hk_value_t v = sp[-1];
     if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);
@@ -1463,14 +1487,15 @@ dispatch:
       fr->ret = cret;
       fr->clos = cclos;
       fn = nf;
-      code = pc = nf->code;
+      code = nf->code;
+      pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       locals = vals + cbase;
       for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
-    if (push_frame(vm, seg, cfi, cbase, cret, cclos)) goto stop;
+    if (push_frame_n(vm, seg, cfi, cn, cbase, cret, cclos)) goto stop;
     left -= vm->charge;
     vm->charge = 0;
     LOAD();
@@ -1484,13 +1509,14 @@ dispatch:
       fr->fn = cfi;
       fr->clos = cclos;
       fn = nf;
-      code = pc = nf->code;
+      code = nf->code;
+      pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
       NEXT();
     }
     SAVE();
-    if (reuse_frame(vm, seg, cfi, cclos)) goto stop;
+    if (reuse_frame_n(vm, seg, cfi, cn, cclos)) goto stop;
     left -= vm->charge;
     vm->charge = 0;
     LOAD();

@@ -24,6 +24,9 @@ static const char *const programs[] = {
     "datatype e = A of Int | B of e | C | D\n"
     "fun g x = case x of A n => n | B C => 10 | B y => g y + 1 | _ => 0\n"
     "val _ = println (g (B (B (A 5))), g (B C), g D)\n",
+    "fun sum (n, acc) = if n = 0 then acc else sum (n - 1, acc + n)\n"
+    "val p = (10, 0)\n"
+    "val _ = println (sum (10, 0), sum p)\n",
 };
 
 typedef struct cap { char buf[4096]; size_t n; } cap_t;
@@ -131,6 +134,33 @@ Test(vm_bytecode, verifier_rejects_bad_code) {
   cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
   cr_assert_not_null(strstr(why, "off its end"), "%s", why);
   fn->code[fn->ncode - 1] = last;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* A direct call passing the components of a tuple parameter is valid only
+** into a function whose code starts with UNTUPLE of that many components. */
+Test(vm_bytecode, verifier_checks_tupled_entries) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program(programs[4], &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_str_eq(fn->name, "sum");
+  cr_assert_eq(fn->code[0], hk_ins(HK_I_UNTUPLE, 2));
+  cr_assert_str_eq(run(img, 100000), "(55, 55)\n");
+  fn->code[0] = hk_ins(HK_I_NOP, 0);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "direct call with a bad function"), "%s", why);
+  fn->code[0] = hk_ins(HK_I_UNTUPLE, fn->nlocals + 1);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  /* the caller (function 0, checked first) or the callee's own operand */
+  cr_assert(strstr(why, "untuple of a bad component count") || strstr(why, "direct call with a bad function"),
+            "%s", why);
+  fn->code[0] = hk_ins(HK_I_UNTUPLE, 2);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   free(buf);
   hk_front_free(&f);

@@ -92,6 +92,14 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
   cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
   cr_assert_not_null(strstr(text, "CALLB"), "a builtin applied is one instruction: %s", text);
+  free(text);
+  img = compile("fun f (a, b) = if a = 0 then b else f (a - 1, b + 1)\n"
+                "val t = (3, 4)\n"
+                "val _ = println (f (3, 4), f t)\n");
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "UNTUPLE   2"), "one tuple parameter: %s", text);
+  cr_assert_not_null(strstr(text, "TCALLG    1 2"), "tail call with the components: %s", text);
+  cr_assert_not_null(strstr(text, "CALLG     1 1"), "a tuple value is passed as it is: %s", text);
   cr_assert_null(strstr(text, "BUILTIN "), "no builtin is used as a value here: %s", text);
   free(text);
 }
