@@ -10,6 +10,8 @@
 ** segments: the heap keeps a list of live continuations and frees the
 ** segments of those that die. */
 #include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -806,17 +808,27 @@ static inline int msg_fix(copier_t *k, hk_value_t *v) {
   return 0;
 }
 
+/* How block_copy copies. */
+typedef struct copy_how {
+  uint64_t max;     /* objects at most (-E2BIG beyond) */
+  bool share_all;   /* preserve all sharing (else only closures'), see memoized */
+  bool copy_static; /* copy static objects too (hk_value_copy_detached) */
+  uint8_t flags;    /* flags of every copy (HK_OBJ_STATIC for the global store) */
+  bool measured;    /* the objects need at most [bytes] (the global store) */
+  size_t bytes;
+} copy_how_t;
+
 /* Copies [nroots] values into a new block: the roots first (16 bytes each,
-** in the first chunk), then the objects (static ones too with
-** [copy_static]). Returns 0 or a negative errno. */
-static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bool share_all,
-                      bool copy_static, uint8_t flags, hk_chunk_t **out) {
+** in the first chunk), then the objects. Returns 0 or a negative errno. */
+static int block_copy(const hk_value_t *roots, uint32_t nroots, const copy_how_t *how,
+                      hk_chunk_t **out) {
   size_t head = (size_t)nroots * sizeof(hk_value_t);
-  hk_chunk_t *c = block_alloc(head > BIG_FIRST ? head * 2 : BIG_FIRST);
+  size_t first = how->measured ? head + how->bytes : head > BIG_FIRST ? head * 2 : BIG_FIRST;
+  hk_chunk_t *c = block_alloc(first);
   if (!c) return -ENOMEM;
   c->used = head;
-  copier_t k = {.first = c, .last = c, .max = max, .share_all = share_all,
-               .copy_static = copy_static, .flags = flags};
+  copier_t k = {.first = c, .last = c, .max = how->max, .share_all = how->share_all,
+               .copy_static = how->copy_static, .flags = how->flags};
   hk_value_t *root = (hk_value_t *)c->data;
   int rc = 0;
   for (uint32_t i = 0; i < nroots && !rc; i++) {
@@ -836,7 +848,7 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, uint64_t max, bo
       hk_cons_t *cell = (hk_cons_t *)o;
       off += sizeof *cell;
       rc = msg_fix(&k, &cell->head);
-      if (!rc && !share_all && c == k.last && off == c->used) {
+      if (!rc && !how->share_all && c == k.last && off == c->used) {
         cell = copy_spine(&k, cell);
         off = c->used;
       }
@@ -1034,7 +1046,7 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
     if (rc == 0) *out = (hk_msg_t *)(void *)c;
     return rc;
   }
-  rc = block_copy(&v, 1, max_objects, false, false, 0, &c);
+  rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects}, &c);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
 }
@@ -1098,7 +1110,7 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   hk_chunk_t *c;
   int rc = fast_copy(v, max_objects, true, &c);
-  if (rc > 0) rc = block_copy(&v, 1, max_objects, false, true, 0, &c);
+  if (rc > 0) rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects, .copy_static = true}, &c);
   if (rc) return rc;
   if (to && to != vm->img) {
     xlate_t x = {.from = vm->img, .to = to, .map = calloc(vm->img->nctors + 1, sizeof *x.map)};
@@ -1122,9 +1134,19 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
 ** finds a slot not exported yet moves to the newest array (hk_vm_globals_
 ** refresh): the root exports every global it initialised before it hands
 ** any value to another process (spawn, send, a native call), so a closure
-** that reaches a child and reads a later global finds it there. */
+** that reaches a child and reads a later global finds it there.
+**
+** An array is reference-counted: one reference for the store while it is
+** the current one, one per child whose slots point into it. So an array
+** that no child uses any more is freed when the next export replaces it,
+** and a root that alternates "set a global" and "send" keeps one array, not
+** one per export (memory linear in the number of globals). References are
+** taken only on the current array, under the store's lock (a spawn, a
+** refresh), and the store drops its own under the same lock when it
+** replaces the array: nobody can take a reference to an array once it is
+** no longer current, so the last release (any thread) may free it. */
 typedef struct gvals {
-  struct gvals *prev;
+  _Atomic uint64_t refs;
   hk_value_t vals[];
 } gvals_t;
 
@@ -1134,6 +1156,7 @@ struct hk_globals {
   ** sendable; else a static value. Written by the exporting root only
   ** (under the runtime's lock), read by any process of the tree. */
   _Atomic(gvals_t *) cur;
+  pthread_mutex_t lock; /* taking a reference to cur; replacing cur */
   bool *done;
   hk_chunk_t *blocks; /* every exported block, freed with the store */
 };
@@ -1141,9 +1164,59 @@ struct hk_globals {
 static gvals_t *gvals_new(uint32_t n, const gvals_t *from) {
   gvals_t *v = malloc(sizeof *v + ((size_t)n + 1) * sizeof(hk_value_t));
   if (!v) return NULL;
-  v->prev = NULL;
+  atomic_init(&v->refs, 1); /* the store's */
   for (uint32_t i = 0; i < n; i++) v->vals[i] = from ? from->vals[i] : hk_mk(HK_T_UNINIT, 0);
   return v;
+}
+
+static gvals_t *gvals_of(hk_value_t *vals) {
+  return (gvals_t *)(void *)((char *)vals - offsetof(gvals_t, vals));
+}
+
+static void gvals_release(gvals_t *v) {
+  /* Acq_rel: the last release frees; every earlier one happens before it. */
+  if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) free(v);
+}
+
+/* A new reference to the current array. Caller holds g->lock. */
+static gvals_t *gvals_take(const hk_globals_t *g) {
+  /* Acquire: pairs with the release in hk_globals_export (the array's
+  ** contents and the copied objects). */
+  gvals_t *v = atomic_load_explicit(&g->cur, memory_order_acquire);
+  /* Relaxed: the store's reference keeps v alive under the lock. */
+  atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  return v;
+}
+
+/* Makes the exported slots visible: slots[0..k) get copied[0..k),
+** slots[cap - nbad..cap) the "not sendable" mark. In place when no child uses
+** the current array (only the store's reference: a child takes one only
+** under the lock held here), else in a new array that replaces it. Returns
+** 0 or -ENOMEM (nothing changed). Thread: the exporting root's. */
+static int publish(hk_globals_t *g, const uint32_t *slots, uint32_t cap, const hk_value_t *copied,
+                   uint32_t k, uint32_t nbad) {
+  uint32_t n = g->n;
+  pthread_mutex_lock(&g->lock);
+  /* Relaxed: only the exporting thread stores cur. */
+  gvals_t *cur = atomic_load_explicit(&g->cur, memory_order_relaxed);
+  /* Acquire: pairs with the acq_rel release of the last child that used
+  ** cur (its reads happen before our writes). */
+  bool alone = atomic_load_explicit(&cur->refs, memory_order_acquire) == 1;
+  gvals_t *next = alone ? cur : gvals_new(n, cur);
+  if (!next) {
+    pthread_mutex_unlock(&g->lock);
+    return -ENOMEM;
+  }
+  for (uint32_t j = 0; j < k; j++) next->vals[slots[j]] = copied[j];
+  for (uint32_t j = cap - nbad; j < cap; j++) next->vals[slots[j]] = hk_mk(HK_T_UNINIT, 1);
+  for (uint32_t j = 0; j < k; j++) g->done[slots[j]] = true;
+  for (uint32_t j = cap - nbad; j < cap; j++) g->done[slots[j]] = true;
+  /* Release: pairs with the acquire in gvals_take (a reader sees the
+  ** array's contents and the copied objects). */
+  atomic_store_explicit(&g->cur, next, memory_order_release);
+  pthread_mutex_unlock(&g->lock);
+  if (next != cur) gvals_release(cur); /* the store's reference: freed unless a child uses it */
+  return 0;
 }
 
 int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
@@ -1162,96 +1235,106 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
       return -ENOMEM;
     }
     atomic_init(&g->cur, first);
+    pthread_mutex_init(&g->lock, NULL);
     *gp = g;
-    root->globals_dirty = true;
+    if (n) { /* the first export looks at every slot */
+      root->gset_lo = 0;
+      root->gset_hi = n;
+    }
   }
-  if (!root->globals_dirty) return 0;
-  /* Relaxed: only this (exporting) thread stores cur. */
-  gvals_t *cur = atomic_load_explicit(&g->cur, memory_order_relaxed);
-  hk_value_t *roots = malloc((n + 1) * sizeof *roots);
-  uint32_t *slots = malloc((n + 1) * sizeof *slots);
+  if (root->gset_hi == 0) return 0;
+  /* The slots to export, among those set since the last export: k
+  ** sendable ones (their values copied into one block below), then, from
+  ** the end of [slots], nbad ones holding a continuation. */
+  uint32_t cap = root->gset_hi - root->gset_lo;
+  hk_value_t *roots = malloc(cap * sizeof *roots);
+  uint32_t *slots = malloc(cap * sizeof *slots);
   if (!roots || !slots) {
     free(roots);
     free(slots);
     return -ENOMEM;
   }
-  uint32_t k = 0;
+  uint32_t k = 0, nbad = 0;
+  size_t bytes = 0; /* of the copy: its block is made to measure */
   int rc = 0;
-  gvals_t *next = NULL;
-  for (uint32_t i = 0; i < n; i++) {
+  for (uint32_t i = root->gset_lo; i < root->gset_hi && !rc; i++) {
     if (g->done[i] || root->globals[i].tag == HK_T_UNINIT) continue;
-    if (!next && !(next = gvals_new(n, cur))) { rc = -ENOMEM; break; }
-    size_t bytes;
+    size_t b;
     uint64_t objects;
-    int mrc = msg_measure(&root->globals[i], 1, UINT64_MAX, true, &bytes, &objects);
-    if (mrc == -EINVAL) { /* holds a continuation */
-      next->vals[i] = hk_mk(HK_T_UNINIT, 1);
-      g->done[i] = true;
-      continue;
+    rc = msg_measure(&root->globals[i], 1, UINT64_MAX, true, &b, &objects);
+    if (rc == -EINVAL) { /* holds a continuation */
+      slots[cap - ++nbad] = i;
+      rc = 0;
+    } else if (rc == 0) {
+      roots[k] = root->globals[i];
+      slots[k++] = i;
+      bytes += b;
     }
-    if (mrc) { rc = mrc; break; }
-    roots[k] = root->globals[i];
-    slots[k++] = i;
   }
+  const hk_value_t *copied = NULL;
   if (!rc && k) {
     hk_chunk_t *c;
-    rc = block_copy(roots, k, UINT64_MAX, true, false, HK_OBJ_STATIC, &c);
+    copy_how_t how = {.max = UINT64_MAX, .share_all = true, .flags = HK_OBJ_STATIC,
+                      .measured = true, .bytes = bytes};
+    rc = block_copy(roots, k, &how, &c);
     if (!rc) {
       hk_chunk_t *tail = c;
       while (tail->next) tail = tail->next;
       tail->next = g->blocks;
       g->blocks = c;
-      const hk_value_t *copied = (const hk_value_t *)c->data;
-      for (uint32_t j = 0; j < k; j++) {
-        next->vals[slots[j]] = copied[j];
-        g->done[slots[j]] = true;
-      }
+      copied = (const hk_value_t *)c->data;
     }
   }
-  if (next && rc == 0) {
-    next->prev = cur;
-    /* Release: pairs with the acquire in hk_vm_use_globals and
-    ** hk_vm_globals_refresh (a reader sees the array's contents and the
-    ** copied objects). */
-    atomic_store_explicit(&g->cur, next, memory_order_release);
-  } else {
-    free(next); /* slots marked done keep their old entries: retried never; rare (ENOMEM) */
-  }
+  if (!rc && (k || nbad)) rc = publish(g, slots, cap, copied, k, nbad);
   free(roots);
   free(slots);
-  if (rc == 0) root->globals_dirty = false;
+  if (rc == 0) root->gset_hi = 0;
   return rc;
 }
 
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   if (g->n != child->img->nglobals) return -EINVAL;
-  if (!child->globals_shared) free(child->globals);
-  /* Acquire: pairs with the release in hk_globals_export. */
-  child->globals = atomic_load_explicit(&g->cur, memory_order_acquire)->vals;
+  hk_globals_unuse(child);
+  pthread_mutex_lock((pthread_mutex_t *)&g->lock);
+  child->globals = gvals_take(g)->vals;
+  pthread_mutex_unlock((pthread_mutex_t *)&g->lock);
   child->globals_shared = true;
   child->gstore = g;
   return 0;
 }
 
+void hk_globals_unuse(hk_vm_t *vm) {
+  if (!vm->globals_shared) {
+    free(vm->globals);
+  } else if (vm->globals) {
+    gvals_release(gvals_of(vm->globals));
+  }
+  vm->globals = NULL;
+  vm->globals_shared = false;
+  vm->gstore = NULL;
+}
+
 bool hk_vm_globals_refresh(hk_vm_t *child) {
-  if (!child->gstore) return false;
-  /* Acquire: pairs with the release in hk_globals_export. */
-  hk_value_t *vals = atomic_load_explicit(&child->gstore->cur, memory_order_acquire)->vals;
-  if (vals == child->globals) return false;
-  child->globals = vals;
+  const hk_globals_t *g = child->gstore;
+  if (!g) return false;
+  /* Relaxed: a hint; the array is taken under the lock below. */
+  if (atomic_load_explicit(&g->cur, memory_order_relaxed)->vals == child->globals) return false;
+  pthread_mutex_lock((pthread_mutex_t *)&g->lock);
+  gvals_t *v = gvals_take(g);
+  pthread_mutex_unlock((pthread_mutex_t *)&g->lock);
+  gvals_release(gvals_of(child->globals));
+  child->globals = v->vals;
   return true;
 }
 
-bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->globals_dirty; }
+bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->gset_hi != 0; }
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;
   blocks_free(g->blocks);
-  for (gvals_t *v = atomic_load_explicit(&g->cur, memory_order_relaxed); v;) {
-    gvals_t *p = v->prev;
-    free(v);
-    v = p;
-  }
+  /* Every instance using the store is gone: only the store's reference is left. */
+  gvals_release(atomic_load_explicit(&g->cur, memory_order_relaxed));
+  pthread_mutex_destroy(&g->lock);
   free(g->done);
   free(g);
 }

@@ -686,7 +686,7 @@ void hk_vm_free(hk_vm_t *vm) {
     s = p;
   }
   hk_heap_free(&vm->heap);
-  if (!vm->globals_shared) free(vm->globals);
+  hk_globals_unuse(vm);
   if (vm->fail) {
     free(vm->fail->message);
     if (vm->fail->child) hk_msg_free(vm->fail->child);
@@ -947,7 +947,7 @@ dispatch:
   CASE(SETGLOBAL) {
     if (UNLIKELY(vm->globals_shared)) FAIL("global '%s' cannot be set in a child process", img->globals[A()]);
     vm->globals[A()] = *--sp;
-    vm->globals_dirty = true;
+    hk_vm_global_set(vm, A());
     NEXT();
   }
   CASE(POP) sp--; NEXT();

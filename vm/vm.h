@@ -279,10 +279,14 @@ typedef struct hk_globals hk_globals_t;
 ** Ownership: *g owned (hk_globals_free after every instance using it). */
 int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
 /* Gives [child] (a fresh instance of the same image) the globals exported so
-** far, by pointer (no per-child copy; the child cannot set globals).
-** Returns 0, -EINVAL (another program). Ownership: borrows g (it must
-** outlive the child). Thread: the exporting thread, or after it. */
+** far, by pointer (no per-child copy; the child cannot set globals; it holds
+** a reference to the array until hk_vm_free). Returns 0, -EINVAL (another
+** program). Ownership: borrows g (it must outlive the child). Thread: the
+** exporting thread, or after it. */
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g);
+/* Drops [vm]'s globals: its own slots, or its reference to the shared
+** store's array (hk_vm_free does it). Thread: owner of vm. */
+void hk_globals_unuse(hk_vm_t *vm);
 void hk_globals_free(hk_globals_t *g);
 /* True when root [vm] set a global since its last hk_globals_export (the
 ** root then exports before handing any value to another process, so a child
@@ -290,7 +294,7 @@ void hk_globals_free(hk_globals_t *g);
 bool hk_vm_globals_dirty(const hk_vm_t *vm);
 /* A child whose global slot is not exported yet: moves it to the newest
 ** exported array. Returns true if that changed anything (read the slot
-** again). Thread: owner of vm (any thread; lock-free). */
+** again). Thread: owner of vm (takes the store's lock when it moves). */
 bool hk_vm_globals_refresh(hk_vm_t *vm);
 
 /* ---- Statistics ------------------------------------------------------------ */

@@ -86,7 +86,9 @@ struct hk_vm {
   int exit_code;
   bool placed;            /* in the caller's memory (hk_vm_place): not freed by hk_vm_free */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
-  bool globals_dirty;     /* a root: a global was set since the last export */
+  /* A root: the slots set since the last export lie in [gset_lo, gset_hi);
+  ** none when gset_hi is 0. */
+  uint32_t gset_lo, gset_hi;
   bool fuel_limited;
   bool req_pending;
   bool failed;
@@ -126,5 +128,11 @@ static inline bool hk_heap_wants_gc(const hk_heap_t *h) {
 /* Frees segment [s] (NULL: nothing); its slots leave [vm]'s count unless
 ** [vm] is NULL (the instance is being freed). */
 void hk_seg_free(hk_vm_t *vm, hk_seg_t *s);
+
+/* A root set global slot [g] (SETGLOBAL): the next export looks at it. */
+static inline void hk_vm_global_set(hk_vm_t *vm, uint32_t g) {
+  if (vm->gset_hi == 0 || g < vm->gset_lo) vm->gset_lo = g;
+  if (g >= vm->gset_hi) vm->gset_hi = g + 1;
+}
 
 #endif

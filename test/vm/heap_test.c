@@ -3,6 +3,7 @@
 ** contents, unreachable ones are freed, deep structures need no recursion,
 ** and message blocks copy and adopt values (with closure cycles). */
 #include <criterion/criterion.h>
+#include <malloc.h>
 
 #include "test/vm/core_util.h"
 
@@ -213,7 +214,7 @@ Test(vm_heap, global_store_later_export_reaches_earlier_child) {
   hk_value_t *old = child->globals;
   cr_assert_eq(old[1].tag, HK_T_UNINIT);
   cr_assert_eq(hk_alloc_string(vm, "late", 4, &vm->globals[1]), 0);
-  vm->globals_dirty = true;
+  hk_vm_global_set(vm, 1); /* as SETGLOBAL does */
   cr_assert(hk_vm_globals_dirty(vm));
   cr_assert_eq(hk_globals_export(vm, &g), 0);
   cr_assert_not(hk_vm_globals_dirty(vm));
@@ -276,7 +277,7 @@ Test(vm_heap, global_store_export_shares_and_is_static) {
   vm->globals[2] = hk_int(5); /* initialised after the first export */
   cr_assert_eq(hk_globals_export(vm, &g), 0);
   cr_assert_eq(child_slot_after_refresh(vm, g, 2).tag, HK_T_UNINIT, "export needs the dirty mark");
-  vm->globals_dirty = true; /* as SETGLOBAL does */
+  hk_vm_global_set(vm, 2); /* as SETGLOBAL does */
   cr_assert_eq(hk_globals_export(vm, &g), 0);
 
   hk_vm_t *child;
@@ -299,6 +300,55 @@ Test(vm_heap, global_store_export_shares_and_is_static) {
   cr_assert_eq(list_sum(hk_tuple_at(t, 1), &len), 6);
   hk_vm_free(child);
   hk_globals_free(g);
+}
+
+/* A root that alternates "set a global" and "hand a value to another
+** process" exports once per global. A child still on the first array must
+** not make every replaced array live on: the store's memory stays linear
+** in the number of globals (it kept 16 bytes per global per export, 256 MB
+** here), and each export's block is made to measure (not a 4 KiB chunk). */
+Test(vm_heap, global_store_memory_linear_in_exports) {
+  const uint32_t n = 4000;
+  hk_image_t *big = tc_image(1, n);
+  static const uint32_t code[] = {I(UNIT, 0), I(RET, 0)};
+  tc_func(big, 0, "main", 0, 2, 4, code, 2);
+  hk_vm_t *root, *early, *mid;
+  cr_assert_eq(hk_vm_new(&root, big, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(root), 0);
+  hk_globals_t *g = NULL;
+  cr_assert_eq(hk_globals_export(root, &g), 0);
+  cr_assert_eq(hk_vm_new(&early, big, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(early), 0);
+  cr_assert_eq(hk_vm_use_globals(early, g), 0);
+  struct mallinfo2 before = mallinfo2();
+  for (uint32_t i = 0; i < n; i++) {
+    cr_assert_eq(hk_alloc_tuple(root, 2, (hk_value_t[]){hk_int(i), hk_int(-1)}, &root->globals[i]),
+                 0);
+    hk_vm_global_set(root, i);
+    cr_assert_eq(hk_globals_export(root, &g), 0);
+    if (i == n / 2) { /* a child that joins halfway keeps its array valid */
+      cr_assert_eq(hk_vm_new(&mid, big, NULL, NULL), 0);
+      cr_assert_eq(hk_vm_start_main(mid), 0);
+      cr_assert_eq(hk_vm_use_globals(mid, g), 0);
+    }
+  }
+  struct mallinfo2 after = mallinfo2();
+  size_t grown = after.uordblks > before.uordblks ? after.uordblks - before.uordblks : 0;
+  cr_assert_lt(grown, (size_t)4 << 20, "%zu bytes for %u exports", grown, n);
+  cr_assert_eq(early->globals[0].tag, HK_T_UNINIT);
+  cr_assert_eq(hk_as_int(hk_tuple_at(mid->globals[n / 2], 0)), n / 2);
+  cr_assert_eq(mid->globals[n / 2 + 1].tag, HK_T_UNINIT);
+  cr_assert(hk_vm_globals_refresh(early));
+  cr_assert(hk_vm_globals_refresh(mid));
+  for (uint32_t i = 0; i < n; i++) {
+    cr_assert_eq(hk_as_int(hk_tuple_at(early->globals[i], 0)), i);
+    cr_assert_eq(hk_as_int(hk_tuple_at(mid->globals[i], 0)), i);
+  }
+  hk_vm_free(early);
+  hk_vm_free(mid);
+  hk_vm_free(root);
+  hk_globals_free(g);
+  hk_image_free(big);
 }
 
 /* A list whose heads mix immediates, static strings, heap strings and
