@@ -90,7 +90,8 @@ def main():
     ap.add_argument("--hiko", required=True)
     ap.add_argument("--mode", choices=["check", "run"], required=True)
     ap.add_argument("--workers", default="")
-    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--timeout", type=float,
+                    default=float(os.environ.get("HIKO_LANG_TIMEOUT", "60")))
     ap.add_argument("dir")
     a = ap.parse_args()
     hiko = os.path.abspath(a.hiko)
