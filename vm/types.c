@@ -40,6 +40,27 @@ static hk_type_t *new_type(hk_types_t *T, hk_type_kind_t kind, uint32_t n) {
   return t;
 }
 
+/* A lazy instance (hk_types_instantiate): the closed scheme it copies and
+** the type context that will copy it (NULL once that context is gone). */
+struct hk_lazy {
+  hk_types_t **T;
+  hk_type_t *scheme;
+};
+
+/* Follows links (with path compression) without expanding a lazy node. */
+static hk_type_t *find(hk_type_t *t) {
+  hk_type_t *r = t;
+  while (r->link) r = r->link;
+  while (t->link && t->link != r) {
+    hk_type_t *next = t->link;
+    t->link = r;
+    t = next;
+  }
+  return r;
+}
+
+static hk_type_t *expand(hk_type_t *l);
+
 /* The level bound a parent takes from its (resolved) argument [x]: none
 ** (0) for a ground node. */
 static uint32_t arg_level(const hk_type_t *x) { return x->kind != HK_TYPE_VAR && x->ground ? 0 : x->level; }
@@ -55,7 +76,7 @@ static hk_type_t *set_ground(hk_type_t *t) {
   bool g = true;
   uint32_t level = 0;
   for (uint32_t i = 0; i < t->n; i++) {
-    hk_type_t *a = hk_type_resolve(t->args[i]);
+    hk_type_t *a = find(t->args[i]);
     g = g && a->ground;
     uint32_t l = arg_level(a);
     if (l > level) level = l;
@@ -70,6 +91,9 @@ int hk_types_init(hk_types_t *T, hk_arena_t *arena, void (*oom)(void *), void *o
   T->arena = arena;
   T->oom = oom;
   T->oom_ctx = oom_ctx;
+  T->self = hk_arena_alloc(arena, sizeof *T->self);
+  if (!T->self) return -ENOMEM;
+  *T->self = T;
   for (int c = 0; c < HK_TC__NPRIM; c++) {
     hk_type_t *t = hk_arena_alloc(arena, sizeof *t);
     if (!t) return -ENOMEM;
@@ -82,6 +106,7 @@ int hk_types_init(hk_types_t *T, hk_arena_t *arena, void (*oom)(void *), void *o
 }
 
 void hk_types_fini(hk_types_t *T) {
+  if (T->self) *T->self = NULL;
   free(T->stk);
   free(T->post);
   free(T->pairs);
@@ -128,15 +153,18 @@ hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *cons
 }
 
 hk_type_t *hk_type_resolve(hk_type_t *t) {
-  hk_type_t *r = t;
-  while (r->link) r = r->link;
-  while (t->link && t->link != r) {
-    hk_type_t *next = t->link;
-    t->link = r;
-    t = next;
-  }
-  return r;
+  hk_type_t *r = find(t);
+  return r->lazy ? expand(r) : r;
 }
+
+typedef struct bind_ctx {
+  hk_type_t *v;
+  uint32_t level;
+  bool eq;
+  int err; /* HK_TYERR_* */
+} bind_ctx_t;
+
+static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx);
 
 /* ---- Generic traversal ----
 ** Visits every node reachable from [t] once (resolved); [visit] returns
@@ -149,7 +177,10 @@ static int walk(hk_types_t *T, hk_type_t *t, visit_fn visit, void *ctx) {
   size_t base = T->nstk;
   spush(T, t);
   while (T->nstk > base) {
-    hk_type_t *x = hk_type_resolve(T->stk[--T->nstk]);
+    hk_type_t *x = find(T->stk[--T->nstk]);
+    /* Only a variable's binding without equality can leave a lazy instance
+    ** unexpanded; the other walks need its contents. */
+    if (x->lazy && (visit != visit_bind || ((bind_ctx_t *)ctx)->eq)) x = expand(x);
     if (x->mark == stamp) continue;
     x->mark = stamp;
     T->visits++;
@@ -227,16 +258,13 @@ bool hk_types_admits_eq_decl(hk_types_t *T, hk_type_t *t, const hk_datatype_t *s
 
 /* ---- Unification ---- */
 
-typedef struct bind_ctx {
-  hk_type_t *v;
-  uint32_t level;
-  bool eq;
-  int err; /* HK_TYERR_* */
-} bind_ctx_t;
-
 static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
   (void)T;
   bind_ctx_t *b = vctx;
+  if (x->lazy) { /* no variable yet (walk expanded it if b->eq) */
+    if (x->level > b->level) x->level = b->level;
+    return 0;
+  }
   if (x->kind == HK_TYPE_VAR) {
     if (x == b->v) {
       b->err = HK_TYERR_OCCURS;
@@ -255,8 +283,17 @@ static int visit_bind(hk_types_t *T, hk_type_t *x, void *vctx) {
   return 1;
 }
 
-/* Binds variable [v] to [t] (t resolved, t != v). */
+/* Binds variable [v] (not lazy) to [t] (t found, t != v). A lazy [t] holds
+** no variable yet (its scheme is closed), so there is nothing to check: it
+** takes the lower level; an equality variable needs its contents, so the
+** instance is expanded first. */
 static int bind(hk_types_t *T, hk_type_t *v, hk_type_t *t, hk_tyerr_t *err, bool v_expected) {
+  if (t->lazy && v->eq) t = expand(t);
+  if (t->lazy) {
+    if (v->level < t->level) t->level = v->level;
+    v->link = t;
+    return 0;
+  }
   if (t->kind == HK_TYPE_VAR) {
     /* Variable to variable: keep the lower level and the equality flag. */
     if (v->level < t->level) t->level = v->level;
@@ -315,13 +352,24 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
       forward(pa, pb);
       continue;
     }
-    hk_type_t *b = hk_type_resolve(pb);
-    hk_type_t *a = hk_type_resolve(pa);
+    hk_type_t *b = find(pb);
+    hk_type_t *a = find(pa);
+    /* A lazy instance is looked into only when met by a structure (or by
+    ** another lazy instance); a variable is simply bound to it. */
+    if (a->lazy && b->lazy && a != b && a->lz->scheme == b->lz->scheme) {
+      /* two copies of one scheme, neither looked into: made one */
+      if (a->level < b->level) b->level = a->level;
+      a->link = b;
+      continue;
+    }
+    if (a->lazy && b->lazy && a != b) a = expand(a);
+    if (a->lazy && b->kind != HK_TYPE_VAR) a = expand(a);
+    if (b->lazy && a->kind != HK_TYPE_VAR) b = expand(b);
     if (a == b) continue;
     int r = 0;
-    if (a->kind == HK_TYPE_VAR)
+    if (a->kind == HK_TYPE_VAR && !a->lazy)
       r = bind(T, a, b, err, true);
-    else if (b->kind == HK_TYPE_VAR)
+    else if (b->kind == HK_TYPE_VAR && !b->lazy)
       r = bind(T, b, a, err, false);
     else if (a->kind != b->kind || a->n != b->n ||
              (a->kind == HK_TYPE_CON && (a->con != b->con || a->dt != b->dt))) {
@@ -354,8 +402,27 @@ int hk_types_unify(hk_types_t *T, hk_type_t *expected, hk_type_t *found, hk_tyer
 typedef struct gen_ctx {
   uint32_t level;
   size_t count;
-  bool gen; /* generalise (else lower to level) */
+  bool gen;  /* generalise (else lower to level) */
+  bool open; /* a variable (or lazy instance) stays at or below the level */
 } gen_ctx_t;
+
+/* A lazy instance behaves like a variable standing for all the variables
+** its copy would have: generalised, it becomes a generic lazy node, which
+** instantiation replaces by a fresh lazy instance of the same scheme (as it
+** replaces a generic variable by a fresh one, so an instance that occurs
+** twice stays one instance); lowered, it lowers the level they will get. */
+static void relevel_lazy(hk_type_t *x, gen_ctx_t *g) {
+  if (x->level == HK_LEVEL_GENERIC) {
+    if (g->gen) g->count++;
+  } else if (x->level <= g->level) {
+    g->open = true;
+  } else if (g->gen) {
+    x->level = HK_LEVEL_GENERIC;
+    g->count++;
+  } else {
+    x->level = g->level;
+  }
+}
 
 static void relevel_var(hk_type_t *x, gen_ctx_t *g) {
   if (x->level == HK_LEVEL_GENERIC) {
@@ -377,28 +444,43 @@ static void relevel(hk_types_t *T, hk_type_t *t, gen_ctx_t *g) {
       set_ground(x);
       continue;
     }
-    x = hk_type_resolve(x);
+    x = find(x);
     if (x->mark == stamp) continue;
     x->mark = stamp;
     T->visits++;
-    if (x->kind == HK_TYPE_VAR) {
-      relevel_var(x, g);
+    if (x->lazy) {
+      relevel_lazy(x, g);
       continue;
     }
-    if (x->ground || x->level <= g->level) continue; /* nothing above the level below */
+    if (x->kind == HK_TYPE_VAR) {
+      relevel_var(x, g);
+      if (x->level != HK_LEVEL_GENERIC) g->open = true;
+      continue;
+    }
+    if (x->closed) { /* an earlier scheme: every variable already quantified */
+      if (g->gen) g->count++;
+      continue;
+    }
+    if (x->ground) continue;
+    if (x->level <= g->level) { /* nothing above the level below */
+      g->open = true;
+      continue;
+    }
     spush(T, (hk_type_t *)((uintptr_t)x | 1u));
     for (uint32_t i = x->n; i-- > 0;) spush(T, x->args[i]);
   }
 }
 
 size_t hk_types_generalize(hk_types_t *T, hk_type_t *t) {
-  gen_ctx_t g = {T->level, 0, true};
+  gen_ctx_t g = {T->level, 0, true, false};
   relevel(T, t, &g);
+  hk_type_t *r = find(t);
+  if (!g.open && g.count && r->kind != HK_TYPE_VAR && !r->ground) r->closed = true;
   return g.count;
 }
 
 void hk_types_lower(hk_types_t *T, hk_type_t *t) {
-  gen_ctx_t g = {T->level, 0, false};
+  gen_ctx_t g = {T->level, 0, false, false};
   relevel(T, t, &g);
 }
 
@@ -412,9 +494,19 @@ static inline void postpush(hk_types_t *T, hk_type_t *t) {
   T->post[T->npost++] = t;
 }
 
+/* A lazy instance of closed scheme [scheme] at T->level. */
+static hk_type_t *new_lazy(hk_types_t *T, hk_type_t *scheme) {
+  hk_type_t *l = hk_types_var(T, false);
+  l->lazy = true;
+  l->lz = talloc(T, sizeof *l->lz);
+  l->lz->T = T->self;
+  l->lz->scheme = scheme;
+  return l;
+}
+
 /* Marks on the stack: an entry with its low bit set is "finish this node". */
 static hk_type_t *copy_of(hk_type_t *x, uint32_t stamp) {
-  x = hk_type_resolve(x);
+  x = find(x);
   return x->mark == stamp && x->copy ? x->copy : x;
 }
 
@@ -429,11 +521,15 @@ static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stam
       postpush(T, x);
       continue;
     }
-    x = hk_type_resolve(x);
+    x = find(x);
     if (x->mark == stamp) continue;
     x->mark = stamp;
     x->copy = NULL;
     T->visits++;
+    if (x->lazy) {
+      if (x->level == HK_LEVEL_GENERIC) x->copy = new_lazy(T, x->lz->scheme);
+      continue;
+    }
     if (x->kind == HK_TYPE_VAR) {
       if (x->level == HK_LEVEL_GENERIC) x->copy = hk_types_var(T, x->eq);
       continue;
@@ -446,7 +542,7 @@ static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stam
     hk_type_t *x = T->post[i];
     bool changed = false;
     for (uint32_t j = 0; j < x->n && !changed; j++)
-      if (copy_of(x->args[j], stamp) != hk_type_resolve(x->args[j])) changed = true;
+      if (copy_of(x->args[j], stamp) != find(x->args[j])) changed = true;
     if (!changed) continue;
     hk_type_t *c = new_type(T, (hk_type_kind_t)x->kind, x->n);
     c->con = x->con;
@@ -459,7 +555,23 @@ static hk_type_t *instantiate_stamped(hk_types_t *T, hk_type_t *t, uint32_t stam
 }
 
 hk_type_t *hk_types_instantiate(hk_types_t *T, hk_type_t *t) {
+  hk_type_t *r = find(t);
+  if (r->closed) return new_lazy(T, r);
   return instantiate_stamped(T, t, ++T->stamp);
+}
+
+/* Replaces lazy instance [l] by a copy of its scheme, with variables at
+** [l]'s level; returns the copy (or [l] once its context is gone). */
+static hk_type_t *expand(hk_type_t *l) {
+  hk_types_t *T = *l->lz->T;
+  if (!T) return l;
+  uint32_t saved = T->level;
+  T->level = l->level;
+  hk_type_t *c = instantiate_stamped(T, l->lz->scheme, ++T->stamp);
+  T->level = saved;
+  l->lazy = false;
+  l->link = c;
+  return find(c);
 }
 
 hk_type_t *hk_types_subst(hk_types_t *T, hk_type_t *t, hk_type_t *const *params,

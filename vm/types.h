@@ -52,6 +52,10 @@ struct hk_type {
                               previous type costs its new nodes, not its depth) */
   bool eqok;               /* ground and known to admit equality (cached by
                               make_eq and equality binds once they succeed) */
+  bool lazy;               /* VAR: a deferred instance of the closed scheme lz->scheme
+                              (see hk_types_instantiate); hk_type_resolve expands it */
+  bool closed;             /* a generalised binding's type whose variables are all
+                              quantified: its instances are made lazily */
   uint32_t n;              /* number of args */
   uint32_t level;          /* VAR: binding level, HK_LEVEL_GENERIC if quantified */
   uint32_t mark;           /* traversal stamp (internal) */
@@ -59,7 +63,10 @@ struct hk_type {
                               unified with an equal one forwards to it; or NULL */
   hk_type_t *copy;         /* traversal scratch (internal) */
   hk_type_t **args;
-  const hk_datatype_t *dt; /* CON HK_TC_DATA */
+  union {
+    const hk_datatype_t *dt; /* CON HK_TC_DATA */
+    struct hk_lazy *lz;      /* VAR with lazy set */
+  };
 };
 
 typedef enum hk_tyerr_kind {
@@ -84,6 +91,8 @@ typedef struct hk_types {
   hk_type_t *prim[HK_TC__NPRIM]; /* shared Int, Float, ... */
   uint64_t visits;         /* nodes visited by traversals so far (a work counter
                               for tests; never reset) */
+  struct hk_types **self;  /* in the arena: points back here until hk_types_fini
+                              (a lazy instance met later is left unexpanded) */
   /* Scratch stacks (malloc'ed, reused). */
   hk_type_t **stk; size_t nstk, capstk;
   hk_type_t **post; size_t npost, cappost;
@@ -106,8 +115,8 @@ hk_type_t *hk_types_tuple(hk_types_t *T, hk_type_t *const *items, uint32_t n);
 hk_type_t *hk_types_data(hk_types_t *T, const hk_datatype_t *dt, hk_type_t *const *args,
                          uint32_t n);
 
-/* Follows links (with path compression). Always resolve before reading
-** kind or args. */
+/* Follows links (with path compression) and expands a lazy instance.
+** Always resolve before reading kind or args. */
 hk_type_t *hk_type_resolve(hk_type_t *t);
 
 /* Unifies [expected] with [found]. Returns 0, or -1 with *err filled (for
@@ -127,7 +136,12 @@ size_t hk_types_generalize(hk_types_t *T, hk_type_t *t);
 /* Lowers every variable of [t] above T->level to T->level (a monomorphic
 ** binding must not be generalised later). */
 void hk_types_lower(hk_types_t *T, hk_type_t *t);
-/* A fresh instance of scheme [t] (generic variables copied at T->level). */
+/* A fresh instance of scheme [t] (generic variables copied at T->level).
+** The instance of a closed scheme (see hk_types_generalize) is a lazy node
+** that stands for the copy until something looks inside it: binding a
+** variable to it, lowering its level, or generalising it again (which gives
+** back the scheme itself) cost O(1), so a chain of declarations each using
+** the previous one's polymorphic value stays linear. */
 hk_type_t *hk_types_instantiate(hk_types_t *T, hk_type_t *t);
 /* [t] with generic variables params[i] replaced by args[i] (alias expansion);
 ** other generic variables are copied fresh. */

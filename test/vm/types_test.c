@@ -443,6 +443,55 @@ Test(vm_types, deep_chain_over_an_outer_variable_is_linear) {
   cr_assert_neq(hk_type_resolve(inst), hk_type_resolve(prev));
 }
 
+/* What the checker does for `val a0 = []` then 4,000 declarations
+** `val aI = [a(I-1)]` at top level, whose types are schemes: each use of
+** a(I-1) instantiates it, binds a pattern variable to the list of that
+** instance and generalises the result. The instance of a closed scheme is
+** lazy (no copy until something looks inside), so the work is linear, not
+** N * N / 2 = 8e6 visits (docs/frontend.md). */
+Test(vm_types, poly_chain_is_linear) {
+  enum { N = 4000 };
+  hk_tyerr_t err;
+  T.level = 1;
+  hk_type_t *prev = L(V());
+  T.level = 0;
+  cr_assert_eq(hk_types_generalize(&T, prev), 1);
+  uint64_t before = T.visits;
+  for (int i = 0; i < N; i++) {
+    T.level = 1;
+    hk_type_t *v = V();
+    cr_assert_eq(hk_types_unify(&T, v, L(hk_types_instantiate(&T, prev)), &err), 0);
+    T.level = 0;
+    cr_assert_gt(hk_types_generalize(&T, v), 0);
+    prev = v;
+  }
+  cr_assert_lt(T.visits - before, (uint64_t)N * 8);
+  /* Two instances are independent; each is the whole chain once looked into:
+  ** unifying it with a chain of the same depth ending in Int succeeds, and
+  ** with one a level shorter fails at the bottom (a list against Int). */
+  hk_type_t *ints = I(), *strs = S();
+  for (int i = 0; i <= N; i++) ints = L(ints), strs = L(strs);
+  hk_type_t *a = hk_types_instantiate(&T, prev);
+  hk_type_t *b = hk_types_instantiate(&T, prev);
+  cr_assert_eq(hk_types_unify(&T, a, ints, &err), 0);
+  cr_assert_eq(hk_types_unify(&T, b, strs, &err), 0);
+  cr_assert_eq(hk_types_unify(&T, hk_types_instantiate(&T, prev), ints->args[0], &err), -1);
+  cr_assert_eq(err.kind, HK_TYERR_MISMATCH);
+  cr_assert_eq(hk_type_resolve(err.found), I());
+  /* One instance used twice stays one instance: (x, x) for a lazy x. */
+  T.level = 1;
+  hk_type_t *x = hk_types_instantiate(&T, prev);
+  hk_type_t *w = V();
+  cr_assert_eq(hk_types_unify(&T, w, T2(x, x), &err), 0);
+  T.level = 0;
+  cr_assert_gt(hk_types_generalize(&T, w), 0);
+  hk_type_t *pair = hk_type_resolve(hk_types_instantiate(&T, w));
+  cr_assert_eq(hk_types_unify(&T, pair->args[0], ints, &err), 0);
+  cr_assert_eq(hk_types_unify(&T, pair->args[1], strs, &err), -1);
+  /* Printing looks inside (and is cut at 1,000 characters). */
+  cr_assert(strncmp(pr1(hk_types_instantiate(&T, prev)), "((((", 4) == 0);
+}
+
 /* A variable lowered by a bind is found by a later generalisation at its new
 ** level even though the nodes above it still carry the old bound. */
 Test(vm_types, levels_follow_binds) {
