@@ -21,7 +21,6 @@ void hk_mailbox_init(hk_mailbox_t *mb) {
   atomic_init(&mb->tail, (uintptr_t)&mb->stub);
   atomic_init(&mb->len_hint, 0);
   mb->head = &mb->stub;
-  mb->run = 0;
   mb->high_water = 0;
 }
 
@@ -58,10 +57,11 @@ static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
                       hk_mnode_t **out) {
   mb->head = next;
   *out = n;
-  mb->run++;
-  if (mb->run > mb->high_water) mb->high_water = mb->run;
-  /* Relaxed: a statistic (mailbox.h). */
-  atomic_store_explicit(&mb->len_hint, mb->run, memory_order_relaxed);
+  /* Relaxed: a statistic (mailbox.h) that only this consumer writes. */
+  uint32_t run = atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
+  run += run != UINT32_MAX; /* saturates */
+  if (run > mb->high_water) mb->high_water = run;
+  atomic_store_explicit(&mb->len_hint, run, memory_order_relaxed);
   return HK_MPOP_OK;
 }
 
@@ -72,7 +72,6 @@ hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out) {
   if (head == &mb->stub) {
     if (next == NULL) {
       if (tail_node(mb) != &mb->stub) return HK_MPOP_BUSY;
-      mb->run = 0;
       atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
       return HK_MPOP_EMPTY;
     }

@@ -35,10 +35,11 @@ typedef struct hk_mailbox {
   _Atomic(uintptr_t) tail;
   /* Consumer only. */
   hk_mnode_t *head;
-  uint64_t run;               /* messages taken since the last EMPTY */
-  uint64_t high_water;        /* largest run seen */
-  _Atomic uint64_t len_hint;  /* consumer writes, anyone reads (relaxed) */
   hk_mnode_t stub;
+  uint32_t high_water;        /* largest run seen */
+  /* The run: messages taken since the last EMPTY (saturating). The
+  ** consumer writes it, anyone reads it (relaxed). */
+  _Atomic uint32_t len_hint;
 } hk_mailbox_t;
 
 /* Result of hk_mailbox_pop_owner. */

@@ -19,7 +19,14 @@
 #include <string.h>
 
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
+
+/* docs/runtime.md, "Memory of a process": sizes that hold measures. */
+static_assert(sizeof(hk_proc_t) == 192, "a process record is three cache lines");
+static_assert(offsetof(hk_proc_t, state) / 64 == offsetof(hk_proc_t, mbox.tail) / 64,
+              "the state word and the mailbox tail share a cache line");
+static_assert(sizeof(hk_child_t) == 48, "a child record is a 48-byte block");
 #define KIDS_FIRST 8u
+#define KIDS_LOAD 2u
 #define BUSY_SPINS 64
 
 struct hk_procs {
@@ -177,75 +184,106 @@ static void link_unref(hk_child_t *c) {
   }
 }
 
+/* A parent's table of children (p->kids, NULL until its first spawn): a
+** chained hash table by pid, with its counts in the same allocation so a
+** process that never spawns pays one pointer. Tables up to HK_BCACHE_MAX
+** bytes come from the block cache. */
+struct hk_kids {
+  uint32_t nbuckets, n, purge_at;
+  uint32_t ndetached; /* detached children in the table */
+  hk_child_t *b[];
+};
+
+static size_t kids_bytes(uint32_t nb) { return sizeof(hk_kids_t) + nb * sizeof(hk_child_t *); }
+
+static hk_kids_t *kids_alloc(uint32_t nb) {
+  size_t bytes = kids_bytes(nb);
+  hk_kids_t *k = bytes <= HK_BCACHE_MAX ? hk_bcache_alloc(bytes) : malloc(bytes);
+  if (k) memset(k, 0, bytes);
+  if (k) k->nbuckets = nb;
+  return k;
+}
+
+static void kids_free(hk_kids_t *k) {
+  if (!k) return;
+  size_t bytes = kids_bytes(k->nbuckets);
+  if (bytes <= HK_BCACHE_MAX) hk_bcache_free(k, bytes);
+  else free(k);
+}
+
 /* A parent's children have increasing pids, so the low bits spread them
 ** over the buckets and a spawn loop fills the table in address order (a
 ** multiplicative hash made every insert a cache miss). */
-static uint32_t kid_bucket(const hk_proc_t *p, uint64_t pid) {
-  return (uint32_t)pid & (p->nkids_buckets - 1);
+static uint32_t kid_bucket(const hk_kids_t *k, uint64_t pid) {
+  return (uint32_t)pid & (k->nbuckets - 1);
 }
 
 static void kids_rehash(hk_proc_t *p, uint32_t nb) {
-  hk_child_t **b = calloc(nb, sizeof *b);
-  if (!b) return; /* keep the old table: longer chains */
-  uint32_t old = p->nkids_buckets;
-  hk_child_t **ob = p->kids;
-  p->kids = b;
-  p->nkids_buckets = nb;
-  for (uint32_t i = 0; i < old; i++)
-    for (hk_child_t *c = ob[i], *next; c; c = next) {
+  hk_kids_t *o = p->kids, *k = kids_alloc(nb);
+  if (!k) return; /* keep the old table: longer chains */
+  k->n = o->n;
+  k->purge_at = o->purge_at;
+  k->ndetached = o->ndetached;
+  for (uint32_t i = 0; i < o->nbuckets; i++)
+    for (hk_child_t *c = o->b[i], *next; c; c = next) {
       next = c->chain;
-      uint32_t k = kid_bucket(p, c->pid);
-      c->chain = b[k];
-      b[k] = c;
+      uint32_t j = kid_bucket(k, c->pid);
+      c->chain = k->b[j];
+      k->b[j] = c;
     }
-  free(ob);
+  p->kids = k;
+  kids_free(o);
 }
 
 /* Forgets detached children that ended (SPEC §6.4.4: nothing of them is
 ** kept). Amortised: runs when the table doubled since the last purge. */
-static void kids_purge(hk_proc_t *p) {
-  for (uint32_t i = 0; i < p->nkids_buckets; i++) {
-    hk_child_t **pp = &p->kids[i];
+static void kids_purge(hk_kids_t *k) {
+  for (uint32_t i = 0; i < k->nbuckets; i++) {
+    hk_child_t **pp = &k->b[i];
     while (*pp) {
       hk_child_t *c = *pp;
       if (c->detached && hk_child_done(c)) {
         *pp = c->chain;
-        p->nkids--;
-        p->ndetached--;
+        k->n--;
+        k->ndetached--;
         link_unref(c);
       } else {
         pp = &c->chain;
       }
     }
   }
-  p->kids_purge_at = p->nkids * 2 > 64 ? p->nkids * 2 : 64;
+  k->purge_at = k->n * 2 > 64 ? k->n * 2 : 64;
 }
 
-/* Makes room for one more child (the table is made or grown). */
+/* Makes room for one more child (the table is made or grown). Chains
+** average up to KIDS_LOAD records before the table doubles: a skynet node's
+** 10 children fit the first table. */
 static int kids_reserve(hk_proc_t *p) {
-  if (!p->kids) {
-    p->kids = calloc(KIDS_FIRST, sizeof *p->kids);
-    if (!p->kids) return -ENOMEM;
-    p->nkids_buckets = KIDS_FIRST;
-    p->kids_purge_at = 64;
+  hk_kids_t *k = p->kids;
+  if (!k) {
+    if (!(k = p->kids = kids_alloc(KIDS_FIRST))) return -ENOMEM;
+    k->purge_at = 64;
   }
   /* Only detached children are purged: without any, skip the walk. */
-  if (p->nkids >= p->kids_purge_at && p->ndetached) kids_purge(p);
-  if (p->nkids >= p->nkids_buckets) kids_rehash(p, p->nkids_buckets * 2);
+  if (k->n >= k->purge_at && k->ndetached) kids_purge(k);
+  if (k->n >= k->nbuckets * KIDS_LOAD) kids_rehash(p, k->nbuckets * 2);
   return 0;
 }
 
 /* Links [c] (its pid set) after kids_reserve made room. */
 static void kids_link(hk_proc_t *p, hk_child_t *c) {
-  uint32_t k = kid_bucket(p, c->pid);
-  c->chain = p->kids[k];
-  p->kids[k] = c;
-  p->nkids++;
+  hk_kids_t *k = p->kids;
+  uint32_t j = kid_bucket(k, c->pid);
+  c->chain = k->b[j];
+  k->b[j] = c;
+  k->n++;
+  k->ndetached += c->detached;
 }
 
 hk_child_t *hk_proc_child(hk_proc_t *p, uint64_t pid) {
-  if (!p->kids) return NULL;
-  hk_child_t *c = p->kids[kid_bucket(p, pid)];
+  hk_kids_t *k = p->kids;
+  if (!k) return NULL;
+  hk_child_t *c = k->b[kid_bucket(k, pid)];
   while (c && c->pid != pid) c = c->chain;
   return c;
 }
@@ -273,7 +311,7 @@ static void proc_release(hk_pmentry_t *e) {
   hk_proc_t *p = (hk_proc_t *)e;
   drain(p); /* messages sent after termination's drain */
   if (p->body && p->procs->ops->free_body) p->procs->ops->free_body(p);
-  free(p->kids);
+  kids_free(p->kids);
   hk_proc_dispose(p);
 }
 
@@ -333,7 +371,6 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
     c->pid = pid;
     c->procs = P;
     c->detached = detached;
-    parent->ndetached += detached;
     atomic_init(&c->word, LINK_LIVE);
     atomic_init(&c->refs, 2);
     kids_link(parent, c);
@@ -676,8 +713,9 @@ static bool take_blocked(hk_proc_t *p) {
 ** reference) for terminate() to end on this worker; any other child is
 ** cancelled as by `cancel`, at its next slice boundary. */
 static void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
-  for (uint32_t i = 0; i < p->nkids_buckets; i++)
-    for (hk_child_t *c = p->kids[i], *next; c; c = next) {
+  hk_kids_t *k = p->kids;
+  for (uint32_t i = 0; k && i < k->nbuckets; i++)
+    for (hk_child_t *c = k->b[i], *next; c; c = next) {
       next = c->chain;
       if (!hk_child_done(c)) {
         hk_proc_t *kid = hk_proc_get(p->procs, c->pid);
@@ -691,9 +729,8 @@ static void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
       }
       link_unref(c);
     }
-  free(p->kids);
+  kids_free(k);
   p->kids = NULL;
-  p->nkids = p->nkids_buckets = 0;
 }
 
 /* First half of a termination: p is TERMINATED for senders and counted,

@@ -48,6 +48,7 @@
 typedef struct hk_procs hk_procs_t;
 typedef struct hk_proc hk_proc_t;
 typedef struct hk_child hk_child_t;
+typedef struct hk_kids hk_kids_t;
 
 enum {
   HK_PS_RUNNABLE = 0,
@@ -135,15 +136,18 @@ typedef struct hk_envelope {
 typedef bool (*hk_arm_fn)(hk_proc_t *p);
 typedef struct hk_wait {
   uint32_t reason;      /* HK_WAIT_* */
+  uint32_t nlinks;
   hk_arm_fn arm;        /* returns true if the condition already holds */
   hk_child_t **links;   /* HK_WAIT_CHILD: the children waited for */
-  uint32_t nlinks;
   void *arg;            /* for custom arm functions */
 } hk_wait_t;
 
+/* 192 bytes (docs/runtime.md, "Memory of a process"): three cache lines,
+** the last holding the state word and the mailbox, which wakers, senders
+** and cancellers write (records are 64-byte aligned: hk_proc_alloc). */
 struct hk_proc {
   /* Immutable after creation. */
-  hk_pmentry_t e;           /* pid and references; first */
+  alignas(64) hk_pmentry_t e; /* pid and references; first */
   hk_procs_t *procs;
   hk_child_t *link;         /* my record in my parent (NULL for a root) */
   uint64_t parent_pid;      /* 0 for a root */
@@ -155,15 +159,13 @@ struct hk_proc {
   void *user;               /* for the runtime */
   hk_wait_t wait;
   void *out_payload;        /* set by the body with DONE/FAILED */
-  hk_child_t **kids;        /* children by pid: chained hash table */
-  uint32_t nkids_buckets, nkids, kids_purge_at;
-  uint32_t ndetached;       /* detached children in kids */
-  uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
+  hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
   uint64_t io_token;        /* pending I/O request, 0 if none */
+  uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
   /* Written by wakers, cancellers and the owner: every change is an RMW.
   ** The mailbox's tail (written by senders, who also wake) shares this
-  ** cache line; its consumer fields follow. 256 bytes in all. */
-  alignas(64) _Atomic uint32_t state;
+  ** cache line with its consumer fields. */
+  _Atomic uint32_t state;
   hk_mailbox_t mbox;
 };
 
@@ -176,8 +178,8 @@ struct hk_child {
   _Atomic uint32_t refs;  /* parent's + child's */
   /* Written by the child before DONE (release), read by the parent after
   ** seeing DONE (acquire). */
-  hk_outcome_t outcome;
   void *payload;
+  hk_outcome_t outcome;
   /* Parent only. */
   bool detached, consumed;
   hk_child_t *chain;

@@ -34,7 +34,6 @@ typedef struct vmproc {
   hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
   /* The last process sent to, with a reference: repeated sends to the
   ** same receiver skip the pid-map lookup (dropped when it terminates). */
-  uint64_t last_pid;
   hk_proc_t *last;
   /* serve_now found the mailbox empty for the receive now pending: serve()
   ** goes straight to blocking (arming the mark re-checks the mailbox). */
@@ -382,7 +381,7 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   hk_envelope_t *env = hk_envelope_new();
   if (!env) return fail(vm, "out of memory");
   vmproc_t *vp = vp_of(p);
-  if (vp->last && vp->last_pid == to.as.u) {
+  if (vp->last && hk_proc_pid(vp->last) == to.as.u) {
     if (fill_envelope(p, vm, vp->last, v, env)) return SERVE_CONTINUE;
     if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
       hk_proc_unref(vp->last);
@@ -405,7 +404,6 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
     if (vp->last) hk_proc_unref(vp->last);
     vp->last = target; /* keeps our reference */
-    vp->last_pid = to.as.u;
   } else {
     hk_proc_unref(target);
   }

@@ -38,10 +38,14 @@ size_t hk_bcache_class_size(size_t size) {
   return size > HK_BCACHE_MAX ? size : class_bytes(class_of(size));
 }
 
-static void *fresh(size_t bytes) {
-  if (bytes > SMALL_MAX) return aligned_alloc(LARGE_STEP, bytes);
+/* Blocks of a multiple of 64 bytes are 64-byte aligned (a process record
+** is laid out in cache lines, runtime/proc.h), the others 16-byte. */
+static void *aligned(size_t bytes) {
+  if (bytes % LARGE_STEP == 0) return aligned_alloc(LARGE_STEP, bytes);
   return malloc(bytes);
 }
+
+static void *fresh(size_t bytes) { return aligned(bytes); }
 
 #if BLOCK_CACHE
 /* A free block: its first word links the list; the first block of a batch
@@ -91,8 +95,7 @@ static void tcache_flush(void *p) {
 #define SLAB 32u
 static void *carve(tcache_t *t, uint32_t k) {
   size_t bytes = class_bytes(k);
-  unsigned char *slab = bytes > SMALL_MAX ? aligned_alloc(LARGE_STEP, SLAB * bytes)
-                                          : malloc(SLAB * bytes);
+  unsigned char *slab = aligned(SLAB * bytes);
   if (!slab) return fresh(bytes);
   for (uint32_t i = SLAB - 1; i >= 1; i--) {
     fblock_t *b = (fblock_t *)(void *)(slab + (size_t)i * bytes);

@@ -27,7 +27,7 @@
 ** steps up to 256, then 64-byte steps. */
 size_t hk_bcache_class_size(size_t size);
 /* A block of at least [size] bytes, aligned to 16, and to 64 when its
-** class size is a multiple of 64 above 256. Returns NULL when out of
+** class size is a multiple of 64. Returns NULL when out of
 ** memory. Ownership: owned (hk_bcache_free with the same size). */
 void *hk_bcache_alloc(size_t size);
 /* Frees [p] (NULL is ignored), allocated with [size]. */

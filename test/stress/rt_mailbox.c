@@ -174,6 +174,6 @@ int main(void) {
          " producer, %" PRIu64 " self, %" PRIu64 " timer; marks seen %" PRIu64
          ", unmarked %" PRIu64 ", busy %" PRIu64 ", high water %" PRIu64 "\n",
          got, blocks, pw, self_wakes, tw, atomic_load(&marks_seen), unmarked, busy,
-         mb.high_water);
+         (uint64_t)mb.high_water);
   return fail;
 }
