@@ -149,11 +149,13 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 
 /* A process is one allocation (docs/runtime.md, "Memory of a process"):
 ** the control block, then this file's vmproc_t, then the VM instance with
-** the first FIRST_VALS stack slots and FIRST_FRAMES frames of its root
-** segment and a first heap chunk of FIRST_HEAP bytes, which receives the
-** spawned closure. Enough for a process that calls a few functions deep,
-** allocates a little and then blocks (a server waiting for its next
-** message); beyond that it grows like any stack and heap. */
+** the first stack slots and FIRST_FRAMES frames of its root segment and a
+** first heap chunk of FIRST_HEAP bytes, which receives the spawned closure.
+** A child's first stack fits the spawned closure's frame, or the frame of
+** the known function it ends by tail-calling (hk_vm_call_slots); a root's
+** has FIRST_VALS slots. Enough for a process that allocates a little and
+** then blocks (a server waiting for its next message) or returns (a skynet
+** leaf); beyond that it grows like any stack and heap. */
 #define FIRST_VALS 10u
 #define FIRST_FRAMES 1u
 #define FIRST_HEAP 96u
@@ -169,16 +171,17 @@ static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   return vc;
 }
 
-/* A record with its body's memory: *vm is placed, not started. */
+/* A record with its body's memory: *vm is placed, not started. [vals]:
+** the first stack slots (0: FIRST_VALS). */
 static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t fuel,
-                             hk_vm_t **vm) {
-  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(FIRST_VALS, FIRST_FRAMES, FIRST_HEAP));
+                             uint32_t vals, hk_vm_t **vm) {
+  if (!vals) vals = FIRST_VALS;
+  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, FIRST_HEAP));
   if (!p) return NULL;
   vmproc_t *vp = hk_proc_extra(p);
   memset(vp, 0, sizeof *vp);
   hk_vm_config_t vc = vm_config(rt, fuel);
-  *vm = hk_vm_place((char *)vp + VP_SIZE, FIRST_VALS, FIRST_FRAMES, FIRST_HEAP, img, &rt->host,
-                    &vc);
+  *vm = hk_vm_place((char *)vp + VP_SIZE, vals, FIRST_FRAMES, FIRST_HEAP, img, &rt->host, &vc);
   return p;
 }
 
@@ -202,14 +205,13 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
   p->user = vp;
   p->body = vm;
   if (rt->trace_all) p->task.run = traced_run;
-  hk_vm_set_pid(vm, hk_proc_pid(p));
   hk_vm_set_user(vm, p);
   return 0;
 }
 
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
   hk_vm_t *vm;
-  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, &vm);
+  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, &vm);
   if (!p) return -ENOMEM;
   int rc = hk_vm_start_main(vm);
   if (!rc) rc = new_proc(rt, NULL, false, root, p, vm, rt->cfg.fuel);
@@ -245,7 +247,10 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   uint64_t used = reductions(vm);
   uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
   hk_vm_t *cvm;
-  hk_proc_t *c = alloc_proc(rt, hk_vm_image(vm), fuel, &cvm);
+  /* The first stack holds the closure's frame: a child that calls deeper
+  ** grows it (measured in bench/README.md, "Memory per process"). */
+  const hk_image_t *img = hk_vm_image(vm);
+  hk_proc_t *c = alloc_proc(rt, img, fuel, hk_vm_call_slots(img, fn), &cvm);
   if (!c) return fail(vm, "out of memory");
   /* The closure goes straight into the child's heap (code is shared,
   ** captures are copied: SPEC §6.4.1). */

@@ -124,8 +124,6 @@ void hk_vm_charge(hk_vm_t *vm, uint64_t work) { vm->charge += (int64_t)(work / 6
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
   return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
 }
-uint64_t hk_vm_pid(const hk_vm_t *vm) { return vm->pid; }
-void hk_vm_set_pid(hk_vm_t *vm, uint64_t pid) { vm->pid = pid; }
 void *hk_vm_user(const hk_vm_t *vm) { return vm->user; }
 void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->user = user; }
 hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->result; }
@@ -166,6 +164,12 @@ static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
   return s;
 }
 
+/* The stack limit in slots: SLOTS_PER_FRAME per frame of the depth limit. */
+static uint64_t max_slots(const hk_vm_t *vm) {
+  uint64_t n = (uint64_t)vm->max_depth * SLOTS_PER_FRAME;
+  return n < MIN_SLOTS ? MIN_SLOTS : n;
+}
+
 /* Grows array [old] of [n] elements of [size] bytes to [nc]; an array
 ** placed after the instance (flag [bit] in s->inl) is copied out, never
 ** realloc'ed. Returns the new array or NULL (the old one stays). */
@@ -185,7 +189,7 @@ static int ensure_vals(hk_vm_t *vm, hk_seg_t *s, size_t need) {
   if (need <= s->cap) return 0;
   size_t nc = s->cap ? (size_t)s->cap * 2 : FIRST_VALS;
   while (nc < need) nc *= 2;
-  if (vm->slots - s->cap + need > vm->max_slots) return -E2BIG;
+  if (vm->slots - s->cap + need > max_slots(vm)) return -E2BIG;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_value_t *n = grow(s, s->vals, s->cap, nc, sizeof *n, HK_SEG_INL_VALS);
   if (!n) return -ENOMEM;
@@ -619,8 +623,7 @@ static void vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   vm->host = host;
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
-  vm->max_slots = vm->max_depth * SLOTS_PER_FRAME;
-  if (vm->max_slots < MIN_SLOTS) vm->max_slots = MIN_SLOTS;
+  if (vm->max_depth > INT32_MAX) vm->max_depth = INT32_MAX; /* depth + a continuation's frames fit */
   vm->fuel = cfg ? cfg->fuel : 0;
   vm->fuel_limited = cfg ? cfg->fuel_limited : false;
   vm->result = hk_unit();
@@ -643,6 +646,29 @@ size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
   size_t n = round16(sizeof(hk_vm_t)) + (size_t)vals * sizeof(hk_value_t);
   n = round16(n + (size_t)frames * sizeof(hk_frame_t));
   return heap ? n + sizeof(hk_chunk_t) + round16(heap) : n;
+}
+
+/* Slots of a frame of [f] at base 1 (a spawned closure's, or what its
+** tail call replaces it with). */
+static uint32_t slots_at_base1(const hk_func_t *f) { return 2 + f->nlocals + f->maxstack; }
+
+uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
+  if (fn.tag != HK_T_CLOSURE) return 0;
+  const hk_func_t *f = &img->funcs[((hk_closure_t *)fn.as.o)->fn];
+  uint32_t need = slots_at_base1(f);
+  /* A spawned closure is often a wrapper that ends in a tail call of a
+  ** known function (fn () => worker (a, b)), whose frame replaces it at the
+  ** same base: size for that one too. Only the last instruction is looked
+  ** at (this runs at every spawn); an operand word that looks like TCALLG
+  ** only mis-sizes the first stack, which grows as usual. */
+  if (f->ncode >= 2) {
+    uint32_t w = f->code[f->ncode - 2], op = hk_ins_op(w), callee = hk_ins_a(w);
+    if ((op == HK_I_TCALLG || op == HK_I_TCALLF) && callee < img->nfuncs) {
+      uint32_t n = slots_at_base1(&img->funcs[callee]);
+      if (n > need) need = n;
+    }
+  }
+  return need;
 }
 
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,

@@ -83,6 +83,11 @@ void hk_vm_free(hk_vm_t *vm);
 ** segment and a first heap chunk of [heap] bytes (a process that needs more
 ** grows them as usual). */
 size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap);
+/* The stack slots hk_vm_start_call(vm, fn) needs before [fn] calls
+** anything but a tail call of a known function (a host sizes a placed
+** instance's first stack with it), or 0 if [fn] is not a closure of [img].
+** Thread: any. */
+uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn);
 /* As hk_vm_new, in [mem] (hk_vm_place_size(vals, frames, heap) bytes,
 ** aligned to 16), so that a host can keep a process's record, instance,
 ** first stack and first heap chunk in one allocation. Never fails.
@@ -164,9 +169,6 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
 void hk_vm_charge(hk_vm_t *vm, uint64_t work);
 /* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);
-/* The process's pid as the host set it (hk_vm_set_pid), 0 by default. */
-uint64_t hk_vm_pid(const hk_vm_t *vm);
-void hk_vm_set_pid(hk_vm_t *vm, uint64_t pid);
 /* A pointer the host may attach to the instance (its process record). */
 void *hk_vm_user(const hk_vm_t *vm);
 void hk_vm_set_user(hk_vm_t *vm, void *user);

@@ -70,8 +70,8 @@ struct hk_vm {
   hk_seg_t root;          /* the bottom segment (kind ROOT), once started */
   hk_value_t *globals;    /* [img->nglobals] */
   const struct hk_globals *gstore; /* a child: the shared store globals points into */
-  uint64_t depth, max_depth;
-  uint64_t slots, max_slots; /* stack slots of all segments (SLOTS_PER_FRAME in interp.c) */
+  uint32_t depth, max_depth; /* frames; max_depth <= INT32_MAX */
+  uint64_t slots;         /* stack slots of all segments (limit: max_slots in interp.c) */
   /* budget */
   int64_t charge;         /* extra reductions charged by builtins, or by the host between slices */
   uint64_t fuel;
@@ -80,7 +80,6 @@ struct hk_vm {
   hk_value_t result;
   hk_request_t req;
   hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
-  uint64_t pid;
   void *user;
   int state;              /* HK_VS_* */
   int exit_code;
