@@ -159,6 +159,7 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 #define FIRST_VALS 10u
 #define FIRST_FRAMES 1u
 #define FIRST_HEAP 96u
+#define FIRST_HEAP_SPARE 48u /* beyond a child's closure: a small tuple */
 #define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
@@ -172,16 +173,18 @@ static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
 }
 
 /* A record with its body's memory: *vm is placed, not started. [vals]:
-** the first stack slots (0: FIRST_VALS). */
+** the first stack slots (0: FIRST_VALS); [heap]: the first heap chunk's
+** bytes (at least FIRST_HEAP). */
 static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t fuel,
-                             uint32_t vals, hk_vm_t **vm) {
+                             uint32_t vals, size_t heap, hk_vm_t **vm) {
   if (!vals) vals = FIRST_VALS;
-  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, FIRST_HEAP));
+  if (heap < FIRST_HEAP) heap = FIRST_HEAP;
+  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, heap));
   if (!p) return NULL;
   vmproc_t *vp = hk_proc_extra(p);
   memset(vp, 0, sizeof *vp);
   hk_vm_config_t vc = vm_config(rt, fuel);
-  *vm = hk_vm_place((char *)vp + VP_SIZE, vals, FIRST_FRAMES, FIRST_HEAP, img, &rt->host, &vc);
+  *vm = hk_vm_place((char *)vp + VP_SIZE, vals, FIRST_FRAMES, heap, img, &rt->host, &vc);
   return p;
 }
 
@@ -211,7 +214,7 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
 
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
   hk_vm_t *vm;
-  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, &vm);
+  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, 0, &vm);
   if (!p) return -ENOMEM;
   int rc = hk_vm_start_main(vm);
   if (!rc) rc = new_proc(rt, NULL, false, root, p, vm, rt->cfg.fuel);
@@ -247,10 +250,12 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   uint64_t used = reductions(vm);
   uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
   hk_vm_t *cvm;
-  /* The first stack holds the closure's frame: a child that calls deeper
-  ** grows it (measured in bench/README.md, "Memory per process"). */
+  /* The first stack holds the closure's frame, the first heap chunk the
+  ** closure and a small tuple: a child that calls deeper or allocates more
+  ** grows them (bench/README.md, "Memory per process"). */
   const hk_image_t *img = hk_vm_image(vm);
-  hk_proc_t *c = alloc_proc(rt, img, fuel, hk_vm_call_slots(img, fn), &cvm);
+  hk_proc_t *c = alloc_proc(rt, img, fuel, hk_vm_call_slots(img, fn),
+                            hk_vm_closure_bytes(fn) + FIRST_HEAP_SPARE, &cvm);
   if (!c) return fail(vm, "out of memory");
   /* The closure goes straight into the child's heap (code is shared,
   ** captures are copied: SPEC §6.4.1). */

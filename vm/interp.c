@@ -671,6 +671,11 @@ uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
   return need;
 }
 
+size_t hk_vm_closure_bytes(hk_value_t fn) {
+  if (fn.tag != HK_T_CLOSURE) return 0;
+  return sizeof(hk_closure_t) + (size_t)fn.as.o->n * sizeof(hk_value_t);
+}
+
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
                      const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
   hk_vm_t *vm = mem;

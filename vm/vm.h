@@ -88,6 +88,9 @@ size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap);
 ** instance's first stack with it), or 0 if [fn] is not a closure of [img].
 ** Thread: any. */
 uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn);
+/* The bytes the object of closure [fn] itself takes in a heap (what
+** hk_vm_copy_in places first), or 0 if [fn] is not a closure. Thread: any. */
+size_t hk_vm_closure_bytes(hk_value_t fn);
 /* As hk_vm_new, in [mem] (hk_vm_place_size(vals, frames, heap) bytes,
 ** aligned to 16), so that a host can keep a process's record, instance,
 ** first stack and first heap chunk in one allocation. Never fails.
