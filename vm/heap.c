@@ -106,7 +106,7 @@ void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
   if (vm) vm->slots -= s->cap;
   free(s->vals);
   free(s->frames);
-  free(s->hclauses);
+  free(hk_hseg(s)->hclauses); /* never the root (hk_vm_free frees its arrays) */
   free(s);
 }
 
@@ -276,9 +276,11 @@ static void forward_obj(gc_t *g, hk_obj_t **p) {
 /* A segment's roots but its stack values: frames' closures, handlers. */
 static void scan_seg_rest(gc_t *g, hk_seg_t *s) {
   for (uint32_t i = 0; i < s->nframes; i++) forward_obj(g, &s->frames[i].clos);
-  if (s->kind == HK_SEG_HANDLER || s->hclauses) {
-    forward(g, &s->hret);
-    for (uint32_t i = 0; i < s->nclauses; i++) forward(g, &s->hclauses[i]);
+  if (s->kind == HK_SEG_ROOT) return;
+  hk_hseg_t *h = hk_hseg(s);
+  if (s->kind == HK_SEG_HANDLER || h->hclauses) {
+    forward(g, &h->hret);
+    for (uint32_t i = 0; i < h->nclauses; i++) forward(g, &h->hclauses[i]);
   }
 }
 

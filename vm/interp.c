@@ -149,8 +149,9 @@ void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
 /* ---- Segments and frames ------------------------------------------------------ */
 
 static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
-  hk_seg_t *s = calloc(1, sizeof *s);
-  if (!s) return NULL;
+  hk_hseg_t *h = calloc(1, sizeof *h);
+  if (!h) return NULL;
+  hk_seg_t *s = &h->s;
   s->vals = malloc(SEG_VALS * sizeof *s->vals);
   s->frames = malloc(4 * sizeof *s->frames);
   if (!s->vals || !s->frames) {
@@ -309,7 +310,7 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
     }
     hk_seg_t *p = s->parent;
     uint32_t kind = s->kind;
-    hk_value_t hret = s->hret;
+    hk_value_t hret = hk_hseg(s)->hret; /* s has a parent: not the root */
     vm->seg = p;
     hk_seg_free(vm, s);
     if (kind != HK_SEG_HANDLER) continue;
@@ -361,17 +362,18 @@ static int do_handle(hk_vm_t *vm, uint32_t h, bool tail) {
     return ST_STOP;
   }
   hk_seg_t *s = seg_new(vm, HK_SEG_HANDLER);
-  if (!s || (n && !(s->hclauses = malloc(n * sizeof(hk_value_t))))) {
+  hk_hseg_t *hs = s ? hk_hseg(s) : NULL;
+  if (!s || (n && !(hs->hclauses = malloc(n * sizeof(hk_value_t))))) {
     hk_seg_free(vm, s);
     hk_vm_fail(vm, "out of memory");
     return ST_STOP;
   }
   s->parent = cur;
   s->nh = cur->nh + 1;
-  s->handler = h;
-  s->hret = args[1];
-  s->nclauses = n;
-  for (uint32_t i = 0; i < n; i++) s->hclauses[i] = args[2 + i];
+  hs->handler = h;
+  hs->hret = args[1];
+  hs->nclauses = n;
+  for (uint32_t i = 0; i < n; i++) hs->hclauses[i] = args[2 + i];
   cur->sp -= n + 2;
   if (tail) discard_frame(vm); /* SPEC §4.3.1: a handle in tail position keeps no frame */
   s->vals[0] = body;
@@ -388,7 +390,7 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
   uint32_t clause = 0;
   for (hk_seg_t *s = top; s && !hs; s = s->parent) {
     if (s->kind != HK_SEG_HANDLER) continue;
-    const hk_handler_info_t *hi = &vm->img->handlers[s->handler];
+    const hk_handler_info_t *hi = &vm->img->handlers[hk_hseg(s)->handler];
     for (uint32_t i = 0; i < hi->n; i++)
       if (hi->effects[i] == e) {
         hs = s;
@@ -420,7 +422,7 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
   k->next = vm->heap.conts;
   vm->heap.conts = k;
   vm->depth -= nframes;
-  hk_value_t c = hs->hclauses[clause];
+  hk_value_t c = hk_hseg(hs)->hclauses[clause];
   vm->seg = p;
   if (c.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)c.as.o)->fn].arity != 2) {
     hk_vm_fail(vm, "expected Function, got %s", hk_kind_name(c));
@@ -710,7 +712,6 @@ void hk_vm_free(hk_vm_t *vm) {
     if (s == &vm->root) {
       if (!(s->inl & HK_SEG_INL_VALS)) free(s->vals);
       if (!(s->inl & HK_SEG_INL_FRAMES)) free(s->frames);
-      free(s->hclauses);
     } else {
       hk_seg_free(NULL, s);
     }

@@ -35,11 +35,21 @@ typedef struct hk_seg {
   uint16_t kind;     /* HK_SEG_* */
   uint16_t inl;      /* HK_SEG_INL_*: ROOT arrays placed after the instance */
   uint32_t nh;       /* active handler segments in the chain from here down */
-  uint32_t handler;  /* HANDLER: image handler-table index */
-  uint32_t nclauses;
-  hk_value_t hret;   /* HANDLER: the return clause (a closure of 1 argument) */
-  hk_value_t *hclauses; /* HANDLER: [nclauses] closures of 2 arguments */
 } hk_seg_t;
+
+/* Every segment but the root (kind HANDLER, or PLAIN once its handler was
+** removed) is one of these, so the root in the instance carries no handler
+** fields (32 bytes of every process). */
+typedef struct hk_hseg {
+  hk_seg_t s;           /* first */
+  uint32_t handler;     /* HANDLER: image handler-table index */
+  uint32_t nclauses;
+  hk_value_t hret;      /* HANDLER: the return clause (a closure of 1 argument) */
+  hk_value_t *hclauses; /* HANDLER: [nclauses] closures of 2 arguments */
+} hk_hseg_t;
+
+/* The handler fields of [s], which is not a ROOT segment. */
+static inline hk_hseg_t *hk_hseg(hk_seg_t *s) { return (hk_hseg_t *)(void *)s; }
 
 typedef struct hk_chunk {
   struct hk_chunk *next;
