@@ -117,7 +117,6 @@ int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, 
 typedef struct hk_pdata {
   hiko_runtime_t *rt;
   hk_root_t *root;       /* the root of my tree */
-  uint64_t fuel0;        /* fuel at creation (when limited) */
   hk_child_t **waitset;  /* links of the current join wait */
   uint32_t nwait, capwait;
   void *io;              /* rtio.c: the pending I/O request, or NULL */

@@ -28,9 +28,10 @@
 
 enum { SERVE_CONTINUE, SERVE_BLOCK, SERVE_YIELD };
 
+/* Right after its record, in the same allocation (alloc_proc); the record's
+** body is the VM instance (vm_of). */
 typedef struct vmproc {
   hk_pdata_t pd; /* first: p->user points here */
-  hk_vm_t *vm;
   hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
   /* The last process sent to, with a reference: repeated sends to the
   ** same receiver skip the pid-map lookup (dropped when it terminates). */
@@ -39,6 +40,9 @@ typedef struct vmproc {
   ** goes straight to blocking (arming the mark re-checks the mailbox). */
   bool recv_empty;
 } vmproc_t;
+
+/* The instance, or NULL once freed. */
+static hk_vm_t *vm_of(vmproc_t *vp) { return ((hk_proc_t *)(void *)vp - 1)->body; }
 
 static uint64_t reductions(const hk_vm_t *vm) { return hk_vm_reductions(vm); }
 
@@ -50,7 +54,7 @@ static hk_pcounters_t *my_counters(hiko_runtime_t *rt) { return hk_procs_counter
 
 /* Builds [f] as a `failure` value in [vm]'s heap. */
 static int failure_value(vmproc_t *vp, const hk_failure_t *f, hk_value_t *out) {
-  hk_vm_t *vm = vp->vm;
+  hk_vm_t *vm = vm_of(vp);
   switch (f->kind) {
   case HK_FAIL_CANCELLED: *out = hk_data0(HK_CTOR_CANCELLED); return 0;
   case HK_FAIL_FUEL: *out = hk_data0(HK_CTOR_FUEL_EXHAUSTED); return 0;
@@ -123,19 +127,19 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   if (!vp) return;
   hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
   hk_native_proc_end(p); /* a blocking native call is abandoned */
-  if (vp->vm) {
+  hk_vm_t *vm = vm_of(vp);
+  if (vm) {
     hk_vm_stats_t st;
-    hk_vm_get_stats(vp->vm, &st);
+    hk_vm_get_stats(vm, &st);
     hk_pcounters_t *c = my_counters(vp->pd.rt);
     /* Relaxed RMW: a statistic; the shared shard has several writers. */
     atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
-    hk_vm_free(vp->vm);
+    hk_vm_free(vm);
   }
   if (vp->child_failure) hk_msg_free(vp->child_failure);
   if (vp->last) hk_proc_unref(vp->last);
   free(vp->pd.waitset);
   /* vp and the instance are in p's own allocation (alloc_proc). */
-  vp->vm = NULL;
   p->body = NULL;
   p->user = NULL;
 }
@@ -197,14 +201,12 @@ static void dispose_proc(hk_proc_t *p, hk_vm_t *vm) {
 /* Registers a record from alloc_proc whose VM is ready to run. On failure
 ** the caller still owns p (dispose_proc). */
 static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_root_t *root,
-                    hk_proc_t *p, hk_vm_t *vm, uint64_t fuel0) {
+                    hk_proc_t *p, hk_vm_t *vm) {
   int rc = hk_proc_register(rt->procs, parent, detached, p);
   if (rc) return rc;
   vmproc_t *vp = hk_proc_extra(p);
   vp->pd.rt = rt;
   vp->pd.root = root;
-  vp->pd.fuel0 = fuel0;
-  vp->vm = vm;
   p->user = vp;
   p->body = vm;
   if (rt->trace_all) p->task.run = traced_run;
@@ -217,7 +219,7 @@ int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
   hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, 0, &vm);
   if (!p) return -ENOMEM;
   int rc = hk_vm_start_main(vm);
-  if (!rc) rc = new_proc(rt, NULL, false, root, p, vm, rt->cfg.fuel);
+  if (!rc) rc = new_proc(rt, NULL, false, root, p, vm);
   if (rc) dispose_proc(p, vm);
   else *out = p;
   return rc;
@@ -247,8 +249,7 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   /* Wrong kinds fail "NAME: expected SHAPE" (SPEC §8.1.3). */
   if (!hk_is_function(fn)) return fail(vm, "%s: expected Unit -> 'a", name);
   hk_root_t *root = vp->pd.root;
-  uint64_t used = reductions(vm);
-  uint64_t fuel = vp->pd.fuel0 > used ? vp->pd.fuel0 - used : 0;
+  uint64_t fuel = hk_vm_fuel_left(vm); /* the child gets what is left (SPEC §6.11.1) */
   hk_vm_t *cvm;
   /* The first stack holds the closure's frame, the first heap chunk the
   ** closure and a small tuple: a child that calls deeper or allocates more
@@ -278,7 +279,7 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
     return fail(vm, "out of memory");
   }
   if ((rc = hk_vm_start_call(cvm, cfn)) == 0)
-    rc = new_proc(rt, p, detached, vp->pd.root, c, cvm, fuel);
+    rc = new_proc(rt, p, detached, vp->pd.root, c, cvm);
   if (rc) {
     dispose_proc(c, cvm);
     if (rc == -EAGAIN)
@@ -532,7 +533,7 @@ static int wait_for(hk_proc_t *p, hk_child_t *c) {
   vmproc_t *vp = vp_of(p);
   if (vp->pd.capwait < 1) {
     hk_child_t **n = realloc(vp->pd.waitset, 4 * sizeof *n);
-    if (!n) return fail(vp->vm, "out of memory");
+    if (!n) return fail(vm_of(vp), "out of memory");
     vp->pd.waitset = n;
     vp->pd.capwait = 4;
   }
@@ -733,13 +734,13 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
   if (!p->link) { /* a root: its message and failure value (SPEC §6.8.2, §12.2) */
     hk_value_t v;
     hiko_value_t *fv = NULL;
-    if (failure_value(vp, f, &v) == 0) hk_value_to_api(vp->vm, vp->pd.root->prog, v, &fv);
+    if (failure_value(vp, f, &v) == 0) hk_value_to_api(vm_of(vp), vp->pd.root->prog, v, &fv);
     hk_rt_root_failed(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed", fv);
     return HK_SLICE_FAILED;
   }
   hk_value_t v;
   hk_msg_t *m = NULL;
-  if (failure_value(vp, f, &v) == 0) hk_value_copy_out(vp->vm, v, 0, &m);
+  if (failure_value(vp, f, &v) == 0) hk_value_copy_out(vm_of(vp), v, 0, &m);
   p->out_payload = m;
   return HK_SLICE_FAILED;
 }
@@ -748,7 +749,7 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
   if (!p->link) return HK_SLICE_DONE; /* a root's value is never copied */
   hiko_runtime_t *rt = vp->pd.rt;
   hk_msg_t *m;
-  int rc = hk_value_copy_out(vp->vm, hk_vm_result(vp->vm), copy_limit(rt), &m);
+  int rc = hk_value_copy_out(vm_of(vp), hk_vm_result(vm_of(vp)), copy_limit(rt), &m);
   if (rc == 0) {
     p->out_payload = m;
     return HK_SLICE_DONE;
@@ -770,7 +771,7 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
 
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
   vmproc_t *vp = vp_of(p);
-  hk_vm_t *vm = vp->vm;
+  hk_vm_t *vm = vm_of(vp);
   uint64_t before = reductions(vm);
   for (;;) {
     hk_run_t st = hk_vm_run(vm, *budget > 0 ? (uint32_t)*budget : 1);

@@ -138,6 +138,7 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
 }
 
 uint64_t hk_vm_reductions(const hk_vm_t *vm) { return vm->reductions; }
+uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return vm->fuel; }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
   out->gc_runs = vm->heap.gc_runs;

@@ -309,5 +309,8 @@ typedef struct hk_vm_stats {
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
 /* Reductions used so far (hk_vm_stats_t.reductions, without the copy). */
 uint64_t hk_vm_reductions(const hk_vm_t *vm);
+/* The fuel left between slices (what a spawned child receives, SPEC
+** §6.11.1); meaningful only when the instance is fuel-limited. */
+uint64_t hk_vm_fuel_left(const hk_vm_t *vm);
 
 #endif
