@@ -67,10 +67,11 @@ static hk_chunk_t *chunk_new(size_t size) {
   return c;
 }
 
+/* Frees a list of heap chunks, but the one placed with the instance. */
 static void chunks_free(hk_chunk_t *c) {
   while (c) {
     hk_chunk_t *n = c->next;
-    free(c);
+    if (c->objects != HK_CHUNK_PLACED) free(c);
     c = n;
   }
 }
@@ -130,28 +131,19 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
   h->obj_trigger = max_objects ? max_objects : UINT64_MAX;
 }
 
-/* Frees a heap's chunk list but the chunk placed with the instance. */
-static void heap_chunks_free(hk_heap_t *h, hk_chunk_t *c) {
-  while (c) {
-    hk_chunk_t *n = c->next;
-    if (c != h->inl) free(c);
-    c = n;
-  }
-}
-
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
   hk_chunk_t *c = mem;
   c->next = NULL;
   c->size = size - sizeof *c;
   c->used = 0;
-  c->objects = 0;
-  h->chunks = h->inl = c;
+  c->objects = HK_CHUNK_PLACED;
+  h->chunks = c;
   h->bytes += c->size;
 }
 
 void hk_heap_free(hk_heap_t *h) {
   for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(NULL, k);
-  heap_chunks_free(h, h->chunks);
+  chunks_free(h->chunks);
   blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
   h->conts = NULL;
@@ -412,7 +404,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
   h->conts = live;
 
-  heap_chunks_free(h, h->chunks);
+  chunks_free(h->chunks);
   blocks_free(h->fragments);
   h->fragments = NULL;
   /* Current chunk (the last one filled) first. */
@@ -431,7 +423,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   h->nobjects = g.objects;
   h->since = 0;
   h->trigger = live_bytes * 2 > MIN_TRIGGER ? live_bytes * 2 : MIN_TRIGGER;
-  h->gc_runs++;
+  vm->gc_runs++;
   return 0;
 }
 

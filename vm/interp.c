@@ -141,7 +141,7 @@ uint64_t hk_vm_reductions(const hk_vm_t *vm) { return vm->reductions; }
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return vm->fuel; }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
-  out->gc_runs = vm->heap.gc_runs;
+  out->gc_runs = vm->gc_runs;
   out->live_objects = vm->heap.nobjects;
   out->heap_bytes = vm->heap.bytes;
   out->reductions = vm->reductions;

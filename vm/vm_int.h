@@ -54,21 +54,21 @@ static inline hk_hseg_t *hk_hseg(hk_seg_t *s) { return (hk_hseg_t *)(void *)s; }
 typedef struct hk_chunk {
   struct hk_chunk *next;
   size_t size, used; /* bytes of data[] */
-  uint64_t objects;  /* objects in a message block */
+  uint64_t objects;  /* objects in a message block; HK_CHUNK_PLACED: a heap's first
+                     ** chunk placed with the instance (never freed) */
   _Alignas(16) unsigned char data[];
 } hk_chunk_t;
+#define HK_CHUNK_PLACED UINT64_MAX
 
 typedef struct hk_heap {
   hk_chunk_t *chunks;    /* current chunk first */
   hk_chunk_t *fragments; /* adopted message blocks */
-  hk_chunk_t *inl;       /* the first chunk when placed with the instance (never freed) */
   uint64_t nobjects;     /* objects allocated (live after a collection) */
   uint64_t bytes;        /* bytes in chunks */
   uint64_t since;        /* bytes allocated since the last collection */
   uint64_t trigger;      /* collect when since >= trigger */
   uint64_t obj_trigger;  /* collect when nobjects >= obj_trigger (heap limit) */
   uint64_t max_objects;  /* 0: unlimited */
-  uint64_t gc_runs;
   hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
 } hk_heap_t;
 
@@ -91,8 +91,9 @@ struct hk_vm {
   hk_request_t req;
   hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
   void *user;
-  int state;              /* HK_VS_* */
   int exit_code;
+  uint32_t gc_runs;       /* collections of this instance (a statistic) */
+  uint8_t state;          /* HK_VS_* */
   bool placed;            /* in the caller's memory (hk_vm_place): not freed by hk_vm_free */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
   /* A root: the slots set since the last export lie in [gset_lo, gset_hi);
