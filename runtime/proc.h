@@ -345,6 +345,14 @@ static inline bool hk_proc_doomed(const hk_proc_t *p) {
   return (atomic_load_explicit(&p->state, memory_order_relaxed) & HK_PS_DOOMED) != 0;
 }
 
+/* True once a cancel of p was requested (SPEC §6.7.2). Thread: owner.
+** Relaxed: a caller that has just taken a message with the mailbox's
+** acquire sees every cancel that happened before that message was sent
+** (the CANCEL bit stays set until p terminates). */
+static inline bool hk_proc_cancel_requested(const hk_proc_t *p) {
+  return (atomic_load_explicit(&p->state, memory_order_relaxed) & HK_PS_CANCEL) != 0;
+}
+
 /* The state word now (for tests and statistics). Thread: any. */
 static inline uint32_t hk_proc_state(const hk_proc_t *p) {
   /* Acquire: a caller that sees TERMINATED may read the outcome. */

@@ -428,6 +428,14 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
   int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == -EBUSY) return -1;
   if (rc != 0) return 0;
+  if (hk_proc_cancel_requested(p)) {
+    /* Cancelled while running (a parent that ended, SPEC §6.8.1): a message
+    ** sent after the cancel, e.g. by whoever joined that parent, is not
+    ** acted on. Dropped, and the slice ends: end_slice terminates p. */
+    if (env->payload) hk_msg_free(env->payload);
+    hk_envelope_free(env);
+    return -1;
+  }
   hk_value_t v;
   if (env->payload) hk_vm_adopt(vm, env->payload, &v);
   else v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
