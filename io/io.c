@@ -606,6 +606,7 @@ static void accept_done(hk_io_t *io, hk_prim_t *p, int res) {
     reqq_remove(&s->accepts, r);
     deliver(io, r, r->cancelled ? -ECANCELED : HK_IO_ECLOSED);
   } else if (res >= 0) {
+    hk_io_sock_nodelay(res);
     int64_t id = hk_io_sock_register(io, res, r->owner);
     reqq_remove(&s->accepts, r);
     deliver(io, r, id);
@@ -947,6 +948,7 @@ static void connect_done(hk_io_t *io, hk_prim_t *p, int res) {
     { deliver(io, r, -ECANCELED); return; }
   }
   if (res == 0) {
+    hk_io_sock_nodelay(r->fd);
     int64_t id = hk_io_sock_register(io, r->fd, r->owner);
     r->fd = -1;
     { deliver(io, r, id); return; }

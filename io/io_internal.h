@@ -259,6 +259,9 @@ size_t hk_io_utf8_first(const char *s, size_t len);
 /* Append [fd] with [owner]. Returns the new number (> 0) or -ENOMEM (fd
 ** is then closed). Ownership: the table takes fd. Thread: any. */
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner);
+/* Turn Nagle's algorithm off on a connected socket (accepted or
+** connected): request/response traffic must not wait for an ACK. */
+void hk_io_sock_nodelay(int fd);
 
 /* State (hk_sock_state_t), descriptor and fast-path words of [id]
 ** ([fast] may be NULL); CLOSED if unknown. Thread: any. */

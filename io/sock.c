@@ -13,12 +13,19 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 /* ---- Table ----------------------------------------------------------- */
+
+void hk_io_sock_nodelay(int fd) {
+  int one = 1;
+  /* Best effort: a socket that refuses it still works, only slower. */
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
 
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner) {
   hk_sockfast_t *fast = calloc(1, sizeof *fast);

@@ -2,7 +2,8 @@
 """QA of what `hiko run` shows outside the program's own output: --stats
 (SPEC §10.9), --trace FILE (§10.10), and standard output and input in odd
 states (§8.2 "print: STRERROR", §7.1.3 SIGPIPE ignored, §6.13.3 one print is
-one unit).
+one unit), and the issue order of concurrent read_line calls (§7.3.3), which
+needs input that arrives only after every reader waits.
 
 Usage: qa_cli_check.py BUILD/hiko
 
@@ -278,6 +279,67 @@ def check_std_streams(hiko, tmp):
     return res
 
 
+READ_ORDER_SRC = """
+val root = self ()
+fun reader name = spawn (fn () =>
+  let val _ = send_message (root, name) in name ^ "=" ^ read_line () end)
+val a = reader "A"
+val _ = receive_message ()
+val _ = sleep 200
+val b = reader "B"
+val _ = receive_message ()
+val _ = sleep 200
+val c = reader "C"
+val _ = receive_message ()
+val _ = sleep 200
+val _ = println "ready"
+val mine = read_line ()
+val _ = println (await_process a)
+val _ = println (await_process b)
+val _ = println (await_process c)
+val _ = println ("root=" ^ mine)
+"""
+
+
+def check_read_line_order(hiko, tmp):
+    """§7.3.3: concurrent read_line calls are served in the order they were
+    issued. Three processes block in read_line 200 ms apart (A, B, C), then
+    the root prints "ready" (read_line flushes standard output before it
+    waits) and reads too; only then does the input arrive, all four lines
+    in one write, so the order in which the requests are served is all that
+    decides who gets which line."""
+    import select
+    res = []
+    path = os.path.join(tmp, "rlorder.hml")
+    with open(path, "w") as f:
+        f.write(READ_ORDER_SRC)
+    for workers in (1, 4):
+        name = "read_line issue order --workers %d" % workers
+        p = subprocess.Popen([hiko, "run", "--workers", str(workers), path], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            ready, _, _ = select.select([p.stdout], [], [], 20)
+            first = p.stdout.readline() if ready else b""
+            if first != b"ready\n":
+                p.kill()
+                p.wait()
+                res.append((name, "no 'ready' line: %r" % first))
+                continue
+            p.stdin.write(b"1\n2\n3\n4\n")
+            p.stdin.close()
+            out = p.stdout.read()
+            err = p.stderr.read()
+            rc = p.wait(timeout=20)
+            want = b"A=1\nB=2\nC=3\nroot=4\n"
+            res.append((name, None if rc == 0 and out == want else
+                        "exit %d, stdout %r, stderr %r" % (rc, out, err[:200])))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            res.append((name, "hangs"))
+    return res
+
+
 def main():
     hiko = sys.argv[1]
     results = []
@@ -304,6 +366,7 @@ def main():
             results.append(("trace --workers %d" % workers, why))
         results += check_lines(hiko, tmp)
         results += check_std_streams(hiko, tmp)
+        results += check_read_line_order(hiko, tmp)
     print("1..%d" % len(results))
     for k, (name, why) in enumerate(results, 1):
         print(("ok %d - %s" % (k, name)) if why is None else ("not ok %d - %s: %s" % (k, name, why)))
