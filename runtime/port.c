@@ -142,13 +142,16 @@ int hiko_port_close(hiko_port_t *port) {
 
 /* ---- hiko_send ------------------------------------------------------------------ */
 
-const hk_image_t *hk_rt_tree_image(hiko_runtime_t *rt, uint64_t root_pid) {
-  const hk_image_t *img = NULL;
+hiko_program_t *hk_rt_tree_program(hiko_runtime_t *rt, uint64_t root_pid) {
+  hiko_program_t *prog = NULL;
   pthread_mutex_lock(&rt->lock);
   for (hk_root_t *r = rt->roots; r; r = r->next)
-    if (r->pid == root_pid) img = r->img;
+    if (r->pid == root_pid) {
+      if (r->prog) prog = hk_program_retain(r->prog);
+      break;
+    }
   pthread_mutex_unlock(&rt->lock);
-  return img;
+  return prog;
 }
 
 int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
@@ -167,18 +170,22 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
     hk_pmentry_unref(e);
     return rc;
   }
-  const hk_image_t *img = hk_rt_tree_image(rt, ((hk_proc_t *)e)->root_pid);
+  hiko_program_t *prog = hk_rt_tree_program(rt, ((hk_proc_t *)e)->root_pid);
   hk_pmentry_unref(e);
-  if (!img) return 0;
+  if (!prog) return 0; /* its tree is gone: the target has terminated */
   /* Build the value in a scratch instance of the receiver's program, copy
   ** it out as a message block, send the block. */
   hk_vm_t *vm;
-  if ((rc = hk_vm_new(&vm, img, &rt->host, NULL))) return rc;
+  if ((rc = hk_vm_new(&vm, hk_program_image(prog), &rt->host, NULL))) {
+    hiko_program_release(prog);
+    return rc;
+  }
   hk_value_t v;
   hk_msg_t *m = NULL;
   rc = hk_value_from_api(vm, msg, &v);
   if (!rc) rc = hk_value_copy_out(vm, v, rt->cfg.max_heap, &m);
   hk_vm_free(vm);
+  hiko_program_release(prog);
   if (rc) return rc == -ENOENT ? -EINVAL : rc;
   hk_proc_send(rt->procs, to, m, NULL);
   return 0;

@@ -79,10 +79,53 @@ static void ops_ready(void *ud, hk_proc_t *p, hk_worker_t *w) {
   else hk_sched_ready(rt->sched, &p->task);
 }
 
+/* The record of root [pid] that has not been joined yet (lock held). */
 static hk_root_t *find_root(hiko_runtime_t *rt, hiko_pid_t pid) {
   for (hk_root_t *r = rt->roots; r; r = r->next)
-    if (r->pid == pid) return r;
+    if (r->pid == pid && !r->joined) return r;
   return NULL;
+}
+
+/* Frees a root record that is no longer in rt->roots (or the whole list is
+** being freed), with whatever tree state it still holds. */
+static void root_free(hk_root_t *r) {
+  hk_globals_free(r->globals);
+  pthread_mutex_destroy(&r->glock);
+  hiko_result_clear(&r->res);
+  hiko_program_release(r->prog);
+  free(r);
+}
+
+/* Removes [r] from rt->roots (lock held). */
+static void root_unlink(hiko_runtime_t *rt, hk_root_t *r) {
+  for (hk_root_t **pp = &rt->roots; *pp; pp = &(*pp)->next)
+    if (*pp == r) {
+      *pp = r->next;
+      return;
+    }
+}
+
+void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r) {
+  /* Release: this process's reads of the store and the image happen
+  ** before the free; acquire (on the last) sees every other's. */
+  if (atomic_fetch_sub_explicit(&r->live, 1, memory_order_acq_rel) != 1) return;
+  /* The last process of the tree is gone: no one reads the store or the
+  ** image any more, and no process of the tree can be created (only a live
+  ** one spawns). A sender from another tree looks the program up under the
+  ** lock (hk_rt_tree_program) and finds none: its target has terminated. */
+  pthread_mutex_lock(&rt->lock);
+  r->gone = true;
+  hk_globals_t *g = r->globals;
+  hiko_program_t *prog = r->prog;
+  r->globals = NULL;
+  r->prog = NULL;
+  r->img = NULL;
+  bool last = r->joined;
+  if (last) root_unlink(rt, r);
+  pthread_mutex_unlock(&rt->lock);
+  hk_globals_free(g);
+  hiko_program_release(prog);
+  if (last) root_free(r);
 }
 
 void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
@@ -268,11 +311,7 @@ static void teardown(hiko_runtime_t *rt) {
   if (rt->procs) hk_procs_free(rt->procs);
   for (hk_root_t *r = rt->roots, *next; r; r = next) {
     next = r->next;
-    hk_globals_free(r->globals);
-    pthread_mutex_destroy(&r->glock);
-    hiko_result_clear(&r->res);
-    hiko_program_release(r->prog);
-    free(r);
+    root_free(r);
   }
   if (rt->ws)
     for (uint32_t i = 0; i < rt->nworkers; i++) hk_trace_free(rt->ws[i].trace);
@@ -409,16 +448,27 @@ int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeo
     }
   }
   pthread_mutex_lock(&rt->lock);
-  hk_root_t *r = find_root(rt, root);
+  hk_root_t *r;
   int rc = 0;
-  if (!r) rc = -ENOENT;
-  while (!rc && !r->ended) {
+  /* Looked up again after each wait: a concurrent join of the same root
+  ** may have released it (we then report -ENOENT). */
+  while ((r = find_root(rt, root)) && !r->ended) {
     if (timeout_ms == 0) rc = -ETIMEDOUT;
     else if (timeout_ms < 0) pthread_cond_wait(&rt->cond, &rt->lock);
     else if (pthread_cond_timedwait(&rt->cond, &rt->lock, &dl) == ETIMEDOUT) rc = -ETIMEDOUT;
+    if (rc) break;
   }
-  if (!rc) fill_result(rt, r, out);
+  if (!rc && !r) rc = -ENOENT;
+  /* A join releases the root (docs/embedding.md): its record goes now if
+  ** its tree is gone, else with the tree's last process (hk_rt_tree_leave). */
+  bool release = false;
+  if (!rc) {
+    fill_result(rt, r, out);
+    r->joined = true;
+    if ((release = r->gone)) root_unlink(rt, r);
+  }
   pthread_mutex_unlock(&rt->lock);
+  if (release) root_free(r);
   return rc;
 }
 

@@ -24,16 +24,23 @@ typedef struct hk_wstate {
   hk_trace_t *trace;
 } hk_wstate_t;
 
-/* A root process and its outcome (SPEC §6.8, §12). */
+/* A root process, its tree's shared state and its outcome (SPEC §6.8, §12).
+** Lifetime (docs/runtime.md, "Root lifetime"): the tree's shared state
+** (program reference, image, global store) lives while any process of the
+** tree exists: [live] counts them (+1 at registration, -1 when the body is
+** freed, hk_rt_tree_leave). The record (pid, outcome) stays in rt->roots
+** until the root was joined AND the tree is gone; whichever comes second
+** unlinks and frees it. [joined] and [gone] are guarded by rt->lock. */
 typedef struct hk_root {
   hiko_pid_t pid;
-  hiko_program_t *prog;  /* a reference, dropped when the root is freed */
-  const hk_image_t *img; /* prog's image */
+  hiko_program_t *prog;  /* a reference, dropped when the tree is gone */
+  const hk_image_t *img; /* prog's image; NULL once the tree is gone */
   /* The tree's shared global store (vm.h): exported by the root when it
   ** spawns, read by every spawner; glock serialises the two. */
   pthread_mutex_t glock;
   hk_globals_t *globals;
-  bool ended;
+  _Atomic uint32_t live; /* processes of the tree that exist */
+  bool ended, joined, gone;
   hiko_result_t res;
   struct hk_root *next;
 } hk_root_t;
@@ -97,13 +104,24 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt);
 void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
                        hiko_value_t *failure);
 
+/* A process of [r]'s tree was registered. Thread: its creator (the root's
+** spawner, or a live process of the tree, so the count is not 0). */
+static inline void hk_rt_tree_enter(hk_root_t *r) {
+  /* Relaxed: the creator already holds a counted reference (its own). */
+  atomic_fetch_add_explicit(&r->live, 1, memory_order_relaxed);
+}
+/* A process of [r]'s tree freed its body: the last one frees the tree's
+** shared state, and the record too if the root was joined. Thread: any
+** (takes rt->lock; never called with it held). */
+void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r);
+
 /* port.c: delivers [v] (of vm's heap) to port record [e] as an API value.
 ** Returns 0, -ESRCH (closed), -ENOMEM. */
 int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_value_t v);
-/* The program of the tree whose root is [root_pid], or NULL. Returns
-** borrowed (valid while that root's record lives). Thread: any (takes
-** rt->lock). */
-const hk_image_t *hk_rt_tree_image(hiko_runtime_t *rt, uint64_t root_pid);
+/* The program of the tree whose root is [root_pid], or NULL when that tree
+** is gone (every process of it has terminated). Returns owned: a new
+** reference (hiko_program_release). Thread: any (takes rt->lock). */
+hiko_program_t *hk_rt_tree_program(hiko_runtime_t *rt, uint64_t root_pid);
 
 /* trace.c */
 int hk_trace_new(hk_trace_t **out);

@@ -142,6 +142,8 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   /* vp and the instance are in p's own allocation (alloc_proc). */
   p->body = NULL;
   p->user = NULL;
+  /* Last: the instance read the tree's store and image until freed. */
+  hk_rt_tree_leave(vp->pd.rt, vp->pd.root);
 }
 
 void hk_vmproc_drop_payload(void *ud, void *payload) {
@@ -207,6 +209,7 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
   vmproc_t *vp = hk_proc_extra(p);
   vp->pd.rt = rt;
   vp->pd.root = root;
+  hk_rt_tree_enter(root);
   p->user = vp;
   p->body = vm;
   if (rt->trace_all) p->task.run = traced_run;
@@ -314,11 +317,9 @@ static int cross_error(hk_vm_t *vm, int rc, const hk_image_t *img, uint32_t miss
 ** its constructors translated by name and datatype and functions refused
 ** (§6.12.1, §6.12.5; docs/runtime.md "Messages between programs"). The
 ** copy is charged like any send. Returns 0, or a code for cross_error with
-** *missing set. */
-static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
-                      hk_envelope_t *env, uint32_t *missing) {
-  const hk_image_t *img = hk_rt_tree_image(vp_of(p)->pd.rt, target->root_pid);
-  if (!img) return -EXDEV; /* roots live as long as the runtime: not reached */
+** *missing set. For a target running [img]. */
+static int cross_tree_copy(hk_proc_t *p, hk_vm_t *vm, const hk_image_t *img, hk_value_t v,
+                           hk_envelope_t *env, uint32_t *missing) {
   if (!hk_is_obj(v)) {
     env->payload = NULL;
     env->aux[0] = v.tag;
@@ -339,6 +340,17 @@ static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v
   return 0;
 }
 
+/* cross_tree_copy for [target]; -ESRCH when target's tree is gone (every
+** process of it has terminated, target too: the message will be dropped). */
+static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
+                      hk_envelope_t *env, uint32_t *missing) {
+  hiko_program_t *prog = hk_rt_tree_program(vp_of(p)->pd.rt, target->root_pid);
+  if (!prog) return -ESRCH; /* its tree is gone: target has terminated */
+  int rc = cross_tree_copy(p, vm, hk_program_image(prog), v, env, missing);
+  hiko_program_release(prog);
+  return rc;
+}
+
 /* Fills [env] with [v] for [target] (NULL: a pid that is unknown or has
 ** ended; the value is still copied, so an unsendable one fails the sender).
 ** Returns 0, or -1 having failed the sender and freed env. */
@@ -350,9 +362,12 @@ static int fill_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_
   if (target && target->root_pid != p->root_pid) {
     uint32_t missing = 0;
     if ((rc = cross_tree(p, vm, target, v, env, &missing)) == 0) return 0;
-    hk_envelope_free(env);
-    cross_error(vm, rc, hk_vm_image(vm), missing, copy_limit(rt));
-    return -1;
+    if (rc != -ESRCH) {
+      hk_envelope_free(env);
+      cross_error(vm, rc, hk_vm_image(vm), missing, copy_limit(rt));
+      return -1;
+    }
+    /* Target's tree is gone: copied as for an ended pid, then dropped. */
   }
   /* An immediate travels inside the envelope; anything else as a block. */
   if (!hk_is_obj(v)) {

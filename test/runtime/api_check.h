@@ -8,7 +8,7 @@
 
 /* Compiles [src] as "test.hml"; fails the test (logging the diagnostics)
 ** unless it compiles. */
-static hiko_program_t *compile(hiko_runtime_t *rt, const char *src) {
+static inline hiko_program_t *compile(hiko_runtime_t *rt, const char *src) {
   hiko_program_t *p = NULL;
   hiko_diags_t *d = NULL;
   int rc = hiko_compile_string(rt, "test.hml", src, strlen(src), &p, &d);
@@ -24,7 +24,7 @@ static hiko_program_t *compile(hiko_runtime_t *rt, const char *src) {
 }
 
 /* The §5 text of [v]; owned (hiko_free). */
-static char *show(const hiko_value_t *v) {
+static inline char *show(const hiko_value_t *v) {
   char *s = NULL;
   cr_assert_eq(hiko_value_show(v, &s), 0);
   cr_assert_not_null(s);
@@ -33,7 +33,7 @@ static char *show(const hiko_value_t *v) {
 
 /* Joins root [pid] (10 s at most) and checks its status and, unless NULL,
 ** its message. */
-static void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const char *message) {
+static inline void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const char *message) {
   hiko_result_t r;
   cr_assert_eq(hiko_join(rt, pid, &r, 10000), 0);
   cr_assert_eq(r.status, status, "status %d, message %s", r.status, r.message ? r.message : "");
@@ -43,7 +43,7 @@ static void expect_end(hiko_runtime_t *rt, hiko_pid_t pid, int status, const cha
 
 /* Ends a test: closes [port], destroys [rt], releases [p1] and [p2] (each
 ** may be NULL). */
-static void teardown(hiko_runtime_t *rt, hiko_port_t *port, hiko_program_t *p1, hiko_program_t *p2) {
+static inline void teardown(hiko_runtime_t *rt, hiko_port_t *port, hiko_program_t *p1, hiko_program_t *p2) {
   if (port) cr_assert_eq(hiko_port_close(port), 0);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   if (p1) hiko_program_release(p1);

@@ -115,6 +115,84 @@ static int run_stuck(unsigned workers, long depth) {
   return fail;
 }
 
+/* Roots that end while their descendants still run (SPEC §6.8.2, §10.6.5;
+** docs/runtime.md "Root lifetime"): each root leaves children spinning over
+** the tree's global store (cancelled at its end, they may run a while
+** longer), hands one of them to the host, and sends messages to the child
+** the previous root left behind: a process of another tree that is being
+** cancelled or is gone, whose tree's store and program are freed as its
+** last process ends. The host joins each root and starts the next at once.
+** TSan and ASan check the frees; every root must finish normally. */
+static const char orphans[] =
+    "val port = receive_message ()\n"
+    "val victim = receive_message ()\n"
+    "fun upto i n = if i > n then [] else i :: upto (i + 1) n\n"
+    "val table = upto 1 200\n"
+    "fun len (xs : Int list) = case xs of [] => 0 | _ :: t => 1 + len t\n"
+    "fun spin k = if k = 0 then 0 else len table + spin (k - 1)\n"
+    "fun kids d = if d = 0 then spin 100000 else\n"
+    "  let val _ = spawn (fn () => kids (d - 1))\n"
+    "      val _ = spawn_detached (fn () => kids (d - 1)) in spin 100000 end\n"
+    "fun pelt k = if k = 0 then () else let val _ = send_message (victim, table) in pelt (k - 1) end\n"
+    "val c = spawn (fn () => kids 2)\n"
+    "val _ = send_message (port, c)\n"
+    "val _ = spawn (fn () => pelt 100)\n"
+    "val _ = pelt 20\n"
+    "val _ = println (len table)\n";
+
+static int run_orphans(unsigned workers, long nroots) {
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.workers = workers;
+  cfg.out = collect;
+  outlen = 0;
+  hiko_runtime_t *rt;
+  hiko_program_t *p = NULL;
+  hiko_diags_t *d = NULL;
+  hiko_port_t *port = NULL;
+  if (hiko_runtime_create(&rt, &cfg)) return 1;
+  int fail = hiko_compile_string(rt, "orphans", orphans, strlen(orphans), &p, &d) ||
+             hiko_port_open(rt, &port) || hiko_start(rt);
+  hiko_diags_free(d);
+  hiko_pid_t victim = 0;
+  for (long i = 0; i < nroots && !fail; i++) {
+    hiko_pid_t root;
+    hiko_value_t *v = NULL, *got = NULL;
+    hiko_result_t res;
+    if ((fail = hiko_spawn_main(rt, p, &root) != 0)) break;
+    if (!victim) victim = root;
+    fail = hiko_value_pid(hiko_port_pid(port), &v) || hiko_send(rt, root, v);
+    hiko_value_free(v);
+    v = NULL;
+    fail = fail || hiko_value_pid(victim, &v) || hiko_send(rt, root, v);
+    hiko_value_free(v);
+    fail = fail || hiko_port_recv(port, &got, 20000) || hiko_value_kind(got) != HIKO_PID;
+    if (!fail) victim = (hiko_pid_t)hiko_value_get_pid(got);
+    hiko_value_free(got);
+    if (fail || hiko_join(rt, root, &res, 20000) != 0) {
+      fprintf(stderr, "orphans: root %ld: no pid or no end\n", i);
+      fail = 1;
+      break;
+    }
+    if (res.status != HIKO_DONE) {
+      fprintf(stderr, "orphans: root %ld: %s\n", i, res.message ? res.message : "?");
+      fail = 1;
+    }
+    hiko_result_clear(&res);
+  }
+  hiko_stats_t st;
+  if (!fail && hiko_stats_get(rt, &st) == 0) {
+    printf("orphans: %u workers, %ld roots, processes %" PRIu64 ", cancelled %" PRIu64
+           ", dropped %" PRIu64 "\n",
+           workers, nroots, st.processes, st.cancelled, st.total.dropped);
+    hiko_stats_clear(&st);
+  }
+  if (port) hiko_port_close(port);
+  hiko_runtime_destroy(rt);
+  hiko_program_release(p);
+  return fail;
+}
+
 int main(void) {
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
@@ -153,5 +231,6 @@ int main(void) {
     free(src);
   }
   for (unsigned round = 0; round < 8; round++) fail |= run_stuck(1 + round % 4, 5 + round % 2);
+  for (unsigned w = 2; w <= 4; w += 2) fail |= run_orphans(w, (TSAN ? 100 : 400) * STRESS_SCALE);
   return fail;
 }
