@@ -10,35 +10,14 @@
 #include <time.h>
 
 #include "hiko.h"
-
-typedef struct outbuf {
-  char data[4096];
-  size_t n;
-} outbuf_t;
-
-static void collect(void *ud, const char *data, size_t len) {
-  outbuf_t *o = ud;
-  if (o->n + len < sizeof o->data) {
-    memcpy(o->data + o->n, data, len);
-    o->n += len;
-    o->data[o->n] = '\0';
-  }
-}
-
-static outbuf_t out;
+#include "api_out.h"
 
 static hiko_runtime_t *make_rt(unsigned workers, unsigned helpers) {
   hiko_config_t cfg;
-  hiko_config_init(&cfg);
-  cfg.workers = workers;
+  out_config(&cfg, workers);
   cfg.helpers = helpers;
   cfg.detect_deadlock = true;
-  cfg.out = collect;
-  cfg.io_ud = &out;
-  memset(&out, 0, sizeof out);
-  hiko_runtime_t *rt;
-  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
-  return rt;
+  return create_rt(&cfg);
 }
 
 /* Compiles [src]; returns the code and, on failure, the rendered
