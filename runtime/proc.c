@@ -494,10 +494,6 @@ static int dropped(hk_procs_t *P, void *payload) {
   return -ESRCH;
 }
 
-/* Envelopes are usually freed on the receiver's thread: they come from the
-** per-thread block cache like message blocks (vm/bcache.h). */
-hk_envelope_t *hk_envelope_new(void) { return hk_bcache_alloc(sizeof(hk_envelope_t)); }
-void hk_envelope_free(hk_envelope_t *env) { hk_bcache_free(env, sizeof *env); }
 
 int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w) {
   if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) {

@@ -44,6 +44,7 @@
 #include "runtime/mailbox.h"
 #include "runtime/pidmap.h"
 #include "sched/sched.h"
+#include "vm/bcache.h"
 
 typedef struct hk_procs hk_procs_t;
 typedef struct hk_proc hk_proc_t;
@@ -280,9 +281,15 @@ int hk_proc_send(hk_procs_t *procs, uint64_t pid, void *payload, hk_worker_t *w)
 int hk_proc_send_ref(hk_procs_t *procs, hk_proc_t *p, void *payload, hk_worker_t *w);
 
 /* An envelope to fill and send with hk_proc_send_env. Returns NULL when
-** out of memory. Ownership: owned (hk_proc_send_env or hk_envelope_free). */
-hk_envelope_t *hk_envelope_new(void);
-void hk_envelope_free(hk_envelope_t *env);
+** out of memory. Ownership: owned (hk_proc_send_env or hk_envelope_free).
+** Envelopes are usually freed on the receiver's thread: they come from the
+** per-thread block cache like message blocks, inline (vm/bcache.h). */
+static inline hk_envelope_t *hk_envelope_new(void) {
+  return hk_bcache_alloc(sizeof(hk_envelope_t));
+}
+static inline void hk_envelope_free(hk_envelope_t *env) {
+  hk_bcache_free(env, sizeof *env);
+}
 /* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
 int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);
 /* As hk_proc_recv_owner, returning the whole envelope (owned: free it with

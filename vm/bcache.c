@@ -6,28 +6,13 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define BLOCK_CACHE 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define BLOCK_CACHE 0
-#endif
-#endif
-#ifndef BLOCK_CACHE
-#define BLOCK_CACHE 1
-#endif
-
-#define SMALL_STEP 16u
-#define SMALL_MAX 256u
-#define LARGE_STEP 64u
-#define NSMALL (SMALL_MAX / SMALL_STEP)
-#define NCLASSES (NSMALL + (HK_BCACHE_MAX - SMALL_MAX) / LARGE_STEP)
-#define BATCH 64u
-
-static uint32_t class_of(size_t size) {
-  if (size <= SMALL_MAX) return size ? (uint32_t)((size - 1) / SMALL_STEP) : 0;
-  return NSMALL + (uint32_t)((size - SMALL_MAX - 1) / LARGE_STEP);
-}
+#define SMALL_STEP HK_BCACHE_SMALL_STEP
+#define SMALL_MAX HK_BCACHE_SMALL_MAX
+#define LARGE_STEP HK_BCACHE_LARGE_STEP
+#define NSMALL HK_BCACHE_NSMALL
+#define NCLASSES HK_BCACHE_NCLASSES
+#define BATCH HK_BCACHE_BATCH
+#define class_of hk_bcache_class
 
 static size_t class_bytes(uint32_t k) {
   if (k < NSMALL) return (size_t)(k + 1) * SMALL_STEP;
@@ -47,22 +32,11 @@ static void *aligned(size_t bytes) {
 
 static void *fresh(size_t bytes) { return aligned(bytes); }
 
-#if BLOCK_CACHE
-/* A free block: its first word links the list; the first block of a batch
-** on the shared stack links the next batch with its second word. */
-typedef struct fblock {
-  struct fblock *next;
-  struct fblock *batch;
-} fblock_t;
+#if HK_BCACHE_ON
+typedef hk_bfree_t fblock_t;
+typedef hk_btcache_t tcache_t;
 
-typedef struct tcache {
-  fblock_t *list[NCLASSES];  /* n[k] blocks */
-  fblock_t *spare[NCLASSES]; /* NULL or BATCH blocks */
-  uint32_t n[NCLASSES];
-  bool keyed; /* the thread-exit flush is registered */
-} tcache_t;
-
-static _Thread_local tcache_t tcache;
+_Thread_local hk_btcache_t hk_btcache;
 static pthread_key_t tcache_key;
 static bool tcache_key_ok;
 static pthread_once_t tcache_once = PTHREAD_ONCE_INIT;
@@ -111,7 +85,7 @@ static void tcache_key_make(void) {
 }
 
 static tcache_t *tcache_get(void) {
-  tcache_t *t = &tcache;
+  tcache_t *t = &hk_btcache;
   if (!t->keyed) {
     pthread_once(&tcache_once, tcache_key_make);
     if (tcache_key_ok) pthread_setspecific(tcache_key, t); /* else: kept until exit */
@@ -120,7 +94,7 @@ static tcache_t *tcache_get(void) {
   return t;
 }
 
-void *hk_bcache_alloc(size_t size) {
+void *hk_bcache_alloc_slow(size_t size) {
   if (size > HK_BCACHE_MAX) return malloc(size);
   uint32_t k = class_of(size);
   tcache_t *t = tcache_get();
@@ -142,7 +116,7 @@ void *hk_bcache_alloc(size_t size) {
   return b;
 }
 
-void hk_bcache_free(void *p, size_t size) {
+void hk_bcache_free_slow(void *p, size_t size) {
   if (!p) return;
   if (size > HK_BCACHE_MAX) {
     free(p);
@@ -151,20 +125,29 @@ void hk_bcache_free(void *p, size_t size) {
   uint32_t k = class_of(size);
   tcache_t *t = tcache_get();
   fblock_t *b = p;
-  b->next = t->list[k];
-  t->list[k] = b;
-  if (++t->n[k] < BATCH) return;
+  if (t->n[k] < BATCH) {
+    b->next = t->list[k];
+    t->list[k] = b;
+    t->n[k]++;
+    return;
+  }
+  /* The list is a full batch: it becomes the spare (a full spare goes to
+  ** the shared stack) and b starts a new list. Keeping b, rather than
+  ** leaving the list empty, gives hysteresis: a thread that allocates and
+  ** frees one block at a time stays on the inline paths of bcache.h
+  ** instead of moving a whole batch between list and spare each time. */
   fblock_t *full = t->spare[k];
-  t->spare[k] = b;
-  t->list[k] = NULL;
-  t->n[k] = 0;
+  t->spare[k] = t->list[k];
+  b->next = NULL;
+  t->list[k] = b;
+  t->n[k] = 1;
   if (full) push_batch(k, full);
 }
 #else
-void *hk_bcache_alloc(size_t size) {
+void *hk_bcache_alloc_slow(size_t size) {
   return size > HK_BCACHE_MAX ? malloc(size) : fresh(class_bytes(class_of(size)));
 }
-void hk_bcache_free(void *p, size_t size) {
+void hk_bcache_free_slow(void *p, size_t size) {
   (void)size;
   free(p);
 }

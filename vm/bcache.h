@@ -18,7 +18,9 @@
 #ifndef HK_BCACHE_H
 #define HK_BCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Largest size served from the cache (larger ones are plain malloc). */
 #define HK_BCACHE_MAX 2048u
@@ -26,11 +28,98 @@
 /* The size a request of [size] bytes really gets (its class): 16-byte
 ** steps up to 256, then 64-byte steps. */
 size_t hk_bcache_class_size(size_t size);
+/* The out-of-line halves of hk_bcache_alloc and hk_bcache_free below (any
+** size; the inline functions handle a thread's own list and come here when
+** it is empty or full). */
+void *hk_bcache_alloc_slow(size_t size);
+void hk_bcache_free_slow(void *p, size_t size);
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HK_BCACHE_ON 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HK_BCACHE_ON 0
+#endif
+#endif
+#ifndef HK_BCACHE_ON
+#define HK_BCACHE_ON 1
+#endif
+
+/* Size classes: 16-byte steps up to 256, then 64-byte steps. */
+#define HK_BCACHE_SMALL_STEP 16u
+#define HK_BCACHE_SMALL_MAX 256u
+#define HK_BCACHE_LARGE_STEP 64u
+#define HK_BCACHE_NSMALL (HK_BCACHE_SMALL_MAX / HK_BCACHE_SMALL_STEP)
+#define HK_BCACHE_NCLASSES \
+  (HK_BCACHE_NSMALL + (HK_BCACHE_MAX - HK_BCACHE_SMALL_MAX) / HK_BCACHE_LARGE_STEP)
+#define HK_BCACHE_BATCH 64u
+
+/* Size class of [size] <= HK_BCACHE_MAX (folds to a constant for a
+** constant size). */
+static inline uint32_t hk_bcache_class(size_t size) {
+  if (size <= HK_BCACHE_SMALL_MAX) return size ? (uint32_t)((size - 1) / HK_BCACHE_SMALL_STEP) : 0;
+  return HK_BCACHE_NSMALL + (uint32_t)((size - HK_BCACHE_SMALL_MAX - 1) / HK_BCACHE_LARGE_STEP);
+}
+
+#if HK_BCACHE_ON
+
+/* A free block: its first word links the list; the first block of a batch
+** on the shared stack links the next batch with its second word. */
+typedef struct hk_bfree {
+  struct hk_bfree *next;
+  struct hk_bfree *batch;
+} hk_bfree_t;
+
+/* A thread's cache (bcache.c). The inline free below needs [keyed]: a
+** thread that never allocated goes through the slow path once, which
+** registers the thread-exit flush. */
+typedef struct hk_btcache {
+  hk_bfree_t *list[HK_BCACHE_NCLASSES];  /* n[k] blocks */
+  hk_bfree_t *spare[HK_BCACHE_NCLASSES]; /* NULL or BATCH blocks */
+  uint32_t n[HK_BCACHE_NCLASSES];
+  bool keyed; /* the thread-exit flush is registered */
+} hk_btcache_t;
+
+extern _Thread_local hk_btcache_t hk_btcache;
+#endif
+
 /* A block of at least [size] bytes, aligned to 16, and to 64 when its
 ** class size is a multiple of 64. Returns NULL when out of
-** memory. Ownership: owned (hk_bcache_free with the same size). */
-void *hk_bcache_alloc(size_t size);
+** memory. Ownership: owned (hk_bcache_free with the same size). Inline:
+** the message path allocates an envelope per send (bench/README.md,
+** "Message path 3"). */
+static inline void *hk_bcache_alloc(size_t size) {
+#if HK_BCACHE_ON
+  if (size <= HK_BCACHE_MAX) {
+    uint32_t k = hk_bcache_class(size);
+    hk_btcache_t *t = &hk_btcache;
+    hk_bfree_t *b = t->list[k];
+    if (__builtin_expect(b != NULL, 1)) {
+      t->list[k] = b->next;
+      t->n[k]--;
+      return b;
+    }
+  }
+#endif
+  return hk_bcache_alloc_slow(size);
+}
+
 /* Frees [p] (NULL is ignored), allocated with [size]. */
-void hk_bcache_free(void *p, size_t size);
+static inline void hk_bcache_free(void *p, size_t size) {
+#if HK_BCACHE_ON
+  if (p && size <= HK_BCACHE_MAX) {
+    uint32_t k = hk_bcache_class(size);
+    hk_btcache_t *t = &hk_btcache;
+    if (__builtin_expect(t->keyed && t->n[k] < HK_BCACHE_BATCH, 1)) {
+      hk_bfree_t *b = p;
+      b->next = t->list[k];
+      t->list[k] = b;
+      t->n[k]++;
+      return;
+    }
+  }
+#endif
+  hk_bcache_free_slow(p, size);
+}
 
 #endif
