@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The intrusive link. Embed it in a message envelope. */
@@ -79,6 +80,23 @@ hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb);
 ** already consumed it (that producer's wake-up is then spurious and the
 ** state CAS or the receiver's re-check absorbs it). Thread: owner. */
 bool hk_mailbox_unmark_owner(hk_mailbox_t *mb);
+
+/* True when nothing is queued and no producer is between its exchange and
+** its link: what hk_mailbox_pop_owner reports as HK_MPOP_EMPTY, with the
+** same effect on the run (reset), but inline and without the pop. A
+** receiver about to block looks with this first (bench/README.md, "Message
+** path 3"); false means "try a pop". Acquire loads as in the pop: the
+** receiver then arms the mark, which re-checks with a CAS. Thread: owner. */
+static inline bool hk_mailbox_empty_owner(hk_mailbox_t *mb) {
+  if (mb->head != &mb->stub ||
+      atomic_load_explicit(&mb->stub.next, memory_order_acquire) != NULL ||
+      (atomic_load_explicit(&mb->tail, memory_order_acquire) & ~(uintptr_t)1) !=
+          (uintptr_t)&mb->stub)
+    return false;
+  /* Relaxed: a statistic (see len_hint) only this consumer writes. */
+  atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
+  return true;
+}
 
 /* The length the consumer last measured. Thread: any (approximate). */
 static inline uint64_t hk_mailbox_len_hint(const hk_mailbox_t *mb) {

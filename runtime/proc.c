@@ -49,7 +49,7 @@ hk_pcounters_t *hk_procs_counters(hk_procs_t *P) {
 
 /* Adds [n] to a field of this thread's own shard: relaxed load + store (one
 ** writer; readers only need each field to be a value it had). */
-static void bump_own(_Atomic uint64_t *f, uint64_t n) {
+static inline void bump_own(_Atomic uint64_t *f, uint64_t n) {
   atomic_store_explicit(f, atomic_load_explicit(f, memory_order_relaxed) + n,
                         memory_order_relaxed);
 }
@@ -68,7 +68,7 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
 
 /* Quiescence accounting: [dr] to runnable, [dw] to waiting (wrapping). Every
 ** block and wake does this: one look at the thread's shard for all three. */
-static void account(hk_procs_t *P, int dr, int dw) {
+static inline void account(hk_procs_t *P, int dr, int dw) {
   hk_pcounters_t *c = tls_counters;
   if (!c) {
     if (dr) COUNT(P, runnable, (uint64_t)(int64_t)dr);
@@ -540,6 +540,8 @@ int hk_proc_recv_owner(hk_proc_t *p, void **payload) {
   return rc;
 }
 
+void hk_proc_note_run_owner(hk_proc_t *p) { count_max(p->procs, p->mbox.high_water); }
+
 int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **out) {
   for (int spin = 0;; spin++) {
     hk_mnode_t *node;
@@ -550,7 +552,7 @@ int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **out) {
       return 0;
     }
     if (r == HK_MPOP_EMPTY) {
-      if (p->mbox.high_water > 1) count_max(p->procs, p->mbox.high_water);
+      if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
       return -EAGAIN;
     }
     if (spin >= BUSY_SPINS) return -EBUSY;

@@ -290,6 +290,15 @@ static inline hk_envelope_t *hk_envelope_new(void) {
 static inline void hk_envelope_free(hk_envelope_t *env) {
   hk_bcache_free(env, sizeof *env);
 }
+/* True when p's mailbox has no message to take now (the owner's cheap look
+** before hk_proc_recv_env_owner, with the same effect on the statistics as
+** its -EAGAIN). Thread: p's worker. */
+void hk_proc_note_run_owner(hk_proc_t *p);
+static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
+  if (!hk_mailbox_empty_owner(&p->mbox)) return false;
+  if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
+  return true;
+}
 /* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
 int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);
 /* As hk_proc_recv_owner, returning the whole envelope (owned: free it with

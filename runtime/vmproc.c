@@ -506,6 +506,11 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     return true;
   case HK_B_receive_message: {
     if (hk_proc_doomed(p)) return false;
+    /* Empty (every receive of a ping-pong): straight to serve() and block. */
+    if (hk_proc_recv_empty_owner(p)) {
+      vp_of(p)->recv_empty = true;
+      return false;
+    }
     int r = try_take(p, vm);
     vp_of(p)->recv_empty = r == 0;
     return r > 0;
