@@ -340,6 +340,43 @@ def check_read_line_order(hiko, tmp):
     return res
 
 
+END_IO_SRC = """
+val l = tcp_listen ("127.0.0.1", 0)
+val a = spawn (fn () => read_line ())
+val b = spawn (fn () => tcp_accept l)
+val c = spawn (fn () => sleep 100000)
+val _ = sleep 100
+val _ = println "root ends"
+"""
+
+
+def check_end_with_io(hiko, tmp):
+    """§6.8.1 / §7.6: when the root ends, children blocked in read_line (on
+    standard input that stays open), tcp_accept and a long sleep are
+    cancelled and the program exits at once with the root's status."""
+    res = []
+    path = os.path.join(tmp, "endio.hml")
+    with open(path, "w") as f:
+        f.write(END_IO_SRC)
+    for workers in (1, 4):
+        name = "program end cancels pending I/O --workers %d" % workers
+        p = subprocess.Popen([hiko, "run", "--workers", str(workers), path], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            # Not communicate(): it would close standard input. The output
+            # is a few bytes, so waiting with the pipes unread is safe.
+            p.wait(timeout=20)
+            out, err = p.stdout.read(), p.stderr.read()
+            p.stdin.close()
+            ok = p.returncode == 0 and out == b"root ends\n"
+            res.append((name, None if ok else "exit %d, %r %r" % (p.returncode, out, err[:200])))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            res.append((name, "does not exit"))
+    return res
+
+
 def main():
     hiko = sys.argv[1]
     results = []
@@ -367,6 +404,7 @@ def main():
         results += check_lines(hiko, tmp)
         results += check_std_streams(hiko, tmp)
         results += check_read_line_order(hiko, tmp)
+        results += check_end_with_io(hiko, tmp)
     print("1..%d" % len(results))
     for k, (name, why) in enumerate(results, 1):
         print(("ok %d - %s" % (k, name)) if why is None else ("not ok %d - %s: %s" % (k, name, why)))
