@@ -1131,6 +1131,10 @@ static int64_t next_timeout(hk_io_t *io) {
   return d <= now ? 0 : (int64_t)(d - now);
 }
 
+static void batch_end(hk_io_t *io) {
+  if (io->batch_end) io->batch_end(io->user);
+}
+
 static void loop(hk_io_t *io) {
   for (;;) {
     bool more = take_requests(io);
@@ -1139,6 +1143,7 @@ static void loop(hk_io_t *io) {
     if (!io->draining &&
         atomic_load_explicit(&io->stopping, memory_order_acquire))
       begin_drain(io);
+    batch_end(io); /* the completions of this round before we may sleep */
     if (io->draining && io->busy == 0) return;
     int64_t timeout = more ? 0 : next_timeout(io);
     /* Sleep hand-off, consumer side: store sleeping, full fence, load the
@@ -1157,6 +1162,7 @@ static void loop(hk_io_t *io) {
     /* Relaxed: only this thread relies on its own value; a producer that
     ** reads a stale 1 merely writes the eventfd once too often. */
     atomic_store_explicit(&io->sleeping, 0, memory_order_relaxed);
+    batch_end(io); /* the completions the wait dispatched */
   }
 }
 
@@ -1344,6 +1350,7 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
   hk_io_t *io = calloc(1, sizeof *io);
   if (!io) return -ENOMEM;
   io->callback = cfg->callback;
+  io->batch_end = cfg->batch_end;
   io->user = cfg->user;
   io->want = cfg->backend;
   io->stdin_fd = cfg->stdin_fd_set ? cfg->stdin_fd : 0;

@@ -70,6 +70,11 @@ typedef struct hk_io_completion {
 ** Thread: io (and, for requests that raced hk_io_free, the freeing
 ** thread, with result -ECANCELED). */
 typedef void (*hk_io_callback_t)(void *user, hk_io_completion_t *c);
+/* Optional: called on the I/O thread after each run of callbacks, before
+** the thread may sleep and right after it wakes, so that a user can act on
+** a whole batch of completions at once (the runtime wakes the processes
+** they made runnable there, docs/io.md). Thread: io. */
+typedef void (*hk_io_batch_end_t)(void *user);
 
 typedef enum hk_io_backend {
   HK_IO_BACKEND_AUTO = 0, /* HIKO_IO_BACKEND, else uring if it works */
@@ -80,6 +85,7 @@ typedef enum hk_io_backend {
 typedef struct hk_io_config {
   hk_io_callback_t callback; /* required */
   void *user;                /* passed to the callback */
+  hk_io_batch_end_t batch_end; /* may be NULL */
   hk_io_backend_t backend;
   int stdin_fd;              /* read_line's input; default 0 (see below) */
   bool stdin_fd_set;         /* false: use 0 */

@@ -251,6 +251,21 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
 }
 
+/* After each run of completions (I/O thread): the processes they made
+** runnable go to the injection queue together, with at most one worker
+** woken (hk_sched_defer_flush). Before, each completion injected its own
+** process and woke a parked worker, which then preempted the I/O thread
+** on this 2-CPU machine before it had delivered the rest of the batch
+** (0.24 involuntary context switches per echo round trip). From the first
+** call on, this thread's hk_sched_ready calls for our scheduler are
+** collected (hk_sched_defer_begin); the I/O thread calls this again
+** before it sleeps, so nothing stays collected while it waits. */
+static void on_batch_end(void *user) {
+  hk_rtio_t *rio = user;
+  hk_sched_defer_begin(rio->rt->sched);
+  hk_sched_defer_flush(rio->rt->sched);
+}
+
 /* The process gives up [rq] (cancelled, or the wait ended otherwise). */
 static void rq_abandon(hk_rtio_t *rio, rq_t *rq) {
   uint64_t token = rq->token; /* once ABANDONED is set the callback may free rq */
@@ -296,7 +311,8 @@ static hk_io_t *get_io(hk_rtio_t *rio, int *err) {
   pthread_mutex_lock(&rio->lock);
   io = atomic_load_explicit(&rio->io, memory_order_relaxed);
   if (!io && !rio->io_err) {
-    hk_io_config_t cfg = {.callback = on_complete, .user = rio, .fsroot = rio->fsroot};
+    hk_io_config_t cfg = {.callback = on_complete, .batch_end = on_batch_end, .user = rio,
+                          .fsroot = rio->fsroot};
     int rc = hk_io_new(&io, &cfg);
     if (rc) {
       rio->io_err = rc;

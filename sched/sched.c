@@ -712,12 +712,38 @@ void hk_sched_inject(hk_sched_t *s, hk_task_t *t) {
   hk_sched_inject_list(s, t, t, 1);
 }
 
+/* hk_sched_defer_begin / _flush: tasks made ready by this (non-worker)
+** thread for [defer.s], not yet injected. */
+static _Thread_local struct {
+  hk_sched_t *s;
+  hk_task_t *first, *last;
+  size_t n;
+} defer;
+
+void hk_sched_defer_begin(hk_sched_t *s) { defer.s = s; }
+
+void hk_sched_defer_flush(hk_sched_t *s) {
+  if (defer.s != s || defer.n == 0) return;
+  hk_task_t *first = defer.first, *last = defer.last;
+  size_t n = defer.n;
+  defer.first = defer.last = NULL;
+  defer.n = 0;
+  hk_sched_inject_list(s, first, last, n);
+}
+
 void hk_sched_ready(hk_sched_t *s, hk_task_t *t) {
   hk_worker_t *w = tls_self;
-  if (w && w->sched == s)
+  if (w && w->sched == s) {
     hk_sched_ready_local_owner(w, t);
-  else
+  } else if (defer.s == s && !w) {
+    t->next = NULL;
+    if (defer.last) defer.last->next = t;
+    else defer.first = t;
+    defer.last = t;
+    defer.n++;
+  } else {
     hk_sched_inject(s, t);
+  }
 }
 
 /* ---- queries --------------------------------------------------------- */

@@ -187,6 +187,16 @@ void hk_sched_counters(const hk_sched_t *s, uint32_t i,
 ** (use the all_idle callback there). Thread: any. */
 bool hk_sched_all_idle(const hk_sched_t *s);
 
+/* Deferred injection for a thread that is not a worker (the I/O thread):
+** after hk_sched_defer_begin(s), hk_sched_ready(s, t) on this thread
+** collects t instead of injecting it; hk_sched_defer_flush(s) injects what
+** was collected as one list with at most one wake-up. A waker that makes
+** several tasks runnable in a row thus wakes a parked worker once, and is
+** not preempted by the worker it woke before it has made the others
+** runnable. Thread: the calling thread (the state is thread-local). */
+void hk_sched_defer_begin(hk_sched_t *s);
+void hk_sched_defer_flush(hk_sched_t *s);
+
 /* Monotonic clock in nanoseconds (vDSO, no syscall), for trace
 ** timestamps. Thread: any. */
 static inline uint64_t hk_sched_now_ns(void) {

@@ -539,3 +539,41 @@ Test(sched_sched, ready_from_non_worker_uses_injection) {
   cr_assert_eq(hk_sched_run_det(s), 1);
   hk_sched_free(s);
 }
+
+/* ---- deferred injection (hk_sched_defer_begin / _flush) ------------------ */
+
+static hk_task_result_t run_note_id(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
+  (void)w;
+  *budget -= 1;
+  note((char)('A' + TT(t)->id));
+  return HK_TASK_DONE;
+}
+
+Test(sched_sched, deferred_ready_is_injected_at_flush_in_order) {
+  hk_sched_t *s = det_sched(1, 2000, 1);
+  hk_sched_t *other = NULL;
+  hk_sched_config_t c = {.workers = 1, .deterministic = true};
+  cr_assert_eq(hk_sched_new(&other, &c), 0);
+  ttask_t t[4];
+  for (int i = 0; i < 4; i++) t[i] = (ttask_t){.h.run = run_note_id, .id = i};
+  /* Not deferring: injected at once. */
+  hk_sched_ready(s, &t[0].h);
+  cr_assert_eq(hk_injq_len(&s->injq), 1);
+  hk_sched_defer_begin(s);
+  hk_sched_ready(s, &t[1].h);
+  hk_sched_ready(s, &t[2].h);
+  cr_assert_eq(hk_injq_len(&s->injq), 1, "collected, not injected");
+  /* Another scheduler is not deferred. */
+  hk_sched_ready(other, &t[3].h);
+  cr_assert_eq(hk_injq_len(&other->injq), 1);
+  hk_sched_defer_flush(other); /* not ours: nothing happens */
+  cr_assert_eq(hk_injq_len(&s->injq), 1);
+  hk_sched_defer_flush(s);
+  cr_assert_eq(hk_injq_len(&s->injq), 3);
+  hk_sched_defer_flush(s); /* empty: a no-op */
+  cr_assert_eq(hk_injq_len(&s->injq), 3);
+  hk_sched_run_det(s);
+  cr_assert_str_eq(trace, "ABC", "got %s", trace);
+  hk_sched_free(s);
+  hk_sched_free(other);
+}
