@@ -849,7 +849,7 @@ static bool num_const_eq(hk_value_t c, hk_value_t v) {
   return c.as.u == v.as.u;
 }
 
-hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
+__attribute__((optimize("no-gcse", "no-crossjumping"))) hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   switch (vm->state) {
   case HK_VS_DONE: return HK_RUN_DONE;
   case HK_VS_FAILED: return HK_RUN_FAILED;
@@ -873,12 +873,13 @@ hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   int64_t left = (int64_t)slice - vm->charge;
   vm->charge = 0;
 
-  const hk_image_t *img = vm->img;
-  const hk_value_t *consts = img->consts;
+  /* The image and its constants are read through vm (not kept in locals of
+  ** their own): fewer live values leave the registers to pc, sp, locals and
+  ** the budget. */
+#define IMG (vm->img)
   hk_seg_t *seg;
   hk_value_t *vals, *sp, *locals;
   hk_frame_t *fr;
-  const hk_func_t *fn;
   const uint32_t *code, *pc;
   uint32_t ins;
   /* A direct call being entered (enter:, tail_enter:): function, argument
@@ -894,8 +895,7 @@ hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
     vals = seg->vals;                                                              \
     sp = vals + seg->sp;                                                           \
     fr = &seg->frames[seg->nframes - 1];                                           \
-    fn = &img->funcs[fr->fn];                                                      \
-    code = fn->code;                                                               \
+    code = IMG->funcs[fr->fn].code;                                                \
     pc = code + fr->pc;                                                            \
     locals = vals + fr->base;                                                      \
   } while (0)
@@ -933,26 +933,28 @@ hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
 #undef HK_OP
   };
 #define CASE(name) L_##name:
+/* Every dispatch wants these in registers: saying so keeps gcc from spilling
+** them to the stack for the sake of the cold paths (calls, failures). */
+#define PIN() __asm__("" : "+r"(sp), "+r"(locals), "+r"(pc), "+r"(left))
 #define NEXT()                                                                     \
   do {                                                                             \
-    if (UNLIKELY(left <= 0)) goto out_of_budget;                                   \
-    left--;                                                                        \
+    if (UNLIKELY(--left < 0)) goto out_of_budget;                                  \
     ins = *pc++;                                                                   \
-    __extension__({ goto *labels[ins & 0xffu]; });                                                     \
+    PIN();                                                                         \
+    __extension__({ goto *labels[ins & 0xffu]; });                                 \
   } while (0)
   NEXT();
 #else
 #define CASE(name) case HK_I_##name:
 #define NEXT() goto dispatch
 dispatch:
-  if (UNLIKELY(left <= 0)) goto out_of_budget;
-  left--;
+  if (UNLIKELY(--left < 0)) goto out_of_budget;
   ins = *pc++;
   switch ((hk_opcode_t)(ins & 0xffu)) {
 #endif
 
   CASE(NOP) NEXT();
-  CASE(CONST) *sp++ = consts[A()]; NEXT();
+  CASE(CONST) *sp++ = IMG->consts[A()]; NEXT();
   CASE(INT) *sp++ = hk_int(SA()); NEXT();
   CASE(UNIT) *sp++ = hk_unit(); NEXT();
   CASE(BOOL) *sp++ = hk_bool(A() != 0); NEXT();
@@ -960,7 +962,7 @@ dispatch:
   CASE(NIL) *sp++ = hk_nil(); NEXT();
   CASE(DATA0) *sp++ = hk_data0(A()); NEXT();
   CASE(CTORFN) *sp++ = hk_mk(HK_T_CTORFN, A()); NEXT();
-  CASE(BUILTIN) *sp++ = hk_builtin_ref(img->imports[A()]); NEXT();
+  CASE(BUILTIN) *sp++ = hk_builtin_ref(IMG->imports[A()]); NEXT();
   CASE(LOCAL) *sp++ = locals[A()]; NEXT();
   CASE(STORE) locals[A()] = *--sp; NEXT();
   CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
@@ -971,14 +973,14 @@ dispatch:
       if (v.as.u == 0 && hk_vm_globals_refresh(vm)) v = vm->globals[A()];
       if (v.tag == HK_T_UNINIT && v.as.u == 1)
         FAIL("cannot access global '%s' from a child process: cannot send continuations across processes",
-             img->globals[A()]);
-      if (v.tag == HK_T_UNINIT) FAIL("global '%s' is not initialised", img->globals[A()]);
+             IMG->globals[A()]);
+      if (v.tag == HK_T_UNINIT) FAIL("global '%s' is not initialised", IMG->globals[A()]);
     }
     *sp++ = v;
     NEXT();
   }
   CASE(SETGLOBAL) {
-    if (UNLIKELY(vm->globals_shared)) FAIL("global '%s' cannot be set in a child process", img->globals[A()]);
+    if (UNLIKELY(vm->globals_shared)) FAIL("global '%s' cannot be set in a child process", IMG->globals[A()]);
     vm->globals[A()] = *--sp;
     hk_vm_global_set(vm, A());
     NEXT();
@@ -1312,8 +1314,8 @@ dispatch:
     const uint32_t *table = pc + 2;
     pc = table + n;
     uint32_t ctor = v.tag == HK_T_DATA0 ? (uint32_t)v.as.u : v.tag == HK_T_DATA ? v.as.o->n : UINT32_MAX;
-    if (ctor < img->nctors && img->ctors[ctor].datatype == dt) {
-      uint32_t t = img->ctors[ctor].tag;
+    if (ctor < IMG->nctors && IMG->ctors[ctor].datatype == dt) {
+      uint32_t t = IMG->ctors[ctor].tag;
       if (t < n) pc = table + t + 1 + (int32_t)table[t];
     }
     NEXT();
@@ -1333,7 +1335,7 @@ dispatch:
   CASE(JNCONST) {
     hk_value_t v = *--sp;
     int32_t off = (int32_t)*pc++;
-    hk_value_t c = consts[A()];
+    hk_value_t c = IMG->consts[A()];
     if (UNLIKELY(v.tag != c.tag)) KIND_FAIL(hk_kind_name(c), v);
     if (!num_const_eq(c, v)) pc += off;
     NEXT();
@@ -1386,7 +1388,7 @@ dispatch:
     hk_value_t f = sp[-2];
     if (LIKELY(f.tag == HK_T_CLOSURE)) {
       hk_closure_t *cl = (hk_closure_t *)f.as.o;
-      nf = &img->funcs[cl->fn];
+      nf = &IMG->funcs[cl->fn];
       uint32_t base = (uint32_t)(sp - 1 - vals);
       if (LIKELY(nf->arity == 1 && seg->nframes < seg->fcap &&
                  (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
@@ -1399,7 +1401,6 @@ dispatch:
         fr->base = base;
         fr->ret = base - 1;
         fr->clos = &cl->h;
-        fn = nf;
         code = pc = nf->code;
         left -= nf->nlocals >> 6;
         locals = vals + base;
@@ -1417,7 +1418,7 @@ dispatch:
   ** synchronous builtin is called here with its argument still on the stack
   ** (a root), and the collection it may ask for follows its result. */
   CASE(CALLB) {
-    uint32_t id = img->imports[A()];
+    uint32_t id = IMG->imports[A()];
     hk_value_t a = sp[-1];
     if (UNLIKELY(is_request_builtin(id))) {
       sp--;
@@ -1450,7 +1451,7 @@ dispatch:
   CASE(CALLP) {
     uint32_t j = A(), n = *pc++;
     hk_value_t x = sp[-(int32_t)j - 1];
-    if (LIKELY(x.tag == HK_T_CLOSURE && img->funcs[((hk_closure_t *)x.as.o)->fn].arity == n)) NEXT();
+    if (LIKELY(x.tag == HK_T_CLOSURE && IMG->funcs[((hk_closure_t *)x.as.o)->fn].arity == n)) NEXT();
     sp[0] = sp[-1];
     sp[-1] = sp[-2];
     sp[-2] = hk_mk(HK_T_UNINIT, 0);
@@ -1462,7 +1463,7 @@ dispatch:
     cn = A();
     bool tail = (ins & 0xffu) == HK_I_TCALLN;
     hk_value_t x = sp[-(int32_t)cn - 1];
-    if (LIKELY(x.tag == HK_T_CLOSURE && img->funcs[((hk_closure_t *)x.as.o)->fn].arity == cn)) {
+    if (LIKELY(x.tag == HK_T_CLOSURE && IMG->funcs[((hk_closure_t *)x.as.o)->fn].arity == cn)) {
       cfi = ((hk_closure_t *)x.as.o)->fn;
       cclos = x.as.o;
       if (tail) goto tail_enter;
@@ -1482,7 +1483,7 @@ dispatch:
     cn = *pc++;
     hk_value_t c = sp[-(int32_t)cn - 1];
     cclos = NULL;
-    if (img->funcs[cfi].ncaps) {
+    if (IMG->funcs[cfi].ncaps) {
       if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != cfi)) KIND_FAIL("Function", c);
       cclos = c.as.o;
     }
@@ -1494,21 +1495,21 @@ dispatch:
   CASE(TCALLG) {
     cfi = A();
     cn = *pc++;
-    if (UNLIKELY(img->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
+    if (UNLIKELY(IMG->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
     cclos = NULL;
     goto tail_enter;
   }
   CASE(CALLG) {
     cfi = A();
     cn = *pc++;
-    if (UNLIKELY(img->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
+    if (UNLIKELY(IMG->funcs[cfi].ncaps)) FAIL("expected Function, got Unit");
     cclos = NULL;
     cbase = (uint32_t)(sp - cn - vals);
     cret = cbase;
   }
   /* Pushes a frame of cfi whose cn arguments are at vals[cbase..]. */
   enter:
-    nf = &img->funcs[cfi];
+    nf = &IMG->funcs[cfi];
     if (LIKELY(seg->nframes < seg->fcap && (size_t)cbase + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
                vm->depth < vm->max_depth)) {
       fr->pc = (uint32_t)(pc - code);
@@ -1519,7 +1520,6 @@ dispatch:
       fr->base = cbase;
       fr->ret = cret;
       fr->clos = cclos;
-      fn = nf;
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -1535,13 +1535,12 @@ dispatch:
     NEXT();
   /* Replaces the current frame by one of cfi whose cn arguments are on top. */
   tail_enter:
-    nf = &img->funcs[cfi];
+    nf = &IMG->funcs[cfi];
     for (uint32_t i = 0; i < cn; i++) locals[i] = sp[(int32_t)i - (int32_t)cn]; /* cn is small */
     sp = locals + cn;
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
       fr->fn = cfi;
       fr->clos = cclos;
-      fn = nf;
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -1562,8 +1561,7 @@ dispatch:
       sp = vals + fr->ret;
       *sp++ = v;
       fr--;
-      fn = &img->funcs[fr->fn];
-      code = fn->code;
+      code = IMG->funcs[fr->fn].code;
       pc = code + fr->pc;
       locals = vals + fr->base;
       NEXT();
@@ -1612,6 +1610,7 @@ dispatch:
 #endif
 
 out_of_budget:
+  left++; /* the dispatch that found no budget left executed nothing */
   SAVE();
   if (fuel_cap) {
     hk_vm_fail_kind(vm, HK_FAIL_FUEL, 0, 0);
@@ -1621,4 +1620,5 @@ out_of_budget:
 
 stop:
   return finish(vm, slice, left);
+#undef IMG
 }
