@@ -453,6 +453,9 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_LOCAL: case HK_I_STORE: case HK_I_LADDI: case HK_I_JNCONSL: case HK_I_JNNILL:
     if (a >= f->nlocals) return "local slot out of range";
     break;
+  case HK_I_LOCAL2:
+    if ((a & 0xfffu) >= f->nlocals || (a >> 12) >= f->nlocals) return "local slot out of range";
+    break;
   case HK_I_UNCONS:
     if (a >= f->nlocals || b >= f->nlocals || b + 1 >= f->nlocals) return "local slot out of range";
     break;

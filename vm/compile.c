@@ -47,6 +47,8 @@ typedef struct cfn {
   hk_srcpos_t *pos;
   uint32_t n, cap;
   int depth, maxdepth;
+  uint32_t last;  /* where the last instruction starts */
+  uint32_t label; /* where the last label was placed (a jump target) */
   const hk_var_t **caps;
   uint32_t ncaps, capcap;
 } cfn_t;
@@ -122,14 +124,28 @@ static void adjust(comp_t *c, int pop, int push) {
   if (f->depth > f->maxdepth) f->maxdepth = f->depth;
 }
 
+/* LOCAL b right after LOCAL a becomes LOCAL2 a b (argument lists, operands:
+** the most frequent pair of instructions), unless a jump targets LOCAL b. */
+static bool fuse_local(comp_t *c, uint32_t b) {
+  cfn_t *f = c->fn;
+  if (f->n == 0 || f->last != f->n - 1 || f->label == f->n || b > 0xfffu) return false;
+  uint32_t w = f->code[f->last];
+  if (hk_ins_op(w) != HK_I_LOCAL || hk_ins_a(w) > 0xfffu) return false;
+  f->code[f->last] = hk_ins(HK_I_LOCAL2, hk_ins_a(w) | b << 12);
+  adjust(c, 0, 1);
+  return true;
+}
+
 /* Emits [op] with operand [a]; stack effect from the table unless variable. */
 static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
   const hk_opinfo_t *in = &hk_opinfo[op];
+  if (op == HK_I_LOCAL && fuse_local(c, a)) return;
   bool signed_a = in->fmt == HK_FMT_S || op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI);
   if (!signed_a && a > 0xffffffu) {
     too_large(c, "an index (local, capture, global, constant or function) above 16M");
     return;
   }
+  c->fn->last = c->fn->n;
   word(c, hk_ins(op, a & 0xffffffu));
   if (in->pop != HK_VAR) adjust(c, in->pop, in->push);
 }
@@ -181,6 +197,7 @@ static void table_entry(comp_t *c, label_t *l) {
 static void place(comp_t *c, label_t *l) {
   cfn_t *f = c->fn;
   l->at = f->n;
+  f->label = f->n;
   if (failed(c)) return;
   for (uint32_t i = 0; i < l->n; i++) {
     uint32_t site = l->sites[i] >> 1;

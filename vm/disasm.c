@@ -74,7 +74,10 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   int32_t b = at + 1 < f->ncode ? (int32_t)f->code[at + 1] : 0;
   switch (in->fmt) {
   case HK_FMT_N: break;
-  case HK_FMT_A: put(o, " %u", hk_ins_a(w)); break;
+  case HK_FMT_A:
+    if (op == HK_I_LOCAL2) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
+    else put(o, " %u", hk_ins_a(w));
+    break;
   case HK_FMT_S:
     if (in->flags & HK_OPF_JUMP) put(o, " -> %06d", (int32_t)next + hk_ins_s(w));
     else put(o, " %d", hk_ins_s(w));

@@ -935,7 +935,7 @@ __attribute__((optimize("no-gcse", "no-crossjumping"))) hk_run_t hk_vm_run(hk_vm
 #define CASE(name) L_##name:
 /* Every dispatch wants these in registers: saying so keeps gcc from spilling
 ** them to the stack for the sake of the cold paths (calls, failures). */
-#define PIN() __asm__("" : "+r"(sp), "+r"(locals), "+r"(pc), "+r"(left))
+#define PIN() __asm__("" : "+r"(locals), "+r"(pc), "+r"(left))
 #define NEXT()                                                                     \
   do {                                                                             \
     if (UNLIKELY(--left < 0)) goto out_of_budget;                                  \
@@ -964,6 +964,12 @@ dispatch:
   CASE(CTORFN) *sp++ = hk_mk(HK_T_CTORFN, A()); NEXT();
   CASE(BUILTIN) *sp++ = hk_builtin_ref(IMG->imports[A()]); NEXT();
   CASE(LOCAL) *sp++ = locals[A()]; NEXT();
+  CASE(LOCAL2) {
+    sp[0] = locals[A() & 0xfffu];
+    sp[1] = locals[A() >> 12];
+    sp += 2;
+    NEXT();
+  }
   CASE(STORE) locals[A()] = *--sp; NEXT();
   CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
   CASE(GLOBAL) {
@@ -1424,7 +1430,12 @@ dispatch:
       sp--;
       SAVE();
       make_request(vm, id, a);
-      AFTER(serve_now(vm));
+      if (serve_now(vm) == ST_STOP) goto stop;
+      /* Served in the slice: the result was pushed on this frame's stack
+      ** (deliver), nothing else moved, so only sp is reloaded. */
+      left -= vm->charge;
+      vm->charge = 0;
+      sp = vals + seg->sp;
       NEXT();
     }
     SAVE();
@@ -1536,8 +1547,11 @@ dispatch:
   /* Replaces the current frame by one of cfi whose cn arguments are on top. */
   tail_enter:
     nf = &IMG->funcs[cfi];
-    for (uint32_t i = 0; i < cn; i++) locals[i] = sp[(int32_t)i - (int32_t)cn]; /* cn is small */
-    sp = locals + cn;
+    {
+      const hk_value_t *src = sp - cn;
+      sp = locals;
+      for (const hk_value_t *end = src + cn; src < end;) *sp++ = *src++; /* cn is small */
+    }
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
       fr->fn = cfi;
       fr->clos = cclos;

@@ -119,6 +119,12 @@ Test(vm_bytecode, verifier_rejects_bad_code) {
   fn->code[0] = hk_ins(HK_I_LOCAL, 99);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
   cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  fn->code[0] = hk_ins(HK_I_LOCAL2, 0u | 99u << 12); /* the second slot out of range */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  fn->code[0] = hk_ins(HK_I_LOCAL2, 99u); /* the first */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
   fn->code[0] = hk_ins(HK_I_JMP, 5000);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
   cr_assert_not_null(strstr(why, "jump target"), "%s", why);
