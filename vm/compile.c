@@ -515,6 +515,11 @@ static void binop(comp_t *c, hk_expr_t *e) {
       emit(c, HK_I_ADDI, (uint32_t)(op == HK_OP_ADD ? k : -k));
       continue;
     }
+    if ((op == HK_OP_MUL || op == HK_OP_DIV || op == HK_OP_MOD) && small_int(e->items[i], &k)) {
+      c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
+      emit(c, op == HK_OP_MUL ? HK_I_MULI : op == HK_OP_DIV ? HK_I_DIVI : HK_I_MODI, (uint32_t)k);
+      continue;
+    }
     expr(c, e->items[i], false);
     c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
     emit0(c, binop_code(op));

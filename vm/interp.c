@@ -1064,6 +1064,30 @@ dispatch:
     sp[-1].as.i = r;
     NEXT();
   }
+  /* MUL, DIV, MOD by a literal (the same checks and messages). */
+  CASE(MULI) {
+    hk_value_t a = sp[-1];
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);
+    int64_t r;
+    if (UNLIKELY(__builtin_mul_overflow(a.as.i, (int64_t)SA(), &r))) FAIL("integer overflow (multiplication)");
+    sp[-1].as.i = r;
+    NEXT();
+  }
+  CASE(DIVI)
+  CASE(MODI) {
+    hk_value_t a = sp[-1];
+    int64_t k = SA();
+    bool div = (ins & 0xffu) == HK_I_DIVI;
+    if (UNLIKELY(a.tag != HK_T_INT)) KIND_FAIL("Int", a);
+    if (UNLIKELY(k == 0)) FAIL("division by zero");
+    if (k == -1) {
+      if (UNLIKELY(div && a.as.i == INT64_MIN)) FAIL("integer overflow (division)");
+      sp[-1].as.i = div ? -a.as.i : 0;
+    } else {
+      sp[-1].as.i = div ? a.as.i / k : a.as.i % k;
+    }
+    NEXT();
+  }
 #define INT_CMP(op)                                                                \
   {                                                                                \
     INT_OPERANDS();                                                                \
