@@ -849,7 +849,16 @@ static bool num_const_eq(hk_value_t c, hk_value_t v) {
   return c.as.u == v.as.u;
 }
 
-__attribute__((optimize("no-gcse", "no-crossjumping"))) hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
+/* gcc: without GCSE and cross-jumping, every handler keeps its own dispatch
+** (gcc merged the identical dispatch tails into one shared indirect jump and
+** hoisted loads across them; see docs/vm.md). Other compilers: nothing. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define HK_DISPATCH_FN __attribute__((optimize("no-gcse", "no-crossjumping")))
+#else
+#define HK_DISPATCH_FN
+#endif
+
+HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   switch (vm->state) {
   case HK_VS_DONE: return HK_RUN_DONE;
   case HK_VS_FAILED: return HK_RUN_FAILED;
