@@ -333,7 +333,7 @@ static int reserve_slot(hk_procs_t *P) {
 /* Records and child records come from the per-thread block cache: a
 ** record is usually freed on another worker than its creator's. */
 hk_proc_t *hk_proc_alloc(size_t extra) {
-  size_t size = (sizeof(hk_proc_t) + extra + 63) & ~(size_t)63;
+  size_t size = sizeof(hk_proc_t) + hk_proc_room(extra);
   hk_proc_t *p = size <= HK_BCACHE_MAX ? hk_bcache_alloc(size) : aligned_alloc(64, size);
   if (!p) return NULL;
   memset(p, 0, sizeof *p);
@@ -605,6 +605,11 @@ void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n) {
   p->wait.arm = arm_children;
   p->wait.links = links;
   p->wait.nlinks = n;
+}
+
+void hk_proc_wait_child(hk_proc_t *p, hk_child_t *c) {
+  p->wait.one = c;
+  hk_proc_wait_children(p, &p->wait.one, 1);
 }
 
 void hk_proc_wait_custom(hk_proc_t *p, uint32_t reason, hk_arm_fn arm, void *arg) {

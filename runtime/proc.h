@@ -140,7 +140,10 @@ typedef struct hk_wait {
   uint32_t nlinks;
   hk_arm_fn arm;        /* returns true if the condition already holds */
   hk_child_t **links;   /* HK_WAIT_CHILD: the children waited for */
-  void *arg;            /* for custom arm functions */
+  union {
+    void *arg;          /* for custom arm functions */
+    hk_child_t *one;    /* hk_proc_wait_child: links points here */
+  };
 } hk_wait_t;
 
 /* 192 bytes (docs/runtime.md, "Memory of a process"): three cache lines,
@@ -250,6 +253,11 @@ int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *
 ** freed with the record (after its last reference), so a body placed there
 ** must not own anything once free_body ran. Thread: as hk_proc_new. */
 hk_proc_t *hk_proc_alloc(size_t extra);
+/* The extra bytes hk_proc_alloc(extra) really provides (>= extra: the
+** record rounds up to 64 bytes), so a caller can use the rounding. */
+static inline size_t hk_proc_room(size_t extra) {
+  return ((sizeof(hk_proc_t) + extra + 63) & ~(size_t)63) - sizeof(hk_proc_t);
+}
 int hk_proc_register(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *p);
 void hk_proc_dispose(hk_proc_t *p);
 static inline void *hk_proc_extra(hk_proc_t *p) { return p + 1; }
@@ -317,6 +325,8 @@ void hk_proc_wait_recv(hk_proc_t *p);
 /* Waits until one of [links] (children of p) is DONE. [links] stays owned by
 ** the body and must live until p runs again. */
 void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n);
+/* Waits until [c] (a child of p) is DONE; the link is kept in p itself. */
+void hk_proc_wait_child(hk_proc_t *p, hk_child_t *c);
 /* A custom wait: [arm] runs after the state says BLOCKED|ARMING (e.g. it
 ** submits the I/O request); the waker calls hk_proc_wake with [reason]. */
 void hk_proc_wait_custom(hk_proc_t *p, uint32_t reason, hk_arm_fn arm, void *arg);

@@ -135,10 +135,12 @@ int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, 
 typedef struct hk_pdata {
   hiko_runtime_t *rt;
   hk_root_t *root;       /* the root of my tree */
-  hk_child_t **waitset;  /* links of the current join wait */
-  uint32_t nwait, capwait;
   void *io;              /* rtio.c: the pending I/O request, or NULL */
   bool io_owner;         /* rtio.c: registered as a possible socket owner */
+  /* vmproc.c: serve_now found the mailbox empty for the receive now
+  ** pending: serve() goes straight to blocking (arming the mark re-checks
+  ** the mailbox). Here rather than in vmproc_t, in this struct's padding. */
+  bool recv_empty;
 } hk_pdata_t;
 
 static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }

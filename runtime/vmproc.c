@@ -9,6 +9,7 @@
 ** values travel as VM message blocks (hk_value_copy_out / hk_vm_adopt);
 ** a failure travels as a block holding the `failure` value.
 ** Thread: a process's worker. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,16 +31,22 @@ enum { SERVE_CONTINUE, SERVE_BLOCK, SERVE_YIELD };
 
 /* Right after its record, in the same allocation (alloc_proc); the record's
 ** body is the VM instance (vm_of). */
+/* What only a process that waits for several children (wait_any) or was
+** failed by a child needs: allocated then (join_room). */
+typedef struct join {
+  hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
+  uint32_t cap;            /* of set */
+  hk_child_t *set[];       /* links of the current join wait */
+} join_t;
+
 typedef struct vmproc {
   hk_pdata_t pd; /* first: p->user points here */
-  hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
+  join_t *join;  /* NULL until needed */
   /* The last process sent to, with a reference: repeated sends to the
   ** same receiver skip the pid-map lookup (dropped when it terminates). */
   hk_proc_t *last;
-  /* serve_now found the mailbox empty for the receive now pending: serve()
-  ** goes straight to blocking (arming the mark re-checks the mailbox). */
-  bool recv_empty;
 } vmproc_t;
+static_assert(sizeof(vmproc_t) == 48, "runtime data of a process: 48 bytes");
 
 /* The instance, or NULL once freed. */
 static hk_vm_t *vm_of(vmproc_t *vp) { return ((hk_proc_t *)(void *)vp - 1)->body; }
@@ -66,10 +73,10 @@ static int failure_value(vmproc_t *vp, const hk_failure_t *f, hk_value_t *out) {
   }
   default: break;
   }
-  if (vp->child_failure) { /* failed by await_process of a failed child */
+  if (vp->join && vp->join->child_failure) { /* failed by await_process of a failed child */
     hk_value_t inner;
-    hk_vm_adopt(vm, vp->child_failure, &inner);
-    vp->child_failure = NULL;
+    hk_vm_adopt(vm, vp->join->child_failure, &inner);
+    vp->join->child_failure = NULL;
     return hk_alloc_data(vm, HK_CTOR_CHILD_FAILED, inner, out);
   }
   const char *msg = f->message ? f->message : "failed";
@@ -136,9 +143,11 @@ void hk_vmproc_free_body(hk_proc_t *p) {
     atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
     hk_vm_free(vm);
   }
-  if (vp->child_failure) hk_msg_free(vp->child_failure);
+  if (vp->join) {
+    if (vp->join->child_failure) hk_msg_free(vp->join->child_failure);
+    free(vp->join);
+  }
   if (vp->last) hk_proc_unref(vp->last);
-  free(vp->pd.waitset);
   /* vp and the instance are in p's own allocation (alloc_proc). */
   p->body = NULL;
   p->user = NULL;
@@ -156,16 +165,18 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 /* A process is one allocation (docs/runtime.md, "Memory of a process"):
 ** the control block, then this file's vmproc_t, then the VM instance with
 ** the first stack slots and FIRST_FRAMES frames of its root segment and a
-** first heap chunk of FIRST_HEAP bytes, which receives the spawned closure.
-** A child's first stack fits the spawned closure's frame, or the frame of
-** the known function it ends by tail-calling (hk_vm_call_slots); a root's
-** has FIRST_VALS slots. Enough for a process that allocates a little and
-** then blocks (a server waiting for its next message) or returns (a skynet
-** leaf); beyond that it grows like any stack and heap. */
+** first heap chunk, which receives the spawned closure. A child's first
+** stack fits the spawned closure's frame, or the frame of the known
+** function it ends by tail-calling (hk_vm_call_slots), and its first heap
+** chunk the closure object and FIRST_HEAP_SPARE bytes; a root's has FIRST_VALS slots and FIRST_HEAP
+** bytes. The bytes by which the record rounds up to its block-cache class
+** go to the heap chunk too. Enough for a process that allocates a little
+** and then blocks (a server waiting for its next message) or returns (a
+** skynet leaf); beyond that it grows like any stack and heap. */
 #define FIRST_VALS 10u
 #define FIRST_FRAMES 1u
 #define FIRST_HEAP 96u
-#define FIRST_HEAP_SPARE 48u /* beyond a child's closure: a small tuple */
+#define FIRST_HEAP_SPARE 48u /* beyond a child's closure: a small tuple (hold's send) */
 #define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
@@ -180,12 +191,17 @@ static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
 
 /* A record with its body's memory: *vm is placed, not started. [vals]:
 ** the first stack slots (0: FIRST_VALS); [heap]: the first heap chunk's
-** bytes (at least FIRST_HEAP). */
+** bytes at least (0: none). */
 static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t fuel,
                              uint32_t vals, size_t heap, hk_vm_t **vm) {
   if (!vals) vals = FIRST_VALS;
-  if (heap < FIRST_HEAP) heap = FIRST_HEAP;
-  hk_proc_t *p = hk_proc_alloc(VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, heap));
+  size_t extra = VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, heap);
+  if (heap) { /* a multiple of 16: the chunk grows by exactly that */
+    size_t more = (hk_proc_room(extra) - extra) & ~(size_t)15;
+    heap += more;
+    extra += more;
+  }
+  hk_proc_t *p = hk_proc_alloc(extra);
   if (!p) return NULL;
   vmproc_t *vp = hk_proc_extra(p);
   memset(vp, 0, sizeof *vp);
@@ -219,7 +235,7 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
 
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out) {
   hk_vm_t *vm;
-  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, 0, &vm);
+  hk_proc_t *p = alloc_proc(rt, root->img, rt->cfg.fuel, 0, FIRST_HEAP, &vm);
   if (!p) return -ENOMEM;
   int rc = hk_vm_start_main(vm);
   if (!rc) rc = new_proc(rt, NULL, false, root, p, vm);
@@ -255,8 +271,9 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   uint64_t fuel = hk_vm_fuel_left(vm); /* the child gets what is left (SPEC §6.11.1) */
   hk_vm_t *cvm;
   /* The first stack holds the closure's frame, the first heap chunk the
-  ** closure and a small tuple: a child that calls deeper or allocates more
-  ** grows them (bench/README.md, "Memory per process"). */
+  ** closure and a small tuple (and what the record's rounding leaves): a child that
+  ** calls deeper or allocates more grows them (bench/README.md, "Memory per
+  ** process"). */
   const hk_image_t *img = hk_vm_image(vm);
   hk_proc_t *c = alloc_proc(rt, img, fuel, hk_vm_call_slots(img, fn),
                             hk_vm_closure_bytes(fn) + FIRST_HEAP_SPARE, &cvm);
@@ -463,7 +480,7 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
   vmproc_t *vp = vp_of(p);
   int r = 0;
-  if (vp->recv_empty) vp->recv_empty = false; /* a message since: arm_recv sees it */
+  if (vp->pd.recv_empty) vp->pd.recv_empty = false; /* a message since: arm_recv sees it */
   else r = try_take(p, vm);
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
@@ -508,11 +525,11 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     if (hk_proc_doomed(p)) return false;
     /* Empty (every receive of a ping-pong): straight to serve() and block. */
     if (hk_proc_recv_empty_owner(p)) {
-      vp_of(p)->recv_empty = true;
+      vp_of(p)->pd.recv_empty = true;
       return false;
     }
     int r = try_take(p, vm);
-    vp_of(p)->recv_empty = r == 0;
+    vp_of(p)->pd.recv_empty = r == 0;
     return r > 0;
   }
   default: return false;
@@ -557,17 +574,23 @@ static hk_child_t *find_child(hk_proc_t *p, const char *name, uint64_t pid, bool
   return c;
 }
 
+/* vp's join record with room for [n] links in its set, or NULL when out of
+** memory. */
+static join_t *join_room(vmproc_t *vp, uint32_t n) {
+  join_t *j = vp->join;
+  if (j && j->cap >= n) return j;
+  uint32_t cap = j && j->cap ? j->cap : 4;
+  while (cap < n) cap *= 2;
+  j = realloc(j, sizeof *j + cap * sizeof j->set[0]);
+  if (!j) return NULL;
+  if (!vp->join) j->child_failure = NULL;
+  j->cap = cap;
+  vp->join = j;
+  return j;
+}
+
 static int wait_for(hk_proc_t *p, hk_child_t *c) {
-  vmproc_t *vp = vp_of(p);
-  if (vp->pd.capwait < 1) {
-    hk_child_t **n = realloc(vp->pd.waitset, 4 * sizeof *n);
-    if (!n) return fail(vm_of(vp), "out of memory");
-    vp->pd.waitset = n;
-    vp->pd.capwait = 4;
-  }
-  vp->pd.waitset[0] = c;
-  vp->pd.nwait = 1;
-  hk_proc_wait_children(p, vp->pd.waitset, 1);
+  hk_proc_wait_child(p, c); /* no wait set: await_process of a skynet node allocates nothing */
   return SERVE_BLOCK;
 }
 
@@ -632,8 +655,13 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   char *text = render_failure(v);
   hk_msg_t *keep = NULL;
   if (hk_value_copy_out(vm, v, 0, &keep) == 0) {
-    if (vp->child_failure) hk_msg_free(vp->child_failure);
-    vp->child_failure = keep;
+    join_t *j = join_room(vp, 0);
+    if (!j) {
+      hk_msg_free(keep); /* the failure value says RuntimeError instead */
+    } else {
+      if (j->child_failure) hk_msg_free(j->child_failure);
+      j->child_failure = keep;
+    }
   }
   fail(vm, "child process failed: %s", text ? text : "failed");
   free(text);
@@ -676,22 +704,16 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
       free(err);
       return SERVE_CONTINUE;
     }
-    if (n == vp->pd.capwait) {
-      uint32_t cap = n ? n * 2 : 8;
-      hk_child_t **nw = realloc(vp->pd.waitset, cap * sizeof *nw);
-      if (!nw) return fail(vm, "out of memory");
-      vp->pd.waitset = nw;
-      vp->pd.capwait = cap;
-    }
-    vp->pd.waitset[n++] = c;
+    join_t *j = join_room(vp, n + 1);
+    if (!j) return fail(vm, "out of memory");
+    j->set[n++] = c;
   }
   /* Every pid was validated above (SPEC §6.6.4: a bad pid anywhere in the
   ** list fails, whatever has ended); now the left-most ended child wins. */
   uint32_t i = 0;
   for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l), i++)
-    if (hk_child_done(vp->pd.waitset[i])) return complete(vm, hk_head(l));
-  vp->pd.nwait = n;
-  hk_proc_wait_children(p, vp->pd.waitset, n);
+    if (hk_child_done(vp->join->set[i])) return complete(vm, hk_head(l));
+  hk_proc_wait_children(p, vp->join->set, n);
   return SERVE_BLOCK;
 }
 

@@ -381,7 +381,6 @@ int hk_heap_collect(hk_vm_t *vm) {
   if (!vm->globals_shared && vm->globals)
     for (uint32_t i = 0; i < vm->img->nglobals; i++) gc_root(&g, &vm->globals[i]);
   gc_root(&g, &vm->req.arg);
-  gc_root(&g, &vm->result);
   gc_drain(&g);
   if (g.oom) {
     /* Give up: the from-space stays valid only if nothing was forwarded,
@@ -1309,6 +1308,7 @@ void hk_globals_unuse(hk_vm_t *vm) {
 }
 
 bool hk_vm_globals_refresh(hk_vm_t *child) {
+  if (!child->globals_shared) return false; /* a root: gstore's room holds gset_* */
   const hk_globals_t *g = child->gstore;
   if (!g) return false;
   /* Relaxed: a hint; the array is taken under the lock below. */
@@ -1321,7 +1321,7 @@ bool hk_vm_globals_refresh(hk_vm_t *child) {
   return true;
 }
 
-bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->gset_hi != 0; }
+bool hk_vm_globals_dirty(const hk_vm_t *root) { return !root->globals_shared && root->gset_hi != 0; }
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;

@@ -106,7 +106,8 @@ const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) {
 bool hk_vm_failed(const hk_vm_t *vm) { return vm->failed; }
 
 int hk_vm_exit(hk_vm_t *vm, int code) {
-  vm->exit_code = code;
+  vm->req.arg = hk_int(code); /* no request is pending: exit is a pure builtin */
+  vm->req_pending = false;
   vm->state = HK_VS_EXIT;
   return HK_EEXIT;
 }
@@ -120,14 +121,23 @@ void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
 
 const hk_host_t *hk_vm_host(const hk_vm_t *vm) { return vm->host; }
 const hk_image_t *hk_vm_image(const hk_vm_t *vm) { return vm->img; }
-void hk_vm_charge(hk_vm_t *vm, uint64_t work) { vm->charge += (int64_t)(work / 64); }
+void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
+  uint64_t add = work / 64 < HK_CHARGE_MAX ? work / 64 : HK_CHARGE_MAX;
+  int64_t c = (int64_t)vm->charge + (int64_t)add;
+  vm->charge = (int32_t)(c > HK_CHARGE_MAX ? HK_CHARGE_MAX : c);
+}
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
   return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
 }
 void *hk_vm_user(const hk_vm_t *vm) { return vm->user; }
 void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->user = user; }
-hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->result; }
-int hk_vm_exit_code(const hk_vm_t *vm) { return vm->exit_code; }
+/* Both kept in req.arg (vm_int.h). */
+hk_value_t hk_vm_result(const hk_vm_t *vm) {
+  return vm->state == HK_VS_DONE ? vm->req.arg : hk_unit();
+}
+int hk_vm_exit_code(const hk_vm_t *vm) {
+  return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->req.arg) : 0;
+}
 const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return &vm->req; }
 
 int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
@@ -169,6 +179,7 @@ static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
 /* The stack limit in slots: SLOTS_PER_FRAME per frame of the depth limit. */
 static uint64_t max_slots(const hk_vm_t *vm) {
   uint64_t n = (uint64_t)vm->max_depth * SLOTS_PER_FRAME;
+  if (n > (uint64_t)1 << 31) n = (uint64_t)1 << 31; /* 32 GiB of stack: vm->slots fits */
   return n < MIN_SLOTS ? MIN_SLOTS : n;
 }
 
@@ -191,12 +202,12 @@ static int ensure_vals(hk_vm_t *vm, hk_seg_t *s, size_t need) {
   if (need <= s->cap) return 0;
   size_t nc = s->cap ? (size_t)s->cap * 2 : FIRST_VALS;
   while (nc < need) nc *= 2;
-  if (vm->slots - s->cap + need > max_slots(vm)) return -E2BIG;
+  if ((uint64_t)vm->slots - s->cap + need > max_slots(vm)) return -E2BIG;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_value_t *n = grow(s, s->vals, s->cap, nc, sizeof *n, HK_SEG_INL_VALS);
   if (!n) return -ENOMEM;
   vm->slots += nc - s->cap;
-  vm->charge += (int64_t)((nc - s->cap) >> 6);
+  vm->charge += (int32_t)((nc - s->cap) >> 6); /* nc <= 2^32: < 2^26 */
   s->vals = n;
   s->cap = (uint32_t)nc;
   return 0;
@@ -305,7 +316,7 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
       return ST_CONTINUE;
     }
     if (!s->parent) {
-      vm->result = v;
+      vm->req.arg = v; /* the result (no request is pending) */
       vm->state = HK_VS_DONE;
       return ST_STOP;
     }
@@ -627,9 +638,7 @@ static void vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   if (vm->max_depth > INT32_MAX) vm->max_depth = INT32_MAX; /* depth + a continuation's frames fit */
-  vm->fuel = cfg ? cfg->fuel : 0;
-  vm->fuel_limited = cfg ? cfg->fuel_limited : false;
-  vm->result = hk_unit();
+  vm->fuel = cfg && cfg->fuel_limited ? cfg->fuel : UINT64_MAX;
   vm->req.arg = hk_unit();
   vm->state = HK_VS_NEW;
 }
@@ -644,6 +653,9 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 }
 
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
+
+/* docs/runtime.md, "Memory of a process": every process places one. */
+_Static_assert(sizeof(hk_vm_t) == 240, "a VM instance is 240 bytes");
 
 size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
   size_t n = round16(sizeof(hk_vm_t)) + (size_t)vals * sizeof(hk_value_t);
@@ -683,8 +695,8 @@ hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
                      const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
   hk_vm_t *vm = mem;
   vm_init(vm, img, host, cfg);
-  vm->placed = true;
   hk_seg_t *s = &vm->root;
+  s->inl = HK_SEG_INL_VM;
   unsigned char *at = (unsigned char *)mem + round16(sizeof *vm);
   if (vals) {
     s->vals = (hk_value_t *)(void *)at;
@@ -725,7 +737,7 @@ void hk_vm_free(hk_vm_t *vm) {
     if (vm->fail->child) hk_msg_free(vm->fail->child);
     free(vm->fail);
   }
-  if (!vm->placed) free(vm);
+  if (!(vm->root.inl & HK_SEG_INL_VM)) free(vm);
 }
 
 /* The root segment lives in the instance; its arrays come with the first
@@ -830,7 +842,7 @@ static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
   if (vm->failed && vm->fail && vm->fail->kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
   vm->reductions += used;
-  if (vm->fuel_limited) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;
+  if (vm->fuel != UINT64_MAX) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;
   if (vm->failed && vm->state != HK_VS_EXIT) vm->state = HK_VS_FAILED;
   switch (vm->state) {
   case HK_VS_DONE: return HK_RUN_DONE;
@@ -873,7 +885,7 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   }
   uint64_t slice = budget ? budget : 1;
   bool fuel_cap = false;
-  if (vm->fuel_limited && vm->fuel < slice) {
+  if (vm->fuel < slice) { /* never when not limited (UINT64_MAX) */
     slice = vm->fuel;
     fuel_cap = true;
   }

@@ -24,7 +24,7 @@ typedef struct hk_frame {
 } hk_frame_t;
 
 enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
-enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2 };
+enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2, HK_SEG_INL_VM = 4 };
 
 typedef struct hk_seg {
   struct hk_seg *parent;
@@ -72,37 +72,47 @@ typedef struct hk_heap {
   hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
 } hk_heap_t;
 
+/* 240 bytes (docs/runtime.md, "Memory of a process": every process has
+** one, placed in its record): fields only some processes use share room. */
 struct hk_vm {
   const hk_image_t *img;
   const hk_host_t *host;
   hk_heap_t heap;
   hk_seg_t *seg;          /* the current (top) segment */
-  hk_seg_t root;          /* the bottom segment (kind ROOT), once started */
+  hk_seg_t root;          /* the bottom segment (kind ROOT), once started; its
+                          ** inl has HK_SEG_INL_VM when the instance is placed */
   hk_value_t *globals;    /* [img->nglobals] */
-  const struct hk_globals *gstore; /* a child: the shared store globals points into */
+  union {
+    /* A child (globals_shared): the shared store globals points into. */
+    const struct hk_globals *gstore;
+    /* A root: the slots set since the last export lie in [gset_lo,
+    ** gset_hi); none when gset_hi is 0. */
+    struct {
+      uint32_t gset_lo, gset_hi;
+    };
+  };
   uint32_t depth, max_depth; /* frames; max_depth <= INT32_MAX */
-  uint64_t slots;         /* stack slots of all segments (limit: max_slots in interp.c) */
+  uint32_t slots;         /* stack slots of all segments (limit: max_slots in interp.c, <= 2^31) */
   /* budget */
-  int64_t charge;         /* extra reductions charged by builtins, or by the host between slices */
-  uint64_t fuel;
+  int32_t charge;         /* extra reductions charged by builtins, or by the host between
+                          ** slices (hk_vm_charge saturates at HK_CHARGE_MAX) */
+  uint64_t fuel;          /* instructions left; UINT64_MAX: not limited */
   uint64_t reductions;    /* total, statistics */
   /* state */
-  hk_value_t result;
+  /* The pending request; once DONE its arg is the result, once EXIT an
+  ** Int, the exit code (a request is never pending then). */
   hk_request_t req;
   hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
   void *user;
-  int exit_code;
   uint32_t gc_runs;       /* collections of this instance (a statistic) */
   uint8_t state;          /* HK_VS_* */
-  bool placed;            /* in the caller's memory (hk_vm_place): not freed by hk_vm_free */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
-  /* A root: the slots set since the last export lie in [gset_lo, gset_hi);
-  ** none when gset_hi is 0. */
-  uint32_t gset_lo, gset_hi;
-  bool fuel_limited;
   bool req_pending;
   bool failed;
 };
+/* hk_vm_charge's bound: far from INT32_MAX, so the interpreter's own small
+** charges (locals, stack growth) between two resets never overflow. */
+#define HK_CHARGE_MAX (INT32_MAX / 2)
 
 enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EXIT };
 
@@ -141,6 +151,7 @@ void hk_seg_free(hk_vm_t *vm, hk_seg_t *s);
 
 /* A root set global slot [g] (SETGLOBAL): the next export looks at it. */
 static inline void hk_vm_global_set(hk_vm_t *vm, uint32_t g) {
+  /* Never a child: SETGLOBAL fails there first (its gstore shares the room). */
   if (vm->gset_hi == 0 || g < vm->gset_lo) vm->gset_lo = g;
   if (g >= vm->gset_hi) vm->gset_hi = g + 1;
 }
