@@ -122,9 +122,8 @@ void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
 const hk_host_t *hk_vm_host(const hk_vm_t *vm) { return vm->host; }
 const hk_image_t *hk_vm_image(const hk_vm_t *vm) { return vm->img; }
 void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
-  uint64_t add = work / 64 < HK_CHARGE_MAX ? work / 64 : HK_CHARGE_MAX;
-  int64_t c = (int64_t)vm->charge + (int64_t)add;
-  vm->charge = (int32_t)(c > HK_CHARGE_MAX ? HK_CHARGE_MAX : c);
+  uint64_t c = (uint64_t)vm->charge + work / 64; /* charge >= 0: only ever added to */
+  vm->charge = c < HK_CHARGE_MAX ? (int32_t)c : HK_CHARGE_MAX;
 }
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
   return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
@@ -132,9 +131,7 @@ const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
 void *hk_vm_user(const hk_vm_t *vm) { return vm->user; }
 void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->user = user; }
 /* Both kept in req.arg (vm_int.h). */
-hk_value_t hk_vm_result(const hk_vm_t *vm) {
-  return vm->state == HK_VS_DONE ? vm->req.arg : hk_unit();
-}
+hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->req.arg; }
 int hk_vm_exit_code(const hk_vm_t *vm) {
   return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->req.arg) : 0;
 }
