@@ -167,8 +167,9 @@ static void drain(hk_proc_t *p) {
       break;
     }
     hk_envelope_t *env = (hk_envelope_t *)node;
-    drop_payload(P, env->payload);
-    hk_envelope_free(env);
+    void *payload = env->payload;
+    hk_envelope_free(env); /* before the payload: it may live inside it */
+    drop_payload(P, payload);
     n++;
   }
   if (n) COUNT(P, dropped, n);

@@ -125,12 +125,18 @@ typedef struct hk_procs_ops {
 
 /* A message envelope in a mailbox. [payload] (may be NULL) is freed with
 ** ops.drop_payload if the message is dropped; [aux] is the sender's to use
-** (e.g. an immediate value that needs no payload block). */
+** (e.g. an immediate value that needs no payload block). An envelope whose
+** aux[0] is HK_ENV_IN_PAYLOAD (and payload non-NULL) lives inside its
+** payload's own memory (a VM message block made with room for it,
+** hk_value_copy_out_room): one allocation per message. hk_envelope_free
+** ignores such an envelope, which dies with its payload; so whoever frees
+** or hands on the payload reads the envelope first. */
 typedef struct hk_envelope {
   hk_mnode_t node; /* first */
   void *payload;
   uint64_t aux[2];
 } hk_envelope_t;
+#define HK_ENV_IN_PAYLOAD UINT64_MAX
 
 /* What a blocking process waits for (set by the body before returning
 ** HK_SLICE_BLOCK; owner-only). */
@@ -293,9 +299,12 @@ int hk_proc_send_ref(hk_procs_t *procs, hk_proc_t *p, void *payload, hk_worker_t
 ** Envelopes are usually freed on the receiver's thread: they come from the
 ** per-thread block cache like message blocks, inline (vm/bcache.h). */
 static inline hk_envelope_t *hk_envelope_new(void) {
-  return hk_bcache_alloc(sizeof(hk_envelope_t));
+  hk_envelope_t *env = hk_bcache_alloc(sizeof(hk_envelope_t));
+  if (env) env->aux[0] = 0; /* not HK_ENV_IN_PAYLOAD */
+  return env;
 }
 static inline void hk_envelope_free(hk_envelope_t *env) {
+  if (env->payload && env->aux[0] == HK_ENV_IN_PAYLOAD) return; /* freed with it */
   hk_bcache_free(env, sizeof *env);
 }
 /* True when p's mailbox has no message to take now (the owner's cheap look

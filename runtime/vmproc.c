@@ -368,39 +368,56 @@ static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v
   return rc;
 }
 
-/* Fills [env] with [v] for [target] (NULL: a pid that is unknown or has
+static hk_envelope_t *envelope_or_fail(hk_vm_t *vm) {
+  hk_envelope_t *env = hk_envelope_new();
+  if (!env) fail(vm, "out of memory");
+  else env->payload = NULL;
+  return env;
+}
+
+/* The envelope carrying [v] to [target] (NULL: a pid that is unknown or has
 ** ended; the value is still copied, so an unsendable one fails the sender).
-** Returns 0, or -1 having failed the sender and freed env. */
-static int fill_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
-                         hk_envelope_t *env) {
+** A value copied into one small block carries its envelope inside that
+** block (HK_ENV_IN_PAYLOAD): one allocation, one free with the receiver's
+** heap, and one cache line fewer for the receiver to fetch. Returns NULL
+** having failed the sender. */
+static hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
-  env->payload = NULL;
+  hk_envelope_t *env;
   int rc;
   if (target && target->root_pid != p->root_pid) {
+    if (!(env = envelope_or_fail(vm))) return NULL;
     uint32_t missing = 0;
-    if ((rc = cross_tree(p, vm, target, v, env, &missing)) == 0) return 0;
+    if ((rc = cross_tree(p, vm, target, v, env, &missing)) == 0) return env;
+    hk_envelope_free(env);
     if (rc != -ESRCH) {
-      hk_envelope_free(env);
       cross_error(vm, rc, hk_vm_image(vm), missing, copy_limit(rt));
-      return -1;
+      return NULL;
     }
     /* Target's tree is gone: copied as for an ended pid, then dropped. */
   }
   /* An immediate travels inside the envelope; anything else as a block. */
   if (!hk_is_obj(v)) {
+    if (!(env = envelope_or_fail(vm))) return NULL;
     env->aux[0] = v.tag;
     env->aux[1] = v.as.u;
-    return 0;
+    return env;
   }
   hk_msg_t *m;
-  if ((rc = hk_value_copy_out(vm, v, copy_limit(rt), &m))) {
-    hk_envelope_free(env);
+  void *room;
+  if ((rc = hk_value_copy_out_room(vm, v, copy_limit(rt), sizeof *env, &m, &room))) {
     copy_error(vm, "send_message", rc, copy_limit(rt));
-    return -1;
+    return NULL;
   }
   hk_vm_charge(vm, hk_msg_objects(m));
+  if ((env = room)) {
+    env->aux[0] = HK_ENV_IN_PAYLOAD;
+  } else if (!(env = envelope_or_fail(vm))) {
+    hk_msg_free(m);
+    return NULL;
+  }
   env->payload = m;
-  return 0;
+  return env;
 }
 
 static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
@@ -421,11 +438,10 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     }
     if (e) hk_pmentry_unref(e);
   }
-  hk_envelope_t *env = hk_envelope_new();
-  if (!env) return fail(vm, "out of memory");
   vmproc_t *vp = vp_of(p);
+  hk_envelope_t *env;
   if (vp->last && hk_proc_pid(vp->last) == to.as.u) {
-    if (fill_envelope(p, vm, vp->last, v, env)) return SERVE_CONTINUE;
+    if (!(env = make_envelope(p, vm, vp->last, v))) return SERVE_CONTINUE;
     if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
       hk_proc_unref(vp->last);
       vp->last = NULL;
@@ -433,7 +449,7 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
     return complete(vm, hk_unit());
   }
   hk_proc_t *target = hk_proc_get(rt->procs, to.as.u);
-  if (fill_envelope(p, vm, target, v, env)) {
+  if (!(env = make_envelope(p, vm, target, v))) {
     if (target) hk_proc_unref(target);
     return SERVE_CONTINUE;
   }
@@ -464,8 +480,9 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
     /* Cancelled while running (a parent that ended, SPEC §6.8.1): a message
     ** sent after the cancel, e.g. by whoever joined that parent, is not
     ** acted on. Dropped, and the slice ends: end_slice terminates p. */
-    if (env->payload) hk_msg_free(env->payload);
-    hk_envelope_free(env);
+    hk_msg_t *m = env->payload;
+    hk_envelope_free(env); /* before the payload: it may live inside it */
+    if (m) hk_msg_free(m);
     return -1;
   }
   hk_value_t v;

@@ -955,11 +955,15 @@ static void fast_place(const fast_t *f, unsigned char *to, hk_value_t *root) {
   }
 }
 
+/* Where [room] bytes of the caller's (hk_value_copy_out_room) start in a
+** block whose data uses [used] bytes: 16-aligned, after the data. */
+static size_t room_at(size_t used, size_t room) { return room ? (used + 15u) & ~(size_t)15u : used; }
+
 /* One object whose fields need no copy (a tuple of scalars and literals, a
 ** string, a constructor of an Int: most messages) goes straight into its
 ** block, without fast_gather's buffer and second pass. Returns 0 (*out
 ** set), 1 (not such a value), -ENOMEM. */
-static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
+static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, hk_chunk_t **out) {
   if (v.tag < HK_T__OBJ || v.tag == HK_T_CLOSURE || v.tag == HK_T_CONT || max < 1) return 1;
   hk_obj_t *o = v.as.o;
   if ((o->flags & HK_OBJ_STATIC) && !copy_static) return 1;
@@ -969,7 +973,7 @@ static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **
     if (vals[i].tag >= HK_T__OBJ && (!(vals[i].as.o->flags & HK_OBJ_STATIC) || copy_static))
       return 1;
   size_t size = obj_size(o);
-  hk_chunk_t *c = block_alloc(sizeof(hk_value_t) + size);
+  hk_chunk_t *c = block_alloc(room_at(sizeof(hk_value_t) + size, room) + room);
   if (!c) return -ENOMEM;
   hk_obj_t *copy = (hk_obj_t *)(void *)(c->data + sizeof(hk_value_t));
   memcpy(copy, o, size);
@@ -992,13 +996,13 @@ static bool long_list(hk_value_t v) {
 }
 
 /* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
-static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, hk_chunk_t **out) {
-  int rc = flat_copy(v, max, copy_static, out);
+static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, hk_chunk_t **out) {
+  int rc = flat_copy(v, max, copy_static, room, out);
   if (rc <= 0 || long_list(v)) return rc;
   _Alignas(16) unsigned char buf[FAST_BYTES];
   fast_t f = {.buf = buf, .max = max, .copy_static = copy_static};
   if (!fast_gather(&f, v)) return 1;
-  hk_chunk_t *c = block_alloc(f.used);
+  hk_chunk_t *c = block_alloc(room_at(f.used, room) + room);
   if (!c) return -ENOMEM;
   fast_place(&f, c->data + sizeof(hk_value_t), (hk_value_t *)(void *)c->data);
   c->used = f.used;
@@ -1031,12 +1035,21 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
 }
 
 int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {
+  return hk_value_copy_out_room(vm, v, max_objects, 0, out, NULL);
+}
+
+int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
+                           hk_msg_t **out, void **roomp) {
   (void)vm;
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  if (roomp) *roomp = NULL;
   hk_chunk_t *c;
-  int rc = fast_copy(v, max_objects, false, &c);
+  int rc = fast_copy(v, max_objects, false, room, &c);
   if (rc <= 0) {
-    if (rc == 0) *out = (hk_msg_t *)(void *)c;
+    if (rc == 0) {
+      *out = (hk_msg_t *)(void *)c;
+      if (roomp && room) *roomp = c->data + room_at(c->used, room);
+    }
     return rc;
   }
   rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects}, &c);
@@ -1102,7 +1115,7 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
                            hk_msg_t **out, uint32_t *missing) {
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   hk_chunk_t *c;
-  int rc = fast_copy(v, max_objects, true, &c);
+  int rc = fast_copy(v, max_objects, true, 0, &c);
   if (rc > 0) rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects, .copy_static = true}, &c);
   if (rc) return rc;
   if (to && to != vm->img) {

@@ -235,6 +235,13 @@ void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b);
 ** -ENOMEM. Ownership: *out owned (hk_msg_free or hk_vm_adopt).
 ** Thread: the owner of [vm] (any thread may free the block). */
 int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out);
+/* hk_value_copy_out that, when the copy fits one small block, also reserves
+** [room] bytes (16-aligned) inside that block after the copied data and sets
+** *roomp to them (else NULL): the sender's envelope, so a message is one
+** allocation (runtime/proc.h HK_ENV_IN_PAYLOAD). The room lives and dies
+** with the block (it is freed by hk_msg_free or with the adopting heap). */
+int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
+                           hk_msg_t **out, void **roomp);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */
