@@ -995,10 +995,11 @@ static bool long_list(hk_value_t v) {
   return false;
 }
 
-/* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
-static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, hk_chunk_t **out) {
-  int rc = flat_copy(v, max, copy_static, room, out);
-  if (rc <= 0 || long_list(v)) return rc;
+/* fast_copy past flat_copy, out of line: its 1 KiB buffer's frame is not
+** paid by the one-object messages that flat_copy handles. */
+__attribute__((noinline)) static int gather_copy(hk_value_t v, uint64_t max, bool copy_static,
+                                                 size_t room, hk_chunk_t **out) {
+  if (long_list(v)) return 1;
   _Alignas(16) unsigned char buf[FAST_BYTES];
   fast_t f = {.buf = buf, .max = max, .copy_static = copy_static};
   if (!fast_gather(&f, v)) return 1;
@@ -1009,6 +1010,13 @@ static int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, 
   c->objects = f.objects;
   *out = c;
   return 0;
+}
+
+/* Returns 0 (*out set), 1 (not small: use the general path), -ENOMEM. */
+static inline int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room,
+                            hk_chunk_t **out) {
+  int rc = flat_copy(v, max, copy_static, room, out);
+  return rc <= 0 ? rc : gather_copy(v, max, copy_static, room, out);
 }
 
 int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
