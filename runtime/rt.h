@@ -141,6 +141,10 @@ typedef struct hk_pdata {
   ** pending: serve() goes straight to blocking (arming the mark re-checks
   ** the mailbox). Here rather than in vmproc_t, in this struct's padding. */
   bool recv_empty;
+  /* vmproc.c: the slice ended blocking in receive_message, so the VM is
+  ** stopped in that request: the next slice serves it before entering
+  ** hk_vm_run. Also in the padding. */
+  bool recv_blocked;
 } hk_pdata_t;
 
 static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }

@@ -502,6 +502,7 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
   hk_proc_wait_recv(p);
+  vp->pd.recv_blocked = true;
   return SERVE_BLOCK;
 }
 
@@ -840,6 +841,16 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
   vmproc_t *vp = vp_of(p);
   hk_vm_t *vm = vm_of(vp);
   uint64_t before = reductions(vm);
+  if (vp->pd.recv_blocked) {
+    /* Woken (or the mark found a message): hk_vm_run would only return
+    ** the pending receive again, so serve it first. */
+    vp->pd.recv_blocked = false;
+    switch (serve_receive(p, vm)) {
+    case SERVE_BLOCK: return HK_SLICE_BLOCK;
+    case SERVE_YIELD: return HK_SLICE_YIELD;
+    default: break;
+    }
+  }
   for (;;) {
     hk_run_t st = hk_vm_run(vm, *budget > 0 ? (uint32_t)*budget : 1);
     uint64_t after = reductions(vm);
