@@ -480,6 +480,75 @@ static hk_task_t *find_local(hk_worker_t *w) {
   return head;
 }
 
+/* After its steal passes found nothing, a searcher keeps watching every
+** queue for up to SPIN_NS before it parks (SPEC §10.4.3 allows 100 µs):
+** it is still counted in nsearching, so a worker that queues a task in
+** the meantime does not wake anybody (the spinner takes the task), and a
+** producer that queues tasks a little more slowly than they are run
+** (a spawn loop) keeps its helper awake without a futex wake per batch.
+** Liveness is unchanged: a searcher that finds nothing parks through (P2)
+** as before. Reads only (relaxed lengths), so the victims' cache lines
+** stay shared until there is something to take. */
+#ifndef SPIN_NS
+#define SPIN_NS 50000u
+#endif
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* Tasks queued behind a run-next slot: in a ring or the injection queue.
+** A victim's run-next is left alone while spinning (it is the task its
+** owner hands off to next, e.g. the receiver of a message just sent). */
+static bool ring_work(hk_sched_t *s) {
+  if (hk_injq_len(&s->injq) > 0)
+    return true;
+  for (uint32_t i = 0; i < s->nworkers; i++)
+    if (hk_runq_len(&s->workers[i].runq) > 0)
+      return true;
+  return false;
+}
+
+static hk_task_t *steal_rings(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  if (hk_injq_len(&s->injq) > 0) {
+    hk_task_t *t = take_global(w, HK_RUNQ_SIZE / 2);
+    if (t)
+      return t;
+  }
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    if (i == w->index)
+      continue;
+    hk_task_t *t = steal_from(w, &s->workers[i], false);
+    if (t)
+      return t;
+  }
+  return NULL;
+}
+
+static hk_task_t *spin_for_work(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  if (s->cfg.deterministic || s->nworkers < 2)
+    return NULL;
+  uint64_t end = hk_sched_now_ns() + SPIN_NS;
+  for (uint32_t i = 1;; i++) {
+    for (int k = 0; k < 16; k++)
+      cpu_relax();
+    if (stopping(s))
+      return NULL;
+    if (ring_work(s)) {
+      hk_task_t *t = steal_rings(w);
+      if (t)
+        return t;
+    }
+    if ((i & 7) == 0 && hk_sched_now_ns() >= end)
+      return NULL;
+  }
+}
+
 /* The search of SPEC §10.4.3: become searching only if fewer than half of
 ** the running workers search, then steal. */
 static hk_task_t *search(hk_worker_t *w) {
@@ -494,6 +563,8 @@ static hk_task_t *search(hk_worker_t *w) {
     atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
   }
   hk_task_t *t = steal_work(w);
+  if (!t)
+    t = spin_for_work(w);
   if (t)
     leave_searching(w);
   return t;
