@@ -959,19 +959,27 @@ static void fast_place(const fast_t *f, unsigned char *to, hk_value_t *root) {
 ** block whose data uses [used] bytes: 16-aligned, after the data. */
 static size_t room_at(size_t used, size_t room) { return room ? (used + 15u) & ~(size_t)15u : used; }
 
+/* True if [v] is one object (not a continuation) whose fields are
+** scalars or static objects that the copy shares. */
+static bool flat_object(hk_value_t v, bool copy_static) {
+  if (v.tag < HK_T__OBJ || v.tag == HK_T_CONT) return false;
+  hk_obj_t *o = v.as.o;
+  if ((o->flags & HK_OBJ_STATIC) && !copy_static) return false;
+  uint32_t n;
+  const hk_value_t *vals = obj_vals(o, &n);
+  for (uint32_t i = 0; i < n; i++)
+    if (vals[i].tag >= HK_T__OBJ && (!(vals[i].as.o->flags & HK_OBJ_STATIC) || copy_static))
+      return false;
+  return true;
+}
+
 /* One object whose fields need no copy (a tuple of scalars and literals, a
 ** string, a constructor of an Int: most messages) goes straight into its
 ** block, without fast_gather's buffer and second pass. Returns 0 (*out
 ** set), 1 (not such a value), -ENOMEM. */
 static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, hk_chunk_t **out) {
-  if (v.tag < HK_T__OBJ || v.tag == HK_T_CLOSURE || v.tag == HK_T_CONT || max < 1) return 1;
+  if (v.tag == HK_T_CLOSURE || max < 1 || !flat_object(v, copy_static)) return 1;
   hk_obj_t *o = v.as.o;
-  if ((o->flags & HK_OBJ_STATIC) && !copy_static) return 1;
-  uint32_t n;
-  const hk_value_t *vals = obj_vals(o, &n);
-  for (uint32_t i = 0; i < n; i++)
-    if (vals[i].tag >= HK_T__OBJ && (!(vals[i].as.o->flags & HK_OBJ_STATIC) || copy_static))
-      return 1;
   size_t size = obj_size(o);
   hk_chunk_t *c = block_alloc(room_at(sizeof(hk_value_t) + size, room) + room);
   if (!c) return -ENOMEM;
@@ -1022,6 +1030,22 @@ static inline int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t
 int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
                   uint64_t *objects) {
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  if (flat_object(v, false)) {
+    /* One object whose fields need no copy (a spawned closure that
+    ** captures only scalars and pids, SPEC §6.4.1): one copy, no buffer. */
+    hk_obj_t *o = v.as.o;
+    size_t size = obj_size(o);
+    hk_heap_t *h = &dst->heap;
+    hk_obj_t *n = chunk_take(&h->chunks, &h->bytes, size);
+    if (!n) return -ENOMEM;
+    memcpy(n, o, size);
+    n->flags = 0;
+    *out = hk_obj_value(n);
+    h->nobjects += 1;
+    h->since += size;
+    *objects = 1;
+    return 0;
+  }
   _Alignas(16) unsigned char buf[FAST_BYTES];
   fast_t f = {.buf = buf, .max = max_objects};
   if (fast_gather(&f, v)) {
