@@ -180,7 +180,7 @@ static void drain(hk_proc_t *p) {
 static void link_unref(hk_child_t *c) {
   /* acq_rel: the usual reference-count pairing (pidmap.h). */
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-    drop_payload(c->procs, c->payload);
+    if (!c->imm_tag) drop_payload(c->procs, c->payload);
     hk_bcache_free(c, sizeof *c);
   }
 }
@@ -300,8 +300,10 @@ hk_outcome_t hk_child_consume(hk_child_t *c, void **payload) {
   *payload = NULL;
   if (c->consumed) return HK_OUT_NONE;
   c->consumed = true;
-  *payload = c->payload;
-  c->payload = NULL;
+  if (!c->imm_tag) { /* an immediate stays for hk_child_imm */
+    *payload = c->payload;
+    c->payload = NULL;
+  }
   return c->outcome;
 }
 
@@ -672,6 +674,7 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
     else drop_payload(P, payload);
     return;
   }
+  if (c->detached || out != HK_OUT_DONE) c->imm_tag = 0;
   if (c->detached) {
     /* Nothing of a detached child is kept (SPEC §6.4.4). */
     if (out == HK_OUT_FAILED) COUNT(P, detached_failed, 1);
@@ -679,7 +682,8 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
     payload = NULL;
   }
   c->outcome = out;
-  c->payload = payload;
+  if (!c->imm_tag) c->payload = payload;
+  else drop_payload(P, payload); /* NULL: the body set an immediate */
   /* acq_rel: release publishes the outcome and everything this process did
   ** (SPEC §6.13.1) to the parent's acquire of DONE; acquire pairs with the
   ** parent's arm CAS (release), so its BLOCKED word is visible to the wake. */

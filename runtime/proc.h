@@ -187,9 +187,15 @@ struct hk_child {
   _Atomic uint32_t word;  /* LIVE 0, LIVE|WAITING 1, DONE 2 (see proc.c) */
   _Atomic uint32_t refs;  /* parent's + child's */
   /* Written by the child before DONE (release), read by the parent after
-  ** seeing DONE (acquire). */
-  void *payload;
+  ** seeing DONE (acquire). A result that is an immediate value travels
+  ** here without a payload block: imm_tag is its tag (0: payload is a
+  ** block or NULL) and imm_bits its bits (hk_proc_result_imm). */
+  union {
+    void *payload;
+    uint64_t imm_bits;
+  };
   hk_outcome_t outcome;
+  uint8_t imm_tag;
   /* Parent only. */
   bool detached, consumed;
   hk_child_t *chain;
@@ -357,6 +363,24 @@ bool hk_child_done(const hk_child_t *c);
 ** to *payload (owned by the caller). A second call returns HK_OUT_NONE
 ** (already consumed). Thread: owner (the parent). */
 hk_outcome_t hk_child_consume(hk_child_t *c, void **payload);
+
+/* The immediate result of a child (see hk_child_t): true with *tag and
+** *bits set when the outcome hk_child_consume returned (DONE, payload
+** NULL) carries one. Thread: owner (the parent), after consuming. */
+static inline bool hk_child_imm(const hk_child_t *c, uint8_t *tag, uint64_t *bits) {
+  *tag = c->imm_tag;
+  *bits = c->imm_bits;
+  return c->imm_tag != 0;
+}
+
+/* Makes p's result an immediate value, [tag] (non-zero) and [bits], kept
+** in p's child record instead of a payload block: the body calls it just
+** before returning HK_SLICE_DONE with p->out_payload NULL. Only for a
+** process with a parent (p->link). Thread: owner. */
+static inline void hk_proc_result_imm(hk_proc_t *p, uint8_t tag, uint64_t bits) {
+  p->link->imm_tag = tag;
+  p->link->imm_bits = bits;
+}
 
 /* ---- Cancellation ---------------------------------------------------------- */
 

@@ -662,7 +662,14 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   }
   hk_value_t v;
   bool failed;
-  outcome_value(vm, o, pl, &v, &failed);
+  uint8_t tag;
+  uint64_t bits;
+  if (o == HK_OUT_DONE && hk_child_imm(c, &tag, &bits)) {
+    v = hk_mk((hk_tag_t)tag, bits);
+    failed = false;
+  } else {
+    outcome_value(vm, o, pl, &v, &failed);
+  }
   if (result) {
     hk_value_t r;
     if (hk_alloc_data(vm, failed ? HK_CTOR_ERR : HK_CTOR_OK, v, &r)) return SERVE_CONTINUE;
@@ -816,8 +823,16 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
 static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
   if (!p->link) return HK_SLICE_DONE; /* a root's value is never copied */
   hiko_runtime_t *rt = vp->pd.rt;
+  hk_value_t res = hk_vm_result(vm_of(vp));
+  if (!hk_is_obj(res)) {
+    /* An Int, a pid, a nullary constructor...: no block to copy it into
+    ** (parent and child share the program, so the bits mean the same). */
+    hk_proc_result_imm(p, (uint8_t)res.tag, res.as.u);
+    p->out_payload = NULL;
+    return HK_SLICE_DONE;
+  }
   hk_msg_t *m;
-  int rc = hk_value_copy_out(vm_of(vp), hk_vm_result(vm_of(vp)), copy_limit(rt), &m);
+  int rc = hk_value_copy_out(vm_of(vp), res, copy_limit(rt), &m);
   if (rc == 0) {
     p->out_payload = m;
     return HK_SLICE_DONE;
