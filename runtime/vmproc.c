@@ -290,10 +290,17 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   hk_vm_charge(vm, objects);
   /* The global store (SPEC §6.4.3, §10.6.5): the root exports what it
   ** initialised since its last spawn; every child reads the shared copy. */
-  pthread_mutex_lock(&root->glock);
-  rc = p->link ? 0 : hk_globals_export(vm, &root->globals);
-  if (rc == 0 && root->globals) rc = hk_vm_use_globals(cvm, root->globals);
-  pthread_mutex_unlock(&root->glock);
+  if (p->link) {
+    /* A child spawning: its root made the store before its first spawn
+    ** and root->globals never changes after that (the spawns that led to
+    ** us order that write before this read): no glock. */
+    if (root->globals) rc = hk_vm_use_globals(cvm, root->globals);
+  } else {
+    pthread_mutex_lock(&root->glock);
+    rc = hk_globals_export(vm, &root->globals);
+    if (rc == 0 && root->globals) rc = hk_vm_use_globals(cvm, root->globals);
+    pthread_mutex_unlock(&root->glock);
+  }
   if (rc) {
     dispose_proc(c, cvm);
     return fail(vm, "out of memory");
