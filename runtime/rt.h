@@ -36,8 +36,9 @@ typedef struct hk_root {
   hiko_program_t *prog;  /* a reference, dropped when the tree is gone */
   const hk_image_t *img; /* prog's image; NULL once the tree is gone */
   /* The tree's shared global store (vm.h): exported by the root when it
-  ** spawns, under glock. Made before the root's first spawn and never
-  ** replaced, so a child spawning reads the pointer without glock. */
+  ** spawns, under glock. Made before the root's first spawn and not
+  ** replaced until the tree is gone (hk_rt_tree_leave, when no process of
+  ** it exists), so a child spawning reads the pointer without glock. */
   pthread_mutex_t glock;
   hk_globals_t *globals;
   _Atomic uint32_t live; /* processes of the tree that exist */

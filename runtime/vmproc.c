@@ -292,8 +292,9 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   ** initialised since its last spawn; every child reads the shared copy. */
   if (p->link) {
     /* A child spawning: its root made the store before its first spawn
-    ** and root->globals never changes after that (the spawns that led to
-    ** us order that write before this read): no glock. */
+    ** (the spawns that led to us order that write before this read), and
+    ** root->globals changes again only when the tree's last process is
+    ** gone, which we are not: no glock. */
     if (root->globals) rc = hk_vm_use_globals(cvm, root->globals);
   } else {
     pthread_mutex_lock(&root->glock);
