@@ -106,7 +106,7 @@ const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) {
 bool hk_vm_failed(const hk_vm_t *vm) { return vm->failed; }
 
 int hk_vm_exit(hk_vm_t *vm, int code) {
-  vm->req.arg = hk_int(code); /* no request is pending: exit is a pure builtin */
+  vm->h.req.arg = hk_int(code); /* no request is pending: exit is a pure builtin */
   vm->req_pending = false;
   vm->state = HK_VS_EXIT;
   return HK_EEXIT;
@@ -128,14 +128,12 @@ void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
   return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
 }
-void *hk_vm_user(const hk_vm_t *vm) { return vm->user; }
-void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->user = user; }
+void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->h.user = user; }
 /* Both kept in req.arg (vm_int.h). */
-hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->req.arg; }
+hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->h.req.arg; }
 int hk_vm_exit_code(const hk_vm_t *vm) {
-  return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->req.arg) : 0;
+  return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->h.req.arg) : 0;
 }
-const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return &vm->req; }
 
 int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
   if (vm->host && vm->host->write) return vm->host->write(vm->host->ud, stream, data, len);
@@ -144,14 +142,13 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
   return 0;
 }
 
-uint64_t hk_vm_reductions(const hk_vm_t *vm) { return vm->reductions; }
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return vm->fuel; }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
   out->gc_runs = vm->gc_runs;
   out->live_objects = vm->heap.nobjects;
   out->heap_bytes = vm->heap.bytes;
-  out->reductions = vm->reductions;
+  out->reductions = vm->h.reductions;
 }
 
 /* ---- Segments and frames ------------------------------------------------------ */
@@ -313,7 +310,7 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
       return ST_CONTINUE;
     }
     if (!s->parent) {
-      vm->req.arg = v; /* the result (no request is pending) */
+      vm->h.req.arg = v; /* the result (no request is pending) */
       vm->state = HK_VS_DONE;
       return ST_STOP;
     }
@@ -500,8 +497,8 @@ static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
 /* ---- Generic application ----------------------------------------------------- */
 
 static int make_request(hk_vm_t *vm, uint32_t id, hk_value_t arg) {
-  vm->req.builtin = id;
-  vm->req.arg = arg;
+  vm->h.req.builtin = id;
+  vm->h.req.arg = arg;
   vm->req_pending = true;
   vm->state = HK_VS_REQUEST;
   return ST_STOP;
@@ -636,7 +633,7 @@ static void vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   if (vm->max_depth > INT32_MAX) vm->max_depth = INT32_MAX; /* depth + a continuation's frames fit */
   vm->fuel = cfg && cfg->fuel_limited ? cfg->fuel : UINT64_MAX;
-  vm->req.arg = hk_unit();
+  vm->h.req.arg = hk_unit();
   vm->state = HK_VS_NEW;
 }
 
@@ -785,27 +782,46 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
 static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
   hk_heap_t *h = &vm->heap;
   if (LIKELY(!h->max_objects || h->nobjects <= h->max_objects)) return 0;
-  vm->req.arg = *result;
+  vm->h.req.arg = *result;
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
-  *result = vm->req.arg;
+  *result = vm->h.req.arg;
   if (h->nobjects > h->max_objects)
     return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
   return 0;
 }
 
-void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
-  if (!vm->req_pending) return;
+/* hk_vm_complete beyond its usual case: the heap over its limit, or no
+** frame waiting (the result ends a handler or the program). Out of line so
+** the usual case saves no registers. */
+static __attribute__((noinline)) void complete_slow(hk_vm_t *vm, hk_value_t result) {
   if (check_delivery(vm, &result)) {
     vm->req_pending = false;
-    vm->req.arg = hk_unit();
+    vm->h.req.arg = hk_unit();
     vm->state = HK_VS_FAILED;
     return;
   }
   vm->req_pending = false;
-  vm->req.arg = hk_unit();
+  vm->h.req.arg = hk_unit();
   vm->state = HK_VS_READY;
   deliver(vm, result);
   if (vm->failed) vm->state = HK_VS_FAILED;
+}
+
+void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
+  if (!vm->req_pending) return;
+  /* The usual case, deliver's first step without the call: a frame waits
+  ** for the result (it reserved the room) and the heap is within its limit
+  ** (check_delivery has nothing to do). */
+  hk_seg_t *s = vm->seg;
+  const hk_heap_t *h = &vm->heap;
+  if (UNLIKELY(s->nframes == 0 || (h->max_objects && h->nobjects > h->max_objects))) {
+    complete_slow(vm, result);
+    return;
+  }
+  s->vals[s->sp++] = result;
+  vm->req_pending = false;
+  vm->h.req.arg = hk_unit();
+  vm->state = vm->failed ? HK_VS_FAILED : HK_VS_READY;
 }
 
 void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
@@ -838,7 +854,7 @@ static hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
   vm->charge = 0;
   if (vm->failed && vm->fail && vm->fail->kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
-  vm->reductions += used;
+  vm->h.reductions += used;
   if (vm->fuel != UINT64_MAX) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;
   if (vm->failed && vm->state != HK_VS_EXIT) vm->state = HK_VS_FAILED;
   switch (vm->state) {

@@ -172,8 +172,8 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
 void hk_vm_charge(hk_vm_t *vm, uint64_t work);
 /* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);
-/* A pointer the host may attach to the instance (its process record). */
-void *hk_vm_user(const hk_vm_t *vm);
+/* A pointer the host may attach to the instance (its process record):
+** hk_vm_user, defined inline below. */
 void hk_vm_set_user(hk_vm_t *vm, void *user);
 
 /* ---- Allocation (see the top comment) ----------------------------------- */
@@ -213,8 +213,23 @@ typedef struct hk_request {
   hk_value_t arg;   /* rooted by the VM until completion */
 } hk_request_t;
 
+/* The fields the host reads per slice and per request, the first member
+** of every instance (vm_int.h), so that their accessors are inline: an
+** out-of-line call per request cost more than the read. Only the VM
+** writes them. */
+typedef struct hk_vm_head {
+  uint64_t reductions; /* total, statistics */
+  /* The pending request; once DONE its arg is the result, once EXIT an
+  ** Int, the exit code (a request is never pending then). */
+  hk_request_t req;
+  void *user;
+} hk_vm_head_t;
+static inline const hk_vm_head_t *hk_vm_head(const hk_vm_t *vm) {
+  return (const hk_vm_head_t *)(const void *)vm; /* its first member (C11 6.7.2.1) */
+}
 /* After HK_RUN_REQUEST: the pending request. Returns borrowed. */
-const hk_request_t *hk_vm_request(const hk_vm_t *vm);
+static inline const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return &hk_vm_head(vm)->req; }
+static inline void *hk_vm_user(const hk_vm_t *vm) { return hk_vm_head(vm)->user; }
 /* Completes the pending request with [result] (in this heap). When the heap
 ** then holds more objects than its limit, it first collects (result rooted)
 ** and, if still over, fails the process with HeapLimit instead (SPEC
@@ -315,7 +330,7 @@ typedef struct hk_vm_stats {
 } hk_vm_stats_t;
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
 /* Reductions used so far (hk_vm_stats_t.reductions, without the copy). */
-uint64_t hk_vm_reductions(const hk_vm_t *vm);
+static inline uint64_t hk_vm_reductions(const hk_vm_t *vm) { return hk_vm_head(vm)->reductions; }
 /* The fuel left between slices (what a spawned child receives, SPEC
 ** §6.11.1); meaningful only when the instance is fuel-limited. */
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm);

@@ -75,6 +75,7 @@ typedef struct hk_heap {
 /* 240 bytes (docs/runtime.md, "Memory of a process": every process has
 ** one, placed in its record): fields only some processes use share room. */
 struct hk_vm {
+  hk_vm_head_t h; /* first: reductions, req, user (vm.h) */
   const hk_image_t *img;
   const hk_host_t *host;
   hk_heap_t heap;
@@ -97,13 +98,8 @@ struct hk_vm {
   int32_t charge;         /* extra reductions charged by builtins, or by the host between
                           ** slices (hk_vm_charge saturates at HK_CHARGE_MAX) */
   uint64_t fuel;          /* instructions left; UINT64_MAX: not limited */
-  uint64_t reductions;    /* total, statistics */
   /* state */
-  /* The pending request; once DONE its arg is the result, once EXIT an
-  ** Int, the exit code (a request is never pending then). */
-  hk_request_t req;
   hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
-  void *user;
   uint32_t gc_runs;       /* collections of this instance (a statistic) */
   uint8_t state;          /* HK_VS_* */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
