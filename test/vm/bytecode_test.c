@@ -65,6 +65,13 @@ static void dump_program(const char *src, hk_front_t *f, void **buf, size_t *len
   cr_assert_eq(hk_image_dump(f->image, buf, len), 0);
 }
 
+/* The verifier rejects img with a reason containing [what]. */
+static void expect_rejected(const hk_image_t *img, const char *what) {
+  char why[256];
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
+  cr_assert_not_null(strstr(why, what), "%s", why);
+}
+
 Test(vm_bytecode, round_trip_runs_the_same) {
   for (size_t i = 0; i < sizeof programs / sizeof *programs; i++) {
     hk_front_t f;
@@ -117,28 +124,21 @@ Test(vm_bytecode, verifier_rejects_bad_code) {
   hk_func_t *fn = &img->funcs[1];
   uint32_t saved = fn->code[0];
   fn->code[0] = hk_ins(HK_I_LOCAL, 99);
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_LOCAL2, 0u | 99u << 12); /* the second slot out of range */
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_LOCAL2, 99u); /* the first */
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "local slot out of range"), "%s", why);
+  expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_JMP, 5000);
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "jump target"), "%s", why);
+  expect_rejected(img, "jump target");
   fn->code[0] = hk_ins(HK_I_POP, 0);
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "underflow"), "%s", why);
+  expect_rejected(img, "underflow");
   fn->code[0] = 250;
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "invalid opcode"), "%s", why);
+  expect_rejected(img, "invalid opcode");
   fn->code[0] = saved;
   uint32_t last = fn->code[fn->ncode - 1];
   fn->code[fn->ncode - 1] = hk_ins(HK_I_NOP, 0);
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "off its end"), "%s", why);
+  expect_rejected(img, "off its end");
   fn->code[fn->ncode - 1] = last;
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   free(buf);
@@ -159,8 +159,7 @@ Test(vm_bytecode, verifier_checks_tupled_entries) {
   cr_assert_eq(fn->code[0], hk_ins(HK_I_UNTUPLE, 2));
   cr_assert_str_eq(run(img, 100000), "(55, 55)\n");
   fn->code[0] = hk_ins(HK_I_NOP, 0);
-  cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
-  cr_assert_not_null(strstr(why, "direct call with a bad function"), "%s", why);
+  expect_rejected(img, "direct call with a bad function");
   fn->code[0] = hk_ins(HK_I_UNTUPLE, fn->nlocals + 1);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), -EINVAL);
   /* the caller (function 0, checked first) or the callee's own operand */
