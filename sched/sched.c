@@ -488,7 +488,8 @@ static hk_task_t *find_local(hk_worker_t *w) {
 ** (a spawn loop) keeps its helper awake without a futex wake per batch.
 ** Liveness is unchanged: a searcher that finds nothing parks through (P2)
 ** as before. Reads only (relaxed lengths), so the victims' cache lines
-** stay shared until there is something to take. */
+** stay shared until there is something to take. Only while another
+** worker runs (others_running). */
 #ifndef SPIN_NS
 #define SPIN_NS 50000u
 #endif
@@ -529,9 +530,23 @@ static hk_task_t *steal_rings(hk_worker_t *w) {
   return NULL;
 }
 
+/* Whether a worker other than the caller (a searcher) may be running a
+** task, i.e. may queue one soon. When every other worker is parked or
+** searching, new work can only come from outside the workers (the I/O
+** thread's completions, timers, native helpers), usually much later than
+** SPIN_NS: spinning then only takes the CPU from the threads that produce
+** it (on the echo benchmark, the I/O thread and the peer; bench/README.md,
+** "Echo ... stop 11"), so the searcher parks at once. Relaxed: a hint; a
+** wrong guess costs one futex wake-up or SPIN_NS of spinning. */
+static bool others_running(hk_sched_t *s) {
+  uint32_t ns = atomic_load_explicit(&s->nsearching, memory_order_relaxed);
+  uint32_t np = atomic_load_explicit(&s->nparked, memory_order_relaxed);
+  return ns + np < s->nworkers;
+}
+
 static hk_task_t *spin_for_work(hk_worker_t *w) {
   hk_sched_t *s = w->sched;
-  if (s->cfg.deterministic || s->nworkers < 2)
+  if (s->cfg.deterministic || s->nworkers < 2 || !others_running(s))
     return NULL;
   uint64_t end = hk_sched_now_ns() + SPIN_NS;
   for (uint32_t i = 1;; i++) {
@@ -544,7 +559,7 @@ static hk_task_t *spin_for_work(hk_worker_t *w) {
       if (t)
         return t;
     }
-    if ((i & 7) == 0 && hk_sched_now_ns() >= end)
+    if ((i & 7) == 0 && (hk_sched_now_ns() >= end || !others_running(s)))
       return NULL;
   }
 }
