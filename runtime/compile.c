@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "runtime/native.h"
+#include "runtime/rt.h"
 #include "runtime/value.h"
 #include "vm/bytecode.h"
 #include "vm/front.h"
@@ -152,7 +153,8 @@ int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out
   hiko_program_t *p;
   int rc = new_program(rt, &p);
   if (rc) return rc;
-  rc = hk_front_compile_file(&p->front, path, NULL);
+  hk_load_opts_t opts = {.libdir = rt ? rt->cfg.lib_dir : NULL};
+  rc = hk_front_compile_file(&p->front, path, &opts);
   return finish(p, rc, out, diags);
 }
 
@@ -164,7 +166,8 @@ int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
   hiko_program_t *p;
   int rc = new_program(rt, &p);
   if (rc) return rc;
-  rc = hk_front_compile_string(&p->front, name, src ? src : "", len, NULL);
+  hk_load_opts_t opts = {.libdir = rt ? rt->cfg.lib_dir : NULL};
+  rc = hk_front_compile_string(&p->front, name, src ? src : "", len, &opts);
   return finish(p, rc, out, diags);
 }
 

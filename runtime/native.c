@@ -183,13 +183,19 @@ static int add_entry(hk_natives_t *nat, const char *name, const char *type, entr
   return 0;
 }
 
+/* vm/lex.h, which cannot be included here: its token kinds share names
+** with vm/types.h's type kinds. */
+bool hk_lex_is_keyword(const char *s, size_t n);
+
+/* A name a program can call: an IDENT of SPEC §1.3 (lower-case or `_`
+** first, then [A-Za-z0-9_]), not the wildcard `_` and not a keyword. */
 static bool valid_name(const char *s) {
-  if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z'))) return false;
-  for (; *s; s++)
-    if (!(*s == '_' || *s == '\'' || (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-          (*s >= '0' && *s <= '9')))
+  if (!s || !(*s == '_' || (*s >= 'a' && *s <= 'z')) || strcmp(s, "_") == 0) return false;
+  for (const char *c = s; *c; c++)
+    if (!(*c == '_' || (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+          (*c >= '0' && *c <= '9')))
       return false;
-  return true;
+  return !hk_lex_is_keyword(s, strlen(s));
 }
 
 int hiko_register_builtin(hiko_runtime_t *rt, const char *name, const char *type,

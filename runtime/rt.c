@@ -264,13 +264,61 @@ static int setup(hiko_runtime_t *rt) {
 
 static void teardown(hiko_runtime_t *rt);
 
+/* hiko.h: the runtime borrows cfg and copies its strings, so a host may free
+** them after hiko_runtime_create. Copies fs_root, lib_dir, trace_path and
+** the argv / allow_exec arrays (pointers and strings) into one block,
+** rt->owned, and points rt->cfg at the copies. Returns 0, -EINVAL (a count
+** without its array), -ENOMEM. */
+static int own_strings(hiko_runtime_t *rt) {
+  hiko_config_t *c = &rt->cfg;
+  if ((c->argc && !c->argv) || (c->n_allow_exec && !c->allow_exec)) return -EINVAL;
+  const char *one[3] = {c->fs_root, c->lib_dir, c->trace_path};
+  size_t nptr = c->argc + c->n_allow_exec, bytes = 0;
+  for (size_t i = 0; i < 3; i++) bytes += one[i] ? strlen(one[i]) + 1 : 0;
+  for (size_t i = 0; i < c->argc; i++) {
+    if (!c->argv[i]) return -EINVAL;
+    bytes += strlen(c->argv[i]) + 1;
+  }
+  for (size_t i = 0; i < c->n_allow_exec; i++) {
+    if (!c->allow_exec[i]) return -EINVAL;
+    bytes += strlen(c->allow_exec[i]) + 1;
+  }
+  char *block = malloc(nptr * sizeof(char *) + bytes + 1);
+  if (!block) return -ENOMEM;
+  const char **ptrs = (const char **)(void *)block;
+  char *text = block + nptr * sizeof(char *);
+#define HK_COPY(dst, src)                     \
+  do {                                        \
+    size_t n_ = strlen(src) + 1;              \
+    memcpy(text, (src), n_);                  \
+    (dst) = text;                             \
+    text += n_;                               \
+  } while (0)
+  for (size_t i = 0; i < c->argc; i++) HK_COPY(ptrs[i], c->argv[i]);
+  for (size_t i = 0; i < c->n_allow_exec; i++) HK_COPY(ptrs[c->argc + i], c->allow_exec[i]);
+  if (c->fs_root) HK_COPY(c->fs_root, c->fs_root);
+  if (c->lib_dir) HK_COPY(c->lib_dir, c->lib_dir);
+  if (c->trace_path) HK_COPY(c->trace_path, c->trace_path);
+#undef HK_COPY
+  c->argv = c->argc ? ptrs : NULL;
+  c->allow_exec = c->n_allow_exec ? ptrs + c->argc : NULL;
+  rt->owned = block;
+  return 0;
+}
+
 int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
   *out = NULL;
-  if (cfg && cfg->workers > 1024) return -EINVAL;
+  /* size: a host that skipped hiko_config_init gets -EINVAL, not garbage. */
+  if (cfg && (cfg->size != sizeof *cfg || cfg->workers > 1024)) return -EINVAL;
   hiko_runtime_t *rt = calloc(1, sizeof *rt);
   if (!rt) return -ENOMEM;
   if (cfg) rt->cfg = *cfg;
   else hiko_config_init(&rt->cfg);
+  int orc = own_strings(rt);
+  if (orc) {
+    free(rt);
+    return orc;
+  }
   if (rt->cfg.reductions == 0) rt->cfg.reductions = 2000;
   rt->t0_ns = hk_sched_now_ns();
   pthread_mutex_init(&rt->lock, NULL);
@@ -320,6 +368,7 @@ static void teardown(hiko_runtime_t *rt) {
   pthread_mutex_destroy(&rt->lock);
   pthread_mutex_destroy(&rt->out_lock);
   pthread_cond_destroy(&rt->cond);
+  free(rt->owned);
   free(rt);
 }
 

@@ -49,7 +49,8 @@ typedef struct hk_root {
 
 struct hiko_runtime {
   /* Immutable after hiko_runtime_create. */
-  hiko_config_t cfg;
+  hiko_config_t cfg;   /* its strings and string arrays point into owned */
+  char *owned;         /* one block: copies of cfg's strings (hiko.h: "strings are copied") */
   hk_host_t host;
   hk_sched_t *sched;
   hk_procs_t *procs;

@@ -437,6 +437,8 @@ static hk_tok_kind_t keyword(const char *s, size_t n) {
 }
 #undef KW
 
+bool hk_lex_is_keyword(const char *s, size_t n) { return keyword(s, n) != HK_T_IDENT; }
+
 static int lex_name(hk_lexer_t *lx, hk_token_t *t, bool tyvar) {
   hk_pos_t start = here(lx);
   const char *s = lx->p;

@@ -81,6 +81,9 @@ int hk_lex_next(hk_lexer_t *lx, hk_token_t *t);
 ** or [len] when all of it is valid. */
 size_t hk_lex_utf8_valid_prefix(const char *s, size_t len);
 
+/* True if the [n] bytes at [s] are a keyword of SPEC §1.3.2. Thread: any. */
+bool hk_lex_is_keyword(const char *s, size_t n);
+
 /* The spelling of a token kind for messages and tests ("val", "=>", "INT"). */
 const char *hk_lex_kind_name(hk_tok_kind_t k);
 

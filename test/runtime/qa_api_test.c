@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hiko.h"
@@ -1417,5 +1418,125 @@ Test(qa_api, host_exit_ends_every_root) {
   }
   hiko_program_release(waiter);
   hiko_program_release(quitter);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
+
+/* hiko.h: hiko_runtime_create borrows cfg and copies its strings, so a host
+** may build them in temporary memory: argv, allow_exec, fs_root and lib_dir
+** are overwritten and freed right after creation, and the program still
+** sees the values (args (), an allowed exec, a confined read_file, a `use`
+** of the configured library directory). */
+static char *scratch_dup(const char *s) {
+  char *d = strdup(s);
+  cr_assert_not_null(d);
+  return d;
+}
+
+static void scrub_free(char *s) {
+  memset(s, 'X', strlen(s));
+  free(s);
+}
+
+Test(qa_api, config_strings_are_copied) {
+  char dir[] = "/tmp/hiko-qa-cfg-XXXXXX";
+  cr_assert_not_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/stdlib", dir);
+  cr_assert_eq(mkdir(path, 0700), 0);
+  snprintf(path, sizeof path, "%s/stdlib/qa_cfg.hml", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("val from_lib = 41 + 1\n", f);
+  fclose(f);
+  snprintf(path, sizeof path, "%s/data.txt", dir);
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("data", f);
+  fclose(f);
+
+  hiko_config_t cfg;
+  base_cfg(&cfg, 2);
+  char **argv = malloc(2 * sizeof *argv), **allow = malloc(sizeof *allow);
+  cr_assert(argv && allow);
+  argv[0] = scratch_dup("first");
+  argv[1] = scratch_dup("second");
+  allow[0] = scratch_dup("true");
+  char *root = scratch_dup(dir), *lib = scratch_dup(dir);
+  cfg.argv = (const char *const *)argv;
+  cfg.argc = 2;
+  cfg.allow_exec = (const char *const *)allow;
+  cfg.n_allow_exec = 1;
+  cfg.fs_root = root;
+  cfg.lib_dir = lib;
+  hiko_runtime_t *rt = make(&cfg);
+  scrub_free(argv[0]);
+  scrub_free(argv[1]);
+  scrub_free(allow[0]);
+  scrub_free(root);
+  scrub_free(lib);
+  memset(argv, 0, 2 * sizeof *argv);
+  memset(allow, 0, sizeof *allow);
+  free(argv);
+  free(allow);
+
+  run_one(rt,
+          "use \"stdlib/qa_cfg.hml\"\n"
+          "val _ = println (args (), from_lib, read_file \"data.txt\")\n"
+          "val (status, _, _) = exec (\"true\", [])\n"
+          "val _ = println status\n",
+          HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "([first, second], 42, data)\n0\n");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  snprintf(path, sizeof path, "%s/stdlib/qa_cfg.hml", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/data.txt", dir);
+  unlink(path);
+  snprintf(path, sizeof path, "%s/stdlib", dir);
+  rmdir(path);
+  rmdir(dir);
+}
+
+/* A configuration that was not set up by hiko_config_init (size), or that
+** gives a count without its array, is "a bad configuration": -EINVAL. */
+Test(qa_api, config_bad_size_and_missing_arrays) {
+  hiko_config_t cfg;
+  hiko_runtime_t *rt = (hiko_runtime_t *)&cfg;
+  hiko_config_init(&cfg);
+  cfg.size = 0;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
+  cr_assert_null(rt);
+  hiko_config_init(&cfg);
+  cfg.argc = 1;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
+  hiko_config_init(&cfg);
+  cfg.n_allow_exec = 1;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
+  const char *holes[2] = {"a", NULL};
+  hiko_config_init(&cfg);
+  cfg.argv = holes;
+  cfg.argc = 2;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
+  cr_assert_null(rt);
+}
+
+static int qa_one(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)arg;
+  (void)ud;
+  return hiko_value_int(1, result);
+}
+
+/* A builtin name must be one a program can call (SPEC §1.3): an IDENT, not
+** a keyword, not the wildcard, no quote. */
+Test(qa_api, register_builtin_rejects_keywords) {
+  hiko_runtime_t *rt = make_rt(1);
+  const char *bad[] = {"val", "resume", "andalso", "mod", "_", "a'b", "x-y"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+    cr_assert_eq(hiko_register_builtin(rt, bad[i], "Unit -> Int", qa_one, NULL, 0), -EINVAL,
+                 "%s", bad[i]);
+  cr_assert_eq(hiko_register_builtin(rt, "_values", "Unit -> Int", qa_one, NULL, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "valx", "Unit -> Int", qa_one, NULL, 0), 0);
+  run_one(rt, "val _ = println (_values () + valx ())\n", HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "2\n");
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
 }
