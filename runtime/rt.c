@@ -352,7 +352,12 @@ static void teardown(hiko_runtime_t *rt) {
     if (t) {
       for (uint32_t i = 0; i < rt->nworkers; i++) t[i] = rt->ws[i].trace;
       int rc = hk_trace_write(rt->cfg.trace_path, t, rt->nworkers, rt->t0_ns);
-      if (rc) fprintf(stderr, "hiko: cannot write trace %s: %s\n", rt->cfg.trace_path, strerror(-rc));
+      if (rc) { /* to cfg.err, like the statistics */
+        char msg[512];
+        snprintf(msg, sizeof msg, "hiko: cannot write trace %s: %s\n", rt->cfg.trace_path,
+                 strerror(-rc));
+        host_write(rt, 2, msg, strlen(msg));
+      }
       free(t);
     }
   }

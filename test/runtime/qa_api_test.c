@@ -1540,3 +1540,18 @@ Test(qa_api, register_builtin_rejects_keywords) {
   cr_assert_str_eq(out.data, "2\n");
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
 }
+
+/* Messages of the runtime go to cfg.err when the host set it (hiko.h: "NULL:
+** file descriptors 1 and 2"): a trace that cannot be written is reported
+** there, like the statistics. */
+Test(qa_api, trace_error_goes_to_err_callback) {
+  hiko_config_t cfg;
+  base_cfg(&cfg, 1);
+  cfg.trace_path = "/nonexistent-hiko-qa/trace.json";
+  hiko_runtime_t *rt = make(&cfg);
+  run_one(rt, "val _ = println 1\n", HIKO_DONE, NULL);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  cr_assert_not_null(strstr(err.data, "hiko: cannot write trace /nonexistent-hiko-qa/trace.json: "
+                                      "No such file or directory"),
+                     "err: %s", err.data);
+}
