@@ -585,7 +585,7 @@ static hk_task_t *search(hk_worker_t *w) {
   return t;
 }
 
-static void run_one(hk_worker_t *w, hk_task_t *t) {
+static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
   int32_t budget = w->budget;
   hk_task_result_t r = t->run(t, w, &budget);
   w->budget = budget;
@@ -597,6 +597,26 @@ static void run_one(hk_worker_t *w, hk_task_t *t) {
     ** take our next task (so a lone yielding task causes no wake-ups). */
     if (hk_runq_len(&w->runq) >= 2)
       maybe_wake_local(w->sched);
+  }
+  return r;
+}
+
+/* Runs [t] and then, as long as the slice may continue, the task its run
+** put in run-next: the direct hand-off from a task that blocked or ended
+** right after readying another (a sender that waits for the reply, SPEC
+** §10.3.2), without going back through the worker loop and find_local.
+** The same rule as find_local's first branch (budget left, fewer than
+** HANDOFF_CAP hand-offs in this slice, not stopping), so the order of runs
+** is the one the loop would choose; each run is still one slice for the
+** counters and the task's own bookkeeping (a trace event per run). A task
+** that yielded goes to the ring's tail (run_one): the loop decides next.
+** Threads only: the deterministic mode runs one slice per step. */
+static void run_handoffs(hk_worker_t *w, hk_task_t *t) {
+  while (run_one(w, t) != HK_TASK_YIELD && w->budget > 0 &&
+         w->handoffs < HANDOFF_CAP && !stopping(w->sched)) {
+    if (!(t = take_runnext(w)))
+      return;
+    w->handoffs++; /* continues the current slice */
   }
 }
 
@@ -613,7 +633,7 @@ static void *worker_main(void *arg) {
     if (!t)
       t = search(w);
     if (t) {
-      run_one(w, t);
+      run_handoffs(w, t);
     } else {
       noise();
       park(w);
