@@ -70,6 +70,7 @@ struct hk_worker {
   uint64_t rng;
   int32_t budget;     /* reductions left in the current slice */
   uint32_t handoffs;  /* run-next hand-offs in the current slice */
+  hk_task_t *pending; /* readied to run-next by the last run, not yet published */
   uint64_t nslices;   /* slices run (owner's copy of the counter) */
   uint64_t lastglobal; /* nslices at the last injection-queue check */
   bool searching;
@@ -439,6 +440,27 @@ static hk_task_t *steal_work(hk_worker_t *w) {
   return NULL;
 }
 
+/* Puts [t] in run-next, for thieves to see (P5); the previous occupant
+** moves to the ring's tail (SPEC §10.3.2). */
+static void publish_next(hk_worker_t *w, hk_task_t *t) {
+  /* Release (P5): t's contents reach a thief that claims it. */
+  hk_task_t *old =
+      atomic_exchange_explicit(&w->runnext, t, memory_order_release);
+  if (old) {
+    push_local(w, old);
+    maybe_wake_local(w->sched);
+  }
+}
+
+/* Publishes the task readied to run-next during the last run, if any. */
+static void flush_pending(hk_worker_t *w) {
+  hk_task_t *t = w->pending;
+  if (t) {
+    w->pending = NULL;
+    publish_next(w, t);
+  }
+}
+
 /* Take w's run-next task, or NULL. Only the owner fills run-next (thieves
 ** only empty it), so a relaxed NULL seen here stays NULL: the RMW is paid
 ** only when there is something to take. Thread: owner. */
@@ -453,6 +475,7 @@ static hk_task_t *take_runnext(hk_worker_t *w) {
 /* Local sources, in the order of SPEC §10.4.1. Sets up the slice budget. */
 static hk_task_t *find_local(hk_worker_t *w) {
   hk_task_t *t;
+  flush_pending(w); /* readied outside a run (none of the runtime's callers) */
   if (w->budget > 0 && w->handoffs < HANDOFF_CAP) {
     t = take_runnext(w);
     if (t) {
@@ -602,22 +625,27 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
 }
 
 /* Runs [t] and then, as long as the slice may continue, the task its run
-** put in run-next: the direct hand-off from a task that blocked or ended
-** right after readying another (a sender that waits for the reply, SPEC
-** §10.3.2), without going back through the worker loop and find_local.
-** The same rule as find_local's first branch (budget left, fewer than
-** HANDOFF_CAP hand-offs in this slice, not stopping), so the order of runs
-** is the one the loop would choose; each run is still one slice for the
-** counters and the task's own bookkeeping (a trace event per run). A task
-** that yielded goes to the ring's tail (run_one): the loop decides next.
-** Threads only: the deterministic mode runs one slice per step. */
+** readied to run-next: the direct hand-off from a task that blocked or
+** ended right after readying another (a sender that waits for the reply,
+** SPEC §10.3.2), without going back through the worker loop and without
+** the run-next slot's two atomic exchanges: a task readied to run-next
+** waits in the owner-only `pending` until the run returns
+** (hk_sched_ready_next_owner), and is published to run-next only if the
+** slice does not continue with it. The rule is find_local's first branch
+** (budget left, fewer than HANDOFF_CAP hand-offs in this slice, not
+** stopping), so the order of runs is the one the loop would choose; each
+** run is still one slice for the counters and the task's own bookkeeping
+** (a trace event per run). A task that yielded went to the ring's tail
+** (run_one) and the loop decides what runs next, as before. Threads only:
+** the deterministic mode runs one slice per step (run_det flushes). */
 static void run_handoffs(hk_worker_t *w, hk_task_t *t) {
-  while (run_one(w, t) != HK_TASK_YIELD && w->budget > 0 &&
+  while (run_one(w, t) != HK_TASK_YIELD && w->pending && w->budget > 0 &&
          w->handoffs < HANDOFF_CAP && !stopping(w->sched)) {
-    if (!(t = take_runnext(w)))
-      return;
+    t = w->pending;
+    w->pending = NULL;
     w->handoffs++; /* continues the current slice */
   }
+  flush_pending(w);
 }
 
 static void *worker_main(void *arg) {
@@ -777,6 +805,7 @@ int64_t hk_sched_run_det(hk_sched_t *s) {
       t = steal_work(w);
     if (t) {
       run_one(w, t);
+      flush_pending(w);
       slices++;
     }
     tls_self = saved;
@@ -788,9 +817,12 @@ int64_t hk_sched_run_det(hk_sched_t *s) {
 
 void hk_sched_ready_next_owner(hk_worker_t *w, hk_task_t *t) {
   assert(tls_self == w);
-  /* Release (P5): t's contents reach a thief that claims it. */
-  hk_task_t *old =
-      atomic_exchange_explicit(&w->runnext, t, memory_order_release);
+  /* Held back until the run returns (run_handoffs, run_det), which runs it
+  ** at once or publishes it; find_local publishes one readied outside a
+  ** run. The occupant it displaces goes to the ring's tail now, as from
+  ** run-next. */
+  hk_task_t *old = w->pending;
+  w->pending = t;
   if (old) {
     push_local(w, old);
     maybe_wake_local(w->sched);

@@ -259,7 +259,9 @@ static hk_task_result_t run_two_next(hk_task_t *t, hk_worker_t *w,
   hk_sched_ready_next_owner(w, &many[1].h);
   seen_ring = &w->runq;
   ring_after = hk_runq_len(&w->runq);
-  seen_next = atomic_load(&w->runnext);
+  /* During a run the run-next task waits in `pending` (published when the
+  ** run returns, or run at once by a worker thread's hand-off). */
+  seen_next = w->pending ? w->pending : atomic_load(&w->runnext);
   return HK_TASK_DONE;
 }
 
