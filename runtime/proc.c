@@ -24,7 +24,7 @@ enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 static_assert(sizeof(hk_proc_t) == 192, "a process record is three cache lines");
 static_assert(offsetof(hk_proc_t, state) / 64 == offsetof(hk_proc_t, mbox.tail) / 64,
               "the state word and the mailbox tail share a cache line");
-static_assert(sizeof(hk_child_t) == 48, "a child record is a 48-byte block");
+static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
 #define KIDS_FIRST 8u
 #define KIDS_LOAD 2u
 #define BUSY_SPINS 64
@@ -177,10 +177,10 @@ static void drain(hk_proc_t *p) {
 
 /* ---- Child records ------------------------------------------------------- */
 
-static void link_unref(hk_child_t *c) {
+static void link_unref(hk_procs_t *P, hk_child_t *c) {
   /* acq_rel: the usual reference-count pairing (pidmap.h). */
   if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
-    if (!c->imm_tag) drop_payload(c->procs, c->payload);
+    if (!c->imm_tag) drop_payload(P, c->payload);
     hk_bcache_free(c, sizeof *c);
   }
 }
@@ -238,16 +238,16 @@ static void kids_rehash(hk_proc_t *p, uint32_t nb) {
 
 /* Forgets detached children that ended (SPEC §6.4.4: nothing of them is
 ** kept). Amortised: runs when the table doubled since the last purge. */
-static void kids_purge(hk_kids_t *k) {
+static void kids_purge(hk_procs_t *P, hk_kids_t *k) {
   for (uint32_t i = 0; i < k->nbuckets; i++) {
     hk_child_t **pp = &k->b[i];
     while (*pp) {
       hk_child_t *c = *pp;
-      if (c->detached && hk_child_done(c)) {
+      if (hk_child_detached(c) && hk_child_done(c)) {
         *pp = c->chain;
         k->n--;
         k->ndetached--;
-        link_unref(c);
+        link_unref(P, c);
       } else {
         pp = &c->chain;
       }
@@ -266,7 +266,7 @@ static int kids_reserve(hk_proc_t *p) {
     k->purge_at = 64;
   }
   /* Only detached children are purged: without any, skip the walk. */
-  if (k->n >= k->purge_at && k->ndetached) kids_purge(k);
+  if (k->n >= k->purge_at && k->ndetached) kids_purge(p->procs, k);
   if (k->n >= k->nbuckets * KIDS_LOAD) kids_rehash(p, k->nbuckets * 2);
   return 0;
 }
@@ -278,7 +278,7 @@ static void kids_link(hk_proc_t *p, hk_child_t *c) {
   c->chain = k->b[j];
   k->b[j] = c;
   k->n++;
-  k->ndetached += c->detached;
+  k->ndetached += hk_child_detached(c);
 }
 
 hk_child_t *hk_proc_child(hk_proc_t *p, uint64_t pid) {
@@ -298,13 +298,13 @@ bool hk_child_done(const hk_child_t *c) {
 hk_outcome_t hk_child_consume(hk_child_t *c, void **payload) {
   assert(hk_child_done(c));
   *payload = NULL;
-  if (c->consumed) return HK_OUT_NONE;
-  c->consumed = true;
+  if (c->flags & HK_CHILD_CONSUMED) return HK_OUT_NONE;
+  c->flags |= HK_CHILD_CONSUMED;
   if (!c->imm_tag) { /* an immediate stays for hk_child_imm */
     *payload = c->payload;
     c->payload = NULL;
   }
-  return c->outcome;
+  return (hk_outcome_t)c->outcome;
 }
 
 /* ---- Creation and release ------------------------------------------------ */
@@ -372,8 +372,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
   if (c) {
     memset(c, 0, sizeof *c);
     c->pid = pid;
-    c->procs = P;
-    c->detached = detached;
+    c->flags = detached ? HK_CHILD_DETACHED : 0;
     atomic_init(&c->word, LINK_LIVE);
     atomic_init(&c->refs, 2);
     kids_link(parent, c);
@@ -674,14 +673,15 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
     else drop_payload(P, payload);
     return;
   }
-  if (c->detached || out != HK_OUT_DONE) c->imm_tag = 0;
-  if (c->detached) {
+  bool detached = hk_child_detached(c);
+  if (detached || out != HK_OUT_DONE) c->imm_tag = 0;
+  if (detached) {
     /* Nothing of a detached child is kept (SPEC §6.4.4). */
     if (out == HK_OUT_FAILED) COUNT(P, detached_failed, 1);
     drop_payload(P, payload);
     payload = NULL;
   }
-  c->outcome = out;
+  c->outcome = (uint8_t)out;
   if (!c->imm_tag) c->payload = payload;
   else drop_payload(P, payload); /* NULL: the body set an immediate */
   /* acq_rel: release publishes the outcome and everything this process did
@@ -695,7 +695,7 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
       hk_proc_unref(parent);
     }
   }
-  link_unref(c);
+  link_unref(P, c);
 }
 
 /* Takes over a child that is BLOCKED (not arming, not doomed by the
@@ -735,7 +735,7 @@ static void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
           hk_proc_unref(kid);
         }
       }
-      link_unref(c);
+      link_unref(p->procs, c);
     }
   kids_free(k);
   p->kids = NULL;

@@ -179,28 +179,33 @@ struct hk_proc {
   hk_mailbox_t mbox;
 };
 
-/* The record a parent keeps of a child (SPEC §6.4.4: 16-32 bytes plus the
-** result until joined; here a little more, see docs/runtime.md). Shared by
-** parent and child, freed when both dropped it. */
+/* The record a parent keeps of a child (SPEC §6.4.4: 32 bytes, the result
+** until joined in it or in a block it points to). Shared by parent and
+** child, freed when both dropped it (whoever drops last frees the payload
+** with its own p->procs). */
 struct hk_child {
   uint64_t pid;
   _Atomic uint32_t word;  /* LIVE 0, LIVE|WAITING 1, DONE 2 (see proc.c) */
-  _Atomic uint32_t refs;  /* parent's + child's */
+  _Atomic uint8_t refs;   /* parent's + child's */
   /* Written by the child before DONE (release), read by the parent after
   ** seeing DONE (acquire). A result that is an immediate value travels
   ** here without a payload block: imm_tag is its tag (0: payload is a
   ** block or NULL) and imm_bits its bits (hk_proc_result_imm). */
+  uint8_t outcome;        /* hk_outcome_t */
+  uint8_t imm_tag;
+  /* HK_CHILD_DETACHED: immutable once linked (the child reads it before
+  ** DONE); HK_CHILD_CONSUMED: the parent's, written after DONE. */
+  uint8_t flags;
   union {
     void *payload;
     uint64_t imm_bits;
   };
-  hk_outcome_t outcome;
-  uint8_t imm_tag;
-  /* Parent only. */
-  bool detached, consumed;
-  hk_child_t *chain;
-  hk_procs_t *procs;
+  hk_child_t *chain;      /* parent only: the kid table's bucket */
 };
+enum { HK_CHILD_DETACHED = 1, HK_CHILD_CONSUMED = 2 };
+static inline bool hk_child_detached(const hk_child_t *c) {
+  return (c->flags & HK_CHILD_DETACHED) != 0;
+}
 
 /* ---- The process table ---------------------------------------------------- */
 

@@ -592,7 +592,7 @@ static hk_child_t *find_child(hk_proc_t *p, const char *name, uint64_t pid, bool
     else
       n = asprintf(err, "%s: <pid %" PRIu64 "> is not a child of <pid %" PRIu64 ">", name, pid,
                    hk_proc_pid(p));
-  } else if (c->detached && !allow_detached) {
+  } else if (hk_child_detached(c) && !allow_detached) {
     n = asprintf(err, "%s: <pid %" PRIu64 "> is detached", name, pid);
     c = NULL;
   }
