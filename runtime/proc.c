@@ -21,7 +21,8 @@
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
-static_assert(sizeof(hk_proc_t) == 192, "a process record is three cache lines");
+static_assert(sizeof(hk_proc_t) == 176, "a process control block is 176 bytes");
+static_assert(sizeof(hk_proc_t) % 16 == 0, "the body after it is 16-byte aligned");
 static_assert(offsetof(hk_proc_t, state) / 64 == offsetof(hk_proc_t, mbox.tail) / 64,
               "the state word and the mailbox tail share a cache line");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
@@ -597,14 +598,13 @@ static void disarm(hk_proc_t *p) {
 
 void hk_proc_wait_recv(hk_proc_t *p) {
   p->wait.reason = HK_WAIT_RECV;
-  p->wait.arm = arm_recv;
-  p->wait.links = NULL;
+  p->wait.custom = 0;
   p->wait.nlinks = 0;
 }
 
 void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n) {
   p->wait.reason = HK_WAIT_CHILD;
-  p->wait.arm = arm_children;
+  p->wait.custom = 0;
   p->wait.links = links;
   p->wait.nlinks = n;
 }
@@ -615,11 +615,18 @@ void hk_proc_wait_child(hk_proc_t *p, hk_child_t *c) {
 }
 
 void hk_proc_wait_custom(hk_proc_t *p, uint32_t reason, hk_arm_fn arm, void *arg) {
-  p->wait.reason = reason;
+  assert(!(reason & HK_WAIT_CHILD) && reason <= UINT16_MAX);
+  p->wait.reason = (uint16_t)reason;
+  p->wait.custom = 1;
   p->wait.arm = arm;
-  p->wait.links = NULL;
   p->wait.nlinks = 0;
   p->wait.arg = arg;
+}
+
+/* Arms p's wait: true if its condition already holds. */
+static bool arm(hk_proc_t *p) {
+  if (p->wait.custom) return p->wait.arm(p);
+  return p->wait.reason == HK_WAIT_RECV ? arm_recv(p) : arm_children(p);
 }
 
 typedef enum { BLOCK_SLEEP, BLOCK_CONTINUE, BLOCK_CANCEL } block_t;
@@ -638,7 +645,7 @@ static block_t block(hk_proc_t *p) {
                                                memory_order_acquire))
     return BLOCK_CANCEL;
   cur = HK_PS_BLOCKED | HK_PS_ARMING | reason;
-  if (!p->wait.arm(p)) {
+  if (!arm(p)) {
     /* Armed and nothing happened yet: BLOCKED. Release: pairs with the
     ** winning waker's acquire CAS, so every write of this slice into p
     ** happens before p runs again on any worker. */
@@ -826,6 +833,9 @@ hk_task_result_t hk_proc_run_slice(hk_task_t *t, hk_worker_t *w, int32_t *budget
     /* A doomed process runs anyway: it fails with the deadlock at once. */
     if ((s & (HK_PS_CANCEL | HK_PS_DOOMED)) == HK_PS_CANCEL)
       return finish(p, w, HK_OUT_CANCELLED, NULL, end);
+    /* The last wait is over (p was woken or never blocked): its room is
+    ** the result's, NULL unless the body sets it with DONE/FAILED. */
+    p->out_payload = NULL;
     hk_slice_t r = p->procs->ops->run(p, w, budget);
     switch (r) {
     case HK_SLICE_DONE:

@@ -139,25 +139,31 @@ typedef struct hk_envelope {
 #define HK_ENV_IN_PAYLOAD UINT64_MAX
 
 /* What a blocking process waits for (set by the body before returning
-** HK_SLICE_BLOCK; owner-only). */
+** HK_SLICE_BLOCK; owner-only). 24 bytes: a receive or a join needs no arm
+** function of its own (proc.c knows theirs), so a custom wait's arm shares
+** the room of a one-child join's link. */
 typedef bool (*hk_arm_fn)(hk_proc_t *p);
 typedef struct hk_wait {
-  uint32_t reason;      /* HK_WAIT_* */
+  uint16_t reason;      /* HK_WAIT_* */
+  uint16_t custom;      /* hk_proc_wait_custom: arm and arg below */
   uint32_t nlinks;
-  hk_arm_fn arm;        /* returns true if the condition already holds */
-  hk_child_t **links;   /* HK_WAIT_CHILD: the children waited for */
   union {
-    void *arg;          /* for custom arm functions */
+    hk_child_t **links; /* HK_WAIT_CHILD: the children waited for */
+    void *arg;          /* custom: for its arm function */
+  };
+  union {
     hk_child_t *one;    /* hk_proc_wait_child: links points here */
+    hk_arm_fn arm;      /* custom: returns true if the condition already holds */
   };
 } hk_wait_t;
 
-/* 192 bytes (docs/runtime.md, "Memory of a process"): three cache lines,
-** the last holding the state word and the mailbox, which wakers, senders
-** and cancellers write (records are 64-byte aligned: hk_proc_alloc). */
+/* 176 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
+** (hk_proc_alloc): the state word and the mailbox, which wakers, senders
+** and cancellers write, share the last cache line (proc.c asserts it); the
+** body's memory follows in the same allocation (hk_proc_extra). */
 struct hk_proc {
   /* Immutable after creation. */
-  alignas(64) hk_pmentry_t e; /* pid and references; first */
+  hk_pmentry_t e;           /* pid and references; first */
   hk_procs_t *procs;
   hk_child_t *link;         /* my record in my parent (NULL for a root) */
   uint64_t parent_pid;      /* 0 for a root */
@@ -167,8 +173,12 @@ struct hk_proc {
   hk_task_t task;
   void *body;               /* the VM instance, or a test body */
   void *user;               /* for the runtime */
-  hk_wait_t wait;
-  void *out_payload;        /* set by the body with DONE/FAILED */
+  union {
+    hk_wait_t wait;
+    /* Set by the body with DONE/FAILED, read at once by the slice's end:
+    ** a process that ends waits for nothing. */
+    void *out_payload;
+  };
   hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
   uint64_t io_token;        /* pending I/O request, 0 if none */
   uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
@@ -263,7 +273,7 @@ int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *
 
 /* hk_proc_new in two steps, so that a body can live in the record's own
 ** allocation: hk_proc_alloc returns a zeroed record followed by [extra]
-** bytes for the caller (hk_proc_extra, aligned to 64), or NULL; the caller
+** bytes for the caller (hk_proc_extra, aligned to 16), or NULL; the caller
 ** prepares its body there, then hk_proc_register gives the record its pid
 ** and links it as hk_proc_new does (same errors; on failure the caller
 ** still owns p and frees it with hk_proc_dispose). The extra bytes are
