@@ -34,7 +34,9 @@ struct hk_procs {
   const hk_procs_ops_t *ops;
   hk_procs_config_t cfg;
   hk_pidmap_t *map;
-  alignas(64) _Atomic uint64_t live; /* changed at spawn and termination only */
+  /* Processes that exist, with a process limit only (reserve_slot);
+  ** without one, shards count them (hk_procs_live). */
+  alignas(64) _Atomic uint64_t live;
   alignas(64) hk_pcounters_t shared; /* RMW by any thread without a shard */
 };
 
@@ -141,9 +143,46 @@ void hk_procs_free(hk_procs_t *P) {
 hk_pidmap_t *hk_procs_pidmap(hk_procs_t *P) { return P->map; }
 hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *P) { return &P->shared; }
 
-uint64_t hk_procs_live(hk_procs_t *P) {
-  /* Relaxed: a snapshot for limits and statistics. */
-  return atomic_load_explicit(&P->live, memory_order_relaxed);
+/* A process finished terminating. Release: pairs with sum_live's acquire,
+** so a reader that sees this end also sees every creation that happened
+** before it (the children this process spawned, on any shard). */
+static void count_ended(hk_procs_t *P) {
+  hk_pcounters_t *c = tls_counters;
+  if (c)
+    atomic_store_explicit(&c->ended, atomic_load_explicit(&c->ended, memory_order_relaxed) + 1,
+                          memory_order_release);
+  else
+    atomic_fetch_add_explicit(&P->shared.ended, 1, memory_order_release);
+}
+
+/* One pass of hk_procs_live: every shard's ended, then every shard's
+** created, so a process counted as ended is counted as created. */
+static void sum_live(hk_procs_t *P, hk_pcounters_t *const *shards, size_t n, uint64_t *created,
+                     uint64_t *ended) {
+  for (size_t i = 0; i <= n; i++) {
+    hk_pcounters_t *c = i < n ? shards[i] : &P->shared;
+    /* Acquire: pairs with count_ended's release. */
+    *ended += atomic_load_explicit(&c->ended, memory_order_acquire);
+  }
+  for (size_t i = 0; i <= n; i++) {
+    hk_pcounters_t *c = i < n ? shards[i] : &P->shared;
+    /* Relaxed: ordered after the acquires above. */
+    *created += atomic_load_explicit(&c->created, memory_order_relaxed);
+  }
+}
+
+uint64_t hk_procs_live(hk_procs_t *P, hk_pcounters_t *const *shards, size_t n) {
+  /* Relaxed: a snapshot for the limit's count. */
+  if (P->cfg.max_processes) return atomic_load_explicit(&P->live, memory_order_relaxed);
+  for (int tries = 0; tries < 64; tries++) {
+    uint64_t c[2] = {0, 0}, e[2] = {0, 0};
+    sum_live(P, shards, n, &c[0], &e[0]);
+    sum_live(P, shards, n, &c[1], &e[1]);
+    /* Both counts only grow: equal sums mean no shard changed between its
+    ** two reads, and all those intervals contain the end of pass 1. */
+    if (c[0] == c[1] && e[0] == e[1]) return c[1] - e[1];
+  }
+  return 1; /* still changing: processes exist */
 }
 
 /* ---- Payloads and mailboxes --------------------------------------------- */
@@ -319,12 +358,11 @@ static void proc_release(hk_pmentry_t *e) {
   hk_proc_dispose(p);
 }
 
+/* A process limit counts processes in one shared word (checked and
+** raised by one CAS); without one, nothing is shared: COUNT(created) and
+** COUNT(ended) in the creator's and the terminator's shards. */
 static int reserve_slot(hk_procs_t *P) {
-  if (P->cfg.max_processes == 0) {
-    /* Relaxed: a count; nothing is published through it. */
-    atomic_fetch_add_explicit(&P->live, 1, memory_order_relaxed);
-    return 0;
-  }
+  if (P->cfg.max_processes == 0) return 0;
   uint64_t cur = atomic_load_explicit(&P->live, memory_order_relaxed);
   do {
     if (cur >= P->cfg.max_processes) return -EAGAIN;
@@ -332,6 +370,11 @@ static int reserve_slot(hk_procs_t *P) {
                                                   memory_order_relaxed,
                                                   memory_order_relaxed));
   return 0;
+}
+
+static void release_slot(hk_procs_t *P) {
+  /* Relaxed: a count; nothing is published through it. */
+  if (P->cfg.max_processes) atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
 }
 
 /* Records and child records come from the per-thread block cache: a
@@ -358,7 +401,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
     c = hk_bcache_alloc(sizeof *c);
     if (!c || kids_reserve(parent) != 0) {
       hk_bcache_free(c, sizeof *c);
-      atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+      release_slot(P);
       return -ENOMEM;
     }
   }
@@ -771,7 +814,8 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
   publish_outcome(p, out, payload, w);
   drain(p);
   account(P, -1, 0);
-  atomic_fetch_sub_explicit(&P->live, 1, memory_order_relaxed);
+  release_slot(P);
+  count_ended(P);
   hk_proc_unref(p); /* the live reference */
 }
 

@@ -99,6 +99,11 @@ typedef struct hk_pcounters {
   ** -1 by the waker), and an epoch bumped by each change. Differences of
   ** wrapping unsigned counts: only the sums mean anything. */
   _Atomic uint64_t runnable, waiting, epoch;
+  /* Processes that finished terminating (+1 where [created] has its +1's
+  ** counterpart): without a process limit, the number of processes that
+  ** exist is the sum of created - ended over every shard, so spawn and
+  ** termination write no shared line (hk_procs_live). */
+  _Atomic uint64_t ended;
 } hk_pcounters_t;
 
 typedef struct hk_procs_ops {
@@ -231,8 +236,13 @@ int hk_procs_new(hk_procs_t **out, const hk_procs_ops_t *ops, const hk_procs_con
 void hk_procs_free(hk_procs_t *procs);
 
 hk_pidmap_t *hk_procs_pidmap(hk_procs_t *procs);
-/* Live (not terminated) processes now. Thread: any. */
-uint64_t hk_procs_live(hk_procs_t *procs);
+/* Processes that exist (registered, not yet through termination): 0 only
+** when none does. With a process limit, the limit's own count; without,
+** the sum over [shards] (the per-thread ones; the shared one is added) of
+** created - ended, read in two passes that must agree (the counts only
+** grow, so equal passes are a snapshot; not 0 while they keep changing).
+** Thread: any. */
+uint64_t hk_procs_live(hk_procs_t *procs, hk_pcounters_t *const *shards, size_t n);
 /* The shared counter shard (for threads without their own). */
 hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *procs);
 /* Makes [c] the calling thread's counter shard (a worker, at its start;

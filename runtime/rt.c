@@ -90,7 +90,6 @@ static hk_root_t *find_root(hiko_runtime_t *rt, hiko_pid_t pid) {
 ** being freed), with whatever tree state it still holds. */
 static void root_free(hk_root_t *r) {
   hk_globals_free(r->globals);
-  pthread_mutex_destroy(&r->glock);
   hiko_result_clear(&r->res);
   hiko_program_release(r->prog);
   free(r);
@@ -250,7 +249,10 @@ static int setup(hiko_runtime_t *rt) {
   };
   if ((rc = hk_sched_new(&rt->sched, &sc))) return rc;
   rt->nworkers = hk_sched_workers(rt->sched);
-  rt->ws = calloc(rt->nworkers, sizeof *rt->ws);
+  /* Each worker's shard on its own cache lines (hk_wstate_t is aligned):
+  ** a worker's counter writes never invalidate another's. */
+  rt->ws = aligned_alloc(_Alignof(hk_wstate_t), rt->nworkers * sizeof *rt->ws);
+  if (rt->ws) memset(rt->ws, 0, rt->nworkers * sizeof *rt->ws);
   rt->shards = calloc(rt->nworkers, sizeof *rt->shards);
   if (!rt->ws || !rt->shards) return -ENOMEM;
   for (uint32_t i = 0; i < rt->nworkers; i++) {
@@ -399,11 +401,9 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
   hk_root_t *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   r->img = img;
-  pthread_mutex_init(&r->glock, NULL);
   pthread_mutex_lock(&rt->lock);
   if (rt->stopped) {
     pthread_mutex_unlock(&rt->lock);
-    pthread_mutex_destroy(&r->glock);
     free(r);
     return HIKO_ESTATE;
   }
@@ -411,7 +411,6 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
   int rc = hk_vmproc_new_root(rt, r, &p);
   if (rc) {
     pthread_mutex_unlock(&rt->lock);
-    pthread_mutex_destroy(&r->glock);
     free(r);
     return rc;
   }
@@ -444,7 +443,7 @@ static bool all_roots_ended(hiko_runtime_t *rt) {
 static void wait_quiet(hiko_runtime_t *rt) {
   while (!all_roots_ended(rt)) pthread_cond_wait(&rt->cond, &rt->lock);
   /* Descendants are being cancelled (SPEC §6.8.2); they end promptly. */
-  while (hk_procs_live(rt->procs) != 0) {
+  while (hk_procs_live(rt->procs, rt->shards, rt->nworkers) != 0) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_nsec += 1000000;
@@ -563,7 +562,7 @@ int hiko_shutdown(hiko_runtime_t *rt) {
   pthread_mutex_lock(&rt->lock);
   for (hk_root_t *r = rt->roots; r; r = r->next)
     if (!r->ended) cancel_pid(rt, r->pid);
-  if (!rt->started && !rt->stopped && hk_procs_live(rt->procs) != 0) {
+  if (!rt->started && !rt->stopped && hk_procs_live(rt->procs, rt->shards, rt->nworkers) != 0) {
     /* Roots spawned but never run: run them to their cancellation. */
     if (hk_sched_start(rt->sched) == 0) rt->started = true;
   }

@@ -17,9 +17,10 @@
 
 typedef struct hk_trace hk_trace_t;
 
-/* Per-worker state (hk_sched_worker_user). Owner-written. */
+/* Per-worker state (hk_sched_worker_user). Owner-written; aligned so that
+** two workers' shards never share a cache line. */
 typedef struct hk_wstate {
-  hk_pcounters_t c; /* first: the shard of this worker */
+  alignas(64) hk_pcounters_t c; /* first: the shard of this worker */
   uint32_t index;
   hk_trace_t *trace;
 } hk_wstate_t;
@@ -35,11 +36,10 @@ typedef struct hk_root {
   hiko_pid_t pid;
   hiko_program_t *prog;  /* a reference, dropped when the tree is gone */
   const hk_image_t *img; /* prog's image; NULL once the tree is gone */
-  /* The tree's shared global store (vm.h): exported by the root when it
-  ** spawns, under glock. Made before the root's first spawn and not
-  ** replaced until the tree is gone (hk_rt_tree_leave, when no process of
-  ** it exists), so a child spawning reads the pointer without glock. */
-  pthread_mutex_t glock;
+  /* The tree's shared global store (vm.h): made and exported into by the
+  ** root's own thread only (at a spawn, or before it hands a value out),
+  ** freed when the tree is gone (hk_rt_tree_leave). Children never read
+  ** this pointer: a child's VM holds the store and its array itself. */
   hk_globals_t *globals;
   _Atomic uint32_t live; /* processes of the tree that exist */
   bool ended, joined, gone;

@@ -291,16 +291,14 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   /* The global store (SPEC §6.4.3, §10.6.5): the root exports what it
   ** initialised since its last spawn; every child reads the shared copy. */
   if (p->link) {
-    /* A child spawning: its root made the store before its first spawn
-    ** (the spawns that led to us order that write before this read), and
-    ** root->globals changes again only when the tree's last process is
-    ** gone, which we are not: no glock. */
-    if (root->globals) rc = hk_vm_use_globals(cvm, root->globals);
+    /* A child spawning: its child gets the array it reads itself, by one
+    ** more reference and without a lock (hk_vm_share_globals). */
+    rc = hk_vm_share_globals(cvm, vm);
   } else {
-    pthread_mutex_lock(&root->glock);
+    /* Only the root's thread writes root->globals (until its tree is gone)
+    ** and exports into it: no lock. */
     rc = hk_globals_export(vm, &root->globals);
     if (rc == 0 && root->globals) rc = hk_vm_use_globals(cvm, root->globals);
-    pthread_mutex_unlock(&root->glock);
   }
   if (rc) {
     dispose_proc(c, cvm);
@@ -523,9 +521,7 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
 static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
   hk_root_t *root = vp_of(p)->pd.root;
   if (p->link || !root->globals || !hk_vm_globals_dirty(vm)) return 0;
-  pthread_mutex_lock(&root->glock);
   int rc = hk_globals_export(vm, &root->globals);
-  pthread_mutex_unlock(&root->glock);
   return rc;
 }
 

@@ -1333,11 +1333,31 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   if (g->n != child->img->nglobals) return -EINVAL;
   hk_globals_unuse(child);
-  pthread_mutex_lock((pthread_mutex_t *)&g->lock);
-  child->globals = gvals_take(g)->vals;
-  pthread_mutex_unlock((pthread_mutex_t *)&g->lock);
+  /* No lock: only this thread (the exporting root's) replaces cur or
+  ** drops the store's reference to it, so cur stays alive under us.
+  ** Acquire: as gvals_take (trivially ours here: we published it). */
+  gvals_t *v = atomic_load_explicit(&g->cur, memory_order_acquire);
+  /* Relaxed: the store's reference keeps v alive; publish (on this thread)
+  ** reads the count after it. */
+  atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  child->globals = v->vals;
   child->globals_shared = true;
   child->gstore = g;
+  return 0;
+}
+
+int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent) {
+  if (!parent->globals_shared) return -EINVAL;
+  if (parent->img != child->img) return -EINVAL;
+  hk_globals_unuse(child);
+  gvals_t *v = gvals_of(parent->globals);
+  /* Relaxed: the parent's own reference keeps v alive (and, while it is
+  ** the current array, at 2 or more, so publish never writes it in
+  ** place); its contents were visible to the parent, whose thread this is. */
+  atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  child->globals = parent->globals;
+  child->globals_shared = true;
+  child->gstore = parent->gstore;
   return 0;
 }
 

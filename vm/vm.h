@@ -309,8 +309,15 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **g);
 ** far, by pointer (no per-child copy; the child cannot set globals; it holds
 ** a reference to the array until hk_vm_free). Returns 0, -EINVAL (another
 ** program). Ownership: borrows g (it must outlive the child). Thread: the
-** exporting thread, or after it. */
+** exporting root's (no lock: no export can run concurrently). */
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g);
+/* Gives [child] the globals [parent] (a child itself) reads: the same
+** array by another reference, taken without a lock (the parent's keeps it
+** alive). It may be older than the store's current one; the child moves
+** to a newer one when it reads a slot not exported yet, as any child does
+** (hk_vm_globals_refresh). Returns 0, -EINVAL (parent is a root, or
+** another program). Thread: the parent's owner. */
+int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent);
 /* Drops [vm]'s globals: its own slots, or its reference to the shared
 ** store's array (hk_vm_free does it). Thread: owner of vm. */
 void hk_globals_unuse(hk_vm_t *vm);

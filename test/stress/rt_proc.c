@@ -364,7 +364,7 @@ int main(void) {
     if (pthread_create(&se[i], NULL, sender, (void *)(i + 1))) return 1;
   for (int i = 0; i < SENDERS; i++) pthread_join(se[i], NULL);
   /* The root ended; its descendants are being cancelled. */
-  while (hk_procs_live(procs) != 0) usleep(1000);
+  while (hk_procs_live(procs, NULL, 0) != 0) usleep(1000);
   atomic_store(&stop, 1);
   pthread_mutex_lock(&qlock);
   pthread_cond_broadcast(&qcond);

@@ -233,6 +233,40 @@ Test(vm_heap, global_store_later_export_reaches_earlier_child) {
   hk_globals_free(g);
 }
 
+/* A child spawning shares its own array with its child (no lock, one more
+** reference): an array the store has since replaced keeps its contents for
+** both, the grandchild reaches a later export by a refresh, and a root
+** cannot be shared from (SPEC §6.4.3, §10.6.5). */
+Test(vm_heap, global_store_child_shares_its_array) {
+  vm->globals[0] = hk_int(7);
+  hk_globals_t *g = NULL;
+  cr_assert_eq(hk_globals_export(vm, &g), 0);
+  hk_vm_t *child, *grand, *other;
+  cr_assert_eq(hk_vm_new(&child, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(child), 0);
+  cr_assert_eq(hk_vm_use_globals(child, g), 0);
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  cr_assert_eq(hk_vm_share_globals(other, vm), -EINVAL, "a root's slots are its own");
+  hk_vm_free(other);
+  cr_assert_eq(hk_alloc_string(vm, "late", 4, &vm->globals[1]), 0);
+  hk_vm_global_set(vm, 1);
+  cr_assert_eq(hk_globals_export(vm, &g), 0); /* a new array: child holds the old */
+  cr_assert_eq(hk_vm_new(&grand, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(grand), 0);
+  cr_assert_eq(hk_vm_share_globals(grand, child), 0);
+  cr_assert_eq(grand->globals, child->globals, "the parent's array, not a copy");
+  cr_assert_eq(grand->gstore, g);
+  hk_vm_free(child); /* grand's reference keeps the old array */
+  cr_assert_eq(hk_as_int(grand->globals[0]), 7);
+  cr_assert_eq(grand->globals[1].tag, HK_T_UNINIT);
+  cr_assert(hk_vm_globals_refresh(grand));
+  cr_assert_eq(grand->globals[1].tag, HK_T_STRING);
+  cr_assert_eq(hk_as_int(grand->globals[0]), 7);
+  hk_vm_free(grand);
+  hk_globals_free(g);
+}
+
 /* A large value is copied in one pass into a chain of chunks: the whole
 ** chain is counted, adopted and collected, and an error found late in the
 ** copy (after several chunks) frees what was copied (ASan checks leaks). */
