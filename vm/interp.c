@@ -768,7 +768,16 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
   s->vals[1] = hk_unit();
   s->sp = 2;
   vm->state = HK_VS_READY;
-  if (apply(vm, false) == ST_STOP && vm->state == HK_VS_READY) {
+  /* The usual entry, a closure of one parameter (fn () => ...): its frame
+  ** directly, as apply would push it (the argument at 1, the result to 0). */
+  int st;
+  if (fn.tag == HK_T_CLOSURE && vm->img->funcs[((hk_closure_t *)fn.as.o)->fn].arity == 1) {
+    hk_closure_t *cl = (hk_closure_t *)fn.as.o;
+    st = push_frame_n(vm, s, cl->fn, 1, 1, 0, &cl->h) ? ST_STOP : ST_CONTINUE;
+  } else {
+    st = apply(vm, false);
+  }
+  if (st == ST_STOP && vm->state == HK_VS_READY) {
     if (vm->failed) vm->state = HK_VS_FAILED;
   }
   return 0;
