@@ -139,8 +139,9 @@ void hk_vmproc_free_body(hk_proc_t *p) {
     hk_vm_stats_t st;
     hk_vm_get_stats(vm, &st);
     hk_pcounters_t *c = my_counters(vp->pd.rt);
-    /* Relaxed RMW: a statistic; the shared shard has several writers. */
-    atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
+    /* Relaxed RMW: a statistic; the shared shard has several writers.
+    ** Most processes never collect: no locked RMW for them. */
+    if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
     hk_vm_free(vm);
   }
   if (vp->join) {

@@ -1332,7 +1332,7 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
 
 int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   if (g->n != child->img->nglobals) return -EINVAL;
-  hk_globals_unuse(child);
+  if (child->globals) hk_globals_unuse(child);
   /* No lock: only this thread (the exporting root's) replaces cur or
   ** drops the store's reference to it, so cur stays alive under us.
   ** Acquire: as gvals_take (trivially ours here: we published it). */
@@ -1349,7 +1349,7 @@ int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
 int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent) {
   if (!parent->globals_shared) return -EINVAL;
   if (parent->img != child->img) return -EINVAL;
-  hk_globals_unuse(child);
+  if (child->globals) hk_globals_unuse(child);
   gvals_t *v = gvals_of(parent->globals);
   /* Relaxed: the parent's own reference keeps v alive (and, while it is
   ** the current array, at 2 or more, so publish never writes it in
