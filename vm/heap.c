@@ -811,6 +811,14 @@ typedef struct copy_how {
   size_t bytes;
 } copy_how_t;
 
+/* A copy that has made this many objects and may make more (its limit is
+** higher) first counts what it would make without allocating (msg_measure,
+** which counts as the copy does, or fewer with copy_static): a small DAG
+** whose expansion exceeds the limit (SPEC §6.11.4: 2^28 objects without a
+** heap limit, gigabytes) then fails in a walk instead of after filling
+** memory. Values this large are rare and costly anyway. */
+#define COPY_MEASURE_AT ((uint64_t)1 << 22)
+
 /* Copies [nroots] values into a new block: the roots first (16 bytes each,
 ** in the first chunk), then the objects. Returns 0 or a negative errno. */
 static int block_copy(const hk_value_t *roots, uint32_t nroots, const copy_how_t *how,
@@ -830,10 +838,17 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, const copy_how_t
   }
   /* Scan the chain in allocation order: fix each copied object's fields. */
   size_t off = head;
+  bool measured = how->measured || how->max <= COPY_MEASURE_AT;
   while (!rc && (c != k.last || off < c->used)) {
     if (off >= c->used) {
       c = c->next;
       off = 0;
+      if (!measured && k.objects >= COPY_MEASURE_AT) {
+        measured = true;
+        size_t b;
+        uint64_t n;
+        if (msg_measure(roots, nroots, how->max, how->share_all, &b, &n) == -E2BIG) rc = -E2BIG;
+      }
       continue;
     }
     hk_obj_t *o = (hk_obj_t *)(c->data + off);
