@@ -469,6 +469,11 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     if (a < 2) return "tuple of fewer than 2 components";
     *pop = (int)a;
     break;
+  case HK_I_CALLBT:
+    if (a >= img->nimports) return "builtin import out of range";
+    if (b < 2 || b > HK_CALLBT_MAX) return "builtin argument of a bad component count";
+    *pop = (int)b;
+    break;
   case HK_I_CLOSURE:
     if (a >= img->nfuncs || b != img->funcs[a].ncaps) return "closure of a bad function or capture count";
     *pop = (int)b;

@@ -669,10 +669,21 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
   }
   if (!done && f->kind == HK_E_VAR && f->var && f->var->kind == HK_VAR_BUILTIN) {
     /* A builtin applied: CALLB instead of BUILTIN, arg, CALL (and in tail
-    ** position CALLB, RET: the builtin adds no frame of its own). */
-    expr(c, e->items[0], false);
-    c->cur = e->pos;
-    emit(c, HK_I_CALLB, import_index(c, f->var->builtin));
+    ** position CALLB, RET: the builtin adds no frame of its own). Applied
+    ** to a tuple expression (send_message (p, x), every builtin of several
+    ** arguments, SPEC 8.1.1), CALLBT passes the components and the builtin
+    ** sees them as a tuple that is never allocated (interp.c). */
+    hk_expr_t *a0 = strip(e->items[0]);
+    if (a0->kind == HK_E_TUPLE && a0->n >= 2 && a0->n <= HK_CALLBT_MAX) {
+      for (uint32_t i = 0; i < a0->n; i++) expr(c, a0->items[i], false);
+      c->cur = e->pos;
+      emit2(c, HK_I_CALLBT, import_index(c, f->var->builtin), a0->n);
+      adjust(c, (int)a0->n, 1);
+    } else {
+      expr(c, e->items[0], false);
+      c->cur = e->pos;
+      emit(c, HK_I_CALLB, import_index(c, f->var->builtin));
+    }
     done = 1;
     if (e->n == 1) {
       ret_if(c, tail);

@@ -42,6 +42,10 @@ typedef struct hk_host {
   ** and return true: the slice then goes on without leaving hk_vm_run. It
   ** must not block or run the VM. Returning false, having changed nothing,
   ** leaves the request pending: hk_vm_run returns HK_RUN_REQUEST as usual.
+  ** The argument of a builtin applied to a tuple expression (send_message
+  ** (p, x)) is here a tuple outside the heap that lives only during this
+  ** call: read its components, copy or complete with them, but never keep
+  ** the tuple itself (a request left pending gets a heap tuple).
   ** NULL: every request ends hk_vm_run. Thread: the VM's. */
   bool (*serve_now)(void *ud, struct hk_vm *vm);
   /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit

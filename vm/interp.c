@@ -13,8 +13,10 @@
 ** keeping the handler active or not by the c0 rule of §4.9.3. A segment
 ** whose last frame returns delivers its value to its parent (through the
 ** return clause if it is an active handler segment). */
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -527,6 +529,56 @@ static int call_builtin(hk_vm_t *vm, uint32_t id, hk_value_t arg, hk_value_t *ou
 
 static bool is_request_builtin(uint32_t id) {
   return id >= HK_B__COUNT || hk_builtin_table[id].cls != HK_BC_SYNC;
+}
+
+/* The argument of CALLBT: a tuple object on the C stack holding copies of
+** the components, which stay on the VM stack (rooted) until it is gone. It
+** is STATIC (never moved nor counted) and lives only during the builtin's
+** call or the host's serve_now: neither collects nor keeps the argument
+** itself (the builtins of builtins.def return or store its components, never
+** the tuple), so no program value can reach it. */
+typedef struct argtuple {
+  hk_obj_t h;
+  hk_value_t items[HK_CALLBT_MAX];
+} argtuple_t;
+static_assert(offsetof(argtuple_t, items) == offsetof(hk_tuple_t, items), "argtuple_t is a tuple");
+
+/* CALLBT: builtin [id] applied to the tuple of the [n] values on top of the
+** current segment, whose top frame has its pc saved after the call. A
+** synchronous builtin, or a request the host serves at once (send_message),
+** sees the components as an argtuple_t: no heap tuple (SPEC 6.11.2 counts
+** only what is allocated, so nothing observable changes). A request left
+** pending outlives this call, so it gets a heap tuple as through CALLB.
+** Returns ST_CONTINUE (the result pushed in place of the components) or
+** ST_STOP. */
+static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+  hk_seg_t *s = vm->seg;
+  argtuple_t t;
+  t.h = (hk_obj_t){.tag = HK_T_TUPLE, .flags = HK_OBJ_STATIC, .n = n};
+  memcpy(t.items, s->vals + s->sp - n, n * sizeof(hk_value_t));
+  hk_value_t a = hk_obj_value(&t.h), r;
+  if (!is_request_builtin(id)) {
+    if (call_builtin(vm, id, a, &r)) return ST_STOP;
+    s->sp -= n - 1;
+    s->vals[s->sp - 1] = r;
+    return ST_CONTINUE;
+  }
+  const hk_host_t *h = vm->host;
+  if (h && h->serve_now) {
+    s->sp -= n;
+    make_request(vm, id, a);
+    bool served = h->serve_now(h->ud, vm);
+    if (vm->h.req.arg.tag == HK_T_TUPLE && vm->h.req.arg.as.o == &t.h) vm->h.req.arg = hk_unit();
+    if (served) return vm->state == HK_VS_READY ? ST_CONTINUE : ST_STOP;
+    s->sp += n; /* declined, nothing changed: undo and go out of the slice */
+    vm->req_pending = false;
+    vm->state = HK_VS_READY;
+  }
+  if (maybe_gc(vm, 1)) return ST_STOP;
+  s = vm->seg;
+  if (hk_alloc_tuple(vm, n, s->vals + s->sp - n, &a)) return ST_STOP;
+  s->sp -= n;
+  return make_request(vm, id, a);
 }
 
 /* Applies f = vals[sp-2] to a = vals[sp-1] of the current segment, whose top
@@ -1511,6 +1563,18 @@ dispatch:
     sp[-1] = r;
     left -= vm->charge;
     vm->charge = 0;
+    GC_POINT(0);
+    NEXT();
+  }
+  /* TUPLE B, CALLB A in one: the builtin gets the components without a
+  ** heap tuple (call_tuple). */
+  CASE(CALLBT) {
+    uint32_t id = IMG->imports[A()], n = *pc++;
+    SAVE();
+    if (call_tuple(vm, id, n) == ST_STOP) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp; /* the result replaced the components; nothing else moved */
     GC_POINT(0);
     NEXT();
   }

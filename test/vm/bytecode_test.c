@@ -171,6 +171,40 @@ Test(vm_bytecode, verifier_checks_tupled_entries) {
   hk_front_free(&f);
 }
 
+/* A builtin applied to a tuple expression is CALLBT import n (TUPLE n, CALLB
+** in one): the verifier checks the import and a count of 2..HK_CALLBT_MAX. */
+Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("val s = \"hello\"\nval _ = println (substring (s, 1, 3), path_join (\"a\", s))\n", &f, &buf,
+               &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "(ell, a/hello)\n");
+  hk_func_t *fn = &img->funcs[img->entry];
+  uint32_t at = 0, found = 0;
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    if (hk_ins_op(fn->code[i]) == HK_I_CALLBT && found++ == 0) at = i;
+  cr_assert_eq(found, 3); /* substring, path_join, println */
+  cr_assert_eq(fn->code[at + 1], 3);
+  fn->code[at + 1] = 1;
+  expect_rejected(img, "bad component count");
+  fn->code[at + 1] = HK_CALLBT_MAX + 1;
+  expect_rejected(img, "bad component count");
+  fn->code[at + 1] = 3;
+  uint32_t w = fn->code[at];
+  fn->code[at] = hk_ins(HK_I_CALLBT, img->nimports);
+  expect_rejected(img, "builtin import out of range");
+  fn->code[at] = w;
+  fn->code[at + 1] = 4; /* more than the stack holds */
+  expect_rejected(img, "underflow");
+  fn->code[at + 1] = 3;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
 Test(vm_bytecode, truncations_and_corruptions_never_crash) {
   for (size_t p = 0; p < sizeof programs / sizeof *programs; p++) {
     hk_front_t f;
