@@ -447,7 +447,7 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_JNCTOR:
     if (a >= img->nctors) return "constructor index out of range";
     break;
-  case HK_I_BUILTIN: case HK_I_CALLB:
+  case HK_I_BUILTIN: case HK_I_CALLB: case HK_I_CALLBU:
     if (a >= img->nimports) return "builtin import out of range";
     break;
   case HK_I_LOCAL: case HK_I_STORE: case HK_I_LADDI: case HK_I_JNCONSL: case HK_I_JNNILL:

@@ -679,6 +679,9 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
       c->cur = e->pos;
       emit2(c, HK_I_CALLBT, import_index(c, f->var->builtin), a0->n);
       adjust(c, (int)a0->n, 1);
+    } else if (a0->kind == HK_E_UNIT) { /* receive_message (), self () */
+      c->cur = e->pos;
+      emit(c, HK_I_CALLBU, import_index(c, f->var->builtin));
     } else {
       expr(c, e->items[0], false);
       c->cur = e->pos;

@@ -555,7 +555,8 @@ static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
   argtuple_t t;
   t.h = (hk_obj_t){.tag = HK_T_TUPLE, .flags = HK_OBJ_STATIC, .n = n};
-  memcpy(t.items, s->vals + s->sp - n, n * sizeof(hk_value_t));
+  const hk_value_t *c = s->vals + s->sp - n;
+  for (uint32_t i = 0; i < n; i++) t.items[i] = c[i]; /* n is 2..8: no call to memcpy */
   hk_value_t a = hk_obj_value(&t.h), r;
   if (!is_request_builtin(id)) {
     if (call_builtin(vm, id, a, &r)) return ST_STOP;
@@ -1542,6 +1543,10 @@ dispatch:
   ** request (process or I/O builtin) goes to the host as apply makes it; a
   ** synchronous builtin is called here with its argument still on the stack
   ** (a root), and the collection it may ask for follows its result. */
+  /* f () of a builtin (receive_message (), self ()): UNIT, CALLB A in one. */
+  CASE(CALLBU)
+    *sp++ = hk_unit();
+    /* fall through: the argument is on the stack as CALLB expects it */
   CASE(CALLB) {
     uint32_t id = IMG->imports[A()];
     hk_value_t a = sp[-1];
