@@ -450,7 +450,7 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_BUILTIN: case HK_I_CALLB: case HK_I_CALLBU:
     if (a >= img->nimports) return "builtin import out of range";
     break;
-  case HK_I_LOCAL: case HK_I_STORE: case HK_I_LADDI: case HK_I_JNCONSL: case HK_I_JNNILL:
+  case HK_I_LOCAL: case HK_I_STORE: case HK_I_TEE: case HK_I_LADDI: case HK_I_JNCONSL: case HK_I_JNNILL:
     if (a >= f->nlocals) return "local slot out of range";
     break;
   case HK_I_LOCAL2:

@@ -136,10 +136,22 @@ static bool fuse_local(comp_t *c, uint32_t b) {
   return true;
 }
 
+/* LOCAL a right after STORE a becomes TEE a (`let val x = e in x ...`, the
+** scrutinee of a case stored and tested at once), unless a jump targets
+** LOCAL a. */
+static bool fuse_tee(comp_t *c, uint32_t a) {
+  cfn_t *f = c->fn;
+  if (f->n == 0 || f->last != f->n - 1 || f->label == f->n) return false;
+  if (f->code[f->last] != hk_ins(HK_I_STORE, a)) return false;
+  f->code[f->last] = hk_ins(HK_I_TEE, a);
+  adjust(c, 0, 1);
+  return true;
+}
+
 /* Emits [op] with operand [a]; stack effect from the table unless variable. */
 static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
   const hk_opinfo_t *in = &hk_opinfo[op];
-  if (op == HK_I_LOCAL && fuse_local(c, a)) return;
+  if (op == HK_I_LOCAL && (fuse_tee(c, a) || fuse_local(c, a))) return;
   bool signed_a = in->fmt == HK_FMT_S || op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI);
   if (!signed_a && a > 0xffffffu) {
     too_large(c, "an index (local, capture, global, constant or function) above 16M");

@@ -1067,6 +1067,7 @@ dispatch:
     NEXT();
   }
   CASE(STORE) locals[A()] = *--sp; NEXT();
+  CASE(TEE) locals[A()] = sp[-1]; NEXT();
   CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
   CASE(GLOBAL) {
     hk_value_t v = vm->globals[A()];

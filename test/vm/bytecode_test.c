@@ -129,6 +129,10 @@ Test(vm_bytecode, verifier_rejects_bad_code) {
   expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_LOCAL2, 99u); /* the first */
   expect_rejected(img, "local slot out of range");
+  fn->code[0] = hk_ins(HK_I_TEE, 99);
+  expect_rejected(img, "local slot out of range");
+  fn->code[0] = hk_ins(HK_I_TEE, 0); /* pops the value it keeps: nothing to keep at entry */
+  expect_rejected(img, "underflow");
   fn->code[0] = hk_ins(HK_I_JMP, 5000);
   expect_rejected(img, "jump target");
   fn->code[0] = hk_ins(HK_I_POP, 0);
