@@ -456,6 +456,9 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_LOCAL2:
     if ((a & 0xfffu) >= f->nlocals || (a >> 12) >= f->nlocals) return "local slot out of range";
     break;
+  case HK_I_JNEQLI: case HK_I_JNNELI:
+    if ((a & 0xfffu) >= f->nlocals) return "local slot out of range";
+    break;
   case HK_I_UNCONS:
     if (a >= f->nlocals || b >= f->nlocals || b + 1 >= f->nlocals) return "local slot out of range";
     break;

@@ -538,6 +538,14 @@ static void binop(comp_t *c, hk_expr_t *e) {
   }
 }
 
+/* The slot of [e] when it is a local variable of the current function, else -1. */
+static int32_t local_slot(comp_t *c, hk_expr_t *e) {
+  e = strip(e);
+  if (e->kind != HK_E_VAR || !e->var || e->var->kind != HK_VAR_LOCAL || c->owner[e->var->id] != c->fn)
+    return -1;
+  return (int32_t)c->slot[e->var->id];
+}
+
 /* Emits a conditional jump to [l] taken when [cond] is false. */
 static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
   cond = strip(cond);
@@ -553,6 +561,13 @@ static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
     default: break;
     }
     int64_t k;
+    int32_t s = (j == HK_I_JNEQ || j == HK_I_JNNE) ? local_slot(c, cond->items[0]) : -1;
+    if (s >= 0 && s <= 0xfff && small_int(cond->items[1], &k) && k >= -2048 && k <= 2047) {
+      /* x = k, x <> k of a local: the local is tested in place */
+      c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;
+      jump(c, j == HK_I_JNEQ ? HK_I_JNEQLI : HK_I_JNNELI, (uint32_t)s | ((uint32_t)k & 0xfffu) << 12, l);
+      return;
+    }
     if (j != HK_I_NOP && small_int(cond->items[1], &k)) {
       expr(c, cond->items[0], false);
       c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;

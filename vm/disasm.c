@@ -86,7 +86,12 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     if (op == HK_I_LADDI) put(o, " %u %d", hk_ins_a(w), b);
     else put(o, " %u %u", hk_ins_a(w), (uint32_t)b);
     break;
-  case HK_FMT_AJ: put(o, " %d -> %06d", (op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI)) ? hk_ins_s(w) : (int32_t)hk_ins_a(w),
+  case HK_FMT_AJ:
+    if (op == HK_I_JNEQLI || op == HK_I_JNNELI) {
+      put(o, " %u %d -> %06d", hk_ins_a(w) & 0xfffu, (int32_t)w >> 20, (int32_t)next + b);
+      break;
+    }
+    put(o, " %d -> %06d", (op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI)) ? hk_ins_s(w) : (int32_t)hk_ins_a(w),
                       (int32_t)next + b); break;
   }
   uint32_t a = hk_ins_a(w);

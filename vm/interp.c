@@ -1329,6 +1329,16 @@ dispatch:
     if ((ins & 0xffu) == HK_I_JNEQI ? !eq : eq) pc += off;
     NEXT();
   }
+  /* LOCAL a, JNEQI/JNNEI k in one: a local compared with a 12-bit Int
+  ** literal (if k = 0 then ...), which never fails. */
+  CASE(JNEQLI)
+  CASE(JNNELI) {
+    hk_value_t a = locals[A() & 0xfffu];
+    int32_t off = (int32_t)*pc++;
+    bool eq = a.tag == HK_T_INT && a.as.i == (int64_t)((int32_t)ins >> 20);
+    if ((ins & 0xffu) == HK_I_JNEQLI ? !eq : eq) pc += off;
+    NEXT();
+  }
   CASE(MATCHFAIL) FAIL("non-exhaustive match");
 
   CASE(TUPLE) {

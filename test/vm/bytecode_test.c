@@ -133,6 +133,8 @@ Test(vm_bytecode, verifier_rejects_bad_code) {
   expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_TEE, 0); /* pops the value it keeps: nothing to keep at entry */
   expect_rejected(img, "underflow");
+  fn->code[0] = hk_ins(HK_I_JNEQLI, 99u | 5u << 12); /* the local tested is out of range */
+  expect_rejected(img, "local slot out of range");
   fn->code[0] = hk_ins(HK_I_JMP, 5000);
   expect_rejected(img, "jump target");
   fn->code[0] = hk_ins(HK_I_POP, 0);
