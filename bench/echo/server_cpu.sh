@@ -1,0 +1,43 @@
+#!/bin/bash
+# bench/echo/server_cpu.sh LABEL CMD... — the server's CPU per echo round trip, independent of the
+# machine's load (unlike the rates of run.sh): starts CMD (the word PORT in it is replaced by a
+# free port) in its own session, waits until the port accepts connections, runs echo_client with
+# -w 0 -n $N (default 60000) against it, and prints the server's utime+stime per round trip (from
+# /proc/PID/stat), system calls and context switches per round trip (perf stat -p PID), the rate
+# and p99. Note that the readiness probe is one extra connection. Example (alternate binaries,
+# take medians):
+#   bench/echo/server_cpu.sh hiko build-rel/hiko run --workers 2 examples/echo_server.hml PORT
+#   bench/echo/server_cpu.sh C build-rel/bench/echo/echo_server_c -p PORT
+#   GOMAXPROCS=2 bench/echo/server_cpu.sh Go GOBUILD/echoserver -port PORT
+# CLIENT overrides the client binary (default build-rel/bench/echo/echo_client). See bench/README.md.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+N=${N:-60000}
+CLIENT=${CLIENT:-$here/../../build-rel/bench/echo/echo_client}
+label=$1; shift
+PORT=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+setsid "${@//PORT/$PORT}" >"$tmp/server.out" 2>&1 &
+spid=$!
+for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
+stat_cpu() { sed 's/^.*) //' "/proc/$spid/stat" | awk '{print $12 + $13}'; }
+c0=$(stat_cpu)
+timeout 300 perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$spid" -o "$tmp/perf" &
+ppid=$!
+sleep 0.2
+out=$(timeout 300 "$CLIENT" -p "$PORT" -c 64 -s 64 -w 0 -n "$N" -l "$label")
+c1=$(stat_cpu)
+kill -INT "$ppid"; wait "$ppid" 2>/dev/null
+kill -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+sc=$(grep sys_enter "$tmp/perf" | cut -d, -f1)
+cs=$(grep context-sw "$tmp/perf" | cut -d, -f1)
+python3 - "$label" "$c0" "$c1" "$(getconf CLK_TCK)" "${sc:-0}" "${cs:-0}" "$out" <<'PY'
+import json, sys
+label, c0, c1, tck, sc, cs, out = sys.argv[1:]
+d = json.loads(out)
+n = d["round_trips"]
+cpu = (int(c1) - int(c0)) / int(tck) * 1e6 / n
+print(f"{label}: cpu_us/rt={cpu:.2f} syscalls/rt={int(sc)/n:.2f} cs/rt={int(cs)/n:.3f} "
+      f"rate={d['rate']:.0f} p99_us={d['p99_us']}")
+PY
