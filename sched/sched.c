@@ -472,6 +472,8 @@ static hk_task_t *take_runnext(hk_worker_t *w) {
   return atomic_exchange_explicit(&w->runnext, NULL, memory_order_relaxed);
 }
 
+static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next);
+
 /* Local sources, in the order of SPEC §10.4.1. Sets up the slice budget. */
 static hk_task_t *find_local(hk_worker_t *w) {
   hk_task_t *t;
@@ -483,23 +485,35 @@ static hk_task_t *find_local(hk_worker_t *w) {
       return t;
     }
   }
+  return new_slice(w, NULL);
+}
+
+/* Starts a new slice and chooses its task (the rest of find_local). [next]
+** is a run-next task the caller already took (run_handoffs' pending after
+** a capped or spent slice), or NULL: look at run-next. */
+static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next) {
+  hk_task_t *t;
   w->budget = w->sched->cfg.slice_budget;
   w->handoffs = 0;
   if (w->nslices - w->lastglobal >= GLOBAL_EVERY &&
       hk_injq_len(&w->sched->injq) > 0) {
     t = take_global(w, 1);
-    if (t)
+    if (t) {
+      if (next)
+        publish_next(w, next);
       return t;
+    }
   }
   /* A run-next task left over from a capped or spent slice goes behind
   ** the ring's tasks: taken first it could starve them, left in place it
   ** could starve itself behind tasks that always spend their budget. */
-  t = take_runnext(w);
+  if (!next)
+    next = take_runnext(w);
   hk_task_t *head = hk_runq_pop_owner(&w->runq);
   if (!head)
-    return t ? t : take_global(w, HK_RUNQ_SIZE / 2);
-  if (t)
-    push_local(w, t);
+    return next ? next : take_global(w, HK_RUNQ_SIZE / 2);
+  if (next)
+    push_local(w, next);
   return head;
 }
 
@@ -633,17 +647,20 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
 ** (hk_sched_ready_next_owner), and is published to run-next only if the
 ** slice does not continue with it. The rule is find_local's first branch
 ** (budget left, fewer than HANDOFF_CAP hand-offs in this slice, not
-** stopping), so the order of runs is the one the loop would choose; each
+** stopping); after a capped or spent slice, new_slice chooses as find_local
+** would, with pending in the place of run-next. So the order of runs is
+** the one the loop would choose; each
 ** run is still one slice for the counters and the task's own bookkeeping
 ** (a trace event per run). A task that yielded went to the ring's tail
 ** (run_one) and the loop decides what runs next, as before. Threads only:
 ** the deterministic mode runs one slice per step (run_det flushes). */
 static void run_handoffs(hk_worker_t *w, hk_task_t *t) {
-  while (run_one(w, t) != HK_TASK_YIELD && w->pending && w->budget > 0 &&
-         w->handoffs < HANDOFF_CAP && !stopping(w->sched)) {
-    t = w->pending;
+  while (run_one(w, t) != HK_TASK_YIELD && (t = w->pending) && !stopping(w->sched)) {
     w->pending = NULL;
-    w->handoffs++; /* continues the current slice */
+    if (w->budget > 0 && w->handoffs < HANDOFF_CAP)
+      w->handoffs++; /* continues the current slice */
+    else
+      t = new_slice(w, t); /* what find_local would choose; never NULL */
   }
   flush_pending(w);
 }
