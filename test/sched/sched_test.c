@@ -93,6 +93,17 @@ Test(sched_sched, runnext_handoff_cap_is_3) {
   hk_sched_free(s);
 }
 
+/* The budgets P and Q saw with slices of 10 and 4 reductions per run:
+** 10 -> P uses 4 -> Q gets 6 -> P gets 2 -> spent, and so on. */
+static void check_budgets_10_4(void) {
+  cr_assert_eq(P.seen_budget[0], 10);
+  cr_assert_eq(Q.seen_budget[0], 6);
+  cr_assert_eq(P.seen_budget[1], 2);
+  cr_assert_eq(Q.seen_budget[1], 10);
+  cr_assert_eq(P.seen_budget[2], 6);
+  cr_assert_eq(Q.seen_budget[2], 2);
+}
+
 Test(sched_sched, runnext_continues_the_slice_budget) {
   hk_sched_t *s = det_sched(1, 10, 1);
   setup_pingpong(4, 9);
@@ -102,12 +113,7 @@ Test(sched_sched, runnext_continues_the_slice_budget) {
   /* 10 -> P uses 4 -> Q gets 6 -> P gets 2 -> spent: F, then Q starts
   ** a fresh slice from the ring. */
   cr_assert_str_eq(trace, "PQPFQPQFPQPF", "got %s", trace);
-  cr_assert_eq(P.seen_budget[0], 10);
-  cr_assert_eq(Q.seen_budget[0], 6);
-  cr_assert_eq(P.seen_budget[1], 2);
-  cr_assert_eq(Q.seen_budget[1], 10);
-  cr_assert_eq(P.seen_budget[2], 6);
-  cr_assert_eq(Q.seen_budget[2], 2);
+  check_budgets_10_4();
   hk_sched_free(s);
 }
 
@@ -405,6 +411,48 @@ static bool wait_for(_Atomic int *v, int want, int ms) {
     usleep(1000);
   }
   return atomic_load(v) >= want;
+}
+
+/* The same two schedules on a worker thread, where run_handoffs runs the
+** pending task directly (without the worker loop and find_local): the
+** order of runs, the budgets carried and the slice count must be the ones
+** the deterministic mode (find_local after every run) gives. */
+static _Atomic int handoff_idle;
+static void on_idle_handoff(hk_sched_t *s, void *arg) {
+  (void)s;
+  (void)arg;
+  atomic_store(&handoff_idle, 1);
+}
+
+static void threaded_pingpong(int32_t budget, int uses, int total, const char *want) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 1, .slice_budget = budget,
+                         .all_idle = on_idle_handoff};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  ntrace = 0;
+  trace[0] = 0;
+  atomic_store(&handoff_idle, 0);
+  setup_pingpong(uses, total);
+  hk_sched_inject(s, &P.h);
+  hk_sched_inject(s, &F.h);
+  cr_assert_eq(hk_sched_start(s), 0);
+  cr_assert(wait_for(&handoff_idle, 1, 10000));
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  cr_assert_str_eq(trace, want, "got %s", trace);
+  hk_sched_counters_t k;
+  hk_sched_counters(s, 0, &k);
+  cr_assert_eq(k.slices, strlen(want)); /* one slice per run, hand-offs included */
+  hk_sched_free(s);
+}
+
+Test(sched_sched, threaded_handoff_keeps_cap_and_order) {
+  threaded_pingpong(2000, 1, 20, "PQPQFPQPQFPQPQFPQPQFPQPQF");
+}
+
+Test(sched_sched, threaded_handoff_continues_the_slice_budget) {
+  threaded_pingpong(10, 4, 9, "PQPFQPQFPQPF");
+  check_budgets_10_4();
 }
 
 static void on_start(hk_worker_t *w, void *arg) {
