@@ -177,7 +177,12 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 #define FIRST_VALS 10u
 #define FIRST_FRAMES 1u
 #define FIRST_HEAP 96u
-#define FIRST_HEAP_SPARE 48u /* beyond a child's closure: a small tuple (hold's send) */
+/* Beyond a child's closure: nothing asked for. A builtin call's argument
+** tuple (send_message (p, x)) is not allocated (vm CALLBT), and what the
+** record's rounding to 64 bytes leaves (0-48 bytes) goes to the chunk: a hold
+** child (closure 48) fits a 704-byte record, which a spare of 16 would
+** round up to 768. */
+#define FIRST_HEAP_SPARE 0u
 #define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
@@ -272,7 +277,7 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
   uint64_t fuel = hk_vm_fuel_left(vm); /* the child gets what is left (SPEC §6.11.1) */
   hk_vm_t *cvm;
   /* The first stack holds the closure's frame, the first heap chunk the
-  ** closure and a small tuple (and what the record's rounding leaves): a child that
+  ** closure (and what the record's rounding leaves): a child that
   ** calls deeper or allocates more grows them (bench/README.md, "Memory per
   ** process"). */
   const hk_image_t *img = hk_vm_image(vm);
