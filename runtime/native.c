@@ -226,6 +226,14 @@ int hk_native_table(hiko_runtime_t *rt, const hk_builtin_info_t **out, uint32_t 
   return 0;
 }
 
+const char *hk_native_name(hiko_runtime_t *rt, uint32_t id) {
+  /* Natives reach values only once the registry is frozen (a program was
+  ** compiled or loaded), after which it is immutable. */
+  hk_natives_t *nat = rt->natives;
+  if (!nat || id < HK_B__COUNT || id - HK_B__COUNT >= nat->n) return NULL;
+  return nat->infos[id - HK_B__COUNT].name;
+}
+
 /* ---- Calls -------------------------------------------------------------------- */
 
 int hiko_call_fail(hiko_call_t *call, const char *message) {

@@ -27,6 +27,10 @@
 
 typedef struct hk_natives hk_natives_t;
 
+/* The name of registered native [id] (>= HK_B__COUNT), or NULL (host hook
+** native_name of vm/host.h). Thread: any, once the registry is frozen. */
+const char *hk_native_name(hiko_runtime_t *rt, uint32_t id);
+
 /* The registered natives as builtin table entries for the checker, and
 ** freezes the registry (a later hiko_register_builtin gets HIKO_ESTATE).
 ** [rt] NULL gives none. Returns 0, -ENOMEM. Ownership: *out borrowed

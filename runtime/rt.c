@@ -216,11 +216,14 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt) {
 
 /* ---- Creation and destruction ------------------------------------------------ */
 
+static const char *host_native_name(void *ud, uint32_t id) { return hk_native_name(ud, id); }
+
 static int setup(hiko_runtime_t *rt) {
   rt->host.ud = rt;
   rt->host.write = host_write;
   rt->host.monotonic_ms = host_monotonic_ms;
   rt->host.serve_now = hk_vmproc_serve_now;
+  rt->host.native_name = host_native_name;
   rt->host.argv = rt->cfg.argv;
   rt->host.argc = rt->cfg.argc;
   rt->host.allow_exit = rt->cfg.allow_exit;

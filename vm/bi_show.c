@@ -63,18 +63,23 @@ static void put_number(hk_buf_t *out, const char *prefix, uint64_t n, const char
   hk_buf_append(out, buf, (size_t)len);
 }
 
-static void put_builtin(hk_buf_t *out, uint64_t id) {
-  if (id < HK_B__COUNT) {
+static void put_builtin(hk_buf_t *out, uint64_t id, hk_native_name_fn native_name,
+                        const void *ud) {
+  const char *name = id < HK_B__COUNT ? hk_builtin_table[id].name
+                     : native_name && id <= UINT32_MAX ? native_name(ud, (uint32_t)id)
+                                                       : NULL;
+  if (name) {
     put_str(out, "<builtin:");
-    put_str(out, hk_builtin_table[id].name);
+    put_str(out, name);
     put_str(out, ">");
   } else {
-    put_str(out, "<fn>"); /* an embedder's native: its name is not known here */
+    put_str(out, "<fn>"); /* a native of a registry that is not known here */
   }
 }
 
 /* Prints the scalar parts of [v] and pushes tasks for its components. */
-static bool show_one(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *out,
+static bool show_one(hk_value_t v, hk_ctor_name_fn ctor_name, hk_native_name_fn native_name,
+                     const void *ud, hk_buf_t *out,
                      tasks_t *s, uint64_t *work) {
   char num[HK_FMT_FLOAT_MAX];
   switch ((hk_tag_t)v.tag) {
@@ -87,7 +92,7 @@ static bool show_one(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk
   case HK_T_DATA0: put_str(out, ctor_name(ud, (uint32_t)v.as.u)); return true;
   case HK_T_PID: put_number(out, "<pid ", v.as.u, ">"); return true;
   case HK_T_SOCKET: put_number(out, "<socket ", v.as.u, ">"); return true;
-  case HK_T_BUILTIN: put_builtin(out, v.as.u); return true;
+  case HK_T_BUILTIN: put_builtin(out, v.as.u, native_name, ud); return true;
   case HK_T_CTORFN:
   case HK_T_CLOSURE:
   case HK_T_PAP: put_str(out, "<fn>"); return true;
@@ -123,10 +128,11 @@ static bool show_one(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk
 }
 
 /* Runs one task. Returns false when the stack could not grow. */
-static bool step(task_t t, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *out, tasks_t *s,
+static bool step(task_t t, hk_ctor_name_fn ctor_name, hk_native_name_fn native_name,
+                 const void *ud, hk_buf_t *out, tasks_t *s,
                  uint64_t *work) {
   switch (t.kind) {
-  case T_VALUE: (*work)++; return show_one(t.v, ctor_name, ud, out, s, work);
+  case T_VALUE: (*work)++; return show_one(t.v, ctor_name, native_name, ud, out, s, work);
   case T_TEXT: put_str(out, t.text); return true;
   case T_LIST_REST:
     if (t.v.tag != HK_T_CONS) {
@@ -148,7 +154,8 @@ static bool step(task_t t, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *
   return true;
 }
 
-int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *out,
+int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, hk_native_name_fn native_name,
+                   const void *ud, hk_buf_t *out,
                    uint64_t *work) {
   tasks_t s;
   s.items = s.inline_items;
@@ -157,7 +164,7 @@ int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk_b
   bool ok = push_value(&s, v);
   while (ok && s.n > 0 && !out->failed) {
     task_t t = s.items[--s.n];
-    ok = step(t, ctor_name, ud, out, &s, work);
+    ok = step(t, ctor_name, native_name, ud, out, &s, work);
   }
   if (s.items != s.inline_items) free(s.items);
   return ok && !out->failed ? 0 : -ENOMEM;

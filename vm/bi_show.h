@@ -13,10 +13,17 @@
 /* Returns the name of program-wide constructor [ctor] (borrowed). */
 typedef const char *(*hk_ctor_name_fn)(const void *ud, uint32_t ctor);
 
-/* Appends the SPEC §5 text of [v] to [out]. Adds the work done (values
+/* Returns the name of registered native [id] (>= HK_B__COUNT), or NULL if
+** unknown (borrowed). */
+typedef const char *(*hk_native_name_fn)(const void *ud, uint32_t id);
+
+/* Appends the SPEC §5 text of [v] to [out]: an unapplied builtin prints
+** <builtin:NAME>, a registered native too when [native_name] (may be NULL)
+** knows it. Adds the work done (values
 ** visited plus bytes copied) to *work. Returns 0, or -ENOMEM (out->failed
 ** is then set, or the work stack could not grow). Ownership: borrows v. */
-int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, const void *ud, hk_buf_t *out,
+int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, hk_native_name_fn native_name,
+                   const void *ud, hk_buf_t *out,
                    uint64_t *work);
 
 /* SPEC §4.7 equality. Adds the work done (value pairs visited plus bytes

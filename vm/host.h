@@ -54,6 +54,10 @@ typedef struct hk_host {
   /* Milliseconds of the monotonic clock since the runtime's first call
   ** (SPEC §8.11). NULL: the builtin uses its own clock. Thread: any. */
   int64_t (*monotonic_ms)(void *ud);
+  /* The name of registered native [id] (>= HK_B__COUNT), for show's
+  ** <builtin:NAME> (SPEC §5); NULL if unknown. NULL: natives print <fn>.
+  ** Thread: any. */
+  const char *(*native_name)(void *ud, uint32_t id);
   /* Program arguments (args ()), capabilities (SPEC §7.5). */
   const char *const *argv;
   size_t argc;

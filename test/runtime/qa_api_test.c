@@ -1555,3 +1555,16 @@ Test(qa_api, trace_error_goes_to_err_callback) {
                                       "No such file or directory"),
                      "err: %s", err.data);
 }
+
+/* SPEC §5: an unapplied builtin prints <builtin:NAME>; a native registered
+** by the embedder is a builtin (§15), also after a copy to a child. */
+Test(qa_api, native_prints_as_builtin) {
+  hiko_runtime_t *rt = make_rt(2);
+  cr_assert_eq(hiko_register_builtin(rt, "qa_twice", "Int -> Int", qa_one, NULL, 0), 0);
+  run_one(rt,
+          "val _ = println qa_twice\n"
+          "val _ = println (await_process (spawn (fn () => [qa_twice])), println)\n",
+          HIKO_DONE, NULL);
+  cr_assert_str_eq(out.data, "<builtin:qa_twice>\n([<builtin:qa_twice>], <builtin:println>)\n");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}

@@ -77,7 +77,7 @@ static char *show(hk_value_t v) {
   hk_buf_t b;
   hk_buf_init(&b);
   uint64_t work = 0;
-  cr_assert_eq(hk_show_append(v, ctor_name, NULL, &b, &work), 0);
+  cr_assert_eq(hk_show_append(v, ctor_name, NULL, NULL, &b, &work), 0);
   cr_assert_gt(work, 0);
   hk_buf_putc(&b, 0);
   return (char *)b.data;
