@@ -498,10 +498,18 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
     return -1;
   }
   hk_value_t v;
-  if (env->payload) hk_vm_adopt(vm, env->payload, &v);
-  else v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
+  if (!env->payload) {
+    v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
+    hk_envelope_free(env);
+    hk_vm_complete(vm, v);
+    return 1;
+  }
+  hk_vm_adopt(vm, env->payload, &v);
   hk_envelope_free(env);
   hk_vm_complete(vm, v);
+  /* A receive loop may allocate nothing else: without this safe point its
+  ** heap would never reach a collection and keep every block it adopted. */
+  hk_vm_safepoint(vm);
   return 1;
 }
 

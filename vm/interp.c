@@ -886,6 +886,11 @@ void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
   vm->state = vm->failed ? HK_VS_FAILED : HK_VS_READY;
 }
 
+void hk_vm_safepoint(hk_vm_t *vm) {
+  if (vm->state != HK_VS_READY || !hk_heap_wants_gc(&vm->heap)) return;
+  if (safepoint(vm, 0)) vm->state = HK_VS_FAILED;
+}
+
 void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -1021,6 +1026,9 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   } while (0)
 
   LOAD();
+  /* A safe point: the host may have completed a request since the last
+  ** slice with a value it adopted or allocated (hk_vm_safepoint). */
+  GC_POINT(0);
 
 #if defined(__GNUC__) && !defined(HK_NO_COMPUTED_GOTO)
   __extension__ static const void *const labels[HK_I__COUNT] = {

@@ -235,6 +235,14 @@ static inline void *hk_vm_user(const hk_vm_t *vm) { return hk_vm_head(vm)->user;
 ** and, if still over, fails the process with HeapLimit instead (SPEC
 ** §6.11.3): the caller must not use values of this heap afterwards. */
 void hk_vm_complete(hk_vm_t *vm, hk_value_t result);
+/* A safe point after a completion: collects when the heap's trigger was
+** reached (adopted message blocks count toward it), so a process whose own
+** code allocates nothing still frees the blocks it received (SPEC
+** §10.6.4). hk_vm_run also collects on entry; a host that completes
+** requests inside the slice (hk_host_t.serve_now) with adopted values calls
+** this after hk_vm_complete. Out of memory or over the heap limit fails the
+** process (the next hk_vm_run returns HK_RUN_FAILED). Thread: owner. */
+void hk_vm_safepoint(hk_vm_t *vm);
 /* Completes the pending request with a RuntimeError: the next hk_vm_run
 ** returns HK_RUN_FAILED at once. */
 void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
