@@ -313,8 +313,12 @@ static int own_strings(hiko_runtime_t *rt) {
 
 int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
   *out = NULL;
-  /* size: a host that skipped hiko_config_init gets -EINVAL, not garbage. */
-  if (cfg && (cfg->size != sizeof *cfg || cfg->workers > 1024)) return -EINVAL;
+  /* size: a configuration from another version of hiko.h (or garbage) is
+  ** -EINVAL. A size of 0 is a zero-initialised struct (hiko_config_t c =
+  ** {0}): accepted, every field as written (0 means the default where the
+  ** header says so; the booleans are false). */
+  if (cfg && ((cfg->size != 0 && cfg->size != sizeof *cfg) || cfg->workers > 1024))
+    return -EINVAL;
   hiko_runtime_t *rt = calloc(1, sizeof *rt);
   if (!rt) return -ENOMEM;
   if (cfg) rt->cfg = *cfg;

@@ -1496,15 +1496,36 @@ Test(qa_api, config_strings_are_copied) {
   rmdir(dir);
 }
 
-/* A configuration that was not set up by hiko_config_init (size), or that
-** gives a count without its array, is "a bad configuration": -EINVAL. */
+/* A configuration whose size is not sizeof (hiko_config_t) (another
+** version of the header, or garbage), or that gives a count without its
+** array, is "a bad configuration": -EINVAL. A zero-initialised one (size 0)
+** is accepted as written. */
 Test(qa_api, config_bad_size_and_missing_arrays) {
   hiko_config_t cfg;
   hiko_runtime_t *rt = (hiko_runtime_t *)&cfg;
   hiko_config_init(&cfg);
-  cfg.size = 0;
+  cfg.size = sizeof cfg + 8;
   cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
   cr_assert_null(rt);
+  hiko_config_init(&cfg);
+  cfg.size = 1;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
+  cr_assert_null(rt);
+  memset(&cfg, 0, sizeof cfg);
+  cfg.workers = 1;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
+  cr_assert_not_null(rt);
+  hiko_program_t *prog = NULL;
+  hiko_diags_t *diags = NULL;
+  const char *src = "val _ = 1 + 1\n";
+  cr_assert_eq(hiko_compile_string(rt, "zero.hml", src, strlen(src), &prog, &diags), 0);
+  hiko_diags_free(diags);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, prog, &root), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  hiko_program_release(prog);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  rt = NULL;
   hiko_config_init(&cfg);
   cfg.argc = 1;
   cr_assert_eq(hiko_runtime_create(&rt, &cfg), -EINVAL);
