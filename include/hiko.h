@@ -221,8 +221,10 @@ int hiko_value_string(const char *s, size_t len, hiko_value_t **out); /* -EILSEQ
 int hiko_value_bytes(const void *b, size_t len, hiko_value_t **out);
 int hiko_value_tuple(hiko_value_t *const *items, size_t n, hiko_value_t **out);
 int hiko_value_list(hiko_value_t *const *items, size_t n, hiko_value_t **out);
-/* -ENOENT unknown constructor, -EINVAL payload given to a nullary one or
-** missing for one with a payload. */
+/* A constructor of [p], or with p NULL one of the prelude's (SPEC §3.4:
+** RuntimeError ... ChildFailed, Ok, Err), so a native builtin can return an
+** outcome or a failure. -ENOENT unknown constructor, -EINVAL payload given to
+** a nullary one or missing for one with a payload. */
 int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *payload,
                     hiko_value_t **out);
 

@@ -147,14 +147,40 @@ int hiko_value_list(hiko_value_t *const *items, size_t n, hiko_value_t **out) {
   return composite(HIKO_LIST, items, n, out);
 }
 
-int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *payload,
-                    hiko_value_t **out) {
+/* The prelude's constructors (SPEC §3.4) in index order (HK_CTOR_*), for a
+** data value built without a program. */
+static const struct {
+  const char *name;
+  bool has_payload;
+} prelude_ctors[HK_CTOR__PRELUDE_COUNT] = {
+    {"RuntimeError", true},  {"Cancelled", false}, {"FuelExhausted", false},
+    {"HeapLimit", true},     {"AlreadyJoined", false}, {"ChildFailed", true},
+    {"Ok", true},            {"Err", true},
+};
+
+/* Finds [ctor] in [p]'s image, or among the prelude's when p is NULL (a
+** native builtin has no program at hand). Returns its index, -ENOENT, or
+** -EINVAL when its payload does not match [has_payload]. */
+static int64_t data_ctor(const hiko_program_t *p, const char *ctor, bool has_payload) {
+  if (!p) {
+    for (uint32_t i = 0; i < HK_CTOR__PRELUDE_COUNT; i++)
+      if (strcmp(prelude_ctors[i].name, ctor) == 0)
+        return prelude_ctors[i].has_payload == has_payload ? (int64_t)i : -EINVAL;
+    return -ENOENT;
+  }
   const hk_image_t *img = hk_program_image(p);
-  if (!img || !ctor) return -EINVAL;
+  if (!img) return -EINVAL;
   int64_t found = hk_image_ctor_find(img, ctor);
   if (found < 0) return -ENOENT;
+  return img->ctors[found].has_payload == has_payload ? found : -EINVAL;
+}
+
+int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *payload,
+                    hiko_value_t **out) {
+  if (!ctor) return -EINVAL;
+  int64_t found = data_ctor(p, ctor, payload != NULL);
+  if (found < 0) return (int)found;
   uint32_t i = (uint32_t)found;
-  if (img->ctors[i].has_payload != (payload != NULL)) return -EINVAL;
   hiko_value_t *v = node(HIKO_DATA);
   char *name = strdup(ctor);
   hiko_value_t **it = payload ? malloc(sizeof *it) : NULL;

@@ -139,6 +139,30 @@ static int busy(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **resul
   return hiko_value_int(hiko_value_get_int(arg) * 2, result);
 }
 
+/* Int -> Int outcome: Ok n for n >= 0, Err (RuntimeError "negative")
+** otherwise, built with no program (the prelude's constructors). */
+static int checked(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result, void *ud) {
+  (void)call;
+  (void)ud;
+  int64_t n = hiko_value_get_int(arg);
+  hiko_value_t *pl = NULL, *msg = NULL;
+  int rc;
+  if (n >= 0) {
+    rc = hiko_value_int(n, &pl);
+    if (!rc) rc = hiko_value_data(NULL, "Ok", pl, result);
+  } else {
+    rc = hiko_value_string("negative", 8, &msg);
+    if (!rc) rc = hiko_value_data(NULL, "RuntimeError", msg, &pl);
+    if (!rc) msg = NULL;
+    if (!rc) rc = hiko_value_data(NULL, "Err", pl, result);
+  }
+  if (rc) {
+    hiko_value_free(pl);
+    hiko_value_free(msg);
+  }
+  return rc;
+}
+
 /* ---- Tests ---- */
 
 Test(runtime_native, sync_builtin) {
@@ -470,6 +494,37 @@ Test(runtime_native, result_of_wrong_type_fails_the_caller) {
   cr_assert_str_eq(res.message, "liar: result does not have the registered type");
   cr_assert_str_eq(out.data, "[0, 1, 2]\nErr (RuntimeError liar_list: result does not have the "
                              "registered type)\n");
+  hiko_result_clear(&res);
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+  hiko_program_release(p);
+}
+
+/* A native builds prelude values (SPEC §3.4) with hiko_value_data (NULL, ...):
+** the program matches them as its own outcome and failure. Unknown names and
+** wrong payloads are refused, and a program's own constructor is not found
+** without the program. */
+Test(runtime_native, prelude_values_without_a_program) {
+  hiko_value_t *v = NULL, *i = NULL;
+  cr_assert_eq(hiko_value_data(NULL, "Cancelled", NULL, &v), 0);
+  cr_assert_str_eq(hiko_value_ctor(v), "Cancelled");
+  hiko_value_free(v);
+  cr_assert_eq(hiko_value_data(NULL, "Some", NULL, &v), -ENOENT);
+  cr_assert_eq(hiko_value_data(NULL, "Ok", NULL, &v), -EINVAL);
+  cr_assert_eq(hiko_value_int(1, &i), 0);
+  cr_assert_eq(hiko_value_data(NULL, "AlreadyJoined", i, &v), -EINVAL);
+  hiko_value_free(i);
+  hiko_runtime_t *rt = make_rt(2, 0);
+  cr_assert_eq(hiko_register_builtin(rt, "checked", "Int -> Int outcome", checked, NULL, 0), 0);
+  hiko_program_t *p = compile_ok(rt,
+      "fun show_o r = case r of Ok n => \"ok \" ^ int_to_string n\n"
+      "  | Err (RuntimeError m) => \"err \" ^ m | Err _ => \"other\"\n"
+      "val _ = println (show_o (checked 5))\n"
+      "val _ = println (show_o (checked (~1)))\n"
+      "val _ = println (checked 7)\n");
+  hiko_result_t res;
+  run(rt, p, &res);
+  cr_assert_eq(res.status, HIKO_DONE, "%s", res.message ? res.message : "");
+  cr_assert_str_eq(out.data, "ok 5\nerr negative\nOk 7\n");
   hiko_result_clear(&res);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
