@@ -15,6 +15,7 @@
 
 #include "runtime/value.h"
 #include "vm/bi_fmt.h"
+#include "vm/bi_show.h"
 #include "vm/check.h"
 #include "vm/image.h"
 #include "vm/utf8.h"
@@ -321,7 +322,7 @@ static int show_one(buf_t *b, stack_t_ *s, const hiko_value_t *v) {
     puts_(b, tmp);
     return 0;
   case HIKO_RNG: puts_(b, "<rng>"); return 0;
-  case HIKO_FUNCTION: puts_(b, "<fn>"); return 0;
+  case HIKO_FUNCTION: puts_(b, v->ctor ? v->ctor : "<fn>"); return 0;
   case HIKO_DATA: {
     puts_(b, v->ctor ? v->ctor : "?");
     if (v->n == 0) return 0;
@@ -398,6 +399,36 @@ static int items_for(hiko_value_t *v, size_t n) {
   return v->items ? 0 : -ENOMEM;
 }
 
+static const char *no_ctor_name(const void *ud, uint32_t ctor) {
+  (void)ud;
+  (void)ctor;
+  return "?";
+}
+
+static const char *host_native(const void *ud, uint32_t id) {
+  const hk_host_t *host = ud ? hk_vm_host((const hk_vm_t *)ud) : NULL;
+  return host && host->native_name ? host->native_name(host->ud, id) : NULL;
+}
+
+/* *text = "<builtin:NAME>" (owned) when function [x] is an unapplied
+** builtin (SPEC §5), else NULL, for hiko_value_show. Charges nothing: the
+** conversion is not the program's work. Returns 0 or -ENOMEM. */
+static int builtin_text(hk_vm_t *vm, hk_value_t x, char **text) {
+  hk_buf_t b;
+  hk_buf_init(&b);
+  uint64_t work = 0;
+  int rc = hk_show_append(x, no_ctor_name, host_native, vm, &b, &work);
+  hk_buf_putc(&b, 0);
+  *text = NULL;
+  if (rc < 0 || b.failed) rc = -ENOMEM;
+  else if (strncmp((const char *)b.data, "<builtin:", 9) == 0) {
+    *text = (char *)b.data;
+    return 0;
+  }
+  hk_buf_free(&b);
+  return rc;
+}
+
 /* Converts one node; pushes its children. */
 static int from_one(hk_vm_t *vm, hiko_program_t *prog, hk_value_t x, hiko_value_t **dst,
                     pstack_t *s) {
@@ -442,7 +473,10 @@ static int from_one(hk_vm_t *vm, hiko_program_t *prog, hk_value_t x, hiko_value_
   default: /* functions, Rng, continuations: opaque, kept as a block */
     v = node(x.tag == HK_T_RNG ? HIKO_RNG : HIKO_FUNCTION);
     if (!v) break;
-    if (v->kind == HIKO_FUNCTION) set_prog(v, prog);
+    if (v->kind == HIKO_FUNCTION) {
+      set_prog(v, prog);
+      rc = builtin_text(vm, x, &v->ctor);
+    }
     /* Detached: C may keep it longer than the tree's global store lives. */
     if (vm && hk_value_copy_detached(vm, x, 0, NULL, &v->opaque, NULL) != 0) v->opaque = NULL;
     break;

@@ -527,6 +527,33 @@ Test(qa_api, messages_to_port_in_order_from_one_sender) {
   teardown(rt, port, p, NULL);
 }
 
+/* SPEC §5: an unapplied builtin shows as <builtin:NAME>, any other function
+** as <fn>, also when the value reached C (hiko_value_show), and it stays a
+** function a process can call when sent back. */
+Test(qa_api, builtin_function_value_shows_its_name) {
+  hiko_runtime_t *rt = make_rt(2);
+  hiko_program_t *p;
+  hiko_port_t *port;
+  hiko_pid_t root = start_with_port(rt,
+      "val port = receive_message ()\n"
+      "val _ = send_message (port, (println, string_length, fn (s : String) => s, [int_to_string]))\n"
+      "val f : String -> Int = receive_message ()\n"
+      "val _ = send_message (port, f \"abcd\")\n",
+      &p, &port);
+  hiko_value_t *v = NULL;
+  cr_assert_eq(hiko_port_recv(port, &v, 10000), 0);
+  char *s = show(v);
+  cr_assert_str_eq(s, "(<builtin:println>, <builtin:string_length>, <fn>, [<builtin:int_to_string>])");
+  hiko_free(s);
+  cr_assert_eq(hiko_send(rt, root, hiko_value_at(v, 1)), 0);
+  hiko_value_free(v);
+  s = recv_show(port);
+  cr_assert_str_eq(s, "4");
+  hiko_free(s);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, port, p, NULL);
+}
+
 /* ---- Functions across roots and programs (§6.12.5, §6.4.5, §12.3.1) ------- */
 
 static const char fn_src[] =
