@@ -399,17 +399,6 @@ static int items_for(hiko_value_t *v, size_t n) {
   return v->items ? 0 : -ENOMEM;
 }
 
-static const char *no_ctor_name(const void *ud, uint32_t ctor) {
-  (void)ud;
-  (void)ctor;
-  return "?";
-}
-
-static const char *host_native(const void *ud, uint32_t id) {
-  const hk_host_t *host = ud ? hk_vm_host((const hk_vm_t *)ud) : NULL;
-  return host && host->native_name ? host->native_name(host->ud, id) : NULL;
-}
-
 /* *text = "<builtin:NAME>" (owned) when function [x] is an unapplied
 ** builtin (SPEC §5), else NULL, for hiko_value_show. Charges nothing: the
 ** conversion is not the program's work. Returns 0 or -ENOMEM. */
@@ -417,7 +406,7 @@ static int builtin_text(hk_vm_t *vm, hk_value_t x, char **text) {
   hk_buf_t b;
   hk_buf_init(&b);
   uint64_t work = 0;
-  int rc = hk_show_append(x, no_ctor_name, host_native, vm, &b, &work);
+  int rc = hk_show_append(x, hk_vm_show_ctor_name, hk_vm_show_native_name, vm, &b, &work);
   hk_buf_putc(&b, 0);
   *text = NULL;
   if (rc < 0 || b.failed) rc = -ENOMEM;

@@ -72,18 +72,9 @@ int hk_bi_string_list(hk_vm_t *vm, const char *base, const size_t *off, const si
   return 0;
 }
 
-static const char *ctor_name(const void *ud, uint32_t ctor) {
-  return hk_vm_ctor_name((const hk_vm_t *)ud, ctor);
-}
-
-static const char *vm_native_name(const void *ud, uint32_t id) {
-  const hk_host_t *host = hk_vm_host((const hk_vm_t *)ud);
-  return host && host->native_name ? host->native_name(host->ud, id) : NULL;
-}
-
 int hk_bi_show_into(hk_vm_t *vm, hk_value_t v, hk_buf_t *b) {
   uint64_t work = 0;
-  int rc = hk_show_append(v, ctor_name, vm_native_name, vm, b, &work);
+  int rc = hk_show_append(v, hk_vm_show_ctor_name, hk_vm_show_native_name, vm, b, &work);
   hk_vm_charge(vm, work);
   return rc;
 }

@@ -7,12 +7,12 @@
 #include "vm/bi_show.h"
 #include "vm/vm.h"
 
-static const char *vm_ctor_name(const void *ud, uint32_t ctor) {
-  return hk_vm_ctor_name((const hk_vm_t *)ud, ctor);
+const char *hk_vm_show_ctor_name(const void *vm, uint32_t ctor) {
+  return vm ? hk_vm_ctor_name((const hk_vm_t *)vm, ctor) : "?";
 }
 
-static const char *vm_native_name(const void *ud, uint32_t id) {
-  const hk_host_t *host = hk_vm_host((const hk_vm_t *)ud);
+const char *hk_vm_show_native_name(const void *vm, uint32_t id) {
+  const hk_host_t *host = vm ? hk_vm_host((const hk_vm_t *)vm) : NULL;
   return host && host->native_name ? host->native_name(host->ud, id) : NULL;
 }
 
@@ -20,7 +20,7 @@ int hk_value_show(hk_vm_t *vm, hk_value_t v, char **out, size_t *len) {
   hk_buf_t b;
   hk_buf_init(&b);
   uint64_t work = 0;
-  int rc = hk_show_append(v, vm_ctor_name, vm_native_name, vm, &b, &work);
+  int rc = hk_show_append(v, hk_vm_show_ctor_name, hk_vm_show_native_name, vm, &b, &work);
   hk_buf_putc(&b, 0);
   hk_vm_charge(vm, work);
   if (rc < 0 || b.failed) {

@@ -205,6 +205,11 @@ int hk_value_show(hk_vm_t *vm, hk_value_t v, char **out, size_t *len);
 /* SPEC §4.7 equality (iterative, any depth). Returns 1 equal, 0 not equal,
 ** or -ENOMEM. Charges reductions itself. Defined in vm/bi_value.c. */
 int hk_value_equal(hk_vm_t *vm, hk_value_t a, hk_value_t b);
+/* The name lookups hk_show_append (vm/bi_show.h) takes, for an instance [vm]
+** (a const hk_vm_t *, or NULL: "?" and unknown): constructor [ctor]'s name,
+** and registered native [id]'s through the host. Defined in vm/bi_value.c. */
+const char *hk_vm_show_ctor_name(const void *vm, uint32_t ctor);
+const char *hk_vm_show_native_name(const void *vm, uint32_t id);
 
 /* ---- Host side: requests, messages --------------------------------------- */
 
