@@ -783,6 +783,12 @@ static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk
     break;
   case HK_OP_EQ: case HK_OP_NE:
   default:
+    /* SPEC §3.5.2/§3.6: the operator rule meets ''a with the left operand
+    ** before the right one, so a left operand that cannot admit equality
+    ** whatever its variables become is reported first (`(fn x => x) = 1` is
+    ** an equality error, not a mismatch with Int); otherwise the operands
+    ** are unified and the combined type is checked at the comparison. */
+    if (!hk_types_admits_eq_decl(&c->T, tl, NULL)) require_eq(c, tl, cmp_pos);
     unify(c, tl, tr, r->pos);
     require_eq(c, tl, cmp_pos);
     return prim(c, HK_TC_BOOL);
