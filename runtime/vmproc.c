@@ -421,7 +421,6 @@ static hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target
     copy_error(vm, "send_message", rc, copy_limit(rt));
     return NULL;
   }
-  hk_vm_charge(vm, hk_msg_objects(m));
   if ((env = room)) {
     env->aux[0] = HK_ENV_IN_PAYLOAD;
   } else if (!(env = envelope_or_fail(vm))) {

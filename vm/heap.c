@@ -1081,13 +1081,11 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
   return hk_vm_adopt(dst, m, out);
 }
 
-int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {
-  return hk_value_copy_out_room(vm, v, max_objects, 0, out, NULL);
-}
-
-int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
-                           hk_msg_t **out, void **roomp) {
-  (void)vm;
+/* hk_value_copy_out_room, charging [vm] for the objects copied when
+** [charge] (SPEC §6.10: work/64 reductions, so a copy of fewer than 64
+** objects, every small message, costs nothing and makes no call). */
+static int copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
+                    hk_msg_t **out, void **roomp, bool charge) {
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   if (roomp) *roomp = NULL;
   hk_chunk_t *c;
@@ -1096,12 +1094,25 @@ int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size
     if (rc == 0) {
       *out = (hk_msg_t *)(void *)c;
       if (roomp && room) *roomp = c->data + room_at(c->used, room);
+      if (charge && c->objects >= 64) hk_vm_charge(vm, c->objects); /* one chunk */
     }
     return rc;
   }
   rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects}, &c);
-  if (rc == 0) *out = (hk_msg_t *)(void *)c;
+  if (rc == 0) {
+    *out = (hk_msg_t *)(void *)c;
+    if (charge) hk_vm_charge(vm, hk_msg_objects(*out));
+  }
   return rc;
+}
+
+int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t **out) {
+  return copy_out(vm, v, max_objects, 0, out, NULL, false);
+}
+
+int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
+                           hk_msg_t **out, void **roomp) {
+  return copy_out(vm, v, max_objects, room, out, roomp, true);
 }
 
 /* ---- Copies that leave the tree ----------------------------------------------- */

@@ -267,7 +267,9 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** [room] bytes (16-aligned) inside that block after the copied data and sets
 ** *roomp to them (else NULL): the sender's envelope, so a message is one
 ** allocation (runtime/proc.h HK_ENV_IN_PAYLOAD). The room lives and dies
-** with the block (it is freed by hk_msg_free or with the adopting heap). */
+** with the block (it is freed by hk_msg_free or with the adopting heap).
+** A send's copy: it also charges [vm] for the objects copied
+** (hk_vm_charge; nothing, and no call, below 64 objects). */
 int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
                            hk_msg_t **out, void **roomp);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
