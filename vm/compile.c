@@ -1042,6 +1042,27 @@ static void decs(comp_t *c, hk_dec_t **d, uint32_t n, bool top) {
   for (uint32_t i = 0; i < n && !failed(c); i++) dec(c, d[i], top);
 }
 
+/* The program's top level. Its bindings are globals, so the local slots a
+** declaration uses (`let` and `case` inside `val _ = ...`, the value of a
+** tuple pattern) are dead once it has run; they are reset to () so the
+** collector does not keep their values for the rest of the program (SPEC
+** §6.11.3 counts live objects: `val _ = let val big = ... in ... end`
+** declared twice must not need room for both). */
+static void top_decs(comp_t *c, hk_dec_t **d, uint32_t n) {
+  for (uint32_t i = 0; i < n && !failed(c); i++) {
+    if (d[i]->kind == HK_D_USE) {
+      top_decs(c, d[i]->decs, d[i]->ndecs);
+      continue;
+    }
+    uint32_t mark = c->fn->nlocals;
+    dec(c, d[i], true);
+    for (uint32_t s = mark; s < c->fn->nlocals && !failed(c); s++) {
+      emit0(c, HK_I_UNIT);
+      emit(c, HK_I_STORE, s);
+    }
+  }
+}
+
 /* ---- The image -------------------------------------------------------------------- */
 
 static int build_tables(comp_t *c, const hk_sources_t *src) {
@@ -1119,7 +1140,7 @@ int hk_compile_program(hk_arena_t *arena, const hk_sources_t *src, hk_diags_list
   cfn_t entry;
   uint32_t ei = reserve_func(&c);
   fn_begin(&c, &entry, ei, "<main>", 0);
-  decs(&c, checked->prog->decs, checked->prog->ndecs, true);
+  top_decs(&c, checked->prog->decs, checked->prog->ndecs);
   emit0(&c, HK_I_UNIT);
   emit0(&c, HK_I_RET);
   fn_end(&c);
