@@ -168,6 +168,12 @@ static int parse_run_options(int argc, char **argv, run_opts_t *o) {
     }
   }
   if (i >= argc) return -usage_error("run expects a FILE%s", "");
+  /* SPEC §13.3/§10.7.5: the variable names one of two backends. Any other
+  ** value would leave the program without I/O (every read_file, sleep, ...
+  ** failing with "I/O thread unavailable"), so it is refused up front. */
+  const char *be = getenv("HIKO_IO_BACKEND");
+  if (be && *be && strcmp(be, "uring") != 0 && strcmp(be, "fallback") != 0)
+    return -usage_error("HIKO_IO_BACKEND expects uring or fallback, not '%s'", be);
   return i;
 }
 
