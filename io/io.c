@@ -138,7 +138,7 @@ static hk_io_req_t *req_alloc(void) {
   hk_io_req_t *r = cache.head;
   if (r) {
     cache.head = r->link;
-    memset(r, 0, sizeof *r);
+    memset(r, 0, HK_REQ_ZERO); /* the rest is written before use */
     return r;
   }
   return calloc(1, sizeof(hk_io_req_t));
@@ -1333,10 +1333,11 @@ static int backend_from_env(hk_io_backend_t *b) {
 
 static void io_destroy(hk_io_t *io) {
   if (io->wake_fd >= 0) close(io->wake_fd);
-  for (size_t i = 0; i < io->ntab; i++) free(io->tab[i].fast);
+  size_t ntab = atomic_load_explicit(&io->ntab, memory_order_relaxed);
+  for (size_t i = 0; i < ntab; i++) free(hk_io_sock_entry(io, (int64_t)i + 1)->fast);
+  for (unsigned k = 0; k < HK_SOCKSEGS; k++) free(io->tabseg[k]);
   pthread_mutex_destroy(&io->tab_lock);
   sem_destroy(&io->started);
-  free(io->tab);
   free(io->map);
   free(io->heap);
   free(io->sio);

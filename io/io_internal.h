@@ -15,6 +15,7 @@
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -74,14 +75,16 @@ struct hk_prim {
   void *buf;      /* READ/WRITE/SEND/RECV buffer; OPEN path */
   size_t len;
   int64_t offset; /* READ/WRITE: file offset, -1 for the current one */
-  struct open_how how;
-  struct sockaddr_storage addr; /* CONNECT */
-  socklen_t addrlen;
   hk_prim_fn done;
   void *owner; /* the request or socket the prim belongs to */
   /* Backend links. */
   hk_prim_t *bnext;
   int bres;
+  /* Last, and not zeroed when a request record is reused (HK_REQ_ZERO):
+  ** written before every use. */
+  struct open_how how; /* OPEN */
+  struct sockaddr_storage addr; /* CONNECT */
+  socklen_t addrlen;
 };
 
 typedef enum hk_req_kind {
@@ -128,8 +131,13 @@ struct hk_io_req {
   hk_sockio_t *sio;    /* socket the request waits on */
   struct sockaddr_storage *addrs; /* CONNECT candidates */
   size_t naddrs, addr_next;
-  hk_prim_t prim;
+  hk_prim_t prim; /* last: see HK_REQ_ZERO */
 };
+
+/* The bytes of a request that a new request must find zeroed: all but
+** its primitive's open_how and address (160 of 448 bytes here), which are
+** written before each use. */
+#define HK_REQ_ZERO (offsetof(hk_io_req_t, prim) + offsetof(hk_prim_t, how))
 
 /* A FIFO of requests linked through ->link. */
 typedef struct hk_reqq {
@@ -155,14 +163,23 @@ struct hk_sockio {
   bool rx_poll_first;  /* the next receive waits for readiness first */
 };
 
-/* A socket table entry; guarded by io->tab_lock. */
+/* A socket table entry. [sf] packs the state and the descriptor in one
+** word ((state << 32) | (uint32_t)fd) so that hk_io_sock_lookup reads
+** both without the lock; it is written under io->tab_lock (release) and
+** read with acquire loads. [owner] is guarded by tab_lock. [fast] is set
+** before the entry is published (io->ntab) and never changes. */
 typedef enum { HK_SOCK_OPEN = 0, HK_SOCK_CLOSING, HK_SOCK_CLOSED } hk_sock_state_t;
 typedef struct hk_sockent {
-  int fd;
-  uint8_t state;
+  _Atomic uint64_t sf;
   uint64_t owner;
   hk_sockfast_t *fast; /* never moves; freed with the instance */
 } hk_sockent_t;
+
+/* The table grows by segments that never move: segment k holds
+** HK_SOCKSEG_BASE << k entries, so a lock-free reader never sees an entry
+** move under it. 40 segments hold more sockets than any process can make. */
+#define HK_SOCKSEG_BASE 64u
+#define HK_SOCKSEGS 40
 
 /* Backend operations, all called on the I/O thread. */
 typedef struct hk_io_backend_ops {
@@ -204,8 +221,11 @@ struct hk_io {
 
   /* Socket table: any thread, under tab_lock. */
   alignas(HK_CACHELINE) pthread_mutex_t tab_lock;
-  hk_sockent_t *tab;
-  size_t ntab, captab;
+  /* Segments (written under tab_lock, read with acquire loads) and the
+  ** number of entries (stored with release under tab_lock after the new
+  ** entry is complete). */
+  hk_sockent_t *_Atomic tabseg[HK_SOCKSEGS];
+  _Atomic size_t ntab;
 
   /* Resolver boxes: under the resolver lock (sock.c). */
   struct hk_resolve *resolves;
@@ -255,7 +275,8 @@ void hk_io_wake(hk_io_t *io);
 ** byte), 0 if [s] holds only the valid start of one. Thread: any. */
 size_t hk_io_utf8_first(const char *s, size_t len);
 
-/* ---- Socket table (sock.c); every function takes tab_lock ------------- */
+/* ---- Socket table (sock.c); every function but hk_io_sock_lookup takes
+** tab_lock ---------------------------------------------------------------- */
 
 /* Append [fd] with [owner]. Returns the new number (> 0) or -ENOMEM (fd
 ** is then closed). Ownership: the table takes fd. Thread: any. */
@@ -265,8 +286,15 @@ int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner);
 void hk_io_sock_nodelay(int fd);
 
 /* State (hk_sock_state_t), descriptor and fast-path words of [id]
-** ([fast] may be NULL); CLOSED if unknown. Thread: any. */
+** ([fast] may be NULL); CLOSED if unknown. Lock-free (acquire loads): the
+** answer may be stale at once, which the callers tolerate (a close adds
+** its claim-word unit before the descriptor is closed, fast.c). Thread:
+** any. */
 int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd, hk_sockfast_t **fast);
+
+/* Entry [id] (1-based) in its segment, or NULL if not (yet) in the
+** table. Thread: any (lock-free). */
+hk_sockent_t *hk_io_sock_entry(hk_io_t *io, int64_t id);
 
 /* Forget [id]'s descriptor before the caller closes it. Thread: io. */
 void hk_io_sock_closed(hk_io_t *io, int64_t id);

@@ -2,10 +2,17 @@
 ** socket helpers (listen, port, owner) and the host-name resolver threads
 ** of tcp_connect (SPEC §7.4.5).
 **
-** The table is an array under io->tab_lock: socket N is entry N-1, numbers
-** are never reused. Only the I/O thread closes a table descriptor, and it
-** clears the entry (under the lock) before close(2), so a thread holding
-** the lock never sees a descriptor number that was closed and reused.
+** The table is a list of segments that never move (io_internal.h): socket
+** N is entry N-1, numbers are never reused. Changes happen under
+** io->tab_lock; hk_io_sock_lookup (every direct send and receive) reads
+** without it: an entry's state and descriptor are one atomic word, and
+** the count of entries is stored (release) after the entry is complete.
+** Only the I/O thread closes a table descriptor, and it clears the entry
+** (under the lock) before close(2), so a thread holding the lock never
+** sees a descriptor number that was closed and reused; a lock-free reader
+** may (its answer is stale at once), which is why the fast path claims
+** its socket's word, which a close takes first, before it uses the
+** descriptor (fast.c).
 */
 #include "io_internal.h"
 
@@ -27,54 +34,88 @@ void hk_io_sock_nodelay(int fd) {
   (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+static uint64_t sf_make(int state, int fd) {
+  return ((uint64_t)(uint32_t)state << 32) | (uint32_t)fd;
+}
+static int sf_state(uint64_t sf) { return (int)(sf >> 32); }
+static int sf_fd(uint64_t sf) { return (int)(int32_t)(uint32_t)sf; }
+
+/* Under tab_lock (the lock orders the writers; relaxed loads suffice). */
+static int ent_state(hk_sockent_t *e) {
+  return sf_state(atomic_load_explicit(&e->sf, memory_order_relaxed));
+}
+static int ent_fd(hk_sockent_t *e) {
+  return sf_fd(atomic_load_explicit(&e->sf, memory_order_relaxed));
+}
+/* Release: pairs with hk_io_sock_lookup's acquire load. */
+static void ent_set(hk_sockent_t *e, int state, int fd) {
+  atomic_store_explicit(&e->sf, sf_make(state, fd), memory_order_release);
+}
+
+/* Segment and offset of entry index [i] (0-based). */
+static unsigned seg_of(size_t i, size_t *off) {
+  size_t b = i / HK_SOCKSEG_BASE + 1;
+  unsigned k = (unsigned)(63 - __builtin_clzll((unsigned long long)b));
+  *off = i - HK_SOCKSEG_BASE * (((size_t)1 << k) - 1);
+  return k;
+}
+
 int64_t hk_io_sock_register(hk_io_t *io, int fd, uint64_t owner) {
   hk_sockfast_t *fast = calloc(1, sizeof *fast);
   pthread_mutex_lock(&io->tab_lock);
-  if (fast && io->ntab == io->captab) {
-    size_t cap = io->captab ? io->captab * 2 : 64;
-    hk_sockent_t *t = realloc(io->tab, cap * sizeof *t);
-    if (!t) {
-      free(fast);
-      fast = NULL;
-    } else {
-      io->tab = t;
-      io->captab = cap;
-    }
+  size_t n = atomic_load_explicit(&io->ntab, memory_order_relaxed), off;
+  unsigned k = seg_of(n, &off);
+  hk_sockent_t *seg = k < HK_SOCKSEGS
+      ? atomic_load_explicit(&io->tabseg[k], memory_order_relaxed) : NULL;
+  if (fast && !seg && k < HK_SOCKSEGS) {
+    seg = calloc(HK_SOCKSEG_BASE << k, sizeof *seg);
+    /* Release: a reader that loads the pointer sees the zeroed segment
+    ** (it only looks at entries below ntab anyway). */
+    if (seg) atomic_store_explicit(&io->tabseg[k], seg, memory_order_release);
   }
-  if (!fast) {
+  if (!fast || !seg) {
     pthread_mutex_unlock(&io->tab_lock);
+    free(fast);
     close(fd);
     return -ENOMEM;
   }
-  io->tab[io->ntab] = (hk_sockent_t){.fd = fd, .state = HK_SOCK_OPEN,
-                                     .owner = owner, .fast = fast};
-  int64_t id = (int64_t)++io->ntab;
+  hk_sockent_t *e = &seg[off];
+  e->owner = owner;
+  e->fast = fast;
+  atomic_store_explicit(&e->sf, sf_make(HK_SOCK_OPEN, fd), memory_order_relaxed);
+  /* Release: publishes the entry to lock-free readers (hk_io_sock_entry). */
+  atomic_store_explicit(&io->ntab, n + 1, memory_order_release);
   pthread_mutex_unlock(&io->tab_lock);
-  return id;
+  return (int64_t)n + 1;
+}
+
+hk_sockent_t *hk_io_sock_entry(hk_io_t *io, int64_t id) {
+  /* Acquire: pairs with the release store of ntab in register. */
+  if (id <= 0 || (uint64_t)id > atomic_load_explicit(&io->ntab, memory_order_acquire))
+    return NULL;
+  size_t off;
+  unsigned k = seg_of((size_t)id - 1, &off);
+  return &atomic_load_explicit(&io->tabseg[k], memory_order_acquire)[off];
 }
 
 /* The entry of [id], or NULL. Caller holds tab_lock. */
-static hk_sockent_t *entry(hk_io_t *io, int64_t id) {
-  if (id <= 0 || (uint64_t)id > io->ntab) return NULL;
-  return &io->tab[id - 1];
-}
+static hk_sockent_t *entry(hk_io_t *io, int64_t id) { return hk_io_sock_entry(io, id); }
 
 int hk_io_sock_lookup(hk_io_t *io, int64_t id, int *fd, hk_sockfast_t **fast) {
-  pthread_mutex_lock(&io->tab_lock);
-  hk_sockent_t *e = entry(io, id);
-  int st = e ? e->state : HK_SOCK_CLOSED;
-  *fd = e ? e->fd : -1;
+  hk_sockent_t *e = hk_io_sock_entry(io, id);
+  /* Acquire: pairs with ent_set (a state change made under the lock). */
+  uint64_t sf = e ? atomic_load_explicit(&e->sf, memory_order_acquire)
+                  : sf_make(HK_SOCK_CLOSED, -1);
+  *fd = sf_fd(sf);
   if (fast) *fast = e ? e->fast : NULL;
-  pthread_mutex_unlock(&io->tab_lock);
-  return st;
+  return sf_state(sf);
 }
 
 void hk_io_sock_closed(hk_io_t *io, int64_t id) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, id);
   if (e) {
-    e->state = HK_SOCK_CLOSED;
-    e->fd = -1;
+    ent_set(e, HK_SOCK_CLOSED, -1);
     e->owner = 0;
   }
   pthread_mutex_unlock(&io->tab_lock);
@@ -88,27 +129,28 @@ void hk_io_sock_closed(hk_io_t *io, int64_t id) {
 ** primitive uses it. The fd is valid here: only the I/O thread closes it,
 ** after clearing the entry under the same lock. */
 static void begin_close(hk_sockent_t *e) {
-  e->state = HK_SOCK_CLOSING;
+  int fd = ent_fd(e);
+  ent_set(e, HK_SOCK_CLOSING, fd);
   int acc = 0;
   socklen_t len = sizeof acc;
-  if (getsockopt(e->fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
-    shutdown(e->fd, SHUT_RD);
+  if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == 0 && acc)
+    shutdown(fd, SHUT_RD);
 }
 
 void hk_io_sock_mark_closing(hk_io_t *io, int64_t id) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, id);
-  if (e && e->state == HK_SOCK_OPEN) begin_close(e);
+  if (e && ent_state(e) == HK_SOCK_OPEN) begin_close(e);
   pthread_mutex_unlock(&io->tab_lock);
 }
 
 void hk_io_sock_close_all(hk_io_t *io) {
   pthread_mutex_lock(&io->tab_lock);
-  for (size_t i = 0; i < io->ntab; i++) {
-    hk_sockent_t *e = &io->tab[i];
-    if (e->state != HK_SOCK_CLOSED && e->fd >= 0) close(e->fd);
-    e->state = HK_SOCK_CLOSED;
-    e->fd = -1;
+  size_t n = atomic_load_explicit(&io->ntab, memory_order_relaxed);
+  for (size_t i = 0; i < n; i++) {
+    hk_sockent_t *e = entry(io, (int64_t)i + 1);
+    if (ent_state(e) != HK_SOCK_CLOSED && ent_fd(e) >= 0) close(ent_fd(e));
+    ent_set(e, HK_SOCK_CLOSED, -1);
   }
   pthread_mutex_unlock(&io->tab_lock);
 }
@@ -193,10 +235,10 @@ int64_t hk_io_socket_port(hk_io_t *io, int64_t sock) {
   int64_t rc = HK_IO_ECLOSED;
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, sock);
-  if (e && e->state == HK_SOCK_OPEN) {
+  if (e && ent_state(e) == HK_SOCK_OPEN) {
     struct sockaddr_storage a;
     socklen_t len = sizeof a;
-    if (getsockname(e->fd, (struct sockaddr *)&a, &len) < 0) rc = -errno;
+    if (getsockname(ent_fd(e), (struct sockaddr *)&a, &len) < 0) rc = -errno;
     else if (a.ss_family == AF_INET)
       rc = ntohs(((struct sockaddr_in *)&a)->sin_port);
     else
@@ -209,7 +251,7 @@ int64_t hk_io_socket_port(hk_io_t *io, int64_t sock) {
 uint64_t hk_io_socket_owner(hk_io_t *io, int64_t sock) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, sock);
-  uint64_t o = e && e->state == HK_SOCK_OPEN ? e->owner : 0;
+  uint64_t o = e && ent_state(e) == HK_SOCK_OPEN ? e->owner : 0;
   pthread_mutex_unlock(&io->tab_lock);
   return o;
 }
@@ -218,7 +260,7 @@ int hk_io_socket_give(hk_io_t *io, int64_t sock, uint64_t from, uint64_t to) {
   int rc = HK_IO_ECLOSED;
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, sock);
-  if (e && e->state == HK_SOCK_OPEN) {
+  if (e && ent_state(e) == HK_SOCK_OPEN) {
     rc = e->owner == from ? 0 : -EPERM;
     if (rc == 0) e->owner = to;
   }
@@ -247,7 +289,7 @@ static void push_close_quiet(hk_io_t *io, int64_t id) {
 int hk_io_close_quiet(hk_io_t *io, int64_t sock) {
   pthread_mutex_lock(&io->tab_lock);
   hk_sockent_t *e = entry(io, sock);
-  bool open = e && e->state == HK_SOCK_OPEN;
+  bool open = e && ent_state(e) == HK_SOCK_OPEN;
   if (open) begin_close(e);
   pthread_mutex_unlock(&io->tab_lock);
   if (!open) return HK_IO_ECLOSED;
@@ -259,9 +301,10 @@ int hk_io_close_owner(hk_io_t *io, uint64_t owner) {
   int64_t *ids = NULL;
   size_t n = 0, cap = 0;
   pthread_mutex_lock(&io->tab_lock);
-  for (size_t i = 0; i < io->ntab; i++) {
-    hk_sockent_t *e = &io->tab[i];
-    if (e->state != HK_SOCK_OPEN || e->owner != owner) continue;
+  size_t ntab = atomic_load_explicit(&io->ntab, memory_order_relaxed);
+  for (size_t i = 0; i < ntab; i++) {
+    hk_sockent_t *e = entry(io, (int64_t)i + 1);
+    if (ent_state(e) != HK_SOCK_OPEN || e->owner != owner) continue;
     if (n == cap) {
       cap = cap ? cap * 2 : 8;
       int64_t *t = realloc(ids, cap * sizeof *ids);
