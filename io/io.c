@@ -20,6 +20,7 @@
 
 #define RETRY_NS 10000000ull /* EMFILE & co.: retry accept after 10 ms */
 #define CHUNK_MAX (1u << 30) /* largest single read/write */
+#define RXM_MAX (64u * 1024) /* a multishot receive stops at this many buffered bytes */
 #define TAKE_BATCH 4096      /* requests taken per loop turn */
 
 /* ---- Small helpers ---------------------------------------------------- */
@@ -309,6 +310,10 @@ void hk_io_prim_done(hk_io_t *io, hk_prim_t *p, int res) {
   p->busy = false;
   io->busy--;
   p->done(io, p, res);
+}
+
+void hk_io_prim_more(hk_io_t *io, hk_prim_t *p, const char *data, size_t n) {
+  p->more(io, p, data, n);
 }
 
 /* The request stops counting as pending (SPEC §10.8). */
@@ -706,6 +711,49 @@ static void rx_unit_give(hk_sockio_t *s) {
                             memory_order_release);
 }
 
+/* Append [n] received bytes to [s]'s buffer (no single receive is in
+** flight into it: only a multishot's bytes are appended). */
+static void rx_append(hk_sockio_t *s, const char *d, size_t n) {
+  if (s->rxoff > 0 && s->rxcap - s->rxoff - s->rxlen < n) {
+    memmove(s->rxbuf, s->rxbuf + s->rxoff, s->rxlen);
+    s->rxoff = 0;
+  }
+  if (s->rxcap - s->rxoff - s->rxlen < n) {
+    s->rxcap = s->rxoff + s->rxlen + (n < 256 ? 256 : n);
+    s->rxbuf = xrealloc(s->rxbuf, s->rxcap);
+  }
+  memcpy(s->rxbuf + s->rxoff + s->rxlen, d, n);
+  s->rxlen += n;
+}
+
+/* Bytes of the socket's multishot receive: buffered, then served. A
+** socket whose buffer reached RXM_MAX stops its multishot (the peer is
+** then held back by the kernel's buffers, as with single receives). */
+static void rxm_more(hk_io_t *io, hk_prim_t *p, const char *d, size_t n) {
+  hk_sockio_t *s = p->owner;
+  if (s->closing || n == 0) return; /* a closing socket's bytes are dropped */
+  s->rxm_got = true;
+  rx_append(s, d, n);
+  if (s->rxlen >= RXM_MAX) hk_io_prim_cancel(io, p);
+  recv_pump(io, s);
+}
+
+static void rxm_done(hk_io_t *io, hk_prim_t *p, int res) {
+  hk_sockio_t *s = p->owner;
+  s->busy--;
+  if (res == -EINVAL && !s->rxm_got) {
+    io->multishot = false; /* the kernel refused it: single receives */
+  } else if (res == 0) {
+    s->eof = true;
+  } else if (res < 0 && !transient(res) && res != -ECANCELED && res != -ENOBUFS) {
+    s->rxerr = res;
+  }
+  /* res > 0: the final completion carried bytes (given to rxm_more);
+  ** -ENOBUFS: the provided buffers ran out; the pump starts anew. */
+  s->rxm_got = false;
+  sock_after(io, s);
+}
+
 static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
   hk_sockio_t *s = p->owner;
   s->busy--;
@@ -725,7 +773,8 @@ static void rx_done(hk_io_t *io, hk_prim_t *p, int res) {
 static void rx_consume(hk_sockio_t *s, size_t k) {
   s->rxoff += k;
   s->rxlen -= k;
-  if (s->rxlen == 0 && !s->rx.busy) s->rxoff = 0;
+  if (s->rxlen == 0 && (!s->rx.busy || s->rx.kind == HK_PRIM_RECV_MULTI))
+    s->rxoff = 0;
 }
 
 /* Serve [r] from the buffered bytes; false if it needs more data. */
@@ -759,6 +808,22 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
   return true;
 }
 
+/* Start [s]'s receive primitive (it holds a unit of w[RECV] while busy). */
+static void rx_start(hk_io_t *io, hk_sockio_t *s, hk_prim_kind_t kind, void *buf,
+                     size_t len, bool poll_first, hk_prim_fn done) {
+  hk_prim_t *p = &s->rx;
+  p->kind = kind;
+  p->fd = s->fd;
+  p->buf = buf;
+  p->len = len;
+  p->flags = 0;
+  p->poll_first = poll_first;
+  p->done = done;
+  s->busy++;
+  rx_unit_take(s);
+  hk_io_prim_start(io, p);
+}
+
 static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
   if (s->held[HK_FAST_RECV]) return;
@@ -773,6 +838,16 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
       deliver(io, r, e);
       continue;
     }
+    hk_prim_t *p = &s->rx;
+    if (s->rx_poll_first && io->multishot) {
+      /* A receive after a send (request/response traffic): one
+      ** multishot receive stays armed for the following ones, so they
+      ** cost no submission and no new poll arming (docs/io.md). */
+      s->rx_poll_first = false;
+      p->more = rxm_more;
+      rx_start(io, s, HK_PRIM_RECV_MULTI, NULL, 0, false, rxm_done);
+      return;
+    }
     size_t want = (size_t)r->n < 16 ? 16 : (size_t)r->n;
     if (s->rxoff > 0) { /* only a short remainder is ever moved */
       memmove(s->rxbuf, s->rxbuf + s->rxoff, s->rxlen);
@@ -782,18 +857,9 @@ static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
       s->rxcap = s->rxlen + want;
       s->rxbuf = xrealloc(s->rxbuf, s->rxcap);
     }
-    hk_prim_t *p = &s->rx;
-    p->kind = HK_PRIM_RECV;
-    p->fd = s->fd;
-    p->buf = s->rxbuf + s->rxlen;
-    p->len = s->rxcap - s->rxlen;
-    p->flags = 0;
-    p->poll_first = s->rx_poll_first && !io->no_poll_first;
+    bool pf = s->rx_poll_first && !io->no_poll_first;
     s->rx_poll_first = false;
-    p->done = rx_done;
-    s->busy++;
-    rx_unit_take(s);
-    hk_io_prim_start(io, p);
+    rx_start(io, s, HK_PRIM_RECV, s->rxbuf + s->rxlen, s->rxcap - s->rxlen, pf, rx_done);
     return;
   }
   rx_unit_give(s);
@@ -928,6 +994,8 @@ static void sock_request(hk_io_t *io, hk_io_req_t *r) {
   case HK_IO_RECV:
   case HK_IO_RECV_TEXT:
     if (r->poll_first) s->rx_poll_first = true;
+    else if (s->rx.busy && s->rx.kind == HK_PRIM_RECV_MULTI)
+      hk_io_prim_cancel(io, &s->rx); /* no longer request/response */
     if (r->front) reqq_push_front(&s->recvs, r);
     else reqq_push(&s->recvs, r);
     { recv_pump(io, s); return; }

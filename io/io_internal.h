@@ -57,10 +57,18 @@ typedef enum hk_prim_kind {
   HK_PRIM_CONNECT,
   HK_PRIM_SEND,
   HK_PRIM_RECV,
+  /* A multishot receive into the backend's provided buffers (uring only,
+  ** io->multishot): each arrival is handed to [more]; it stays busy
+  ** until its final completion. */
+  HK_PRIM_RECV_MULTI,
 } hk_prim_kind_t;
 
 /* What the engine does with a finished primitive. */
 typedef void (*hk_prim_fn)(hk_io_t *io, hk_prim_t *p, int res);
+/* Bytes that a multishot primitive received; the backend reuses [data]
+** after the call. */
+typedef void (*hk_prim_more_fn)(hk_io_t *io, hk_prim_t *p, const char *data,
+                                size_t n);
 
 /* One asynchronous system call. Embedded in its owner (a request or a
 ** socket); the owner never frees it while busy (the kernel may write the
@@ -76,6 +84,7 @@ struct hk_prim {
   size_t len;
   int64_t offset; /* READ/WRITE: file offset, -1 for the current one */
   hk_prim_fn done;
+  hk_prim_more_fn more; /* RECV_MULTI */
   void *owner; /* the request or socket the prim belongs to */
   /* Backend links. */
   hk_prim_t *bnext;
@@ -161,6 +170,7 @@ struct hk_sockio {
   bool direct[2];      /* closing: wait until that claim ends */
   bool rx_unit;        /* the receive state holds a unit of w[RECV] */
   bool rx_poll_first;  /* the next receive waits for readiness first */
+  bool rxm_got;        /* the multishot receive delivered bytes */
 };
 
 /* A socket table entry. [sf] packs the state and the descriptor in one
@@ -248,6 +258,8 @@ struct hk_io {
   size_t busy; /* primitives in flight, all owners */
   uint64_t now; /* clock at the start of the current batch */
   bool no_poll_first; /* the kernel refused IORING_RECVSEND_POLL_FIRST */
+  bool multishot; /* the backend runs HK_PRIM_RECV_MULTI (set by its init;
+                  ** cleared when the kernel refuses it) */
   bool draining;
 };
 
@@ -264,6 +276,10 @@ void hk_io_prim_cancel(hk_io_t *io, hk_prim_t *p);
 /* The backend reports [p] finished with [res] (-errno or a count): clears
 ** busy and runs p->done. Thread: io. */
 void hk_io_prim_done(hk_io_t *io, hk_prim_t *p, int res);
+
+/* A busy multishot [p] received [n] bytes at [data] and stays busy.
+** Thread: io. */
+void hk_io_prim_more(hk_io_t *io, hk_prim_t *p, const char *data, size_t n);
 
 /* CLOCK_MONOTONIC in ns. Thread: any. */
 uint64_t hk_io_now_ns(void);

@@ -12,16 +12,65 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define RING_ENTRIES 1024
 #define CQE_BATCH 256
+/* The provided buffers of multishot receives (HK_PRIM_RECV_MULTI): one
+** group shared by all sockets. Bytes are copied out when their CQE is
+** handled and the buffer goes back to the ring at once, so the group
+** runs out (-ENOBUFS ends a multishot, which the engine re-arms) only
+** when one batch of CQEs holds more than BR_N arrivals. The buffers are
+** mmap'd: pages never used cost nothing. */
+#define BR_BGID 1
+#define BR_N 256u
+#define BR_SZ 4096u
 
 typedef struct uring_state {
   struct io_uring ring;
   hk_prim_t wake;     /* the read armed on io->wake_fd */
   uint64_t wakebuf;   /* its buffer, owned until its final CQE */
   hk_prim_t *ovf, *ovf_tail; /* waiting for a free SQE */
+  struct io_uring_buf_ring *br; /* NULL: no multishot receives */
+  char *bufs;                   /* BR_N buffers of BR_SZ bytes */
 } uring_state_t;
+
+/* Register the provided-buffer ring by hand (liburing 2.3 has no
+** io_uring_setup_buf_ring, PLATFORM.md). On failure multishot receives
+** stay off (io->multishot false) and single receives are used. */
+static void br_init(hk_io_t *io, uring_state_t *st) {
+  size_t rsz = BR_N * sizeof(struct io_uring_buf);
+  void *r = mmap(NULL, rsz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void *b = mmap(NULL, (size_t)BR_N * BR_SZ, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (r == MAP_FAILED || b == MAP_FAILED) goto fail;
+  struct io_uring_buf_ring *br = r;
+  io_uring_buf_ring_init(br);
+  struct io_uring_buf_reg reg;
+  memset(&reg, 0, sizeof reg);
+  reg.ring_addr = (uint64_t)(uintptr_t)br;
+  reg.ring_entries = BR_N;
+  reg.bgid = BR_BGID;
+  if (io_uring_register_buf_ring(&st->ring, &reg, 0) < 0) goto fail;
+  for (unsigned i = 0; i < BR_N; i++)
+    io_uring_buf_ring_add(br, (char *)b + (size_t)i * BR_SZ, BR_SZ, (unsigned short)i,
+                          io_uring_buf_ring_mask(BR_N), (int)i);
+  io_uring_buf_ring_advance(br, (int)BR_N);
+  st->br = br;
+  st->bufs = b;
+  io->multishot = true;
+  return;
+fail:
+  if (r != MAP_FAILED) munmap(r, rsz);
+  if (b != MAP_FAILED) munmap(b, (size_t)BR_N * BR_SZ);
+}
+
+/* Give buffer [bid] back to the ring. */
+static void br_put(uring_state_t *st, unsigned bid) {
+  io_uring_buf_ring_add(st->br, st->bufs + (size_t)bid * BR_SZ, BR_SZ,
+                        (unsigned short)bid, io_uring_buf_ring_mask(BR_N), 0);
+  io_uring_buf_ring_advance(st->br, 1);
+}
 
 static void wake_done(hk_io_t *io, hk_prim_t *p, int res) {
   (void)res;
@@ -56,12 +105,17 @@ static int uring_init(hk_io_t *io) {
   st->wake.done = wake_done;
   st->wake.owner = io;
   hk_io_prim_start(io, &st->wake);
+  br_init(io, st);
   return 0;
 }
 
 static void uring_fini(hk_io_t *io) {
   uring_state_t *st = io->backend;
-  io_uring_queue_exit(&st->ring);
+  io_uring_queue_exit(&st->ring); /* also drops the buffer ring */
+  if (st->br) {
+    munmap(st->br, BR_N * sizeof(struct io_uring_buf));
+    munmap(st->bufs, (size_t)BR_N * BR_SZ);
+  }
   free(st);
   io->backend = NULL;
 }
@@ -88,6 +142,11 @@ static void prep(struct io_uring_sqe *sqe, hk_prim_t *p) {
   case HK_PRIM_RECV:
     io_uring_prep_recv(sqe, p->fd, p->buf, p->len, p->flags);
     if (p->poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    break;
+  case HK_PRIM_RECV_MULTI:
+    io_uring_prep_recv_multishot(sqe, p->fd, NULL, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = BR_BGID;
     break;
   }
   io_uring_sqe_set_data(sqe, p);
@@ -154,7 +213,7 @@ static void uring_wait(hk_io_t *io, int64_t timeout_ns) {
     abort(); /* a broken ring is a bug, not an I/O error */
   /* Copy a batch out, release the CQ slots, then dispatch: handlers may
   ** queue new SQEs. */
-  struct { hk_prim_t *p; int res; } batch[CQE_BATCH];
+  struct { hk_prim_t *p; int res; unsigned flags; } batch[CQE_BATCH];
   for (;;) {
     unsigned head, n = 0;
     io_uring_for_each_cqe(&st->ring, head, cqe) {
@@ -163,12 +222,30 @@ static void uring_wait(hk_io_t *io, int64_t timeout_ns) {
       if (p) {
         batch[n].p = p;
         batch[n].res = cqe->res;
+        batch[n].flags = cqe->flags;
       }
       n += p != NULL;
       io_uring_cq_advance(&st->ring, 1);
     }
     if (n == 0) return;
-    for (unsigned i = 0; i < n; i++) hk_io_prim_done(io, batch[i].p, batch[i].res);
+    for (unsigned i = 0; i < n; i++) {
+      hk_prim_t *p = batch[i].p;
+      unsigned fl = batch[i].flags;
+      if (p->kind != HK_PRIM_RECV_MULTI) {
+        hk_io_prim_done(io, p, batch[i].res);
+        continue;
+      }
+      /* A multishot receive: bytes (if any) to the engine, the buffer
+      ** back to the ring, and done only at the CQE without F_MORE (the
+      ** prim stays alive until then: its socket waits for busy == 0). */
+      if (fl & IORING_CQE_F_BUFFER) {
+        unsigned bid = fl >> IORING_CQE_BUFFER_SHIFT;
+        if (batch[i].res > 0)
+          hk_io_prim_more(io, p, st->bufs + (size_t)bid * BR_SZ, (size_t)batch[i].res);
+        br_put(st, bid);
+      }
+      if (!(fl & IORING_CQE_F_MORE)) hk_io_prim_done(io, p, batch[i].res);
+    }
   }
 }
 
