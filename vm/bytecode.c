@@ -493,6 +493,12 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_UNTUPLE:
     if (a < 2 || a > f->nlocals) return "untuple of a bad component count";
     break;
+  case HK_I_TLOOP: { /* its own function's arguments, as a direct call to it */
+    uint32_t k = a >> 16, m = a & 0xffffu;
+    if (!direct_args_ok(f, k) || (k < 16 && m >> k)) return "self tail call with a bad arity or argument mask";
+    *pop = __builtin_popcount(m);
+    break;
+  }
   case HK_I_CALLP:
     if (a < 1 || a >= b || b > HK_CALLN_MAX) return "bad argument count of a call chain";
     *pop = *push = (int)a + 1;

@@ -667,12 +667,46 @@ static hk_pat_t *tuple_param(const hk_funbind_t *b) {
   return p->kind == HK_P_TUPLE && p->n >= 2 && p->n <= 255 ? p : NULL;
 }
 
+/* A call in tail position of the function being compiled to itself, with
+** [n] arguments [args] (as many as its parameters, or the components of its
+** tuple parameter, locals 0..n-1 either way), becomes TLOOP: an argument
+** that is parameter i itself, passed as argument i, is not pushed (its slot
+** already holds it), the others are evaluated in order and stored into their
+** slots, and the function restarts in the same frame. Slots are never
+** reused (new_slot), so a variable naming slot i < n is parameter i. Only
+** the first 16 arguments can change; calls changing others use TCALLG or
+** TCALLF. Returns false, emitting nothing, when it does not apply. */
+static bool self_tail_call(comp_t *c, const hk_expr_t *e, hk_expr_t *const *args, uint32_t n) {
+  if (n > 255) return false;
+  uint32_t mask = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    hk_expr_t *a = strip(args[i]);
+    if (a->kind == HK_E_VAR && a->var && a->var->kind == HK_VAR_LOCAL && c->owner[a->var->id] == c->fn &&
+        c->slot[a->var->id] == i)
+      continue;
+    if (i >= 16) return false;
+    mask |= 1u << i;
+  }
+  for (uint32_t i = 0; i < n; i++)
+    if (mask >> i & 1u) expr(c, args[i], false);
+  c->cur = e->pos;
+  emit(c, HK_I_TLOOP, mask | n << 16);
+  adjust(c, __builtin_popcount(mask), 0);
+  return true;
+}
+
 static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *f = strip(e->a);
   uint32_t done = 0;
   if (f->kind == HK_E_VAR && f->var && f->var->fun && c->funidx[f->var->id] >= 0 &&
       f->var->kind != HK_VAR_BUILTIN) {
     uint32_t k = f->var->fun->nparams;
+    if (tail && k == e->n && (uint32_t)c->funidx[f->var->id] == c->fn->index) {
+      hk_pat_t *tp = tuple_param(f->var->fun);
+      hk_expr_t *a0 = strip(e->items[0]);
+      if (!tp && self_tail_call(c, e, e->items, k)) return;
+      if (tp && a0->kind == HK_E_TUPLE && a0->n == tp->n && self_tail_call(c, e, a0->items, a0->n)) return;
+    }
     if (k <= e->n) {
       bool global = f->var->kind == HK_VAR_GLOBAL;
       if (!global) load_var(c, f->var);

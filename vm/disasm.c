@@ -76,6 +76,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   case HK_FMT_N: break;
   case HK_FMT_A:
     if (op == HK_I_LOCAL2) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
+    else if (op == HK_I_TLOOP) put(o, " %u 0x%x", hk_ins_a(w) >> 16, hk_ins_a(w) & 0xffffu);
     else put(o, " %u", hk_ins_a(w));
     break;
   case HK_FMT_S:
@@ -107,6 +108,10 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     put(o, "  ; %s", hk_builtin_table[img->imports[a]].name);
   } else if ((op == HK_I_CALLF || op == HK_I_TCALLF || op == HK_I_CALLG || op == HK_I_TCALLG || op == HK_I_CLOSURE) && a < img->nfuncs) {
     put(o, "  ; %s", img->funcs[a].name);
+  } else if (op == HK_I_TLOOP) {
+    put(o, "  ; changed:");
+    for (uint32_t i = 0; i < 16; i++)
+      if (a >> i & 1u) put(o, " %u", i);
   } else if (op == HK_I_PERFORM && a < img->neffects) {
     put(o, "  ; %s", img->effects[a]);
   }

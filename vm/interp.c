@@ -1722,6 +1722,21 @@ dispatch:
     vm->charge = 0;
     LOAD();
     NEXT();
+  /* A self tail call (compile.c, self_tail_call): the frame, its closure
+  ** and its function stay; the changed arguments go to their slots in
+  ** place, and the other locals are reset as tail_enter does, so no stale
+  ** value stays reachable (SPEC 6.11.3). */
+  CASE(TLOOP) {
+    uint32_t m = A() & 0xffffu, k = A() >> 16;
+    nf = &IMG->funcs[fr->fn];
+    for (; m; m &= ~(0x80000000u >> __builtin_clz(m))) /* the last changed one is on top */
+      locals[31 - __builtin_clz(m)] = *--sp;
+    sp = locals + k;
+    for (uint32_t i = k; i < nf->nlocals; i++) *sp++ = hk_unit();
+    left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
+    pc = code + entry_pc(nf, k);
+    NEXT();
+  }
   CASE(RET) {
     hk_value_t v = sp[-1];
     if (LIKELY(seg->nframes > 1)) {

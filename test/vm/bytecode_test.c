@@ -177,6 +177,40 @@ Test(vm_bytecode, verifier_checks_tupled_entries) {
   hk_front_free(&f);
 }
 
+/* A self tail call is TLOOP k<<16|mask: k must be a valid direct argument
+** count of the function itself, the mask may name only arguments below k,
+** and it pops one value per bit. */
+Test(vm_bytecode, verifier_checks_self_tail_calls) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f (a, b) = if a = 0 then b else f (a - 1, b)\nval _ = println (f (5, 7))\n", &f, &buf,
+               &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "7\n");
+  hk_func_t *fn = &img->funcs[1];
+  uint32_t at = UINT32_MAX;
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    if (hk_ins_op(fn->code[i]) == HK_I_TLOOP) at = i;
+  cr_assert_neq(at, UINT32_MAX);
+  cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOP, 2u << 16 | 1u)); /* b is passed unchanged */
+  fn->code[at] = hk_ins(HK_I_TLOOP, 2u << 16 | 3u); /* pops two: only a - 1 is there */
+  expect_rejected(img, "underflow");
+  fn->code[at] = hk_ins(HK_I_TLOOP, 3u << 16 | 1u);
+  expect_rejected(img, "self tail call with a bad arity");
+  fn->code[at] = hk_ins(HK_I_TLOOP, 1u << 16 | 2u); /* argument 1 of 1 */
+  expect_rejected(img, "argument mask");
+  fn->code[at] = hk_ins(HK_I_TLOOP, 255u << 16 | 1u);
+  expect_rejected(img, "self tail call with a bad arity");
+  fn->code[at] = hk_ins(HK_I_TLOOP, 1u << 16 | 1u); /* the tuple itself, entering at UNTUPLE: valid */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  fn->code[at] = hk_ins(HK_I_TLOOP, 2u << 16 | 1u);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
 /* A builtin applied to a tuple expression is CALLBT import n (TUPLE n, CALLB
 ** in one): the verifier checks the import and a count of 2..HK_CALLBT_MAX. */
 Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {

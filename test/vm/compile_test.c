@@ -84,10 +84,12 @@ Test(vm_compile, small_program_output) {
 Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   const hk_image_t *img = compile("fun f x y = if x = 0 then y else f (x - 1) (y + 1)\n"
                                   "val _ = println (f 3 4)\n"
-                                  "fun g h = h 1\n");
+                                  "fun g h = h 1\n"
+                                  "fun k x = f x 0\n");
   char *text;
   cr_assert_eq(hk_disasm(img, &text), 0);
-  cr_assert_not_null(strstr(text, "TCALLG"), "%s", text);
+  cr_assert_not_null(strstr(text, "TCALLG    1 2"), "a tail call of another function: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "a self tail call, both arguments changed: %s", text);
   cr_assert_not_null(strstr(text, "CALLG     1 2"), "%s", text);
   cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
   cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
@@ -98,9 +100,23 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
                 "val _ = println (f (3, 4), f t)\n");
   cr_assert_eq(hk_disasm(img, &text), 0);
   cr_assert_not_null(strstr(text, "UNTUPLE   2"), "one tuple parameter: %s", text);
-  cr_assert_not_null(strstr(text, "TCALLG    1 2"), "tail call with the components: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "self tail call with the components: %s", text);
   cr_assert_not_null(strstr(text, "CALLG     1 1"), "a tuple value is passed as it is: %s", text);
   cr_assert_null(strstr(text, "BUILTIN "), "no builtin is used as a value here: %s", text);
+  free(text);
+  /* Arguments that are their own parameters are not pushed; the others are
+  ** (the swapped pair changes both slots; the 17th parameter changing
+  ** leaves a TCALLG). */
+  img = compile("fun f (a, b, c) = if a = 0 then b else f (a - 1, b, c)\n"
+                "fun g (a, b) = if a = 0 then b else g (b, a)\n"
+                "fun h (a, b, c) = if a = 0 then b else h (a, b + 1, c)\n"
+                "fun w a b c d e f g h i j k l m n o p q = if a = 0 then q else w (a - 1) b c d e f g h i j k l m n o p (q + 1)\n"
+                "val _ = println (f (3, 4, 5), g (0, 1), h (0, 1, 2), w 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17)\n");
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "TLOOP     3 0x1"), "only a changes: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "a swap changes both: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOP     3 0x2"), "only b changes: %s", text);
+  cr_assert_not_null(strstr(text, "TCALLG    4 17"), "parameter 17 changes: %s", text);
   free(text);
 }
 
