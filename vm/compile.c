@@ -227,6 +227,17 @@ static void place(comp_t *c, label_t *l) {
 
 static uint32_t new_slot(comp_t *c) { return c->fn->nlocals++; }
 
+/* Resets the local slots from [mark] up, allocated by a `let` (or a top-level
+** declaration) that has ended, to (): the collector scans whole frames, and
+** their values are garbage now (SPEC §6.11.3 counts live objects). Slots are
+** never reused, so nothing reads them again. */
+static void clear_slots(comp_t *c, uint32_t mark) {
+  for (uint32_t s = mark; s < c->fn->nlocals && !failed(c); s++) {
+    emit0(c, HK_I_UNIT);
+    emit(c, HK_I_STORE, s);
+  }
+}
+
 static uint32_t add_const(comp_t *c, hk_value_t v) {
   for (uint32_t i = c->nconsts > 64 ? c->nconsts - 64 : 0; i < c->nconsts; i++)
     if (c->consts[i].tag == v.tag && c->consts[i].as.u == v.as.u && v.tag != HK_T_STRING) return i;
@@ -775,7 +786,7 @@ static hk_pat_t *top_pat(hk_pat_t *p) {
 
 static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *sc = strip(e->a);
-  uint32_t s;
+  uint32_t s, mark = c->fn->nlocals;
   if (sc->kind == HK_E_VAR && sc->var && sc->var->kind == HK_VAR_LOCAL && c->owner[sc->var->id] == c->fn) {
     s = c->slot[sc->var->id]; /* match the variable's own slot */
   } else {
@@ -829,6 +840,7 @@ static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   if (!tail) adjust(c, 0, 1);
   place(c, &end);
   label_free(&end);
+  if (!tail) clear_slots(c, mark); /* the scrutinee and the arms' variables */
   if (arm) {
     for (uint32_t i = 0; i <= e->n; i++) label_free(&arm[i]);
     free(arm);
@@ -923,10 +935,14 @@ static void expr(comp_t *c, hk_expr_t *e, bool tail) {
   }
   case HK_E_APP: app_expr(c, e, tail); return;
   case HK_E_IF: if_expr(c, e, tail); return;
-  case HK_E_LET:
+  case HK_E_LET: {
+    uint32_t mark = c->fn->nlocals;
     decs(c, e->decs, e->ndecs, false);
     expr(c, e->a, tail);
+    if (tail) return;
+    clear_slots(c, mark);
     return;
+  }
   case HK_E_CASE: case_expr(c, e, tail); return;
   case HK_E_FN: fn_expr(c, e); break;
   case HK_E_HANDLE: handle_expr(c, e, tail); return;
@@ -1090,10 +1106,7 @@ static void top_decs(comp_t *c, hk_dec_t **d, uint32_t n) {
     }
     uint32_t mark = c->fn->nlocals;
     dec(c, d[i], true);
-    for (uint32_t s = mark; s < c->fn->nlocals && !failed(c); s++) {
-      emit0(c, HK_I_UNIT);
-      emit(c, HK_I_STORE, s);
-    }
+    clear_slots(c, mark);
   }
 }
 
