@@ -538,8 +538,9 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
   return rc;
 }
 
-/* host.serve_now (vm/host.h): self, send_message and a receive_message
-** that finds a message never block, so they are served inside the slice
+/* host.serve_now (vm/host.h): self, send_message, spawn (unless the fuel is
+** limited) and a receive_message that finds a message never block, so they
+** are served inside the slice
 ** without leaving the interpreter (no slice exit and re-entry per message);
 ** the same serve functions as below, so the semantics are the same. Any
 ** other request, or a receive that must block or yield, returns false with
@@ -555,6 +556,15 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   case HK_B_send_message: /* a closure sent may read a global set since (SPEC §6.4.3) */
     if (export_globals(p, vm)) return false; /* serve() fails it */
     serve_send(p, hk_sched_self(), vm, q->arg);
+    return true;
+  case HK_B_spawn:
+  case HK_B_spawn_detached:
+    /* A spawn never blocks and the caller goes on without yielding (SPEC
+    ** §6.4.1). The child's fuel is the parent's remaining budget (§6.11),
+    ** which inside the slice only the interpreter knows: a fuel-limited
+    ** parent spawns through serve(). */
+    if (hk_vm_fuel_left(vm) != UINT64_MAX) return false;
+    serve_spawn(p, hk_sched_self(), vm, q->arg, q->builtin == HK_B_spawn_detached);
     return true;
   case HK_B_receive_message: {
     if (hk_proc_doomed(p)) return false;
