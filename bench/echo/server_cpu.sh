@@ -3,7 +3,9 @@
 # machine's load (unlike the rates of run.sh): starts CMD (the word PORT in it is replaced by a
 # free port) in its own session, waits until the port accepts connections, runs echo_client with
 # -w 0 -n $N (default 60000) against it, and prints the server's utime+stime per round trip (from
-# /proc/PID/stat), system calls and context switches per round trip (perf stat -p PID), the rate
+# /proc/PID/stat; io_thread_us/rt: the part of it spent by hiko's I/O thread, the thread named
+# hiko-io, 0 for other servers), system calls and context switches per round trip (perf stat -p
+# PID), the rate
 # and p99. Note that the readiness probe is one extra connection. Example (alternate binaries,
 # take medians):
 #   bench/echo/server_cpu.sh hiko build-rel/hiko run --workers 2 examples/echo_server.hml PORT
@@ -22,22 +24,34 @@ setsid "${@//PORT/$PORT}" >"$tmp/server.out" 2>&1 &
 spid=$!
 for _ in $(seq 200); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
 stat_cpu() { sed 's/^.*) //' "/proc/$spid/stat" | awk '{print $12 + $13}'; }
+# utime + stime of the server's threads named hiko-io (hiko's I/O thread; 0 for other servers)
+io_cpu() {
+  local t sum=0
+  for t in /proc/$spid/task/*; do
+    [ "$(cat "$t/comm" 2>/dev/null)" = hiko-io ] || continue
+    sum=$((sum + $(sed 's/^.*) //' "$t/stat" | awk '{print $12 + $13}')))
+  done
+  echo $sum
+}
 c0=$(stat_cpu)
+i0=$(io_cpu)
 timeout 300 perf stat -x, -e raw_syscalls:sys_enter,context-switches -p "$spid" -o "$tmp/perf" &
 ppid=$!
 sleep 0.2
 out=$(timeout 300 "$CLIENT" -p "$PORT" -c 64 -s 64 -w 0 -n "$N" -l "$label")
 c1=$(stat_cpu)
+i1=$(io_cpu)
 kill -INT "$ppid"; wait "$ppid" 2>/dev/null
 kill -- "-$spid" 2>/dev/null; wait "$spid" 2>/dev/null
 sc=$(grep sys_enter "$tmp/perf" | cut -d, -f1)
 cs=$(grep context-sw "$tmp/perf" | cut -d, -f1)
-python3 - "$label" "$c0" "$c1" "$(getconf CLK_TCK)" "${sc:-0}" "${cs:-0}" "$out" <<'PY'
+python3 - "$label" "$c0" "$c1" "$(getconf CLK_TCK)" "${sc:-0}" "${cs:-0}" "$out" "$i0" "$i1" <<'PY'
 import json, sys
-label, c0, c1, tck, sc, cs, out = sys.argv[1:]
+label, c0, c1, tck, sc, cs, out, i0, i1 = sys.argv[1:]
 d = json.loads(out)
 n = d["round_trips"]
 cpu = (int(c1) - int(c0)) / int(tck) * 1e6 / n
-print(f"{label}: cpu_us/rt={cpu:.2f} syscalls/rt={int(sc)/n:.2f} cs/rt={int(cs)/n:.3f} "
-      f"rate={d['rate']:.0f} p99_us={d['p99_us']}")
+io = (int(i1) - int(i0)) / int(tck) * 1e6 / n
+print(f"{label}: cpu_us/rt={cpu:.2f} io_thread_us/rt={io:.2f} syscalls/rt={int(sc)/n:.2f} "
+      f"cs/rt={int(cs)/n:.3f} rate={d['rate']:.0f} p99_us={d['p99_us']}")
 PY
