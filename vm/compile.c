@@ -302,7 +302,7 @@ static void fn_end(comp_t *c) {
   out->arity = f->arity;
   out->ncaps = f->ncaps;
   out->nlocals = f->nlocals;
-  out->maxstack = (uint32_t)(f->maxdepth + 2);
+  out->maxstack = (uint32_t)f->maxdepth;
   out->ncode = f->n;
   out->code = hk_arena_alloc(c->arena, (size_t)f->n * sizeof *out->code + 4);
   out->pos = hk_arena_alloc(c->arena, (size_t)f->n * sizeof *out->pos + 4);
@@ -1068,6 +1068,14 @@ static void dec(comp_t *c, hk_dec_t *d, bool top) {
     while (p->kind == HK_P_ANNOT) p = p->arg;
     if (p->kind == HK_P_VAR && p->var && p->var->kind == HK_VAR_GLOBAL) {
       emit(c, HK_I_SETGLOBAL, p->var->global);
+      return;
+    }
+    if (p->kind == HK_P_WILD || p->kind == HK_P_UNIT) {
+      /* `val _ = e` and `val () = e` bind nothing and cannot fail: the value
+      ** is dropped instead of kept in a local slot of its own (a slot is
+      ** 16 bytes of every frame of the function: bench/README.md, "Memory
+      ** per process 4"). */
+      emit0(c, HK_I_POP);
       return;
     }
     uint32_t s = new_slot(c);

@@ -243,7 +243,7 @@ static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, u
     vm->depth--;
     return hk_vm_fail(vm, "out of memory");
   }
-  int rc = ensure_vals(vm, s, (size_t)base + f->nlocals + f->maxstack + 1);
+  int rc = ensure_vals(vm, s, (size_t)base + f->nlocals + f->maxstack);
   if (rc) {
     vm->depth--;
     return grow_fail(vm, rc);
@@ -270,7 +270,7 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
 static int reuse_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, hk_obj_t *clos) {
   const hk_func_t *f = &vm->img->funcs[fi];
   hk_frame_t *fr = &s->frames[s->nframes - 1];
-  int rc = ensure_vals(vm, s, (size_t)fr->base + f->nlocals + f->maxstack + 1);
+  int rc = ensure_vals(vm, s, (size_t)fr->base + f->nlocals + f->maxstack);
   if (rc) return grow_fail(vm, rc);
   fr = &s->frames[s->nframes - 1];
   vm->charge += f->nlocals >> 6;
@@ -712,7 +712,7 @@ size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
 
 /* Slots of a frame of [f] at base 1 (a spawned closure's, or what its
 ** tail call replaces it with). */
-static uint32_t slots_at_base1(const hk_func_t *f) { return 2 + f->nlocals + f->maxstack; }
+static uint32_t slots_at_base1(const hk_func_t *f) { return 1 + f->nlocals + f->maxstack; }
 
 uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
   if (fn.tag != HK_T_CLOSURE) return 0;
@@ -1000,6 +1000,16 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
     pc = code + fr->pc;                                                            \
     locals = vals + fr->base;                                                      \
   } while (0)
+/* Debug builds check at every dispatch that the operand stack is within the
+** frame's verified room, nlocals + maxstack slots from its base: frames get
+** exactly that (no slack), and a child's first stack is sized to it
+** (hk_vm_call_slots; bench/README.md, "Memory per process 4"). Not in
+** release builds, which the benchmarks use (asserts are on there too). */
+#ifdef HK_DEBUG_CHECKS
+#define SP_AUDIT() assert(sp <= locals + IMG->funcs[fr->fn].nlocals + IMG->funcs[fr->fn].maxstack)
+#else
+#define SP_AUDIT() ((void)0)
+#endif
 #define A() (ins >> 8)
 #define SA() ((int32_t)ins >> 8)
 #define FAIL(...)                                                                  \
@@ -1042,6 +1052,7 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
 #define PIN() __asm__("" : "+r"(locals), "+r"(pc), "+r"(left))
 #define NEXT()                                                                     \
   do {                                                                             \
+    SP_AUDIT();                                                                    \
     if (UNLIKELY(--left < 0)) goto out_of_budget;                                  \
     ins = *pc++;                                                                   \
     PIN();                                                                         \
@@ -1052,6 +1063,7 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
 #define CASE(name) case HK_I_##name:
 #define NEXT() goto dispatch
 dispatch:
+  SP_AUDIT();
   if (UNLIKELY(--left < 0)) goto out_of_budget;
   ins = *pc++;
   switch ((hk_opcode_t)(ins & 0xffu)) {
@@ -1536,7 +1548,7 @@ dispatch:
       nf = &IMG->funcs[cl->fn];
       uint32_t base = (uint32_t)(sp - 1 - vals);
       if (LIKELY(nf->arity == 1 && seg->nframes < seg->fcap &&
-                 (size_t)base + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+                 (size_t)base + nf->nlocals + nf->maxstack <= seg->cap &&
                  vm->depth < vm->max_depth)) {
         fr->pc = (uint32_t)(pc - code);
         vm->depth++;
@@ -1676,7 +1688,7 @@ dispatch:
   /* Pushes a frame of cfi whose cn arguments are at vals[cbase..]. */
   enter:
     nf = &IMG->funcs[cfi];
-    if (LIKELY(seg->nframes < seg->fcap && (size_t)cbase + nf->nlocals + nf->maxstack + 1 <= seg->cap &&
+    if (LIKELY(seg->nframes < seg->fcap && (size_t)cbase + nf->nlocals + nf->maxstack <= seg->cap &&
                vm->depth < vm->max_depth)) {
       fr->pc = (uint32_t)(pc - code);
       vm->depth++;
@@ -1707,7 +1719,7 @@ dispatch:
       sp = locals;
       for (const hk_value_t *end = src + cn; src < end;) *sp++ = *src++; /* cn is small */
     }
-    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack + 1 <= seg->cap)) {
+    if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack <= seg->cap)) {
       fr->fn = cfi;
       fr->clos = cclos;
       code = nf->code;

@@ -222,3 +222,21 @@ Test(vm_compile, failure_records_its_source_position) {
   cr_assert_eq(fl->col, 21);
   hk_vm_free(vm);
 }
+
+/* Frames carry no slack (bench/README.md, "Memory per process 4"): `val _`
+** takes no local slot, and maxstack is the verified depth (debug builds
+** check it at every dispatch). A blocked process's first stack is this. */
+Test(vm_compile, frames_are_exactly_their_locals_and_depth) {
+  cr_assert_eq(run("fun body () = let val _ = print \"a\" val _ = print \"b\" in 7 end\n"
+                   "val _ = println (body ())\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "ab7\n", "each `val _` is still evaluated, in order");
+  const hk_image_t *img = front.image;
+  const hk_func_t *f = NULL;
+  for (uint32_t i = 0; i < img->nfuncs; i++)
+    if (strcmp(img->funcs[i].name, "body") == 0) f = &img->funcs[i];
+  cr_assert_not_null(f);
+  cr_assert_eq(f->nlocals, 1, "only the unit parameter: %u", f->nlocals);
+  cr_assert_eq(f->maxstack, 1, "one temporary at a time: %u", f->maxstack);
+}
