@@ -20,6 +20,9 @@
 #include "vm/vm_int.h"
 
 #define FIRST_CHUNK 128u
+/* The least chunk that follows a placed first chunk (chunk_take): 256 bytes
+** with its header. */
+#define AFTER_PLACED (256u - sizeof(hk_chunk_t))
 #define MAX_CHUNK (4u << 20)
 #define MIN_TRIGGER (256u << 10)
 
@@ -153,6 +156,9 @@ static void *chunk_take(hk_chunk_t **list, uint64_t *bytes, size_t size) {
   hk_chunk_t *c = *list;
   if (!c || c->size - c->used < size) {
     size_t want = c ? c->size * 2 : FIRST_CHUNK;
+    /* A child's placed chunk fits its closure only (runtime/vmproc.c): it
+    ** says nothing of what the process allocates once it grows. */
+    if (want < AFTER_PLACED && c && c->objects == HK_CHUNK_PLACED) want = AFTER_PLACED;
     if (want > MAX_CHUNK) want = MAX_CHUNK;
     if (want < size) want = size;
     hk_chunk_t *n = chunk_new(want);
