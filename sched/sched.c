@@ -61,6 +61,8 @@
 #define DEFAULT_BUDGET 2000
 
 struct hk_worker {
+  /* Owner thread only, first (sched.h's inline functions use it). */
+  hk_worker_head_t head; /* head.pending: see hk_sched_ready_next_owner */
   /* Immutable after hk_sched_new. */
   hk_sched_t *sched;
   uint32_t index;
@@ -70,9 +72,7 @@ struct hk_worker {
   uint64_t rng;
   int32_t budget;     /* reductions left in the current slice */
   uint32_t handoffs;  /* run-next hand-offs in the current slice */
-  hk_task_t *pending; /* readied to run-next by the last run, not yet published */
-  uint64_t nslices;   /* slices run (owner's copy of the counter) */
-  uint64_t lastglobal; /* nslices at the last injection-queue check */
+  uint64_t lastglobal; /* slices at the last injection-queue check */
   bool searching;
   /* Guarded by sched->idle_lock. */
   hk_worker_t *idle_next;
@@ -114,6 +114,12 @@ struct hk_sched {
 static _Thread_local hk_worker_t *tls_self;
 
 /* ---- small helpers -------------------------------------------------- */
+
+/* Slices run by [w] so far: its own counter (only the owner writes it, so
+** a relaxed load is exact). Thread: owner. */
+static uint64_t slices_run(hk_worker_t *w) {
+  return atomic_load_explicit(&w->slices, memory_order_relaxed);
+}
 
 /* Counter bump by the owner: a plain load/store pair, no RMW (§10.9). */
 static void bump(_Atomic uint64_t *c, uint64_t n) {
@@ -386,7 +392,7 @@ static hk_task_t *take_global(hk_worker_t *w, size_t max) {
   if (want > max)
     want = max;
   size_t n = hk_injq_pop_batch(&s->injq, batch, want);
-  w->lastglobal = w->nslices;
+  w->lastglobal = slices_run(w);
   for (size_t i = 1; i < n; i++)
     push_local(w, batch[i]);
   if (n > 1)
@@ -454,9 +460,9 @@ static void publish_next(hk_worker_t *w, hk_task_t *t) {
 
 /* Publishes the task readied to run-next during the last run, if any. */
 static void flush_pending(hk_worker_t *w) {
-  hk_task_t *t = w->pending;
+  hk_task_t *t = w->head.pending;
   if (t) {
-    w->pending = NULL;
+    w->head.pending = NULL;
     publish_next(w, t);
   }
 }
@@ -495,7 +501,7 @@ static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next) {
   hk_task_t *t;
   w->budget = w->sched->cfg.slice_budget;
   w->handoffs = 0;
-  if (w->nslices - w->lastglobal >= GLOBAL_EVERY &&
+  if (slices_run(w) - w->lastglobal >= GLOBAL_EVERY &&
       hk_injq_len(&w->sched->injq) > 0) {
     t = take_global(w, 1);
     if (t) {
@@ -626,7 +632,6 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
   int32_t budget = w->budget;
   hk_task_result_t r = t->run(t, w, &budget);
   w->budget = budget;
-  w->nslices++;
   bump(&w->slices, 1);
   if (r == HK_TASK_YIELD) {
     push_local(w, t);
@@ -655,8 +660,8 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
 ** (run_one) and the loop decides what runs next, as before. Threads only:
 ** the deterministic mode runs one slice per step (run_det flushes). */
 static void run_handoffs(hk_worker_t *w, hk_task_t *t) {
-  while (run_one(w, t) != HK_TASK_YIELD && (t = w->pending) && !stopping(w->sched)) {
-    w->pending = NULL;
+  while (run_one(w, t) != HK_TASK_YIELD && (t = w->head.pending) && !stopping(w->sched)) {
+    w->head.pending = NULL;
     if (w->budget > 0 && w->handoffs < HANDOFF_CAP)
       w->handoffs++; /* continues the current slice */
     else
@@ -832,18 +837,17 @@ int64_t hk_sched_run_det(hk_sched_t *s) {
 
 /* ---- readying -------------------------------------------------------- */
 
-void hk_sched_ready_next_owner(hk_worker_t *w, hk_task_t *t) {
+/* hk_sched_ready_next_owner (sched.h, inline) stores [t] in w->head.pending:
+** held back until the run returns (run_handoffs, run_det), which runs it at
+** once or publishes it; find_local publishes one readied outside a run.
+** Here a second task readied in the same run: the occupant it displaces
+** goes to the ring's tail now, as from run-next. */
+void hk_sched_ready_next_displace(hk_worker_t *w, hk_task_t *t) {
   assert(tls_self == w);
-  /* Held back until the run returns (run_handoffs, run_det), which runs it
-  ** at once or publishes it; find_local publishes one readied outside a
-  ** run. The occupant it displaces goes to the ring's tail now, as from
-  ** run-next. */
-  hk_task_t *old = w->pending;
-  w->pending = t;
-  if (old) {
-    push_local(w, old);
-    maybe_wake_local(w->sched);
-  }
+  hk_task_t *old = w->head.pending;
+  w->head.pending = t;
+  push_local(w, old);
+  maybe_wake_local(w->sched);
 }
 
 void hk_sched_ready_local_owner(hk_worker_t *w, hk_task_t *t) {

@@ -127,11 +127,30 @@ int64_t hk_sched_run_det(hk_sched_t *s);
 
 /* ---- Making a task runnable ------------------------------------------ */
 
+/* The first member of every (otherwise private) hk_worker_t: the part the
+** inline functions below use. Owner thread only. */
+typedef struct hk_worker_head {
+  /* Readied to run-next by the running task and not published yet: the
+  ** worker runs it when the run returns, or publishes it to run-next
+  ** (docs/scheduler.md, "Direct hand-off"). */
+  hk_task_t *pending;
+} hk_worker_head_t;
+
+/* hk_sched_ready_next_owner when run-next is occupied. Thread: owner. */
+void hk_sched_ready_next_displace(hk_worker_t *w, hk_task_t *t);
+
 /* Ready [t] into run-next of [w], from a task running on [w] (a woken
 ** receiver, a spawned child, a woken parent). The previous occupant moves
 ** to the tail of w's ring. Wakes a parked worker if none is searching.
+** Inline: a woken receiver's switch does one load and one store here.
 ** Ownership: the scheduler borrows [t] until it runs it. Thread: owner. */
-void hk_sched_ready_next_owner(hk_worker_t *w, hk_task_t *t);
+static inline void hk_sched_ready_next_owner(hk_worker_t *w, hk_task_t *t) {
+  hk_worker_head_t *h = (hk_worker_head_t *)(void *)w;
+  if (h->pending)
+    hk_sched_ready_next_displace(w, t);
+  else
+    h->pending = t;
+}
 
 /* Ready [t] at the tail of w's ring (work made runnable on a worker but
 ** not by the running task for immediate hand-off). Wakes a parked worker

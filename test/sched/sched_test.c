@@ -267,7 +267,7 @@ static hk_task_result_t run_two_next(hk_task_t *t, hk_worker_t *w,
   ring_after = hk_runq_len(&w->runq);
   /* During a run the run-next task waits in `pending` (published when the
   ** run returns, or run at once by a worker thread's hand-off). */
-  seen_next = w->pending ? w->pending : atomic_load(&w->runnext);
+  seen_next = w->head.pending ? w->head.pending : atomic_load(&w->runnext);
   return HK_TASK_DONE;
 }
 
