@@ -629,9 +629,8 @@ static hk_task_t *search(hk_worker_t *w) {
 }
 
 static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
-  int32_t budget = w->budget;
-  hk_task_result_t r = t->run(t, w, &budget);
-  w->budget = budget;
+  /* The run charges the worker's own field: no copy in and out. */
+  hk_task_result_t r = t->run(t, w, &w->budget);
   bump(&w->slices, 1);
   if (r == HK_TASK_YIELD) {
     push_local(w, t);
