@@ -393,7 +393,9 @@ static hk_envelope_t *envelope_or_fail(hk_vm_t *vm) {
 ** block (HK_ENV_IN_PAYLOAD): one allocation, one free with the receiver's
 ** heap, and one cache line fewer for the receiver to fetch. Returns NULL
 ** having failed the sender. */
-static hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v) {
+static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p, hk_vm_t *vm,
+                                                                    hk_proc_t *target,
+                                                                    hk_value_t v) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
   hk_envelope_t *env;
   int rc;
@@ -428,6 +430,21 @@ static hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target
     return NULL;
   }
   env->payload = m;
+  return env;
+}
+
+/* make_envelope_copy with its usual case inline: an immediate (Inc, an Int,
+** a pid) for a process of our own tree needs no copy and no check, only an
+** envelope from this thread's cache. */
+static inline hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target,
+                                           hk_value_t v) {
+  if (hk_is_obj(v) || (target && target->root_pid != p->root_pid))
+    return make_envelope_copy(p, vm, target, v);
+  hk_envelope_t *env = envelope_or_fail(vm);
+  if (env) {
+    env->aux[0] = v.tag;
+    env->aux[1] = v.as.u;
+  }
   return env;
 }
 
