@@ -448,7 +448,11 @@ static inline hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t 
   return env;
 }
 
-static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
+/* serve_send, inline in hk_vmproc_serve_now (every send of a process loop
+** goes through it: no call, no saved registers); serve() calls the
+** out-of-line copy. */
+static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_worker_t *w,
+                                                             hk_vm_t *vm, hk_value_t arg) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
     return fail(vm, "send_message: expected Pid * 'a");
@@ -497,9 +501,14 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   return complete(vm, hk_unit());
 }
 
+static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
+  return send_inline(p, w, vm, arg);
+}
+
 /* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
-** mid-push: yield). */
-static int try_take(hk_proc_t *p, hk_vm_t *vm) {
+** mid-push: yield). Inline in the two receives of a process loop (serve_now
+** and serve_receive); try_take is the out-of-line copy. */
+static inline __attribute__((always_inline)) int take_inline(hk_proc_t *p, hk_vm_t *vm) {
   hk_envelope_t *env;
   int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == -EBUSY) return -1;
@@ -528,6 +537,8 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) {
   hk_vm_safepoint(vm);
   return 1;
 }
+
+static int try_take(hk_proc_t *p, hk_vm_t *vm) { return take_inline(p, vm); }
 
 static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
@@ -563,6 +574,31 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
 ** other request, or a receive that must block or yield, returns false with
 ** nothing changed and goes through serve(). A VM not yet wrapped in a
 ** process (a spawned builtin applied at the child's start) has no user. */
+/* serve_now's send: one function with serve_send inside. */
+static __attribute__((noinline)) bool send_now(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
+  /* a closure sent may read a global set since (SPEC §6.4.3) */
+  if (export_globals(p, vm)) return false; /* serve() fails it */
+  send_inline(p, hk_sched_self(), vm, arg);
+  return true;
+}
+
+/* serve_now's spawn (a tail call from the dispatcher). */
+static __attribute__((noinline)) bool spawn_now(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg,
+                                                bool detached) {
+  serve_spawn(p, hk_sched_self(), vm, arg, detached);
+  return true;
+}
+
+/* serve_now's receive of a message found in the mailbox. */
+static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
+  int r = take_inline(p, vm);
+  vp_of(p)->pd.recv_empty = r == 0;
+  return r > 0;
+}
+
+/* A dispatcher that saves no registers: the receive that finds its mailbox
+** empty (every receive of a ping-pong or a ring) returns from here, and a
+** send or a take is a tail call. */
 bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   (void)ud;
   hk_proc_t *p = hk_vm_user(vm);
@@ -570,10 +606,7 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   switch (q->builtin) {
   case HK_B_self: complete(vm, hk_pid(hk_proc_pid(p))); return true;
-  case HK_B_send_message: /* a closure sent may read a global set since (SPEC §6.4.3) */
-    if (export_globals(p, vm)) return false; /* serve() fails it */
-    serve_send(p, hk_sched_self(), vm, q->arg);
-    return true;
+  case HK_B_send_message: return send_now(p, vm, q->arg);
   case HK_B_spawn:
   case HK_B_spawn_detached:
     /* A spawn never blocks and the caller goes on without yielding (SPEC
@@ -581,19 +614,15 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     ** which inside the slice only the interpreter knows: a fuel-limited
     ** parent spawns through serve(). */
     if (hk_vm_fuel_left(vm) != UINT64_MAX) return false;
-    serve_spawn(p, hk_sched_self(), vm, q->arg, q->builtin == HK_B_spawn_detached);
-    return true;
-  case HK_B_receive_message: {
+    return spawn_now(p, vm, q->arg, q->builtin == HK_B_spawn_detached);
+  case HK_B_receive_message:
     if (hk_proc_doomed(p)) return false;
     /* Empty (every receive of a ping-pong): straight to serve() and block. */
     if (hk_proc_recv_empty_owner(p)) {
       vp_of(p)->pd.recv_empty = true;
       return false;
     }
-    int r = try_take(p, vm);
-    vp_of(p)->pd.recv_empty = r == 0;
-    return r > 0;
-  }
+    return take_now(p, vm);
   default: return false;
   }
 }
