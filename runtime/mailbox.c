@@ -24,28 +24,6 @@ void hk_mailbox_init(hk_mailbox_t *mb) {
   mb->high_water = 0;
 }
 
-/* The exchange is acq_rel. Release: publishes n->next = NULL (and, for the
-** stub, nothing else) to the next producer, which writes n->next after its
-** own exchange. Acquire: pairs with the previous producer's (or the
-** consumer's stub push's, or the consumer's mark CAS's) release, so its
-** initialisation of prev->next happens before our store to it, and the
-** receiver's BLOCKED state store happens before we act on the mark. */
-static uintptr_t link_node(hk_mailbox_t *mb, hk_mnode_t *n) {
-  /* Relaxed: published by the release half of the exchange below. */
-  atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-  uintptr_t prev = atomic_exchange_explicit(&mb->tail, (uintptr_t)n,
-                                            memory_order_acq_rel);
-  /* Release: pairs with the consumer's acquire load of prev->next in
-  ** hk_mailbox_pop_owner, publishing everything written into the message
-  ** before the push (SPEC §6.13.2). */
-  atomic_store_explicit(&untag(prev)->next, n, memory_order_release);
-  return prev;
-}
-
-bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
-  return (link_node(mb, n) & MARK) != 0;
-}
-
 /* Consumer view of the tail, without the mark. Acquire pairs with the
 ** producers' exchange (we only compare the pointer; the node's contents are
 ** read after the acquire load of ->next). */
@@ -91,7 +69,7 @@ hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out) {
   if (tail_node(mb) != head) return HK_MPOP_BUSY;
   /* Put the stub behind head so head can leave. The tail is not the stub
   ** here, so it carries no mark and this push consumes none. */
-  link_node(mb, &mb->stub);
+  hk_mailbox_link_(mb, &mb->stub);
   next = atomic_load_explicit(&head->next, memory_order_acquire);
   if (next != NULL) return took(mb, head, next, out);
   return HK_MPOP_BUSY;

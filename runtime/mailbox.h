@@ -60,10 +60,33 @@ typedef enum hk_mmark {
 /* Initialises an empty, unmarked mailbox. Thread: any, before publishing. */
 void hk_mailbox_init(hk_mailbox_t *mb);
 
-/* Links [n] at the tail. Returns true when this push consumed the
-** empty-and-waiting mark: the caller must then wake the receiver (CAS on its
-** state, SPEC §10.2.3). Ownership: takes n. Thread: any. */
-bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n);
+/* Internal (the push, and the consumer's re-push of the stub): links [n]
+** and returns the previous tail word, mark included. The exchange is
+** acq_rel. Release: publishes n->next = NULL (and, for the stub, nothing
+** else) to the next producer, which writes n->next after its own exchange.
+** Acquire: pairs with the previous producer's (or the consumer's stub
+** push's, or the consumer's mark CAS's) release, so its initialisation of
+** prev->next happens before our store to it, and the receiver's BLOCKED
+** state store happens before we act on the mark. */
+static inline uintptr_t hk_mailbox_link_(hk_mailbox_t *mb, hk_mnode_t *n) {
+  /* Relaxed: published by the release half of the exchange below. */
+  atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
+  uintptr_t prev = atomic_exchange_explicit(&mb->tail, (uintptr_t)n, memory_order_acq_rel);
+  /* Release: pairs with the consumer's acquire load of prev->next in
+  ** hk_mailbox_pop_owner, publishing everything written into the message
+  ** before the push (SPEC §6.13.2). The low bit is the mark. */
+  hk_mnode_t *p = (hk_mnode_t *)(prev & ~(uintptr_t)1);
+  atomic_store_explicit(&p->next, n, memory_order_release);
+  return prev;
+}
+
+/* Links [n] at the tail (inline: one exchange and two stores). Returns true
+** when this push consumed the empty-and-waiting mark: the caller must then
+** wake the receiver (CAS on its state, SPEC §10.2.3). Ownership: takes n.
+** Thread: any. */
+static inline bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
+  return (hk_mailbox_link_(mb, n) & 1) != 0;
+}
 
 /* Takes the oldest node. Returns HK_MPOP_OK with *out owned by the caller,
 ** HK_MPOP_EMPTY, or HK_MPOP_BUSY (see above). Thread: owner. */
