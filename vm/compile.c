@@ -701,6 +701,14 @@ static bool self_tail_call(comp_t *c, const hk_expr_t *e, hk_expr_t *const *args
   for (uint32_t i = 0; i < n; i++)
     if (mask >> i & 1u) expr(c, args[i], false);
   c->cur = e->pos;
+  cfn_t *f = c->fn;
+  if (!mask && f->n && f->last == f->n - 1 && f->label != f->n && f->code[f->last] == hk_ins(HK_I_POP, 0)) {
+    /* `let val _ = send_message (next, x) in loop (a, b) end`: TLOOP drops
+    ** the value itself (it resets the stack), so the POP goes; the depth
+    ** does not grow, nothing being pushed after it. */
+    f->n--;
+    adjust(c, 0, 1);
+  }
   emit(c, HK_I_TLOOP, mask | n << 16);
   adjust(c, __builtin_popcount(mask), 0);
   return true;

@@ -118,6 +118,17 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   cr_assert_not_null(strstr(text, "TLOOP     3 0x2"), "only b changes: %s", text);
   cr_assert_not_null(strstr(text, "TCALLG    4 17"), "parameter 17 changes: %s", text);
   free(text);
+  /* `val _ = e` right before a TLOOP that changes nothing: TLOOP drops the
+  ** value, no POP; before one that changes an argument the POP stays. */
+  img = compile("fun spin (p, k) = if k = 0 then 0 else let val _ = println k in spin (p, k) end\n"
+                "fun down (p, k) = if k = 0 then 0 else let val _ = println k in down (p, k - 1) end\n"
+                "val _ = println (down (1, 2))\n");
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f1 = strstr(text, "function 1 spin"), *f2 = strstr(text, "function 2 down");
+  cr_assert(f1 && f2 && f1 < f2, "%s", text);
+  const char *pop = strstr(f1, "POP");
+  cr_assert(pop && pop > f2, "spin pops nothing, down does: %s", text);
+  free(text);
 }
 
 Test(vm_compile, unknown_closures_of_their_arity_are_called_without_allocating) {
