@@ -12,10 +12,6 @@
 
 #include <stddef.h>
 
-#define MARK ((uintptr_t)1)
-
-static hk_mnode_t *untag(uintptr_t t) { return (hk_mnode_t *)(t & ~MARK); }
-
 void hk_mailbox_init(hk_mailbox_t *mb) {
   atomic_init(&mb->stub.next, NULL);
   atomic_init(&mb->tail, (uintptr_t)&mb->stub);
@@ -28,7 +24,7 @@ void hk_mailbox_init(hk_mailbox_t *mb) {
 ** producers' exchange (we only compare the pointer; the node's contents are
 ** read after the acquire load of ->next). */
 static hk_mnode_t *tail_node(hk_mailbox_t *mb) {
-  return untag(atomic_load_explicit(&mb->tail, memory_order_acquire));
+  return hk_mailbox_untag_(atomic_load_explicit(&mb->tail, memory_order_acquire));
 }
 
 static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
@@ -89,16 +85,16 @@ hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb) {
   ** before this call) happens before that producer's wake-up CAS.
   ** Acquire on failure: a producer's node is then read after pop's own
   ** acquire loads anyway; acquire keeps the reasoning local. */
-  if (atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub | MARK,
+  if (atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub | HK_MAILBOX_MARK,
                                               memory_order_acq_rel,
                                               memory_order_acquire))
     return HK_MMARK_SET;
-  return expect == (stub | MARK) ? HK_MMARK_SET : HK_MMARK_NONEMPTY;
+  return expect == (stub | HK_MAILBOX_MARK) ? HK_MMARK_SET : HK_MMARK_NONEMPTY;
 }
 
 bool hk_mailbox_unmark_owner(hk_mailbox_t *mb) {
   uintptr_t stub = (uintptr_t)&mb->stub;
-  uintptr_t expect = stub | MARK;
+  uintptr_t expect = stub | HK_MAILBOX_MARK;
   /* Relaxed: removing our own mark publishes nothing; if a producer got
   ** there first the CAS fails and that producer's wake is spurious. */
   return atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub,

@@ -60,6 +60,14 @@ typedef enum hk_mmark {
 /* Initialises an empty, unmarked mailbox. Thread: any, before publishing. */
 void hk_mailbox_init(hk_mailbox_t *mb);
 
+/* The low bit of the tail word: the empty-and-waiting mark. */
+#define HK_MAILBOX_MARK ((uintptr_t)1)
+
+/* The node of tail word [t], without the mark. */
+static inline hk_mnode_t *hk_mailbox_untag_(uintptr_t t) {
+  return (hk_mnode_t *)(t & ~HK_MAILBOX_MARK);
+}
+
 /* Internal (the push, and the consumer's re-push of the stub): links [n]
 ** and returns the previous tail word, mark included. The exchange is
 ** acq_rel. Release: publishes n->next = NULL (and, for the stub, nothing
@@ -74,9 +82,8 @@ static inline uintptr_t hk_mailbox_link_(hk_mailbox_t *mb, hk_mnode_t *n) {
   uintptr_t prev = atomic_exchange_explicit(&mb->tail, (uintptr_t)n, memory_order_acq_rel);
   /* Release: pairs with the consumer's acquire load of prev->next in
   ** hk_mailbox_pop_owner, publishing everything written into the message
-  ** before the push (SPEC §6.13.2). The low bit is the mark. */
-  hk_mnode_t *p = (hk_mnode_t *)(prev & ~(uintptr_t)1);
-  atomic_store_explicit(&p->next, n, memory_order_release);
+  ** before the push (SPEC §6.13.2). */
+  atomic_store_explicit(&hk_mailbox_untag_(prev)->next, n, memory_order_release);
   return prev;
 }
 
@@ -85,7 +92,7 @@ static inline uintptr_t hk_mailbox_link_(hk_mailbox_t *mb, hk_mnode_t *n) {
 ** wake the receiver (CAS on its state, SPEC §10.2.3). Ownership: takes n.
 ** Thread: any. */
 static inline bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
-  return (hk_mailbox_link_(mb, n) & 1) != 0;
+  return (hk_mailbox_link_(mb, n) & HK_MAILBOX_MARK) != 0;
 }
 
 /* Takes the oldest node. Returns HK_MPOP_OK with *out owned by the caller,
