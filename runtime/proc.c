@@ -69,42 +69,35 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
 }
 #define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
 
-/* Quiescence accounting: [dr] to runnable, [dw] to waiting (wrapping). Every
-** block and wake does this: one look at the thread's shard for all three. */
-static inline void account(hk_procs_t *P, int dr, int dw) {
-  hk_pcounters_t *c = tls_counters;
-  if (!c) {
-    if (dr) COUNT(P, runnable, (uint64_t)(int64_t)dr);
-    if (dw) COUNT(P, waiting, (uint64_t)(int64_t)dw);
-    COUNT(P, epoch, 1);
-    return;
-  }
-  if (dr) bump_own(&c->runnable, (uint64_t)(int64_t)dr);
-  if (dw) bump_own(&c->waiting, (uint64_t)(int64_t)dw);
-  bump_own(&c->epoch, 1);
+/* Quiescence accounting (proc.h, hk_pcounters_t.up/down): a block or a
+** wake is one add, COUNT(P, up or down, quiet_unit(state)). */
+static inline uint64_t quiet_unit(uint32_t state) {
+  return (state & (HK_WAIT_RECV | HK_WAIT_CHILD)) ? 1 + HK_QUIET_JOIN : 1;
 }
 
-static bool is_join_wait(uint32_t state) {
-  return (state & (HK_WAIT_RECV | HK_WAIT_CHILD)) != 0;
-}
-
-static void sum_shard(hk_pcounters_t *c, uint64_t *r, uint64_t *w, uint64_t *e) {
-  /* Relaxed: the two-pass comparison of the epochs detects a change. */
-  *e += atomic_load_explicit(&c->epoch, memory_order_acquire);
-  *r += atomic_load_explicit(&c->runnable, memory_order_relaxed);
-  *w += atomic_load_explicit(&c->waiting, memory_order_relaxed);
+static void sum_shard(hk_pcounters_t *c, uint64_t *up, uint64_t *down) {
+  /* Acquire, like the epoch these two replaced; the two-pass comparison
+  ** is what detects a change. */
+  *up += atomic_load_explicit(&c->up, memory_order_acquire);
+  *down += atomic_load_explicit(&c->down, memory_order_acquire);
 }
 
 bool hk_procs_quiescence(hk_procs_t *P, hk_pcounters_t *const *shards, size_t n,
                          uint64_t *runnable, uint64_t *waiting) {
-  uint64_t r[2] = {0, 0}, w[2] = {0, 0}, e[2] = {0, 0};
+  uint64_t up[2] = {0, 0}, down[2] = {0, 0};
   for (int pass = 0; pass < 2; pass++) {
-    for (size_t i = 0; i < n; i++) sum_shard(shards[i], &r[pass], &w[pass], &e[pass]);
-    sum_shard(&P->shared, &r[pass], &w[pass], &e[pass]);
+    for (size_t i = 0; i < n; i++) sum_shard(shards[i], &up[pass], &down[pass]);
+    sum_shard(&P->shared, &up[pass], &down[pass]);
   }
-  *runnable = r[1];
-  *waiting = w[1];
-  return e[0] == e[1] && r[0] == r[1] && w[0] == w[1];
+  /* d = runnable - waiting * HK_QUIET_JOIN (mod 2^64), and both counts
+  ** are below 2^32 (processes that exist). */
+  uint64_t d = up[1] - down[1];
+  *runnable = d & (HK_QUIET_JOIN - 1);
+  *waiting = (uint32_t)(0u - (uint32_t)(d >> 32));
+  /* Every shard's fields only grow (by at least 1 per event), so equal
+  ** sums mean no shard changed between its two reads: the reads share an
+  ** instant. Coming back to a sum takes over 2^31 events between passes. */
+  return up[0] == up[1] && down[0] == down[1];
 }
 
 static void count_max(hk_procs_t *P, uint64_t v) {
@@ -444,7 +437,7 @@ int hk_proc_new(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t **out
 }
 
 void hk_proc_start(hk_proc_t *p, hk_worker_t *w) {
-  account(p->procs, +1, 0);
+  COUNT(p->procs, up, 1);
   p->procs->ops->ready(p->procs->ops->ud, p, w);
 }
 
@@ -483,7 +476,7 @@ bool hk_proc_wake(hk_proc_t *p, uint32_t reasons, hk_worker_t *w) {
     if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNABLE | (s & HK_PS_DOOMED),
                                               memory_order_acq_rel,
                                               memory_order_acquire)) {
-      account(p->procs, +1, is_join_wait(s) ? -1 : 0);
+      COUNT(p->procs, up, quiet_unit(s));
       p->procs->ops->ready(p->procs->ops->ud, p, w);
       return true;
     }
@@ -517,7 +510,7 @@ void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
                                                 HK_PS_RUNNABLE | HK_PS_CANCEL | (s & HK_PS_DOOMED),
                                                 memory_order_acq_rel,
                                                 memory_order_acquire)) {
-        account(p->procs, +1, is_join_wait(s) ? -1 : 0);
+        COUNT(p->procs, up, quiet_unit(s));
         p->procs->ops->ready(p->procs->ops->ud, p, w);
         return;
       }
@@ -709,12 +702,12 @@ static block_t block(hk_proc_t *p) {
     ** happens before p runs again on any worker. */
     /* Account first: after the CAS p belongs to its waker, whose +1 must
     ** not be seen before our -1 in the same shard sum. */
-    account(p->procs, -1, is_join_wait(reason) ? +1 : 0);
+    COUNT(p->procs, down, quiet_unit(reason));
     if (atomic_compare_exchange_strong_explicit(&p->state, &cur, HK_PS_BLOCKED | reason,
                                                 memory_order_release,
                                                 memory_order_acquire))
       return BLOCK_SLEEP;
-    account(p->procs, +1, is_join_wait(reason) ? -1 : 0);
+    COUNT(p->procs, up, quiet_unit(reason));
     /* A waker (WOKEN) or a canceller (CANCEL) came while we armed. */
   }
   /* Condition met or woken while arming: RUNNING again, keeping CANCEL.
@@ -774,7 +767,7 @@ static bool take_blocked(hk_proc_t *p) {
     if (atomic_compare_exchange_weak_explicit(&p->state, &s, HK_PS_RUNNING | HK_PS_CANCEL,
                                               memory_order_acq_rel,
                                               memory_order_acquire)) {
-      account(p->procs, +1, is_join_wait(s) ? -1 : 0);
+      COUNT(p->procs, up, quiet_unit(s));
       return true;
     }
   }
@@ -828,7 +821,7 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
   hk_procs_t *P = p->procs;
   publish_outcome(p, out, payload, w);
   drain(p);
-  account(P, -1, 0);
+  COUNT(P, down, 1);
   release_slot(P);
   count_ended(P);
   hk_proc_unref(p); /* the live reference */

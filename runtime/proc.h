@@ -87,18 +87,23 @@ typedef enum hk_outcome {
   HK_OUT_CANCELLED /* payload: NULL */
 } hk_outcome_t;
 
+/* The weight of a receive or join wait in hk_pcounters_t.up/down. */
+#define HK_QUIET_JOIN ((uint64_t)1 << 32)
+
 /* Per-thread counters (SPEC §10.9). Each shard is written by one thread
 ** (relaxed store of its own load + n) and read by anyone (relaxed). */
 typedef struct hk_pcounters {
   _Atomic uint64_t sent, received, dropped, spawns;
   _Atomic uint64_t created, done, failed, cancelled;
   _Atomic uint64_t detached_failed, mailbox_high, gc_runs;
-  /* Quiescence (SPEC §10.8), summed over every shard: RUNNABLE + RUNNING
-  ** processes (+1 by whoever readies one, -1 by the worker that blocks or
-  ** ends it), processes blocked in a receive or a join (+1 at the block,
-  ** -1 by the waker), and an epoch bumped by each change. Differences of
-  ** wrapping unsigned counts: only the sums mean anything. */
-  _Atomic uint64_t runnable, waiting, epoch;
+  /* Quiescence (SPEC §10.8): two counts that only grow, one add each per
+  ** event. [up]: +1 by whoever readies a process (a start, a wake), plus
+  ** HK_QUIET_JOIN when the wake ends a receive or a join; [down]: +1 by
+  ** the worker that blocks or ends one, plus HK_QUIET_JOIN when it blocks
+  ** in a receive or a join. Summed over every shard, up - down is
+  ** runnable - waiting * HK_QUIET_JOIN (mod 2^64): hk_procs_quiescence
+  ** splits it. Growing only, equal sums read twice are a snapshot. */
+  _Atomic uint64_t up, down;
   /* Processes that finished terminating (+1 where [created] has its +1's
   ** counterpart): without a process limit, the number of processes that
   ** exist is the sum of created - ended over every shard, so spawn and
