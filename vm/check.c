@@ -218,6 +218,29 @@ __attribute__((format(printf, 3, 4))) static _Noreturn void fail(ck_t *c, hk_pos
 static hk_type_t *fresh(ck_t *c) { return hk_types_var(&c->T, false); }
 static hk_type_t *prim(ck_t *c, hk_tcon_t k) { return hk_types_prim(&c->T, k); }
 
+/* True when [a] and [b] are headed by different datatypes of one name. */
+static bool same_name_datatypes(hk_type_t *a, hk_type_t *b) {
+  a = hk_type_resolve(a);
+  b = hk_type_resolve(b);
+  return a->kind == HK_TYPE_CON && a->con == HK_TC_DATA && b->kind == HK_TYPE_CON &&
+         b->con == HK_TC_DATA && a->dt != b->dt && strcmp(a->dt->name, b->dt->name) == 0;
+}
+
+/* Writes to [buf] " (the prelude's)" or " (declared at FILE:LINE:COL)" for
+** a datatype-headed [t], "" otherwise. */
+static void whose_type(ck_t *c, hk_type_t *t, char *buf, size_t size) {
+  t = hk_type_resolve(t);
+  buf[0] = '\0';
+  if (t->kind != HK_TYPE_CON || t->con != HK_TC_DATA) return;
+  hk_pos_t p = t->dt->pos;
+  if (p.line == 0)
+    snprintf(buf, size, " (the prelude's)");
+  else if (c->src && p.file < c->src->n)
+    snprintf(buf, size, " (declared at %.256s:%u:%u)", c->src->items[p.file].path, p.line, p.col);
+  else
+    snprintf(buf, size, " (declared at %u:%u)", p.line, p.col);
+}
+
 static _Noreturn void report_tyerr(ck_t *c, const hk_tyerr_t *err, hk_pos_t pos) {
   hk_tprinter_t P;
   hk_tprinter_init(&P, &c->T);
@@ -233,6 +256,16 @@ static _Noreturn void report_tyerr(ck_t *c, const hk_tyerr_t *err, hk_pos_t pos)
   const char *a = hk_tprinter_print(&P, err->expected);
   const char *b = hk_tprinter_print(&P, err->found);
   hk_tprinter_fini(&P);
+  if (same_name_datatypes(err->expected, err->found)) {
+    /* Two datatypes of one name: a prelude type and the program's
+    ** declaration that hides it (SPEC §3.1.2: no other name can be
+    ** declared twice). "expected failure, found failure" would not say
+    ** which is which. */
+    char wa[320], wb[320];
+    whose_type(c, err->expected, wa, sizeof wa);
+    whose_type(c, err->found, wb, sizeof wb);
+    fail(c, pos, "type mismatch: expected %s%s, found %s%s", a, wa, b, wb);
+  }
   fail(c, pos, "type mismatch: expected %s, found %s", a, b);
 }
 
