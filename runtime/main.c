@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,16 +39,26 @@ static int usage_error(const char *fmt, const char *arg) {
   return 2;
 }
 
-/* Parses a decimal integer in [lo, hi]; returns 0 or -1. */
-static int parse_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out) {
+/* Parses a decimal integer of at least [lo]. One above [hi] is -1, or [hi]
+** itself when [saturate]: the options whose SPEC range has no upper bound
+** (--fuel N >= 0, ...) take any integer, and one past what the runtime can
+** count (2^64 - 1 objects, 2^32 - 1 reductions) is a limit never reached.
+** Returns 0 or -1. */
+static int parse_uint(const char *s, uint64_t lo, uint64_t hi, bool saturate, uint64_t *out) {
   if (!s || !*s) return -1;
   uint64_t v = 0;
+  bool over = false;
   for (const char *p = s; *p; p++) {
     if (*p < '0' || *p > '9') return -1;
-    if (v > (UINT64_MAX - 9) / 10) return -1;
-    v = v * 10 + (uint64_t)(*p - '0');
+    uint64_t d = (uint64_t)(*p - '0');
+    if (v > (UINT64_MAX - d) / 10) over = true;
+    else v = v * 10 + d;
   }
-  if (v < lo || v > hi) return -1;
+  if (over || v > hi) {
+    if (!saturate) return -1;
+    v = hi;
+  }
+  if (v < lo) return -1;
   *out = v;
   return 0;
 }
@@ -132,20 +143,20 @@ static int parse_run_options(int argc, char **argv, run_opts_t *o) {
     }
     uint64_t v;
     if (strcmp(name, "--workers") == 0) {
-      if (parse_uint(val, 1, 1024, &v)) return -usage_error("--workers expects an integer between 1 and 1024%s", "");
+      if (parse_uint(val, 1, 1024, false, &v)) return -usage_error("--workers expects an integer between 1 and 1024%s", "");
       o->cfg.workers = (unsigned)v;
     } else if (strcmp(name, "--reductions") == 0) {
-      if (parse_uint(val, 1, UINT32_MAX, &v)) return -usage_error("--reductions expects an integer of at least 1%s", "");
+      if (parse_uint(val, 1, UINT32_MAX, true, &v)) return -usage_error("--reductions expects an integer of at least 1%s", "");
       o->cfg.reductions = (uint32_t)v;
     } else if (strcmp(name, "--fuel") == 0) {
-      if (parse_uint(val, 0, UINT64_MAX, &v)) return -usage_error("--fuel expects a non-negative integer%s", "");
+      if (parse_uint(val, 0, UINT64_MAX, true, &v)) return -usage_error("--fuel expects a non-negative integer%s", "");
       o->cfg.fuel = v;
       o->cfg.fuel_limited = true; /* --fuel 0 is a budget of zero */
     } else if (strcmp(name, "--max-heap") == 0) {
-      if (parse_uint(val, 1, UINT64_MAX, &v)) return -usage_error("--max-heap expects an integer of at least 1%s", "");
+      if (parse_uint(val, 1, UINT64_MAX, true, &v)) return -usage_error("--max-heap expects an integer of at least 1%s", "");
       o->cfg.max_heap = v;
     } else if (strcmp(name, "--max-processes") == 0) {
-      if (parse_uint(val, 1, UINT64_MAX, &v)) return -usage_error("--max-processes expects an integer of at least 1%s", "");
+      if (parse_uint(val, 1, UINT64_MAX, true, &v)) return -usage_error("--max-processes expects an integer of at least 1%s", "");
       o->cfg.max_processes = v;
     } else if (strcmp(name, "--fs-root") == 0) {
       struct stat st;
