@@ -91,6 +91,49 @@ Test(vm_interp, direct_call_closure_call_and_partial_application) {
   hk_image_free(img);
 }
 
+/* Reductions of main: CONST 0; CONST 1; EQ; RET over two strings of [na]
+** and [nb] bytes, the second differing in its last byte when [differ]. */
+static uint64_t string_eq_reductions(size_t na, size_t nb, bool differ, bool *eq) {
+  char a[256], b[256];
+  memset(a, 'x', sizeof a);
+  memset(b, 'x', sizeof b);
+  if (differ) b[nb - 1] = 'y';
+  hk_image_t *img = tc_image(1, 0);
+  img->consts = hk_arena_alloc(img->mem, 2 * sizeof *img->consts);
+  cr_assert_eq(hk_image_string(img, a, na, &img->consts[0]), 0);
+  cr_assert_eq(hk_image_string(img, b, nb, &img->consts[1]), 0);
+  img->nconsts = 2;
+  static const uint32_t code[] = {I(CONST, 0), I(CONST, 1), I(EQ, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 2, code, 4);
+  hk_run_t st;
+  hk_vm_t *vm = run_main(img, NULL, &st, 2000);
+  cr_assert_eq(st, HK_RUN_DONE);
+  *eq = hk_vm_result(vm).as.u != 0;
+  hk_vm_stats_t s;
+  hk_vm_get_stats(vm, &s);
+  hk_vm_free(vm);
+  hk_image_free(img);
+  return s.reductions;
+}
+
+/* SPEC 6.10.1: string equality costs 1 + (1 + n) / 64 reductions for equal
+** lengths n (work: the pair and its bytes), 1 when the lengths differ. */
+Test(vm_interp, string_equality_charges_its_bytes) {
+  bool eq;
+  cr_assert_eq(string_eq_reductions(62, 62, false, &eq), 4);
+  cr_assert(eq);
+  cr_assert_eq(string_eq_reductions(63, 63, false, &eq), 5);
+  cr_assert(eq);
+  cr_assert_eq(string_eq_reductions(63, 63, true, &eq), 5);
+  cr_assert(!eq);
+  cr_assert_eq(string_eq_reductions(200, 200, true, &eq), 4 + 201 / 64);
+  cr_assert(!eq);
+  cr_assert_eq(string_eq_reductions(200, 199, false, &eq), 4);
+  cr_assert(!eq);
+  cr_assert_eq(string_eq_reductions(16, 16, true, &eq), 4);
+  cr_assert(!eq);
+}
+
 static void expect_failure(const uint32_t *code, uint32_t n, const char *msg) {
   hk_image_t *img = tc_image(1, 0);
   hk_value_t s;
