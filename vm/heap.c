@@ -1116,8 +1116,41 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
   return copy_out(vm, v, max_objects, 0, out, NULL, false);
 }
 
+/* A tuple whose components are scalars or static objects (fanin's
+** (i, literal), most protocol messages): flat_copy's result without its
+** generic object walk (obj_vals, obj_size) or copy_out's cases: one object,
+** so never over a limit (>= 1) and no charge. Returns 0 (*out, *roomp
+** set), 1 (not such a tuple), -ENOMEM. */
+static inline int flat_tuple_copy(hk_value_t v, size_t room, hk_chunk_t **out, void **roomp) {
+  const hk_tuple_t *t = (const hk_tuple_t *)(const void *)v.as.o;
+  uint32_t n = t->h.n;
+  if (t->h.flags & HK_OBJ_STATIC) return 1; /* shared, not copied: copy_out */
+  for (uint32_t i = 0; i < n; i++)
+    if (t->items[i].tag >= HK_T__OBJ && !(t->items[i].as.o->flags & HK_OBJ_STATIC)) return 1;
+  size_t used = sizeof(hk_value_t) + sizeof *t + (size_t)n * sizeof(hk_value_t);
+  size_t at = room_at(used, room);
+  hk_chunk_t *c = block_alloc(at + room);
+  if (!c) return -ENOMEM;
+  hk_tuple_t *copy = (hk_tuple_t *)(void *)(c->data + sizeof(hk_value_t));
+  copy->h = t->h;
+  copy->h.flags = 0;
+  for (uint32_t i = 0; i < n; i++) copy->items[i] = t->items[i];
+  *(hk_value_t *)(void *)c->data = hk_obj_value(&copy->h);
+  c->used = used;
+  c->objects = 1;
+  *out = c;
+  *roomp = room ? c->data + at : NULL;
+  return 0;
+}
+
 int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
                            hk_msg_t **out, void **roomp) {
+  if (v.tag == HK_T_TUPLE) {
+    hk_chunk_t *c;
+    int rc = flat_tuple_copy(v, room, &c, roomp);
+    if (rc == 0) *out = (hk_msg_t *)(void *)c;
+    if (rc <= 0) return rc;
+  }
   return copy_out(vm, v, max_objects, room, out, roomp, true);
 }
 

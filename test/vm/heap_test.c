@@ -531,3 +531,50 @@ Test(vm_heap, flat_messages_copy_one_object) {
   cr_assert_neq(s2.as.o, str.as.o);
   hk_vm_free(other);
 }
+
+/* A send's copy of a tuple of scalars and literals (hk_value_copy_out_room's
+** flat tuple path): one object, the literal shared, the room 16-aligned
+** after the tuple inside the same block; a heap string inside still takes
+** the general path (two objects, the string copied). */
+Test(vm_heap, flat_tuple_send_copy_with_room) {
+  hk_value_t lit, str, t, t2;
+  cr_assert_eq(hk_image_string(img, "0123456789abcdef", 16, &lit), 0);
+  cr_assert_eq(hk_alloc_string(vm, "heap", 4, &str), 0);
+  hk_value_t items[3] = {hk_int(-5), lit, hk_bool(true)};
+  cr_assert_eq(hk_alloc_tuple(vm, 3, items, &t), 0);
+  hk_msg_t *m;
+  void *room;
+  cr_assert_eq(hk_value_copy_out_room(vm, t, 0, 48, &m, &room), 0);
+  cr_assert_eq(hk_msg_objects(m), 1);
+  cr_assert_not_null(room);
+  cr_assert_eq((uintptr_t)room % 16, 0);
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  cr_assert_geq((const unsigned char *)room, c->data + c->used, "the room follows the copy");
+  cr_assert_leq((const unsigned char *)room + 48, c->data + c->size, "the room is in the block");
+  memset(room, 0xa5, 48); /* the caller's to write (ASan checks the bounds) */
+  hk_value_t with_heap[2] = {str, hk_int(3)};
+  cr_assert_eq(hk_alloc_tuple(vm, 2, with_heap, &t2), 0);
+  hk_msg_t *m2;
+  void *room2;
+  cr_assert_eq(hk_value_copy_out_room(vm, t2, 0, 32, &m2, &room2), 0);
+  cr_assert_eq(hk_msg_objects(m2), 2);
+  hk_vm_t *other;
+  cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(other), 0);
+  cr_assert_eq(hk_vm_adopt(other, m, &other->globals[0]), 0);
+  cr_assert_eq(hk_vm_adopt(other, m2, &other->globals[1]), 0);
+  cr_assert_eq(hk_heap_collect(other), 0);
+  cr_assert_eq(other->heap.nobjects, 3);
+  hk_value_t g = other->globals[0];
+  cr_assert_eq(g.tag, HK_T_TUPLE);
+  cr_assert_eq(hk_tuple_len(g), 3);
+  cr_assert_neq(g.as.o, t.as.o);
+  cr_assert_eq(g.as.o->flags, 0, "a heap object of the receiver");
+  cr_assert_eq(hk_as_int(hk_tuple_at(g, 0)), -5);
+  cr_assert_eq(hk_tuple_at(g, 1).as.o, lit.as.o, "a literal stays shared");
+  cr_assert_eq(hk_tuple_at(g, 2).as.u, 1);
+  hk_value_t s2 = hk_tuple_at(other->globals[1], 0);
+  cr_assert_neq(s2.as.o, str.as.o);
+  cr_assert_eq(memcmp(hk_str_data(s2), "heap", 4), 0);
+  hk_vm_free(other);
+}
