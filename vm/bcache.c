@@ -19,10 +19,6 @@ static size_t class_bytes(uint32_t k) {
   return SMALL_MAX + (size_t)(k - NSMALL + 1) * LARGE_STEP;
 }
 
-size_t hk_bcache_class_size(size_t size) {
-  return size > HK_BCACHE_MAX ? size : class_bytes(class_of(size));
-}
-
 /* Blocks of a multiple of 64 bytes are 64-byte aligned (a process record
 ** is laid out in cache lines, runtime/proc.h), the others 16-byte. */
 static void *aligned(size_t bytes) {

@@ -25,9 +25,6 @@
 /* Largest size served from the cache (larger ones are plain malloc). */
 #define HK_BCACHE_MAX 2048u
 
-/* The size a request of [size] bytes really gets (its class): 16-byte
-** steps up to 256, then 64-byte steps. */
-size_t hk_bcache_class_size(size_t size);
 /* The out-of-line halves of hk_bcache_alloc and hk_bcache_free below (any
 ** size; the inline functions handle a thread's own list and come here when
 ** it is empty or full). */
@@ -59,6 +56,16 @@ void hk_bcache_free_slow(void *p, size_t size);
 static inline uint32_t hk_bcache_class(size_t size) {
   if (size <= HK_BCACHE_SMALL_MAX) return size ? (uint32_t)((size - 1) / HK_BCACHE_SMALL_STEP) : 0;
   return HK_BCACHE_NSMALL + (uint32_t)((size - HK_BCACHE_SMALL_MAX - 1) / HK_BCACHE_LARGE_STEP);
+}
+
+/* The size a request of [size] bytes really gets (its class): 16-byte
+** steps up to 256, then 64-byte steps (256 is a multiple of 64); above
+** HK_BCACHE_MAX, [size]. Inline: every message block asks it. */
+static inline size_t hk_bcache_class_size(size_t size) {
+  if (size > HK_BCACHE_MAX) return size;
+  _Static_assert(HK_BCACHE_SMALL_MAX % HK_BCACHE_LARGE_STEP == 0, "large classes start aligned");
+  size_t step = size <= HK_BCACHE_SMALL_MAX ? HK_BCACHE_SMALL_STEP : HK_BCACHE_LARGE_STEP;
+  return size ? (size + step - 1) & ~(step - 1) : HK_BCACHE_SMALL_STEP;
 }
 
 #if HK_BCACHE_ON

@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include "test/vm/core_util.h"
+#include "vm/bcache.h"
 
 static hk_image_t *img;
 static hk_vm_t *vm;
@@ -577,4 +578,13 @@ Test(vm_heap, flat_tuple_send_copy_with_room) {
   cr_assert_neq(s2.as.o, str.as.o);
   cr_assert_eq(memcmp(hk_str_data(s2), "heap", 4), 0);
   hk_vm_free(other);
+}
+
+/* Block size classes: 16-byte steps to 256, 64-byte steps to 2048, then
+** the size itself. */
+Test(vm_heap, block_size_classes) {
+  static const size_t in[] = {0, 1, 16, 17, 255, 256, 257, 320, 321, 2047, 2048, 2049, 5000};
+  static const size_t out[] = {16, 16, 16, 32, 256, 256, 320, 320, 384, 2048, 2048, 2049, 5000};
+  for (size_t i = 0; i < sizeof in / sizeof in[0]; i++)
+    cr_assert_eq(hk_bcache_class_size(in[i]), out[i], "class of %zu", in[i]);
 }
