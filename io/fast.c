@@ -100,7 +100,11 @@ static int carry(hk_io_t *io, hk_io_claim_t *cl, hk_io_req_t *r, void *ctx,
   r->poll_first = cl->poll_first;
   hk_io_claim_t keep = *cl;
   cl->fast = NULL; /* the request has the unit now */
-  int rc = hk_io_submit(io, r, token);
+  /* A receive after a send (no claim was tried) need not wake the I/O
+  ** thread while the socket's multishot receive waits for the peer. */
+  int rc = keep.poll_first && keep.fast
+               ? hk_io_submit_recv(io, r, keep.fast, token)
+               : hk_io_submit(io, r, token);
   if (rc < 0) leave(io, &keep); /* stopping: r is freed */
   return rc;
 }

@@ -711,6 +711,30 @@ static void rx_unit_give(hk_sockio_t *s) {
                             memory_order_release);
 }
 
+/* hk_sockfast_t.rx_idle: 1 while [s]'s receive state is an armed
+** multishot receive with nothing buffered, latched or cancelled, so that
+** only its next completion (which wakes this thread by itself) can serve a
+** receive. Stored only when it changes; seq_cst, and a clear is followed
+** by a full fence: a submitter pushes its receive, then (full fence) loads
+** the flag, and skips the wake-up only if it reads 1. If that 1 was
+** overwritten by a clear later in the total order, this thread's next look
+** at the queue (take_requests, the sleep check: seq_cst, always before it
+** waits again) comes after the push and finds the receive; otherwise the
+** state is still idle and the arrival's completion wakes us. */
+static void rx_idle_store(hk_sockio_t *s, bool idle) {
+  if (s->rx_idle == idle || !s->fast) return;
+  s->rx_idle = idle;
+  atomic_store_explicit(&s->fast->rx_idle, idle, memory_order_seq_cst);
+  if (!idle) HK_IO_FULL_FENCE();
+}
+
+static void rx_idle_update(hk_sockio_t *s) {
+  rx_idle_store(s, !s->closing && s->rx.busy &&
+                       s->rx.kind == HK_PRIM_RECV_MULTI && !s->rx.cancelled &&
+                       s->rxlen == 0 && !s->eof && !s->rxerr &&
+                       !s->held[HK_FAST_RECV]);
+}
+
 /* Append [n] received bytes to [s]'s buffer (no single receive is in
 ** flight into it: only a multishot's bytes are appended). */
 static void rx_append(hk_sockio_t *s, const char *d, size_t n) {
@@ -731,6 +755,7 @@ static void rx_append(hk_sockio_t *s, const char *d, size_t n) {
 ** then held back by the kernel's buffers, as with single receives). */
 static void rxm_more(hk_io_t *io, hk_prim_t *p, const char *d, size_t n) {
   hk_sockio_t *s = p->owner;
+  rx_idle_store(s, false); /* before anything can serve a receive */
   if (s->closing || n == 0) return; /* a closing socket's bytes are dropped */
   s->rxm_got = true;
   rx_append(s, d, n);
@@ -740,6 +765,7 @@ static void rxm_more(hk_io_t *io, hk_prim_t *p, const char *d, size_t n) {
 
 static void rxm_done(hk_io_t *io, hk_prim_t *p, int res) {
   hk_sockio_t *s = p->owner;
+  rx_idle_store(s, false);
   s->busy--;
   if (res == -EINVAL && !s->rxm_got) {
     io->multishot = false; /* the kernel refused it: single receives */
@@ -824,7 +850,14 @@ static void rx_start(hk_io_t *io, hk_sockio_t *s, hk_prim_kind_t kind, void *buf
   hk_io_prim_start(io, p);
 }
 
+static void recv_pump_(hk_io_t *io, hk_sockio_t *s);
+
 static void recv_pump(hk_io_t *io, hk_sockio_t *s) {
+  recv_pump_(io, s);
+  rx_idle_update(s);
+}
+
+static void recv_pump_(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
   if (s->held[HK_FAST_RECV]) return;
   while ((r = s->recvs.head) && !s->closing) {
@@ -884,6 +917,7 @@ static void fail_queue(hk_io_t *io, hk_reqq_t *q) {
 static void close_begin(hk_io_t *io, hk_sockio_t *s) {
   if (!s->closing) {
     s->closing = true;
+    rx_idle_store(s, false);
     for (int d = 0; d < 2 && s->fast; d++) {
       /* A unit kept forever: no claim after this. Acquire: pairs with
       ** the release of a claim that ended before; one still active
@@ -1263,17 +1297,25 @@ void hk_io_wake(hk_io_t *io) {
   (void)n; /* EAGAIN: the counter is already non-zero, a wake is due */
 }
 
-void hk_io_push(hk_io_t *io, hk_io_req_t *r) {
+/* Push [r]; then, unless [idle] (a socket's hk_sockfast_t) says its
+** armed multishot receive will wake the I/O thread anyway, wake it if it
+** sleeps. [r] may be gone once pushed. */
+static void push_maybe_wake(hk_io_t *io, hk_io_req_t *r, hk_sockfast_t *idle) {
   hk_mpsc_push_mpsc(&io->queue, &r->qnode);
   /* Sleep hand-off, producer side: the seq_cst exchange in the push, a
   ** full fence, then load sleeping. Pairs with the store-fence-load in
   ** loop(). The exchange on sleeping makes one producer per sleep write
-  ** the eventfd. */
+  ** the eventfd. The load of rx_idle is the same pattern against the
+  ** I/O thread's clear of it (rx_idle_store). */
   HK_IO_FULL_FENCE();
+  if (idle && atomic_load_explicit(&idle->rx_idle, memory_order_seq_cst))
+    return;
   if (atomic_load_explicit(&io->sleeping, memory_order_seq_cst) &&
       atomic_exchange_explicit(&io->sleeping, 0, memory_order_seq_cst))
     hk_io_wake(io);
 }
+
+void hk_io_push(hk_io_t *io, hk_io_req_t *r) { push_maybe_wake(io, r, NULL); }
 
 static hk_io_req_t *req_new(int kind, void *ctx) {
   hk_io_req_t *r = req_alloc();
@@ -1285,7 +1327,8 @@ static hk_io_req_t *req_new(int kind, void *ctx) {
   return r;
 }
 
-int hk_io_submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
+static int submit(hk_io_t *io, hk_io_req_t *r, hk_sockfast_t *idle,
+                  uint64_t *token) {
   /* Acquire: pairs with the seq_cst store in hk_io_free. */
   if (atomic_load_explicit(&io->stopping, memory_order_acquire)) {
     req_free(r);
@@ -1295,8 +1338,17 @@ int hk_io_submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
   r->token =
       atomic_fetch_add_explicit(&io->next_token, 1, memory_order_relaxed) + 1;
   if (token) *token = r->token;
-  hk_io_push(io, r);
+  push_maybe_wake(io, r, idle);
   return 0;
+}
+
+int hk_io_submit(hk_io_t *io, hk_io_req_t *r, uint64_t *token) {
+  return submit(io, r, NULL, token);
+}
+
+int hk_io_submit_recv(hk_io_t *io, hk_io_req_t *r, hk_sockfast_t *f,
+                      uint64_t *token) {
+  return submit(io, r, f, token);
 }
 
 int hk_io_timer(hk_io_t *io, int64_t ms, void *ctx, uint64_t *token) {

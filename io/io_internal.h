@@ -42,10 +42,18 @@ enum { HK_FAST_SEND = 0, HK_FAST_RECV = 1 };
 ** direct attempt, which would almost always find nothing, and its ring
 ** receive waits for readiness before it tries (IORING_RECVSEND_POLL_FIRST):
 ** one failed system call less per round trip. Any receive clears it.
-** Relaxed: a stale value only costs one attempt more or one hop more. */
+** Relaxed: a stale value only costs one attempt more or one hop more.
+** [rx_idle] is 1 while the I/O thread's receive state of the socket is a
+** multishot receive that is armed with nothing buffered, no end of stream
+** and no error latched: a receive queued now can be served only after the
+** socket's next arrival, whose completion wakes the I/O thread by itself,
+** so its submitter skips the eventfd write (docs/io.md, "A receive that
+** waits for an armed multishot"). Written by the I/O thread only,
+** seq_cst, cleared before anything that could serve a queued receive. */
 typedef struct hk_sockfast {
   _Atomic uint32_t w[2];
   _Atomic uint32_t sent;
+  _Atomic uint32_t rx_idle;
 } hk_sockfast_t;
 
 typedef enum hk_prim_kind {
@@ -171,6 +179,7 @@ struct hk_sockio {
   bool rx_unit;        /* the receive state holds a unit of w[RECV] */
   bool rx_poll_first;  /* the next receive waits for readiness first */
   bool rxm_got;        /* the multishot receive delivered bytes */
+  bool rx_idle;        /* the value last stored in fast->rx_idle */
 };
 
 /* A socket table entry. [sf] packs the state and the descriptor in one
@@ -358,5 +367,11 @@ void hk_io_push_sock(hk_io_t *io, int kind, int64_t id, int64_t n);
 /* Push [req] on the request queue and wake the I/O thread if it sleeps.
 ** Ownership: takes req. Thread: any. */
 void hk_io_push(hk_io_t *io, hk_io_req_t *req);
+
+/* hk_io_submit for a receive that follows a send: no wake-up when [f]'s
+** socket has an idle armed multishot receive (hk_sockfast_t.rx_idle).
+** Thread: any. */
+int hk_io_submit_recv(hk_io_t *io, hk_io_req_t *r, hk_sockfast_t *f,
+                      uint64_t *token);
 
 #endif

@@ -87,6 +87,34 @@ static inline slot_t *stress_wait(stress_t *s, uint64_t tok) {
   return sl;
 }
 
+/* hk_io_recv_try on [sock] for at most [n] bytes: the count (> 0) when
+** it was served on the calling thread (the bytes are in [out]), else 0
+** with the rest submitted (hk_io_recv_finish) as *tok. */
+static inline size_t stress_recv_try(stress_t *s, int64_t sock, char *out,
+                                     size_t n, uint64_t *tok) {
+  hk_io_claim_t cl;
+  hk_io_completion_t c;
+  int rc = hk_io_recv_try(s->io, sock, (int64_t)n, false, &cl, &c);
+  if (rc < 0) {
+    fprintf(stderr, "FAIL: recv_try: %s\n", hk_io_strerror(rc));
+    exit(1);
+  }
+  if (rc == 1) {
+    if (c.len == 0) {
+      fprintf(stderr, "FAIL: unexpected end of stream\n");
+      exit(1);
+    }
+    memcpy(out, c.data, c.len);
+    free(c.data);
+    return c.len;
+  }
+  if (hk_io_recv_finish(s->io, &cl, NULL, tok) != 0) {
+    fprintf(stderr, "FAIL: recv_finish\n");
+    exit(1);
+  }
+  return 0;
+}
+
 static inline uint64_t stress_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

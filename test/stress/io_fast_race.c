@@ -62,21 +62,12 @@ static void *sender(void *arg) {
 
 /* The next piece of the stream: n bytes at most. */
 static size_t take(char *out, size_t n, uint64_t *x) {
-  hk_io_claim_t cl;
-  hk_io_completion_t c;
   uint64_t tok;
   const char *data;
   size_t len;
   if (rnd(x) % 2) {
-    int rc = hk_io_recv_try(S.io, srv, (int64_t)n, false, &cl, &c);
-    CHECK(rc >= 0, "recv_try: %s", hk_io_strerror(rc));
-    if (rc == 1) {
-      CHECK(c.len > 0, "unexpected end of stream");
-      memcpy(out, c.data, c.len);
-      free(c.data);
-      return c.len;
-    }
-    CHECK(hk_io_recv_finish(S.io, &cl, NULL, &tok) == 0, "recv_finish");
+    size_t k = stress_recv_try(&S, srv, out, n, &tok);
+    if (k) return k;
   } else {
     CHECK(hk_io_recv(S.io, srv, (int64_t)n, false, NULL, &tok) == 0, "recv");
   }
