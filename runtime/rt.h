@@ -89,6 +89,10 @@ void hk_vmproc_drop_payload(void *ud, void *payload);
 /* hk_host_t.serve_now: serves self, send_message and a receive_message
 ** that finds a message inside the slice. Thread: the VM's worker. */
 bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm);
+/* hk_host_t.send_now: send_message (to, v) inside the slice, without a
+** request; true (sent, or the sender failed), false (declined: a global
+** export failed, which the request's path reports). Thread: the VM's worker. */
+bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v);
 /* Creates the root process of [img] (not started). Returns 0 or -errno. */
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
 /* Renders the failure value held in message block [m] (SPEC §6.3.4);

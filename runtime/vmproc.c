@@ -448,15 +448,20 @@ static inline hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t 
   return env;
 }
 
-/* serve_send, inline in hk_vmproc_serve_now (every send of a process loop
-** goes through it: no call, no saved registers); serve() calls the
-** out-of-line copy. */
+/* The send's Unit result: completed for a request, or left to the
+** interpreter for hk_host_t.send_now ([unit] false). */
+static inline int sent(hk_vm_t *vm, bool unit) {
+  return unit ? complete(vm, hk_unit()) : SERVE_CONTINUE;
+}
+
+/* send_message (to, v), inline in hk_vmproc_send_now and in
+** hk_vmproc_serve_now (every send of a process loop goes through one: no
+** call, no saved registers); serve() calls the out-of-line copy. With
+** [unit], the request is completed with Unit. */
 static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_worker_t *w,
-                                                             hk_vm_t *vm, hk_value_t arg) {
+                                                             hk_vm_t *vm, hk_value_t to,
+                                                             hk_value_t v, bool unit) {
   hiko_runtime_t *rt = vp_of(p)->pd.rt;
-  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
-    return fail(vm, "send_message: expected Pid * 'a");
-  hk_value_t to = hk_tuple_at(arg, 0), v = hk_tuple_at(arg, 1);
   if (to.tag != HK_T_PID) return fail(vm, "send_message: expected Pid * 'a");
   /* Relaxed: a hint; a port opened concurrently with this send is found by
   ** the lookup below only if it already has the pid the program holds. */
@@ -466,7 +471,7 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
       int rc = hk_port_send_value(rt, e, vm, v);
       hk_pmentry_unref(e);
       if (rc == -ENOMEM) return fail(vm, "out of memory");
-      return complete(vm, hk_unit());
+      return sent(vm, unit);
     }
     if (e) hk_pmentry_unref(e);
   }
@@ -478,7 +483,7 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
       hk_proc_unref(vp->last);
       vp->last = NULL;
     }
-    return complete(vm, hk_unit());
+    return sent(vm, unit);
   }
   hk_proc_t *target = hk_proc_get(rt->procs, to.as.u);
   if (!(env = make_envelope(p, vm, target, v))) {
@@ -490,7 +495,7 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
     hk_msg_t *m = env->payload;
     hk_envelope_free(env);
     hk_proc_send(rt->procs, to.as.u, m, w);
-    return complete(vm, hk_unit());
+    return sent(vm, unit);
   }
   if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
     if (vp->last) hk_proc_unref(vp->last);
@@ -498,11 +503,19 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
   } else {
     hk_proc_unref(target);
   }
-  return complete(vm, hk_unit());
+  return sent(vm, unit);
+}
+
+/* send_inline for a request's argument [arg]. */
+static inline __attribute__((always_inline)) int send_arg(hk_proc_t *p, hk_worker_t *w,
+                                                          hk_vm_t *vm, hk_value_t arg) {
+  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2)
+    return fail(vm, "send_message: expected Pid * 'a");
+  return send_inline(p, w, vm, hk_tuple_at(arg, 0), hk_tuple_at(arg, 1), true);
 }
 
 static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
-  return send_inline(p, w, vm, arg);
+  return send_arg(p, w, vm, arg);
 }
 
 /* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
@@ -580,7 +593,7 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
 static __attribute__((noinline)) bool send_now(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   /* a closure sent may read a global set since (SPEC §6.4.3) */
   if (export_globals(p, vm)) return false; /* serve() fails it */
-  send_inline(p, hk_sched_self(), vm, arg);
+  send_arg(p, hk_sched_self(), vm, arg);
   return true;
 }
 
@@ -596,6 +609,19 @@ static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
   int r = take_inline(p, vm);
   vp_of(p)->pd.recv_empty = r == 0;
   return r > 0;
+}
+
+/* host.send_now (vm/host.h): send_message (to, v) of a CALLBT, without a
+** request: serve_now's send minus its dispatch and its completion (the
+** interpreter pushes the Unit). */
+bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
+  (void)ud;
+  hk_proc_t *p = hk_vm_user(vm);
+  if (!p) return false;
+  /* a closure sent may read a global set since (SPEC §6.4.3) */
+  if (export_globals(p, vm)) return false; /* the request's serve() fails it */
+  send_inline(p, hk_sched_self(), vm, to, v, false);
+  return true;
 }
 
 /* A dispatcher that saves no registers: the receive that finds its mailbox

@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vm/value.h"
+
 struct hk_vm;
 
 typedef struct hk_host {
@@ -48,6 +50,15 @@ typedef struct hk_host {
   ** the tuple itself (a request left pending gets a heap tuple).
   ** NULL: every request ends hk_vm_run. Thread: the VM's. */
   bool (*serve_now)(void *ud, struct hk_vm *vm);
+  /* Optional: send_message (to, v) applied to a tuple expression, served
+  ** inside the slice without a request (no hk_vm_request, no completion:
+  ** the interpreter pushes the Unit result). The host sends [v] to [to]
+  ** and returns true, or fails the sender (hk_vm_complete_fail, the state
+  ** is then not READY) and returns true; false, having changed nothing,
+  ** declines: the send goes the serve_now / request way. [to] and [v] are
+  ** rooted on the VM's stack during the call; copy, never keep them.
+  ** NULL: sends take serve_now. Thread: the VM's. */
+  bool (*send_now)(void *ud, struct hk_vm *vm, hk_value_t to, hk_value_t v);
   /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit
   ** (SPEC §6.13). Returns 0 or -errno. Thread: any. */
   int (*write)(void *ud, int stream, const char *data, size_t len);

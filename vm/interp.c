@@ -553,6 +553,17 @@ static_assert(offsetof(argtuple_t, items) == offsetof(hk_tuple_t, items), "argtu
 ** ST_STOP. */
 static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
+  const hk_host_t *h = vm->host;
+  if (id == HK_B_send_message && n == 2 && h && h->send_now) {
+    /* The send's own entry: no request set up, no completion; its Unit is
+    ** pushed here. The components stay rooted on the stack meanwhile. */
+    const hk_value_t *c = s->vals + s->sp - 2;
+    if (h->send_now(h->ud, vm, c[0], c[1])) {
+      if (vm->state != HK_VS_READY) return ST_STOP; /* it failed the sender */
+      s->vals[--s->sp - 1] = hk_unit();
+      return ST_CONTINUE;
+    }
+  }
   argtuple_t t;
   t.h = (hk_obj_t){.tag = HK_T_TUPLE, .flags = HK_OBJ_STATIC, .n = n};
   const hk_value_t *c = s->vals + s->sp - n;
@@ -564,7 +575,6 @@ static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
     s->vals[s->sp - 1] = r;
     return ST_CONTINUE;
   }
-  const hk_host_t *h = vm->host;
   if (h && h->serve_now) {
     s->sp -= n;
     make_request(vm, id, a);

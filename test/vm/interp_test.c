@@ -272,6 +272,67 @@ Test(vm_interp, process_builtins_become_host_requests) {
   hk_image_free(img);
 }
 
+/* A host's send_now (host.h) as a test double: records what it was given;
+** [mode] 0 sends, 1 declines, 2 fails the sender. */
+typedef struct send_log {
+  int mode, calls;
+  hk_value_t to, v;
+} send_log_t;
+
+static bool log_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
+  send_log_t *l = ud;
+  l->calls++;
+  if (l->mode == 1) return false;
+  l->to = to;
+  l->v = v;
+  if (l->mode == 2) hk_vm_complete_fail(vm, "send refused");
+  return true;
+}
+
+/* send_message (5, 42) as CALLBT: with the host's send_now no request (the
+** interpreter pushes Unit, one reduction per instruction); declined, the
+** usual request with a heap tuple; failed, the VM fails with its message. */
+Test(vm_interp, callbt_send_goes_to_host_send_now) {
+  hk_image_t *img = tc_image(1, 0);
+  img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
+  img->imports[0] = HK_B_send_message;
+  img->nimports = 1;
+  static const uint32_t code[] = {I(INT, 5), I(INT, 42), I(CALLBT, 0), 2, I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 2, code, 5);
+  for (int mode = 0; mode < 3; mode++) {
+    send_log_t l = {.mode = mode};
+    hk_host_t host = {.ud = &l, .send_now = log_send_now};
+    hk_vm_t *vm;
+    cr_assert_eq(hk_vm_new(&vm, img, &host, NULL), 0);
+    cr_assert_eq(hk_vm_start_main(vm), 0);
+    hk_run_t st = hk_vm_run(vm, 100);
+    cr_assert_eq(l.calls, 1);
+    if (mode == 0) {
+      cr_assert_eq(st, HK_RUN_DONE);
+      cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
+      cr_assert_eq(hk_as_int(l.to), 5);
+      cr_assert_eq(hk_as_int(l.v), 42);
+      hk_vm_stats_t s;
+      hk_vm_get_stats(vm, &s);
+      cr_assert_eq(s.reductions, 4);
+    } else if (mode == 1) {
+      cr_assert_eq(st, HK_RUN_REQUEST);
+      const hk_request_t *q = hk_vm_request(vm);
+      cr_assert_eq(q->builtin, HK_B_send_message);
+      cr_assert_eq(q->arg.tag, HK_T_TUPLE);
+      cr_assert_eq(q->arg.as.o->flags & HK_OBJ_STATIC, 0, "a heap tuple");
+      cr_assert_eq(hk_as_int(hk_tuple_at(q->arg, 1)), 42);
+      hk_vm_complete(vm, hk_unit());
+      cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_DONE);
+    } else {
+      cr_assert_eq(st, HK_RUN_FAILED);
+      cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
+    }
+    hk_vm_free(vm);
+  }
+  hk_image_free(img);
+}
+
 Test(vm_interp, heap_limit_counts_live_objects_after_collecting) {
   /* acc = []; loop: acc = 1 :: acc  (all live) */
   static const uint32_t code[] = {
