@@ -547,3 +547,72 @@ Test(qa13_api, strerror_never_null) {
   cr_assert_str_neq(hiko_strerror(HIKO_ECOMPILE), hiko_strerror(HIKO_EBYTECODE));
   cr_assert_str_neq(hiko_strerror(HIKO_ESTATE), hiko_strerror(HIKO_EBYTECODE));
 }
+
+/* ---- "T: any": spawn_main, send, join and stats_get from several threads ---- */
+
+typedef struct host_arg {
+  hiko_runtime_t *rt;
+  hiko_program_t *p;
+  int id;
+  const char *err;
+} host_arg_t;
+
+/* Spawns roots that answer n * 2, sends each its number, joins them all. */
+static void *host_roots(void *arg) {
+  host_arg_t *a = arg;
+  enum { N = 25 };
+  hiko_pid_t roots[N];
+  for (int i = 0; i < N; i++) {
+    if (hiko_spawn_main(a->rt, a->p, &roots[i]) != 0) return (void *)(a->err = "spawn");
+    hiko_value_t *v = NULL;
+    hiko_value_int(a->id * 1000 + i, &v);
+    if (hiko_send(a->rt, roots[i], v) != 0) return (void *)(a->err = "send");
+    hiko_value_free(v);
+  }
+  for (int i = 0; i < N; i++) {
+    hiko_result_t r;
+    if (hiko_join(a->rt, roots[i], &r, 20000) != 0) return (void *)(a->err = "join");
+    if (r.status != HIKO_DONE) a->err = "outcome";
+    hiko_result_clear(&r);
+    if (a->err) return NULL;
+  }
+  return NULL;
+}
+
+static _Atomic int stats_stop;
+
+static void *host_stats(void *arg) {
+  host_arg_t *a = arg;
+  while (!stats_stop) {
+    hiko_stats_t s;
+    if (hiko_stats_get(a->rt, &s) != 0) return (void *)(a->err = "stats");
+    if (s.workers != 2 || s.done + s.failed + s.cancelled > s.processes) a->err = "sums";
+    hiko_stats_clear(&s);
+    if (a->err) return NULL;
+  }
+  return NULL;
+}
+
+Test(qa13_api, spawn_send_join_stats_from_several_threads) {
+  /* exit would end every root (§12.3.4): the roots just finish. */
+  hiko_runtime_t *rt = new_rt(2);
+  hiko_program_t *p = compile(rt, "val n = receive_message () : Int\nval _ = n * 2\n");
+  cr_assert_eq(hiko_start(rt), 0);
+  host_arg_t args[5];
+  pthread_t th[5];
+  stats_stop = 0;
+  for (int i = 0; i < 5; i++) {
+    args[i] = (host_arg_t){rt, p, i, NULL};
+    pthread_create(&th[i], NULL, i < 4 ? host_roots : host_stats, &args[i]);
+  }
+  for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+  stats_stop = 1;
+  pthread_join(th[4], NULL);
+  for (int i = 0; i < 5; i++) cr_assert_null(args[i].err, "thread %d: %s", i, args[i].err);
+  hiko_stats_t s;
+  cr_assert_eq(hiko_stats_get(rt, &s), 0);
+  cr_assert_eq(s.done, 100);
+  hiko_stats_clear(&s);
+  cr_assert_eq(hiko_shutdown(rt), 0);
+  teardown(rt, NULL, p, NULL);
+}
