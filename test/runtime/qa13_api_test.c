@@ -616,3 +616,25 @@ Test(qa13_api, spawn_send_join_stats_from_several_threads) {
   cr_assert_eq(hiko_shutdown(rt), 0);
   teardown(rt, NULL, p, NULL);
 }
+
+/* docs/embedding.md: a zero-initialised configuration (size 0) is accepted
+** with every field as written: numbers at their defaults, booleans false, so
+** the network is denied and exit is not allowed. */
+Test(qa13_api, zero_config_is_defaults_with_booleans_false) {
+  hiko_config_t cfg = {0};
+  hiko_runtime_t *rt = NULL;
+  cr_assert_eq(hiko_runtime_create(&rt, &cfg), 0);
+  hiko_program_t *p = compile(rt, "val _ = tcp_listen (\"127.0.0.1\", 0)\n");
+  hiko_program_t *q = compile(rt, "val _ = exit 3\n");
+  hiko_pid_t a, b;
+  cr_assert_eq(hiko_spawn_main(rt, p, &a), 0);
+  cr_assert_eq(hiko_spawn_main(rt, q, &b), 0);
+  cr_assert_eq(hiko_run(rt), 0);
+  expect_end(rt, a, HIKO_FAILED, "tcp_listen: network access denied");
+  expect_end(rt, b, HIKO_FAILED, "exit: not allowed");
+  hiko_stats_t s;
+  cr_assert_eq(hiko_stats_get(rt, &s), 0);
+  cr_assert_gt(s.workers, 0);
+  hiko_stats_clear(&s);
+  teardown(rt, NULL, p, q);
+}
