@@ -211,6 +211,35 @@ Test(vm_bytecode, verifier_checks_self_tail_calls) {
   hk_front_free(&f);
 }
 
+/* CALLG and TCALLG enter a function without a closure: the interpreter
+** does not check that the target has no captures (a closure-less frame of
+** one would read captures through NULL), the verifier does. */
+Test(vm_bytecode, verifier_rejects_direct_calls_of_closures_without_one) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun mk k = let fun add x = x + k in add 1 end\nval _ = println (mk 2)\n", &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "3\n");
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_str_eq(fn->name, "mk");
+  uint32_t at = UINT32_MAX;
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    if (hk_ins_op(fn->code[i]) == HK_I_TCALLF) at = i;
+  cr_assert_neq(at, UINT32_MAX);
+  uint32_t callee = hk_ins_a(fn->code[at]);
+  cr_assert_gt(img->funcs[callee].ncaps, 0);
+  fn->code[at] = hk_ins(HK_I_TCALLG, callee);
+  expect_rejected(img, "direct call with a bad function, arity or captures");
+  fn->code[at] = hk_ins(HK_I_CALLG, callee);
+  expect_rejected(img, "direct call with a bad function, arity or captures");
+  fn->code[at] = hk_ins(HK_I_TCALLF, callee);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
 /* A builtin applied to a tuple expression is CALLBT import n (TUPLE n, CALLB
 ** in one): the verifier checks the import and a count of 2..HK_CALLBT_MAX. */
 Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {
