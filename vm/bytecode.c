@@ -462,6 +462,10 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_UNCONS:
     if (a >= f->nlocals || b >= f->nlocals || b + 1 >= f->nlocals) return "local slot out of range";
     break;
+  case HK_I_SPLIT:
+    if ((b >> 24) < 2) return "tuple of fewer than 2 components";
+    if (a >= f->nlocals || (b & 0xffffffu) + (b >> 24) > f->nlocals) return "local slot out of range";
+    break;
   case HK_I_CAP:
     if (a >= f->ncaps) return "capture index out of range";
     break;

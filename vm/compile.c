@@ -406,7 +406,22 @@ static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
       emit(c, HK_I_LOCAL, s);
       jump(c, HK_I_JNBOOL, p->lit.b ? 1 : 0, fail);
       return;
-    case HK_P_TUPLE:
+    case HK_P_TUPLE: {
+      /* Every component binds or tests something: SPLIT puts them all in
+      ** consecutive new slots in one instruction (new_slot never reuses). */
+      bool all = p->n <= 255 && c->fn->nlocals + p->n <= 0xffffffu;
+      for (uint32_t i = 0; i < p->n && all; i++) {
+        hk_pat_t *q = p->items[i];
+        while (q->kind == HK_P_ANNOT) q = q->arg;
+        all = q->kind != HK_P_WILD && q->kind != HK_P_UNIT;
+      }
+      if (all) {
+        uint32_t t0 = new_slot(c);
+        for (uint32_t i = 1; i < p->n; i++) new_slot(c);
+        emit2(c, HK_I_SPLIT, s, t0 | p->n << 24);
+        for (uint32_t i = 0; i < p->n; i++) pat(c, p->items[i], t0 + i, fail);
+        return;
+      }
       for (uint32_t i = 0; i < p->n; i++) {
         hk_pat_t *q = p->items[i];
         while (q->kind == HK_P_ANNOT) q = q->arg;
@@ -418,6 +433,7 @@ static void pat(comp_t *c, hk_pat_t *p, uint32_t s, label_t *fail) {
         pat(c, q, t, fail);
       }
       return;
+    }
     case HK_P_LIST: {
       uint32_t cur = s;
       for (uint32_t i = 0; i < p->n && !failed(c); i++) {

@@ -85,6 +85,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     break;
   case HK_FMT_AB:
     if (op == HK_I_LADDI) put(o, " %u %d", hk_ins_a(w), b);
+    else if (op == HK_I_SPLIT) put(o, " %u %u %u", hk_ins_a(w), (uint32_t)b & 0xffffffu, (uint32_t)b >> 24);
     else put(o, " %u %u", hk_ins_a(w), (uint32_t)b);
     break;
   case HK_FMT_AJ:

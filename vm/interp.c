@@ -1423,6 +1423,19 @@ dispatch:
     for (uint32_t i = 0; i < n; i++) locals[i] = items[i];
     NEXT();
   }
+  /* A tuple pattern whose every component binds or tests something: the
+  ** components to their consecutive slots, with FIELD's checks. */
+  CASE(SPLIT) {
+    hk_value_t v = locals[A()];
+    uint32_t b = *pc++, n = b >> 24;
+    if (UNLIKELY(v.tag != HK_T_TUPLE)) KIND_FAIL("Tuple", v);
+    if (UNLIKELY(v.as.o->n != n))
+      FAIL("expected Tuple of %u components, got Tuple of %u components", n, v.as.o->n);
+    const hk_value_t *items = ((hk_tuple_t *)v.as.o)->items;
+    hk_value_t *d = locals + (b & 0xffffffu);
+    for (uint32_t i = 0; i < n; i++) d[i] = items[i];
+    NEXT();
+  }
   CASE(HEAD) {
     hk_value_t v = sp[-1];
     if (UNLIKELY(v.tag != HK_T_CONS)) KIND_FAIL("List", v);

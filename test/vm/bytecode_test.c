@@ -240,6 +240,34 @@ Test(vm_bytecode, verifier_rejects_direct_calls_of_closures_without_one) {
   hk_front_free(&f);
 }
 
+/* SPLIT s, t | n << 24 puts the n >= 2 components of local s in locals
+** t..t+n-1: the verifier checks both locals and the count. */
+Test(vm_bytecode, verifier_checks_tuple_splits) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f p = case p of (a, b) => a - b\nval _ = println (f (5, 7))\n", &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "-2\n");
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_str_eq(fn->name, "f");
+  cr_assert_eq(fn->nlocals, 3);
+  cr_assert_eq(fn->code[0], hk_ins(HK_I_SPLIT, 0));
+  cr_assert_eq(fn->code[1], 1u | 2u << 24);
+  fn->code[1] = 2u | 2u << 24; /* locals 2 and 3 of 3 */
+  expect_rejected(img, "local slot out of range");
+  fn->code[1] = 1u | 1u << 24;
+  expect_rejected(img, "tuple of fewer than 2 components");
+  fn->code[0] = hk_ins(HK_I_SPLIT, 3);
+  fn->code[1] = 1u | 2u << 24;
+  expect_rejected(img, "local slot out of range");
+  fn->code[0] = hk_ins(HK_I_SPLIT, 0);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
 /* A builtin applied to a tuple expression is CALLBT import n (TUPLE n, CALLB
 ** in one): the verifier checks the import and a count of 2..HK_CALLBT_MAX. */
 Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {

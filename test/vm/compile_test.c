@@ -218,6 +218,28 @@ Test(vm_compile, handlers_compile_to_closures) {
   cr_assert_str_eq(out.buf, "42\n");
 }
 
+/* A tuple pattern binding or testing every component is one SPLIT into
+** consecutive slots; one with a wildcard reads only the components it uses
+** (FIELD), so no slot is spent on the wildcard. */
+Test(vm_compile, tuple_patterns_split_in_one_instruction) {
+  const hk_image_t *img = compile("fun f p = case p of (a, b) => a + b\n"
+                                  "fun g p = case p of (a, _, c) => a + c\n"
+                                  "val _ = println (f (1, 2), g (1, 2, 3))\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f = strstr(text, "function 1 f"), *g = strstr(text, "function 2 g");
+  cr_assert(f && g && f < g, "%s", text);
+  const char *split = strstr(f, "SPLIT     0 1 2");
+  cr_assert(split && split < g, "the pair to locals 1 and 2: %s", text);
+  const char *field = strstr(f, "FIELD");
+  cr_assert(!field || field > g, "f reads no single component: %s", text);
+  cr_assert_not_null(strstr(g, "FIELD     0 3"), "%s", text);
+  cr_assert_not_null(strstr(g, "FIELD     2 3"), "%s", text);
+  cr_assert_null(strstr(g, "SPLIT"), "%s", text);
+  cr_assert_not_null(strstr(g, "locals 3 "), "g: its parameter, a and c: %s", text);
+  free(text);
+}
+
 Test(vm_compile, failure_records_its_source_position) {
   hk_vm_t *vm;
   cr_assert_eq(run("fun f x = x + 1\n"
