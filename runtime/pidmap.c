@@ -141,11 +141,25 @@ void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e) {
   shard_unlock(s);
 }
 
+/* [pid]'s record in [s], whose lock the caller holds, or NULL. */
+static inline hk_pmentry_t *find(shard_t *s, uint64_t pid) {
+  hk_pmentry_t *e = s->buckets[bucket_of(s, pid)];
+  while (e && e->pid != pid) e = e->chain;
+  return e;
+}
+
+hk_pmentry_t *hk_pidmap_get_locked(hk_pidmap_t *m, uint64_t pid) {
+  shard_t *s = shard_of(m, pid);
+  shard_lock(s);
+  return find(s, pid);
+}
+
+void hk_pidmap_unlock(hk_pidmap_t *m, uint64_t pid) { shard_unlock(shard_of(m, pid)); }
+
 hk_pmentry_t *hk_pidmap_get(hk_pidmap_t *m, uint64_t pid) {
   shard_t *s = shard_of(m, pid);
   shard_lock(s);
-  hk_pmentry_t *e = s->buckets[bucket_of(s, pid)];
-  while (e && e->pid != pid) e = e->chain;
+  hk_pmentry_t *e = find(s, pid);
   /* The map's own reference keeps e alive while the lock is held. */
   if (e) hk_pmentry_ref(e);
   shard_unlock(s);

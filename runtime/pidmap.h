@@ -58,6 +58,18 @@ void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e);
 ** hk_pmentry_unref), or NULL if no record with that pid is in the map. */
 hk_pmentry_t *hk_pidmap_get(hk_pidmap_t *m, uint64_t pid);
 
+/* Looks up [pid] and leaves its shard locked: returns the record (without a
+** new reference: the map's keeps it alive until the unlock) or NULL. The
+** caller must call hk_pidmap_unlock(m, pid) soon after, taking no other
+** lock and not blocking meanwhile (the shard's lock is a spin lock that
+** every spawn, termination and lookup of a pid in the shard takes). What
+** the caller writes meanwhile goes to the record's own lines only: no
+** reference count is written, so a sender that finds its receiver this way
+** leaves the line holding the record's pid and count to the receiver's
+** worker (bench/README.md, "Spawn path 4"). */
+hk_pmentry_t *hk_pidmap_get_locked(hk_pidmap_t *m, uint64_t pid);
+void hk_pidmap_unlock(hk_pidmap_t *m, uint64_t pid);
+
 /* Removes [e] if it is in the map and drops the map's reference. Returns
 ** true if this call removed it. The caller must hold its own reference. */
 bool hk_pidmap_remove(hk_pidmap_t *m, hk_pmentry_t *e);

@@ -548,6 +548,39 @@ int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_
   return 0;
 }
 
+int hk_proc_send_env_pid(hk_procs_t *P, uint64_t pid, uint64_t root_pid, hk_envelope_t *env,
+                         hk_worker_t *w) {
+  hk_pmentry_t *e = hk_pidmap_get_locked(P->map, pid);
+  hk_proc_t *p = (hk_proc_t *)e;
+  if (e && (e->kind != 0 || p->root_pid != root_pid)) {
+    hk_pidmap_unlock(P->map, pid);
+    return -EXDEV;
+  }
+  /* The map's reference keeps p alive until the unlock; after it, a
+  ** message pushed here is p's, drained by its end if it terminates. */
+  bool wake = false;
+  if (e && (hk_proc_state(p) & HK_PS_MASK) != HK_PS_TERMINATED) {
+    wake = hk_mailbox_push(&p->mbox, &env->node);
+    /* Waking readies p (scheduler queues, maybe a futex): not under the
+    ** spin lock, so the waker holds a reference (p was blocked: its
+    ** worker is not reading its first line now). */
+    if (wake) hk_proc_ref(p);
+    env = NULL;
+  }
+  hk_pidmap_unlock(P->map, pid);
+  if (env) {
+    void *payload = env->payload;
+    hk_envelope_free(env);
+    return dropped(P, payload);
+  }
+  if (wake) {
+    hk_proc_wake(p, HK_WAIT_RECV, w);
+    hk_proc_unref(p);
+  }
+  COUNT(P, sent, 1);
+  return 0;
+}
+
 int hk_proc_send_ref(hk_procs_t *P, hk_proc_t *p, void *payload, hk_worker_t *w) {
   hk_envelope_t *env = hk_envelope_new();
   if (!env) return dropped(P, payload);

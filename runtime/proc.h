@@ -354,6 +354,15 @@ static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
 }
 /* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
 int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);
+/* Sends [env] to the process [pid] of the tree [root_pid] found under the
+** pid map's shard lock, without taking a reference to it (no write to the
+** receiver's first cache line, which its own worker reads all the time:
+** a spawned child's one message to its parent). Returns 0 (sent), -ESRCH
+** (no such process, or it terminated: dropped and counted, env freed), or
+** -EXDEV (a port, or a process of another tree: nothing done, env still
+** the caller's). Thread: any. */
+int hk_proc_send_env_pid(hk_procs_t *procs, uint64_t pid, uint64_t root_pid, hk_envelope_t *env,
+                         hk_worker_t *w);
 /* As hk_proc_recv_owner, returning the whole envelope (owned: free it with
 ** hk_envelope_free after taking its payload). */
 int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **env);

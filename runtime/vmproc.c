@@ -42,11 +42,18 @@ typedef struct join {
 typedef struct vmproc {
   hk_pdata_t pd; /* first: p->user points here */
   join_t *join;  /* NULL until needed */
-  /* The last process sent to, with a reference: repeated sends to the
-  ** same receiver skip the pid-map lookup (dropped when it terminates). */
-  hk_proc_t *last;
+  /* The last receiver: a record with our reference (repeated sends to the
+  ** same receiver skip the pid-map lookup; dropped when it terminates), or
+  ** (pid << 1) | 1 after a first send that took no reference (send_inline);
+  ** 0 before any send. */
+  uintptr_t last;
 } vmproc_t;
 static_assert(sizeof(vmproc_t) == 48, "runtime data of a process: 48 bytes");
+
+/* The receiver vp->last holds a reference to, or NULL. */
+static inline hk_proc_t *last_proc(const vmproc_t *vp) {
+  return (vp->last & 1) ? NULL : (hk_proc_t *)vp->last;
+}
 
 /* The instance, or NULL once freed. */
 static hk_vm_t *vm_of(vmproc_t *vp) { return ((hk_proc_t *)(void *)vp - 1)->body; }
@@ -148,7 +155,7 @@ void hk_vmproc_free_body(hk_proc_t *p) {
     if (vp->join->child_failure) hk_msg_free(vp->join->child_failure);
     free(vp->join);
   }
-  if (vp->last) hk_proc_unref(vp->last);
+  if (last_proc(vp)) hk_proc_unref(last_proc(vp));
   /* vp and the instance are in p's own allocation (alloc_proc). */
   p->body = NULL;
   p->user = NULL;
@@ -454,6 +461,29 @@ static inline int sent(hk_vm_t *vm, bool unit) {
   return unit ? complete(vm, hk_unit()) : SERVE_CONTINUE;
 }
 
+/* send_inline's first send of immediate [v] to [to]: pushed under the pid
+** map's lock without a reference (hk_proc_send_env_pid). Returns -EXDEV
+** when [to] is a port or another tree's process (nothing done: the caller
+** takes its reference path), else the request's outcome ([unit]: as
+** send_inline's). Out of line: inlined it made every process loop's run
+** function longer. */
+static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm,
+                                                uint64_t to, hk_value_t v, bool unit) {
+  hk_envelope_t *env = envelope_or_fail(vm);
+  if (!env) return SERVE_CONTINUE;
+  env->aux[0] = v.tag;
+  env->aux[1] = v.as.u;
+  if (hk_proc_send_env_pid(vp_of(p)->pd.rt->procs, to, p->root_pid, env, w) == -EXDEV) {
+    hk_envelope_free(env);
+    return -EXDEV;
+  }
+  vmproc_t *vp = vp_of(p);
+  hk_proc_t *last = last_proc(vp);
+  if (last) hk_proc_unref(last);
+  vp->last = ((uintptr_t)to << 1) | 1;
+  return sent(vm, unit);
+}
+
 /* send_message (to, v), inline in hk_vmproc_send_now and in
 ** hk_vmproc_serve_now (every send of a process loop goes through one: no
 ** call, no saved registers); serve() calls the out-of-line copy. With
@@ -477,13 +507,26 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
   }
   vmproc_t *vp = vp_of(p);
   hk_envelope_t *env;
-  if (vp->last && hk_proc_pid(vp->last) == to.as.u) {
-    if (!(env = make_envelope(p, vm, vp->last, v))) return SERVE_CONTINUE;
-    if (hk_proc_send_env(rt->procs, vp->last, env, w) != 0) { /* it ended: forget it */
-      hk_proc_unref(vp->last);
-      vp->last = NULL;
+  hk_proc_t *last = last_proc(vp);
+  if (last && hk_proc_pid(last) == to.as.u) {
+    if (!(env = make_envelope(p, vm, last, v))) return SERVE_CONTINUE;
+    if (hk_proc_send_env(rt->procs, last, env, w) != 0) { /* it ended: forget it */
+      hk_proc_unref(last);
+      vp->last = 0;
     }
     return sent(vm, unit);
+  }
+  uintptr_t hint = ((uintptr_t)to.as.u << 1) | 1;
+  if (!hk_is_obj(v) && vp->last != hint) {
+    /* A first send to this pid with an immediate (no copy, so nothing to
+    ** do with the receiver before the push): pushed under the pid map's
+    ** lock, without a reference. A spawned child's one message to its
+    ** parent then writes nothing on the parent's first cache line, which
+    ** the parent's worker reads at its every spawn (bench/README.md,
+    ** "Spawn path 4"). A second send in a row to the same pid takes the
+    ** reference path below and keeps the record for the next ones. */
+    int rc = send_first(p, w, vm, to.as.u, v, unit);
+    if (rc != -EXDEV) return rc;
   }
   hk_proc_t *target = hk_proc_get(rt->procs, to.as.u);
   if (!(env = make_envelope(p, vm, target, v))) {
@@ -498,8 +541,8 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
     return sent(vm, unit);
   }
   if (hk_proc_send_env(rt->procs, target, env, w) == 0) {
-    if (vp->last) hk_proc_unref(vp->last);
-    vp->last = target; /* keeps our reference */
+    if (last) hk_proc_unref(last);
+    vp->last = (uintptr_t)target; /* keeps our reference */
   } else {
     hk_proc_unref(target);
   }
