@@ -167,11 +167,13 @@ static void worker_start(hk_worker_t *w, void *arg) {
   hk_wstate_t *ws = &rt->ws[hk_sched_worker_index(w)];
   hk_sched_worker_set_user(w, ws);
   hk_procs_bind_thread(&ws->c);
+  hk_globals_thread(true);
 }
 
 static void worker_stop(hk_worker_t *w, void *arg) {
   (void)w;
   (void)arg;
+  hk_globals_thread(false);
   hk_procs_bind_thread(NULL);
 }
 

@@ -1247,7 +1247,9 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
 ** taken only on the current array, under the store's lock (a spawn, a
 ** refresh), and the store drops its own under the same lock when it
 ** replaces the array: nobody can take a reference to an array once it is
-** no longer current, so the last release (any thread) may free it. */
+** no longer current, so the last release (any thread) may free it. Workers
+** take and drop them in batches (gvals_ref below): the count is then an
+** upper bound of the users, which is all the two uses above need. */
 typedef struct gvals {
   _Atomic uint64_t refs;
   hk_value_t vals[];
@@ -1276,9 +1278,89 @@ static gvals_t *gvals_of(hk_value_t *vals) {
   return (gvals_t *)(void *)((char *)vals - offsetof(gvals_t, vals));
 }
 
-static void gvals_release(gvals_t *v) {
+static void gvals_sub(gvals_t *v, uint64_t n) {
   /* Acq_rel: the last release frees; every earlier one happens before it. */
-  if (atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) == 1) free(v);
+  if (atomic_fetch_sub_explicit(&v->refs, n, memory_order_acq_rel) == n) free(v);
+}
+
+static void gvals_release(gvals_t *v) { gvals_sub(v, 1); }
+
+/* A worker thread's spare references to one array. Every spawn takes a
+** reference on the array its child will read and every process's end drops
+** one: with one shared count, a spawning worker and the worker where its
+** children end wrote the same cache line once per child each
+** (bench/README.md, "Last measured": a slow 2-worker spawn run). A worker
+** instead takes GSPARE_BATCH references at once and hands them out, and a
+** process that ends on it gives its reference to the worker's spare
+** (returning all but GSPARE_BATCH once it holds GSPARE_MAX), so the count
+** is written about once per GSPARE_BATCH spawns or ends. The shared count
+** is then at least the number of users, never less, so an array is never
+** freed early; an array stays alive, and an export copies the current one
+** rather than write it in place, while some worker holds spare references
+** to it: at most one array per worker, returned when that worker next
+** takes or drops a reference to another array, at an export of the
+** store's (on its thread), or when it stops (hk_globals_thread). Threads
+** that are not workers count directly. */
+#define GSPARE_BATCH 64u
+#define GSPARE_MAX 256u
+typedef struct gspare {
+  gvals_t *v;     /* NULL when spare is 0 */
+  uint64_t spare; /* references to v this thread holds for nobody */
+  uint32_t on;    /* hk_globals_thread(true) calls not yet undone */
+} gspare_t;
+static _Thread_local gspare_t gspare;
+
+static void gspare_flush(void) {
+  if (gspare.spare) gvals_sub(gspare.v, gspare.spare);
+  gspare.v = NULL;
+  gspare.spare = 0;
+}
+
+void hk_globals_thread(bool on) {
+  gspare_flush();
+  if (on) gspare.on++;
+  else if (gspare.on) gspare.on--;
+}
+
+static __attribute__((noinline)) void gvals_ref_slow(gvals_t *v) {
+  if (!gspare.on) {
+    /* Relaxed: the caller's reference (or the store's) keeps v alive. */
+    atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+    return;
+  }
+  gspare_flush();
+  /* Relaxed: as above; the extra ones are this thread's until handed out. */
+  atomic_fetch_add_explicit(&v->refs, GSPARE_BATCH, memory_order_relaxed);
+  gspare.v = v;
+  gspare.spare = GSPARE_BATCH - 1;
+}
+
+/* One more reference to [v], which the caller can reach alive (it holds
+** one, or it is the store's current array on the exporting thread). */
+static inline void gvals_ref(gvals_t *v) {
+  if (gspare.v != v) {
+    gvals_ref_slow(v);
+  } else if (--gspare.spare == 0) { /* gspare.v is set only with spare > 0 */
+    gspare.v = NULL;
+  }
+}
+
+static __attribute__((noinline)) void gvals_unref_slow(gvals_t *v) {
+  if (gspare.v == v) { /* GSPARE_MAX: keep GSPARE_BATCH, so never the last */
+    gvals_sub(v, gspare.spare - GSPARE_BATCH);
+    gspare.spare = GSPARE_BATCH;
+  } else if (!gspare.on) {
+    gvals_release(v);
+  } else {
+    gspare_flush();
+    gspare.v = v;
+    gspare.spare = 1;
+  }
+}
+
+/* Drops a reference to [v]. */
+static inline void gvals_unref(gvals_t *v) {
+  if (gspare.v != v || ++gspare.spare > GSPARE_MAX) gvals_unref_slow(v);
 }
 
 /* A new reference to the current array. Caller holds g->lock. */
@@ -1302,6 +1384,7 @@ static int publish(hk_globals_t *g, const uint32_t *slots, uint32_t cap, const h
   pthread_mutex_lock(&g->lock);
   /* Relaxed: only the exporting thread stores cur. */
   gvals_t *cur = atomic_load_explicit(&g->cur, memory_order_relaxed);
+  if (gspare.v == cur) gspare_flush(); /* the store's keeps cur alive */
   /* Acquire: pairs with the acq_rel release of the last child that used
   ** cur (its reads happen before our writes). */
   bool alone = atomic_load_explicit(&cur->refs, memory_order_acquire) == 1;
@@ -1402,9 +1485,9 @@ int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   ** drops the store's reference to it, so cur stays alive under us.
   ** Acquire: as gvals_take (trivially ours here: we published it). */
   gvals_t *v = atomic_load_explicit(&g->cur, memory_order_acquire);
-  /* Relaxed: the store's reference keeps v alive; publish (on this thread)
-  ** reads the count after it. */
-  atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  /* The store's reference keeps v alive; publish (on this thread) reads the
+  ** count after it. */
+  gvals_ref(v);
   child->globals = v->vals;
   child->globals_shared = true;
   child->gstore = g;
@@ -1416,10 +1499,10 @@ int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent) {
   if (parent->img != child->img) return -EINVAL;
   if (child->globals) hk_globals_unuse(child);
   gvals_t *v = gvals_of(parent->globals);
-  /* Relaxed: the parent's own reference keeps v alive (and, while it is
-  ** the current array, at 2 or more, so publish never writes it in
-  ** place); its contents were visible to the parent, whose thread this is. */
-  atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
+  /* The parent's own reference keeps v alive (and, while it is the
+  ** current array, at 2 or more, so publish never writes it in place); its
+  ** contents were visible to the parent, whose thread this is. */
+  gvals_ref(v);
   child->globals = parent->globals;
   child->globals_shared = true;
   child->gstore = parent->gstore;
@@ -1430,7 +1513,7 @@ void hk_globals_unuse(hk_vm_t *vm) {
   if (!vm->globals_shared) {
     free(vm->globals);
   } else if (vm->globals) {
-    gvals_release(gvals_of(vm->globals));
+    gvals_unref(gvals_of(vm->globals));
   }
   vm->globals = NULL;
   vm->globals_shared = false;
@@ -1446,7 +1529,7 @@ bool hk_vm_globals_refresh(hk_vm_t *child) {
   pthread_mutex_lock((pthread_mutex_t *)&g->lock);
   gvals_t *v = gvals_take(g);
   pthread_mutex_unlock((pthread_mutex_t *)&g->lock);
-  gvals_release(gvals_of(child->globals));
+  gvals_unref(gvals_of(child->globals));
   child->globals = v->vals;
   return true;
 }
@@ -1456,7 +1539,8 @@ bool hk_vm_globals_dirty(const hk_vm_t *root) { return !root->globals_shared && 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;
   blocks_free(g->blocks);
-  /* Every instance using the store is gone: only the store's reference is left. */
+  /* Every instance using the store is gone: only the store's reference is
+  ** left, and workers' spare ones (gvals_ref), which free it later. */
   gvals_release(atomic_load_explicit(&g->cur, memory_order_relaxed));
   pthread_mutex_destroy(&g->lock);
   free(g->done);

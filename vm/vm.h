@@ -337,6 +337,10 @@ int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent);
 ** store's array (hk_vm_free does it). Thread: owner of vm. */
 void hk_globals_unuse(hk_vm_t *vm);
 void hk_globals_free(hk_globals_t *g);
+/* true: the calling thread (a worker) may keep spare references to a
+** global store's array across spawns and process ends (heap.c, gvals_ref);
+** false (before it stops): returns them. Thread: the calling thread. */
+void hk_globals_thread(bool on);
 /* True when root [vm] set a global since its last hk_globals_export (the
 ** root then exports before handing any value to another process, so a child
 ** that receives a closure finds every global it can read). Thread: owner. */
