@@ -93,6 +93,10 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm);
 ** request; true (sent, or the sender failed), false (declined: a global
 ** export failed, which the request's path reports). Thread: the VM's worker. */
 bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v);
+/* hk_host_t.receive_now: receive_message inside the slice, without a
+** request: 2 (a block adopted), 1 (an immediate), -1 (none now: serve()
+** blocks, yields or fails). Thread: the VM's worker. */
+int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out);
 /* Creates the root process of [img] (not started). Returns 0 or -errno. */
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
 /* Renders the failure value held in message block [m] (SPEC §6.3.4);

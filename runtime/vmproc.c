@@ -561,10 +561,11 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   return send_arg(p, w, vm, arg);
 }
 
-/* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
-** mid-push: yield). Inline in the two receives of a process loop (serve_now
-** and serve_receive); try_take is the out-of-line copy. */
-static inline __attribute__((always_inline)) int take_inline(hk_proc_t *p, hk_vm_t *vm) {
+/* Takes a message if one is there: 2 (a block adopted, its value in *v), 1
+** (an immediate in *v), 0 (none), -1 (a sender is mid-push, or a cancel
+** dropped it: yield). */
+static inline __attribute__((always_inline)) int take_value(hk_proc_t *p, hk_vm_t *vm,
+                                                            hk_value_t *v) {
   hk_envelope_t *env;
   int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == -EBUSY) return -1;
@@ -578,21 +579,27 @@ static inline __attribute__((always_inline)) int take_inline(hk_proc_t *p, hk_vm
     if (m) hk_msg_free(m);
     return -1;
   }
-  hk_value_t v;
-  /* Two completions, not one with a flag for the safe point: the flag
-  ** cost 2 instructions per message (callgrind, counting and fanin). */
   if (!env->payload) {
-    v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
+    *v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
     hk_envelope_free(env);
-    hk_vm_complete(vm, v);
     return 1;
   }
-  hk_vm_adopt(vm, env->payload, &v);
+  hk_vm_adopt(vm, env->payload, v);
   hk_envelope_free(env);
+  return 2;
+}
+
+/* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
+** mid-push: yield). Inline in the receives of a process loop (serve_now
+** and serve_receive); try_take is the out-of-line copy. */
+static inline __attribute__((always_inline)) int take_inline(hk_proc_t *p, hk_vm_t *vm) {
+  hk_value_t v;
+  int r = take_value(p, vm, &v);
+  if (r <= 0) return r;
   hk_vm_complete(vm, v);
   /* A receive loop may allocate nothing else: without this safe point its
   ** heap would never reach a collection and keep every block it adopted. */
-  hk_vm_safepoint(vm);
+  if (r == 2) hk_vm_safepoint(vm);
   return 1;
 }
 
@@ -665,6 +672,23 @@ bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   if (export_globals(p, vm)) return false; /* the request's serve() fails it */
   send_inline(p, hk_sched_self(), vm, to, v, false);
   return true;
+}
+
+/* host.receive_now (vm/host.h): a receive_message that finds a message,
+** without a request; anything else is serve_now's false (-1): the request
+** is set up and served by serve(), which blocks, yields or fails. */
+int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
+  (void)ud;
+  hk_proc_t *p = hk_vm_user(vm);
+  if (!p || hk_proc_doomed(p)) return -1;
+  vmproc_t *vp = vp_of(p);
+  if (hk_proc_recv_empty_owner(p)) { /* every receive of a ping-pong */
+    vp->pd.recv_empty = true;
+    return -1;
+  }
+  int r = take_value(p, vm, out);
+  vp->pd.recv_empty = r == 0;
+  return r ? r : -1;
 }
 
 /* A dispatcher that saves no registers: the receive that finds its mailbox

@@ -59,6 +59,15 @@ typedef struct hk_host {
   ** rooted on the VM's stack during the call; copy, never keep them.
   ** NULL: sends take serve_now. Thread: the VM's. */
   bool (*send_now)(void *ud, struct hk_vm *vm, hk_value_t to, hk_value_t v);
+  /* Optional: receive_message () inside the slice without a request.
+  ** Returns 2 (a message block adopted into the VM's heap, hk_vm_adopt;
+  ** its value in *out), 1 (an immediate in *out), 0 (declined, nothing
+  ** changed: the request goes to serve_now) or -1 (not now: the request is
+  ** set up and the slice stops, as when serve_now returns false). The
+  ** interpreter pushes *out (checking the heap limit, SPEC §6.11.3) and,
+  ** after an adoption, collects if the trigger was reached. NULL: receives
+  ** take serve_now. Thread: the VM's. */
+  int (*receive_now)(void *ud, struct hk_vm *vm, hk_value_t *out);
   /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit
   ** (SPEC §6.13). Returns 0 or -errno. Thread: any. */
   int (*write)(void *ud, int stream, const char *data, size_t len);

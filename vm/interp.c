@@ -531,6 +531,27 @@ static bool is_request_builtin(uint32_t id) {
   return id >= HK_B__COUNT || hk_builtin_table[id].cls != HK_BC_SYNC;
 }
 
+/* A value [v] that the host's receive_now (host.h) returned ([got] 2: an
+** adopted block) for CALLB receive_message: pushed here, without a request
+** or hk_vm_complete; the heap limit's case (SPEC §6.11.3: collect, or fail)
+** goes through the request's completion. Out of line: hk_vm_run keeps its
+** registers. Returns ST_CONTINUE or ST_STOP. */
+static __attribute__((noinline)) int received(hk_vm_t *vm, hk_value_t v, int got, uint32_t id,
+                                              hk_value_t arg) {
+  const hk_heap_t *hp = &vm->heap;
+  if (UNLIKELY(hp->max_objects && hp->nobjects > hp->max_objects)) {
+    make_request(vm, id, arg);
+    hk_vm_complete(vm, v);
+  } else {
+    hk_seg_t *s = vm->seg;
+    s->vals[s->sp++] = v;
+  }
+  /* A receive loop may allocate nothing else: without this safe point its
+  ** heap would never reach a collection and keep every block it adopted. */
+  if (got == 2) hk_vm_safepoint(vm);
+  return vm->state == HK_VS_READY ? ST_CONTINUE : ST_STOP;
+}
+
 /* The argument of CALLBT: a tuple object on the C stack holding copies of
 ** the components, which stay on the VM stack (rooted) until it is gone. It
 ** is STATIC (never moved nor counted) and lives only during the builtin's
@@ -1610,8 +1631,16 @@ dispatch:
     if (UNLIKELY(is_request_builtin(id))) {
       sp--;
       SAVE();
-      make_request(vm, id, a);
-      if (serve_now(vm) == ST_STOP) goto stop;
+      int got = 0;
+      if (id == HK_B_receive_message && vm->host && vm->host->receive_now) {
+        hk_value_t v;
+        got = vm->host->receive_now(vm->host->ud, vm, &v);
+        if (got > 0 && received(vm, v, got, id, a) == ST_STOP) goto stop;
+      }
+      if (got <= 0) {
+        make_request(vm, id, a);
+        if (got < 0 || serve_now(vm) == ST_STOP) goto stop;
+      }
       /* Served in the slice: the result was pushed on this frame's stack
       ** (deliver), nothing else moved, so only sp is reloaded. */
       left -= vm->charge;

@@ -333,6 +333,103 @@ Test(vm_interp, callbt_send_goes_to_host_send_now) {
   hk_image_free(img);
 }
 
+/* A host's receive_now (host.h) as a test double: answers [got] with an
+** immediate 42 (1) or with a block holding [msg] (2), copied from [from]
+** and adopted; counts its calls and serve_now's. */
+typedef struct recv_log {
+  int got, calls, served;
+  hk_vm_t *from;
+  hk_value_t msg;
+} recv_log_t;
+
+static int log_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
+  recv_log_t *l = ud;
+  l->calls++;
+  if (l->got == 1) *out = hk_int(42);
+  if (l->got == 2) {
+    hk_msg_t *m;
+    cr_assert_eq(hk_value_copy_out(l->from, l->msg, 0, &m), 0);
+    cr_assert_eq(hk_vm_adopt(vm, m, out), 0);
+  }
+  return l->got;
+}
+
+static bool log_serve_now(void *ud, hk_vm_t *vm) {
+  (void)vm;
+  ((recv_log_t *)ud)->served++;
+  return false;
+}
+
+static hk_vm_t *run_receive(hk_image_t *img, recv_log_t *l, const hk_vm_config_t *cfg,
+                            hk_run_t *st) {
+  static hk_host_t host;
+  host = (hk_host_t){.ud = l, .receive_now = log_receive_now, .serve_now = log_serve_now};
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, &host, cfg), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  *st = hk_vm_run(vm, 100);
+  return vm;
+}
+
+/* receive_message () through the host's receive_now: a value is pushed
+** without a request; -1 makes the request and stops without serve_now, 0
+** offers it to serve_now; an adopted block over the heap limit fails the
+** receiver (SPEC 6.11.3) as a completion would. */
+Test(vm_interp, receive_goes_to_host_receive_now) {
+  hk_image_t *img = tc_image(1, 0);
+  img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
+  img->imports[0] = HK_B_receive_message;
+  img->nimports = 1;
+  static const uint32_t code[] = {I(CALLBU, 0), I(RET, 0)};
+  tc_func(img, 0, "main", 0, 0, 1, code, 2);
+  hk_vm_t *from;
+  cr_assert_eq(hk_vm_new(&from, img, NULL, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(from), 0);
+  hk_value_t str, items[2], t;
+  cr_assert_eq(hk_alloc_string(from, "message", 7, &str), 0);
+  items[0] = hk_int(1);
+  items[1] = str;
+  cr_assert_eq(hk_alloc_tuple(from, 2, items, &t), 0);
+  hk_run_t st;
+
+  recv_log_t l = {.got = 1};
+  hk_vm_t *vm = run_receive(img, &l, NULL, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  cr_assert_eq(hk_as_int(hk_vm_result(vm)), 42);
+  cr_assert_eq(l.calls, 1);
+  cr_assert_eq(l.served, 0);
+  hk_vm_free(vm);
+
+  l = (recv_log_t){.got = 2, .from = from, .msg = t};
+  vm = run_receive(img, &l, NULL, &st);
+  cr_assert_eq(st, HK_RUN_DONE);
+  hk_value_t r = hk_vm_result(vm);
+  cr_assert_eq(r.tag, HK_T_TUPLE);
+  cr_assert_eq(memcmp(hk_str_data(hk_tuple_at(r, 1)), "message", 7), 0);
+  hk_vm_free(vm);
+
+  for (int got = -1; got <= 0; got++) {
+    l = (recv_log_t){.got = got};
+    vm = run_receive(img, &l, NULL, &st);
+    cr_assert_eq(st, HK_RUN_REQUEST);
+    cr_assert_eq(hk_vm_request(vm)->builtin, HK_B_receive_message);
+    cr_assert_eq(l.served, got == 0 ? 1 : 0);
+    hk_vm_complete(vm, hk_int(7));
+    cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_DONE);
+    cr_assert_eq(hk_as_int(hk_vm_result(vm)), 7);
+    hk_vm_free(vm);
+  }
+
+  hk_vm_config_t cfg = {.max_heap = 1};
+  l = (recv_log_t){.got = 2, .from = from, .msg = t};
+  vm = run_receive(img, &l, &cfg, &st);
+  cr_assert_eq(st, HK_RUN_FAILED);
+  cr_assert_eq(hk_vm_failure(vm)->kind, HK_FAIL_HEAP_LIMIT);
+  hk_vm_free(vm);
+  hk_vm_free(from);
+  hk_image_free(img);
+}
+
 Test(vm_interp, heap_limit_counts_live_objects_after_collecting) {
   /* acc = []; loop: acc = 1 :: acc  (all live) */
   static const uint32_t code[] = {
