@@ -548,7 +548,7 @@ static __attribute__((noinline)) int received(hk_vm_t *vm, hk_value_t v, int got
   }
   /* A receive loop may allocate nothing else: without this safe point its
   ** heap would never reach a collection and keep every block it adopted. */
-  if (got == 2) hk_vm_safepoint(vm);
+  if (got == 2 && UNLIKELY(hk_heap_wants_gc(&vm->heap))) hk_vm_safepoint(vm); /* no call below */
   return vm->state == HK_VS_READY ? ST_CONTINUE : ST_STOP;
 }
 
