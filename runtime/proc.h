@@ -167,10 +167,11 @@ typedef struct hk_wait {
   };
 } hk_wait_t;
 
-/* 176 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
+/* 168 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
 ** (hk_proc_alloc): the state word and the mailbox, which wakers, senders
 ** and cancellers write, share the last cache line (proc.c asserts it); the
-** body's memory follows in the same allocation (hk_proc_extra). */
+** body's memory follows in the same allocation (hk_proc_extra, 8-byte
+** aligned; a body places what needs more itself). */
 struct hk_proc {
   /* Immutable after creation. */
   hk_pmentry_t e;           /* pid and references; first */
@@ -182,7 +183,6 @@ struct hk_proc {
   ** first readied): no atomics. */
   hk_task_t task;
   void *body;               /* the VM instance, or a test body */
-  void *user;               /* for the runtime */
   union {
     hk_wait_t wait;
     /* Set by the body with DONE/FAILED, read at once by the slice's end:

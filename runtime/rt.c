@@ -412,6 +412,7 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
   hk_root_t *r = calloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   r->img = img;
+  r->rt = rt;
   pthread_mutex_lock(&rt->lock);
   if (rt->stopped) {
     pthread_mutex_unlock(&rt->lock);

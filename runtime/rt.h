@@ -34,6 +34,7 @@ typedef struct hk_wstate {
 ** unlinks and frees it. [joined] and [gone] are guarded by rt->lock. */
 typedef struct hk_root {
   hiko_pid_t pid;
+  hiko_runtime_t *rt;    /* immutable: its processes find their runtime here (hk_rt_of) */
   hiko_program_t *prog;  /* a reference, dropped when the tree is gone */
   const hk_image_t *img; /* prog's image; NULL once the tree is gone */
   /* The tree's shared global store (vm.h): made and exported into by the
@@ -142,10 +143,10 @@ void hk_trace_slice(hk_trace_t *t, uint64_t pid, uint64_t t0_ns, uint64_t t1_ns,
 /* Writes the trace of every worker to [path]. Returns 0 or -errno. */
 int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, uint64_t base_ns);
 
-/* The process record's user pointer is the runtime's per-process data. */
+/* The runtime's per-process data, right after the control block
+** (hk_proc_extra: a process record has no pointer to it). */
 typedef struct hk_pdata {
-  hiko_runtime_t *rt;
-  hk_root_t *root;       /* the root of my tree */
+  hk_root_t *root;       /* the root of my tree; its rt is my runtime */
   void *io;              /* rtio.c: the pending I/O request, or NULL */
   bool io_owner;         /* rtio.c: registered as a possible socket owner */
   /* vmproc.c: serve_now found the mailbox empty for the receive now
@@ -158,10 +159,10 @@ typedef struct hk_pdata {
   bool recv_blocked;
 } hk_pdata_t;
 
-static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return ((hk_pdata_t *)p->user)->rt; }
+/* [p]'s runtime data. Valid from registration until the body is freed. */
+static inline hk_pdata_t *hk_pd_of(hk_proc_t *p) { return (hk_pdata_t *)hk_proc_extra(p); }
+static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return hk_pd_of(p)->root->rt; }
 /* The program process [p] runs (its root's). */
-static inline hiko_program_t *hk_rt_program_of(hk_proc_t *p) {
-  return ((hk_pdata_t *)p->user)->root->prog;
-}
+static inline hiko_program_t *hk_rt_program_of(hk_proc_t *p) { return hk_pd_of(p)->root->prog; }
 
 #endif

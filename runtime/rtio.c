@@ -86,8 +86,8 @@ typedef struct rq {
   uint64_t t_done; /* HIKO_IO_LATENCY: when the callback started */
 } rq_t;
 
-static hk_pdata_t *pd_of(hk_proc_t *p) { return (hk_pdata_t *)p->user; }
-static hk_rtio_t *rio_of(hk_proc_t *p) { return pd_of(p)->rt->rio; }
+static hk_pdata_t *pd_of(hk_proc_t *p) { return hk_pd_of(p); }
+static hk_rtio_t *rio_of(hk_proc_t *p) { return hk_rt_of(p)->rio; }
 static const char *bname(uint32_t id) {
   return id < HK_B__COUNT ? hk_builtin_table[id].name : "native";
 }
@@ -433,7 +433,7 @@ static void register_owner(hk_proc_t *p) {
 
 void hk_rtio_proc_end(hk_proc_t *p) {
   hk_pdata_t *pd = pd_of(p);
-  hk_rtio_t *rio = pd->rt->rio;
+  hk_rtio_t *rio = rio_of(p);
   if (!rio) return;
   /* Our state became TERMINATED by an exchange (acq_rel) before this. A
   ** socket_give to us RMWs that word after its owners_add: if its RMW came
@@ -617,14 +617,14 @@ int hk_rtio_receive_timeout(hk_proc_t *p, hk_vm_t *vm, int64_t ms, hk_value_t df
 void hk_rtio_drop_wait(hk_proc_t *p) {
   hk_pdata_t *pd = pd_of(p);
   if (!pd->io) return;
-  rq_abandon(pd->rt->rio, pd->io);
+  rq_abandon(rio_of(p), pd->io);
   pd->io = NULL;
 }
 
 /* Output written so far reaches stdout before the process waits for
 ** input or a connection (a prompt, a server's "listening on" line). */
 static void flush_out(hk_proc_t *p) {
-  if (!pd_of(p)->rt->cfg.out) fflush(stdout);
+  if (!hk_rt_of(p)->cfg.out) fflush(stdout);
 }
 
 static int serve_read_line(hk_proc_t *p, hk_vm_t *vm) {
@@ -721,7 +721,7 @@ static int serve_give(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, hk_value_t arg) {
   if (!sock_arg(s) || to.tag != HK_T_PID) return fail(vm, "socket_give: bad argument");
   int64_t sock = (int64_t)s.as.u;
   uint64_t me = hk_proc_pid(p), pid = to.as.u;
-  hk_proc_t *target = pid == me ? NULL : hk_proc_get(pd_of(p)->rt->procs, pid);
+  hk_proc_t *target = pid == me ? NULL : hk_proc_get(hk_rt_of(p)->procs, pid);
   if (target) owners_add(rio, pid);
   int rc = hk_io_socket_give(io, sock, me, target || pid == me ? pid : 0);
   if (rc == -EPERM) {
@@ -748,7 +748,7 @@ static int serve_give(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, hk_value_t arg) {
 
 static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) {
   const char *name = bname(id);
-  if (!pd_of(p)->rt->cfg.allow_net) return fail(vm, "%s: network access denied", name);
+  if (!hk_rt_of(p)->cfg.allow_net) return fail(vm, "%s: network access denied", name);
   int err;
   hk_io_t *io = get_io(rio_of(p), &err);
   if (!io) return io_unavailable(vm, id, err);

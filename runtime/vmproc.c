@@ -40,7 +40,7 @@ typedef struct join {
 } join_t;
 
 typedef struct vmproc {
-  hk_pdata_t pd; /* first: p->user points here */
+  hk_pdata_t pd; /* first: hk_pd_of(p) points here */
   join_t *join;  /* NULL until needed */
   /* The last receiver: a record with our reference (repeated sends to the
   ** same receiver skip the pid-map lookup; dropped when it terminates), or
@@ -48,7 +48,7 @@ typedef struct vmproc {
   ** 0 before any send. */
   uintptr_t last;
 } vmproc_t;
-static_assert(sizeof(vmproc_t) == 48, "runtime data of a process: 48 bytes");
+static_assert(sizeof(vmproc_t) == 40, "runtime data of a process: 40 bytes");
 
 /* The receiver vp->last holds a reference to, or NULL. */
 static inline hk_proc_t *last_proc(const vmproc_t *vp) {
@@ -134,18 +134,20 @@ static char *render_failure(hk_value_t v) {
 
 /* ---- Per-process data ------------------------------------------------------ */
 
-static vmproc_t *vp_of(hk_proc_t *p) { return (vmproc_t *)p->user; }
+/* Right after the control block (alloc_proc). */
+static vmproc_t *vp_of(hk_proc_t *p) { return hk_proc_extra(p); }
 
 void hk_vmproc_free_body(hk_proc_t *p) {
+  if (!p->body) return; /* never started, or freed */
   vmproc_t *vp = vp_of(p);
-  if (!vp) return;
+  hiko_runtime_t *rt = vp->pd.root->rt;
   hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
   hk_native_proc_end(p); /* a blocking native call is abandoned */
   hk_vm_t *vm = vm_of(vp);
   if (vm) {
     hk_vm_stats_t st;
     hk_vm_get_stats(vm, &st);
-    hk_pcounters_t *c = my_counters(vp->pd.rt);
+    hk_pcounters_t *c = my_counters(rt);
     /* Relaxed RMW: a statistic; the shared shard has several writers.
     ** Most processes never collect: no locked RMW for them. */
     if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
@@ -158,9 +160,8 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   if (last_proc(vp)) hk_proc_unref(last_proc(vp));
   /* vp and the instance are in p's own allocation (alloc_proc). */
   p->body = NULL;
-  p->user = NULL;
   /* Last: the instance read the tree's store and image until freed. */
-  hk_rt_tree_leave(vp->pd.rt, vp->pd.root);
+  hk_rt_tree_leave(rt, vp->pd.root);
 }
 
 void hk_vmproc_drop_payload(void *ud, void *payload) {
@@ -190,7 +191,9 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 ** child (closure 48) fits a 704-byte record, which a spare of 16 would
 ** round up to 768. */
 #define FIRST_HEAP_SPARE 0u
-#define VP_SIZE ((sizeof(vmproc_t) + 15) & ~(size_t)15)
+/* The instance starts 16-byte aligned in the 64-byte aligned record. */
+#define VP_SIZE \
+  (((sizeof(hk_proc_t) + sizeof(vmproc_t) + 15) & ~(size_t)15) - sizeof(hk_proc_t))
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   hk_vm_config_t vc = {
@@ -236,10 +239,8 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
   int rc = hk_proc_register(rt->procs, parent, detached, p);
   if (rc) return rc;
   vmproc_t *vp = hk_proc_extra(p);
-  vp->pd.rt = rt;
   vp->pd.root = root;
   hk_rt_tree_enter(root);
-  p->user = vp;
   p->body = vm;
   if (rt->trace_all) p->task.run = traced_run;
   hk_vm_set_user(vm, p);
@@ -276,7 +277,7 @@ static int copy_error(hk_vm_t *vm, const char *name, int rc, uint64_t limit) {
 
 static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn, bool detached) {
   vmproc_t *vp = vp_of(p);
-  hiko_runtime_t *rt = vp->pd.rt;
+  hiko_runtime_t *rt = vp->pd.root->rt;
   const char *name = detached ? "spawn_detached" : "spawn";
   /* Wrong kinds fail "NAME: expected SHAPE" (SPEC §8.1.3). */
   if (!hk_is_function(fn)) return fail(vm, "%s: expected Unit -> 'a", name);
@@ -369,7 +370,7 @@ static int cross_tree_copy(hk_proc_t *p, hk_vm_t *vm, const hk_image_t *img, hk_
     return c < 0 ? -ENOENT : 0;
   }
   hk_msg_t *m;
-  int rc = hk_value_copy_detached(vm, v, copy_limit(vp_of(p)->pd.rt), img, &m, missing);
+  int rc = hk_value_copy_detached(vm, v, copy_limit(hk_rt_of(p)), img, &m, missing);
   if (rc) return rc;
   hk_vm_charge(vm, hk_msg_objects(m));
   env->payload = m;
@@ -380,7 +381,7 @@ static int cross_tree_copy(hk_proc_t *p, hk_vm_t *vm, const hk_image_t *img, hk_
 ** process of it has terminated, target too: the message will be dropped). */
 static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v,
                       hk_envelope_t *env, uint32_t *missing) {
-  hiko_program_t *prog = hk_rt_tree_program(vp_of(p)->pd.rt, target->root_pid);
+  hiko_program_t *prog = hk_rt_tree_program(hk_rt_of(p), target->root_pid);
   if (!prog) return -ESRCH; /* its tree is gone: target has terminated */
   int rc = cross_tree_copy(p, vm, hk_program_image(prog), v, env, missing);
   hiko_program_release(prog);
@@ -403,7 +404,7 @@ static hk_envelope_t *envelope_or_fail(hk_vm_t *vm) {
 static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p, hk_vm_t *vm,
                                                                     hk_proc_t *target,
                                                                     hk_value_t v) {
-  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hiko_runtime_t *rt = hk_rt_of(p);
   hk_envelope_t *env;
   int rc;
   if (target && target->root_pid != p->root_pid) {
@@ -473,7 +474,7 @@ static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk
   if (!env) return SERVE_CONTINUE;
   env->aux[0] = v.tag;
   env->aux[1] = v.as.u;
-  if (hk_proc_send_env_pid(vp_of(p)->pd.rt->procs, to, p->root_pid, env, w) == -EXDEV) {
+  if (hk_proc_send_env_pid(hk_rt_of(p)->procs, to, p->root_pid, env, w) == -EXDEV) {
     hk_envelope_free(env);
     return -EXDEV;
   }
@@ -491,7 +492,7 @@ static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk
 static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_worker_t *w,
                                                              hk_vm_t *vm, hk_value_t to,
                                                              hk_value_t v, bool unit) {
-  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hiko_runtime_t *rt = hk_rt_of(p);
   if (to.tag != HK_T_PID) return fail(vm, "send_message: expected Pid * 'a");
   /* Relaxed: a hint; a port opened concurrently with this send is found by
   ** the lookup below only if it already has the pid the program holds. */
@@ -742,7 +743,7 @@ static int serve_receive_timeout(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
 ** NULL and sets *err to the SPEC §6.6.1 message (malloc'ed). */
 static hk_child_t *find_child(hk_proc_t *p, const char *name, uint64_t pid, bool allow_detached,
                               char **err) {
-  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hiko_runtime_t *rt = hk_rt_of(p);
   hk_child_t *c = hk_proc_child(p, pid);
   *err = NULL;
   int n = 0;
@@ -862,7 +863,7 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
 }
 
 static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg) {
-  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hiko_runtime_t *rt = hk_rt_of(p);
   if (arg.tag != HK_T_PID) return fail(vm, "cancel: expected Pid");
   char *err;
   hk_child_t *c = find_child(p, "cancel", arg.as.u, true, &err);
@@ -917,7 +918,7 @@ static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2 || !hk_is_string(hk_tuple_at(arg, 0)))
     return fail(vm, "exec: expected String * String list");
   hk_value_t cmd = hk_tuple_at(arg, 0);
-  const hiko_config_t *cfg = &vp_of(p)->pd.rt->cfg;
+  const hiko_config_t *cfg = &hk_rt_of(p)->cfg;
   for (size_t i = 0; i < cfg->n_allow_exec; i++)
     if (strlen(cfg->allow_exec[i]) == hk_str_len(cmd) &&
         memcmp(cfg->allow_exec[i], hk_str_data(cmd), hk_str_len(cmd)) == 0)
@@ -963,7 +964,7 @@ static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   case HK_B_exec: return serve_exec(p, vm, arg);
   case HK_B_http_get: case HK_B_http: case HK_B_http_json: case HK_B_http_msgpack:
   case HK_B_http_bytes: /* SPEC §8.14: not built yet; --no-net still denies first */
-    if (!vp_of(p)->pd.rt->cfg.allow_net) return fail(vm, "%s: network access denied", name);
+    if (!hk_rt_of(p)->cfg.allow_net) return fail(vm, "%s: network access denied", name);
     return fail(vm, "%s: HTTP support is not available in this build", name);
   default: break;
   }
@@ -978,7 +979,7 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
     hk_value_t v;
     hiko_value_t *fv = NULL;
     if (failure_value(vp, f, &v) == 0) hk_value_to_api(vm_of(vp), vp->pd.root->prog, v, &fv);
-    hk_rt_root_failed(vp->pd.rt, hk_proc_pid(p), f->message ? f->message : "failed", fv);
+    hk_rt_root_failed(vp->pd.root->rt, hk_proc_pid(p), f->message ? f->message : "failed", fv);
     return HK_SLICE_FAILED;
   }
   hk_value_t v;
@@ -990,7 +991,7 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
 
 static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
   if (!p->link) return HK_SLICE_DONE; /* a root's value is never copied */
-  hiko_runtime_t *rt = vp->pd.rt;
+  hiko_runtime_t *rt = vp->pd.root->rt;
   hk_value_t res = hk_vm_result(vm_of(vp));
   if (!hk_is_obj(res)) {
     /* An Int, a pid, a nullary constructor...: no block to copy it into
@@ -1044,7 +1045,7 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
     case HK_RUN_DONE: return end_done(p, vp);
     case HK_RUN_FAILED: return end_failure(p, vp, hk_vm_failure(vm));
     case HK_RUN_EXIT:
-      hk_rt_exit(vp->pd.rt, hk_vm_exit_code(vm));
+      hk_rt_exit(vp->pd.root->rt, hk_vm_exit_code(vm));
       return HK_SLICE_DONE;
     case HK_RUN_REQUEST:
       break;
@@ -1062,7 +1063,7 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
 
 static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget) {
   hk_proc_t *p = hk_proc_of_task(t);
-  hiko_runtime_t *rt = vp_of(p)->pd.rt;
+  hiko_runtime_t *rt = hk_rt_of(p);
   uint64_t pid = hk_proc_pid(p);
   int32_t b0 = *budget;
   uint64_t t0 = hk_sched_now_ns();
