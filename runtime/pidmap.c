@@ -101,11 +101,16 @@ uint64_t hk_pidmap_issued(const hk_pidmap_t *m) {
   return atomic_load_explicit(&m->next_pid, memory_order_relaxed);
 }
 
-void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, hk_pmentry_release_fn release) {
+_Atomic(hk_pmentry_release_fn) hk_pm_release_[HK_PM_KINDS];
+
+void hk_pmentry_set_release(uint32_t kind, hk_pmentry_release_fn release) {
+  atomic_store_explicit(&hk_pm_release_[kind], release, memory_order_relaxed);
+}
+
+void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, uint32_t kind) {
   e->pid = pid;
-  e->kind = 0;
+  e->kind = kind;
   atomic_init(&e->refs, 1);
-  e->release = release;
   e->chain = NULL;
 }
 

@@ -28,11 +28,19 @@ typedef void (*hk_pmentry_release_fn)(hk_pmentry_t *e);
 
 struct hk_pmentry {
   uint64_t pid;                  /* immutable once inserted */
-  uint32_t kind;                 /* the user's record type; immutable */
+  uint32_t kind;                 /* the user's record type (< HK_PM_KINDS); immutable */
   _Atomic uint32_t refs;         /* see hk_pmentry_ref/unref */
-  hk_pmentry_release_fn release; /* immutable */
   hk_pmentry_t *chain;           /* the shard's lock protects it */
 };
+
+/* Record types: each has one release function for every record of it, in
+** a table rather than in every record (8 bytes of every process). */
+#define HK_PM_KINDS 4u
+extern _Atomic(hk_pmentry_release_fn) hk_pm_release_[HK_PM_KINDS];
+/* Sets the release function of [kind]'s records: before the first record
+** of that kind is made, always the same one (a runtime sets it at every
+** creation: relaxed stores of the same value). */
+void hk_pmentry_set_release(uint32_t kind, hk_pmentry_release_fn release);
 
 typedef struct hk_pidmap hk_pidmap_t;
 
@@ -47,8 +55,9 @@ uint64_t hk_pidmap_alloc(hk_pidmap_t *m);
 /* The highest pid issued so far (a pid above it was never issued). */
 uint64_t hk_pidmap_issued(const hk_pidmap_t *m);
 
-/* Initialises [e] with [pid], one reference (the caller's) and [release]. */
-void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, hk_pmentry_release_fn release);
+/* Initialises [e] with [pid], one reference (the caller's) and [kind]
+** (its release function set before: hk_pmentry_set_release). */
+void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, uint32_t kind);
 
 /* Inserts [e] (its pid not yet in the map); the map takes a new reference.
 ** Never fails (a table that cannot grow just gets longer chains). */
@@ -93,7 +102,7 @@ static inline void hk_pmentry_unref(hk_pmentry_t *e) {
   ** the thread that reaches zero acquires every other holder's releases
   ** before freeing (the usual reference-count pairing). */
   if (atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
-    e->release(e);
+    atomic_load_explicit(&hk_pm_release_[e->kind], memory_order_relaxed)(e);
 }
 
 #endif

@@ -44,8 +44,8 @@ int hiko_port_open(hiko_runtime_t *rt, hiko_port_t **out) {
   hiko_port_t *port = calloc(1, sizeof *port);
   if (!port) return -ENOMEM;
   hk_pidmap_t *map = hk_procs_pidmap(rt->procs);
-  hk_pmentry_init(&port->e, hk_pidmap_alloc(map), port_release);
-  port->e.kind = KIND_PORT;
+  hk_pmentry_set_release(KIND_PORT, port_release);
+  hk_pmentry_init(&port->e, hk_pidmap_alloc(map), KIND_PORT);
   port->rt = rt;
   pthread_mutex_init(&port->lock, NULL);
   pthread_cond_init(&port->cond, NULL);
@@ -86,7 +86,7 @@ static int deliver(hiko_port_t *port, hiko_value_t *v) {
 
 int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_value_t v) {
   hiko_value_t *a;
-  int rc = hk_value_to_api(vm, hk_rt_program_of(hk_vm_user(vm)), v, &a);
+  int rc = hk_value_to_api(vm, hk_rt_program_of(hk_vmproc_of(vm)), v, &a);
   if (rc) return rc;
   (void)rt;
   return deliver((hiko_port_t *)e, a);

@@ -21,8 +21,8 @@
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
-static_assert(sizeof(hk_proc_t) == 168, "a process control block is 168 bytes");
-static_assert(sizeof(hk_proc_t) % 8 == 0, "the body after it is 8-byte aligned");
+static_assert(sizeof(hk_proc_t) == 160, "a process control block is 160 bytes");
+static_assert(sizeof(hk_proc_t) % 16 == 0, "the body after it is 16-byte aligned");
 static_assert(offsetof(hk_proc_t, state) / 64 == offsetof(hk_proc_t, mbox.tail) / 64,
               "the state word and the mailbox tail share a cache line");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
@@ -112,7 +112,10 @@ static void count_max(hk_procs_t *P, uint64_t v) {
 
 /* ---- The table ----------------------------------------------------------- */
 
+static void proc_release(hk_pmentry_t *e);
+
 int hk_procs_new(hk_procs_t **out, const hk_procs_ops_t *ops, const hk_procs_config_t *cfg) {
+  hk_pmentry_set_release(0, proc_release); /* a process record is kind 0 */
   hk_procs_t *P = aligned_alloc(64, sizeof *P);
   if (!P) return -ENOMEM;
   memset(P, 0, sizeof *P);
@@ -228,6 +231,7 @@ static void link_unref(hk_procs_t *P, hk_child_t *c) {
 struct hk_kids {
   uint32_t nbuckets, n, purge_at;
   uint32_t ndetached; /* detached children in the table */
+  void *user;         /* the body's (hk_proc_kids_user) */
   hk_child_t *b[];
 };
 
@@ -240,6 +244,8 @@ static hk_kids_t *kids_alloc(uint32_t nb) {
   if (k) k->nbuckets = nb;
   return k;
 }
+
+void **hk_proc_kids_user(hk_proc_t *p) { return p->kids ? &p->kids->user : NULL; }
 
 static void kids_free(hk_kids_t *k) {
   if (!k) return;
@@ -261,6 +267,7 @@ static void kids_rehash(hk_proc_t *p, uint32_t nb) {
   k->n = o->n;
   k->purge_at = o->purge_at;
   k->ndetached = o->ndetached;
+  k->user = o->user;
   for (uint32_t i = 0; i < o->nbuckets; i++)
     for (hk_child_t *c = o->b[i], *next; c; c = next) {
       next = c->chain;
@@ -402,7 +409,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
     }
   }
   uint64_t pid = hk_pidmap_alloc(P->map);
-  hk_pmentry_init(&p->e, pid, proc_release); /* the "live" reference */
+  hk_pmentry_init(&p->e, pid, 0); /* the "live" reference; kind 0: proc_release */
   p->procs = P;
   p->task.run = hk_proc_task_run;
   p->parent_pid = parent ? hk_proc_pid(parent) : 0;

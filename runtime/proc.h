@@ -167,11 +167,10 @@ typedef struct hk_wait {
   };
 } hk_wait_t;
 
-/* 168 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
-** (hk_proc_alloc): the state word and the mailbox, which wakers, senders
-** and cancellers write, share the last cache line (proc.c asserts it); the
-** body's memory follows in the same allocation (hk_proc_extra, 8-byte
-** aligned; a body places what needs more itself). */
+/* 160 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
+** (hk_proc_alloc): the state word and the mailbox's tail, which wakers,
+** senders and cancellers write, share a cache line (proc.c asserts it); the
+** body's memory follows in the same allocation (hk_proc_extra). */
 struct hk_proc {
   /* Immutable after creation. */
   hk_pmentry_t e;           /* pid and references; first */
@@ -190,13 +189,13 @@ struct hk_proc {
     void *out_payload;
   };
   hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
-  uint64_t io_token;        /* pending I/O request, 0 if none */
   uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
   /* Written by wakers, cancellers and the owner: every change is an RMW.
   ** The mailbox's tail (written by senders, who also wake) shares this
-  ** cache line with its consumer fields. */
+  ** cache line. */
   _Atomic uint32_t state;
   hk_mailbox_t mbox;
+  uint64_t io_token;        /* owner only: pending native call, 0 if none */
 };
 
 /* The record a parent keeps of a child (SPEC §6.4.4: 32 bytes, the result
@@ -379,6 +378,11 @@ void hk_proc_wait_recv(hk_proc_t *p);
 /* Waits until one of [links] (children of p) is DONE. [links] stays owned by
 ** the body and must live until p runs again. */
 void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n);
+/* A pointer the body keeps with p's table of children, for what only a
+** parent needs (NULL until set): its room, or NULL while p has no table
+** (before its first child). The body frees what it points to before the
+** table goes (free_body runs first). Thread: p's owner. */
+void **hk_proc_kids_user(hk_proc_t *p);
 /* Waits until [c] (a child of p) is DONE; the link is kept in p itself. */
 void hk_proc_wait_child(hk_proc_t *p, hk_child_t *c);
 /* A custom wait: [arm] runs after the state says BLOCKED|ARMING (e.g. it

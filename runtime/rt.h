@@ -98,6 +98,8 @@ bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v);
 ** request: 2 (a block adopted), 1 (an immediate), -1 (none now: serve()
 ** blocks, yields or fails). Thread: the VM's worker. */
 int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out);
+/* The process whose instance [vm] is (placed in its record). */
+hk_proc_t *hk_vmproc_of(hk_vm_t *vm);
 /* Creates the root process of [img] (not started). Returns 0 or -errno. */
 int hk_vmproc_new_root(hiko_runtime_t *rt, hk_root_t *root, hk_proc_t **out);
 /* Renders the failure value held in message block [m] (SPEC §6.3.4);

@@ -32,7 +32,8 @@ enum { SERVE_CONTINUE, SERVE_BLOCK, SERVE_YIELD };
 /* Right after its record, in the same allocation (alloc_proc); the record's
 ** body is the VM instance (vm_of). */
 /* What only a process that waits for several children (wait_any) or was
-** failed by a child needs: allocated then (join_room). */
+** failed by a child needs: allocated then (join_room), kept with its table
+** of children (hk_proc_kids_user: only a parent has one). */
 typedef struct join {
   hk_msg_t *child_failure; /* the failure of a child that failed us (ChildFailed) */
   uint32_t cap;            /* of set */
@@ -41,14 +42,13 @@ typedef struct join {
 
 typedef struct vmproc {
   hk_pdata_t pd; /* first: hk_pd_of(p) points here */
-  join_t *join;  /* NULL until needed */
   /* The last receiver: a record with our reference (repeated sends to the
   ** same receiver skip the pid-map lookup; dropped when it terminates), or
   ** (pid << 1) | 1 after a first send that took no reference (send_inline);
   ** 0 before any send. */
   uintptr_t last;
 } vmproc_t;
-static_assert(sizeof(vmproc_t) == 40, "runtime data of a process: 40 bytes");
+static_assert(sizeof(vmproc_t) == 32, "runtime data of a process: 32 bytes");
 
 /* The receiver vp->last holds a reference to, or NULL. */
 static inline hk_proc_t *last_proc(const vmproc_t *vp) {
@@ -58,7 +58,13 @@ static inline hk_proc_t *last_proc(const vmproc_t *vp) {
 /* The instance, or NULL once freed. */
 static hk_vm_t *vm_of(vmproc_t *vp) { return ((hk_proc_t *)(void *)vp - 1)->body; }
 
-static uint64_t reductions(const hk_vm_t *vm) { return hk_vm_reductions(vm); }
+/* [p]'s join record, or NULL. */
+static join_t *join_of(hk_proc_t *p) {
+  void **slot = hk_proc_kids_user(p);
+  return slot ? *slot : NULL;
+}
+
+static uint32_t reductions(const hk_vm_t *vm) { return hk_vm_reductions(vm); }
 
 static uint64_t copy_limit(const hiko_runtime_t *rt) { return rt->cfg.max_heap; }
 
@@ -80,10 +86,11 @@ static int failure_value(vmproc_t *vp, const hk_failure_t *f, hk_value_t *out) {
   }
   default: break;
   }
-  if (vp->join && vp->join->child_failure) { /* failed by await_process of a failed child */
+  join_t *j = join_of((hk_proc_t *)(void *)vp - 1);
+  if (j && j->child_failure) { /* failed by await_process of a failed child */
     hk_value_t inner;
-    hk_vm_adopt(vm, vp->join->child_failure, &inner);
-    vp->join->child_failure = NULL;
+    hk_vm_adopt(vm, j->child_failure, &inner);
+    j->child_failure = NULL;
     return hk_alloc_data(vm, HK_CTOR_CHILD_FAILED, inner, out);
   }
   const char *msg = f->message ? f->message : "failed";
@@ -153,9 +160,11 @@ void hk_vmproc_free_body(hk_proc_t *p) {
     if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
     hk_vm_free(vm);
   }
-  if (vp->join) {
-    if (vp->join->child_failure) hk_msg_free(vp->join->child_failure);
-    free(vp->join);
+  join_t *j = join_of(p); /* before proc.c frees the table of children */
+  if (j) {
+    if (j->child_failure) hk_msg_free(j->child_failure);
+    free(j);
+    *hk_proc_kids_user(p) = NULL;
   }
   if (last_proc(vp)) hk_proc_unref(last_proc(vp));
   /* vp and the instance are in p's own allocation (alloc_proc). */
@@ -195,6 +204,12 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 #define VP_SIZE \
   (((sizeof(hk_proc_t) + sizeof(vmproc_t) + 15) & ~(size_t)15) - sizeof(hk_proc_t))
 
+/* The record [vm] is placed in (alloc_proc): every instance of a process. */
+static inline hk_proc_t *proc_of(hk_vm_t *vm) {
+  return (hk_proc_t *)(void *)((char *)vm - VP_SIZE - sizeof(hk_proc_t));
+}
+hk_proc_t *hk_vmproc_of(hk_vm_t *vm) { return proc_of(vm); }
+
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   hk_vm_config_t vc = {
       .max_heap = rt->cfg.max_heap,
@@ -223,6 +238,11 @@ static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t
   memset(vp, 0, sizeof *vp);
   hk_vm_config_t vc = vm_config(rt, fuel);
   *vm = hk_vm_place((char *)vp + VP_SIZE, vals, FIRST_FRAMES, heap, img, &rt->host, &vc);
+  if (!*vm) {
+    hk_proc_dispose(p);
+    return NULL;
+  }
+  assert(proc_of(*vm) == p);
   return p;
 }
 
@@ -243,7 +263,6 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
   hk_rt_tree_enter(root);
   p->body = vm;
   if (rt->trace_all) p->task.run = traced_run;
-  hk_vm_set_user(vm, p);
   return 0;
 }
 
@@ -639,7 +658,7 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
 ** the same serve functions as below, so the semantics are the same. Any
 ** other request, or a receive that must block or yield, returns false with
 ** nothing changed and goes through serve(). A VM not yet wrapped in a
-** process (a spawned builtin applied at the child's start) has no user. */
+** process (a spawned builtin applied at the child's start) has no body. */
 /* serve_now's send: one function with serve_send inside. */
 static __attribute__((noinline)) bool send_now(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   /* a closure sent may read a global set since (SPEC §6.4.3) */
@@ -667,8 +686,8 @@ static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
 ** interpreter pushes the Unit). */
 bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   (void)ud;
-  hk_proc_t *p = hk_vm_user(vm);
-  if (!p) return false;
+  hk_proc_t *p = proc_of(vm);
+  if (!p->body) return false; /* not yet a process (serve_now) */
   /* a closure sent may read a global set since (SPEC §6.4.3) */
   if (export_globals(p, vm)) return false; /* the request's serve() fails it */
   send_inline(p, hk_sched_self(), vm, to, v, false);
@@ -680,8 +699,8 @@ bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
 ** is set up and served by serve(), which blocks, yields or fails. */
 int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   (void)ud;
-  hk_proc_t *p = hk_vm_user(vm);
-  if (!p || hk_proc_doomed(p)) return -1;
+  hk_proc_t *p = proc_of(vm);
+  if (!p->body || hk_proc_doomed(p)) return -1; /* not yet a process (serve_now) */
   vmproc_t *vp = vp_of(p);
   if (hk_proc_recv_empty_owner(p)) { /* every receive of a ping-pong */
     vp->pd.recv_empty = true;
@@ -697,8 +716,8 @@ int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
 ** send or a take is a tail call. */
 bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   (void)ud;
-  hk_proc_t *p = hk_vm_user(vm);
-  if (!p) return false;
+  hk_proc_t *p = proc_of(vm);
+  if (!p->body) return false;
   const hk_request_t *q = hk_vm_request(vm);
   switch (q->builtin) {
   case HK_B_self: complete(vm, hk_pid(hk_proc_pid(p))); return true;
@@ -761,18 +780,20 @@ static hk_child_t *find_child(hk_proc_t *p, const char *name, uint64_t pid, bool
   return c;
 }
 
-/* vp's join record with room for [n] links in its set, or NULL when out of
-** memory. */
-static join_t *join_room(vmproc_t *vp, uint32_t n) {
-  join_t *j = vp->join;
-  if (j && j->cap >= n) return j;
-  uint32_t cap = j && j->cap ? j->cap : 4;
+/* p's join record with room for [n] links in its set, or NULL when out of
+** memory (or, which find_child rules out, without a child). */
+static join_t *join_room(hk_proc_t *p, uint32_t n) {
+  void **slot = hk_proc_kids_user(p);
+  if (!slot) return NULL;
+  join_t *old = *slot, *j;
+  if (old && old->cap >= n) return old;
+  uint32_t cap = old && old->cap ? old->cap : 4;
   while (cap < n) cap *= 2;
-  j = realloc(j, sizeof *j + cap * sizeof j->set[0]);
+  j = realloc(old, sizeof *j + cap * sizeof j->set[0]);
   if (!j) return NULL;
-  if (!vp->join) j->child_failure = NULL;
+  if (!old) j->child_failure = NULL;
   j->cap = cap;
-  vp->join = j;
+  *slot = j;
   return j;
 }
 
@@ -803,7 +824,6 @@ static int complete_misuse(hk_vm_t *vm, const char *msg) {
 }
 
 static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
-  vmproc_t *vp = vp_of(p);
   const char *name = result ? "await_result" : "await_process";
   /* A wrong kind (SPEC §8.1.3's message; for await_result as an Err). */
   if (arg.tag != HK_T_PID)
@@ -849,7 +869,7 @@ static int serve_await(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg, bool result) {
   char *text = render_failure(v);
   hk_msg_t *keep = NULL;
   if (hk_value_copy_out(vm, v, 0, &keep) == 0) {
-    join_t *j = join_room(vp, 0);
+    join_t *j = join_room(p, 0);
     if (!j) {
       hk_msg_free(keep); /* the failure value says RuntimeError instead */
     } else {
@@ -883,7 +903,6 @@ static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t ar
 }
 
 static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
-  vmproc_t *vp = vp_of(p);
   if (list.tag == HK_T_NIL) return fail(vm, "wait_any: expected non-empty pid list");
   if (list.tag != HK_T_CONS) return fail(vm, "wait_any: expected Pid list");
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
@@ -898,7 +917,7 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
       free(err);
       return SERVE_CONTINUE;
     }
-    join_t *j = join_room(vp, n + 1);
+    join_t *j = join_room(p, n + 1);
     if (!j) return fail(vm, "out of memory");
     j->set[n++] = c;
   }
@@ -906,8 +925,8 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
   ** list fails, whatever has ended); now the left-most ended child wins. */
   uint32_t i = 0;
   for (hk_value_t l = list; l.tag == HK_T_CONS; l = hk_tail(l), i++)
-    if (hk_child_done(vp->join->set[i])) return complete(vm, hk_head(l));
-  hk_proc_wait_children(p, vp->join->set, n);
+    if (hk_child_done(join_of(p)->set[i])) return complete(vm, hk_head(l));
+  hk_proc_wait_children(p, join_of(p)->set, n);
   return SERVE_BLOCK;
 }
 
@@ -1024,7 +1043,7 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
   vmproc_t *vp = vp_of(p);
   hk_vm_t *vm = vm_of(vp);
-  uint64_t before = reductions(vm);
+  uint32_t before = reductions(vm); /* differences modulo 2^32 */
   if (vp->pd.recv_blocked) {
     /* Woken (or the mark found a message): hk_vm_run would only return
     ** the pending receive again, so serve it first. */
@@ -1037,7 +1056,7 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
   }
   for (;;) {
     hk_run_t st = hk_vm_run(vm, *budget > 0 ? (uint32_t)*budget : 1);
-    uint64_t after = reductions(vm);
+    uint32_t after = reductions(vm);
     *budget -= (int32_t)(after - before);
     before = after;
     switch (st) {

@@ -386,7 +386,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   for (hk_seg_t *s = vm->seg; s; s = s->parent) gc_root_seg(&g, s);
   if (!vm->globals_shared && vm->globals)
     for (uint32_t i = 0; i < vm->img->nglobals; i++) gc_root(&g, &vm->globals[i]);
-  gc_root(&g, &vm->h.req.arg);
+  gc_root(&g, &vm->h.arg);
   gc_drain(&g);
   if (g.oom) {
     /* Give up: the from-space stays valid only if nothing was forwarded,

@@ -53,18 +53,24 @@ enum { ST_CONTINUE = 0, ST_STOP = 1 };
 static const hk_failure_t no_failure = {.kind = HK_FAIL_RUNTIME, .message = NULL};
 static const hk_failure_t oom_failure = {.kind = HK_FAIL_RUNTIME, .message = "out of memory"};
 
+/* vm->x, allocated now if needed (not limited); NULL when out of memory. */
+static hk_vmx_t *vmx(hk_vm_t *vm) {
+  if (!vm->x && (vm->x = calloc(1, sizeof *vm->x))) vm->x->fuel = UINT64_MAX;
+  return vm->x;
+}
+
 static void record_failure(hk_vm_t *vm, hk_fail_kind_t kind, char *msg, int64_t a, int64_t b) {
   vm->failed = true;
-  hk_failure_t *f = calloc(1, sizeof *f);
-  if (!f) {
+  hk_vmx_t *x = vmx(vm);
+  if (!x) {
     free(msg);
     return;
   }
+  hk_failure_t *f = &x->fail;
   f->kind = kind;
   f->message = msg ? msg : strdup("out of memory");
   f->a = a;
   f->b = b;
-  vm->fail = f;
 }
 
 int hk_vm_vfail(hk_vm_t *vm, const char *fmt, va_list ap) {
@@ -102,13 +108,13 @@ int hk_vm_fail_kind(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
 }
 
 const hk_failure_t *hk_vm_failure(const hk_vm_t *vm) {
-  if (vm->fail) return vm->fail;
-  return vm->failed ? &oom_failure : &no_failure;
+  if (!vm->failed) return &no_failure;
+  return vm->x ? &vm->x->fail : &oom_failure;
 }
 bool hk_vm_failed(const hk_vm_t *vm) { return vm->failed; }
 
 int hk_vm_exit(hk_vm_t *vm, int code) {
-  vm->h.req.arg = hk_int(code); /* no request is pending: exit is a pure builtin */
+  vm->h.arg = hk_int(code); /* no request is pending: exit is a pure builtin */
   vm->req_pending = false;
   vm->state = HK_VS_EXIT;
   return HK_EEXIT;
@@ -130,11 +136,10 @@ void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor) {
   return ctor < vm->img->nctors ? vm->img->ctors[ctor].name : "?";
 }
-void hk_vm_set_user(hk_vm_t *vm, void *user) { vm->h.user = user; }
 /* Both kept in req.arg (vm_int.h). */
-hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->h.req.arg; }
+hk_value_t hk_vm_result(const hk_vm_t *vm) { return vm->h.arg; }
 int hk_vm_exit_code(const hk_vm_t *vm) {
-  return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->h.req.arg) : 0;
+  return vm->state == HK_VS_EXIT ? (int)hk_as_int(vm->h.arg) : 0;
 }
 
 int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
@@ -144,7 +149,7 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
   return 0;
 }
 
-uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return vm->fuel; }
+uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return hk_vm_fuel(vm); }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
   out->gc_runs = vm->gc_runs;
@@ -312,7 +317,7 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
       return ST_CONTINUE;
     }
     if (!s->parent) {
-      vm->h.req.arg = v; /* the result (no request is pending) */
+      vm->h.arg = v; /* the result (no request is pending) */
       vm->state = HK_VS_DONE;
       return ST_STOP;
     }
@@ -499,8 +504,8 @@ static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
 /* ---- Generic application ----------------------------------------------------- */
 
 static int make_request(hk_vm_t *vm, uint32_t id, hk_value_t arg) {
-  vm->h.req.builtin = id;
-  vm->h.req.arg = arg;
+  vm->h.builtin = id;
+  vm->h.arg = arg;
   vm->req_pending = true;
   vm->state = HK_VS_REQUEST;
   return ST_STOP;
@@ -600,7 +605,7 @@ static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
     s->sp -= n;
     make_request(vm, id, a);
     bool served = h->serve_now(h->ud, vm);
-    if (vm->h.req.arg.tag == HK_T_TUPLE && vm->h.req.arg.as.o == &t.h) vm->h.req.arg = hk_unit();
+    if (vm->h.arg.tag == HK_T_TUPLE && vm->h.arg.as.o == &t.h) vm->h.arg = hk_unit();
     if (served) return vm->state == HK_VS_READY ? ST_CONTINUE : ST_STOP;
     s->sp += n; /* declined, nothing changed: undo and go out of the slice */
     vm->req_pending = false;
@@ -708,24 +713,32 @@ static int apply(hk_vm_t *vm, bool tail) {
 
 /* ---- Creating ------------------------------------------------------------------ */
 
-static void vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
-                    const hk_vm_config_t *cfg) {
+/* Returns 0 or -ENOMEM (a fuel-limited instance's vm->x). */
+static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
+                   const hk_vm_config_t *cfg) {
   memset(vm, 0, sizeof *vm);
   vm->img = img;
   vm->host = host;
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
   vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   if (vm->max_depth > INT32_MAX) vm->max_depth = INT32_MAX; /* depth + a continuation's frames fit */
-  vm->fuel = cfg && cfg->fuel_limited ? cfg->fuel : UINT64_MAX;
-  vm->h.req.arg = hk_unit();
+  vm->h.arg = hk_unit();
   vm->state = HK_VS_NEW;
+  if (cfg && cfg->fuel_limited && cfg->fuel != UINT64_MAX) {
+    if (!vmx(vm)) return -ENOMEM;
+    vm->x->fuel = cfg->fuel;
+  }
+  return 0;
 }
 
 int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
               const hk_vm_config_t *cfg) {
   hk_vm_t *vm = malloc(sizeof *vm);
   if (!vm) return -ENOMEM;
-  vm_init(vm, img, host, cfg);
+  if (vm_init(vm, img, host, cfg)) {
+    free(vm);
+    return -ENOMEM;
+  }
   *out = vm;
   return 0;
 }
@@ -733,10 +746,14 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 240, "a VM instance is 240 bytes");
+_Static_assert(sizeof(hk_vm_t) == 216, "a VM instance is 216 bytes");
+
+/* The stack slots follow the instance at once (8-byte aligned, like the
+** instance's size); the heap chunk starts 16-byte aligned. */
+_Static_assert(sizeof(hk_vm_t) % _Alignof(hk_value_t) == 0, "the slots follow the instance");
 
 size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
-  size_t n = round16(sizeof(hk_vm_t)) + (size_t)vals * sizeof(hk_value_t);
+  size_t n = sizeof(hk_vm_t) + (size_t)vals * sizeof(hk_value_t);
   n = round16(n + (size_t)frames * sizeof(hk_frame_t));
   return heap ? n + sizeof(hk_chunk_t) + round16(heap) : n;
 }
@@ -772,10 +789,10 @@ size_t hk_vm_closure_bytes(hk_value_t fn) {
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
                      const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
   hk_vm_t *vm = mem;
-  vm_init(vm, img, host, cfg);
+  if (vm_init(vm, img, host, cfg)) return NULL;
   hk_seg_t *s = &vm->root;
   s->inl = HK_SEG_INL_VM;
-  unsigned char *at = (unsigned char *)mem + round16(sizeof *vm);
+  unsigned char *at = (unsigned char *)mem + sizeof *vm;
   if (vals) {
     s->vals = (hk_value_t *)(void *)at;
     s->cap = vals;
@@ -810,10 +827,10 @@ void hk_vm_free(hk_vm_t *vm) {
   }
   hk_heap_free(&vm->heap);
   hk_globals_unuse(vm);
-  if (vm->fail) {
-    free(vm->fail->message);
-    if (vm->fail->child) hk_msg_free(vm->fail->child);
-    free(vm->fail);
+  if (vm->x) {
+    free(vm->x->fail.message);
+    if (vm->x->fail.child) hk_msg_free(vm->x->fail.child);
+    free(vm->x);
   }
   if (!(vm->root.inl & HK_SEG_INL_VM)) free(vm);
 }
@@ -839,7 +856,7 @@ int hk_vm_start_main(hk_vm_t *vm) {
   /* An entry frame beyond the stack limit is the program's failure (the
   ** first run reports it), not the caller's. */
   if (push_frame(vm, s, vm->img->entry, 0, 0, NULL) &&
-      (!vm->fail || !vm->fail->message || strcmp(vm->fail->message, "stack overflow") != 0))
+      (!hk_vm_failure(vm)->message || strcmp(hk_vm_failure(vm)->message, "stack overflow") != 0))
     return -ENOMEM;
   return 0;
 }
@@ -875,9 +892,9 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
 static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
   hk_heap_t *h = &vm->heap;
   if (LIKELY(!h->max_objects || h->nobjects <= h->max_objects)) return 0;
-  vm->h.req.arg = *result;
+  vm->h.arg = *result;
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
-  *result = vm->h.req.arg;
+  *result = vm->h.arg;
   if (h->nobjects > h->max_objects)
     return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
   return 0;
@@ -889,12 +906,12 @@ static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
 static __attribute__((noinline)) void complete_slow(hk_vm_t *vm, hk_value_t result) {
   if (check_delivery(vm, &result)) {
     vm->req_pending = false;
-    vm->h.req.arg = hk_unit();
+    vm->h.arg = hk_unit();
     vm->state = HK_VS_FAILED;
     return;
   }
   vm->req_pending = false;
-  vm->h.req.arg = hk_unit();
+  vm->h.arg = hk_unit();
   vm->state = HK_VS_READY;
   deliver(vm, result);
   if (vm->failed) vm->state = HK_VS_FAILED;
@@ -913,7 +930,7 @@ void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
   }
   s->vals[s->sp++] = result;
   vm->req_pending = false;
-  vm->h.req.arg = hk_unit();
+  vm->h.arg = hk_unit();
   vm->state = vm->failed ? HK_VS_FAILED : HK_VS_READY;
 }
 
@@ -936,15 +953,16 @@ void hk_vm_complete_fail(hk_vm_t *vm, const char *fmt, ...) {
 /* Records the source position of the instruction that failed. */
 static void note_position(hk_vm_t *vm) {
   hk_seg_t *s = vm->seg;
-  if (!vm->fail || vm->fail->file || !s || s->nframes == 0) return;
+  hk_failure_t *fl = &vm->x->fail; /* finish: vm->failed && vm->x */
+  if (fl->file || !s || s->nframes == 0) return;
   const hk_frame_t *fr = &s->frames[s->nframes - 1];
   const hk_func_t *f = &vm->img->funcs[fr->fn];
   uint32_t at = fr->pc ? fr->pc - 1 : 0; /* both words of an instruction share its position */
   if (!f->pos || at >= f->ncode || f->pos[at].line == 0) return;
   uint32_t file = f->pos[at].file;
-  vm->fail->file = file < vm->img->nfiles ? vm->img->files[file] : NULL;
-  vm->fail->line = f->pos[at].line;
-  vm->fail->col = f->pos[at].col;
+  fl->file = file < vm->img->nfiles ? vm->img->files[file] : NULL;
+  fl->line = f->pos[at].line;
+  fl->col = f->pos[at].col;
 }
 
 /* The end of every slice (a blocked receive ends one per message of a
@@ -952,10 +970,11 @@ static void note_position(hk_vm_t *vm) {
 static inline __attribute__((always_inline)) hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
   left -= vm->charge; /* what a helper charged before it stopped the slice */
   vm->charge = 0;
-  if (vm->failed && vm->fail && vm->fail->kind == HK_FAIL_RUNTIME) note_position(vm);
+  if (vm->failed && vm->x && vm->x->fail.kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
-  vm->h.reductions += used;
-  if (vm->fuel != UINT64_MAX) vm->fuel = used >= vm->fuel ? 0 : vm->fuel - used;
+  vm->h.reductions += (uint32_t)used; /* modulo 2^32 (vm.h) */
+  if (vm->x && vm->x->fuel != UINT64_MAX)
+    vm->x->fuel = used >= vm->x->fuel ? 0 : vm->x->fuel - used;
   if (vm->failed && vm->state != HK_VS_EXIT) vm->state = HK_VS_FAILED;
   switch (vm->state) {
   case HK_VS_DONE: return HK_RUN_DONE;
@@ -998,8 +1017,9 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   }
   uint64_t slice = budget ? budget : 1;
   bool fuel_cap = false;
-  if (vm->fuel < slice) { /* never when not limited (UINT64_MAX) */
-    slice = vm->fuel;
+  uint64_t fuel = hk_vm_fuel(vm);
+  if (fuel < slice) { /* never when not limited (UINT64_MAX) */
+    slice = fuel;
     fuel_cap = true;
   }
   /* A charge the host made between slices (the copy of a spawn served

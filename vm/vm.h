@@ -93,7 +93,8 @@ uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn);
 size_t hk_vm_closure_bytes(hk_value_t fn);
 /* As hk_vm_new, in [mem] (hk_vm_place_size(vals, frames, heap) bytes,
 ** aligned to 16), so that a host can keep a process's record, instance,
-** first stack and first heap chunk in one allocation. Never fails.
+** first stack and first heap chunk in one allocation. Returns NULL only
+** for a fuel-limited instance when out of memory (nothing to free).
 ** Ownership: borrows mem until hk_vm_free, which frees what the instance
 ** allocated but not mem. Thread: any. */
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
@@ -172,9 +173,6 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
 void hk_vm_charge(hk_vm_t *vm, uint64_t work);
 /* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);
-/* A pointer the host may attach to the instance (its process record):
-** hk_vm_user, defined inline below. */
-void hk_vm_set_user(hk_vm_t *vm, void *user);
 
 /* ---- Allocation (see the top comment) ----------------------------------- */
 
@@ -213,28 +211,31 @@ const char *hk_vm_show_native_name(const void *vm, uint32_t id);
 
 /* ---- Host side: requests, messages --------------------------------------- */
 
-typedef struct hk_request {
-  uint32_t builtin; /* hk_builtin_id_t, or >= HK_B__COUNT for a registered native */
-  hk_value_t arg;   /* rooted by the VM until completion */
-} hk_request_t;
-
 /* The fields the host reads per slice and per request, the first member
 ** of every instance (vm_int.h), so that their accessors are inline: an
 ** out-of-line call per request cost more than the read. Only the VM
-** writes them. */
+** writes them. 24 bytes: the count of reductions fills what would be the
+** request's padding. */
 typedef struct hk_vm_head {
-  uint64_t reductions; /* total, statistics */
-  /* The pending request; once DONE its arg is the result, once EXIT an
-  ** Int, the exit code (a request is never pending then). */
-  hk_request_t req;
-  void *user;
+  /* The pending request: hk_builtin_id_t, or >= HK_B__COUNT for a
+  ** registered native. */
+  uint32_t builtin;
+  /* Reductions used so far, modulo 2^32: a host takes the difference over
+  ** one hk_vm_run (less than 2^31: a slice's budget plus charges that
+  ** saturate at HK_CHARGE_MAX), a statistic reads it as it is. */
+  uint32_t reductions;
+  /* The pending request's argument, rooted by the VM until completion;
+  ** once DONE the result, once EXIT an Int, the exit code (a request is
+  ** never pending then). */
+  hk_value_t arg;
 } hk_vm_head_t;
+/* A pending request is the head's builtin and arg. */
+typedef hk_vm_head_t hk_request_t;
 static inline const hk_vm_head_t *hk_vm_head(const hk_vm_t *vm) {
   return (const hk_vm_head_t *)(const void *)vm; /* its first member (C11 6.7.2.1) */
 }
 /* After HK_RUN_REQUEST: the pending request. Returns borrowed. */
-static inline const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return &hk_vm_head(vm)->req; }
-static inline void *hk_vm_user(const hk_vm_t *vm) { return hk_vm_head(vm)->user; }
+static inline const hk_request_t *hk_vm_request(const hk_vm_t *vm) { return hk_vm_head(vm); }
 /* Completes the pending request with [result] (in this heap). When the heap
 ** then holds more objects than its limit, it first collects (result rooted)
 ** and, if still over, fails the process with HeapLimit instead (SPEC
@@ -352,11 +353,12 @@ bool hk_vm_globals_refresh(hk_vm_t *vm);
 
 /* ---- Statistics ------------------------------------------------------------ */
 typedef struct hk_vm_stats {
-  uint64_t gc_runs, live_objects, heap_bytes, reductions;
+  uint64_t gc_runs, live_objects, heap_bytes;
+  uint64_t reductions; /* modulo 2^32 */
 } hk_vm_stats_t;
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
-/* Reductions used so far (hk_vm_stats_t.reductions, without the copy). */
-static inline uint64_t hk_vm_reductions(const hk_vm_t *vm) { return hk_vm_head(vm)->reductions; }
+/* Reductions used so far, modulo 2^32 (hk_vm_head_t.reductions). */
+static inline uint32_t hk_vm_reductions(const hk_vm_t *vm) { return hk_vm_head(vm)->reductions; }
 /* The fuel left between slices (what a spawned child receives, SPEC
 ** §6.11.1); meaningful only when the instance is fuel-limited. */
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm);

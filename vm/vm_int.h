@@ -72,10 +72,12 @@ typedef struct hk_heap {
   hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
 } hk_heap_t;
 
-/* 240 bytes (docs/runtime.md, "Memory of a process": every process has
-** one, placed in its record): fields only some processes use share room. */
+/* 216 bytes (docs/runtime.md, "Memory of a process": every process has
+** one, placed in its record): fields only some processes use share room.
+** No pointer to its host's record of it: a host that places instances
+** finds that from the address (runtime/vmproc.c, hk_vmproc_of). */
 struct hk_vm {
-  hk_vm_head_t h; /* first: reductions, req, user (vm.h) */
+  hk_vm_head_t h; /* first: the request and the reductions (vm.h) */
   const hk_image_t *img;
   const hk_host_t *host;
   hk_heap_t heap;
@@ -97,15 +99,23 @@ struct hk_vm {
   /* budget */
   int32_t charge;         /* extra reductions charged by builtins, or by the host between
                           ** slices (hk_vm_charge saturates at HK_CHARGE_MAX) */
-  uint64_t fuel;          /* instructions left; UINT64_MAX: not limited */
-  /* state */
-  hk_failure_t *fail;     /* allocated by the first failure (most processes never fail) */
+  /* state: allocated by the first failure, or at the start of a fuel-limited
+  ** instance (most processes never fail and are not limited) */
+  struct hk_vmx *x;
   uint32_t gc_runs;       /* collections of this instance (a statistic) */
   uint8_t state;          /* HK_VS_* */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
   bool req_pending;
   bool failed;
 };
+/* What most instances never need (vm->x). */
+typedef struct hk_vmx {
+  hk_failure_t fail; /* meaningful once vm->failed */
+  uint64_t fuel;     /* instructions left; UINT64_MAX: not limited */
+} hk_vmx_t;
+/* The fuel left: UINT64_MAX when not limited. */
+static inline uint64_t hk_vm_fuel(const hk_vm_t *vm) { return vm->x ? vm->x->fuel : UINT64_MAX; }
+
 /* hk_vm_charge's bound: far from INT32_MAX, so the interpreter's own small
 ** charges (locals, stack growth) between two resets never overflow. */
 #define HK_CHARGE_MAX (INT32_MAX / 2)

@@ -60,7 +60,7 @@ static void *owner(void *arg) {
     rec_t *r = malloc(sizeof *r);
     if (!r) abort();
     uint64_t pid = hk_pidmap_alloc(map);
-    hk_pmentry_init(&r->e, pid, release);
+    hk_pmentry_init(&r->e, pid, 0);
     atomic_init(&r->magic, ALIVE);
     r->payload = pid * 3;
     hk_pidmap_insert(map, &r->e);
@@ -114,6 +114,7 @@ static void *reader(void *arg) {
 int main(void) {
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
+  hk_pmentry_set_release(0, release);
   if (hk_pidmap_new(&map) != 0) return 1;
   pthread_t o[OWNERS], r[READERS];
   for (uintptr_t i = 0; i < READERS; i++)

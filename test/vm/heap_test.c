@@ -93,15 +93,15 @@ Test(vm_heap, frame_closure_root_survives) {
 }
 
 Test(vm_heap, request_and_result_roots_survive) {
-  vm->h.req.arg = list_of(4);
+  vm->h.arg = list_of(4);
   hk_value_t garbage = list_of(3);
   (void)garbage;
   cr_assert_eq(hk_heap_collect(vm), 0);
   cr_assert_eq(vm->heap.nobjects, 4);
   uint64_t len;
-  cr_assert_eq(list_sum(vm->h.req.arg, &len), 10);
+  cr_assert_eq(list_sum(vm->h.arg, &len), 10);
   /* The result of a finished instance shares the request's room. */
-  vm->h.req.arg = list_of(5);
+  vm->h.arg = list_of(5);
   vm->state = HK_VS_DONE;
   cr_assert_eq(hk_heap_collect(vm), 0);
   cr_assert_eq(vm->heap.nobjects, 5);
