@@ -229,11 +229,12 @@ static void link_unref(hk_procs_t *P, hk_child_t *c) {
 ** process that never spawns pays one pointer. Tables up to HK_BCACHE_MAX
 ** bytes come from the block cache. */
 struct hk_kids {
+  void *user;         /* first: the body's (hk_proc_kids_user, inline) */
   uint32_t nbuckets, n, purge_at;
   uint32_t ndetached; /* detached children in the table */
-  void *user;         /* the body's (hk_proc_kids_user) */
   hk_child_t *b[];
 };
+static_assert(offsetof(hk_kids_t, user) == 0, "hk_proc_kids_user reads it first");
 
 static size_t kids_bytes(uint32_t nb) { return sizeof(hk_kids_t) + nb * sizeof(hk_child_t *); }
 
@@ -244,8 +245,6 @@ static hk_kids_t *kids_alloc(uint32_t nb) {
   if (k) k->nbuckets = nb;
   return k;
 }
-
-void **hk_proc_kids_user(hk_proc_t *p) { return p->kids ? &p->kids->user : NULL; }
 
 static void kids_free(hk_kids_t *k) {
   if (!k) return;

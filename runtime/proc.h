@@ -382,7 +382,9 @@ void hk_proc_wait_children(hk_proc_t *p, hk_child_t **links, uint32_t n);
 ** parent needs (NULL until set): its room, or NULL while p has no table
 ** (before its first child). The body frees what it points to before the
 ** table goes (free_body runs first). Thread: p's owner. */
-void **hk_proc_kids_user(hk_proc_t *p);
+static inline void **hk_proc_kids_user(hk_proc_t *p) {
+  return p->kids ? (void **)(void *)p->kids : NULL; /* its first member (proc.c) */
+}
 /* Waits until [c] (a child of p) is DONE; the link is kept in p itself. */
 void hk_proc_wait_child(hk_proc_t *p, hk_child_t *c);
 /* A custom wait: [arm] runs after the state says BLOCKED|ARMING (e.g. it

@@ -970,11 +970,13 @@ static void note_position(hk_vm_t *vm) {
 static inline __attribute__((always_inline)) hk_run_t finish(hk_vm_t *vm, uint64_t slice, int64_t left) {
   left -= vm->charge; /* what a helper charged before it stopped the slice */
   vm->charge = 0;
-  if (vm->failed && vm->x && vm->x->fail.kind == HK_FAIL_RUNTIME) note_position(vm);
   uint64_t used = left >= 0 ? slice - (uint64_t)left : slice + (uint64_t)(-left);
   vm->h.reductions += (uint32_t)used; /* modulo 2^32 (vm.h) */
-  if (vm->x && vm->x->fuel != UINT64_MAX)
-    vm->x->fuel = used >= vm->x->fuel ? 0 : vm->x->fuel - used;
+  hk_vmx_t *x = vm->x; /* NULL: neither failed with a record nor fuel-limited */
+  if (UNLIKELY(x != NULL)) {
+    if (vm->failed && x->fail.kind == HK_FAIL_RUNTIME) note_position(vm);
+    if (x->fuel != UINT64_MAX) x->fuel = used >= x->fuel ? 0 : x->fuel - used;
+  }
   if (vm->failed && vm->state != HK_VS_EXIT) vm->state = HK_VS_FAILED;
   switch (vm->state) {
   case HK_VS_DONE: return HK_RUN_DONE;
