@@ -916,9 +916,12 @@ static hk_task_result_t yield(hk_proc_t *p, hk_worker_t *w, int *end) {
 
 hk_task_result_t hk_proc_run_slice(hk_task_t *t, hk_worker_t *w, int32_t *budget, int *end) {
   hk_proc_t *p = hk_proc_of_task(t);
-  /* RUNNABLE -> RUNNING (RUNNABLE is 0, so OR keeps a CANCEL bit).
+  /* RUNNABLE -> RUNNING, keeping CANCEL and DOOMED: RUNNABLE is 0, so
+  ** adding RUNNING is OR-ing it, and an add is one instruction where a
+  ** fetch-or that returns the old word is a CAS loop (-5 per switch).
   ** Acquire: pairs with the release of the CAS that readied p. */
-  uint32_t s = atomic_fetch_or_explicit(&p->state, HK_PS_RUNNING, memory_order_acq_rel);
+  static_assert(HK_PS_RUNNABLE == 0, "RUNNING is added to a RUNNABLE word");
+  uint32_t s = atomic_fetch_add_explicit(&p->state, HK_PS_RUNNING, memory_order_acq_rel);
   assert((s & HK_PS_MASK) == HK_PS_RUNNABLE);
   for (;;) {
     /* A doomed process runs anyway: it fails with the deadlock at once. */
