@@ -154,6 +154,9 @@ static bool push(parser_t *p, void *x) {
 /* Moves stk[base..] into a new arena array; the stack shrinks to [base]. */
 static void **take(parser_t *p, size_t base, uint32_t *n) {
   size_t k = p->nstk - base;
+  /* Written on every path: callers store the count before testing the
+  ** result (an out-of-memory failure reads 0, not an uninitialised word). */
+  *n = 0;
   void **a = hk_arena_alloc(p->A, (k ? k : 1) * sizeof *a);
   if (!a) return nomem(p);
   if (k) memcpy(a, p->stk + base, k * sizeof *a);
