@@ -86,9 +86,36 @@ static hiko_program_t *compile(hiko_runtime_t *rt, const char *path) {
   return prog;
 }
 
+/* The arguments of `check` and `disasm`: `--help` or `[--] FILE`. As for
+** `run`, an argument that starts with "--" is an option (here only --help)
+** and `--` ends the options, so a file named "--x" is `-- --x`. Returns the
+** index of FILE in argv, or -1 with the exit status in [*status] after
+** --help (0) or a usage error (2). */
+static int parse_file_arg(int argc, char **argv, const char *cmd, int *status) {
+  int i = 0;
+  if (argc > 0 && strcmp(argv[0], "--help") == 0) {
+    fputs(usage_text, stdout);
+    *status = 0;
+    return -1;
+  }
+  if (argc > 0 && strcmp(argv[0], "--") == 0) {
+    i = 1;
+  } else if (argc > 0 && argv[0][0] == '-' && argv[0][1] == '-') {
+    *status = usage_error("unknown option '%s'", argv[0]);
+    return -1;
+  }
+  if (argc - i != 1) {
+    *status = usage_error("%s expects exactly one FILE", cmd);
+    return -1;
+  }
+  return i;
+}
+
 static int cmd_check(int argc, char **argv) {
-  if (argc != 1) return usage_error("check expects exactly one FILE%s", "");
-  hiko_program_t *prog = compile(NULL, argv[0]);
+  int status;
+  int fi = parse_file_arg(argc, argv, "check", &status);
+  if (fi < 0) return status;
+  hiko_program_t *prog = compile(NULL, argv[fi]);
   if (!prog) return 1;
   hiko_program_release(prog);
   puts("OK");
@@ -96,8 +123,10 @@ static int cmd_check(int argc, char **argv) {
 }
 
 static int cmd_disasm(int argc, char **argv) {
-  if (argc != 1) return usage_error("disasm expects exactly one FILE%s", "");
-  hiko_program_t *prog = compile(NULL, argv[0]);
+  int status;
+  int fi = parse_file_arg(argc, argv, "disasm", &status);
+  if (fi < 0) return status;
+  hiko_program_t *prog = compile(NULL, argv[fi]);
   if (!prog) return 1;
   char *text = NULL;
   int rc = hiko_program_disasm(prog, &text);
@@ -115,15 +144,22 @@ typedef struct run_opts {
   hiko_config_t cfg;
   const char **allow_exec;
   size_t n_allow_exec;
+  bool help; /* --help was given: the usage text is printed, status 0 */
 } run_opts_t;
 
-/* Returns the index of FILE in argv, or -(exit status) on a usage error. */
+/* Returns the index of FILE in argv, or -(exit status) on a usage error or
+** after --help (o->help set; the status is then 0). */
 static int parse_run_options(int argc, char **argv, run_opts_t *o) {
   int i = 0;
   for (; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--") == 0) { i++; break; }
     if (a[0] != '-' || a[1] != '-') break;
+    if (strcmp(a, "--help") == 0) {
+      fputs(usage_text, stdout);
+      o->help = true;
+      return -1;
+    }
     const char *val = NULL;
     char name[64];
     const char *eq = strchr(a, '=');
@@ -195,7 +231,7 @@ static int cmd_run(int argc, char **argv) {
   o.cfg.detect_deadlock = true;
   o.cfg.allow_exit = true;
   int fi = parse_run_options(argc, argv, &o);
-  if (fi < 0) { free(o.allow_exec); return -fi; }
+  if (fi < 0) { free(o.allow_exec); return o.help ? 0 : -fi; }
   const char *file = argv[fi];
   o.cfg.argv = (const char *const *)(argv + fi + 1);
   o.cfg.argc = (size_t)(argc - fi - 1);
