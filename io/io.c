@@ -332,9 +332,10 @@ static void deliver_full(hk_io_t *io, hk_io_req_t *r, int64_t res,
   map_del(io, r->token);
   if (r->cancelled && res >= 0 && r->kind != HK_IO_CLOSE) res = -ECANCELED;
   if (res < 0) {
-    free(data);
+    if (!(flags & HK_IO_F_BORROWED)) free(data);
     data = NULL;
     len = 0;
+    flags &= ~HK_IO_F_BORROWED;
   }
   hk_io_completion_t c = {.token = r->token, .ctx = r->ctx,
                           .op = (hk_io_op_t)r->kind, .flags = flags,
@@ -816,7 +817,14 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
   size_t k = (size_t)r->n < s->rxlen ? (size_t)r->n : s->rxlen;
   char *out;
   size_t outlen;
-  if (r->kind == HK_IO_RECV) {
+  uint32_t flags = 0;
+  if (r->kind == HK_IO_RECV && io->recv_borrow) {
+    /* The bytes stay in rxbuf until this thread appends again, which it
+    ** cannot do during the callback. */
+    out = (char *)d;
+    outlen = k;
+    flags = HK_IO_F_BORROWED;
+  } else if (r->kind == HK_IO_RECV) {
     out = dup_bytes(d, k);
     outlen = k;
   } else {
@@ -830,7 +838,7 @@ static bool recv_serve(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r) {
   rx_consume(s, k);
   reqq_pop(&s->recvs);
   rx_unit_give(s);
-  deliver_full(io, r, (int64_t)outlen, out, outlen, 0, NULL);
+  deliver_full(io, r, (int64_t)outlen, out, outlen, flags, NULL);
   return true;
 }
 
@@ -1476,6 +1484,7 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
   io->want = cfg->backend;
   io->stdin_fd = cfg->stdin_fd_set ? cfg->stdin_fd : 0;
   io->fsroot = cfg->fsroot;
+  io->recv_borrow = cfg->recv_borrow;
   io->in.owner = io;
   hk_mpsc_init(&io->queue);
   pthread_mutex_init(&io->tab_lock, NULL);

@@ -44,6 +44,10 @@ typedef enum hk_io_op {
 
 /* Completion flags. */
 #define HK_IO_F_EOF 1u /* read_line / recv: end of input, data is "" */
+/* RECV with hk_io_config_t.recv_borrow: data points into the I/O thread's
+** receive buffer, valid only during the callback and not NUL-terminated;
+** the callback copies what it keeps and frees nothing. */
+#define HK_IO_F_BORROWED 2u
 
 /* One completion, passed to the callback.
 ** result: negative error, or per op: TIMER 0; READ_FILE, READ_LINE, RECV*
@@ -59,7 +63,8 @@ typedef struct hk_io_completion {
   int64_t result;
   /* READ_FILE, READ_LINE, RECV*: a malloc'd buffer of len bytes plus a
   ** terminating NUL. The callback takes it (free with free()); NULL on
-  ** error. READ_LINE has no final "\n"; RECV_TEXT is valid UTF-8. */
+  ** error. READ_LINE has no final "\n"; RECV_TEXT is valid UTF-8. With
+  ** HK_IO_F_BORROWED in flags: borrowed for the call instead (above). */
   char *data;
   size_t len;
   /* HK_IO_ERESOLVE: the resolver's message; borrowed for the call. */
@@ -90,6 +95,10 @@ typedef struct hk_io_config {
   int stdin_fd;              /* read_line's input; default 0 (see below) */
   bool stdin_fd_set;         /* false: use 0 */
   const hk_fsroot_t *fsroot; /* borrowed, may be NULL; outlives the io */
+  /* true: a RECV served from the socket's receive buffer lends its bytes
+  ** to the callback (HK_IO_F_BORROWED) instead of a malloc'd copy, which
+  ** the callback would free on another thread. */
+  bool recv_borrow;
 } hk_io_config_t;
 
 /* Counters (SPEC §10.8, §10.9). All are written by the I/O thread only

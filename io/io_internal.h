@@ -267,6 +267,7 @@ struct hk_io {
   size_t busy; /* primitives in flight, all owners */
   uint64_t now; /* clock at the start of the current batch */
   bool no_poll_first; /* the kernel refused IORING_RECVSEND_POLL_FIRST */
+  bool recv_borrow; /* hk_io_config_t.recv_borrow */
   bool multishot; /* the backend runs HK_PRIM_RECV_MULTI (set by its init;
                   ** cleared when the kernel refuses it) */
   bool draining;

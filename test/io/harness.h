@@ -44,6 +44,13 @@ static void harness_cb(void *user, hk_io_completion_t *c) {
   }
   h->recs[h->n].c = *c;
   h->recs[h->n].c.msg = NULL;
+  if (c->flags & HK_IO_F_BORROWED) { /* lent for the call: keep a copy */
+    char *d = malloc(c->len + 1);
+    if (!d) abort();
+    memcpy(d, c->data, c->len);
+    d[c->len] = 0;
+    h->recs[h->n].c.data = d;
+  }
   h->recs[h->n].seen = 1;
   if (c->msg) h->recs[h->n].c.msg = strdup(c->msg);
   h->order[h->n] = c->token;

@@ -927,6 +927,44 @@ Test(io_io, multishot_receive_limits_order_and_eof) {
   cr_assert_eq(wait_token(&H, tok, 5000).result, HK_IO_ECLOSED);
 }
 
+/* cfg.recv_borrow: a raw receive served from the socket's buffer lends
+** its bytes for the callback (HK_IO_F_BORROWED; the harness copies them),
+** at most n at a time and in order; text receives and end of stream still
+** come malloc'd, and a cancelled receive lends nothing. */
+Test(io_io, recv_borrow_lends_the_buffered_bytes) {
+  harness_close(&H);
+  hk_io_config_t cfg = {.recv_borrow = true};
+  cr_assert_eq(harness_open(&H, &cfg), 0);
+  pair_t p = connect_pair();
+  send_ok(p.cli, "hello world", 11);
+  hk_io_completion_t c = recv_wait(p.srv, 5, false);
+  cr_assert_eq(c.result, 5);
+  cr_assert(c.flags & HK_IO_F_BORROWED);
+  cr_assert(memcmp(c.data, "hello", 5) == 0);
+  c = recv_wait(p.srv, 100, true);
+  cr_assert_eq(c.result, 6);
+  cr_assert_not(c.flags & HK_IO_F_BORROWED);
+  cr_assert_str_eq(c.data, " world");
+  uint64_t tok;
+  cr_assert_eq(hk_io_recv(H.io, p.srv, 100, false, NULL, &tok), 0);
+  hk_io_cancel(H.io, tok);
+  c = wait_token(&H, tok, 5000);
+  cr_assert_eq(c.result, -ECANCELED);
+  cr_assert_null(c.data);
+  cr_assert_not(c.flags & HK_IO_F_BORROWED);
+  send_ok(p.cli, "abc", 3);
+  c = recv_wait(p.srv, 100, false);
+  cr_assert_eq(c.result, 3);
+  cr_assert(c.flags & HK_IO_F_BORROWED);
+  cr_assert(memcmp(c.data, "abc", 3) == 0);
+  cr_assert_eq(run_wait(hk_io_close(H.io, p.cli, NULL, &tok), &tok).result, 0);
+  c = recv_wait(p.srv, 100, false);
+  cr_assert_eq(c.result, 0);
+  cr_assert(c.flags & HK_IO_F_EOF);
+  cr_assert_not(c.flags & HK_IO_F_BORROWED);
+  cr_assert_str_eq(c.data, "");
+}
+
 /* A receive right after a send on the same socket skips the direct
 ** attempt (hk_sockfast_t.sent) and waits at the I/O thread with
 ** POLL_FIRST, even when data is already there; the data is the same. The
