@@ -219,6 +219,32 @@ static bool work_anywhere(hk_sched_t *s) {
   return false;
 }
 
+/* A worker's ring holds work for a helper when it has at least SPARE_MIN
+** tasks: its only queued task is the one its owner (awake: only the owner
+** pushes to its ring, and it pops before it parks) runs after the current
+** slice, so no task waits longer than one slice for it and SPEC §6.10.2
+** (no worker idle while another has two or more queued) still holds.
+** Taking that task would split a pair that takes turns on the worker, a
+** producer and the consumer it wakes (bench/README.md, "Producer and
+** consumer pair, stop 14"). A worker that was woken still steals what it
+** finds (steal_work): wake-ups are for tasks beyond the owner's next. */
+#define SPARE_MIN 2u
+
+/* Is there work for a parking worker (P2)? As work_anywhere, but a ring's
+** single task is its owner's (SPARE_MIN): the owner is awake and will run
+** it, so liveness does not depend on the parker. */
+static bool work_to_spare(hk_sched_t *s) {
+  if (hk_injq_len(&s->injq) > 0)
+    return true;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    hk_worker_t *v = &s->workers[i];
+    if (hk_runq_len(&v->runq) >= SPARE_MIN ||
+        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL)
+      return true;
+  }
+  return false;
+}
+
 static hk_worker_t *idle_pop(hk_sched_t *s) {
   pthread_mutex_lock(&s->idle_lock);
   hk_worker_t *w = s->idle_head;
@@ -332,7 +358,7 @@ static void park(hk_worker_t *w) {
   noise();
   /* (P2): pairs with the fence of (P1) in every work submitter. */
   full_fence(s);
-  bool found = stopping(s) || work_anywhere(s);
+  bool found = stopping(s) || work_to_spare(s);
   noise();
   if (!found && np == s->nworkers && s->cfg.all_idle) {
     s->cfg.all_idle(s, s->cfg.arg);
@@ -544,14 +570,15 @@ static void cpu_relax(void) {
 #endif
 }
 
-/* Tasks queued behind a run-next slot: in a ring or the injection queue.
-** A victim's run-next is left alone while spinning (it is the task its
-** owner hands off to next, e.g. the receiver of a message just sent). */
+/* Tasks queued behind a run-next slot: in the injection queue or a ring
+** with work to spare (SPARE_MIN). A victim's run-next is left alone while
+** spinning (it is the task its owner hands off to next, e.g. the receiver
+** of a message just sent). */
 static bool ring_work(hk_sched_t *s) {
   if (hk_injq_len(&s->injq) > 0)
     return true;
   for (uint32_t i = 0; i < s->nworkers; i++)
-    if (hk_runq_len(&s->workers[i].runq) > 0)
+    if (hk_runq_len(&s->workers[i].runq) >= SPARE_MIN)
       return true;
   return false;
 }
@@ -564,7 +591,7 @@ static hk_task_t *steal_rings(hk_worker_t *w) {
       return t;
   }
   for (uint32_t i = 0; i < s->nworkers; i++) {
-    if (i == w->index)
+    if (i == w->index || hk_runq_len(&s->workers[i].runq) < SPARE_MIN)
       continue;
     hk_task_t *t = steal_from(w, &s->workers[i], false);
     if (t)
@@ -633,10 +660,27 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
   hk_task_result_t r = t->run(t, w, &w->budget);
   bump(&w->slices, 1);
   if (r == HK_TASK_YIELD) {
+    /* A task this run readied to run-next that the slice cannot continue
+    ** with (budget spent or hand-offs capped) goes to the ring now, ahead
+    ** of its readier: it has not run since its readier's slice began (a
+    ** consumer woken by the first of a slice's messages), the readier just
+    ** had a whole slice. It is not counted for a wake-up: a pair that
+    ** alternates on this worker (the readier's slice, then the woken one
+    ** drains what it was sent and blocks) keeps the worker busy but
+    ** leaves nothing for a helper, and split over two workers it pays a
+    ** cross-core transfer per message (bench/README.md, "Producer and
+    ** consumer pair, stop 14"). */
+    hk_task_t *p = w->head.pending;
+    uint32_t carried = 0;
+    if (p && !(w->budget > 0 && w->handoffs < HANDOFF_CAP)) {
+      w->head.pending = NULL;
+      push_local(w, p);
+      carried = 1;
+    }
     push_local(w, t);
     /* Wake a helper only when something would still be queued after we
     ** take our next task (so a lone yielding task causes no wake-ups). */
-    if (hk_runq_len(&w->runq) >= 2)
+    if (hk_runq_len(&w->runq) >= 2 + carried)
       maybe_wake_local(w->sched);
   }
   return r;

@@ -147,7 +147,9 @@ Test(sched_sched, runnext_not_starved_by_budget_spenders) {
   }
   hk_sched_run_det(s);
   cr_assert_eq(X.runs, 1);
-  cr_assert_str_eq(trace, "HHHXHH", "got %s", trace);
+  /* H0 readies X and spends its slice: X goes to the ring ahead of its
+  ** readier, behind H1 (run_one). */
+  cr_assert_str_eq(trace, "HHXHH", "got %s", trace);
   hk_sched_free(s);
 }
 
@@ -502,6 +504,16 @@ static bool wait_all_parked(hk_sched_t *s, int ms) {
   return hk_sched_all_idle(s);
 }
 
+/* A started scheduler of two workers, both parked. */
+static hk_sched_t *parked_pair_of_workers(void) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 2};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  cr_assert(wait_all_parked(s, 5000));
+  return s;
+}
+
 static hk_task_result_t run_hog(hk_task_t *t, hk_worker_t *w, int32_t *b) {
   (void)t;
   (void)b;
@@ -519,11 +531,7 @@ static hk_task_result_t run_hog(hk_task_t *t, hk_worker_t *w, int32_t *b) {
 }
 
 Test(sched_sched, idle_worker_is_woken_and_steals) {
-  hk_sched_t *s;
-  hk_sched_config_t c = {.workers = 2};
-  cr_assert_eq(hk_sched_new(&s, &c), 0);
-  cr_assert_eq(hk_sched_start(s), 0);
-  cr_assert(wait_all_parked(s, 5000));
+  hk_sched_t *s = parked_pair_of_workers();
   atomic_store(&done_count, 0);
   ttask_t hog = {.h.run = run_hog};
   hk_sched_inject(s, &hog.h);
@@ -626,4 +634,127 @@ Test(sched_sched, deferred_ready_is_injected_at_flush_in_order) {
   cr_assert_str_eq(trace, "ABC", "got %s", trace);
   hk_sched_free(s);
   hk_sched_free(other);
+}
+
+/* ---- a producer and the consumer it wakes ------------------------------ */
+
+/* The producer spends every slice and readies the consumer to run-next when
+** the consumer is blocked; the consumer takes what it was sent and blocks
+** (counting's counter). The pair takes turns on one worker: the consumer
+** goes to the ring ahead of its producer when the slice is spent, and a
+** second worker is neither woken for it nor takes it while spinning
+** (bench/README.md, "Producer and consumer pair, stop 14"). */
+static ttask_t Prod, Cons;
+static _Atomic int pc_left, pc_cons_blocked, pc_split, pc_done;
+static _Atomic int pc_worker = -1;
+static bool pc_threaded; /* busy-wait and note workers, or note the order */
+
+static void busy_ns(uint64_t ns) {
+  uint64_t end = hk_sched_now_ns() + ns;
+  while (hk_sched_now_ns() < end)
+    ;
+}
+
+static hk_task_result_t run_prod(hk_task_t *t, hk_worker_t *w, int32_t *b);
+static hk_task_result_t run_cons(hk_task_t *t, hk_worker_t *w, int32_t *b);
+
+/* One run of the producer ('P') or the consumer taking [ns] of CPU. */
+static void pc_run(hk_worker_t *w, char who, uint64_t ns) {
+  if (!pc_threaded) {
+    note(who);
+    return;
+  }
+  int want = -1, me = (int)hk_sched_worker_index(w);
+  if (!atomic_compare_exchange_strong(&pc_worker, &want, me) && want != me)
+    atomic_fetch_add(&pc_split, 1);
+  busy_ns(ns);
+}
+
+static void setup_pair(int slices, bool threaded) {
+  Prod = (ttask_t){.h.run = run_prod};
+  Cons = (ttask_t){.h.run = run_cons};
+  pc_threaded = threaded;
+  atomic_store(&pc_left, slices);
+  atomic_store(&pc_cons_blocked, 1);
+  atomic_store(&pc_split, 0);
+  atomic_store(&pc_done, 0);
+  atomic_store(&pc_worker, -1);
+}
+
+static hk_task_result_t run_prod(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  pc_run(w, 'P', 20000); /* a slice of sends */
+  *b = 0;
+  bool last = atomic_fetch_sub(&pc_left, 1) == 1;
+  if (atomic_exchange(&pc_cons_blocked, 0))
+    hk_sched_ready_next_owner(w, &Cons.h);
+  return last ? HK_TASK_DONE : HK_TASK_YIELD;
+}
+
+static hk_task_result_t run_cons(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  pc_run(w, 'C', 10000); /* takes what was sent */
+  *b -= 100;
+  if (atomic_load(&pc_left) <= 0) {
+    atomic_store(&pc_done, 1);
+    return HK_TASK_DONE;
+  }
+  atomic_store(&pc_cons_blocked, 1); /* last touch: the producer may ready it */
+  return HK_TASK_BLOCKED;
+}
+
+Test(sched_sched, threaded_producer_keeps_its_consumer) {
+  hk_sched_t *s = parked_pair_of_workers();
+  setup_pair(300, true);
+  hk_sched_inject(s, &Prod.h);
+  cr_assert(wait_for(&pc_done, 1, 20000));
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  hk_sched_counters_t k;
+  hk_sched_counters(s, 1 - (uint32_t)atomic_load(&pc_worker), &k);
+  cr_assert_eq(atomic_load(&pc_split), 0, "the pair ran on both workers");
+  cr_assert_eq(k.slices, 0);
+  hk_sched_free(s);
+}
+
+/* Two tasks that spend every slice (no hand-off between them) still
+** spread: the yield that leaves one queued behind the next wakes the idle
+** worker, which steals. */
+static ttask_t Y2[2];
+static _Atomic int y2_left, y2_on[2];
+
+static hk_task_result_t run_y2(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  atomic_fetch_add(&y2_on[hk_sched_worker_index(w)], 1);
+  busy_ns(20000);
+  *b = 0;
+  return atomic_fetch_sub(&y2_left, 1) > 1 ? HK_TASK_YIELD : HK_TASK_DONE;
+}
+
+Test(sched_sched, threaded_two_spenders_spread) {
+  hk_sched_t *s = parked_pair_of_workers();
+  atomic_store(&y2_left, 400);
+  atomic_store(&y2_on[0], 0);
+  atomic_store(&y2_on[1], 0);
+  Y2[0] = (ttask_t){.h.run = run_y2};
+  Y2[1] = (ttask_t){.h.run = run_y2, .h.next = NULL};
+  Y2[0].h.next = &Y2[1].h;
+  hk_sched_inject_list(s, &Y2[0].h, &Y2[1].h, 2);
+  cr_assert(wait_all_parked(s, 20000));
+  hk_sched_stop(s);
+  hk_sched_join(s);
+  cr_assert_gt(atomic_load(&y2_on[0]), 50, "%d", atomic_load(&y2_on[0]));
+  cr_assert_gt(atomic_load(&y2_on[1]), 50, "%d", atomic_load(&y2_on[1]));
+  hk_sched_free(s);
+}
+
+/* Deterministic order of the pair above: before, the producer ran a
+** second slice before the consumer it had woken (PPC...). */
+Test(sched_sched, spent_slice_puts_woken_consumer_ahead_of_producer) {
+  hk_sched_t *s = det_sched(1, 0, 1);
+  setup_pair(4, false);
+  hk_sched_inject(s, &Prod.h);
+  hk_sched_run_det(s);
+  cr_assert_str_eq(trace, "PCPCPCPC", "got %s", trace);
+  hk_sched_free(s);
 }
