@@ -652,7 +652,8 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
 }
 
 /* host.serve_now (vm/host.h): self, send_message, spawn (unless the fuel is
-** limited) and a receive_message that finds a message never block, so they
+** limited), a receive_message that finds a message and an await_process of
+** a child done with an immediate result never block, so they
 ** are served inside the slice
 ** without leaving the interpreter (no slice exit and re-entry per message);
 ** the same serve functions as below, so the semantics are the same. Any
@@ -711,6 +712,26 @@ int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   return r ? r : -1;
 }
 
+/* serve_now's await_process of a child that is done with an immediate
+** result not yet consumed (every join of a skynet node whose child ended
+** first): serve_await's success without its checks of misuse; it neither
+** blocks, allocates nor fails. Anything else (a wrong pid, a child still
+** running, detached, failed or consumed, a result in a block) goes through
+** serve(). */
+static __attribute__((noinline)) bool await_now(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
+  if (arg.tag != HK_T_PID || hk_proc_doomed(p)) return false;
+  hk_child_t *c = hk_proc_child(p, arg.as.u);
+  if (!c || hk_child_detached(c) || !hk_child_done(c)) return false;
+  if ((c->flags & HK_CHILD_CONSUMED) || c->outcome != HK_OUT_DONE || !c->imm_tag) return false;
+  void *pl;
+  hk_child_consume(c, &pl); /* DONE with an immediate: no payload */
+  uint8_t tag;
+  uint64_t bits;
+  hk_child_imm(c, &tag, &bits);
+  complete(vm, hk_mk((hk_tag_t)tag, bits));
+  return true;
+}
+
 /* A dispatcher that saves no registers: the receive that finds its mailbox
 ** empty (every receive of a ping-pong or a ring) returns from here, and a
 ** send or a take is a tail call. */
@@ -738,6 +759,7 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
       return false;
     }
     return take_now(p, vm);
+  case HK_B_await_process: return await_now(p, vm, q->arg);
   default: return false;
   }
 }
