@@ -770,7 +770,17 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
     ** arguments, SPEC 8.1.1), CALLBT passes the components and the builtin
     ** sees them as a tuple that is never allocated (interp.c). */
     hk_expr_t *a0 = strip(e->items[0]);
-    if (a0->kind == HK_E_TUPLE && a0->n >= 2 && a0->n <= HK_CALLBT_MAX) {
+    hk_expr_t *msg = a0->kind == HK_E_TUPLE && a0->n == 2 ? strip(a0->items[1]) : NULL;
+    if (f->var->builtin == HK_B_send_message && msg && msg->kind == HK_E_TUPLE && msg->n >= 2 &&
+        msg->n <= HK_CALLBT_MAX) {
+      /* send_message (p, (x, y)): SENDT sends the components as a tuple
+      ** the interpreter builds on its C stack (TUPLE, CALLBT in one). */
+      expr(c, a0->items[0], false);
+      for (uint32_t i = 0; i < msg->n; i++) expr(c, msg->items[i], false);
+      c->cur = e->pos;
+      emit2(c, HK_I_SENDT, import_index(c, f->var->builtin), msg->n);
+      adjust(c, (int)msg->n + 1, 1);
+    } else if (a0->kind == HK_E_TUPLE && a0->n >= 2 && a0->n <= HK_CALLBT_MAX) {
       for (uint32_t i = 0; i < a0->n; i++) expr(c, a0->items[i], false);
       c->cur = e->pos;
       emit2(c, HK_I_CALLBT, import_index(c, f->var->builtin), a0->n);

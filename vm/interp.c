@@ -577,7 +577,7 @@ static_assert(offsetof(argtuple_t, items) == offsetof(hk_tuple_t, items), "argtu
 ** pending outlives this call, so it gets a heap tuple as through CALLB.
 ** Returns ST_CONTINUE (the result pushed in place of the components) or
 ** ST_STOP. */
-static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
   const hk_host_t *h = vm->host;
   if (id == HK_B_send_message && n == 2 && h && h->send_now) {
@@ -591,7 +591,7 @@ static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
     }
   }
   argtuple_t t;
-  t.h = (hk_obj_t){.tag = HK_T_TUPLE, .flags = HK_OBJ_STATIC, .n = n};
+  t.h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
   const hk_value_t *c = s->vals + s->sp - n;
   for (uint32_t i = 0; i < n; i++) t.items[i] = c[i]; /* n is 2..8: no call to memcpy */
   hk_value_t a = hk_obj_value(&t.h), r;
@@ -616,6 +616,44 @@ static int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   if (hk_alloc_tuple(vm, n, s->vals + s->sp - n, &a)) return ST_STOP;
   s->sp -= n;
   return make_request(vm, id, a);
+}
+
+/* SENDT: send_message (p, (v1, .., vn)) with the pid and the n components
+** on top of the current segment, whose top frame has its pc saved after the
+** instruction. The host's send_now (host.h) gets the message as a tuple on
+** the C stack: it only copies the message (vm/heap.c reads the source and
+** never writes it, never keeps it, and does not collect), so no heap tuple
+** is made; it is not flagged STATIC, or the copy would share it by
+** reference. Declined, the tuple goes to the heap and the send is CALLBT's
+** (send_heap_tuple, out of line: call_tuple stays inline in hk_vm_run's
+** CALLBT, whose every send it is). Returns ST_CONTINUE (Unit pushed in place of the pid and the components)
+** or ST_STOP. */
+static __attribute__((noinline)) int send_heap_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+  if (maybe_gc(vm, 1)) return ST_STOP;
+  hk_seg_t *s = vm->seg;
+  hk_value_t a;
+  if (hk_alloc_tuple(vm, n, s->vals + s->sp - n, &a)) return ST_STOP;
+  s->sp -= n - 1;
+  s->vals[s->sp - 1] = a;
+  return call_tuple(vm, id, 2);
+}
+
+static int send_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+  hk_seg_t *s = vm->seg;
+  const hk_host_t *h = vm->host;
+  if (h && h->send_now) {
+    argtuple_t t;
+    t.h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
+    const hk_value_t *c = s->vals + s->sp - n;
+    for (uint32_t i = 0; i < n; i++) t.items[i] = c[i]; /* n is 2..8: no call to memcpy */
+    if (h->send_now(h->ud, vm, c[-1], hk_obj_value(&t.h))) {
+      if (vm->state != HK_VS_READY) return ST_STOP; /* it failed the sender */
+      s->sp -= n;
+      s->vals[s->sp - 1] = hk_unit();
+      return ST_CONTINUE;
+    }
+  }
+  return send_heap_tuple(vm, id, n);
 }
 
 /* Applies f = vals[sp-2] to a = vals[sp-1] of the current segment, whose top
@@ -1683,16 +1721,21 @@ dispatch:
   }
   /* TUPLE B, CALLB A in one: the builtin gets the components without a
   ** heap tuple (call_tuple). */
-  CASE(CALLBT) {
-    uint32_t id = IMG->imports[A()], n = *pc++;
-    SAVE();
-    if (call_tuple(vm, id, n) == ST_STOP) goto stop;
-    left -= vm->charge;
-    vm->charge = 0;
-    sp = vals + seg->sp; /* the result replaced the components; nothing else moved */
-    GC_POINT(0);
-    NEXT();
+/* CALLBT's or SENDT's instruction, [call] its helper. */
+#define TUPLE_CALL(call)                                                           \
+  {                                                                                \
+    uint32_t id = IMG->imports[A()], n = *pc++;                                    \
+    SAVE();                                                                        \
+    if (call(vm, id, n) == ST_STOP) goto stop;                                     \
+    left -= vm->charge;                                                            \
+    vm->charge = 0;                                                                \
+    sp = vals + seg->sp; /* the result replaced the operands; nothing else moved */ \
+    GC_POINT(0);                                                                   \
+    NEXT();                                                                        \
   }
+  CASE(CALLBT) TUPLE_CALL(call_tuple)
+  /* send_message (p, (x, y)): TUPLE n, CALLBT in one (send_tuple). */
+  CASE(SENDT) TUPLE_CALL(send_tuple)
   CASE(TCALL)
   do_tcall:
     SAVE();

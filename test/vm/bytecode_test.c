@@ -302,6 +302,51 @@ Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {
   hk_front_free(&f);
 }
 
+/* send_message (p, (x, y)) is SENDT import n (TUPLE n, CALLBT in one): the
+** verifier checks that the import is send_message, a count of
+** 2..HK_CALLBT_MAX and the stack (the pid below the n components); the
+** image round-trips. */
+Test(vm_bytecode, verifier_checks_tuple_sends) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f p = send_message (p, (1, \"a\", 2.5))\nval _ = println (substring (\"hello\", 1, 3))\n",
+               &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  hk_image_t *back;
+  cr_assert_eq(hk_image_load(buf, len, &back, why, sizeof why), 0, "%s", why);
+  hk_image_free(back);
+  hk_func_t *fn = NULL;
+  uint32_t at = 0, found = 0;
+  for (uint32_t k = 0; k < img->nfuncs; k++)
+    for (uint32_t i = 0; i < img->funcs[k].ncode; i += hk_ins_len(img->funcs[k].code, i, img->funcs[k].ncode))
+      if (hk_ins_op(img->funcs[k].code[i]) == HK_I_SENDT && found++ == 0) fn = &img->funcs[k], at = i;
+  cr_assert_eq(found, 1);
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    cr_assert_neq(hk_ins_op(fn->code[i]), HK_I_TUPLE, "no heap tuple for the message");
+  cr_assert_eq(fn->code[at + 1], 3);
+  uint32_t w = fn->code[at], other = img->nimports;
+  for (uint32_t i = 0; i < img->nimports; i++)
+    if (img->imports[i] != HK_B_send_message) other = i;
+  cr_assert_lt(other, img->nimports);
+  fn->code[at] = hk_ins(HK_I_SENDT, other);
+  expect_rejected(img, "send of a bad builtin import");
+  fn->code[at] = hk_ins(HK_I_SENDT, img->nimports);
+  expect_rejected(img, "send of a bad builtin import");
+  fn->code[at] = w;
+  fn->code[at + 1] = 1;
+  expect_rejected(img, "bad component count");
+  fn->code[at + 1] = HK_CALLBT_MAX + 1;
+  expect_rejected(img, "bad component count");
+  fn->code[at + 1] = 4; /* the pid taken for a component: nothing below */
+  expect_rejected(img, "underflow");
+  fn->code[at + 1] = 3;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
 Test(vm_bytecode, truncations_and_corruptions_never_crash) {
   for (size_t p = 0; p < sizeof programs / sizeof *programs; p++) {
     hk_front_t f;

@@ -240,6 +240,30 @@ Test(vm_compile, tuple_patterns_split_in_one_instruction) {
   free(text);
 }
 
+/* send_message applied to a pid and a tuple expression of 2..8 components
+** is one SENDT (no TUPLE); any other message, or a tuple of more
+** components, keeps TUPLE and CALLBT. */
+Test(vm_compile, tuple_sends_build_no_tuple) {
+  const hk_image_t *img = compile("fun f (p, x) = send_message (p, (x, \"s\"))\n"
+                                  "fun g (p, x) = send_message (p, x)\n"
+                                  "fun h (p, x) = send_message (p, (x, 1, 2, 3, 4, 5, 6, 7, 8))\n"
+                                  "val _ = println 0\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f = strstr(text, "function 1 f"), *g = strstr(text, "function 2 g"),
+             *h = strstr(text, "function 3 h");
+  cr_assert(f && g && h && f < g && g < h, "%s", text);
+  const char *sendt = strstr(f, "SENDT"), *tuple = strstr(f, " TUPLE ");
+  cr_assert(sendt && sendt < g, "%s", text);
+  cr_assert(strstr(sendt, "SENDT     0 2  ; send_message") == sendt, "%s", text);
+  cr_assert(!tuple || tuple > g, "f allocates no tuple: %s", text);
+  const char *callbt = strstr(g, "CALLBT");
+  cr_assert(callbt && callbt < h, "%s", text);
+  cr_assert(strstr(h, " TUPLE     9") && strstr(h, "CALLBT") && !strstr(h, "SENDT"), "%s", text);
+  cr_assert_null(strstr(g, "SENDT"), "%s", text);
+  free(text);
+}
+
 Test(vm_compile, failure_records_its_source_position) {
   hk_vm_t *vm;
   cr_assert_eq(run("fun f x = x + 1\n"

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include "test/vm/core_util.h"
+#include "vm/bytecode.h"
 
 /* main: i = 100; acc = 0; while (i > 0) { acc += i; i-- }; return acc */
 static const uint32_t sum_code[] = {
@@ -272,11 +273,15 @@ Test(vm_interp, process_builtins_become_host_requests) {
   hk_image_free(img);
 }
 
-/* A host's send_now (host.h) as a test double: records what it was given;
-** [mode] 0 sends, 1 declines, 2 fails the sender. */
+/* A host's send_now (host.h) as a test double: records what it was given
+** (of a tuple message, during the call, its flags and first 3 Int
+** components: SENDT's tuple lives on the interpreter's C stack only while
+** it runs); [mode] 0 sends, 1 declines, 2 fails the sender. */
 typedef struct send_log {
   int mode, calls;
   hk_value_t to, v;
+  uint32_t n, flags;
+  int64_t items[3];
 } send_log_t;
 
 static bool log_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
@@ -285,27 +290,44 @@ static bool log_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   if (l->mode == 1) return false;
   l->to = to;
   l->v = v;
+  if (v.tag == HK_T_TUPLE) {
+    l->n = v.as.o->n;
+    l->flags = v.as.o->flags;
+    for (uint32_t i = 0; i < l->n && i < 3; i++) l->items[i] = hk_as_int(hk_tuple_at(v, i));
+  }
   if (l->mode == 2) hk_vm_complete_fail(vm, "send refused");
   return true;
+}
+
+/* An image of [code] (its main's stack [stack] deep) importing send_message. */
+static hk_image_t *send_image(const uint32_t *code, uint32_t ncode, uint32_t stack) {
+  hk_image_t *img = tc_image(1, 0);
+  img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
+  img->imports[0] = HK_B_send_message;
+  img->nimports = 1;
+  tc_func(img, 0, "main", 0, 0, stack, code, ncode);
+  return img;
+}
+
+/* Starts [img]'s main with [host] (log_send_now on [l]) and runs a slice. */
+static hk_run_t send_run(const hk_image_t *img, send_log_t *l, hk_host_t *host, hk_vm_t **vm) {
+  *host = (hk_host_t){.ud = l, .send_now = log_send_now};
+  cr_assert_eq(hk_vm_new(vm, img, host, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(*vm), 0);
+  return hk_vm_run(*vm, 100);
 }
 
 /* send_message (5, 42) as CALLBT: with the host's send_now no request (the
 ** interpreter pushes Unit, one reduction per instruction); declined, the
 ** usual request with a heap tuple; failed, the VM fails with its message. */
 Test(vm_interp, callbt_send_goes_to_host_send_now) {
-  hk_image_t *img = tc_image(1, 0);
-  img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
-  img->imports[0] = HK_B_send_message;
-  img->nimports = 1;
   static const uint32_t code[] = {I(INT, 5), I(INT, 42), I(CALLBT, 0), 2, I(RET, 0)};
-  tc_func(img, 0, "main", 0, 0, 2, code, 5);
+  hk_image_t *img = send_image(code, 5, 2);
   for (int mode = 0; mode < 3; mode++) {
     send_log_t l = {.mode = mode};
-    hk_host_t host = {.ud = &l, .send_now = log_send_now};
+    hk_host_t host;
     hk_vm_t *vm;
-    cr_assert_eq(hk_vm_new(&vm, img, &host, NULL), 0);
-    cr_assert_eq(hk_vm_start_main(vm), 0);
-    hk_run_t st = hk_vm_run(vm, 100);
+    hk_run_t st = send_run(img, &l, &host, &vm);
     cr_assert_eq(l.calls, 1);
     if (mode == 0) {
       cr_assert_eq(st, HK_RUN_DONE);
@@ -325,6 +347,63 @@ Test(vm_interp, callbt_send_goes_to_host_send_now) {
       hk_vm_complete(vm, hk_unit());
       cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_DONE);
     } else {
+      cr_assert_eq(st, HK_RUN_FAILED);
+      cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
+    }
+    hk_vm_free(vm);
+  }
+  hk_image_free(img);
+}
+
+/* send_message (5, (42, 7, 9)) as SENDT: send_now gets the message as a
+** 3-tuple that is not STATIC (a copy shares STATIC objects by reference:
+** this one must be copied), one instruction for the tuple and the send;
+** declined, the usual request whose argument is a heap pair holding a heap
+** tuple; failed, the VM fails with the host's message. */
+Test(vm_interp, sendt_sends_a_tuple_without_a_heap_tuple) {
+  static const uint32_t code[] = {I(INT, 5), I(INT, 42), I(INT, 7), I(INT, 9), I(SENDT, 0), 3, I(RET, 0)};
+  hk_image_t *img = send_image(code, 7, 4);
+  char why[256];
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  for (int mode = 0; mode < 3; mode++) {
+    send_log_t l = {.mode = mode};
+    hk_host_t host;
+    hk_vm_t *vm;
+    hk_run_t st = send_run(img, &l, &host, &vm);
+    if (mode == 0) {
+      cr_assert_eq(l.calls, 1);
+      cr_assert_eq(st, HK_RUN_DONE);
+      cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
+      cr_assert_eq(hk_as_int(l.to), 5);
+      cr_assert_eq(l.v.tag, HK_T_TUPLE);
+      cr_assert_eq(l.n, 3);
+      cr_assert_eq(l.flags & HK_OBJ_STATIC, 0, "a tuple the copy must copy");
+      cr_assert_eq(l.items[0], 42);
+      cr_assert_eq(l.items[1], 7);
+      cr_assert_eq(l.items[2], 9);
+      hk_vm_stats_t s;
+      hk_vm_get_stats(vm, &s);
+      cr_assert_eq(s.reductions, 6, "4 INT, SENDT, RET");
+      cr_assert_eq(s.live_objects, 0, "no heap tuple");
+    } else if (mode == 1) {
+      cr_assert_eq(l.calls, 2, "SENDT's offer, then CALLBT's");
+      cr_assert_eq(st, HK_RUN_REQUEST);
+      const hk_request_t *q = hk_vm_request(vm);
+      cr_assert_eq(q->builtin, HK_B_send_message);
+      cr_assert_eq(q->arg.tag, HK_T_TUPLE);
+      cr_assert_eq(q->arg.as.o->flags & HK_OBJ_STATIC, 0, "a heap tuple");
+      cr_assert_eq(hk_as_int(hk_tuple_at(q->arg, 0)), 5);
+      hk_value_t m = hk_tuple_at(q->arg, 1);
+      cr_assert_eq(m.tag, HK_T_TUPLE);
+      cr_assert_eq(m.as.o->flags & HK_OBJ_STATIC, 0, "a heap tuple");
+      cr_assert_eq(m.as.o->n, 3);
+      cr_assert_eq(hk_as_int(hk_tuple_at(m, 0)), 42);
+      cr_assert_eq(hk_as_int(hk_tuple_at(m, 2)), 9);
+      hk_vm_complete(vm, hk_unit());
+      cr_assert_eq(hk_vm_run(vm, 100), HK_RUN_DONE);
+      cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
+    } else {
+      cr_assert_eq(l.calls, 1);
       cr_assert_eq(st, HK_RUN_FAILED);
       cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
     }
