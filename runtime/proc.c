@@ -23,8 +23,9 @@ enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
 static_assert(sizeof(hk_proc_t) == 160, "a process control block is 160 bytes");
 static_assert(sizeof(hk_proc_t) % 16 == 0, "the body after it is 16-byte aligned");
-static_assert(offsetof(hk_proc_t, state) / 64 == offsetof(hk_proc_t, mbox.tail) / 64,
-              "the state word and the mailbox tail share a cache line");
+static_assert(offsetof(hk_proc_t, state) / 16 ==
+                  (offsetof(hk_proc_t, mbox.tail) + sizeof(uintptr_t) - 1) / 16,
+              "the state word and the mailbox tail share a cache line at any 16-byte alignment");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
 #define KIDS_FIRST 8u
 #define KIDS_LOAD 2u

@@ -167,9 +167,10 @@ typedef struct hk_wait {
   };
 } hk_wait_t;
 
-/* 160 bytes (docs/runtime.md, "Memory of a process"), 64-byte aligned
-** (hk_proc_alloc): the state word and the mailbox's tail, which wakers,
-** senders and cancellers write, share a cache line (proc.c asserts it); the
+/* 160 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
+** (hk_proc_alloc; 64 when the record's size is a multiple of 64): the state
+** word and the mailbox's tail, which wakers, senders and cancellers write,
+** lie in one 16-byte unit, so they share a cache line (proc.c asserts it); the
 ** body's memory follows in the same allocation (hk_proc_extra). */
 struct hk_proc {
   /* Immutable after creation. */
@@ -295,9 +296,13 @@ int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *
 ** must not own anything once free_body ran. Thread: as hk_proc_new. */
 hk_proc_t *hk_proc_alloc(size_t extra);
 /* The extra bytes hk_proc_alloc(extra) really provides (>= extra: the
-** record rounds up to 64 bytes), so a caller can use the rounding. */
+** record is a block-cache class, 16-byte steps up to 768 bytes and 64-byte
+** steps beyond), so a caller can use the rounding. */
 static inline size_t hk_proc_room(size_t extra) {
-  return ((sizeof(hk_proc_t) + extra + 63) & ~(size_t)63) - sizeof(hk_proc_t);
+  _Static_assert(HK_BCACHE_LARGE_STEP == 64, "beyond the small classes, as aligned_alloc(64)");
+  size_t size = sizeof(hk_proc_t) + extra;
+  size_t mask = size <= HK_BCACHE_SMALL_MAX ? HK_BCACHE_SMALL_STEP - 1 : HK_BCACHE_LARGE_STEP - 1;
+  return ((size + mask) & ~mask) - sizeof(hk_proc_t);
 }
 int hk_proc_register(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t *p);
 void hk_proc_dispose(hk_proc_t *p);

@@ -196,11 +196,11 @@ static hk_task_result_t traced_run(hk_task_t *t, hk_worker_t *w, int32_t *budget
 #define FIRST_HEAP 96u
 /* Beyond a child's closure: nothing asked for. A builtin call's argument
 ** tuple (send_message (p, x)) is not allocated (vm CALLBT), and what the
-** record's rounding to 64 bytes leaves (0-48 bytes) goes to the chunk: a hold
-** child (closure 48) fits a 704-byte record, which a spare of 16 would
-** round up to 768. */
+** record's rounding to its block-cache class leaves (0 up to 768 bytes,
+** 0-48 beyond) goes to the chunk: every spare byte is a byte of every such
+** process. */
 #define FIRST_HEAP_SPARE 0u
-/* The instance starts 16-byte aligned in the 64-byte aligned record. */
+/* The instance starts 16-byte aligned in the 16-byte aligned record. */
 #define VP_SIZE \
   (((sizeof(hk_proc_t) + sizeof(vmproc_t) + 15) & ~(size_t)15) - sizeof(hk_proc_t))
 
@@ -227,7 +227,11 @@ static hk_proc_t *alloc_proc(hiko_runtime_t *rt, const hk_image_t *img, uint64_t
                              uint32_t vals, size_t heap, hk_vm_t **vm) {
   if (!vals) vals = FIRST_VALS;
   size_t extra = VP_SIZE + hk_vm_place_size(vals, FIRST_FRAMES, heap);
-  if (heap) { /* a multiple of 16: the chunk grows by exactly that */
+  /* Up to the small classes' end a record of a multiple of 16 bytes is
+  ** exactly its class: nothing to add (most processes). */
+  static_assert((sizeof(hk_proc_t) + VP_SIZE) % HK_BCACHE_SMALL_STEP == 0, "the instance's offset");
+  if (heap && sizeof(hk_proc_t) + extra > HK_BCACHE_SMALL_MAX) {
+    /* a multiple of 16: the chunk grows by exactly that */
     size_t more = (hk_proc_room(extra) - extra) & ~(size_t)15;
     heap += more;
     extra += more;

@@ -19,8 +19,8 @@ static size_t class_bytes(uint32_t k) {
   return SMALL_MAX + (size_t)(k - NSMALL + 1) * LARGE_STEP;
 }
 
-/* Blocks of a multiple of 64 bytes are 64-byte aligned (a process record
-** is laid out in cache lines, runtime/proc.h), the others 16-byte. */
+/* Blocks of a multiple of 64 bytes are 64-byte aligned, the others
+** 16-byte (a process record needs 16: runtime/proc.h). */
 static void *aligned(size_t bytes) {
   if (bytes % LARGE_STEP == 0) return aligned_alloc(LARGE_STEP, bytes);
   return malloc(bytes);

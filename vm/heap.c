@@ -129,9 +129,8 @@ static void cont_release(hk_vm_t *vm, hk_cont_t *k) {
 
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
   memset(h, 0, sizeof *h);
-  h->trigger = MIN_TRIGGER;
-  h->max_objects = max_objects;
-  h->obj_trigger = max_objects ? max_objects : UINT64_MAX;
+  h->gc_left = MIN_TRIGGER;
+  h->max_objects = max_objects ? max_objects : UINT64_MAX;
 }
 
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
@@ -182,7 +181,7 @@ hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag) {
   o->spare = 0;
   o->n = 0;
   h->nobjects++;
-  h->since += size;
+  h->gc_left -= (int64_t)size;
   return o;
 }
 
@@ -426,8 +425,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   for (hk_chunk_t *k = h->chunks; k; k = k->next) live_bytes += k->used;
   h->bytes = g.bytes;
   h->nobjects = g.objects;
-  h->since = 0;
-  h->trigger = live_bytes * 2 > MIN_TRIGGER ? live_bytes * 2 : MIN_TRIGGER;
+  h->gc_left = live_bytes * 2 > MIN_TRIGGER ? (int64_t)(live_bytes * 2) : MIN_TRIGGER;
   vm->gc_runs++;
   return 0;
 }
@@ -1063,7 +1061,7 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
     n->flags = 0;
     *out = hk_obj_value(n);
     h->nobjects += 1;
-    h->since += size;
+    h->gc_left -= (int64_t)size;
     *objects = 1;
     return 0;
   }
@@ -1076,7 +1074,7 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
     if (!to) return -ENOMEM;
     fast_place(&f, to, out);
     h->nobjects += f.objects;
-    h->since += bytes;
+    h->gc_left -= (int64_t)bytes;
     *objects = f.objects;
     return 0;
   }
@@ -1552,7 +1550,7 @@ int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   *out = *(hk_value_t *)c->data;
   for (;;) { /* every chunk of the chain becomes a fragment */
     vm->heap.nobjects += c->objects;
-    vm->heap.since += c->used;
+    vm->heap.gc_left -= (int64_t)c->used;
     if (!c->next) break;
     c = c->next;
   }

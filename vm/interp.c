@@ -294,7 +294,7 @@ static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
 static int safepoint(hk_vm_t *vm, uint64_t need) {
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
   hk_heap_t *h = &vm->heap;
-  if (h->max_objects && h->nobjects + need > h->max_objects)
+  if (h->nobjects > h->max_objects || need > h->max_objects - h->nobjects)
     return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
   return 0;
 }
@@ -544,7 +544,7 @@ static bool is_request_builtin(uint32_t id) {
 static __attribute__((noinline)) int received(hk_vm_t *vm, hk_value_t v, int got, uint32_t id,
                                               hk_value_t arg) {
   const hk_heap_t *hp = &vm->heap;
-  if (UNLIKELY(hp->max_objects && hp->nobjects > hp->max_objects)) {
+  if (UNLIKELY(hp->nobjects > hp->max_objects)) {
     make_request(vm, id, arg);
     hk_vm_complete(vm, v);
   } else {
@@ -784,7 +784,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 216, "a VM instance is 216 bytes");
+_Static_assert(sizeof(hk_vm_t) == 200, "a VM instance is 200 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the
 ** instance's size); the heap chunk starts 16-byte aligned. */
@@ -929,7 +929,7 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
 ** HK_EFAIL. */
 static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
   hk_heap_t *h = &vm->heap;
-  if (LIKELY(!h->max_objects || h->nobjects <= h->max_objects)) return 0;
+  if (LIKELY(h->nobjects <= h->max_objects)) return 0;
   vm->h.arg = *result;
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
   *result = vm->h.arg;
@@ -962,7 +962,7 @@ void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
   ** (check_delivery has nothing to do). */
   hk_seg_t *s = vm->seg;
   const hk_heap_t *h = &vm->heap;
-  if (UNLIKELY(s->nframes == 0 || (h->max_objects && h->nobjects > h->max_objects))) {
+  if (UNLIKELY(s->nframes == 0 || h->nobjects > h->max_objects)) {
     complete_slow(vm, result);
     return;
   }

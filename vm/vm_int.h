@@ -65,10 +65,13 @@ typedef struct hk_heap {
   hk_chunk_t *fragments; /* adopted message blocks */
   uint64_t nobjects;     /* objects allocated (live after a collection) */
   uint64_t bytes;        /* bytes in chunks */
-  uint64_t since;        /* bytes allocated since the last collection */
-  uint64_t trigger;      /* collect when since >= trigger */
-  uint64_t obj_trigger;  /* collect when nobjects >= obj_trigger (heap limit) */
-  uint64_t max_objects;  /* 0: unlimited */
+  /* Bytes left to allocate before the next collection (the last one's
+  ** trigger minus what was allocated since): collect when <= 0. */
+  int64_t gc_left;
+  /* The heap limit, live objects (--max-heap); UINT64_MAX: unlimited. A
+  ** collection runs when nobjects reaches it, and fails the instance if
+  ** they stay above it. */
+  uint64_t max_objects;
   hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
 } hk_heap_t;
 
@@ -141,7 +144,7 @@ static inline hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
   hk_obj_t *o = (hk_obj_t *)(void *)(c->data + c->used);
   c->used += size;
   h->nobjects++;
-  h->since += size;
+  h->gc_left -= (int64_t)size;
   *o = (hk_obj_t){.tag = (uint8_t)tag};
   return o;
 }
@@ -149,7 +152,7 @@ static inline hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
 ** request, the result. Returns 0 or -ENOMEM. */
 int hk_heap_collect(hk_vm_t *vm);
 static inline bool hk_heap_wants_gc(const hk_heap_t *h) {
-  return h->since >= h->trigger || h->nobjects >= h->obj_trigger;
+  return h->gc_left <= 0 || h->nobjects >= h->max_objects;
 }
 /* Frees segment [s] (NULL: nothing); its slots leave [vm]'s count unless
 ** [vm] is NULL (the instance is being freed). */
