@@ -401,7 +401,7 @@ static int start_job(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *c) {
     call_free(j);
     return fail(vm, "%s: %s", c->info->name, hiko_strerror(rc));
   }
-  p->io_token = (uint64_t)(uintptr_t)j;
+  hk_pd_of(p)->io = (void *)((uintptr_t)j | 1u); /* hk_pd_native */
   return block_on(p, j);
 }
 
@@ -410,7 +410,7 @@ static int start_job(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *c) {
 static int resume(hk_proc_t *p, hk_vm_t *vm, hiko_call_t *j) {
   /* Acquire: pairs with job_done's release; the result is readable. */
   if (!(atomic_load_explicit(&j->word, memory_order_acquire) & J_DONE)) return block_on(p, j);
-  p->io_token = 0;
+  hk_pd_of(p)->io = NULL;
   int out = finish(vm, j);
   call_free(j);
   return out;
@@ -587,7 +587,8 @@ static const entry_t exec_entry = {.fn = exec_fn, .flags = HIKO_NATIVE_BLOCKING}
 static const hk_builtin_info_t exec_info = {.name = "exec"};
 
 int hk_native_exec(hk_proc_t *p, hk_vm_t *vm) {
-  if (p->io_token) return resume(p, vm, (hiko_call_t *)(uintptr_t)p->io_token);
+  hiko_call_t *pending = hk_pd_native(hk_pd_of(p));
+  if (pending) return resume(p, vm, pending);
   hk_natives_t *nat = get_natives(hk_rt_of(p));
   if (!nat) return fail(vm, "out of memory");
   hiko_call_t c = {.nat = nat, .info = &exec_info, .e = &exec_entry};
@@ -598,7 +599,8 @@ int hk_native_exec(hk_proc_t *p, hk_vm_t *vm) {
 
 int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   (void)w;
-  if (p->io_token) return resume(p, vm, (hiko_call_t *)(uintptr_t)p->io_token);
+  hiko_call_t *pending = hk_pd_native(hk_pd_of(p));
+  if (pending) return resume(p, vm, pending);
   hiko_runtime_t *rt = hk_rt_of(p);
   hk_natives_t *nat = rt->natives;
   uint32_t id = hk_vm_request(vm)->builtin, i = id - HK_B__COUNT;
@@ -611,9 +613,9 @@ int hk_native_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
 }
 
 void hk_native_proc_end(hk_proc_t *p) {
-  if (!p->io_token) return;
-  hiko_call_t *j = (hiko_call_t *)(uintptr_t)p->io_token;
-  p->io_token = 0;
+  hiko_call_t *j = hk_pd_native(hk_pd_of(p));
+  if (!j) return;
+  hk_pd_of(p)->io = NULL;
   hk_natives_t *nat = j->nat;
   /* Release: fn's acquire in hiko_call_cancelled. */
   atomic_store_explicit(&j->cancelled, true, memory_order_release);

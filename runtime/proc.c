@@ -21,8 +21,9 @@
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
-static_assert(sizeof(hk_proc_t) == 160, "a process control block is 160 bytes");
-static_assert(sizeof(hk_proc_t) % 16 == 0, "the body after it is 16-byte aligned");
+static_assert(sizeof(hk_proc_t) == 152, "a process control block is 152 bytes");
+static_assert(HK_BCACHE_NCLASSES < HK_PROC_MALLOCED, "a class fits bclass");
+static_assert(sizeof(hk_proc_t) % 8 == 0, "the body after it is 8-byte aligned");
 static_assert(offsetof(hk_proc_t, state) / 16 ==
                   (offsetof(hk_proc_t, mbox.tail) + sizeof(uintptr_t) - 1) / 16,
               "the state word and the mailbox tail share a cache line at any 16-byte alignment");
@@ -387,12 +388,12 @@ hk_proc_t *hk_proc_alloc(size_t extra) {
   hk_proc_t *p = size <= HK_BCACHE_MAX ? hk_bcache_alloc(size) : aligned_alloc(64, size);
   if (!p) return NULL;
   memset(p, 0, sizeof *p);
-  p->bytes = (uint32_t)size;
+  p->bclass = size <= HK_BCACHE_MAX ? (uint8_t)hk_bcache_class(size) : HK_PROC_MALLOCED;
   return p;
 }
 
 void hk_proc_dispose(hk_proc_t *p) {
-  if (p->bytes <= HK_BCACHE_MAX) hk_bcache_free(p, p->bytes);
+  if (p->bclass != HK_PROC_MALLOCED) hk_bcache_free(p, hk_bcache_class_bytes(p->bclass));
   else free(p);
 }
 

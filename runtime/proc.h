@@ -167,7 +167,7 @@ typedef struct hk_wait {
   };
 } hk_wait_t;
 
-/* 160 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
+/* 152 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
 ** (hk_proc_alloc; 64 when the record's size is a multiple of 64): the state
 ** word and the mailbox's tail, which wakers, senders and cancellers write,
 ** lie in one 16-byte unit, so they share a cache line (proc.c asserts it); the
@@ -190,14 +190,22 @@ struct hk_proc {
     void *out_payload;
   };
   hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
-  uint32_t bytes;           /* size of the allocation (hk_proc_alloc) */
+  /* The allocation's block-cache class (hk_proc_alloc); HK_PROC_MALLOCED:
+  ** a record larger than HK_BCACHE_MAX. Immutable. */
+  uint8_t bclass;
+  /* Owner only: the runtime's flags (runtime/rt.h, vmproc.c and rtio.c),
+  ** in the control block's room so that its per-process data is 24 bytes
+  ** (bench/README.md, "Memory per process 6"). */
+  bool rt_recv_empty;       /* serve_now found the mailbox empty for the receive now pending */
+  bool rt_recv_blocked;     /* the slice ended blocked in receive_message */
+  bool rt_io_owner;         /* registered as a possible socket owner */
   /* Written by wakers, cancellers and the owner: every change is an RMW.
   ** The mailbox's tail (written by senders, who also wake) shares this
   ** cache line. */
   _Atomic uint32_t state;
   hk_mailbox_t mbox;
-  uint64_t io_token;        /* owner only: pending native call, 0 if none */
 };
+#define HK_PROC_MALLOCED UINT8_MAX
 
 /* The record a parent keeps of a child (SPEC §6.4.4: 32 bytes, the result
 ** until joined in it or in a block it points to). Shared by parent and

@@ -146,24 +146,32 @@ void hk_trace_slice(hk_trace_t *t, uint64_t pid, uint64_t t0_ns, uint64_t t1_ns,
 int hk_trace_write(const char *path, hk_trace_t *const *per_worker, uint32_t n, uint64_t base_ns);
 
 /* The runtime's per-process data, right after the control block
-** (hk_proc_extra: a process record has no pointer to it). */
+** (hk_proc_extra: a process record has no pointer to it). Its flags are
+** in the control block (p->rt_*: recv_empty, serve_now found the mailbox
+** empty for the receive now pending, so serve() goes straight to blocking,
+** arming the mark re-checks the mailbox; recv_blocked, the slice ended
+** blocking in receive_message, so the next slice serves it before entering
+** hk_vm_run; io_owner, rtio.c registered it as a possible socket owner). */
 typedef struct hk_pdata {
   hk_root_t *root;       /* the root of my tree; its rt is my runtime */
-  void *io;              /* rtio.c: the pending I/O request, or NULL */
-  bool io_owner;         /* rtio.c: registered as a possible socket owner */
-  /* vmproc.c: serve_now found the mailbox empty for the receive now
-  ** pending: serve() goes straight to blocking (arming the mark re-checks
-  ** the mailbox). Here rather than in vmproc_t, in this struct's padding. */
-  bool recv_empty;
-  /* vmproc.c: the slice ended blocking in receive_message, so the VM is
-  ** stopped in that request: the next slice serves it before entering
-  ** hk_vm_run. Also in the padding. */
-  bool recv_blocked;
+  /* The request of the builtin it waits for: rtio.c's pending I/O request,
+  ** or native.c's pending native call with the low bit set (one request
+  ** at a time: hk_pd_native); NULL when none. */
+  void *io;
 } hk_pdata_t;
 
 /* [p]'s runtime data. Valid from registration until the body is freed. */
 static inline hk_pdata_t *hk_pd_of(hk_proc_t *p) { return (hk_pdata_t *)hk_proc_extra(p); }
 static inline hiko_runtime_t *hk_rt_of(hk_proc_t *p) { return hk_pd_of(p)->root->rt; }
+/* pd->io as rtio.c's request (NULL when none, or a native call). */
+static inline void *hk_pd_io(const hk_pdata_t *pd) {
+  return ((uintptr_t)pd->io & 1u) ? NULL : pd->io;
+}
+/* pd->io as native.c's pending call (NULL when none, or an I/O request). */
+static inline void *hk_pd_native(const hk_pdata_t *pd) {
+  uintptr_t t = (uintptr_t)pd->io;
+  return (t & 1u) ? (void *)(t & ~(uintptr_t)1u) : NULL;
+}
 /* The program process [p] runs (its root's). */
 static inline hiko_program_t *hk_rt_program_of(hk_proc_t *p) { return hk_pd_of(p)->root->prog; }
 

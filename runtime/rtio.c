@@ -452,10 +452,9 @@ static bool owners_remove(hk_rtio_t *rio, uint64_t pid) {
 
 /* The calling process (owner-only flag) may own sockets from now on. */
 static void register_owner(hk_proc_t *p) {
-  hk_pdata_t *pd = pd_of(p);
-  if (pd->io_owner) return;
+  if (p->rt_io_owner) return;
   owners_add(rio_of(p), hk_proc_pid(p));
-  pd->io_owner = true;
+  p->rt_io_owner = true;
 }
 
 void hk_rtio_proc_end(hk_proc_t *p) {
@@ -467,12 +466,13 @@ void hk_rtio_proc_end(hk_proc_t *p) {
   ** first, our exchange acquired it and the lookup below sees the entry;
   ** if ours came first, the giver reads TERMINATED and closes the socket. */
   bool owner = atomic_load_explicit(&rio->nowners, memory_order_relaxed) != 0;
-  if (!pd->io && !owner) return;
+  rq_t *rq = hk_pd_io(pd); /* not a native call (native.c's end) */
+  if (!rq && !owner) return;
   /* Read lock: hk_rtio_stop (write lock) frees the instance only after
   ** the last ending process let go of it. */
   pthread_rwlock_rdlock(&rio->stop_lock);
-  if (pd->io) {
-    rq_abandon(rio, pd->io);
+  if (rq) {
+    rq_abandon(rio, rq);
     pd->io = NULL;
   }
   if (owner && owners_remove(rio, hk_proc_pid(p))) {
@@ -627,7 +627,7 @@ static int serve_sleep(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
 
 int hk_rtio_receive_timeout(hk_proc_t *p, hk_vm_t *vm, int64_t ms, hk_value_t dflt) {
   hk_pdata_t *pd = pd_of(p);
-  rq_t *rq = pd->io;
+  rq_t *rq = hk_pd_io(pd);
   if (rq) {
     if (!rq_done(rq)) return block_on(p, rq); /* a stale wake */
     /* The timer fired: remove our mailbox mark (a message pushed since is
@@ -647,8 +647,9 @@ int hk_rtio_receive_timeout(hk_proc_t *p, hk_vm_t *vm, int64_t ms, hk_value_t df
 
 void hk_rtio_drop_wait(hk_proc_t *p) {
   hk_pdata_t *pd = pd_of(p);
-  if (!pd->io) return;
-  rq_abandon(rio_of(p), pd->io);
+  rq_t *rq = hk_pd_io(pd);
+  if (!rq) return;
+  rq_abandon(rio_of(p), rq);
   pd->io = NULL;
 }
 
@@ -897,7 +898,7 @@ bool hk_rtio_serves(uint32_t id) {
 int hk_rtio_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   (void)w;
   const hk_request_t *q = hk_vm_request(vm);
-  rq_t *rq = pd_of(p)->io;
+  rq_t *rq = hk_pd_io(pd_of(p));
   if (rq) return resume(p, vm, rq);
   switch (q->builtin) {
   case HK_B_sleep: return serve_sleep(p, vm, q->arg);

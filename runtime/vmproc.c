@@ -48,7 +48,7 @@ typedef struct vmproc {
   ** 0 before any send. */
   uintptr_t last;
 } vmproc_t;
-static_assert(sizeof(vmproc_t) == 32, "runtime data of a process: 32 bytes");
+static_assert(sizeof(vmproc_t) == 24, "runtime data of a process: 24 bytes");
 
 /* The receiver vp->last holds a reference to, or NULL. */
 static inline hk_proc_t *last_proc(const vmproc_t *vp) {
@@ -631,14 +631,13 @@ static int try_take(hk_proc_t *p, hk_vm_t *vm) { return take_inline(p, vm); }
 
 static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (hk_proc_doomed(p)) return fail(vm, DEADLOCK_MSG);
-  vmproc_t *vp = vp_of(p);
   int r = 0;
-  if (vp->pd.recv_empty) vp->pd.recv_empty = false; /* a message since: arm_recv sees it */
+  if (p->rt_recv_empty) p->rt_recv_empty = false; /* a message since: arm_recv sees it */
   else r = try_take(p, vm);
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
   hk_proc_wait_recv(p);
-  vp->pd.recv_blocked = true;
+  p->rt_recv_blocked = true;
   return SERVE_BLOCK;
 }
 
@@ -682,7 +681,7 @@ static __attribute__((noinline)) bool spawn_now(hk_proc_t *p, hk_vm_t *vm, hk_va
 /* serve_now's receive of a message found in the mailbox. */
 static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
   int r = take_inline(p, vm);
-  vp_of(p)->pd.recv_empty = r == 0;
+  p->rt_recv_empty = r == 0;
   return r > 0;
 }
 
@@ -706,13 +705,12 @@ int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
   if (!p->body || hk_proc_doomed(p)) return -1; /* not yet a process (serve_now) */
-  vmproc_t *vp = vp_of(p);
   if (hk_proc_recv_empty_owner(p)) { /* every receive of a ping-pong */
-    vp->pd.recv_empty = true;
+    p->rt_recv_empty = true;
     return -1;
   }
   int r = take_value(p, vm, out);
-  vp->pd.recv_empty = r == 0;
+  p->rt_recv_empty = r == 0;
   return r ? r : -1;
 }
 
@@ -759,7 +757,7 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     if (hk_proc_doomed(p)) return false;
     /* Empty (every receive of a ping-pong): straight to serve() and block. */
     if (hk_proc_recv_empty_owner(p)) {
-      vp_of(p)->pd.recv_empty = true;
+      p->rt_recv_empty = true;
       return false;
     }
     return take_now(p, vm);
@@ -959,7 +957,7 @@ static int serve_wait_any(hk_proc_t *p, hk_vm_t *vm, hk_value_t list) {
 /* exec (SPEC §8.12): the capability check of §7.5.2 here, the run on a
 ** native helper (native.c, hk_native_exec). */
 static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
-  if (p->io_token) return hk_native_exec(p, vm); /* woken: take the result */
+  if (hk_pd_native(hk_pd_of(p))) return hk_native_exec(p, vm); /* woken: take the result */
   if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2 || !hk_is_string(hk_tuple_at(arg, 0)))
     return fail(vm, "exec: expected String * String list");
   hk_value_t cmd = hk_tuple_at(arg, 0);
@@ -1067,13 +1065,12 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
 }
 
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
-  vmproc_t *vp = vp_of(p);
-  hk_vm_t *vm = vm_of(vp);
+  hk_vm_t *vm = p->body; /* only p stays live: the runtime data is for the ends */
   uint32_t before = reductions(vm); /* differences modulo 2^32 */
-  if (vp->pd.recv_blocked) {
+  if (p->rt_recv_blocked) {
     /* Woken (or the mark found a message): hk_vm_run would only return
     ** the pending receive again, so serve it first. */
-    vp->pd.recv_blocked = false;
+    p->rt_recv_blocked = false;
     switch (serve_receive(p, vm)) {
     case SERVE_BLOCK: return HK_SLICE_BLOCK;
     case SERVE_YIELD: return HK_SLICE_YIELD;
@@ -1087,10 +1084,10 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
     before = after;
     switch (st) {
     case HK_RUN_YIELD: return HK_SLICE_YIELD;
-    case HK_RUN_DONE: return end_done(p, vp);
-    case HK_RUN_FAILED: return end_failure(p, vp, hk_vm_failure(vm));
+    case HK_RUN_DONE: return end_done(p, vp_of(p));
+    case HK_RUN_FAILED: return end_failure(p, vp_of(p), hk_vm_failure(vm));
     case HK_RUN_EXIT:
-      hk_rt_exit(vp->pd.root->rt, hk_vm_exit_code(vm));
+      hk_rt_exit(hk_rt_of(p), hk_vm_exit_code(vm));
       return HK_SLICE_DONE;
     case HK_RUN_REQUEST:
       break;

@@ -14,10 +14,7 @@
 #define BATCH HK_BCACHE_BATCH
 #define class_of hk_bcache_class
 
-static size_t class_bytes(uint32_t k) {
-  if (k < NSMALL) return (size_t)(k + 1) * SMALL_STEP;
-  return SMALL_MAX + (size_t)(k - NSMALL + 1) * LARGE_STEP;
-}
+#define class_bytes hk_bcache_class_bytes
 
 /* Blocks of a multiple of 64 bytes are 64-byte aligned, the others
 ** 16-byte (a process record needs 16: runtime/proc.h). */

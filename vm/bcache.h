@@ -62,6 +62,12 @@ static inline uint32_t hk_bcache_class(size_t size) {
   return HK_BCACHE_NSMALL + (uint32_t)((size - HK_BCACHE_SMALL_MAX - 1) / HK_BCACHE_LARGE_STEP);
 }
 
+/* The bytes of a block of class [k] < HK_BCACHE_NCLASSES. */
+static inline size_t hk_bcache_class_bytes(uint32_t k) {
+  if (k < HK_BCACHE_NSMALL) return (size_t)(k + 1) * HK_BCACHE_SMALL_STEP;
+  return HK_BCACHE_SMALL_MAX + (size_t)(k - HK_BCACHE_NSMALL + 1) * HK_BCACHE_LARGE_STEP;
+}
+
 /* The size a request of [size] bytes really gets (its class): 16-byte
 ** steps up to 768, then 64-byte steps (768 is a multiple of 64); above
 ** HK_BCACHE_MAX, [size]. Inline: every message block asks it. */
