@@ -542,7 +542,10 @@ static void binop(comp_t *c, hk_expr_t *e) {
   for (uint32_t i = 1; i < e->n && !failed(c); i++) {
     hk_op_t op = e->ops[i - 1];
     int64_t k;
-    if ((op == HK_OP_ADD || op == HK_OP_SUB) && small_int(e->items[i], &k)) {
+    /* Only a non-negative literal: ADDI's overflow message follows the sign
+    ** of its immediate (SPEC §4.4.1 names the source operator, and x - ~1
+    ** must say "subtraction"), so a negative one takes ADD/SUB below. */
+    if ((op == HK_OP_ADD || op == HK_OP_SUB) && small_int(e->items[i], &k) && k >= 0) {
       c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
       if (i == 1 && first_local) { /* LOCAL a; ADDI k => LADDI a k */
         uint32_t a = hk_ins_a(c->fn->code[before]);
