@@ -905,6 +905,16 @@ static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payl
   release_proc(p, w, out, payload);
 }
 
+void hk_proc_cancel_child(hk_proc_t *p, hk_worker_t *w) {
+  /* Blocked: ended here and now, as end_children ends a blocked child, so
+  ** that it has terminated when `cancel` returns (wait_any sees it). */
+  if (w && take_blocked(p)) {
+    terminate(p, w, HK_OUT_CANCELLED, NULL);
+    return;
+  }
+  hk_proc_cancel(p, w);
+}
+
 /* ---- The task ------------------------------------------------------------- */
 
 /* RUNNING -> RUNNABLE at the end of a slice, unless cancellation was

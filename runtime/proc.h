@@ -447,6 +447,14 @@ static inline void hk_proc_result_imm(hk_proc_t *p, uint8_t tag, uint64_t bits) 
 ** running one at its next slice boundary; a terminated one is untouched.
 ** [w] as for hk_proc_wake. Thread: any. */
 void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w);
+/* `cancel` of a child (SPEC §6.7.2 "If p is blocked, it is cancelled at
+** once: it terminates with Cancelled"): a blocked [p] (not arming, not
+** doomed by the deadlock check) is terminated on this worker before the
+** call returns, with its blocked descendants, its pending I/O cancelled
+** and its outcome published to its parent; otherwise as hk_proc_cancel.
+** The caller keeps its own reference to p. Thread: a worker ([w]), or any
+** with w NULL (then as hk_proc_cancel). */
+void hk_proc_cancel_child(hk_proc_t *p, hk_worker_t *w);
 
 /* Deadlock (SPEC §6.9.1): marks [p] DOOMED if it is BLOCKED (armed) for one
 ** of [reasons]; it stays blocked until woken (hk_proc_wake keeps the mark).

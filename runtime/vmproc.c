@@ -919,7 +919,7 @@ static int serve_cancel(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t ar
   if (!hk_child_done(c)) {
     hk_proc_t *kid = hk_proc_get(rt->procs, c->pid);
     if (kid) {
-      hk_proc_cancel(kid, w);
+      hk_proc_cancel_child(kid, w);
       hk_proc_unref(kid);
     }
   }
