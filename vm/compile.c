@@ -576,6 +576,12 @@ static int32_t local_slot(comp_t *c, hk_expr_t *e) {
   return (int32_t)c->slot[e->var->id];
 }
 
+/* True if the checker gave [e] the type String. */
+static bool is_string(const hk_expr_t *e) {
+  hk_type_t *t = e->type ? hk_type_resolve(e->type) : NULL;
+  return t && t->kind == HK_TYPE_CON && t->con == HK_TC_STRING;
+}
+
 /* Emits a conditional jump to [l] taken when [cond] is false. */
 static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
   cond = strip(cond);
@@ -608,6 +614,8 @@ static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
       expr(c, cond->items[0], false);
       expr(c, cond->items[1], false);
       c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;
+      if ((j == HK_I_JNEQ || j == HK_I_JNNE) && is_string(cond->items[0]))
+        j = j == HK_I_JNEQ ? HK_I_JNEQS : HK_I_JNNES; /* s = "literal", no call */
       jump(c, j, 0, l);
       return;
     }

@@ -1366,6 +1366,15 @@ dispatch:
     sp[-1] = r;
     NEXT();
   }
+/* eq = a = b (SPEC 4.7) through hk_value_equal, charging its work. */
+#define VALUE_EQUAL(eq, a, b)                                                      \
+  do {                                                                             \
+    SAVE();                                                                        \
+    eq = hk_value_equal(vm, a, b);                                                 \
+    if (eq < 0) FAIL("out of memory");                                             \
+    left -= vm->charge;                                                            \
+    vm->charge = 0;                                                                \
+  } while (0)
   CASE(EQ)
   CASE(NE) {
     hk_value_t b = sp[-1], a = sp[-2];
@@ -1373,11 +1382,7 @@ dispatch:
     if (a.tag == HK_T_INT && b.tag == HK_T_INT) {
       eq = a.as.i == b.as.i;
     } else {
-      SAVE();
-      eq = hk_value_equal(vm, a, b);
-      if (eq < 0) FAIL("out of memory");
-      left -= vm->charge;
-      vm->charge = 0;
+      VALUE_EQUAL(eq, a, b);
     }
     sp--;
     sp[-1] = hk_bool((ins & 0xffu) == HK_I_EQ ? eq != 0 : eq == 0);
@@ -1415,14 +1420,28 @@ dispatch:
     if (a.tag == HK_T_INT && b.tag == HK_T_INT) {
       eq = a.as.i == b.as.i;
     } else {
-      SAVE();
-      eq = hk_value_equal(vm, a, b);
-      if (eq < 0) FAIL("out of memory");
-      left -= vm->charge;
-      vm->charge = 0;
+      VALUE_EQUAL(eq, a, b);
     }
     sp -= 2;
     if ((ins & 0xffu) == HK_I_JNEQ ? !eq : eq) pc += SA();
+    NEXT();
+  }
+  /* JNEQ/JNNE of operands the checker typed String: two strings under 63
+  ** bytes (hk_value_equal would charge nothing) are compared here, without
+  ** its call; anything else (a longer string, another kind that an
+  ** ill-typed message brought) as JNEQ does. */
+  CASE(JNEQS)
+  CASE(JNNES) {
+    hk_value_t b = sp[-1], a = sp[-2];
+    int eq;
+    if (LIKELY(a.tag == HK_T_STRING && b.tag == HK_T_STRING && hk_str_len(a) < 63)) {
+      size_t n = hk_str_len(a);
+      eq = n == hk_str_len(b) && (a.as.o == b.as.o || memcmp(hk_str_data(a), hk_str_data(b), n) == 0);
+    } else {
+      VALUE_EQUAL(eq, a, b);
+    }
+    sp -= 2;
+    if ((ins & 0xffu) == HK_I_JNEQS ? !eq : eq) pc += SA();
     NEXT();
   }
 #define JCMPI(op)                                                                  \

@@ -264,6 +264,50 @@ Test(vm_compile, tuple_sends_build_no_tuple) {
   free(text);
 }
 
+/* if a = b / a <> b of operands typed String is JNEQS/JNNES; of Ints or
+** of a type variable it stays JNEQ/JNNE. The two forms charge the same
+** (SPEC 6.11.1): a loop comparing strings of 10 or 100 bytes uses as many
+** reductions with either. */
+static uint64_t eq_loop_reductions(const char *param, uint32_t len) {
+  char src[600];
+  snprintf(src, sizeof src,
+           "fun rep (s, k) = if k = 0 then \"\" else s ^ rep (s, k - 1)\n"
+           "fun f (a %s, b, i, n) = if i = 0 then n else f (a, b, i - 1, if a = b then n + 1 else if a <> b then n else 0)\n"
+           "val a = rep (\"x\", %u)\nval _ = println (f (a, rep (\"x\", %u), 300, 0))\n",
+           param, len, len);
+  hk_vm_t *vm;
+  cr_assert_eq(run(src, NULL, &vm), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "300\n");
+  const hk_image_t *img = hk_vm_image(vm);
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  bool typed = strcmp(param, ": String") == 0;
+  cr_assert_eq(strstr(text, "JNEQS") != NULL, typed, "%s", text);
+  cr_assert_eq(strstr(text, "JNNES") != NULL, typed, "%s", text);
+  free(text);
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  hk_vm_free(vm);
+  return st.reductions;
+}
+
+Test(vm_compile, string_comparisons_jump_in_place) {
+  const hk_image_t *img = compile("fun f (s, t) = if s = \"a\" then 1 else if s <> t then 2 else 3\n"
+                                  "fun g (x, y) = if x = y then 1 else if x <> y then 2 else 3\n"
+                                  "val _ = println (f (\"a\", \"b\"), g (1, 2))\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f = strstr(text, "function 1 f"), *g = strstr(text, "function 2 g");
+  cr_assert(f && g && f < g, "%s", text);
+  const char *eqs = strstr(f, "JNEQS"), *nes = strstr(f, "JNNES");
+  cr_assert(eqs && eqs < g && nes && nes < g, "%s", text);
+  cr_assert(strstr(g, "JNEQ ") && strstr(g, "JNNE ") && !strstr(g, "JNEQS") && !strstr(g, "JNNES"), "%s", text);
+  free(text);
+  cr_assert_eq(eq_loop_reductions(": String", 10), eq_loop_reductions("", 10));
+  cr_assert_eq(eq_loop_reductions(": String", 100), eq_loop_reductions("", 100));
+  cr_assert_gt(eq_loop_reductions("", 100), eq_loop_reductions("", 10), "a long compare is charged");
+}
+
 Test(vm_compile, failure_records_its_source_position) {
   hk_vm_t *vm;
   cr_assert_eq(run("fun f x = x + 1\n"
