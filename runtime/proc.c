@@ -192,10 +192,7 @@ static void drop_payload(hk_procs_t *P, void *payload) {
 /* Empties p's mailbox, counting the messages as dropped (SPEC §6.5.5).
 ** Called by p's terminating worker, or by the last unref (nobody else
 ** holds p then), so it is the only consumer. */
-static void drain(hk_proc_t *p) {
-  /* Usually empty (termination drains, then the last unref again): the
-  ** inline look reports what a pop would, without the call. */
-  if (hk_mailbox_empty_owner(&p->mbox)) return;
+static __attribute__((noinline)) void drain_slow(hk_proc_t *p) {
   hk_procs_t *P = p->procs;
   uint64_t n = 0;
   for (;;) {
@@ -214,6 +211,14 @@ static void drain(hk_proc_t *p) {
     n++;
   }
   if (n) COUNT(P, dropped, n);
+}
+
+static inline void drain(hk_proc_t *p) {
+  /* Usually empty (termination drains, then the last unref again): the
+  ** inline look reports what a pop would, without a call, so an ending
+  ** process saves no registers for the loop (31 -> ~10 instructions a
+  ** drain, callgrind). */
+  if (!hk_mailbox_empty_owner(&p->mbox)) drain_slow(p);
 }
 
 /* ---- Child records ------------------------------------------------------- */
