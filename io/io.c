@@ -1510,6 +1510,11 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
   return 0;
 }
 
+int hk_io_thread_batch(hk_io_t *io) {
+  struct sched_param sp = {0};
+  return -pthread_setschedparam(io->thread, SCHED_BATCH, &sp);
+}
+
 void hk_io_free(hk_io_t *io) {
   if (!io) return;
   /* seq_cst: pairs with the acquire loads in submit() and loop(). */

@@ -130,6 +130,11 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg);
 ** thread, free. NULL is a no-op. Thread: any but io. */
 void hk_io_free(hk_io_t *io);
 
+/* Switches the I/O thread to SCHED_BATCH (its wake-ups then no longer
+** preempt the thread running on its CPU). Returns 0 or -errno. Thread:
+** any, while the instance lives. */
+int hk_io_thread_batch(hk_io_t *io);
+
 /* "uring" or "fallback". Returns borrowed (static). Thread: any. */
 const char *hk_io_backend_name(const hk_io_t *io);
 

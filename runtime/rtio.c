@@ -66,6 +66,7 @@ struct hk_rtio {
   ** not model atomic_thread_fence): two threads that both RMW it are
   ** ordered, the later one seeing what the earlier did before. */
   _Atomic uint64_t sync;
+  _Atomic bool io_batch; /* the I/O thread was switched to SCHED_BATCH */
 };
 
 enum { RQ_ARMED = 1u, RQ_DONE = 2u, RQ_ABANDONED = 4u };
@@ -784,27 +785,33 @@ static int serve_give(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, hk_value_t arg) {
 ** woke it. On a network server the I/O thread wakes a worker for every
 ** batch of arrivals, and a worker that takes a batch wakes the other: each
 ** of those wake-ups used to preempt the waker on its CPU at once, a
-** context switch there and another back (0.15 switches per echo round
-** trip against 0.06 now; bench/README.md, "Echo, stop 14"). The I/O
-** thread stays SCHED_OTHER, so an arrival's wake-up still preempts a
-** worker. Workloads without sockets keep the default policy. A refusal
-** (a seccomp filter, say) is ignored: it only costs the switches. */
+** context switch there and another back (0.19 switches per echo round
+** trip against 0.065 now; bench/README.md, "Echo, stop 14"). The I/O
+** thread is switched too. Workloads without sockets keep the default
+** policy. A refusal (a seccomp filter, say) is ignored: it only costs
+** the switches. */
 static _Thread_local bool batch_policy;
 
-static void worker_batch_policy(void) {
+static void worker_batch_policy(hk_rtio_t *rio, hk_io_t *io) {
   if (batch_policy || !hk_sched_self()) return;
   batch_policy = true;
   struct sched_param sp = {0};
   (void)pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+  /* The I/O thread too, whichever thread created it (it inherits its
+  ** creator's policy): so it does not preempt a worker at every arrival,
+  ** which is the configuration measured. Relaxed: once is enough, twice
+  ** is harmless. */
+  if (!atomic_exchange_explicit(&rio->io_batch, true, memory_order_relaxed))
+    (void)hk_io_thread_batch(io);
 }
 
 static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) {
   const char *name = bname(id);
-  worker_batch_policy();
   if (!hk_rt_of(p)->cfg.allow_net) return fail(vm, "%s: network access denied", name);
   int err;
   hk_io_t *io = get_io(rio_of(p), &err);
   if (!io) return io_unavailable(vm, id, err);
+  worker_batch_policy(rio_of(p), io);
   switch (id) {
   case HK_B_tcp_listen: return serve_listen(p, vm, io, arg);
   case HK_B_socket_give: return serve_give(p, vm, io, arg);

@@ -640,3 +640,56 @@ Test(runtime_api, function_value_outlives_its_tree) {
   cr_assert_str_eq(out.data, "42\n");
   teardown(rt, NULL, p, NULL);
 }
+
+/* Threads of this process whose scheduling policy is SCHED_BATCH (field 41
+** of /proc/self/task/TID/stat). */
+static int batch_threads(void) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/task", (int)getpid());
+  int n = 0;
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "cat %s/*/stat 2>/dev/null", path);
+  FILE *f = popen(cmd, "r");
+  cr_assert_not_null(f);
+  char line[2048];
+  while (fgets(line, sizeof line, f)) {
+    char *p = strrchr(line, ')');
+    if (!p) continue;
+    int field = 2, policy = -1;
+    for (char *t = strtok(p + 1, " "); t; t = strtok(NULL, " "))
+      if (++field == 41) {
+        policy = atoi(t);
+        break;
+      }
+    n += policy == 3; /* SCHED_BATCH */
+  }
+  pclose(f);
+  return n;
+}
+
+/* Runs [src] as a root of the started [rt] to its end; it must succeed. */
+static void run_ok(hiko_runtime_t *rt, const char *src) {
+  hiko_program_t *prog = compile(rt, src);
+  hiko_pid_t pid;
+  hiko_result_t r;
+  cr_assert_eq(hiko_spawn_main(rt, prog, &pid), 0);
+  cr_assert_eq(hiko_join(rt, pid, &r, -1), 0);
+  cr_assert_eq(r.status, HIKO_DONE, "%s", r.message ? r.message : "");
+  hiko_result_clear(&r);
+  hiko_program_release(prog);
+}
+
+/* A worker that serves a socket builtin runs SCHED_BATCH from then on, and
+** so does the I/O thread, even when a thread of the default policy created
+** it (docs/io.md, "Workers of a network server run SCHED_BATCH"); a
+** program without sockets (here: one that starts the I/O thread with a
+** sleep) leaves every thread at the default policy. */
+Test(runtime_api, socket_workers_run_sched_batch) {
+  hiko_runtime_t *rt = make_rt(1, false);
+  cr_assert_eq(hiko_start(rt), 0);
+  run_ok(rt, "val _ = sleep 1\n");
+  cr_assert_eq(batch_threads(), 0);
+  run_ok(rt, "val l = tcp_listen (\"127.0.0.1\", 0)\nval _ = socket_close l\n");
+  cr_assert_eq(batch_threads(), 2, "the one worker and the I/O thread switched");
+  cr_assert_eq(hiko_runtime_destroy(rt), 0);
+}
