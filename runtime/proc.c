@@ -607,7 +607,7 @@ int hk_proc_send_env_pid(hk_procs_t *P, uint64_t pid, uint64_t root_pid, hk_enve
     return dropped(P, payload);
   }
   if (wake) {
-    hk_proc_wake(p, HK_WAIT_RECV, w);
+    wake_receiver(p, w);
     hk_proc_unref(p);
   }
   COUNT(P, sent, 1);
