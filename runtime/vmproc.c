@@ -429,7 +429,24 @@ static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p,
                                                                     hk_value_t v) {
   hiko_runtime_t *rt = hk_rt_of(p);
   hk_envelope_t *env;
+  hk_msg_t *m;
+  void *room;
   int rc;
+  if (v.tag == HK_T_TUPLE && target && target->root_pid == p->root_pid) {
+    /* A tuple whose components need no copy (fanin's (i, literal), SENDT's
+    ** message, most protocol messages): written into its block at once,
+    ** the envelope inside, without the general copy's cases. */
+    if ((rc = hk_tuple_copy_out_room(v, sizeof *env, &m, &room)) == 0) {
+      env = room;
+      env->aux[0] = HK_ENV_IN_PAYLOAD;
+      env->payload = m;
+      return env;
+    }
+    if (rc < 0) {
+      fail(vm, "out of memory");
+      return NULL;
+    }
+  }
   if (target && target->root_pid != p->root_pid) {
     if (!(env = envelope_or_fail(vm))) return NULL;
     uint32_t missing = 0;
@@ -448,8 +465,6 @@ static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p,
     env->aux[1] = v.as.u;
     return env;
   }
-  hk_msg_t *m;
-  void *room;
   if ((rc = hk_value_copy_out_room(vm, v, copy_limit(rt), sizeof *env, &m, &room))) {
     copy_error(vm, "send_message", rc, copy_limit(rt));
     return NULL;

@@ -273,6 +273,13 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** (hk_vm_charge; nothing, and no call, below 64 objects). */
 int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
                            hk_msg_t **out, void **roomp);
+/* hk_value_copy_out_room of tuple [v] only when it is flat: not static
+** (the copy shares a static tuple) and every component a scalar or a static
+** object, so the block holds one object, written in one pass, and no charge
+** is due (the message of fanin, most protocol messages). Returns 0 (*out
+** and *roomp set as there), 1 (not such a tuple: nothing done), -ENOMEM.
+** Ownership: *out owned. Thread: any. */
+int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roomp);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */

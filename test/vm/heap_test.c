@@ -581,6 +581,41 @@ Test(vm_heap, flat_tuple_send_copy_with_room) {
   hk_vm_free(other);
 }
 
+/* hk_tuple_copy_out_room: a flat tuple (scalars, a literal) is one object
+** in its block with the room after it; a static tuple (shared by the copy)
+** or one with a heap component is left to the general copy (1, nothing
+** done). */
+Test(vm_heap, tuple_copy_out_room_only_flat_tuples) {
+  hk_value_t lit, str, t, t2;
+  cr_assert_eq(hk_image_string(img, "0123456789abcdef", 16, &lit), 0);
+  cr_assert_eq(hk_alloc_string(vm, "heap", 4, &str), 0);
+  hk_value_t items[2] = {hk_int(41), lit};
+  cr_assert_eq(hk_alloc_tuple(vm, 2, items, &t), 0);
+  hk_msg_t *m = NULL;
+  void *room = NULL;
+  cr_assert_eq(hk_tuple_copy_out_room(t, 32, &m, &room), 0);
+  cr_assert_eq(hk_msg_objects(m), 1);
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  cr_assert_eq((uintptr_t)room % 16, 0);
+  cr_assert_geq((const unsigned char *)room, c->data + c->used, "the room follows the copy");
+  cr_assert_leq((const unsigned char *)room + 32, c->data + c->size, "the room is in the block");
+  memset(room, 0x5a, 32);
+  hk_value_t g = *(const hk_value_t *)(const void *)c->data;
+  cr_assert_eq(g.tag, HK_T_TUPLE);
+  cr_assert_neq(g.as.o, t.as.o);
+  cr_assert_eq(g.as.o->flags, 0);
+  cr_assert_eq(hk_tuple_len(g), 2);
+  cr_assert_eq(hk_as_int(hk_tuple_at(g, 0)), 41);
+  cr_assert_eq(hk_tuple_at(g, 1).as.o, lit.as.o, "a literal stays shared");
+  hk_msg_free(m);
+  hk_value_t with_heap[2] = {hk_int(1), str};
+  cr_assert_eq(hk_alloc_tuple(vm, 2, with_heap, &t2), 0);
+  cr_assert_eq(hk_tuple_copy_out_room(t2, 32, &m, &room), 1);
+  t.as.o->flags |= HK_OBJ_STATIC;
+  cr_assert_eq(hk_tuple_copy_out_room(t, 32, &m, &room), 1);
+  t.as.o->flags &= (uint8_t)~HK_OBJ_STATIC;
+}
+
 /* Block size classes: 16-byte steps to 768, 64-byte steps to 2048, then
 ** the size itself. */
 Test(vm_heap, block_size_classes) {
