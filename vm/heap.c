@@ -146,11 +146,15 @@ void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
 }
 
 void hk_heap_free(hk_heap_t *h) {
-  for (hk_cont_t *k = h->conts; k; k = k->next) cont_release(NULL, k);
   chunks_free(h->chunks);
   blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
-  h->conts = NULL;
+}
+
+void hk_conts_free(hk_vm_t *vm) {
+  if (!vm->x) return;
+  for (hk_cont_t *k = vm->x->conts; k; k = k->next) cont_release(NULL, k);
+  vm->x->conts = NULL;
 }
 
 static void *chunk_take(hk_chunk_t **list, uint64_t *bytes, size_t size) {
@@ -397,7 +401,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
 
   hk_cont_t *live = NULL;
-  for (hk_cont_t *k = h->conts; k;) {
+  for (hk_cont_t *k = vm->x ? vm->x->conts : NULL; k;) {
     hk_cont_t *next = k->next;
     if (k->h.flags & HK_OBJ_FORWARDED) {
       hk_cont_t *n = *(hk_cont_t **)(&k->h + 1);
@@ -408,7 +412,7 @@ int hk_heap_collect(hk_vm_t *vm) {
     }
     k = next;
   }
-  h->conts = live;
+  if (vm->x) vm->x->conts = live;
 
   chunks_free(h->chunks);
   blocks_free(h->fragments);
@@ -428,7 +432,8 @@ int hk_heap_collect(hk_vm_t *vm) {
   h->bytes = g.bytes;
   h->nobjects = g.objects;
   h->gc_left = live_bytes * 2 > MIN_TRIGGER ? (int64_t)(live_bytes * 2) : MIN_TRIGGER;
-  vm->gc_runs++;
+  hk_vmx_t *x = hk_vm_x(vm); /* a statistic: not counted when out of memory */
+  if (x) x->gc_runs++;
   return 0;
 }
 

@@ -54,14 +54,14 @@ static const hk_failure_t no_failure = {.kind = HK_FAIL_RUNTIME, .message = NULL
 static const hk_failure_t oom_failure = {.kind = HK_FAIL_RUNTIME, .message = "out of memory"};
 
 /* vm->x, allocated now if needed (not limited); NULL when out of memory. */
-static hk_vmx_t *vmx(hk_vm_t *vm) {
+hk_vmx_t *hk_vm_x(hk_vm_t *vm) {
   if (!vm->x && (vm->x = calloc(1, sizeof *vm->x))) vm->x->fuel = UINT64_MAX;
   return vm->x;
 }
 
 static void record_failure(hk_vm_t *vm, hk_fail_kind_t kind, char *msg, int64_t a, int64_t b) {
   vm->failed = true;
-  hk_vmx_t *x = vmx(vm);
+  hk_vmx_t *x = hk_vm_x(vm);
   if (!x) {
     free(msg);
     return;
@@ -152,7 +152,7 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return hk_vm_fuel(vm); }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
-  out->gc_runs = vm->gc_runs;
+  out->gc_runs = vm->x ? vm->x->gc_runs : 0;
   out->live_objects = vm->heap.nobjects;
   out->heap_bytes = vm->heap.bytes;
   out->reductions = vm->h.reductions;
@@ -177,9 +177,15 @@ static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
   return s;
 }
 
+/* The depth limit in frames: the configured one is in vm->x (only when not
+** the default, which most instances have). */
+static uint32_t max_depth(const hk_vm_t *vm) {
+  return vm->x && vm->x->max_depth ? vm->x->max_depth : DEFAULT_MAX_DEPTH;
+}
+
 /* The stack limit in slots: SLOTS_PER_FRAME per frame of the depth limit. */
 static uint64_t max_slots(const hk_vm_t *vm) {
-  uint64_t n = (uint64_t)vm->max_depth * SLOTS_PER_FRAME;
+  uint64_t n = (uint64_t)max_depth(vm) * SLOTS_PER_FRAME;
   if (n > (uint64_t)1 << 31) n = (uint64_t)1 << 31; /* 32 GiB of stack: vm->slots fits */
   return n < MIN_SLOTS ? MIN_SLOTS : n;
 }
@@ -240,17 +246,17 @@ static uint32_t entry_pc(const hk_func_t *f, uint32_t nargs) { return nargs != f
 static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
                         uint32_t ret, hk_obj_t *clos) {
   const hk_func_t *f = &vm->img->funcs[fi];
-  if (UNLIKELY(++vm->depth > vm->max_depth)) {
-    vm->depth--;
+  if (UNLIKELY(--vm->depth_left < 0)) {
+    vm->depth_left++;
     return hk_vm_fail(vm, "stack overflow");
   }
   if (ensure_frames(s)) {
-    vm->depth--;
+    vm->depth_left++;
     return hk_vm_fail(vm, "out of memory");
   }
   int rc = ensure_vals(vm, s, (size_t)base + f->nlocals + f->maxstack);
   if (rc) {
-    vm->depth--;
+    vm->depth_left++;
     return grow_fail(vm, rc);
   }
   vm->charge += f->nlocals >> 6;
@@ -349,7 +355,7 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
 static int return_value(hk_vm_t *vm, hk_value_t v) {
   hk_seg_t *s = vm->seg;
   hk_frame_t *fr = &s->frames[--s->nframes];
-  vm->depth--;
+  vm->depth_left++;
   s->sp = s->nframes ? fr->ret : 0;
   return deliver(vm, v);
 }
@@ -358,7 +364,7 @@ static int return_value(hk_vm_t *vm, hk_value_t v) {
 static void discard_frame(hk_vm_t *vm) {
   hk_seg_t *s = vm->seg;
   hk_frame_t *fr = &s->frames[--s->nframes];
-  vm->depth--;
+  vm->depth_left++;
   s->sp = s->nframes ? fr->ret : 0;
 }
 
@@ -416,8 +422,8 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
     return ST_STOP;
   }
   if (maybe_gc(vm, 1)) return ST_STOP;
-  hk_cont_t *k = (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT);
-  if (!k) {
+  hk_cont_t *k = hk_vm_x(vm) ? (hk_cont_t *)hk_heap_alloc(vm, sizeof(hk_cont_t), HK_T_CONT) : NULL;
+  if (!k) { /* vm->x keeps the list of live continuations */
     hk_vm_fail(vm, "out of memory");
     return ST_STOP;
   }
@@ -432,9 +438,9 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
   k->nframes = nframes;
   hk_seg_t *p = hs->parent;
   k->c0 = p->nh;
-  k->next = vm->heap.conts;
-  vm->heap.conts = k;
-  vm->depth -= nframes;
+  k->next = vm->x->conts;
+  vm->x->conts = k;
+  vm->depth_left += (int32_t)nframes; /* nframes <= the depth limit <= INT32_MAX */
   hk_value_t c = hk_hseg(hs)->hclauses[clause];
   vm->seg = p;
   if (c.tag != HK_T_CLOSURE || vm->img->funcs[((hk_closure_t *)c.as.o)->fn].arity != 2) {
@@ -491,9 +497,9 @@ static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
     if (s->kind == HK_SEG_HANDLER) handlers--;
     if (s == bottom) break;
   }
-  vm->depth += k->nframes;
+  vm->depth_left -= (int32_t)k->nframes; /* >= -INT32_MAX: nframes <= the depth limit */
   vm->seg = top;
-  if (vm->depth > vm->max_depth) {
+  if (vm->depth_left < 0) {
     hk_vm_fail(vm, "stack overflow");
     return ST_STOP;
   }
@@ -758,12 +764,17 @@ static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   vm->img = img;
   vm->host = host;
   hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
-  vm->max_depth = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
-  if (vm->max_depth > INT32_MAX) vm->max_depth = INT32_MAX; /* depth + a continuation's frames fit */
+  uint32_t md = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
+  if (md > INT32_MAX) md = INT32_MAX; /* depth_left minus a continuation's frames fits */
+  vm->depth_left = (int32_t)md;
+  if (md != DEFAULT_MAX_DEPTH) { /* a configured limit lives in vm->x */
+    if (!hk_vm_x(vm)) return -ENOMEM;
+    vm->x->max_depth = md;
+  }
   vm->h.arg = hk_unit();
   vm->state = HK_VS_NEW;
   if (cfg && cfg->fuel_limited && cfg->fuel != UINT64_MAX) {
-    if (!vmx(vm)) return -ENOMEM;
+    if (!hk_vm_x(vm)) return -ENOMEM;
     vm->x->fuel = cfg->fuel;
   }
   return 0;
@@ -784,7 +795,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 200, "a VM instance is 200 bytes");
+_Static_assert(sizeof(hk_vm_t) == 184, "a VM instance is 184 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the
 ** instance's size); the heap chunk starts 16-byte aligned. */
@@ -863,6 +874,7 @@ void hk_vm_free(hk_vm_t *vm) {
     }
     s = p;
   }
+  hk_conts_free(vm); /* continuations are heap objects */
   hk_heap_free(&vm->heap);
   hk_globals_unuse(vm);
   if (vm->x) {
@@ -1677,9 +1689,9 @@ dispatch:
       uint32_t base = (uint32_t)(sp - 1 - vals);
       if (LIKELY(nf->arity == 1 && seg->nframes < seg->fcap &&
                  (size_t)base + nf->nlocals + nf->maxstack <= seg->cap &&
-                 vm->depth < vm->max_depth)) {
+                 vm->depth_left > 0)) {
         fr->pc = (uint32_t)(pc - code);
-        vm->depth++;
+        vm->depth_left--;
         fr = &seg->frames[seg->nframes++];
         fr->fn = cl->fn;
         fr->pc = 0;
@@ -1831,9 +1843,9 @@ dispatch:
   enter:
     nf = &IMG->funcs[cfi];
     if (LIKELY(seg->nframes < seg->fcap && (size_t)cbase + nf->nlocals + nf->maxstack <= seg->cap &&
-               vm->depth < vm->max_depth)) {
+               vm->depth_left > 0)) {
       fr->pc = (uint32_t)(pc - code);
-      vm->depth++;
+      vm->depth_left--;
       fr = &seg->frames[seg->nframes++];
       fr->fn = cfi;
       fr->pc = 0;
@@ -1895,7 +1907,7 @@ dispatch:
     hk_value_t v = sp[-1];
     if (LIKELY(seg->nframes > 1)) {
       seg->nframes--;
-      vm->depth--;
+      vm->depth_left++;
       sp = vals + fr->ret;
       *sp++ = v;
       fr--;

@@ -72,7 +72,6 @@ typedef struct hk_heap {
   ** collection runs when nobjects reaches it, and fails the instance if
   ** they stay above it. */
   uint64_t max_objects;
-  hk_cont_t *conts;      /* live continuations (their segments are freed with them) */
 } hk_heap_t;
 
 /* 216 bytes (docs/runtime.md, "Memory of a process": every process has
@@ -97,15 +96,18 @@ struct hk_vm {
       uint32_t gset_lo, gset_hi;
     };
   };
-  uint32_t depth, max_depth; /* frames; max_depth <= INT32_MAX */
+  /* Frames that may still be pushed: the depth limit (interp.c, max_depth:
+  ** <= INT32_MAX) minus the frames of the chain; below 0 only while a
+  ** resume checks it. */
+  int32_t depth_left;
   uint32_t slots;         /* stack slots of all segments (limit: max_slots in interp.c, <= 2^31) */
+  /* What most instances never need: allocated by the first failure,
+  ** collection or continuation, or at the start of an instance with limited
+  ** fuel or a depth limit other than the default. */
+  struct hk_vmx *x;
   /* budget */
   int32_t charge;         /* extra reductions charged by builtins, or by the host between
                           ** slices (hk_vm_charge saturates at HK_CHARGE_MAX) */
-  /* state: allocated by the first failure, or at the start of a fuel-limited
-  ** instance (most processes never fail and are not limited) */
-  struct hk_vmx *x;
-  uint32_t gc_runs;       /* collections of this instance (a statistic) */
   uint8_t state;          /* HK_VS_* */
   bool globals_shared;    /* globals point into a shared store (a child): read-only */
   bool req_pending;
@@ -115,9 +117,15 @@ struct hk_vm {
 typedef struct hk_vmx {
   hk_failure_t fail; /* meaningful once vm->failed */
   uint64_t fuel;     /* instructions left; UINT64_MAX: not limited */
+  hk_cont_t *conts;  /* live continuations (their segments are freed with them) */
+  uint32_t gc_runs;  /* collections of this instance (a statistic) */
+  uint32_t max_depth; /* the depth limit; 0: DEFAULT_MAX_DEPTH (interp.c) */
 } hk_vmx_t;
 /* The fuel left: UINT64_MAX when not limited. */
 static inline uint64_t hk_vm_fuel(const hk_vm_t *vm) { return vm->x ? vm->x->fuel : UINT64_MAX; }
+/* vm->x, allocated by the first call (fuel unlimited); NULL when out of
+** memory. */
+hk_vmx_t *hk_vm_x(hk_vm_t *vm);
 
 /* hk_vm_charge's bound: far from INT32_MAX, so the interpreter's own small
 ** charges (locals, stack growth) between two resets never overflow. */
@@ -128,6 +136,8 @@ enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EX
 /* heap.c */
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
 void hk_heap_free(hk_heap_t *h);
+/* Releases [vm]'s live continuations (vm->x->conts), before hk_heap_free. */
+void hk_conts_free(hk_vm_t *vm);
 /* Makes [size] bytes at [mem] (aligned to 16) the heap's first chunk. */
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size);
 /* hk_heap_alloc when the current chunk lacks room for [size] (a multiple

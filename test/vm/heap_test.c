@@ -132,7 +132,7 @@ Test(vm_heap, deep_list_and_deep_nesting_collect_iteratively) {
   int depth = 0;
   for (d = vm->globals[1]; d.tag == HK_T_DATA; d = hk_as_data(d)->payload) depth++;
   cr_assert_eq(depth, 300000);
-  cr_assert_eq(vm->gc_runs, 2);
+  cr_assert_eq(vm->x->gc_runs, 2);
 }
 
 Test(vm_heap, sharing_is_preserved_by_collection) {
