@@ -852,21 +852,27 @@ static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
   if (e->n >= 3 && p0->kind == HK_P_CON && p0->ctor && p0->ctor->datatype &&
       p0->ctor->datatype->nctors >= 3)
     dt = p0->ctor->datatype;
-  if (dt && (arm = calloc(e->n + 1, sizeof *arm))) {
+  /* first[t]: the first arm that can match tag t, found in one pass over
+  ** the arms (an arm that is not one of dt's constructors matches every tag
+  ** and ends the pass), so a large match costs O(arms + constructors). */
+  uint32_t *first = NULL;
+  if (dt && (first = malloc(dt->nctors * sizeof *first)) &&
+      (arm = calloc(e->n + 1, sizeof *arm))) {
+    uint32_t any = e->n;
+    for (uint32_t t = 0; t < dt->nctors; t++) first[t] = e->n;
+    for (uint32_t i = 0; i < e->n && any == e->n; i++) {
+      hk_pat_t *q = top_pat(e->arms[i].pat);
+      if (q->kind != HK_P_CON || !q->ctor || q->ctor->datatype != dt) any = i;
+      else if (q->ctor->tag < dt->nctors && first[q->ctor->tag] == e->n) first[q->ctor->tag] = i;
+    }
     for (uint32_t i = 0; i <= e->n; i++) label_init(&arm[i]);
     c->cur = e->pos;
     emit(c, HK_I_SWITCH, s);
     word(c, dt->nctors);
     word(c, dt->index);
-    for (uint32_t t = 0; t < dt->nctors; t++) {
-      uint32_t first = e->n;
-      for (uint32_t i = 0; i < e->n && first == e->n; i++) {
-        hk_pat_t *q = top_pat(e->arms[i].pat);
-        if (q->kind != HK_P_CON || !q->ctor || q->ctor->datatype != dt || q->ctor->tag == t) first = i;
-      }
-      table_entry(c, &arm[first]);
-    }
+    for (uint32_t t = 0; t < dt->nctors; t++) table_entry(c, &arm[first[t] < any ? first[t] : any]);
   }
+  free(first);
   for (uint32_t i = 0; i < e->n && !failed(c); i++) {
     label_t next;
     label_init(&next);

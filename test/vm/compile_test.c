@@ -199,6 +199,29 @@ Test(vm_compile, million_element_list_literal) {
   free(src);
 }
 
+/* A case over a datatype of N constructors with N arms compiles its tag
+** table in O(N + arms), not O(N * arms): 65,000 arms took ~4 * 10^9 steps
+** (a 10,000-arm match 1.1 * 10^9 instructions, 20,000 arms 2.9 s). The
+** table still sends each tag to the first arm that can match it: the
+** last constructor's arm comes first, a wildcard stands before the
+** middle constructor's own (redundant) arm. */
+Test(vm_compile, constructor_switch_of_many_arms_is_linear, .timeout = 60) {
+  size_t n = 65000, mid = n / 2;
+  char *src = malloc(n * 48 + 256);
+  char *p = src + sprintf(src, "datatype c = C0");
+  for (size_t i = 1; i < n; i++) p += sprintf(p, " | C%zu", i);
+  p += sprintf(p, "\nfun g x = case x of C%zu => %zu", n - 1, n - 1);
+  for (size_t i = 0; i + 1 < n; i++)
+    if (i != mid) p += sprintf(p, "\n  | C%zu => %zu", i, i);
+  p += sprintf(p, "\n  | _ => ~1\n  | C%zu => 0\n", mid);
+  sprintf(p, "val _ = println (g C%zu, g C0, g C%zu, g C7, g C%zu)\n", n - 1, mid, mid + 1);
+  cr_assert_eq(run(src, NULL, NULL), HK_RUN_DONE);
+  char want[96];
+  snprintf(want, sizeof want, "(%zu, 0, -1, 7, %zu)\n", n - 1, mid + 1);
+  cr_assert_str_eq(out.buf, want);
+  free(src);
+}
+
 Test(vm_compile, closures_capture_through_several_levels) {
   cr_assert_eq(run("fun outer a = let val b = a * 2 in fn c => fn d => a + b + c + d end\n"
                    "val _ = println (outer 1 10 100)\n"
