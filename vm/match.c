@@ -565,6 +565,20 @@ static bool clause_useful(mx_t *m, buckets_t *B, size_t P, uint32_t i, uint32_t 
   return u;
 }
 
+/* The arity of the tuples of a one-column matrix whose cells are all tuples
+** of that arity or wildcards (at least one tuple), else 0. */
+static uint32_t tuple_column(mx_t *m, size_t P, uint32_t nrows, uint32_t ncols) {
+  if (ncols != 1) return 0;
+  uint32_t k = 0;
+  for (uint32_t r = 0; r < nrows; r++) {
+    head_t h = head_of(m->v[P + r]);
+    if (h.kind == H_WILD) continue;
+    if (h.kind != H_TUPLE || (k && h.arity != k)) return 0;
+    k = h.arity;
+  }
+  return k;
+}
+
 int hk_match_check(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols, size_t budget,
                    bool *redundant, bool *exhaustive) {
   mx_t m;
@@ -585,6 +599,29 @@ int hk_match_check(hk_pat_t *const *rows, uint32_t nrows, uint32_t ncols, size_t
     return ncols == 0 ? -EINVAL : -ENOMEM;
   }
   for (size_t i = 0; i < total; i++) m.v[P + i] = normalise((cell_t){rows[i], 0});
+  uint32_t k = tuple_column(&m, P, nrows, ncols);
+  if (k) {
+    /* One column of k-tuples (a clausal function of k arguments, a `case`
+    ** on a tuple) is the same match as k columns of their components: the
+    ** tuple is its type's only constructor. Flat, the rows are bucketed by
+    ** their first component, not all by the one tuple head. */
+    size_t F = alloc_cells(&m, (size_t)nrows * k + k);
+    if (F == SIZE_MAX) {
+      free(m.v);
+      free(m.u32);
+      free(B.b);
+      free(B.next);
+      return -ENOMEM;
+    }
+    for (uint32_t r = 0; r < nrows; r++) {
+      head_t h = head_of(m.v[P + r]);
+      head_t c = {H_TUPLE, 0, k, {NULL, 0}};
+      sub_cells(&c, &h, &m.v[F + (size_t)r * k]);
+    }
+    P = F;
+    ncols = k;
+    total = (size_t)nrows * k;
+  }
   for (uint32_t i = 0; i < nrows && !m.err; i++) redundant[i] = !clause_useful(&m, &B, P, i, ncols);
   size_t Q = P + total;
   for (uint32_t j = 0; j < ncols; j++) m.v[Q + j] = (cell_t){NULL, 0};
