@@ -840,7 +840,8 @@ static bool take_blocked(hk_proc_t *p) {
   return false;
 }
 
-/* Cancels every live child (SPEC §6.8.1) and drops our child records. A
+/* Cancels every live child (SPEC §6.8.1) and drops our child records (the
+** table itself stays for the body's join record until free_proc). A
 ** blocked child is taken over and pushed on [*todo] (with its lookup
 ** reference) for terminate() to end on this worker; any other child is
 ** cancelled as by `cancel`, at its next slice boundary. */
@@ -862,8 +863,6 @@ static __attribute__((noinline)) void end_children_slow(hk_proc_t *p, hk_worker_
       }
       link_unref(p->procs, c);
     }
-  kids_free(k);
-  p->kids = NULL;
 }
 
 /* end_children_slow for a process that has a table of children: most
@@ -873,8 +872,8 @@ static inline void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) 
   if (p->kids) end_children_slow(p, w, todo);
 }
 
-/* First half of a termination: p is TERMINATED for senders and counted,
-** its body freed and its children cancelled (blocked ones onto [*todo]). */
+/* First half of a termination: p is TERMINATED for senders and counted, its
+** children cancelled (blocked ones onto [*todo]); its body is still there. */
 static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t **todo) {
   hk_procs_t *P = p->procs;
   /* We own p (RUNNING, or RUNNABLE with CANCEL that we just took). The
@@ -885,9 +884,19 @@ static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t 
   if (out == HK_OUT_DONE) COUNT(P, done, 1);
   else if (out == HK_OUT_FAILED) COUNT(P, failed, 1);
   else COUNT(P, cancelled, 1);
-  if (P->ops->free_body && p->body) P->ops->free_body(p); /* heap and stack */
-  p->body = NULL;
   end_children(p, w, todo);
+}
+
+/* Frees a stopped process's body (heap, stack; its pending I/O is cancelled
+** and its sockets close) and its table of children. */
+static void free_proc(hk_proc_t *p) {
+  hk_procs_t *P = p->procs;
+  if (P->ops->free_body && p->body) P->ops->free_body(p);
+  p->body = NULL;
+  if (p->kids) {
+    kids_free(p->kids);
+    p->kids = NULL;
+  }
 }
 
 /* Second half: the outcome goes to the parent (or host), p is gone. */
@@ -901,6 +910,33 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
   hk_proc_unref(p); /* the live reference */
 }
 
+/* Ends the blocked descendants that stop_proc(p) put on [todo], and p's
+** body. Every one of them is stopped (cancelled, its children taken or
+** flagged) before any body is freed: freeing a body closes the sockets it
+** owns, and a close would otherwise wake a descendant blocked on one of
+** them that is not cancelled yet, which then failed with "NAME: socket is
+** closed" instead of ending Cancelled (SPEC §6.8.1, §7.4.1). */
+static __attribute__((noinline)) void end_blocked(hk_proc_t *p, hk_worker_t *w,
+                                                  hk_task_t *todo) {
+  hk_task_t *stopped = NULL, **tail = &stopped;
+  while (todo) {
+    hk_proc_t *k = hk_proc_of_task(todo);
+    todo = todo->next;
+    stop_proc(k, w, HK_OUT_CANCELLED, &todo);
+    k->task.next = NULL;
+    *tail = &k->task;
+    tail = &k->task.next;
+  }
+  free_proc(p);
+  while (stopped) {
+    hk_proc_t *k = hk_proc_of_task(stopped);
+    stopped = stopped->next;
+    free_proc(k);
+    release_proc(k, w, HK_OUT_CANCELLED, NULL);
+    hk_proc_unref(k); /* end_children's lookup */
+  }
+}
+
 /* Ends p and, before p's parent can see p's outcome, every descendant that
 ** was blocked: no process outlives its parent (SPEC §6.8.1), so a parent's
 ** join never returns while a blocked grandchild could still receive a
@@ -908,13 +944,8 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
 static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
   hk_task_t *todo = NULL;
   stop_proc(p, w, out, &todo);
-  while (todo) {
-    hk_proc_t *k = hk_proc_of_task(todo);
-    todo = todo->next;
-    stop_proc(k, w, HK_OUT_CANCELLED, &todo);
-    release_proc(k, w, HK_OUT_CANCELLED, NULL);
-    hk_proc_unref(k); /* end_children's lookup */
-  }
+  if (todo) end_blocked(p, w, todo);
+  else free_proc(p);
   release_proc(p, w, out, payload);
 }
 
