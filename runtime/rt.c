@@ -226,6 +226,7 @@ static int setup(hiko_runtime_t *rt) {
   rt->host.monotonic_ms = host_monotonic_ms;
   rt->host.serve_now = hk_vmproc_serve_now;
   rt->host.send_now = hk_vmproc_send_now;
+  rt->host.send_tuple_now = hk_vmproc_send_tuple_now;
   rt->host.receive_now = hk_vmproc_receive_now;
   rt->host.native_name = host_native_name;
   rt->host.argv = rt->cfg.argv;

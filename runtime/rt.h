@@ -94,6 +94,13 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm);
 ** request; true (sent, or the sender failed), false (declined: a global
 ** export failed, which the request's path reports). Thread: the VM's worker. */
 bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v);
+/* hk_host_t.send_tuple_now: send_message (to, (c1, .., cn)) inside the
+** slice, the message block written from the components; true (sent, or
+** the sender failed), false (declined: not the previous send's target, a
+** component that needs a copy, a global export that failed). Thread: the
+** VM's worker. */
+bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_value_t *items,
+                              uint32_t n);
 /* hk_host_t.receive_now: receive_message inside the slice, without a
 ** request: 2 (a block adopted), 1 (an immediate), -1 (none now: serve()
 ** blocks, yields or fails). Thread: the VM's worker. */

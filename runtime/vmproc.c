@@ -713,6 +713,43 @@ bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   return true;
 }
 
+/* host.send_tuple_now (vm/host.h): SENDT's send_message (to, (c1, .., cn))
+** with the message tuple nowhere: its block is written from the
+** components [items]. Only the usual case: the previous send's target
+** (vp->last, a process of our own tree: no lookup, no reference taken,
+** and not a port, whose pid is no process's) and components that need no
+** copy (hk_items_copy_out_room). Anything else declines, and the
+** interpreter sends through send_now, which records the target for the
+** next sends. */
+bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_value_t *items,
+                              uint32_t n) {
+  (void)ud;
+  hk_proc_t *p = proc_of(vm);
+  vmproc_t *vp = vp_of(p);
+  hk_proc_t *last = last_proc(vp);
+  if (!p->body || to.tag != HK_T_PID || !last || hk_proc_pid(last) != to.as.u ||
+      last->root_pid != p->root_pid)
+    return false;
+  /* a closure sent may read a global set since (SPEC §6.4.3) */
+  if (export_globals(p, vm)) return false; /* send_now's serve() fails it */
+  hk_msg_t *m;
+  void *room;
+  int rc = hk_items_copy_out_room(items, n, sizeof(hk_envelope_t), &m, &room);
+  if (rc > 0) return false; /* a component needs a copy: make_envelope_copy */
+  if (rc < 0) {
+    fail(vm, "out of memory");
+    return true;
+  }
+  hk_envelope_t *env = room;
+  env->aux[0] = HK_ENV_IN_PAYLOAD;
+  env->payload = m;
+  if (hk_proc_send_env(hk_rt_of(p)->procs, last, env, hk_sched_self()) != 0) {
+    hk_proc_unref(last); /* it ended: forget it */
+    vp->last = 0;
+  }
+  return true;
+}
+
 /* host.receive_now (vm/host.h): a receive_message that finds a message,
 ** without a request; anything else is serve_now's false (-1): the request
 ** is set up and served by serve(), which blocks, yields or fails. */

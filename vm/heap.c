@@ -1121,25 +1121,25 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
   return copy_out(vm, v, max_objects, 0, out, NULL, false);
 }
 
-/* A tuple whose components are scalars or static objects (fanin's
-** (i, literal), most protocol messages): flat_copy's result without its
-** generic object walk (obj_vals, obj_size) or copy_out's cases: one object,
-** so never over a limit (>= 1) and no charge. Returns 0 (*out, *roomp
-** set), 1 (not such a tuple), -ENOMEM. */
-static inline int flat_tuple_copy(hk_value_t v, size_t room, hk_chunk_t **out, void **roomp) {
-  const hk_tuple_t *t = (const hk_tuple_t *)(const void *)v.as.o;
-  uint32_t n = t->h.n;
-  if (t->h.flags & HK_OBJ_STATIC) return 1; /* shared, not copied: copy_out */
+/* The block of a tuple of the [n] components [items] when each is a
+** scalar or a static object (fanin's (i, literal), most protocol
+** messages): flat_copy's result without its generic object walk (obj_vals,
+** obj_size) or copy_out's cases: one object, so never over a limit (>= 1)
+** and no charge. Returns 0 (*out, *roomp set), 1 (a component needs a
+** copy), -ENOMEM. */
+static inline __attribute__((always_inline)) int flat_items_copy(const hk_value_t *items,
+                                                                 uint32_t n, size_t room,
+                                                                 hk_chunk_t **out,
+                                                                 void **roomp) {
   for (uint32_t i = 0; i < n; i++)
-    if (t->items[i].tag >= HK_T__OBJ && !(t->items[i].as.o->flags & HK_OBJ_STATIC)) return 1;
-  size_t used = sizeof(hk_value_t) + sizeof *t + (size_t)n * sizeof(hk_value_t);
+    if (items[i].tag >= HK_T__OBJ && !(items[i].as.o->flags & HK_OBJ_STATIC)) return 1;
+  size_t used = sizeof(hk_value_t) + sizeof(hk_tuple_t) + (size_t)n * sizeof(hk_value_t);
   size_t at = room_at(used, room);
   hk_chunk_t *c = block_alloc_inline(at + room); /* a call of 28 instructions */
   if (!c) return -ENOMEM;
   hk_tuple_t *copy = (hk_tuple_t *)(void *)(c->data + sizeof(hk_value_t));
-  copy->h = t->h;
-  copy->h.flags = 0;
-  for (uint32_t i = 0; i < n; i++) copy->items[i] = t->items[i];
+  copy->h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
+  for (uint32_t i = 0; i < n; i++) copy->items[i] = items[i];
   *(hk_value_t *)(void *)c->data = hk_obj_value(&copy->h);
   c->used = used;
   c->objects = 1;
@@ -1148,9 +1148,25 @@ static inline int flat_tuple_copy(hk_value_t v, size_t room, hk_chunk_t **out, v
   return 0;
 }
 
+/* flat_items_copy of tuple [v]; a static tuple is shared by a copy, not
+** copied: 1 (copy_out's). */
+static inline int flat_tuple_copy(hk_value_t v, size_t room, hk_chunk_t **out, void **roomp) {
+  const hk_tuple_t *t = (const hk_tuple_t *)(const void *)v.as.o;
+  if (t->h.flags & HK_OBJ_STATIC) return 1;
+  return flat_items_copy(t->items, t->h.n, room, out, roomp);
+}
+
 int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roomp) {
   hk_chunk_t *c;
   int rc = flat_tuple_copy(v, room, &c, roomp);
+  if (rc == 0) *out = (hk_msg_t *)(void *)c;
+  return rc;
+}
+
+int hk_items_copy_out_room(const hk_value_t *items, uint32_t n, size_t room, hk_msg_t **out,
+                           void **roomp) {
+  hk_chunk_t *c;
+  int rc = flat_items_copy(items, n, room, &c, roomp);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
 }

@@ -59,6 +59,15 @@ typedef struct hk_host {
   ** rooted on the VM's stack during the call; copy, never keep them.
   ** NULL: sends take serve_now. Thread: the VM's. */
   bool (*send_now)(void *ud, struct hk_vm *vm, hk_value_t to, hk_value_t v);
+  /* Optional: send_message (to, (c1, .., cn)) with the message a tuple
+  ** expression of n (2..HK_CALLBT_MAX) components [items] (vm SENDT): as
+  ** send_now, but the message tuple exists nowhere: the host writes its
+  ** copy from the components. False, having changed nothing, declines:
+  ** the send goes the send_now way. [to] and [items] are rooted on the
+  ** VM's stack during the call; copy, never keep them. NULL: SENDT takes
+  ** send_now. Thread: the VM's. */
+  bool (*send_tuple_now)(void *ud, struct hk_vm *vm, hk_value_t to, const hk_value_t *items,
+                         uint32_t n);
   /* Optional: receive_message () inside the slice without a request.
   ** Returns 2 (a message block adopted into the VM's heap, hk_vm_adopt;
   ** its value in *out), 1 (an immediate in *out), 0 (declined, nothing

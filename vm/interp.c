@@ -627,7 +627,8 @@ static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_
 /* SENDT: send_message (p, (v1, .., vn)) with the pid and the n components
 ** on top of the current segment, whose top frame has its pc saved after the
 ** instruction. The host's send_now (host.h) gets the message as a tuple on
-** the C stack: it only copies the message (vm/heap.c reads the source and
+** the C stack (unless send_tuple_now, tried first, writes the message from
+** the components): it only copies the message (vm/heap.c reads the source and
 ** never writes it, never keeps it, and does not collect), so no heap tuple
 ** is made; it is not flagged STATIC, or the copy would share it by
 ** reference. Declined, the tuple goes to the heap and the send is CALLBT's
@@ -647,19 +648,21 @@ static __attribute__((noinline)) int send_heap_tuple(hk_vm_t *vm, uint32_t id, u
 static int send_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
   const hk_host_t *h = vm->host;
-  if (h && h->send_now) {
+  const hk_value_t *c = s->vals + s->sp - n;
+  /* The usual send: the host writes the message from the components, no
+  ** tuple anywhere (host.h send_tuple_now). */
+  bool done = h && h->send_tuple_now && h->send_tuple_now(h->ud, vm, c[-1], c, n);
+  if (!done && h && h->send_now) {
     argtuple_t t;
     t.h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
-    const hk_value_t *c = s->vals + s->sp - n;
     for (uint32_t i = 0; i < n; i++) t.items[i] = c[i]; /* n is 2..8: no call to memcpy */
-    if (h->send_now(h->ud, vm, c[-1], hk_obj_value(&t.h))) {
-      if (vm->state != HK_VS_READY) return ST_STOP; /* it failed the sender */
-      s->sp -= n;
-      s->vals[s->sp - 1] = hk_unit();
-      return ST_CONTINUE;
-    }
+    done = h->send_now(h->ud, vm, c[-1], hk_obj_value(&t.h));
   }
-  return send_heap_tuple(vm, id, n);
+  if (!done) return send_heap_tuple(vm, id, n);
+  if (vm->state != HK_VS_READY) return ST_STOP; /* it failed the sender */
+  s->sp -= n;
+  s->vals[s->sp - 1] = hk_unit();
+  return ST_CONTINUE;
 }
 
 /* Applies f = vals[sp-2] to a = vals[sp-1] of the current segment, whose top

@@ -280,6 +280,13 @@ int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size
 ** and *roomp set as there), 1 (not such a tuple: nothing done), -ENOMEM.
 ** Ownership: *out owned. Thread: any. */
 int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roomp);
+/* hk_tuple_copy_out_room of the tuple of the [n] values [items] (n >= 1),
+** written into the block without ever being a tuple on a heap (SENDT's
+** message): 0 (*out and *roomp set), 1 (a component is neither a scalar
+** nor a static object: nothing done), -ENOMEM. Ownership: *out owned.
+** Thread: any. */
+int hk_items_copy_out_room(const hk_value_t *items, uint32_t n, size_t room, hk_msg_t **out,
+                           void **roomp);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */

@@ -616,6 +616,36 @@ Test(vm_heap, tuple_copy_out_room_only_flat_tuples) {
   t.as.o->flags &= (uint8_t)~HK_OBJ_STATIC;
 }
 
+/* hk_items_copy_out_room: the tuple of components that need no copy (an
+** Int, a literal, a Unit) is written into its block, one object, from the
+** components alone; one heap component and nothing is done (1). */
+Test(vm_heap, items_copy_out_room_writes_the_tuple) {
+  hk_value_t lit, str;
+  cr_assert_eq(hk_image_string(img, "0123456789abcdef", 16, &lit), 0);
+  cr_assert_eq(hk_alloc_string(vm, "heap", 4, &str), 0);
+  hk_value_t items[3] = {hk_int(41), lit, hk_unit()};
+  hk_msg_t *m = NULL;
+  void *room = NULL;
+  cr_assert_eq(hk_items_copy_out_room(items, 3, 32, &m, &room), 0);
+  cr_assert_eq(hk_msg_objects(m), 1);
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  cr_assert_geq((const unsigned char *)room, c->data + c->used, "the room follows the copy");
+  cr_assert_leq((const unsigned char *)room + 32, c->data + c->size, "the room is in the block");
+  memset(room, 0x5a, 32);
+  hk_value_t g = *(const hk_value_t *)(const void *)c->data;
+  cr_assert_eq(g.tag, HK_T_TUPLE);
+  cr_assert_eq(g.as.o->flags, 0, "not static: the receiver's own");
+  cr_assert_eq(hk_tuple_len(g), 3);
+  cr_assert_eq(hk_as_int(hk_tuple_at(g, 0)), 41);
+  cr_assert_eq(hk_tuple_at(g, 1).as.o, lit.as.o, "a literal stays shared");
+  cr_assert_eq(hk_tuple_at(g, 2).tag, HK_T_UNIT);
+  hk_msg_free(m);
+  items[2] = str;
+  m = NULL;
+  cr_assert_eq(hk_items_copy_out_room(items, 3, 32, &m, &room), 1);
+  cr_assert_null(m);
+}
+
 /* Block size classes: 16-byte steps to 768, 64-byte steps to 2048, then
 ** the size itself. */
 Test(vm_heap, block_size_classes) {

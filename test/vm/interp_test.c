@@ -412,6 +412,81 @@ Test(vm_interp, sendt_sends_a_tuple_without_a_heap_tuple) {
   hk_image_free(img);
 }
 
+/* A host's send_tuple_now (host.h) as a test double on a send_log_t: the
+** components (Ints, at most 3 logged) as they were offered; [mode] 0 sends,
+** 1 declines, 2 fails the sender. */
+static bool log_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_value_t *items,
+                               uint32_t n) {
+  send_log_t *l = ud;
+  l->calls++;
+  if (l->mode == 1) return false;
+  l->to = to;
+  l->n = n;
+  for (uint32_t i = 0; i < n && i < 3; i++) l->items[i] = hk_as_int(items[i]);
+  if (l->mode == 2) hk_vm_complete_fail(vm, "send refused");
+  return true;
+}
+
+/* The host of the next test: send_tuple_now on [t], send_now on [l]. */
+static bool both_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_value_t *items,
+                                uint32_t n) {
+  return log_send_tuple_now(((send_log_t **)ud)[0], vm, to, items, n);
+}
+static bool both_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
+  return log_send_now(((send_log_t **)ud)[1], vm, to, v);
+}
+
+/* send_message (5, (42, 7, 9)) as SENDT with the host's send_tuple_now:
+** it gets the pid and the 3 components, no tuple anywhere (no heap object,
+** send_now not called); declined, send_now gets the C-stack tuple as
+** without send_tuple_now; failed, the VM fails with the host's message. */
+Test(vm_interp, sendt_offers_the_components_to_send_tuple_now) {
+  static const uint32_t code[] = {I(INT, 5),   I(INT, 42), I(INT, 7), I(INT, 9),
+                                  I(SENDT, 0), 3,          I(RET, 0)};
+  hk_image_t *img = send_image(code, 7, 4);
+  for (int mode = 0; mode < 3; mode++) {
+    send_log_t t = {.mode = mode}, l = {0};
+    send_log_t *logs[2] = {&t, &l};
+    hk_host_t host = {.ud = logs, .send_now = both_send_now,
+                      .send_tuple_now = both_send_tuple_now};
+    hk_vm_t *vm;
+    cr_assert_eq(hk_vm_new(&vm, img, &host, NULL), 0);
+    cr_assert_eq(hk_vm_start_main(vm), 0);
+    hk_run_t st = hk_vm_run(vm, 100);
+    cr_assert_eq(t.calls, 1);
+    hk_vm_stats_t s;
+    hk_vm_get_stats(vm, &s);
+    if (mode == 0) {
+      cr_assert_eq(st, HK_RUN_DONE);
+      cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
+      cr_assert_eq(l.calls, 0, "send_now not asked");
+      cr_assert_eq(hk_as_int(t.to), 5);
+      cr_assert_eq(t.n, 3);
+      cr_assert_eq(t.items[0], 42);
+      cr_assert_eq(t.items[1], 7);
+      cr_assert_eq(t.items[2], 9);
+      cr_assert_eq(s.reductions, 6, "4 INT, SENDT, RET");
+      cr_assert_eq(s.live_objects, 0, "no heap tuple");
+    } else if (mode == 1) {
+      cr_assert_eq(st, HK_RUN_DONE);
+      cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
+      cr_assert_eq(l.calls, 1, "declined: send_now's turn");
+      cr_assert_eq(hk_as_int(l.to), 5);
+      cr_assert_eq(l.n, 3);
+      cr_assert_eq(l.flags & HK_OBJ_STATIC, 0, "a tuple the copy must copy");
+      cr_assert_eq(l.items[0], 42);
+      cr_assert_eq(l.items[2], 9);
+      cr_assert_eq(s.live_objects, 0, "no heap tuple");
+    } else {
+      cr_assert_eq(l.calls, 0);
+      cr_assert_eq(st, HK_RUN_FAILED);
+      cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
+    }
+    hk_vm_free(vm);
+  }
+  hk_image_free(img);
+}
+
 /* A host's receive_now (host.h) as a test double: answers [got] with an
 ** immediate 42 (1) or with a block holding [msg] (2), copied from [from]
 ** and adopted; counts its calls and serve_now's. */
