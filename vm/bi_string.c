@@ -21,10 +21,29 @@ static bool tuple_of(hk_value_t v, uint32_t n, unsigned ints) {
   return true;
 }
 
+/* Strings shorter than this are scanned from their start; longer ones use
+** the process's cursor (hk_strpos_t). */
+#define STRPOS_MIN 64
+
+/* [vm]'s cursor for string [str] of [n] bytes, or NULL (short string, out of
+** memory). A cursor on another object is moved to [str] at its start. */
+static hk_strpos_t *strpos_for(hk_vm_t *vm, hk_value_t str, size_t n) {
+  if (n < STRPOS_MIN) return NULL;
+  hk_strpos_t *c = hk_vm_strpos(vm);
+  if (!c) return NULL;
+  const void *obj = hk_as_string(str);
+  if (c->obj != obj) *c = (hk_strpos_t){obj, 0, 0, UINT64_MAX};
+  return c;
+}
+
 int hk_bi_string_length(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   if (!hk_is_string(arg)) return hk_bi_expected(vm, HK_B_string_length);
-  hk_vm_charge(vm, hk_str_len(arg));
-  *out = hk_int((int64_t)hk_utf8_count(S(arg), hk_str_len(arg)));
+  size_t n = hk_str_len(arg);
+  hk_vm_charge(vm, n);
+  hk_strpos_t *c = strpos_for(vm, arg, n);
+  uint64_t count = c && c->count != UINT64_MAX ? c->count : hk_utf8_count(S(arg), n);
+  if (c) c->count = count;
+  *out = hk_int((int64_t)count);
   return 0;
 }
 
@@ -41,6 +60,27 @@ static size_t skip_scalars(const uint8_t *s, size_t n, size_t i, uint64_t count,
   return i;
 }
 
+/* The byte offset of scalar [start] (or of the end, with *got < start),
+** from the cursor [c] when it is nearer than the string's start. */
+static size_t scalar_offset(const hk_strpos_t *c, const uint8_t *s, size_t n, uint64_t start,
+                            uint64_t *got) {
+  if (c && start >= c->scalar) {
+    size_t i = skip_scalars(s, n, (size_t)c->byte, start - c->scalar, got);
+    *got += c->scalar;
+    return i;
+  }
+  if (c && c->scalar - start < start) { /* back from the cursor */
+    size_t i = (size_t)c->byte;
+    for (uint64_t k = c->scalar; k > start; k--) {
+      i--;
+      while ((s[i] & 0xC0) == 0x80) i--;
+    }
+    *got = start;
+    return i;
+  }
+  return skip_scalars(s, n, 0, start, got);
+}
+
 int hk_bi_substring(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   if (!tuple_of(arg, 3, 6)) return hk_bi_expected(vm, HK_B_substring);
   hk_value_t str = hk_tuple_at(arg, 0);
@@ -49,13 +89,20 @@ int hk_bi_substring(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   if (len < 0) return hk_vm_fail(vm, "substring: negative length");
   const uint8_t *s = S(str);
   size_t n = hk_str_len(str);
+  hk_strpos_t *c = strpos_for(vm, str, n);
   uint64_t got;
-  size_t a = skip_scalars(s, n, 0, (uint64_t)start, &got);
+  size_t a = scalar_offset(c, s, n, (uint64_t)start, &got);
   if (len == 0) return hk_alloc_string(vm, "", 0, out);
   if (got < (uint64_t)start) return hk_vm_fail(vm, "substring: out of bounds");
   size_t b = skip_scalars(s, n, a, (uint64_t)len, &got);
+  /* Charged as a scan from the start, with or without the cursor, so the
+  ** reductions (and fuel) do not depend on it. */
   hk_vm_charge(vm, b);
   if (got < (uint64_t)len) return hk_vm_fail(vm, "substring: out of bounds");
+  if (c) {
+    c->scalar = (uint64_t)start + (uint64_t)len;
+    c->byte = b;
+  }
   return hk_alloc_string(vm, (const char *)s + a, b - a, out);
 }
 

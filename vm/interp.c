@@ -59,6 +59,12 @@ hk_vmx_t *hk_vm_x(hk_vm_t *vm) {
   return vm->x;
 }
 
+hk_strpos_t *hk_vm_strpos(hk_vm_t *vm) {
+  hk_vmx_t *x = hk_vm_x(vm);
+  if (x && !x->strpos) x->strpos = calloc(1, sizeof *x->strpos);
+  return x ? x->strpos : NULL;
+}
+
 static void record_failure(hk_vm_t *vm, hk_fail_kind_t kind, char *msg, int64_t a, int64_t b) {
   vm->failed = true;
   hk_vmx_t *x = hk_vm_x(vm);
@@ -883,6 +889,7 @@ void hk_vm_free(hk_vm_t *vm) {
   if (vm->x) {
     free(vm->x->fail.message);
     if (vm->x->fail.child) hk_msg_free(vm->x->fail.child);
+    free(vm->x->strpos);
     free(vm->x);
   }
   if (!(vm->root.inl & HK_SEG_INL_VM)) free(vm);

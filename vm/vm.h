@@ -171,6 +171,21 @@ const hk_image_t *hk_vm_image(const hk_vm_t *vm);
 int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
 /* Charges the proportional cost of SPEC §6.10: work/64 reductions. */
 void hk_vm_charge(hk_vm_t *vm, uint64_t work);
+
+/* The last scalar position found in a long string: the next substring or
+** string_length on the same object starts from it, so walking a string with
+** substring (s, i, 1) costs O(1) a step, not O(i). Only the string's own
+** process reads or writes it; a collection forgets it (an address may then be
+** reused). */
+typedef struct hk_strpos {
+  const void *obj; /* the string object; NULL: none */
+  uint64_t scalar; /* a scalar index in it ... */
+  uint64_t byte;   /* ... and that scalar's byte offset */
+  uint64_t count;  /* its scalar count; UINT64_MAX: not known */
+} hk_strpos_t;
+/* [vm]'s cursor, allocated (zeroed) by the first call; NULL when out of
+** memory. */
+hk_strpos_t *hk_vm_strpos(hk_vm_t *vm);
 /* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);
 

@@ -120,7 +120,9 @@ typedef struct hk_vmx {
   hk_cont_t *conts;  /* live continuations (their segments are freed with them) */
   uint32_t gc_runs;  /* collections of this instance (a statistic) */
   uint32_t max_depth; /* the depth limit; 0: DEFAULT_MAX_DEPTH (interp.c) */
+  struct hk_strpos *strpos; /* substring's cursor (bi_string.c); NULL: none yet */
 } hk_vmx_t;
+
 /* The fuel left: UINT64_MAX when not limited. */
 static inline uint64_t hk_vm_fuel(const hk_vm_t *vm) { return vm->x ? vm->x->fuel : UINT64_MAX; }
 /* vm->x, allocated by the first call (fuel unlimited); NULL when out of
