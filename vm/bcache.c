@@ -144,7 +144,33 @@ void hk_bcache_free_slow(void *p, size_t size) {
   t->n[k] = 1;
   if (full) push_batch(k, full);
 }
+
+void hk_bcache_free_run(void *head, void *tail, uint32_t count, size_t size) {
+  uint32_t k = class_of(size);
+  tcache_t *t = tcache_get();
+  fblock_t *first = head, *last = tail;
+  if (t->n[k] + count <= BATCH) {
+    last->next = t->list[k];
+    t->list[k] = first;
+    t->n[k] = (uint8_t)(t->n[k] + count);
+    return;
+  }
+  /* The list is (nearly) full: the run is a batch of its own, the spare if
+  ** there is none (a shorter batch only runs out sooner), else shared. */
+  last->next = NULL;
+  if (!t->spare[k] && count == BATCH) t->spare[k] = first;
+  else push_batch(k, first);
+}
 #else
+void hk_bcache_free_run(void *head, void *tail, uint32_t count, size_t size) {
+  (void)tail;
+  void *b = head;
+  for (uint32_t i = 0; i < count; i++) {
+    void *next = *(void **)b; /* the link in the first word */
+    hk_bcache_free_slow(b, size);
+    b = next;
+  }
+}
 void *hk_bcache_alloc_slow(size_t size) {
   return size > HK_BCACHE_MAX ? malloc(size) : fresh(class_bytes(class_of(size)));
 }

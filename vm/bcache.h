@@ -31,6 +31,13 @@
 void *hk_bcache_alloc_slow(size_t size);
 void hk_bcache_free_slow(void *p, size_t size);
 
+/* Frees [count] (1..HK_BCACHE_BATCH) blocks of [size] <= HK_BCACHE_MAX
+** bytes (one class) at once: a run already linked through each block's
+** first word from [head] to [tail] (tail's link is overwritten). The run
+** goes onto this thread's list whole, or becomes a batch: no per-block
+** work (a receiver's collection frees its adopted message blocks so). */
+void hk_bcache_free_run(void *head, void *tail, uint32_t count, size_t size);
+
 #if defined(__SANITIZE_ADDRESS__)
 #define HK_BCACHE_ON 0
 #elif defined(__has_feature)

@@ -657,6 +657,30 @@ Test(vm_heap, block_size_classes) {
     cr_assert_eq(hk_bcache_class_size(in[i]), out[i], "class of %zu", in[i]);
 }
 
+/* hk_bcache_free_run: runs of blocks linked through their first word (a
+** short one onto the list, full batches to the spare and the shared stack)
+** all come back from the cache on this thread, none twice. */
+Test(vm_heap, block_cache_free_run_reuses_every_block) {
+  enum { N = 64 * 3 + 10, MORE = N + 2 * 64 + 256 };
+  static void *b[N], *again[MORE];
+  for (int i = 0; i < N; i++) cr_assert_not_null(b[i] = hk_bcache_alloc(128));
+  static const int runs[] = {10, 64, 64, 64};
+  int at = 0;
+  for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+    for (int i = at; i < at + runs[r] - 1; i++) *(void **)b[i] = b[i + 1];
+    hk_bcache_free_run(b[at], b[at + runs[r] - 1], (uint32_t)runs[r], 128);
+    at += runs[r];
+  }
+  cr_assert_eq(at, N);
+  for (int i = 0; i < MORE; i++) cr_assert_not_null(again[i] = hk_bcache_alloc(128));
+  for (int i = 0; i < N; i++) {
+    int seen = 0;
+    for (int j = 0; j < MORE; j++) seen += again[j] == b[i];
+    cr_assert_eq(seen, 1, "block %d came back %d times", i, seen);
+  }
+  for (int i = 0; i < MORE; i++) hk_bcache_free(again[i], 128);
+}
+
 /* Blocks carved from slabs keep their alignment (bcache.h): 64 bytes for
 ** a class that is a multiple of 64 (a message block of 128), 16 for the
 ** others (80, a process record's 560); over several slabs of each, all
