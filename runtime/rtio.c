@@ -521,7 +521,10 @@ static rq_t *new_rq(hk_proc_t *p, uint32_t id, hk_io_op_t op, uint32_t reason) {
   return rq;
 }
 
-static int submitted(hk_proc_t *p, hk_vm_t *vm, rq_t *rq, int rc) {
+/* [block] false (hk_rtio_serve_now): the request is left in pd->io and
+** the process blocks on it only after its slice stopped (hk_rtio_serve
+** resumes it: done, or block). Returns HK_RTIO_BLOCK then. */
+static int submitted_to(hk_proc_t *p, hk_vm_t *vm, rq_t *rq, int rc, bool block) {
   if (rc < 0) {
     uint32_t id = rq->builtin;
     count_finish(rq->rio, false);
@@ -530,7 +533,11 @@ static int submitted(hk_proc_t *p, hk_vm_t *vm, rq_t *rq, int rc) {
     return fail_code(vm, id, rc);
   }
   pd_of(p)->io = rq;
-  return block_on(p, rq);
+  return block ? block_on(p, rq) : HK_RTIO_BLOCK;
+}
+
+static int submitted(hk_proc_t *p, hk_vm_t *vm, rq_t *rq, int rc) {
+  return submitted_to(p, vm, rq, rc, true);
 }
 
 /* Makes the completed [rq] the builtin's result. */
@@ -805,6 +812,46 @@ static void worker_batch_policy(hk_rtio_t *rio, hk_io_t *io) {
     (void)hk_io_thread_batch(io);
 }
 
+/* socket_send(_bytes) of [d] on [s] (arguments checked): on this worker
+** if nothing of the socket's sending is queued and the kernel takes it
+** all at once (the fast path, docs/io.md), else through the I/O thread.
+** [block]: see submitted_to. */
+static int sock_send(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, uint32_t id, hk_value_t s,
+                     hk_value_t d, bool block) {
+  hk_io_claim_t cl;
+  int rc = hk_io_send_try(io, (int64_t)s.as.u, hk_str_data(d), hk_str_len(d), &cl);
+  if (rc != 0) count_direct(rio_of(p));
+  if (rc == 1) return complete(vm, hk_unit());
+  if (rc < 0) return fail_code(vm, id, rc);
+  rq_t *rq = new_rq(p, id, HK_IO_SEND, HK_WAIT_IO);
+  if (!rq) {
+    hk_io_claim_drop(io, &cl);
+    return fail(vm, "out of memory");
+  }
+  return submitted_to(p, vm, rq,
+                      hk_io_send_finish(io, &cl, hk_str_data(d), hk_str_len(d), rq, &rq->token),
+                      block);
+}
+
+/* socket_recv(_bytes) of at most [n] bytes from [s] (arguments checked),
+** on this worker if bytes are there, else through the I/O thread. */
+static int sock_recv(hk_proc_t *p, hk_vm_t *vm, hk_io_t *io, uint32_t id, hk_value_t s,
+                     hk_value_t n, bool block) {
+  bool text = id == HK_B_socket_recv;
+  hk_io_claim_t cl;
+  hk_io_completion_t c;
+  int rc = hk_io_recv_try(io, (int64_t)s.as.u, hk_as_int(n), text, &cl, &c);
+  if (rc != 0) count_direct(rio_of(p));
+  if (rc == 1) return recv_direct(vm, &c);
+  if (rc < 0) return fail_code(vm, id, rc);
+  rq_t *rq = new_rq(p, id, text ? HK_IO_RECV_TEXT : HK_IO_RECV, HK_WAIT_IO);
+  if (!rq) {
+    hk_io_claim_drop(io, &cl);
+    return fail(vm, "out of memory");
+  }
+  return submitted_to(p, vm, rq, hk_io_recv_finish(io, &cl, rq, &rq->token), block);
+}
+
 static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) {
   const char *name = bname(id);
   if (!hk_rt_of(p)->cfg.allow_net) return fail(vm, "%s: network access denied", name);
@@ -855,20 +902,7 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
       return fail(vm, "expected Tuple, got %s", hk_kind_name(arg));
     hk_value_t s = hk_tuple_at(arg, 0), d = hk_tuple_at(arg, 1);
     if (!sock_arg(s) || !str_arg(d)) return fail(vm, "%s: bad argument", name);
-    /* The fast path (docs/io.md): sent on this worker if nothing of this
-    ** socket's sending is queued and the kernel takes it all at once. */
-    hk_io_claim_t cl;
-    int rc = hk_io_send_try(io, (int64_t)s.as.u, hk_str_data(d), hk_str_len(d), &cl);
-    if (rc != 0) count_direct(rio_of(p));
-    if (rc == 1) return complete(vm, hk_unit());
-    if (rc < 0) return fail_code(vm, id, rc);
-    rq_t *rq = new_rq(p, id, HK_IO_SEND, HK_WAIT_IO);
-    if (!rq) {
-      hk_io_claim_drop(io, &cl);
-      return fail(vm, "out of memory");
-    }
-    return submitted(p, vm, rq,
-                     hk_io_send_finish(io, &cl, hk_str_data(d), hk_str_len(d), rq, &rq->token));
+    return sock_send(p, vm, io, id, s, d, true);
   }
   case HK_B_socket_recv:
   case HK_B_socket_recv_bytes: {
@@ -877,19 +911,7 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
     hk_value_t s = hk_tuple_at(arg, 0), n = hk_tuple_at(arg, 1);
     if (!sock_arg(s) || !hk_is_int(n)) return fail(vm, "%s: bad argument", name);
     if (hk_as_int(n) <= 0) return fail(vm, "%s: expected positive length", name);
-    bool text = id == HK_B_socket_recv;
-    hk_io_claim_t cl;
-    hk_io_completion_t c;
-    int rc = hk_io_recv_try(io, (int64_t)s.as.u, hk_as_int(n), text, &cl, &c);
-    if (rc != 0) count_direct(rio_of(p));
-    if (rc == 1) return recv_direct(vm, &c);
-    if (rc < 0) return fail_code(vm, id, rc);
-    rq_t *rq = new_rq(p, id, text ? HK_IO_RECV_TEXT : HK_IO_RECV, HK_WAIT_IO);
-    if (!rq) {
-      hk_io_claim_drop(io, &cl);
-      return fail(vm, "out of memory");
-    }
-    return submitted(p, vm, rq, hk_io_recv_finish(io, &cl, rq, &rq->token));
+    return sock_recv(p, vm, io, id, s, n, true);
   }
   case HK_B_socket_close: {
     if (!sock_arg(arg)) return fail(vm, "expected Socket, got %s", hk_kind_name(arg));
@@ -900,6 +922,45 @@ static int serve_socket(hk_proc_t *p, hk_vm_t *vm, uint32_t id, hk_value_t arg) 
   default: break;
   }
   return fail(vm, "%s: not available in this build", name);
+}
+
+/* host.serve_now's socket sends and receives (vmproc.c): served inside the
+** slice, without the slice's exit and re-entry and, for a builtin applied
+** to a tuple expression, without the argument's heap tuple (a send of an
+** echo loop completes on the worker; a receive after it goes to the I/O
+** thread and blocks). Declines (false, nothing changed) whatever serve()
+** reports as an error or needs the I/O thread's creation for. True: the
+** request was completed, failed, or submitted and left in pd->io with the
+** VM's request still pending, so the slice stops and hk_rtio_serve resumes
+** it (blocks, or takes a result that came meanwhile) as after a stale
+** wake; its argument is not used again. */
+bool hk_rtio_serve_now(hk_proc_t *p, hk_vm_t *vm) {
+  hk_rtio_t *rio = rio_of(p);
+  if (!rio || hk_pd_io(pd_of(p)) || !hk_rt_of(p)->cfg.allow_net) return false;
+  /* Acquire: pairs with get_io's release (the instance is initialised). */
+  hk_io_t *io = atomic_load_explicit(&rio->io, memory_order_acquire);
+  if (!io) return false;
+  const hk_request_t *q = hk_vm_request(vm);
+  uint32_t id = q->builtin;
+  hk_value_t arg = q->arg;
+  if (!hk_is_tuple(arg) || hk_tuple_len(arg) != 2) return false;
+  hk_value_t s = hk_tuple_at(arg, 0), x = hk_tuple_at(arg, 1);
+  if (!sock_arg(s)) return false;
+  switch (id) {
+  case HK_B_socket_send:
+  case HK_B_socket_send_bytes:
+    if (!str_arg(x)) return false;
+    worker_batch_policy(rio, io);
+    sock_send(p, vm, io, id, s, x, false);
+    return true;
+  case HK_B_socket_recv:
+  case HK_B_socket_recv_bytes:
+    if (!hk_is_int(x) || hk_as_int(x) <= 0) return false;
+    worker_batch_policy(rio, io);
+    sock_recv(p, vm, io, id, s, x, false);
+    return true;
+  default: return false;
+  }
 }
 
 bool hk_rtio_serves(uint32_t id) {

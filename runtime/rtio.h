@@ -55,6 +55,11 @@ bool hk_rtio_serves(uint32_t id);
 /* Serves the pending request of [vm] (a builtin hk_rtio_serves accepts).
 ** Returns HK_RTIO_*. Thread: p's worker. */
 int hk_rtio_serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm);
+/* host.serve_now for the socket sends and receives: false (declined,
+** nothing changed), or true: completed, failed, or left pending with the
+** request in flight (the slice stops; hk_rtio_serve then resumes it).
+** Thread: p's worker, inside its slice. */
+bool hk_rtio_serve_now(hk_proc_t *p, hk_vm_t *vm);
 /* receive_timeout after the mailbox was found empty (ms > 0): completes
 ** with [dflt] once the timer fired, else blocks on mailbox and timer.
 ** Thread: p's worker. */

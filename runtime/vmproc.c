@@ -674,7 +674,10 @@ static int export_globals(hk_proc_t *p, hk_vm_t *vm) {
 ** a child done with an immediate result never block, so they
 ** are served inside the slice
 ** without leaving the interpreter (no slice exit and re-entry per message);
-** the same serve functions as below, so the semantics are the same. Any
+** the same serve functions as below, so the semantics are the same. The
+** socket sends and receives too (hk_rtio_serve_now): one that must wait
+** for the I/O thread is submitted here and left pending, and the slice
+** stops (serve() then blocks on it, host.h). Any
 ** other request, or a receive that must block or yield, returns false with
 ** nothing changed and goes through serve(). A VM not yet wrapped in a
 ** process (a spawned builtin applied at the child's start) has no body. */
@@ -786,6 +789,13 @@ static __attribute__((noinline)) bool await_now(hk_proc_t *p, hk_vm_t *vm, hk_va
   return true;
 }
 
+/* serve_now's socket send or receive (rtio.c): as serve() would, after
+** the same export of the globals. */
+static __attribute__((noinline)) bool io_now(hk_proc_t *p, hk_vm_t *vm) {
+  if (export_globals(p, vm)) return false; /* serve() fails it */
+  return hk_rtio_serve_now(p, vm);
+}
+
 /* A dispatcher that saves no registers: the receive that finds its mailbox
 ** empty (every receive of a ping-pong or a ring) returns from here, and a
 ** send or a take is a tail call. */
@@ -814,6 +824,10 @@ bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
     }
     return take_now(p, vm);
   case HK_B_await_process: return await_now(p, vm, q->arg);
+  case HK_B_socket_send:
+  case HK_B_socket_send_bytes:
+  case HK_B_socket_recv:
+  case HK_B_socket_recv_bytes: return io_now(p, vm);
   default: return false;
   }
 }

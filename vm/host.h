@@ -44,6 +44,9 @@ typedef struct hk_host {
   ** and return true: the slice then goes on without leaving hk_vm_run. It
   ** must not block or run the VM. Returning false, having changed nothing,
   ** leaves the request pending: hk_vm_run returns HK_RUN_REQUEST as usual.
+  ** So does returning true without completing it (the host started work
+  ** that it will finish outside the slice): then the request's argument is
+  ** Unit if it was such a tuple, and the host must not need it again.
   ** The argument of a builtin applied to a tuple expression (send_message
   ** (p, x)) is here a tuple outside the heap that lives only during this
   ** call: read its components, copy or complete with them, but never keep
