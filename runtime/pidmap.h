@@ -6,7 +6,8 @@
 ** new reference, so a sender that found a record can use it even if the
 ** record is removed and its owner finishes meanwhile; memory is freed by
 ** whoever drops the last reference. The map is split into 64 shards by pid,
-** each a chained hash table under its own mutex held only for the few
+** each an open-addressing table (no link in the record) under its own
+** spin lock held only for the few
 ** instructions of a lookup, insert or remove (consecutive pids fall in
 ** different shards, so senders to different processes do not contend).
 ** Chosen over ck_epoch because records also carry in-flight I/O and results
@@ -28,9 +29,11 @@ typedef void (*hk_pmentry_release_fn)(hk_pmentry_t *e);
 
 struct hk_pmentry {
   uint64_t pid;                  /* immutable once inserted */
-  uint32_t kind;                 /* the user's record type (< HK_PM_KINDS); immutable */
+  uint8_t kind;                  /* the user's record type (< HK_PM_KINDS); immutable */
+  /* The record type's own flags, written only by the record's owner (a
+  ** process: HK_PROC_BODY); hk_pmentry_init zeroes them. */
+  uint8_t owner_bits;
   _Atomic uint32_t refs;         /* see hk_pmentry_ref/unref */
-  hk_pmentry_t *chain;           /* the shard's lock protects it */
 };
 
 /* Record types: each has one release function for every record of it, in
@@ -60,7 +63,8 @@ uint64_t hk_pidmap_issued(const hk_pidmap_t *m);
 void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, uint32_t kind);
 
 /* Inserts [e] (its pid not yet in the map); the map takes a new reference.
-** Never fails (a table that cannot grow just gets longer chains). */
+** Never fails: a shard whose table is full and cannot grow stops the
+** runtime (SPEC §14, status 70). */
 void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e);
 
 /* Looks up [pid]. Returns the record with a new reference (drop it with

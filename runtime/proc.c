@@ -21,7 +21,7 @@
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
-static_assert(sizeof(hk_proc_t) == 152, "a process control block is 152 bytes");
+static_assert(sizeof(hk_proc_t) == 136, "a process control block is 136 bytes");
 static_assert(HK_BCACHE_NCLASSES < HK_PROC_MALLOCED, "a class fits bclass");
 static_assert(sizeof(hk_proc_t) % 8 == 0, "the body after it is 8-byte aligned");
 static_assert(offsetof(hk_proc_t, state) / 16 ==
@@ -362,7 +362,7 @@ hk_outcome_t hk_child_consume(hk_child_t *c, void **payload) {
 static void proc_release(hk_pmentry_t *e) {
   hk_proc_t *p = (hk_proc_t *)e;
   drain(p); /* messages sent after termination's drain */
-  if (p->body && p->procs->ops->free_body) p->procs->ops->free_body(p);
+  if (hk_proc_has_body(p) && p->procs->ops->free_body) p->procs->ops->free_body(p);
   kids_free(p->kids);
   hk_proc_dispose(p);
 }
@@ -891,8 +891,8 @@ static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t 
 ** and its sockets close) and its table of children. */
 static void free_proc(hk_proc_t *p) {
   hk_procs_t *P = p->procs;
-  if (P->ops->free_body && p->body) P->ops->free_body(p);
-  p->body = NULL;
+  if (P->ops->free_body && hk_proc_has_body(p)) P->ops->free_body(p);
+  p->e.owner_bits &= (uint8_t)~HK_PROC_BODY;
   if (p->kids) {
     kids_free(p->kids);
     p->kids = NULL;

@@ -167,7 +167,7 @@ typedef struct hk_wait {
   };
 } hk_wait_t;
 
-/* 152 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
+/* 136 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
 ** (hk_proc_alloc; 64 when the record's size is a multiple of 64): the state
 ** word and the mailbox's tail, which wakers, senders and cancellers write,
 ** lie in one 16-byte unit, so they share a cache line (proc.c asserts it); the
@@ -182,7 +182,6 @@ struct hk_proc {
   /* Owner only (the worker running the process; the creator before it is
   ** first readied): no atomics. */
   hk_task_t task;
-  void *body;               /* the VM instance, or a test body */
   union {
     hk_wait_t wait;
     /* Set by the body with DONE/FAILED, read at once by the slice's end:
@@ -206,6 +205,13 @@ struct hk_proc {
   hk_mailbox_t mbox;
 };
 #define HK_PROC_MALLOCED UINT8_MAX
+/* e.owner_bits of a process: its body is live (the creator sets it before
+** the first ready, hk_proc_set_body; cleared once free_body ran). The body
+** itself is the caller's, in the record's extra bytes (hk_proc_extra): the
+** control block has no pointer to it (8 bytes of every process). */
+#define HK_PROC_BODY 1u
+static inline bool hk_proc_has_body(const hk_proc_t *p) { return p->e.owner_bits & HK_PROC_BODY; }
+static inline void hk_proc_set_body(hk_proc_t *p) { p->e.owner_bits |= HK_PROC_BODY; }
 
 /* The record a parent keeps of a child (SPEC §6.4.4: 32 bytes, the result
 ** until joined in it or in a block it points to). Shared by parent and
@@ -286,7 +292,9 @@ static inline hk_proc_t *hk_proc_of_task(hk_task_t *t) {
 
 /* Creates a process: a root when [parent] is NULL, else a child of [parent]
 ** (the caller is parent's worker), detached or not. The process is in the
-** pid map, RUNNABLE but not yet readied: set body and user, then hk_proc_start.
+** pid map, RUNNABLE but not yet readied: with no extra bytes (hk_proc_alloc(0)),
+** so a body that needs data uses hk_proc_alloc and hk_proc_register; mark the
+** body (hk_proc_set_body) if free_body is to run, then hk_proc_start.
 ** Returns 0, -EAGAIN (process limit reached: the caller fails with
 ** "spawn: process limit reached (N)"), -ENOMEM.
 ** Ownership: *out is borrowed: it is valid until the process terminates

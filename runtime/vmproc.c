@@ -30,7 +30,7 @@
 enum { SERVE_CONTINUE, SERVE_BLOCK, SERVE_YIELD };
 
 /* Right after its record, in the same allocation (alloc_proc); the record's
-** body is the VM instance (vm_of). */
+** body is the VM instance after it (vm_of). */
 /* What only a process that waits for several children (wait_any) or was
 ** failed by a child needs: allocated then (join_room), kept with its table
 ** of children (hk_proc_kids_user: only a parent has one). */
@@ -55,8 +55,9 @@ static inline hk_proc_t *last_proc(const vmproc_t *vp) {
   return (vp->last & 1) ? NULL : (hk_proc_t *)vp->last;
 }
 
-/* The instance, or NULL once freed. */
-static hk_vm_t *vm_of(vmproc_t *vp) { return ((hk_proc_t *)(void *)vp - 1)->body; }
+
+/* The instance placed after [vp] (alloc_proc): the body. */
+static hk_vm_t *vm_of(vmproc_t *vp);
 
 /* [p]'s join record, or NULL. */
 static join_t *join_of(hk_proc_t *p) {
@@ -145,21 +146,19 @@ static char *render_failure(hk_value_t v) {
 static vmproc_t *vp_of(hk_proc_t *p) { return hk_proc_extra(p); }
 
 void hk_vmproc_free_body(hk_proc_t *p) {
-  if (!p->body) return; /* never started, or freed */
+  if (!hk_proc_has_body(p)) return; /* never started, or freed */
   vmproc_t *vp = vp_of(p);
   hiko_runtime_t *rt = vp->pd.root->rt;
   hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
   hk_native_proc_end(p); /* a blocking native call is abandoned */
   hk_vm_t *vm = vm_of(vp);
-  if (vm) {
-    hk_vm_stats_t st;
-    hk_vm_get_stats(vm, &st);
-    hk_pcounters_t *c = my_counters(rt);
-    /* Relaxed RMW: a statistic; the shared shard has several writers.
-    ** Most processes never collect: no locked RMW for them. */
-    if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
-    hk_vm_free(vm);
-  }
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  hk_pcounters_t *c = my_counters(rt);
+  /* Relaxed RMW: a statistic; the shared shard has several writers.
+  ** Most processes never collect: no locked RMW for them. */
+  if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
+  hk_vm_free(vm);
   join_t *j = join_of(p); /* before proc.c frees the table of children */
   if (j) {
     if (j->child_failure) hk_msg_free(j->child_failure);
@@ -168,7 +167,7 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   }
   if (last_proc(vp)) hk_proc_unref(last_proc(vp));
   /* vp and the instance are in p's own allocation (alloc_proc). */
-  p->body = NULL;
+  p->e.owner_bits &= (uint8_t)~HK_PROC_BODY;
   /* Last: the instance read the tree's store and image until freed. */
   hk_rt_tree_leave(rt, vp->pd.root);
 }
@@ -209,6 +208,8 @@ static inline hk_proc_t *proc_of(hk_vm_t *vm) {
   return (hk_proc_t *)(void *)((char *)vm - VP_SIZE - sizeof(hk_proc_t));
 }
 hk_proc_t *hk_vmproc_of(hk_vm_t *vm) { return proc_of(vm); }
+/* The instance placed after [vp] (alloc_proc): the body. */
+static hk_vm_t *vm_of(vmproc_t *vp) { return (hk_vm_t *)(void *)((char *)vp + VP_SIZE); }
 
 static hk_vm_config_t vm_config(const hiko_runtime_t *rt, uint64_t fuel) {
   hk_vm_config_t vc = {
@@ -265,7 +266,9 @@ static int new_proc(hiko_runtime_t *rt, hk_proc_t *parent, bool detached, hk_roo
   vmproc_t *vp = hk_proc_extra(p);
   vp->pd.root = root;
   hk_rt_tree_enter(root);
-  p->body = vm;
+  assert(vm == vm_of(vp));
+  (void)vm;
+  hk_proc_set_body(p);
   if (rt->trace_all) p->task.run = traced_run;
   return 0;
 }
@@ -709,7 +712,7 @@ static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
 bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
-  if (!p->body) return false; /* not yet a process (serve_now) */
+  if (!hk_proc_has_body(p)) return false; /* not yet a process (serve_now) */
   /* a closure sent may read a global set since (SPEC §6.4.3) */
   if (export_globals(p, vm)) return false; /* the request's serve() fails it */
   send_inline(p, hk_sched_self(), vm, to, v, false);
@@ -730,7 +733,7 @@ bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_val
   hk_proc_t *p = proc_of(vm);
   vmproc_t *vp = vp_of(p);
   hk_proc_t *last = last_proc(vp);
-  if (!p->body || to.tag != HK_T_PID || !last || hk_proc_pid(last) != to.as.u ||
+  if (!hk_proc_has_body(p) || to.tag != HK_T_PID || !last || hk_proc_pid(last) != to.as.u ||
       last->root_pid != p->root_pid)
     return false;
   /* a closure sent may read a global set since (SPEC §6.4.3) */
@@ -759,7 +762,7 @@ bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_val
 int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
-  if (!p->body || hk_proc_doomed(p)) return -1; /* not yet a process (serve_now) */
+  if (!hk_proc_has_body(p) || hk_proc_doomed(p)) return -1; /* not yet a process (serve_now) */
   if (hk_proc_recv_empty_owner(p)) { /* every receive of a ping-pong */
     p->rt_recv_empty = true;
     return -1;
@@ -802,7 +805,7 @@ static __attribute__((noinline)) bool io_now(hk_proc_t *p, hk_vm_t *vm) {
 bool hk_vmproc_serve_now(void *ud, hk_vm_t *vm) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
-  if (!p->body) return false;
+  if (!hk_proc_has_body(p)) return false;
   const hk_request_t *q = hk_vm_request(vm);
   switch (q->builtin) {
   case HK_B_self: complete(vm, hk_pid(hk_proc_pid(p))); return true;
@@ -1131,7 +1134,7 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
 }
 
 hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
-  hk_vm_t *vm = p->body; /* only p stays live: the runtime data is for the ends */
+  hk_vm_t *vm = vm_of(hk_proc_extra(p)); /* only p stays live: the runtime data is for the ends */
   uint32_t before = reductions(vm); /* differences modulo 2^32 */
   if (p->rt_recv_blocked) {
     /* Woken (or the mark found a message): hk_vm_run would only return

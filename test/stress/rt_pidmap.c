@@ -6,7 +6,10 @@
 ** found again. READERS threads look up pids near the newest, hold the
 ** reference for a moment, and check the record is the one asked for and not
 ** yet released. Every record must be released exactly once, after the map
-** dropped it and every reader let go. Exit 0 pass, 1 fail. */
+** dropped it and every reader let go. Before the threads, one thread checks
+** the shards' open addressing against a model with pids that collide (same
+** home slot, clusters that wrap around the table's end, removals from the
+** middle of a cluster, growth). Exit 0 pass, 1 fail. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -111,11 +114,67 @@ static void *reader(void *arg) {
   return NULL;
 }
 
+/* Random inserts and removals of pids that fall in one shard and share few
+** home slots (pid / 64 modulo 16, 32, ...: multiples of 64 * 16 apart),
+** checked after every step against the set that should be in the map. */
+#define MODEL 40
+static int collisions(void) {
+  rec_t *in[MODEL] = {0};
+  uint64_t x = 0x2545f4914f6cdd1du;
+  const uint64_t base = (uint64_t)1 << 40; /* far above the threads' pids */
+  for (int step = 0; step < 20000; step++) {
+    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+    unsigned k = (unsigned)(x % MODEL);
+    if (!in[k]) {
+      rec_t *r = malloc(sizeof *r);
+      if (!r) abort();
+      /* homes 15, 0 and 1 of a 16-slot table: the cluster wraps around */
+      uint64_t pid = base + 64u * ((15u + k % 3u) % 16u) + 64u * 16u * (k / 3u);
+      hk_pmentry_init(&r->e, pid, 0);
+      atomic_init(&r->magic, ALIVE);
+      r->payload = pid * 3;
+      hk_pidmap_insert(map, &r->e);
+      atomic_fetch_add_explicit(&created, 1, memory_order_relaxed);
+      in[k] = r;
+    } else {
+      if (!hk_pidmap_remove(map, &in[k]->e)) return 1;
+      hk_pmentry_unref(&in[k]->e);
+      in[k] = NULL;
+    }
+    size_t live = 0;
+    for (unsigned j = 0; j < MODEL; j++) {
+      uint64_t pid = base + 64u * ((15u + j % 3u) % 16u) + 64u * 16u * (j / 3u);
+      hk_pmentry_t *e = hk_pidmap_get(map, pid);
+      if (e != (in[j] ? &in[j]->e : NULL)) {
+        fprintf(stderr, "step %d: pid %" PRIu64 " %s\n", step, pid,
+                in[j] ? "not found or another record" : "found after its removal");
+        if (e) hk_pmentry_unref(e);
+        return 1;
+      }
+      if (e) {
+        live++;
+        hk_pmentry_unref(e);
+      }
+    }
+    if (hk_pidmap_count(map) != live) return 1;
+  }
+  for (unsigned j = 0; j < MODEL; j++)
+    if (in[j]) {
+      hk_pidmap_remove(map, &in[j]->e);
+      hk_pmentry_unref(&in[j]->e);
+    }
+  return hk_pidmap_count(map) != 0;
+}
+
 int main(void) {
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
   hk_pmentry_set_release(0, release);
   if (hk_pidmap_new(&map) != 0) return 1;
+  if (collisions()) {
+    fprintf(stderr, "rt_pidmap: open addressing disagrees with the model\n");
+    return 1;
+  }
   pthread_t o[OWNERS], r[READERS];
   for (uintptr_t i = 0; i < READERS; i++)
     if (pthread_create(&r[i], NULL, reader, (void *)(i + 1))) return 1;

@@ -144,15 +144,22 @@ static body_t *new_body(enum kind k, uint64_t seed) {
   atomic_fetch_add(&bodies_made, 1);
   return b;
 }
+/* A body lives behind its record's pointer in the record's extra bytes. */
+static body_t *body_of(hk_proc_t *p) { return *(body_t **)hk_proc_extra(p); }
+static hk_proc_t *new_proc(hk_proc_t *parent, body_t *b) {
+  hk_proc_t *c = hk_proc_alloc(sizeof b);
+  if (!c || hk_proc_register(procs, parent, false, c) != 0) abort();
+  *(body_t **)hk_proc_extra(c) = b;
+  hk_proc_set_body(c);
+  return c;
+}
 static void free_body(hk_proc_t *p) {
-  free(p->body);
+  free(body_of(p));
   atomic_fetch_add(&bodies_freed, 1);
 }
 
 static hk_proc_t *spawn(hk_proc_t *parent, enum kind k, uint64_t seed, hk_worker_t *w) {
-  hk_proc_t *c;
-  if (hk_proc_new(procs, parent, false, &c) != 0) abort();
-  c->body = new_body(k, seed);
+  hk_proc_t *c = new_proc(parent, new_body(k, seed));
   hk_proc_start(c, w);
   return c;
 }
@@ -222,12 +229,10 @@ static hk_slice_t run_manager(hk_proc_t *p, body_t *b, hk_worker_t *w) {
       b->nlinks = 0;
       for (int i = 0; i < KIDS; i++) {
         enum kind k = (enum kind)(COUNTED + rnd(&b->rng) % 3);
-        hk_proc_t *c;
-        if (hk_proc_new(procs, p, false, &c) != 0) abort();
         body_t *cb = new_body(k, rnd(&b->rng));
         cb->n = (int)(rnd(&b->rng) % 4);
         cb->spins = (int)(rnd(&b->rng) % 3);
-        c->body = cb;
+        hk_proc_t *c = new_proc(p, cb);
         b->kinds[i] = k;
         b->expect[i] = cb->n * 10 + 1;
         b->links[b->nlinks++] = hk_proc_child(p, hk_proc_pid(c));
@@ -290,7 +295,7 @@ static hk_slice_t run_root(hk_proc_t *p, body_t *b, hk_worker_t *w) {
 }
 
 static hk_slice_t body_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
-  body_t *b = p->body;
+  body_t *b = body_of(p);
   CHECK(atomic_exchange(&b->oncpu, 1) == 0, "process %" PRIu64 " runs on two workers", hk_proc_pid(p));
   *budget -= 10;
   hk_slice_t r;
