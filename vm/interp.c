@@ -816,14 +816,14 @@ size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
   return heap ? n + sizeof(hk_chunk_t) + round16(heap) : n;
 }
 
-/* Slots of a frame of [f] at base 1 (a spawned closure's, or what its
-** tail call replaces it with). */
-static uint32_t slots_at_base1(const hk_func_t *f) { return 1 + f->nlocals + f->maxstack; }
+/* Slots of a frame of [f] at base 0 (a spawned closure's, or what its
+** tail call replaces it with: hk_vm_start_call). */
+static uint32_t frame_slots(const hk_func_t *f) { return f->nlocals + f->maxstack; }
 
 uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
   if (fn.tag != HK_T_CLOSURE) return 0;
   const hk_func_t *f = &img->funcs[((hk_closure_t *)fn.as.o)->fn];
-  uint32_t need = slots_at_base1(f);
+  uint32_t need = frame_slots(f);
   /* A spawned closure is often a wrapper that ends in a tail call of a
   ** known function (fn () => worker (a, b)), whose frame replaces it at the
   ** same base: size for that one too. Only the last instruction is looked
@@ -832,7 +832,7 @@ uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
   if (f->ncode >= 2) {
     uint32_t w = f->code[f->ncode - 2], op = hk_ins_op(w), callee = hk_ins_a(w);
     if ((op == HK_I_TCALLG || op == HK_I_TCALLF) && callee < img->nfuncs) {
-      uint32_t n = slots_at_base1(&img->funcs[callee]);
+      uint32_t n = frame_slots(&img->funcs[callee]);
       if (n > need) need = n;
     }
   }
@@ -924,18 +924,26 @@ int hk_vm_start_main(hk_vm_t *vm) {
 int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
   if (start(vm)) return -ENOMEM;
   hk_seg_t *s = vm->seg;
-  if (ensure_vals(vm, s, 2)) return -ENOMEM;
-  s->vals[0] = fn;
-  s->vals[1] = hk_unit();
-  s->sp = 2;
-  vm->state = HK_VS_READY;
-  /* The usual entry, a closure of one parameter (fn () => ...): its frame
-  ** directly, as apply would push it (the argument at 1, the result to 0). */
   int st;
   if (fn.tag == HK_T_CLOSURE && vm->img->funcs[((hk_closure_t *)fn.as.o)->fn].arity == 1) {
+    /* The usual entry, a closure of one parameter (fn () => ...): its frame
+    ** directly at base 0, the argument in slot 0. Not as apply would push
+    ** it (the closure at 0, the argument at 1, the result to 0): the bottom
+    ** frame's result goes to the instance, not to a slot (return_value), and
+    ** the frame roots its closure, so slot 0 would only hold it twice (16
+    ** bytes of every process, bench/README.md "Memory per process 7"). */
+    if (ensure_vals(vm, s, 1)) return -ENOMEM;
+    vm->state = HK_VS_READY;
     hk_closure_t *cl = (hk_closure_t *)fn.as.o;
-    st = push_frame_n(vm, s, cl->fn, 1, 1, 0, &cl->h) ? ST_STOP : ST_CONTINUE;
+    s->vals[0] = hk_unit();
+    s->sp = 1;
+    st = push_frame_n(vm, s, cl->fn, 1, 0, 0, &cl->h) ? ST_STOP : ST_CONTINUE;
   } else {
+    if (ensure_vals(vm, s, 2)) return -ENOMEM;
+    s->vals[0] = fn;
+    s->vals[1] = hk_unit();
+    s->sp = 2;
+    vm->state = HK_VS_READY;
     st = apply(vm, false);
   }
   if (st == ST_STOP && vm->state == HK_VS_READY) {
