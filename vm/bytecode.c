@@ -508,6 +508,15 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     *pop = __builtin_popcount(m);
     break;
   }
+  case HK_I_TLOOPR: { /* TLOOP's checks, and the operand's other fields are the function's own */
+    uint32_t j = a & 15u, r = a >> 4 & 31u, k = a >> 9 & 63u, e = a >> 15 & 1u, z = a >> 16;
+    if (!direct_args_ok(f, k) || (r ? j + r > k || j + r > 16 : j != 0))
+      return "self tail call with a bad arity or argument run";
+    if (e != (k != f->arity) || k + z != f->nlocals || f->nlocals >= 64) /* TLOOP's charge, nlocals >> 6, is 0 */
+      return "self tail call with a bad entry or count of locals";
+    *pop = (int)r;
+    break;
+  }
   case HK_I_CALLP:
     if (a < 1 || a >= b || b > HK_CALLN_MAX) return "bad argument count of a call chain";
     *pop = *push = (int)a + 1;

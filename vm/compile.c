@@ -287,10 +287,32 @@ static void fn_begin(comp_t *c, cfn_t *f, uint32_t index, const char *name, uint
   c->fn = f;
 }
 
+/* Once a function's locals are counted: each TLOOP whose changed
+** arguments are one run j..j+r-1 (or none), in a function of under 64
+** locals (so its charge, nlocals >> 6, is 0), becomes TLOOPR, the same
+** word with the run, the argument count, the locals to reset and the entry
+** in its operand: no function lookup and no bit loop in the interpreter. */
+static void straight_loops(cfn_t *f) {
+  if (f->nlocals >= 64) return;
+  for (uint32_t at = 0; at < f->n;) {
+    uint32_t w = f->code[at], len = hk_ins_len(f->code, at, f->n);
+    if (len == UINT32_MAX) return;
+    if (hk_ins_op(w) == HK_I_TLOOP) {
+      uint32_t m = hk_ins_a(w) & 0xffffu, k = hk_ins_a(w) >> 16;
+      uint32_t j = m ? (uint32_t)__builtin_ctz(m) : 0, r = (uint32_t)__builtin_popcount(m);
+      if (m >> j == (1u << r) - 1u) /* k <= nlocals < 64 */
+        f->code[at] = hk_ins(HK_I_TLOOPR, j | r << 4 | k << 9 | (uint32_t)(k != f->arity) << 15 |
+                                               (f->nlocals - k) << 16);
+    }
+    at += len;
+  }
+}
+
 /* Finishes the current function into the image table; restores the parent. */
 static void fn_end(comp_t *c) {
   cfn_t *f = c->fn;
   c->fn = f->parent;
+  if (!failed(c)) straight_loops(f);
   if (failed(c)) {
     free(f->code);
     free(f->pos);

@@ -77,6 +77,9 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   case HK_FMT_A:
     if (op == HK_I_LOCAL2) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
     else if (op == HK_I_TLOOP) put(o, " %u 0x%x", hk_ins_a(w) >> 16, hk_ins_a(w) & 0xffffu);
+    else if (op == HK_I_TLOOPR) /* as TLOOP's k and mask, then the locals it resets */
+      put(o, " %u 0x%x %u", hk_ins_a(w) >> 9 & 63u, ((1u << (hk_ins_a(w) >> 4 & 31u)) - 1u) << (hk_ins_a(w) & 15u),
+          hk_ins_a(w) >> 16);
     else put(o, " %u", hk_ins_a(w));
     break;
   case HK_FMT_S:
@@ -114,6 +117,9 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     put(o, "  ; changed:");
     for (uint32_t i = 0; i < 16; i++)
       if (a >> i & 1u) put(o, " %u", i);
+  } else if (op == HK_I_TLOOPR) {
+    put(o, "  ; changed:");
+    for (uint32_t i = 0; i < (a >> 4 & 31u); i++) put(o, " %u", (a & 15u) + i);
   } else if (op == HK_I_PERFORM && a < img->neffects) {
     put(o, "  ; %s", img->effects[a]);
   }

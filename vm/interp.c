@@ -1921,6 +1921,21 @@ dispatch:
     pc = code + entry_pc(nf, k);
     NEXT();
   }
+  /* TLOOP whose changed arguments are one run j..j+r-1 (or none), of a
+  ** function of under 64 locals (compile.c, straight_loops): the run, the
+  ** argument count, the count of locals to reset and the entry are in the
+  ** operand, checked against the function by the verifier, so no function
+  ** lookup and no bit loop; the same effect and charge as its TLOOP. */
+  CASE(TLOOPR) {
+    uint32_t a = A(), r = a >> 4 & 31u;
+    hk_value_t *d = locals + (a & 15u);
+    sp -= r;
+    for (uint32_t i = 0; i < r; i++) d[i] = sp[i]; /* the first changed one is deepest */
+    sp = locals + (a >> 9 & 63u);
+    for (uint32_t z = a >> 16; z; z--) *sp++ = hk_unit();
+    pc = code + (a >> 15 & 1u);
+    NEXT();
+  }
   CASE(RET) {
     hk_value_t v = sp[-1];
     if (LIKELY(seg->nframes > 1)) {

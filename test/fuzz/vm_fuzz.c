@@ -286,6 +286,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 #else /* HK_VM_FUZZ_SEEDS */
 
 #include "vm/front.h"
+#include "vm/opcodes.h"
 
 /* Writes the image of each program to DIR/BASENAME.hbc. With -l N, every
 ** function gets N more local slots, with -s N a maximum stack N slots
@@ -316,8 +317,16 @@ int main(int argc, char **argv) {
     hk_image_t *img = f.image;
     if (compiled)
       for (uint32_t k = 0; k < img->nfuncs; k++) {
-        img->funcs[k].nlocals += extra;
-        img->funcs[k].maxstack += extra_stack;
+        hk_func_t *fn = &img->funcs[k];
+        fn->nlocals += extra;
+        fn->maxstack += extra_stack;
+        /* A TLOOPR names its function's count of locals: with more, its
+        ** general form TLOOP (which charges the larger frame's set-up). */
+        for (uint32_t at = 0; extra && at < fn->ncode; at += hk_ins_len(fn->code, at, fn->ncode)) {
+          uint32_t a = hk_ins_a(fn->code[at]);
+          if (hk_ins_op(fn->code[at]) == HK_I_TLOOPR)
+            fn->code[at] = hk_ins(HK_I_TLOOP, (a >> 9 & 63u) << 16 | ((1u << (a >> 4 & 31u)) - 1u) << (a & 15u));
+        }
       }
     if (compiled && hk_image_dump(img, &buf, &len) == 0) {
       const char *base = strrchr(argv[i], '/');

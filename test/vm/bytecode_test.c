@@ -192,9 +192,14 @@ Test(vm_bytecode, verifier_checks_self_tail_calls) {
   hk_func_t *fn = &img->funcs[1];
   uint32_t at = UINT32_MAX;
   for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
-    if (hk_ins_op(fn->code[i]) == HK_I_TLOOP) at = i;
+    if (hk_ins_op(fn->code[i]) == HK_I_TLOOPR) at = i;
   cr_assert_neq(at, UINT32_MAX);
-  cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOP, 2u << 16 | 1u)); /* b is passed unchanged */
+  /* compiled as TLOOPR (verifier_checks_straight_self_tail_calls); its
+  ** general form TLOOP in the same word: */
+  cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOPR, 1u << 4 | 2u << 9 | 1u << 15));
+  fn->code[at] = hk_ins(HK_I_TLOOP, 2u << 16 | 1u); /* b is passed unchanged */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  cr_assert_str_eq(run(img, 100000), "7\n");
   fn->code[at] = hk_ins(HK_I_TLOOP, 2u << 16 | 3u); /* pops two: only a - 1 is there */
   expect_rejected(img, "underflow");
   fn->code[at] = hk_ins(HK_I_TLOOP, 3u << 16 | 1u);
@@ -207,6 +212,53 @@ Test(vm_bytecode, verifier_checks_self_tail_calls) {
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   fn->code[at] = hk_ins(HK_I_TLOOP, 2u << 16 | 1u);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* TLOOPR j|r<<4|k<<9|e<<15|z<<16: TLOOP's checks of k and of the changed
+** run j..j+r-1, and its entry e and count z of locals to reset must be the
+** function's own (the interpreter reads neither the function's arity nor
+** its locals); it pops r values. */
+Test(vm_bytecode, verifier_checks_straight_self_tail_calls) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f (a, b) = let val c = a + b in if a = 0 then c else f (a - 1, b) end\n"
+               "val _ = println (f (5, 7))\n", &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "7\n");
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_eq(fn->nlocals, 3);
+  uint32_t at = UINT32_MAX;
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    if (hk_ins_op(fn->code[i]) == HK_I_TLOOPR) at = i;
+  cr_assert_neq(at, UINT32_MAX);
+  /* a - 1 into local 0, 2 arguments, entry after UNTUPLE 2, local 2 reset */
+  const uint32_t good = 0u | 1u << 4 | 2u << 9 | 1u << 15 | 1u << 16;
+  cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOPR, good));
+  fn->code[at] = hk_ins(HK_I_TLOOPR, (good & ~(31u << 4)) | 2u << 4); /* pops two: only a - 1 is there */
+  expect_rejected(img, "underflow");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good | 1u); /* local 1 instead: valid, pops one */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good | 2u); /* local 2 is not an argument */
+  expect_rejected(img, "argument run");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, (good & ~(31u << 4)) | 2u); /* no run, but j = 2 */
+  expect_rejected(img, "argument run");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, (good & ~(63u << 9)) | 3u << 9); /* 3 arguments */
+  expect_rejected(img, "bad arity");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good & ~(1u << 15)); /* entering at the UNTUPLE with 2 values */
+  expect_rejected(img, "bad entry");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good & ~(0xffu << 16)); /* local 2 kept: a stale value */
+  expect_rejected(img, "count of locals");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good + (1u << 16)); /* a slot past the frame's locals */
+  expect_rejected(img, "count of locals");
+  fn->code[at] = hk_ins(HK_I_TLOOPR, (good & ~(63u << 9 | 0xffu << 16 | 1u << 15)) | 1u << 9 | 2u << 16);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0); /* the tuple itself (k 1, entry 0, 2 resets) */
+  fn->code[at] = hk_ins(HK_I_TLOOPR, good);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  cr_assert_str_eq(run(img, 100000), "7\n");
   free(buf);
   hk_front_free(&f);
 }

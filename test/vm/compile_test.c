@@ -89,7 +89,7 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   char *text;
   cr_assert_eq(hk_disasm(img, &text), 0);
   cr_assert_not_null(strstr(text, "TCALLG    1 2"), "a tail call of another function: %s", text);
-  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "a self tail call, both arguments changed: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    2 0x3 0"), "a self tail call, both arguments changed: %s", text);
   cr_assert_not_null(strstr(text, "CALLG     1 2"), "%s", text);
   cr_assert_not_null(strstr(text, "TCALL "), "unknown call in tail position");
   cr_assert_not_null(strstr(text, "function 1 f  arity 2"));
@@ -100,7 +100,7 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
                 "val _ = println (f (3, 4), f t)\n");
   cr_assert_eq(hk_disasm(img, &text), 0);
   cr_assert_not_null(strstr(text, "UNTUPLE   2"), "one tuple parameter: %s", text);
-  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "self tail call with the components: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    2 0x3 0"), "self tail call with the components: %s", text);
   cr_assert_not_null(strstr(text, "CALLG     1 1"), "a tuple value is passed as it is: %s", text);
   cr_assert_null(strstr(text, "BUILTIN "), "no builtin is used as a value here: %s", text);
   free(text);
@@ -113,9 +113,9 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
                 "fun w a b c d e f g h i j k l m n o p q = if a = 0 then q else w (a - 1) b c d e f g h i j k l m n o p (q + 1)\n"
                 "val _ = println (f (3, 4, 5), g (0, 1), h (0, 1, 2), w 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17)\n");
   cr_assert_eq(hk_disasm(img, &text), 0);
-  cr_assert_not_null(strstr(text, "TLOOP     3 0x1"), "only a changes: %s", text);
-  cr_assert_not_null(strstr(text, "TLOOP     2 0x3"), "a swap changes both: %s", text);
-  cr_assert_not_null(strstr(text, "TLOOP     3 0x2"), "only b changes: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    3 0x1 0"), "only a changes: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    2 0x3 0"), "a swap changes both: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    3 0x2 0"), "only b changes: %s", text);
   cr_assert_not_null(strstr(text, "TCALLG    4 17"), "parameter 17 changes: %s", text);
   free(text);
   /* `val _ = e` right before a TLOOP that changes nothing: TLOOP drops the
@@ -128,6 +128,31 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   cr_assert(f1 && f2 && f1 < f2, "%s", text);
   const char *pop = strstr(f1, "POP");
   cr_assert(pop && pop > f2, "spin pops nothing, down does: %s", text);
+  free(text);
+}
+
+/* A self tail call whose changed arguments are one run (or none) in a
+** function of under 64 locals is TLOOPR (its operand carries the run, the
+** argument count and the locals to reset); a mask with a gap, or a function
+** of 64 locals or more (whose frame set-up charges), keeps TLOOP. */
+Test(vm_compile, self_tail_calls_of_one_run_are_straight) {
+  const hk_image_t *img = compile("fun gap (a, b, c) = if a = 0 then c else gap (a - 1, b, c + 1)\n"
+                                  "fun two (a, b) = let val x = a + b in if a = 0 then x else two (a - 1, x) end\n"
+                                  "fun none (a, b) = let val _ = println a in none (a, b) end\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "TLOOP     3 0x5  ; changed: 0 2"), "a gap: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    2 0x3 1  ; changed: 0 1"), "a run, one local to reset: %s", text);
+  cr_assert_not_null(strstr(text, "TLOOPR    2 0x0 0  ; changed:\n"), "nothing changed: %s", text);
+  free(text);
+  char src[2048];
+  size_t at = (size_t)snprintf(src, sizeof src, "fun big n = let");
+  for (int i = 0; i < 70; i++) at += (size_t)snprintf(src + at, sizeof src - at, " val x%d = n + %d", i, i);
+  snprintf(src + at, sizeof src - at, " in if n = 0 then x69 + x0 else big (n - 1) end\n");
+  img = compile(src);
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "TLOOP     1 0x1"), "71 locals: %s", text);
+  cr_assert_null(strstr(text, "TLOOPR"), "%s", text);
   free(text);
 }
 
