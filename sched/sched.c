@@ -226,8 +226,14 @@ static bool work_anywhere(hk_sched_t *s) {
 ** (no worker idle while another has two or more queued) still holds.
 ** Taking that task would split a pair that takes turns on the worker, a
 ** producer and the consumer it wakes (bench/README.md, "Producer and
-** consumer pair, stop 14"). A worker that was woken still steals what it
-** finds (steal_work): wake-ups are for tasks beyond the owner's next. */
+** consumer pair, stop 14"), or move a spawner that yielded behind its
+** children: a thief that took the other half of the children steals the
+** spawner as soon as its owner runs the last child before it, and the
+** spawner's next children are then placed and run on the other worker
+** ("Spawn path 6, stop 15"). No thief takes a lone task, woken or not
+** (steal_from), except from an owner that makes no progress (spin_for_work:
+** a slice, or one builtin call, longer than STUCK_NS; or a preempted
+** owner thread). */
 #define SPARE_MIN 2u
 
 /* Is there work for a parking worker (P2)? As work_anywhere, but a ring's
@@ -426,10 +432,14 @@ static hk_task_t *take_global(hk_worker_t *w, size_t max) {
   return n ? batch[0] : NULL;
 }
 
-/* Steal from [v] into w's ring; in the last pass also its run-next. */
-static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last) {
-  uint32_t n;
-  hk_task_t *t = hk_runq_steal_spmc(&v->runq, &w->runq, &n);
+/* Steal from [v] into w's ring: half of it when it holds SPARE_MIN or more
+** tasks, or [lone] also a single one; in the last pass also its run-next. */
+static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last,
+                             bool lone) {
+  uint32_t n = 0;
+  hk_task_t *t = NULL;
+  if (lone || hk_runq_len(&v->runq) >= SPARE_MIN)
+    t = hk_runq_steal_spmc(&v->runq, &w->runq, &n);
   if (!t && last) {
     /* (P5) acquire pairs with the owner's release exchange. */
     t = atomic_load_explicit(&v->runnext, memory_order_acquire);
@@ -462,7 +472,8 @@ static hk_task_t *steal_work(hk_worker_t *w) {
     for (uint32_t i = 0; i < n; i++, pos = (pos + stride) % n) {
       if (pos == w->index)
         continue;
-      hk_task_t *t = steal_from(w, &s->workers[pos], pass == STEAL_PASSES - 1);
+      hk_task_t *t =
+          steal_from(w, &s->workers[pos], pass == STEAL_PASSES - 1, false);
       if (t)
         return t;
     }
@@ -593,7 +604,7 @@ static hk_task_t *steal_rings(hk_worker_t *w) {
   for (uint32_t i = 0; i < s->nworkers; i++) {
     if (i == w->index || hk_runq_len(&s->workers[i].runq) < SPARE_MIN)
       continue;
-    hk_task_t *t = steal_from(w, &s->workers[i], false);
+    hk_task_t *t = steal_from(w, &s->workers[i], false, false);
     if (t)
       return t;
   }
@@ -614,11 +625,51 @@ static bool others_running(hk_sched_t *s) {
   return ns + np < s->nworkers;
 }
 
+/* A lone queued task (SPARE_MIN) is its owner's unless the owner is stuck
+** in one run: its slice count unchanged for STUCK_NS while its ring held a
+** task (a slice, or one builtin call, that long, or its thread preempted).
+** Then a spinner takes it. STUCK_NS is above a slice of ordinary code
+** (2,000 reductions, 5-15 µs here) and below SPIN_NS, so a watch that
+** starts when the spin does ends before it. The spinner watches one victim
+** at a time (the next one after itself with a queued task). */
+#define STUCK_NS 30000u
+
+typedef struct {
+  hk_worker_t *v;  /* the victim watched, or NULL */
+  uint64_t slices; /* its slice count when the watch began */
+  uint64_t since;  /* when the watch began */
+} watch_t;
+
+static hk_task_t *steal_stuck(hk_worker_t *w, watch_t *wt, uint64_t now) {
+  hk_sched_t *s = w->sched;
+  hk_worker_t *v = wt->v;
+  /* Relaxed: a hint; a wrong guess moves one task one slice early. */
+  if (v && hk_runq_len(&v->runq) > 0 &&
+      atomic_load_explicit(&v->slices, memory_order_relaxed) == wt->slices) {
+    if (now - wt->since < STUCK_NS)
+      return NULL;
+    wt->v = NULL;
+    return steal_from(w, v, false, true);
+  }
+  wt->v = NULL;
+  for (uint32_t k = 1; k < s->nworkers; k++) {
+    v = &s->workers[(w->index + k) % s->nworkers];
+    if (hk_runq_len(&v->runq) > 0) {
+      *wt = (watch_t){v, atomic_load_explicit(&v->slices, memory_order_relaxed),
+                      now};
+      break;
+    }
+  }
+  return NULL;
+}
+
 static hk_task_t *spin_for_work(hk_worker_t *w) {
   hk_sched_t *s = w->sched;
   if (s->cfg.deterministic || s->nworkers < 2 || !others_running(s))
     return NULL;
-  uint64_t end = hk_sched_now_ns() + SPIN_NS;
+  uint64_t now = hk_sched_now_ns(), end = now + SPIN_NS;
+  watch_t wt = {0};
+  steal_stuck(w, &wt, now); /* starts the watch */
   for (uint32_t i = 1;; i++) {
     for (int k = 0; k < 16; k++)
       cpu_relax();
@@ -629,8 +680,14 @@ static hk_task_t *spin_for_work(hk_worker_t *w) {
       if (t)
         return t;
     }
-    if ((i & 7) == 0 && (hk_sched_now_ns() >= end || !others_running(s)))
-      return NULL;
+    if ((i & 7) == 0) {
+      now = hk_sched_now_ns();
+      hk_task_t *t = steal_stuck(w, &wt, now);
+      if (t)
+        return t;
+      if (now >= end || !others_running(s))
+        return NULL;
+    }
   }
 }
 

@@ -494,7 +494,7 @@ Test(sched_sched, threaded_every_task_runs_once) {
   hk_sched_free(s);
 }
 
-static _Atomic int spin_release, self_ok;
+static _Atomic int spin_release, self_ok, hog_waited;
 static _Atomic uint32_t spin_worker;
 
 /* Criterion asserts only on the test's own thread: workers set flags. */
@@ -524,8 +524,10 @@ static hk_task_result_t run_hog(hk_task_t *t, hk_worker_t *w, int32_t *b) {
     atomic_store(&run_count[i], 0);
     hk_sched_ready_local_owner(w, &lots[i].h);
   }
-  /* Hold this worker until the other one has stolen and run all 100. */
-  wait_for(&done_count, 100, 5000);
+  /* Hold this worker until the other one has stolen and run all 100: the
+  ** last one is a lone task in our ring, which a thief takes only because
+  ** this run makes no progress (steal_stuck). */
+  atomic_store(&hog_waited, wait_for(&done_count, 100, 5000));
   atomic_store(&spin_release, 1);
   return HK_TASK_DONE;
 }
@@ -536,6 +538,7 @@ Test(sched_sched, idle_worker_is_woken_and_steals) {
   ttask_t hog = {.h.run = run_hog};
   hk_sched_inject(s, &hog.h);
   cr_assert(wait_for(&spin_release, 1, 6000));
+  cr_assert(atomic_load(&hog_waited), "the other worker left tasks queued");
   cr_assert_eq(atomic_load(&done_count), 100);
   cr_assert(atomic_load(&self_ok));
   hk_sched_stop(s);
@@ -757,4 +760,59 @@ Test(sched_sched, spent_slice_puts_woken_consumer_ahead_of_producer) {
   hk_sched_run_det(s);
   cr_assert_str_eq(trace, "PCPCPCPC", "got %s", trace);
   hk_sched_free(s);
+}
+
+/* A spawner (bench spawn's root): each slice readies KIDS children to
+** run-next, each displacing the one before into the ring, and spends its
+** budget; the children end at once. It yields behind its children, and no
+** thief takes it as the lone task left in that ring: before, a thief that
+** had taken the other half of the children stole the spawner as soon as
+** its owner ran the last child before it (bench/README.md, "Spawn path 6,
+** stop 15"). Deterministic, two virtual workers, many seeds. */
+#define KIDS 6
+static ttask_t Sp, kids[40 * KIDS];
+static int sp_rounds, sp_kids, sp_worker, sp_moves, kid_runs[2];
+
+static hk_task_result_t run_kid(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  (void)b;
+  kid_runs[hk_sched_worker_index(w)]++;
+  return HK_TASK_DONE;
+}
+
+static hk_task_result_t run_sp(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  int me = (int)hk_sched_worker_index(w);
+  if (sp_worker >= 0 && me != sp_worker)
+    sp_moves++;
+  sp_worker = me;
+  for (int i = 0; i < KIDS; i++) {
+    kids[sp_kids] = (ttask_t){.h.run = run_kid};
+    hk_sched_ready_next_owner(w, &kids[sp_kids++].h);
+  }
+  *b = 0;
+  return --sp_rounds > 0 ? HK_TASK_YIELD : HK_TASK_DONE;
+}
+
+Test(sched_sched, spawner_is_not_stolen_from_behind_its_children) {
+  int stolen_kids = 0;
+  for (uint64_t seed = 1; seed <= 50; seed++) {
+    hk_sched_t *s = det_sched(2, 100, seed);
+    Sp = (ttask_t){.h.run = run_sp};
+    sp_rounds = 40;
+    sp_kids = 0;
+    sp_worker = -1;
+    sp_moves = 0;
+    kid_runs[0] = kid_runs[1] = 0;
+    hk_sched_inject(s, &Sp.h);
+    hk_sched_run_det(s);
+    cr_assert_eq(sp_rounds, 0);
+    cr_assert_eq(kid_runs[0] + kid_runs[1], 40 * KIDS);
+    cr_assert_eq(sp_moves, 0, "seed %llu: the spawner moved %d times",
+                 (unsigned long long)seed, sp_moves);
+    stolen_kids += kid_runs[1 - sp_worker];
+    hk_sched_free(s);
+  }
+  /* Children queued behind each other are still taken by the other worker. */
+  cr_assert_gt(stolen_kids, 0);
 }
