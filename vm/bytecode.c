@@ -486,6 +486,12 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     if (b < 2 || b > HK_CALLBT_MAX) return "builtin argument of a bad component count";
     *pop = (int)b + 1;
     break;
+  case HK_I_SEND: /* send_message (p, v) */
+    if (a >= img->nimports || img->imports[a] != HK_B_send_message) return "send of a bad builtin import";
+    break;
+  case HK_I_RECV: /* receive_message () */
+    if (a >= img->nimports || img->imports[a] != HK_B_receive_message) return "receive of a bad builtin import";
+    break;
   case HK_I_CLOSURE:
     if (a >= img->nfuncs || b != img->funcs[a].ncaps) return "closure of a bad function or capture count";
     *pop = (int)b;

@@ -816,11 +816,15 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
     } else if (a0->kind == HK_E_TUPLE && a0->n >= 2 && a0->n <= HK_CALLBT_MAX) {
       for (uint32_t i = 0; i < a0->n; i++) expr(c, a0->items[i], false);
       c->cur = e->pos;
-      emit2(c, HK_I_CALLBT, import_index(c, f->var->builtin), a0->n);
-      adjust(c, (int)a0->n, 1);
+      if (f->var->builtin == HK_B_send_message && a0->n == 2) {
+        emit(c, HK_I_SEND, import_index(c, f->var->builtin)); /* send_message (p, v) */
+      } else {
+        emit2(c, HK_I_CALLBT, import_index(c, f->var->builtin), a0->n);
+        adjust(c, (int)a0->n, 1);
+      }
     } else if (a0->kind == HK_E_UNIT) { /* receive_message (), self () */
       c->cur = e->pos;
-      emit(c, HK_I_CALLBU, import_index(c, f->var->builtin));
+      emit(c, f->var->builtin == HK_B_receive_message ? HK_I_RECV : HK_I_CALLBU, import_index(c, f->var->builtin));
     } else {
       expr(c, e->items[0], false);
       c->cur = e->pos;

@@ -77,8 +77,11 @@ typedef struct hk_host {
   ** changed: the request goes to serve_now) or -1 (not now: the request is
   ** set up and the slice stops, as when serve_now returns false). The
   ** interpreter pushes *out (checking the heap limit, SPEC §6.11.3) and,
-  ** after an adoption, collects if the trigger was reached. NULL: receives
-  ** take serve_now. Thread: the VM's. */
+  ** after an adoption, collects if the trigger was reached. It is called
+  ** before the interpreter saves its stack pointer and pc (RECV), so it
+  ** reads neither the VM's stack nor its frames, and it neither collects
+  ** nor fails the VM when it returns 1 or 2. NULL: receives take
+  ** serve_now. Thread: the VM's. */
   int (*receive_now)(void *ud, struct hk_vm *vm, hk_value_t *out);
   /* Writes [len] bytes to stream 1 (stdout) or 2 (stderr) as one unit
   ** (SPEC §6.13). Returns 0 or -errno. Thread: any. */

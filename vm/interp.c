@@ -596,10 +596,10 @@ static_assert(offsetof(argtuple_t, items) == offsetof(hk_tuple_t, items), "argtu
 ** pending outlives this call, so it gets a heap tuple as through CALLB.
 ** Returns ST_CONTINUE (the result pushed in place of the components) or
 ** ST_STOP. */
-static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+static inline __attribute__((always_inline)) int tuple_call(hk_vm_t *vm, uint32_t id, uint32_t n, bool offer) {
   hk_seg_t *s = vm->seg;
   const hk_host_t *h = vm->host;
-  if (id == HK_B_send_message && n == 2 && h && h->send_now) {
+  if (offer && id == HK_B_send_message && n == 2 && h && h->send_now) {
     /* The send's own entry: no request set up, no completion; its Unit is
     ** pushed here. The components stay rooted on the stack meanwhile. */
     const hk_value_t *c = s->vals + s->sp - 2;
@@ -636,6 +636,9 @@ static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_
   s->sp -= n;
   return make_request(vm, id, a);
 }
+static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+  return tuple_call(vm, id, n, true);
+}
 
 /* SENDT: send_message (p, (v1, .., vn)) with the pid and the n components
 ** on top of the current segment, whose top frame has its pc saved after the
@@ -657,6 +660,10 @@ static __attribute__((noinline)) int send_heap_tuple(hk_vm_t *vm, uint32_t id, u
   s->vals[s->sp - 1] = a;
   return call_tuple(vm, id, 2);
 }
+
+/* SEND's send that send_now declined (or no send_now): CALLBT's after its
+** offer to send_now, out of line. */
+static __attribute__((noinline)) int send_pair(hk_vm_t *vm, uint32_t id) { return tuple_call(vm, id, 2, false); }
 
 static int send_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
@@ -1775,6 +1782,33 @@ dispatch:
     GC_POINT(0);
     NEXT();
   }
+  /* receive_message (): CALLBU's receive with the host's receive_now called
+  ** first and a message it took pushed here, unless the heap limit or a
+  ** collection is due after an adoption (received). receive_now reads
+  ** neither the stack nor the frames (host.h), so nothing is saved before
+  ** it; what it charged (nothing so far) is taken at the slice's end. */
+  CASE(RECV) {
+    const hk_host_t *h = vm->host;
+    hk_value_t v;
+    int got = LIKELY(h && h->receive_now) ? h->receive_now(h->ud, vm, &v) : 0;
+    if (LIKELY(got > 0 && vm->heap.nobjects <= vm->heap.max_objects &&
+               (got == 1 || !hk_heap_wants_gc(&vm->heap)))) {
+      *sp++ = v;
+      NEXT();
+    }
+    SAVE();
+    uint32_t id = IMG->imports[A()];
+    if (got > 0) {
+      if (received(vm, v, got, id, hk_unit()) == ST_STOP) goto stop;
+    } else {
+      make_request(vm, id, hk_unit());
+      if (got < 0 || serve_now(vm) == ST_STOP) goto stop;
+    }
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp;
+    NEXT();
+  }
   /* TUPLE B, CALLB A in one: the builtin gets the components without a
   ** heap tuple (call_tuple). */
 /* CALLBT's or SENDT's instruction, [call] its helper. */
@@ -1790,6 +1824,27 @@ dispatch:
     NEXT();                                                                        \
   }
   CASE(CALLBT) TUPLE_CALL(call_tuple)
+  /* send_message (p, v): CALLBT's send with the host's send_now called at
+  ** once, without the import lookup and the tests of the builtin and the
+  ** count; declined, CALLBT's way (send_pair). */
+  CASE(SEND) {
+    const hk_host_t *h = vm->host;
+    SAVE();
+    if (LIKELY(h && h->send_now) && LIKELY(h->send_now(h->ud, vm, sp[-2], sp[-1]))) {
+      if (UNLIKELY(vm->state != HK_VS_READY)) goto stop; /* it failed the sender */
+      sp--;
+      sp[-1] = hk_unit();
+      left -= vm->charge;
+      vm->charge = 0;
+      NEXT();
+    }
+    if (send_pair(vm, IMG->imports[A()]) == ST_STOP) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp;
+    GC_POINT(0);
+    NEXT();
+  }
   /* send_message (p, (x, y)): TUPLE n, CALLBT in one (send_tuple). */
   CASE(SENDT) TUPLE_CALL(send_tuple)
   CASE(TCALL)

@@ -135,6 +135,37 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
 ** function of under 64 locals is TLOOPR (its operand carries the run, the
 ** argument count and the locals to reset); a mask with a gap, or a function
 ** of 64 locals or more (whose frame set-up charges), keeps TLOOP. */
+/* receive_message () is RECV (the host's receive_now in the handler), in
+** and out of tail position; another builtin applied to () stays CALLBU. */
+Test(vm_compile, receives_are_one_instruction) {
+  const hk_image_t *img = compile("fun r () = receive_message ()\n"
+                                  "fun s () = let val m = receive_message () in (m, self ()) end\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f1 = strstr(text, "function 1 r"), *f2 = strstr(text, "function 2 s");
+  cr_assert(f1 && f2, "%s", text);
+  const char *r1 = strstr(f1, "RECV"), *r2 = r1 ? strstr(r1 + 1, "RECV") : NULL;
+  cr_assert(r1 && r1 < f2 && r2 && r2 > f2, "both receives: %s", text);
+  cr_assert(strstr(r1, "; receive_message"), "%s", text);
+  cr_assert_not_null(strstr(f2, "CALLBU"), "self (): %s", text);
+  free(text);
+}
+
+/* send_message (p, v) is SEND; with a tuple expression as the message it
+** stays SENDT, and another builtin of two arguments CALLBT. */
+Test(vm_compile, sends_are_one_instruction) {
+  const hk_image_t *img = compile("fun s (p, v) = let val _ = send_message (p, v) in send_message (p, (v, 1)) end\n"
+                                  "fun t (a, b) = string_contains (a, b)\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  cr_assert_not_null(strstr(text, "SEND      "), "%s", text);
+  cr_assert_not_null(strstr(text, "SENDT     "), "%s", text);
+  cr_assert_not_null(strstr(text, "CALLBT    "), "%s", text);
+  for (const char *l = strstr(text, "CALLBT"); l; l = strstr(l + 1, "CALLBT"))
+    cr_assert(strncmp(strchr(l, ';'), "; string_contains", 17) == 0, "%s", text);
+  free(text);
+}
+
 Test(vm_compile, self_tail_calls_of_one_run_are_straight) {
   const hk_image_t *img = compile("fun gap (a, b, c) = if a = 0 then c else gap (a - 1, b, c + 1)\n"
                                   "fun two (a, b) = let val x = a + b in if a = 0 then x else two (a - 1, x) end\n"
@@ -290,7 +321,7 @@ Test(vm_compile, tuple_patterns_split_in_one_instruction) {
 
 /* send_message applied to a pid and a tuple expression of 2..8 components
 ** is one SENDT (no TUPLE); any other message, or a tuple of more
-** components, keeps TUPLE and CALLBT. */
+** components, is built as it is and sent by SEND. */
 Test(vm_compile, tuple_sends_build_no_tuple) {
   const hk_image_t *img = compile("fun f (p, x) = send_message (p, (x, \"s\"))\n"
                                   "fun g (p, x) = send_message (p, x)\n"
@@ -305,9 +336,9 @@ Test(vm_compile, tuple_sends_build_no_tuple) {
   cr_assert(sendt && sendt < g, "%s", text);
   cr_assert(strstr(sendt, "SENDT     0 2  ; send_message") == sendt, "%s", text);
   cr_assert(!tuple || tuple > g, "f allocates no tuple: %s", text);
-  const char *callbt = strstr(g, "CALLBT");
-  cr_assert(callbt && callbt < h, "%s", text);
-  cr_assert(strstr(h, " TUPLE     9") && strstr(h, "CALLBT") && !strstr(h, "SENDT"), "%s", text);
+  const char *send = strstr(g, "SEND      0  ; send_message");
+  cr_assert(send && send < h, "%s", text);
+  cr_assert(strstr(h, " TUPLE     9") && strstr(h, "SEND      0") && !strstr(h, "SENDT"), "%s", text);
   cr_assert_null(strstr(g, "SENDT"), "%s", text);
   free(text);
 }

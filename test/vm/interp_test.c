@@ -317,19 +317,23 @@ static hk_run_t send_run(const hk_image_t *img, send_log_t *l, hk_host_t *host, 
   return hk_vm_run(*vm, 100);
 }
 
-/* send_message (5, 42) as CALLBT: with the host's send_now no request (the
-** interpreter pushes Unit, one reduction per instruction); declined, the
-** usual request with a heap tuple; failed, the VM fails with its message. */
+/* send_message (5, 42) as CALLBT, or SEND (the compiler's form): with the
+** host's send_now no request (the interpreter pushes Unit, one reduction per
+** instruction); declined, the usual request with a heap tuple (send_now
+** asked once); failed, the VM fails with its message. */
 Test(vm_interp, callbt_send_goes_to_host_send_now) {
-  static const uint32_t code[] = {I(INT, 5), I(INT, 42), I(CALLBT, 0), 2, I(RET, 0)};
-  hk_image_t *img = send_image(code, 5, 2);
-  for (int mode = 0; mode < 3; mode++) {
-    send_log_t l = {.mode = mode};
+  static const uint32_t callbt[] = {I(INT, 5), I(INT, 42), I(CALLBT, 0), 2, I(RET, 0)};
+  static const uint32_t send[] = {I(INT, 5), I(INT, 42), I(SEND, 0), I(RET, 0)};
+  for (int mode = 0; mode < 6; mode++) {
+    hk_image_t *img = mode < 3 ? send_image(callbt, 5, 2) : send_image(send, 4, 2);
+    char why[128];
+    cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+    send_log_t l = {.mode = mode % 3};
     hk_host_t host;
     hk_vm_t *vm;
     hk_run_t st = send_run(img, &l, &host, &vm);
     cr_assert_eq(l.calls, 1);
-    if (mode == 0) {
+    if (l.mode == 0) {
       cr_assert_eq(st, HK_RUN_DONE);
       cr_assert_eq(hk_vm_result(vm).tag, HK_T_UNIT);
       cr_assert_eq(hk_as_int(l.to), 5);
@@ -337,7 +341,7 @@ Test(vm_interp, callbt_send_goes_to_host_send_now) {
       hk_vm_stats_t s;
       hk_vm_get_stats(vm, &s);
       cr_assert_eq(s.reductions, 4);
-    } else if (mode == 1) {
+    } else if (l.mode == 1) {
       cr_assert_eq(st, HK_RUN_REQUEST);
       const hk_request_t *q = hk_vm_request(vm);
       cr_assert_eq(q->builtin, HK_B_send_message);
@@ -351,8 +355,8 @@ Test(vm_interp, callbt_send_goes_to_host_send_now) {
       cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
     }
     hk_vm_free(vm);
+    hk_image_free(img);
   }
-  hk_image_free(img);
 }
 
 /* send_message (5, (42, 7, 9)) as SENDT: send_now gets the message as a
@@ -528,14 +532,16 @@ static hk_vm_t *run_receive(hk_image_t *img, recv_log_t *l, const hk_vm_config_t
 /* receive_message () through the host's receive_now: a value is pushed
 ** without a request; -1 makes the request and stops without serve_now, 0
 ** offers it to serve_now; an adopted block over the heap limit fails the
-** receiver (SPEC 6.11.3) as a completion would. */
-Test(vm_interp, receive_goes_to_host_receive_now) {
+** receiver (SPEC 6.11.3) as a completion would. [op] is CALLBU or RECV
+** (the compiler's form of receive_message (), its fast path in the handler). */
+static void receive_through(uint32_t op) {
   hk_image_t *img = tc_image(1, 0);
   img->imports = hk_arena_alloc(img->mem, sizeof *img->imports);
   img->imports[0] = HK_B_receive_message;
   img->nimports = 1;
-  static const uint32_t code[] = {I(CALLBU, 0), I(RET, 0)};
+  const uint32_t code[] = {op, I(RET, 0)};
   tc_func(img, 0, "main", 0, 0, 1, code, 2);
+  cr_assert_eq(hk_image_verify(img, (char[128]){0}, 128), 0);
   hk_vm_t *from;
   cr_assert_eq(hk_vm_new(&from, img, NULL, NULL), 0);
   cr_assert_eq(hk_vm_start_main(from), 0);
@@ -582,6 +588,11 @@ Test(vm_interp, receive_goes_to_host_receive_now) {
   hk_vm_free(vm);
   hk_vm_free(from);
   hk_image_free(img);
+}
+
+Test(vm_interp, receive_goes_to_host_receive_now) {
+  receive_through(I(CALLBU, 0));
+  receive_through(I(RECV, 0));
 }
 
 Test(vm_interp, heap_limit_counts_live_objects_after_collecting) {
