@@ -111,6 +111,11 @@ def main():
                                                 out=b"OK\n")))
         res.append(("hiko check ./--help", expect(run([hiko, "check", "./--help"], tmp), 0,
                                                   out=b"OK\n")))
+    return tap_report(res)
+
+
+def tap_report(res):
+    """Prints [(name, why-or-None)] as TAP; returns the exit status."""
     print("1..%d" % len(res))
     for k, (name, why) in enumerate(res, 1):
         print(("ok %d - %s" % (k, name)) if why is None else ("not ok %d - %s: %s" % (k, name, why)))
