@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm/fold.h"
 #include "vm/match.h"
 #include "vm/types.h"
 
@@ -788,13 +789,11 @@ static void check_match(ck_t *c, hk_pat_t *const *rows, uint32_t nrows, uint32_t
 static hk_type_t *infer(ck_t *c, hk_expr_t *e);
 static void check_dec(ck_t *c, hk_dec_t *d, bool toplevel);
 
-static void arith_operand(ck_t *c, hk_type_t *want, hk_type_t *t, hk_expr_t *operand) {
-  unify(c, want, t, operand->pos);
-}
-
-/* Applies binary operator [op] to operand types. */
-static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk_expr_t *l,
-                        hk_type_t *tr, hk_expr_t *r) {
+/* Applies binary operator [op] to operand types; [lpos] is the whole left
+** operand (in a flattened chain `a * b * c`, all of `a * b` for the second
+** `*`), [rpos] the right one. */
+static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk_pos_t lpos,
+                        hk_type_t *tr, hk_pos_t rpos) {
   hk_tcon_t operand, result;
   switch (op) {
   case HK_OP_ADD: case HK_OP_SUB: case HK_OP_MUL: case HK_OP_DIV: case HK_OP_MOD:
@@ -822,12 +821,12 @@ static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk
     ** an equality error, not a mismatch with Int); otherwise the operands
     ** are unified and the combined type is checked at the comparison. */
     if (!hk_types_admits_eq_decl(&c->T, tl, NULL)) require_eq(c, tl, cmp_pos);
-    unify(c, tl, tr, r->pos);
+    unify(c, tl, tr, rpos);
     require_eq(c, tl, cmp_pos);
     return prim(c, HK_TC_BOOL);
   }
-  arith_operand(c, prim(c, operand), tl, l);
-  arith_operand(c, prim(c, operand), tr, r);
+  unify(c, prim(c, operand), tl, lpos);
+  unify(c, prim(c, operand), tr, rpos);
   return prim(c, result);
 }
 
@@ -837,7 +836,8 @@ static hk_type_t *infer_binop(ck_t *c, hk_expr_t *e) {
     hk_type_t *tr = infer(c, e->items[i]);
     /* An equality error is reported at the comparison (SPEC §3.7.4): the
     ** whole expression `a = b` (comparisons do not chain). */
-    t = binop(c, e->ops[i - 1], e->pos, t, e->items[i - 1], tr, e->items[i]);
+    hk_pos_t lpos = hk_fold_merge_pos(e->items[0]->pos, e->items[i - 1]->pos);
+    t = binop(c, e->ops[i - 1], e->pos, t, lpos, tr, e->items[i]->pos);
   }
   return t;
 }
@@ -875,8 +875,11 @@ static hk_type_t *infer_app(ck_t *c, hk_expr_t *e) {
       unify(c, f->args[0], ta, arg->pos);
       tf = f->args[1];
     } else {
+      /* The function applied is the head with the arguments before this
+      ** one (`f 1` in `f 1 2`), so the mismatch covers all of it. */
+      hk_pos_t fpos = i ? hk_fold_merge_pos(e->a->pos, e->items[i - 1]->pos) : e->a->pos;
       hk_type_t *res = fresh(c);
-      unify(c, hk_types_arrow(&c->T, ta, res), f, e->a->pos);
+      unify(c, hk_types_arrow(&c->T, ta, res), f, fpos);
       tf = res;
     }
   }
