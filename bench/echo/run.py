@@ -136,9 +136,14 @@ def drain(fd):
         os.close(fd)
 
 
+def pinned(cpus, cmd):
+    """cmd run under taskset -c CPUS when CPUS is given (--server-cpus, --client-cpus)."""
+    return ['taskset', '-c', cpus] + cmd if cpus else cmd
+
+
 def run_client(client, port, label, a):
-    cmd = [client, '-p', str(port), '-c', str(a.conns), '-s', str(a.size), '-d', str(a.duration),
-           '-w', str(a.warmup), '-l', label]
+    cmd = pinned(a.client_cpus, [client, '-p', str(port), '-c', str(a.conns), '-s', str(a.size), '-d', str(a.duration),
+           '-w', str(a.warmup), '-l', label])
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                            timeout=a.warmup + a.duration + 40)
@@ -193,6 +198,10 @@ def main():
     ap.add_argument('--only', default='', help='comma-separated servers: hiko,c,go')
     ap.add_argument('--hiko-opt', action='append', default=[],
                     help='extra option for hiko run, e.g. --hiko-opt=--reductions=4000 (repeatable)')
+    ap.add_argument('--server-cpus', default='',
+                    help='run every server under taskset -c LIST (e.g. 1): an experiment on '
+                    'placement, see bench/README.md "Echo, stop 16"; default: not pinned')
+    ap.add_argument('--client-cpus', default='', help='run the client under taskset -c LIST')
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -239,6 +248,9 @@ def main():
               '--workers %d, C server %d thread(s), Go GOMAXPROCS=%d, %d CPUs, load %.2f %.2f %.2f'
               % (a.runs, a.duration, a.warmup, a.conns, a.size, hiko, a.workers, a.c_threads,
                  a.workers, os.cpu_count() or 0, *load), file=sys.stderr)
+        if a.server_cpus or a.client_cpus:
+            print('# pinned: servers on CPUs %s, client on CPUs %s'
+                  % (a.server_cpus or 'any', a.client_cpus or 'any'), file=sys.stderr)
         if hiko_note:
             print('# hiko: skipped (%s)' % hiko_note, file=sys.stderr)
         if go_note:
@@ -253,7 +265,7 @@ def main():
                 if label in errors:
                     continue
                 port = free_port()
-                proc, port, why = start_server(mk(port), env, port)
+                proc, port, why = start_server(pinned(a.server_cpus, mk(port)), env, port)
                 line = {'bench': 'echo', 'server': label, 'run': run}
                 if proc is None:
                     line['error'] = 'server: ' + why

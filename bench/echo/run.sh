@@ -1,5 +1,6 @@
 #!/bin/sh
-# bench/echo/run.sh [--build DIR] [--hiko PATH] [--runs N] [--duration S] [--only hiko,c,go] ...
+# bench/echo/run.sh [--build DIR] [--hiko PATH] [--runs N] [--duration S] [--only hiko,c,go]
+#                   [--server-cpus LIST] [--client-cpus LIST] ...
 # The echo benchmark of issue #6 in one invocation: the C load client (64 connections, 64-byte
 # round trips) against hiko's examples/echo_server.hml on 2 workers (skipped when it does not
 # exist or does not start), the plain C epoll server and the Go server (GOMAXPROCS=2); JSON line
