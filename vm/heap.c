@@ -1079,12 +1079,14 @@ static inline int fast_copy(hk_value_t v, uint64_t max, bool copy_static, size_t
   return rc <= 0 ? rc : gather_copy(v, max, copy_static, room, out);
 }
 
-int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
-                  uint64_t *objects) {
-  if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+/* hk_vm_copy_in of anything but a closure whose captures need no copy:
+** out of line, so that the spawn of such a closure (every child of a spawn
+** loop or a skynet node) saves no registers for fast_gather's buffer. */
+static __attribute__((noinline)) int copy_in_gather(hk_vm_t *dst, hk_value_t v,
+                                                    uint64_t max_objects, hk_value_t *out,
+                                                    uint64_t *objects) {
   if (flat_object(v, false)) {
-    /* One object whose fields need no copy (a spawned closure that
-    ** captures only scalars and pids, SPEC §6.4.1): one copy, no buffer. */
+    /* One object whose fields need no copy: one copy, no buffer. */
     hk_obj_t *o = v.as.o;
     size_t size = obj_size(o);
     hk_heap_t *h = &dst->heap;
@@ -1116,6 +1118,40 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
   if (rc) return rc;
   *objects = hk_msg_objects(m);
   return hk_vm_adopt(dst, m, out);
+}
+
+int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *out,
+                  uint64_t *objects) {
+  if (max_objects == 0) max_objects = (uint64_t)1 << 28;
+  /* A spawned closure that captures only scalars, pids and static objects
+  ** (SPEC §6.4.1), into the room its child's placed chunk has for it
+  ** (runtime/vmproc.c): the captures copied as they are, without
+  ** flat_object's and chunk_take's calls (bench/README.md, "Spawn path 7"). */
+  if (v.tag == HK_T_CLOSURE && !(v.as.o->flags & HK_OBJ_STATIC)) {
+    const hk_closure_t *o = (const hk_closure_t *)v.as.o;
+    uint32_t n = o->h.n;
+    bool flat = true;
+    for (uint32_t i = 0; i < n; i++)
+      flat &= o->caps[i].tag < HK_T__OBJ || (o->caps[i].as.o->flags & HK_OBJ_STATIC);
+    size_t size = sizeof(hk_closure_t) + (size_t)n * sizeof(hk_value_t);
+    hk_heap_t *h = &dst->heap;
+    hk_chunk_t *c = h->chunks;
+    if (flat && c && c->size - c->used >= size) {
+      hk_closure_t *to = (hk_closure_t *)(void *)(c->data + c->used);
+      c->used += size;
+      to->h = o->h;
+      to->h.flags = 0;
+      to->fn = o->fn;
+      to->spare = o->spare;
+      for (uint32_t i = 0; i < n; i++) to->caps[i] = o->caps[i];
+      *out = hk_obj_value(&to->h);
+      h->nobjects += 1;
+      h->gc_left -= (int64_t)size;
+      *objects = 1;
+      return 0;
+    }
+  }
+  return copy_in_gather(dst, v, max_objects, out, objects);
 }
 
 /* hk_value_copy_out_room, charging [vm] for the objects copied when
