@@ -25,15 +25,27 @@ static bool tuple_of(hk_value_t v, uint32_t n, unsigned ints) {
 ** the process's cursor (hk_strpos_t). */
 #define STRPOS_MIN 64
 
+/* Moves the cursor of [obj] to the front of [c] (HK_STRPOS_WAYS entries, most
+** recently used first); without one, the least recently used is set to
+** [obj]'s start and moved there. Out of line: a hit at the front is usual. */
+static __attribute__((noinline)) hk_strpos_t *strpos_miss(hk_strpos_t *c, const void *obj) {
+  int i = 1;
+  while (i < HK_STRPOS_WAYS - 1 && c[i].obj != obj) i++;
+  hk_strpos_t found = c[i];
+  if (found.obj != obj) found = (hk_strpos_t){obj, 0, 0, UINT64_MAX};
+  memmove(c + 1, c, (size_t)i * sizeof *c);
+  c[0] = found;
+  return c;
+}
+
 /* [vm]'s cursor for string [str] of [n] bytes, or NULL (short string, out of
-** memory). A cursor on another object is moved to [str] at its start. */
-static hk_strpos_t *strpos_for(hk_vm_t *vm, hk_value_t str, size_t n) {
+** memory). */
+static inline hk_strpos_t *strpos_for(hk_vm_t *vm, hk_value_t str, size_t n) {
   if (n < STRPOS_MIN) return NULL;
   hk_strpos_t *c = hk_vm_strpos(vm);
   if (!c) return NULL;
   const void *obj = hk_as_string(str);
-  if (c->obj != obj) *c = (hk_strpos_t){obj, 0, 0, UINT64_MAX};
-  return c;
+  return c[0].obj == obj ? c : strpos_miss(c, obj);
 }
 
 int hk_bi_string_length(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {

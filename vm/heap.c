@@ -459,7 +459,8 @@ int hk_heap_collect(hk_vm_t *vm) {
   h->gc_left = live_bytes * 2 > MIN_TRIGGER ? (int64_t)(live_bytes * 2) : MIN_TRIGGER;
   hk_vmx_t *x = hk_vm_x(vm); /* a statistic: not counted when out of memory */
   if (x) x->gc_runs++;
-  if (x && x->strpos) x->strpos->obj = NULL; /* objects may have moved or died */
+  if (x && x->strpos) /* objects may have moved or died */
+    for (int i = 0; i < HK_STRPOS_WAYS; i++) x->strpos[i].obj = NULL;
   return 0;
 }
 

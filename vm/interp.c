@@ -61,7 +61,7 @@ hk_vmx_t *hk_vm_x(hk_vm_t *vm) {
 
 hk_strpos_t *hk_vm_strpos(hk_vm_t *vm) {
   hk_vmx_t *x = hk_vm_x(vm);
-  if (x && !x->strpos) x->strpos = calloc(1, sizeof *x->strpos);
+  if (x && !x->strpos) x->strpos = calloc(HK_STRPOS_WAYS, sizeof *x->strpos);
   return x ? x->strpos : NULL;
 }
 

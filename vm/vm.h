@@ -174,17 +174,20 @@ void hk_vm_charge(hk_vm_t *vm, uint64_t work);
 
 /* The last scalar position found in a long string: the next substring or
 ** string_length on the same object starts from it, so walking a string with
-** substring (s, i, 1) costs O(1) a step, not O(i). Only the string's own
-** process reads or writes it; a collection forgets it (an address may then be
-** reused). */
+** substring (s, i, 1) costs O(1) a step, not O(i). A process keeps one cursor
+** for each of the HK_STRPOS_WAYS long strings it indexed last, the most
+** recently used first, so strings read in lockstep (a Hamming distance, a
+** merge, a comparison) each keep theirs. Only the strings' own process reads
+** or writes them; a collection forgets them (an address may then be reused). */
 typedef struct hk_strpos {
   const void *obj; /* the string object; NULL: none */
   uint64_t scalar; /* a scalar index in it ... */
   uint64_t byte;   /* ... and that scalar's byte offset */
   uint64_t count;  /* its scalar count; UINT64_MAX: not known */
 } hk_strpos_t;
-/* [vm]'s cursor, allocated (zeroed) by the first call; NULL when out of
-** memory. */
+#define HK_STRPOS_WAYS 4
+/* [vm]'s HK_STRPOS_WAYS cursors, allocated (zeroed) by the first call; NULL
+** when out of memory. */
 hk_strpos_t *hk_vm_strpos(hk_vm_t *vm);
 /* Name of the program-wide constructor [ctor] (for show). Returns borrowed. */
 const char *hk_vm_ctor_name(const hk_vm_t *vm, uint32_t ctor);

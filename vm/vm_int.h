@@ -120,7 +120,7 @@ typedef struct hk_vmx {
   hk_cont_t *conts;  /* live continuations (their segments are freed with them) */
   uint32_t gc_runs;  /* collections of this instance (a statistic) */
   uint32_t max_depth; /* the depth limit; 0: DEFAULT_MAX_DEPTH (interp.c) */
-  struct hk_strpos *strpos; /* substring's cursor (bi_string.c); NULL: none yet */
+  struct hk_strpos *strpos; /* substring's HK_STRPOS_WAYS cursors (bi_string.c); NULL: none yet */
 } hk_vmx_t;
 
 /* The fuel left: UINT64_MAX when not limited. */
