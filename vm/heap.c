@@ -132,11 +132,11 @@ static void blocks_free(hk_chunk_t *c) {
   }
 }
 
-void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
+__attribute__((noinline)) void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
   if (!s) return;
   if (vm) vm->slots -= s->cap;
-  free(s->vals);
-  free(s->frames);
+  hk_bcache_free(s->vals, (size_t)s->cap * sizeof *s->vals); /* interp.c's seg_new, grow */
+  hk_bcache_free(s->frames, (size_t)s->fcap * sizeof *s->frames);
   free(hk_hseg(s)->hclauses); /* never the root (hk_vm_free frees its arrays) */
   free(s);
 }

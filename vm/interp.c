@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vm/bcache.h"
 #include "vm/opcodes.h"
 #include "vm/vm_int.h"
 
@@ -170,14 +171,14 @@ static hk_seg_t *seg_new(hk_vm_t *vm, uint32_t kind) {
   hk_hseg_t *h = calloc(1, sizeof *h);
   if (!h) return NULL;
   hk_seg_t *s = &h->s;
-  s->vals = malloc(SEG_VALS * sizeof *s->vals);
-  s->frames = malloc(4 * sizeof *s->frames);
+  s->cap = SEG_VALS; /* the sizes hk_seg_free gives back */
+  s->fcap = 4;
+  s->vals = hk_bcache_alloc(SEG_VALS * sizeof *s->vals);
+  s->frames = hk_bcache_alloc(4 * sizeof *s->frames);
   if (!s->vals || !s->frames) {
     hk_seg_free(NULL, s);
     return NULL;
   }
-  s->cap = SEG_VALS;
-  s->fcap = 4;
   s->kind = kind;
   vm->slots += SEG_VALS;
   return s;
@@ -196,15 +197,20 @@ static uint64_t max_slots(const hk_vm_t *vm) {
   return n < MIN_SLOTS ? MIN_SLOTS : n;
 }
 
-/* Grows array [old] of [n] elements of [size] bytes to [nc]; an array
-** placed after the instance (flag [bit] in s->inl) is copied out, never
-** realloc'ed. Returns the new array or NULL (the old one stays). */
+/* Grows array [old] of [n] elements of [size] bytes to [nc]. A segment's
+** arrays come from the block cache (vm/bcache.h; above HK_BCACHE_MAX from
+** malloc through it) and go back to it with their capacity's size: a
+** process whose stack outgrows its placed slots (a skynet node) paid ~140
+** instructions in malloc and ~130 in free per array (bench/README.md,
+** "Spawn path 7"). An array placed after the instance (flag [bit] in
+** s->inl) is only left behind. Returns the new array or NULL (the old one
+** stays). */
 static void *grow(hk_seg_t *s, void *old, size_t n, size_t nc, size_t size, uint16_t bit) {
-  if (!(s->inl & bit)) return realloc(old, nc * size);
-  void *a = malloc(nc * size);
+  void *a = hk_bcache_alloc(nc * size);
   if (!a) return NULL;
-  memcpy(a, old, n * size);
-  s->inl &= (uint16_t)~bit;
+  if (n) memcpy(a, old, n * size);
+  if (s->inl & bit) s->inl &= (uint16_t)~bit;
+  else hk_bcache_free(old, n * size);
   return a;
 }
 
@@ -884,14 +890,22 @@ hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
   return vm;
 }
 
+/* The root segment's arrays that grew out of the instance. Out of line: a
+** process that ends in its placed stack (every spawn child) frees nothing
+** here, and the inline frees cost it 6 instructions (callgrind). */
+#define ROOT_INL (HK_SEG_INL_VALS | HK_SEG_INL_FRAMES)
+static __attribute__((noinline)) void root_arrays_free(hk_seg_t *s) {
+  if (!(s->inl & HK_SEG_INL_VALS)) hk_bcache_free(s->vals, (size_t)s->cap * sizeof *s->vals);
+  if (!(s->inl & HK_SEG_INL_FRAMES)) hk_bcache_free(s->frames, (size_t)s->fcap * sizeof *s->frames);
+}
+
 void hk_vm_free(hk_vm_t *vm) {
   if (!vm) return;
   hk_seg_t *s = vm->seg;
   while (s) {
     hk_seg_t *p = s->parent;
     if (s == &vm->root) {
-      if (!(s->inl & HK_SEG_INL_VALS)) free(s->vals);
-      if (!(s->inl & HK_SEG_INL_FRAMES)) free(s->frames);
+      if ((s->inl & ROOT_INL) != ROOT_INL) root_arrays_free(s);
     } else {
       hk_seg_free(NULL, s);
     }
