@@ -68,23 +68,39 @@ const char *hk_kind_name(hk_value_t v) { return hk_tag_kind_name(v.tag); }
 ** (bench/README.md, "Spawn path 7"). What the class rounds up goes to
 ** the chunk. */
 static hk_chunk_t *chunk_new(size_t size) {
+  if (size > HK_CHUNK_MAX - HK_BCACHE_MAX) return NULL;
   size_t total = hk_bcache_class_size(sizeof(hk_chunk_t) + size);
   hk_chunk_t *c = hk_bcache_alloc(total);
   if (!c) return NULL;
   c->next = NULL;
-  c->size = total - sizeof *c;
+  c->size = (uint32_t)(total - sizeof *c);
   c->used = 0;
-  c->objects = 0;
   return c;
 }
 
-/* Frees a list of heap chunks, but the one placed with the instance. */
-static void chunks_free(hk_chunk_t *c) {
+/* Frees a list of heap chunks; with [placed], its last chunk is the one
+** placed with the instance (HK_SEG_INL_HEAP), which stays. */
+static void chunks_free(hk_chunk_t *c, bool placed) {
   while (c) {
     hk_chunk_t *n = c->next;
-    if (c->objects != HK_CHUNK_PLACED) hk_bcache_free(c, sizeof *c + c->size);
+    if (n || !placed) hk_bcache_free(c, sizeof *c + c->size);
     c = n;
   }
+}
+
+/* True if [c], the head of [vm]'s chunk list, is the placed chunk: it is
+** the list's last while HK_SEG_INL_HEAP holds. */
+static inline bool chunk_placed(const hk_vm_t *vm, const hk_chunk_t *c) {
+  return (vm->root.inl & HK_SEG_INL_HEAP) && !c->next;
+}
+
+/* A message block's object count, kept in its root value's `aux` (a
+** block's root is read as a value only by hk_vm_adopt, which clears it, and
+** by copies of it, which set their own): saturated at UINT32_MAX, and then
+** counted along the chain (msg_count). A chunk has no room of its own for
+** it (16-byte headers, hk_chunk_t). */
+static inline void msg_set_objects(hk_chunk_t *c, uint64_t n) {
+  ((hk_value_t *)(void *)c->data)->aux = n < UINT32_MAX ? (uint32_t)n : UINT32_MAX;
 }
 
 /* ---- Message blocks' memory ---------------------------------------------- */
@@ -93,13 +109,13 @@ static void chunks_free(hk_chunk_t *c) {
 ** receiver's): they come from the per-thread cache of vm/bcache.h. */
 
 static inline __attribute__((always_inline)) hk_chunk_t *block_alloc_inline(size_t size) {
+  if (__builtin_expect(size > HK_CHUNK_MAX - HK_BCACHE_MAX, 0)) return NULL;
   size_t total = hk_bcache_class_size(sizeof(hk_chunk_t) + size);
   hk_chunk_t *c = hk_bcache_alloc(total);
   if (!c) return NULL;
   c->next = NULL;
-  c->size = total - sizeof *c;
+  c->size = (uint32_t)(total - sizeof *c);
   c->used = 0;
-  c->objects = 0;
   return c;
 }
 
@@ -163,15 +179,15 @@ void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
   hk_chunk_t *c = mem;
   c->next = NULL;
-  c->size = size - sizeof *c;
+  c->size = (uint32_t)(size - sizeof *c);
   c->used = 0;
-  c->objects = HK_CHUNK_PLACED;
   h->chunks = c;
   h->bytes += c->size;
 }
 
-void hk_heap_free(hk_heap_t *h) {
-  chunks_free(h->chunks);
+void hk_heap_free(hk_vm_t *vm) {
+  hk_heap_t *h = &vm->heap;
+  chunks_free(h->chunks, vm->root.inl & HK_SEG_INL_HEAP);
   blocks_free(h->fragments);
   h->chunks = h->fragments = NULL;
 }
@@ -182,30 +198,31 @@ void hk_conts_free(hk_vm_t *vm) {
   vm->x->conts = NULL;
 }
 
-static void *chunk_take(hk_chunk_t **list, uint64_t *bytes, size_t size) {
-  hk_chunk_t *c = *list;
+static void *chunk_take(hk_vm_t *vm, size_t size) {
+  hk_heap_t *h = &vm->heap;
+  hk_chunk_t *c = h->chunks;
   if (!c || c->size - c->used < size) {
-    size_t want = c ? c->size * 2 : FIRST_CHUNK;
+    size_t want = c ? (size_t)c->size * 2 : FIRST_CHUNK;
     /* A child's placed chunk fits its closure only (runtime/vmproc.c): it
     ** says nothing of what the process allocates once it grows. */
-    if (want < AFTER_PLACED && c && c->objects == HK_CHUNK_PLACED) want = AFTER_PLACED;
+    if (want < AFTER_PLACED && c && chunk_placed(vm, c)) want = AFTER_PLACED;
     if (want > MAX_CHUNK) want = MAX_CHUNK;
     if (want < size) want = size;
     hk_chunk_t *n = chunk_new(want);
     if (!n) return NULL;
     n->next = c;
-    *list = n;
-    *bytes += n->size;
+    h->chunks = n;
+    h->bytes += n->size;
     c = n;
   }
   void *p = c->data + c->used;
-  c->used += size;
+  c->used += (uint32_t)size;
   return p;
 }
 
 hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag) {
   hk_heap_t *h = &vm->heap;
-  hk_obj_t *o = chunk_take(&h->chunks, &h->bytes, size);
+  hk_obj_t *o = chunk_take(vm, size);
   if (!o) return NULL;
   o->tag = (uint8_t)tag;
   o->flags = 0;
@@ -242,7 +259,7 @@ static void *to_alloc(gc_t *g, size_t size) {
     c = n;
   }
   void *p = c->data + c->used;
-  c->used += size;
+  c->used += (uint32_t)size;
   return p;
 }
 
@@ -271,7 +288,7 @@ static void forward(gc_t *g, hk_value_t *v) {
 ** yet), or [cell]. */
 static hk_cons_t *gc_spine(gc_t *g, hk_cons_t *cell) {
   hk_chunk_t *c = g->last;
-  size_t used = c->used, size = c->size;
+  uint32_t used = c->used, size = c->size;
   uint64_t copied = 0;
   for (;;) {
     hk_value_t t = cell->tail;
@@ -421,7 +438,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   if (g.oom) {
     /* Give up: the from-space stays valid only if nothing was forwarded,
     ** which we cannot undo; report out of memory (the process fails). */
-    chunks_free(g.first);
+    chunks_free(g.first, false);
     return -ENOMEM;
   }
 
@@ -439,7 +456,8 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
   if (vm->x) vm->x->conts = live;
 
-  chunks_free(h->chunks);
+  chunks_free(h->chunks, vm->root.inl & HK_SEG_INL_HEAP);
+  vm->root.inl &= (uint16_t)~HK_SEG_INL_HEAP; /* to-space is malloc's */
   blocks_free(h->fragments);
   h->fragments = NULL;
   /* Current chunk (the last one filled) first. */
@@ -730,8 +748,7 @@ static void *copier_take(copier_t *k, size_t size) {
     k->last = c = n;
   }
   void *p = c->data + c->used;
-  c->used += size;
-  c->objects++;
+  c->used += (uint32_t)size;
   return p;
 }
 
@@ -775,8 +792,7 @@ static inline void *copier_bump(copier_t *k, size_t size) {
   hk_chunk_t *c = k->last;
   if (__builtin_expect(c->size - c->used < size, 0)) return copier_take(k, size);
   void *p = c->data + c->used;
-  c->used += size;
-  c->objects++;
+  c->used += (uint32_t)size;
   return p;
 }
 
@@ -806,8 +822,8 @@ static hk_obj_t *msg_put_cons(copier_t *k, const hk_obj_t *o) {
 ** msg_fix, which also reports the object limit), or [cell]. */
 static hk_cons_t *copy_spine(copier_t *k, hk_cons_t *cell) {
   hk_chunk_t *c = k->last;
-  size_t used = c->used, size = c->size;
-  uint64_t objects = k->objects, max = k->max, copied = 0;
+  uint32_t used = c->used, size = c->size;
+  uint64_t objects = k->objects, max = k->max;
   uint8_t flags = k->flags;
   for (;;) {
     hk_value_t t = cell->tail;
@@ -821,11 +837,9 @@ static hk_cons_t *copy_spine(copier_t *k, hk_cons_t *cell) {
     cell->tail.as.o = &n->h;
     used += sizeof *cell;
     objects++;
-    copied++;
     cell = n;
   }
   c->used = used;
-  c->objects += copied;
   k->objects = objects;
   return cell;
 }
@@ -858,14 +872,15 @@ typedef struct copy_how {
 #define COPY_MEASURE_AT ((uint64_t)1 << 22)
 
 /* Copies [nroots] values into a new block: the roots first (16 bytes each,
-** in the first chunk), then the objects. Returns 0 or a negative errno. */
+** in the first chunk), then the objects (*objects of them). Returns 0 or a
+** negative errno. */
 static int block_copy(const hk_value_t *roots, uint32_t nroots, const copy_how_t *how,
-                      hk_chunk_t **out) {
+                      hk_chunk_t **out, uint64_t *objects) {
   size_t head = (size_t)nroots * sizeof(hk_value_t);
   size_t first = how->measured ? head + how->bytes : head > BIG_FIRST ? head * 2 : BIG_FIRST;
   hk_chunk_t *c = block_alloc(first);
   if (!c) return -ENOMEM;
-  c->used = head;
+  c->used = (uint32_t)head; /* <= the block's size */
   copier_t k = {.first = c, .last = c, .max = how->max, .share_all = how->share_all,
                .copy_static = how->copy_static, .flags = how->flags};
   hk_value_t *root = (hk_value_t *)c->data;
@@ -913,6 +928,7 @@ static int block_copy(const hk_value_t *roots, uint32_t nroots, const copy_how_t
     return rc;
   }
   *out = k.first;
+  *objects = k.objects;
   return 0;
 }
 
@@ -1040,8 +1056,8 @@ static int flat_copy(hk_value_t v, uint64_t max, bool copy_static, size_t room, 
   memcpy(copy, o, size);
   copy->flags = 0;
   *(hk_value_t *)(void *)c->data = hk_obj_value(copy);
-  c->used = sizeof(hk_value_t) + size;
-  c->objects = 1;
+  c->used = (uint32_t)(sizeof(hk_value_t) + size);
+  msg_set_objects(c, 1);
   *out = c;
   return 0;
 }
@@ -1067,8 +1083,8 @@ __attribute__((noinline)) static int gather_copy(hk_value_t v, uint64_t max, boo
   hk_chunk_t *c = block_alloc(room_at(f.used, room) + room);
   if (!c) return -ENOMEM;
   fast_place(&f, c->data + sizeof(hk_value_t), (hk_value_t *)(void *)c->data);
-  c->used = f.used;
-  c->objects = f.objects;
+  c->used = (uint32_t)f.used;
+  msg_set_objects(c, f.objects);
   *out = c;
   return 0;
 }
@@ -1091,7 +1107,7 @@ static __attribute__((noinline)) int copy_in_gather(hk_vm_t *dst, hk_value_t v,
     hk_obj_t *o = v.as.o;
     size_t size = obj_size(o);
     hk_heap_t *h = &dst->heap;
-    hk_obj_t *n = chunk_take(&h->chunks, &h->bytes, size);
+    hk_obj_t *n = chunk_take(dst, size);
     if (!n) return -ENOMEM;
     memcpy(n, o, size);
     n->flags = 0;
@@ -1106,7 +1122,7 @@ static __attribute__((noinline)) int copy_in_gather(hk_vm_t *dst, hk_value_t v,
   if (fast_gather(&f, v)) {
     hk_heap_t *h = &dst->heap;
     size_t bytes = f.used - sizeof(hk_value_t);
-    unsigned char *to = bytes ? chunk_take(&h->chunks, &h->bytes, bytes) : buf;
+    unsigned char *to = bytes ? chunk_take(dst, bytes) : buf;
     if (!to) return -ENOMEM;
     fast_place(&f, to, out);
     h->nobjects += f.objects;
@@ -1139,7 +1155,7 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
     hk_chunk_t *c = h->chunks;
     if (flat && c && c->size - c->used >= size) {
       hk_closure_t *to = (hk_closure_t *)(void *)(c->data + c->used);
-      c->used += size;
+      c->used += (uint32_t)size;
       to->h = o->h;
       to->h.flags = 0;
       to->fn = o->fn;
@@ -1168,14 +1184,17 @@ static int copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room
     if (rc == 0) {
       *out = (hk_msg_t *)(void *)c;
       if (roomp && room) *roomp = c->data + room_at(c->used, room);
-      if (charge && c->objects >= 64) hk_vm_charge(vm, c->objects); /* one chunk */
+      uint32_t objects = ((const hk_value_t *)(const void *)c->data)->aux; /* < 1024 */
+      if (charge && objects >= 64) hk_vm_charge(vm, objects); /* one chunk */
     }
     return rc;
   }
-  rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects}, &c);
+  uint64_t objects;
+  rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects}, &c, &objects);
   if (rc == 0) {
+    msg_set_objects(c, objects);
     *out = (hk_msg_t *)(void *)c;
-    if (charge) hk_vm_charge(vm, hk_msg_objects(*out));
+    if (charge) hk_vm_charge(vm, objects);
   }
   return rc;
 }
@@ -1204,8 +1223,8 @@ static inline __attribute__((always_inline)) int flat_items_copy(const hk_value_
   copy->h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
   for (uint32_t i = 0; i < n; i++) copy->items[i] = items[i];
   *(hk_value_t *)(void *)c->data = hk_obj_value(&copy->h);
-  c->used = used;
-  c->objects = 1;
+  c->used = (uint32_t)used;
+  msg_set_objects(c, 1);
   *out = c;
   *roomp = room ? c->data + at : NULL;
   return 0;
@@ -1304,7 +1323,11 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
   if (max_objects == 0) max_objects = (uint64_t)1 << 28;
   hk_chunk_t *c;
   int rc = fast_copy(v, max_objects, true, 0, &c);
-  if (rc > 0) rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects, .copy_static = true}, &c);
+  if (rc > 0) {
+    uint64_t objects;
+    rc = block_copy(&v, 1, &(copy_how_t){.max = max_objects, .copy_static = true}, &c, &objects);
+    if (rc == 0) msg_set_objects(c, objects);
+  }
   if (rc) return rc;
   if (to && to != vm->img) {
     xlate_t x = {.from = vm->img, .to = to, .map = calloc(vm->img->nctors + 1, sizeof *x.map)};
@@ -1553,7 +1576,8 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     hk_chunk_t *c;
     copy_how_t how = {.max = UINT64_MAX, .share_all = true, .flags = HK_OBJ_STATIC,
                       .measured = true, .bytes = bytes};
-    rc = block_copy(roots, k, &how, &c);
+    uint64_t objects; /* the globals' values are roots: no count in them */
+    rc = block_copy(roots, k, &how, &c, &objects);
     if (!rc) {
       hk_chunk_t *tail = c;
       while (tail->next) tail = tail->next;
@@ -1640,9 +1664,11 @@ void hk_globals_free(hk_globals_t *g) {
 
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   hk_chunk_t *c = MSG_CHUNK(m);
-  *out = *(hk_value_t *)c->data;
+  hk_value_t *root = (hk_value_t *)(void *)c->data;
+  vm->heap.nobjects += root->aux < UINT32_MAX ? root->aux : hk_msg_objects(m);
+  *out = *root;
+  out->aux = 0; /* the count (msg_set_objects) */
   for (;;) { /* every chunk of the chain becomes a fragment */
-    vm->heap.nobjects += c->objects;
     vm->heap.gc_left -= (int64_t)c->used;
     if (!c->next) break;
     c = c->next;
@@ -1655,9 +1681,13 @@ int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
 void hk_msg_free(hk_msg_t *m) { blocks_free(MSG_CHUNK(m)); }
 
 uint64_t hk_msg_objects(const hk_msg_t *m) {
-  uint64_t n = 0;
-  for (const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m; c; c = c->next) n += c->objects;
-  return n;
+  const hk_chunk_t *c = (const hk_chunk_t *)(const void *)m;
+  uint32_t n = ((const hk_value_t *)(const void *)c->data)->aux;
+  if (n < UINT32_MAX) return n;
+  uint64_t count = 0; /* saturated (msg_set_objects): count the chain's objects */
+  for (size_t off = sizeof(hk_value_t); c; c = c->next, off = 0)
+    for (; off < c->used; count++) off += obj_size((const hk_obj_t *)(const void *)(c->data + off));
+  return count;
 }
 
 int hk_msg_dup(const hk_msg_t *m, hk_msg_t **out) {

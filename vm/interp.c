@@ -886,6 +886,7 @@ hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
   if (heap) {
     size_t off = hk_vm_place_size(vals, frames, 0);
     hk_heap_place(&vm->heap, (unsigned char *)mem + off, sizeof(hk_chunk_t) + round16(heap));
+    s->inl |= HK_SEG_INL_HEAP;
   }
   return vm;
 }
@@ -912,7 +913,7 @@ void hk_vm_free(hk_vm_t *vm) {
     s = p;
   }
   hk_conts_free(vm); /* continuations are heap objects */
-  hk_heap_free(&vm->heap);
+  hk_heap_free(vm);
   hk_globals_unuse(vm);
   if (vm->x) {
     free(vm->x->fail.message);

@@ -24,7 +24,9 @@ typedef struct hk_frame {
 } hk_frame_t;
 
 enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
-enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2, HK_SEG_INL_VM = 4 };
+/* HK_SEG_INL_HEAP: the heap's last chunk is the one hk_vm_place put after
+** the instance (never freed); the first collection frees it from the list. */
+enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2, HK_SEG_INL_VM = 4, HK_SEG_INL_HEAP = 8 };
 
 typedef struct hk_seg {
   struct hk_seg *parent;
@@ -51,14 +53,18 @@ typedef struct hk_hseg {
 /* The handler fields of [s], which is not a ROOT segment. */
 static inline hk_hseg_t *hk_hseg(hk_seg_t *s) { return (hk_hseg_t *)(void *)s; }
 
+/* 16 bytes of header (docs/runtime.md, "Memory of a process": every process
+** places one). A message block's object count is in its root value
+** (heap.c, msg_set_objects); a placed chunk is marked in the root segment
+** (HK_SEG_INL_HEAP). */
 typedef struct hk_chunk {
   struct hk_chunk *next;
-  size_t size, used; /* bytes of data[] */
-  uint64_t objects;  /* objects in a message block; HK_CHUNK_PLACED: a heap's first
-                     ** chunk placed with the instance (never freed) */
+  uint32_t size, used; /* bytes of data[]: HK_CHUNK_MAX at most */
   _Alignas(16) unsigned char data[];
 } hk_chunk_t;
-#define HK_CHUNK_PLACED UINT64_MAX
+/* The largest chunk's data: one object larger than this (a string of ~4 GiB)
+** cannot be allocated (out of memory). */
+#define HK_CHUNK_MAX ((size_t)UINT32_MAX - 4095u)
 
 typedef struct hk_heap {
   hk_chunk_t *chunks;    /* current chunk first */
@@ -137,7 +143,8 @@ enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EX
 
 /* heap.c */
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
-void hk_heap_free(hk_heap_t *h);
+/* Frees [vm]'s chunks and fragments but a placed chunk (HK_SEG_INL_HEAP). */
+void hk_heap_free(hk_vm_t *vm);
 /* Releases [vm]'s live continuations (vm->x->conts), before hk_heap_free. */
 void hk_conts_free(hk_vm_t *vm);
 /* Makes [size] bytes at [mem] (aligned to 16) the heap's first chunk. */
@@ -154,7 +161,7 @@ static inline hk_obj_t *hk_heap_alloc(hk_vm_t *vm, size_t size, uint32_t tag) {
   hk_chunk_t *c = h->chunks;
   if (__builtin_expect(!c || c->size - c->used < size, 0)) return hk_heap_alloc_grow(vm, size, tag);
   hk_obj_t *o = (hk_obj_t *)(void *)(c->data + c->used);
-  c->used += size;
+  c->used += (uint32_t)size; /* < c->size - c->used */
   h->nobjects++;
   h->gc_left -= (int64_t)size;
   *o = (hk_obj_t){.tag = (uint8_t)tag};

@@ -277,6 +277,12 @@ Test(vm_heap, large_message_is_a_chain_of_chunks) {
   cr_assert_eq(hk_value_copy_out(vm, l, 100000 - 1, &m), -E2BIG);
   cr_assert_eq(hk_value_copy_out(vm, l, 100000, &m), 0);
   cr_assert_eq(hk_msg_objects(m), 100000);
+  /* The count lives in the root value's aux (a chunk header has no room);
+  ** a saturated one is counted along the chain instead. */
+  hk_value_t *root = (hk_value_t *)(void *)((hk_chunk_t *)(void *)m)->data;
+  cr_assert_eq(root->aux, 100000);
+  root->aux = UINT32_MAX;
+  cr_assert_eq(hk_msg_objects(m), 100000, "counted along the chain");
   hk_vm_t *other;
   cr_assert_eq(hk_vm_new(&other, img, NULL, NULL), 0);
   cr_assert_eq(hk_vm_start_main(other), 0);
@@ -284,6 +290,7 @@ Test(vm_heap, large_message_is_a_chain_of_chunks) {
   int64_t gc_left = other->heap.gc_left;
   cr_assert_eq(hk_vm_adopt(other, m, &got), 0);
   cr_assert_eq(other->heap.nobjects, 100000);
+  cr_assert_eq(got.aux, 0, "the adopted value is a plain value");
   cr_assert_leq(other->heap.gc_left, gc_left - (int64_t)(100000 * sizeof(hk_cons_t)));
   uint64_t len;
   cr_assert_eq(list_sum(got, &len), (int64_t)100000 * 100001 / 2);
@@ -705,5 +712,43 @@ Test(vm_heap, block_cache_alignment_across_slabs) {
       for (int j = 0; j < i; j++) cr_assert_neq(b[i], b[j]);
     }
     for (int i = 0; i < N; i++) hk_bcache_free(b[i], sizes[s]);
+  }
+}
+
+/* An instance placed with its first heap chunk (hk_vm_place, as every
+** process is): objects go to the placed chunk, then to malloc'ed ones in
+** front of it; freeing keeps the placed chunk (it is the caller's memory,
+** HK_SEG_INL_HEAP), and the first collection leaves it for to-space, so the
+** mark goes and nothing of the caller's memory is freed (ASan checks both
+** ways: a free of the placed chunk, a leak of the others). */
+Test(vm_heap, placed_chunk_is_never_freed) {
+  size_t heap = 64, size = hk_vm_place_size(4, 2, heap);
+  for (int collect = 0; collect < 2; collect++) {
+    void *mem = aligned_alloc(16, (size + 15u) & ~(size_t)15u);
+    cr_assert_not_null(mem);
+    hk_vm_t *p = hk_vm_place(mem, 4, 2, heap, img, NULL, NULL);
+    cr_assert_not_null(p);
+    cr_assert_eq(hk_vm_start_main(p), 0);
+    hk_chunk_t *placed = p->heap.chunks;
+    cr_assert_eq((unsigned char *)placed, (unsigned char *)mem + hk_vm_place_size(4, 2, 0));
+    cr_assert_eq(placed->size, heap);
+    cr_assert(p->root.inl & HK_SEG_INL_HEAP);
+    hk_value_t l = hk_nil();
+    for (int i = 0; i < 50; i++) cr_assert_eq(hk_alloc_cons(p, hk_int(i), l, &l), 0);
+    cr_assert_neq(p->heap.chunks, placed, "the placed chunk filled up");
+    hk_chunk_t *last = p->heap.chunks;
+    while (last->next) last = last->next;
+    cr_assert_eq(last, placed, "the placed chunk stays the list's last");
+    cr_assert_gt(placed->used, 0, "the first objects went to the placed chunk");
+    if (collect) {
+      p->globals[0] = l;
+      cr_assert_eq(hk_heap_collect(p), 0);
+      cr_assert_not(p->root.inl & HK_SEG_INL_HEAP, "to-space is malloc's");
+      for (hk_chunk_t *c = p->heap.chunks; c; c = c->next) cr_assert_neq(c, placed);
+      uint64_t len;
+      cr_assert_eq(list_sum(p->globals[0], &len), 49 * 50 / 2);
+    }
+    hk_vm_free(p);
+    free(mem);
   }
 }
