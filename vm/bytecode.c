@@ -510,7 +510,8 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     break;
   case HK_I_TLOOP: { /* its own function's arguments, as a direct call to it */
     uint32_t k = a >> 16, m = a & 0xffffu;
-    if (!direct_args_ok(f, k) || (k < 16 && m >> k)) return "self tail call with a bad arity or argument mask";
+    if (!direct_args_ok(f, k) || (k < 16 && m >> k) || k > f->nlocals)
+      return "self tail call with a bad arity or argument mask";
     *pop = __builtin_popcount(m);
     break;
   }
@@ -546,7 +547,12 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
 static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char *why, size_t why_len) {
   const hk_func_t *f = &img->funcs[fi];
   uint32_t n = f->ncode;
-  if (f->arity > f->nlocals) return vfail(why, why_len, "function %u: more parameters than locals", fi);
+  /* A function whose one parameter is never read (fn () => e, fn _ => e:
+  ** compile.c, fn_expr) may have no local for it: its argument is then the
+  ** first slot of its stack, in the frame's room (maxstack >= 1), and the
+  ** frame starts with an empty stack. No self tail call there (TLOOP). */
+  if (f->arity > f->nlocals && !(f->arity == 1 && f->nlocals == 0 && f->maxstack >= 1))
+    return vfail(why, why_len, "function %u: more parameters than locals", fi);
   if (f->nlocals > (1u << 24) || f->maxstack > (1u << 26) || f->ncaps > (1u << 24))
     return vfail(why, why_len, "function %u: frame too large", fi);
   if (n == 0) return vfail(why, why_len, "function %u: no code", fi);

@@ -1761,8 +1761,10 @@ dispatch:
         code = pc = nf->code;
         left -= nf->nlocals >> 6;
         locals = vals + base;
-        sp = locals + 1;
-        for (uint32_t i = 1; i < nf->nlocals; i++) *sp++ = hk_unit();
+        /* The argument is local 0, or, with no local for it (nlocals 0:
+        ** compile.c, fn_expr), the first slot of the frame's stack. */
+        sp = locals + nf->nlocals;
+        for (hk_value_t *l = locals + 1; l < sp; l++) *l = hk_unit();
         NEXT();
       }
     }
@@ -1965,6 +1967,7 @@ dispatch:
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       locals = vals + cbase;
       for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
+      sp = locals + nf->nlocals; /* below the argument with no local (as CALL) */
       NEXT();
     }
     SAVE();
@@ -1988,6 +1991,7 @@ dispatch:
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
       for (uint32_t i = cn; i < nf->nlocals; i++) *sp++ = hk_unit();
+      sp = locals + nf->nlocals; /* below the argument with no local (as CALL) */
       NEXT();
     }
     SAVE();

@@ -431,3 +431,47 @@ Test(vm_bytecode, truncations_and_corruptions_never_crash) {
     hk_front_free(&f);
   }
 }
+
+/* A function whose one parameter is never read (fn () => e, fn _ => e) has
+** no local for it (compile.c, fn_expr): the verifier accepts nlocals 0 <
+** arity 1 only with a stack for the argument to land in (maxstack >= 1),
+** still rejects every read of a local there, and rejects a self tail call
+** (TLOOP would leave the argument above the frame's empty entry stack). */
+Test(vm_bytecode, verifier_accepts_no_local_only_for_an_unread_parameter) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("val f = fn () => 40 + 2\n"
+               "fun g x = f ()\n"
+               "fun h (a, b) = let val k = fn _ => a + b in k () + k 1 end\n"
+               "val _ = println (f (), g 0, h (1, 2), (fn (_ : Int) => 5) 3)\n",
+               &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "(42, 42, 6, 5)\n");
+  uint32_t fi = UINT32_MAX, n = 0;
+  for (uint32_t i = 0; i < img->nfuncs; i++)
+    if (img->funcs[i].arity == 1 && img->funcs[i].nlocals == 0) {
+      n++;
+      if (fi == UINT32_MAX) fi = i;
+    }
+  cr_assert_eq(n, 3, "three functions with an unread parameter and no local");
+  hk_func_t *fn = &img->funcs[fi];
+  cr_assert_geq(fn->maxstack, 1);
+  uint32_t maxstack = fn->maxstack, w0 = fn->code[0];
+  fn->maxstack = 0;
+  expect_rejected(img, "more parameters than locals");
+  fn->maxstack = maxstack;
+  fn->arity = 2;
+  expect_rejected(img, "more parameters than locals");
+  fn->arity = 1;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  fn->code[0] = hk_ins(HK_I_LOCAL, 0); /* pushes one, as the first instruction did */
+  expect_rejected(img, "local slot out of range");
+  fn->code[0] = hk_ins(HK_I_TLOOP, 1u << 16); /* itself, its one argument unchanged */
+  expect_rejected(img, "self tail call with a bad arity");
+  fn->code[0] = w0;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  free(buf);
+  hk_front_free(&f);
+}
