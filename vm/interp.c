@@ -2021,12 +2021,28 @@ dispatch:
   ** operand, checked against the function by the verifier, so no function
   ** lookup and no bit loop; the same effect and charge as its TLOOP. */
   CASE(TLOOPR) {
-    uint32_t a = A(), r = a >> 4 & 31u;
+    uint32_t a = A(), r = a >> 4 & 31u, z = a >> 16;
     hk_value_t *d = locals + (a & 15u);
-    sp -= r;
-    for (uint32_t i = 0; i < r; i++) d[i] = sp[i]; /* the first changed one is deepest */
+    /* Runs of one or two and resets of up to two are the usual loops
+    ** (counting's two, ring's, fanin's): straight stores for those, a loop
+    ** for the rest (the counted loops cost ~20 instructions each). */
+    if (r) {
+      sp -= r; /* the first changed one is deepest */
+      d[0] = sp[0];
+      if (r > 1) {
+        d[1] = sp[1];
+        for (uint32_t i = 2; i < r; i++) d[i] = sp[i];
+      }
+    }
     sp = locals + (a >> 9 & 63u);
-    for (uint32_t z = a >> 16; z; z--) *sp++ = hk_unit();
+    if (z) {
+      sp[0] = hk_unit();
+      if (z > 1) {
+        sp[1] = hk_unit();
+        for (uint32_t i = 2; i < z; i++) sp[i] = hk_unit();
+      }
+      sp += z;
+    }
     pc = code + (a >> 15 & 1u);
     NEXT();
   }
