@@ -161,7 +161,7 @@ __attribute__((noinline)) void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
 static void cont_release(hk_vm_t *vm, hk_cont_t *k) {
   hk_seg_t *s = k->top;
   while (s) {
-    hk_seg_t *p = s->parent;
+    hk_seg_t *p = hk_seg_parent(s);
     bool last = s == k->bottom;
     hk_seg_free(vm, s);
     if (last) break;
@@ -182,7 +182,6 @@ void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
   c->size = (uint32_t)(size - sizeof *c);
   c->used = 0;
   h->chunks = c;
-  h->bytes += c->size;
 }
 
 void hk_heap_free(hk_vm_t *vm) {
@@ -212,7 +211,6 @@ static void *chunk_take(hk_vm_t *vm, size_t size) {
     if (!n) return NULL;
     n->next = c;
     h->chunks = n;
-    h->bytes += n->size;
     c = n;
   }
   void *p = c->data + c->used;
@@ -239,7 +237,7 @@ typedef struct gc {
   hk_chunk_t *first, *last; /* to-space in allocation order */
   hk_chunk_t *scan;         /* the scan cursor: chunk and offset */
   size_t off;
-  uint64_t bytes, objects;
+  uint64_t objects;
   size_t next_size;
   bool oom;
 } gc_t;
@@ -255,7 +253,6 @@ static void *to_alloc(gc_t *g, size_t size) {
     if (g->last) g->last->next = n;
     else g->first = n;
     g->last = n;
-    g->bytes += n->size;
     c = n;
   }
   void *p = c->data + c->used;
@@ -361,7 +358,7 @@ static void scan_obj(gc_t *g, hk_obj_t *o) {
   }
   case HK_T_CONT: {
     hk_cont_t *k = (hk_cont_t *)o;
-    for (hk_seg_t *s = k->top; s; s = s->parent) {
+    for (hk_seg_t *s = k->top; s; s = hk_seg_parent(s)) {
       scan_seg(g, s);
       if (s == k->bottom) break;
     }
@@ -430,7 +427,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   for (hk_chunk_t *c = h->chunks; c; c = c->next) used += c->used;
   while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
 
-  for (hk_seg_t *s = vm->seg; s; s = s->parent) gc_root_seg(&g, s);
+  for (hk_seg_t *s = vm->seg; s; s = hk_seg_parent(s)) gc_root_seg(&g, s);
   if (!vm->globals_shared && vm->globals)
     for (uint32_t i = 0; i < vm->img->nglobals; i++) gc_root(&g, &vm->globals[i]);
   gc_root(&g, &vm->h.arg);
@@ -472,7 +469,6 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
   uint64_t live_bytes = 0;
   for (hk_chunk_t *k = h->chunks; k; k = k->next) live_bytes += k->used;
-  h->bytes = g.bytes;
   h->nobjects = g.objects;
   h->gc_left = live_bytes * 2 > MIN_TRIGGER ? (int64_t)(live_bytes * 2) : MIN_TRIGGER;
   hk_vmx_t *x = hk_vm_x(vm); /* a statistic: not counted when out of memory */

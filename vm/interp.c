@@ -161,7 +161,9 @@ uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return hk_vm_fuel(vm); }
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
   out->gc_runs = vm->x ? vm->x->gc_runs : 0;
   out->live_objects = vm->heap.nobjects;
-  out->heap_bytes = vm->heap.bytes;
+  uint64_t bytes = 0; /* the instance keeps no count: a statistic, not a hot path */
+  for (const hk_chunk_t *c = vm->heap.chunks; c; c = c->next) bytes += c->size;
+  out->heap_bytes = bytes;
   out->reductions = vm->h.reductions;
 }
 
@@ -341,14 +343,14 @@ static int deliver(hk_vm_t *vm, hk_value_t v) {
       s->vals[s->sp++] = v; /* the frame reserved room for its result */
       return ST_CONTINUE;
     }
-    if (!s->parent) {
+    if (s->kind == HK_SEG_ROOT) {
       vm->h.arg = v; /* the result (no request is pending) */
       vm->state = HK_VS_DONE;
       return ST_STOP;
     }
-    hk_seg_t *p = s->parent;
+    hk_seg_t *p = hk_hseg(s)->parent; /* not the root */
     uint32_t kind = s->kind;
-    hk_value_t hret = hk_hseg(s)->hret; /* s has a parent: not the root */
+    hk_value_t hret = hk_hseg(s)->hret;
     vm->seg = p;
     hk_seg_free(vm, s);
     if (kind != HK_SEG_HANDLER) continue;
@@ -406,7 +408,7 @@ static int do_handle(hk_vm_t *vm, uint32_t h, bool tail) {
     hk_vm_fail(vm, "out of memory");
     return ST_STOP;
   }
-  s->parent = cur;
+  hs->parent = cur;
   s->nh = cur->nh + 1;
   hs->handler = h;
   hs->hret = args[1];
@@ -426,7 +428,7 @@ static int do_handle(hk_vm_t *vm, uint32_t h, bool tail) {
 static int do_perform(hk_vm_t *vm, uint32_t e) {
   hk_seg_t *top = vm->seg, *hs = NULL;
   uint32_t clause = 0;
-  for (hk_seg_t *s = top; s && !hs; s = s->parent) {
+  for (hk_seg_t *s = top; s && !hs; s = hk_seg_parent(s)) {
     if (s->kind != HK_SEG_HANDLER) continue;
     const hk_handler_info_t *hi = &vm->img->handlers[hk_hseg(s)->handler];
     for (uint32_t i = 0; i < hi->n; i++)
@@ -448,14 +450,14 @@ static int do_perform(hk_vm_t *vm, uint32_t e) {
   }
   hk_value_t payload = top->vals[--top->sp];
   uint32_t nframes = 0;
-  for (hk_seg_t *s = top;; s = s->parent) {
+  for (hk_seg_t *s = top;; s = hk_hseg(s)->parent) { /* down to hs: never the root */
     nframes += s->nframes;
     if (s == hs) break;
   }
   k->top = top;
   k->bottom = hs;
   k->nframes = nframes;
-  hk_seg_t *p = hs->parent;
+  hk_seg_t *p = hk_hseg(hs)->parent;
   k->c0 = p->nh;
   k->next = vm->x->conts;
   vm->x->conts = k;
@@ -500,18 +502,18 @@ static int do_resume(hk_vm_t *vm, hk_value_t kv, hk_value_t w) {
     bottom->kind = HK_SEG_PLAIN;
     if (bottom->nframes == 0 && bottom != top) {
       hk_seg_t *child = top;
-      while (child->parent != bottom) child = child->parent;
+      while (hk_hseg(child)->parent != bottom) child = hk_hseg(child)->parent;
       hk_seg_free(vm, bottom);
       bottom = child;
     }
   }
-  bottom->parent = cur;
+  hk_hseg(bottom)->parent = cur; /* a continuation's segments are never the root */
   uint32_t handlers = 0;
-  for (hk_seg_t *s = top;; s = s->parent) {
+  for (hk_seg_t *s = top;; s = hk_hseg(s)->parent) {
     if (s->kind == HK_SEG_HANDLER) handlers++;
     if (s == bottom) break;
   }
-  for (hk_seg_t *s = top;; s = s->parent) {
+  for (hk_seg_t *s = top;; s = hk_hseg(s)->parent) {
     s->nh = cur->nh + handlers;
     if (s->kind == HK_SEG_HANDLER) handlers--;
     if (s == bottom) break;
@@ -824,7 +826,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 184, "a VM instance is 184 bytes");
+_Static_assert(sizeof(hk_vm_t) == 168, "a VM instance is 168 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the
 ** instance's size); the heap chunk starts 16-byte aligned. */
@@ -904,7 +906,7 @@ void hk_vm_free(hk_vm_t *vm) {
   if (!vm) return;
   hk_seg_t *s = vm->seg;
   while (s) {
-    hk_seg_t *p = s->parent;
+    hk_seg_t *p = hk_seg_parent(s);
     if (s == &vm->root) {
       if ((s->inl & ROOT_INL) != ROOT_INL) root_arrays_free(s);
     } else {

@@ -28,8 +28,8 @@ enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
 ** the instance (never freed); the first collection frees it from the list. */
 enum { HK_SEG_INL_VALS = 1, HK_SEG_INL_FRAMES = 2, HK_SEG_INL_VM = 4, HK_SEG_INL_HEAP = 8 };
 
+/* 40 bytes: the root, in every instance, has no parent (hk_seg_parent). */
 typedef struct hk_seg {
-  struct hk_seg *parent;
   hk_value_t *vals;
   uint32_t sp, cap;
   hk_frame_t *frames;
@@ -41,9 +41,10 @@ typedef struct hk_seg {
 
 /* Every segment but the root (kind HANDLER, or PLAIN once its handler was
 ** removed) is one of these, so the root in the instance carries no handler
-** fields (32 bytes of every process). */
+** fields and no parent (40 bytes of every process). */
 typedef struct hk_hseg {
   hk_seg_t s;           /* first */
+  hk_seg_t *parent;     /* the segment below (never NULL) */
   uint32_t handler;     /* HANDLER: image handler-table index */
   uint32_t nclauses;
   hk_value_t hret;      /* HANDLER: the return clause (a closure of 1 argument) */
@@ -52,6 +53,10 @@ typedef struct hk_hseg {
 
 /* The handler fields of [s], which is not a ROOT segment. */
 static inline hk_hseg_t *hk_hseg(hk_seg_t *s) { return (hk_hseg_t *)(void *)s; }
+/* The segment below [s]: NULL for the root (the chain's end). */
+static inline hk_seg_t *hk_seg_parent(hk_seg_t *s) {
+  return s->kind == HK_SEG_ROOT ? NULL : hk_hseg(s)->parent;
+}
 
 /* 16 bytes of header (docs/runtime.md, "Memory of a process": every process
 ** places one). A message block's object count is in its root value
@@ -70,7 +75,6 @@ typedef struct hk_heap {
   hk_chunk_t *chunks;    /* current chunk first */
   hk_chunk_t *fragments; /* adopted message blocks */
   uint64_t nobjects;     /* objects allocated (live after a collection) */
-  uint64_t bytes;        /* bytes in chunks */
   /* Bytes left to allocate before the next collection (the last one's
   ** trigger minus what was allocated since): collect when <= 0. */
   int64_t gc_left;
@@ -80,7 +84,7 @@ typedef struct hk_heap {
   uint64_t max_objects;
 } hk_heap_t;
 
-/* 216 bytes (docs/runtime.md, "Memory of a process": every process has
+/* 168 bytes (docs/runtime.md, "Memory of a process": every process has
 ** one, placed in its record): fields only some processes use share room.
 ** No pointer to its host's record of it: a host that places instances
 ** finds that from the address (runtime/vmproc.c, hk_vmproc_of). */

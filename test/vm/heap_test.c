@@ -733,6 +733,9 @@ Test(vm_heap, placed_chunk_is_never_freed) {
     cr_assert_eq((unsigned char *)placed, (unsigned char *)mem + hk_vm_place_size(4, 2, 0));
     cr_assert_eq(placed->size, heap);
     cr_assert(p->root.inl & HK_SEG_INL_HEAP);
+    hk_vm_stats_t st;
+    hk_vm_get_stats(p, &st);
+    cr_assert_eq(st.heap_bytes, heap, "the placed chunk only");
     hk_value_t l = hk_nil();
     for (int i = 0; i < 50; i++) cr_assert_eq(hk_alloc_cons(p, hk_int(i), l, &l), 0);
     cr_assert_neq(p->heap.chunks, placed, "the placed chunk filled up");
@@ -740,6 +743,8 @@ Test(vm_heap, placed_chunk_is_never_freed) {
     while (last->next) last = last->next;
     cr_assert_eq(last, placed, "the placed chunk stays the list's last");
     cr_assert_gt(placed->used, 0, "the first objects went to the placed chunk");
+    hk_vm_get_stats(p, &st);
+    cr_assert_geq(st.heap_bytes, heap + 50 * sizeof(hk_cons_t) - placed->used, "every chunk counted");
     if (collect) {
       p->globals[0] = l;
       cr_assert_eq(hk_heap_collect(p), 0);
