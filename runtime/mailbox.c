@@ -29,20 +29,8 @@ static hk_mnode_t *tail_node(hk_mailbox_t *mb) {
 
 static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
                       hk_mnode_t **out) {
-  mb->head = next;
-  /* A busy mailbox's next message was written by another core, often long
-  ** ago (a backlog is out of cache): fetch it while this one is handled.
-  ** The node and the line before it, where a VM message keeps its data
-  ** (its envelope sits at the end of its block, HK_ENV_IN_PAYLOAD). A
-  ** prefetch never faults. */
-  __builtin_prefetch(next);
-  __builtin_prefetch((const char *)next - 64);
+  hk_mailbox_took_(mb, next);
   *out = n;
-  /* Relaxed: a statistic (mailbox.h) that only this consumer writes. */
-  uint32_t run = atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
-  run += run != UINT32_MAX; /* saturates */
-  if (run > mb->high_water) mb->high_water = run;
-  atomic_store_explicit(&mb->len_hint, run, memory_order_relaxed);
   return HK_MPOP_OK;
 }
 

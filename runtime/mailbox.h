@@ -99,6 +99,44 @@ static inline bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
 ** HK_MPOP_EMPTY, or HK_MPOP_BUSY (see above). Thread: owner. */
 hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out);
 
+/* Internal (both pops): [n], whose successor [next] is linked, leaves the
+** queue: head moves on and the run grows. */
+static inline void hk_mailbox_took_(hk_mailbox_t *mb, hk_mnode_t *next) {
+  mb->head = next;
+  /* A busy mailbox's next message was written by another core, often long
+  ** ago (a backlog is out of cache): fetch it while this one is handled.
+  ** The node and the line before it, where a VM message keeps its data
+  ** (its envelope sits at the end of its block, HK_ENV_IN_PAYLOAD). A
+  ** prefetch never faults. */
+  __builtin_prefetch(next);
+  __builtin_prefetch((const char *)next - 64);
+  /* Relaxed: a statistic (len_hint) that only this consumer writes. */
+  uint32_t run = atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
+  run += run != UINT32_MAX; /* saturates */
+  if (run > mb->high_water) mb->high_water = run;
+  atomic_store_explicit(&mb->len_hint, run, memory_order_relaxed);
+}
+
+/* hk_mailbox_pop_owner's usual case, inline and without a call: the oldest
+** node when it is not the last one linked (a backlog: a receiver busier
+** than its senders takes every message but the last of a run so). NULL
+** when that is not the case (the stub at the head, the last node, an
+** empty queue, a producer mid-push), having changed nothing but maybe
+** skipped the stub: then hk_mailbox_pop_owner decides. Thread: owner. */
+static inline hk_mnode_t *hk_mailbox_pop_next_owner(hk_mailbox_t *mb) {
+  hk_mnode_t *head = mb->head;
+  /* Acquire: pairs with the release store in hk_mailbox_link_. */
+  hk_mnode_t *next = atomic_load_explicit(&head->next, memory_order_acquire);
+  if (head == &mb->stub) {
+    if (!next) return NULL;
+    mb->head = head = next; /* as hk_mailbox_pop_owner does */
+    next = atomic_load_explicit(&head->next, memory_order_acquire);
+  }
+  if (!next) return NULL;
+  hk_mailbox_took_(mb, next);
+  return head;
+}
+
 /* Marks the mailbox empty-and-waiting. Call only after the receiver's state
 ** was set to BLOCKED with release (SPEC §10.5.2). Returns HK_MMARK_SET (also
 ** when a mark from an earlier wait is still set) or HK_MMARK_NONEMPTY.

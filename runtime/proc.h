@@ -386,6 +386,11 @@ int hk_proc_send_env_pid(hk_procs_t *procs, uint64_t pid, uint64_t root_pid, hk_
 /* As hk_proc_recv_owner, returning the whole envelope (owned: free it with
 ** hk_envelope_free after taking its payload). */
 int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **env);
+/* hk_proc_recv_env_owner's usual case alone (hk_mailbox_pop_next_owner):
+** the oldest message when another is linked behind it, else NULL with
+** nothing taken (then ask hk_proc_recv_env_owner). Small, so that the link
+** step inlines it into the VM's receive. Thread: owner. */
+hk_envelope_t *hk_proc_recv_next_owner(hk_proc_t *p);
 
 /* Takes the oldest message. Returns 0 with *payload owned by the caller,
 ** -EAGAIN if the mailbox is empty (block with hk_proc_wait_recv), -EBUSY if

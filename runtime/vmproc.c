@@ -603,6 +603,32 @@ static int serve_send(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t arg)
   return send_arg(p, w, vm, arg);
 }
 
+static __attribute__((noinline)) int drop_cancelled(hk_envelope_t *env) {
+  /* Cancelled while running (a parent that ended, SPEC §6.8.1): a message
+  ** sent after the cancel, e.g. by whoever joined that parent, is not
+  ** acted on. Dropped, and the slice ends: end_slice terminates p. */
+  hk_msg_t *m = env->payload;
+  hk_envelope_free(env); /* before the payload: it may live inside it */
+  if (m) hk_msg_free(m);
+  return -1;
+}
+
+/* take_value's part after the pop of [env] (the same results). */
+static inline __attribute__((always_inline)) int take_env(hk_proc_t *p, hk_vm_t *vm,
+                                                          hk_envelope_t *env, hk_value_t *v) {
+  /* After the pop (its acquire): a cancel made before the message was
+  ** sent is seen. */
+  if (__builtin_expect(hk_proc_cancel_requested(p), 0)) return drop_cancelled(env);
+  if (!env->payload) {
+    *v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
+    hk_envelope_free(env);
+    return 1;
+  }
+  hk_vm_adopt(vm, env->payload, v);
+  hk_envelope_free(env);
+  return 2;
+}
+
 /* Takes a message if one is there: 2 (a block adopted, its value in *v), 1
 ** (an immediate in *v), 0 (none), -1 (a sender is mid-push, or a cancel
 ** dropped it: yield). */
@@ -612,23 +638,7 @@ static inline __attribute__((always_inline)) int take_value(hk_proc_t *p, hk_vm_
   int rc = hk_proc_recv_env_owner(p, &env);
   if (rc == -EBUSY) return -1;
   if (rc != 0) return 0;
-  if (hk_proc_cancel_requested(p)) {
-    /* Cancelled while running (a parent that ended, SPEC §6.8.1): a message
-    ** sent after the cancel, e.g. by whoever joined that parent, is not
-    ** acted on. Dropped, and the slice ends: end_slice terminates p. */
-    hk_msg_t *m = env->payload;
-    hk_envelope_free(env); /* before the payload: it may live inside it */
-    if (m) hk_msg_free(m);
-    return -1;
-  }
-  if (!env->payload) {
-    *v = hk_mk((hk_tag_t)env->aux[0], env->aux[1]);
-    hk_envelope_free(env);
-    return 1;
-  }
-  hk_vm_adopt(vm, env->payload, v);
-  hk_envelope_free(env);
-  return 2;
+  return take_env(p, vm, env, v);
 }
 
 /* Takes a message if one is there: 1 (completed), 0 (none), -1 (a sender is
@@ -759,6 +769,15 @@ bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_val
 /* host.receive_now (vm/host.h): a receive_message that finds a message,
 ** without a request; anything else is serve_now's false (-1): the request
 ** is set up and served by serve(), which blocks, yields or fails. */
+/* receive_now past a pop that declined (the last message of a run, a
+** sender mid-push). */
+static __attribute__((noinline)) int receive_now_slow(hk_proc_t *p, hk_vm_t *vm,
+                                                      hk_value_t *out) {
+  int r = take_value(p, vm, out);
+  p->rt_recv_empty = r == 0;
+  return r ? r : -1;
+}
+
 int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
@@ -767,9 +786,12 @@ int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
     p->rt_recv_empty = true;
     return -1;
   }
-  int r = take_value(p, vm, out);
-  p->rt_recv_empty = r == 0;
-  return r ? r : -1;
+  /* A backlog's message (fanin, counting): the pop, the adoption and the
+  ** envelope inline, without a call; the rest out of line. */
+  hk_envelope_t *env = hk_proc_recv_next_owner(p);
+  if (__builtin_expect(!env, 0)) return receive_now_slow(p, vm, out);
+  p->rt_recv_empty = false;
+  return take_env(p, vm, env, out);
 }
 
 /* serve_now's await_process of a child that is done with an immediate

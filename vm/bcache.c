@@ -117,7 +117,9 @@ void *hk_bcache_alloc_slow(size_t size) {
   return b;
 }
 
-void hk_bcache_free_slow(void *p, size_t size) {
+/* Never inlined (the link step would): the inline free's callers, a VM
+** receive among them, then save no registers for its calls. */
+__attribute__((noinline)) void hk_bcache_free_slow(void *p, size_t size) {
   if (!p) return;
   if (size > HK_BCACHE_MAX) {
     free(p);
