@@ -570,13 +570,25 @@ static int dropped(hk_procs_t *P, void *payload) {
 }
 
 
+/* A send to a process that terminated: the envelope and the payload are
+** dropped. Out of line, so that the send (a push) saves no registers. */
+static __attribute__((noinline)) int dropped_env(hk_procs_t *P, hk_envelope_t *env) {
+  void *payload = env->payload;
+  hk_envelope_free(env);
+  return dropped(P, payload);
+}
+
+/* A send whose push consumed the receiver's mark: it wakes the receiver.
+** Out of line, as dropped_env. */
+static __attribute__((noinline)) int sent_wake(hk_procs_t *P, hk_proc_t *p, hk_worker_t *w) {
+  wake_receiver(p, w);
+  COUNT(P, sent, 1);
+  return 0;
+}
+
 int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w) {
-  if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) {
-    void *payload = env->payload;
-    hk_envelope_free(env);
-    return dropped(P, payload);
-  }
-  if (hk_mailbox_push(&p->mbox, &env->node)) wake_receiver(p, w);
+  if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) return dropped_env(P, env);
+  if (hk_mailbox_push(&p->mbox, &env->node)) return sent_wake(P, p, w);
   COUNT(P, sent, 1);
   return 0;
 }
