@@ -1244,7 +1244,10 @@ int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roo
 int hk_items_copy_out_room(const hk_value_t *items, uint32_t n, size_t room, hk_msg_t **out,
                            void **roomp) {
   hk_chunk_t *c;
-  int rc = flat_items_copy(items, n, room, &c, roomp);
+  /* A pair (fanin's (i, s), most protocol messages) has its own copy: its
+  ** block's size and class fold to constants and the loops unroll. */
+  int rc = n == 2 ? flat_items_copy(items, 2, room, &c, roomp)
+                  : flat_items_copy(items, n, room, &c, roomp);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
 }

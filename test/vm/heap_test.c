@@ -651,6 +651,24 @@ Test(vm_heap, items_copy_out_room_writes_the_tuple) {
   m = NULL;
   cr_assert_eq(hk_items_copy_out_room(items, 3, 32, &m, &room), 1);
   cr_assert_null(m);
+  /* A pair (its own copy, sizes folded): the same, with the room aligned. */
+  hk_value_t pair[2] = {hk_int(7), lit};
+  cr_assert_eq(hk_items_copy_out_room(pair, 2, 32, &m, &room), 0);
+  c = (const hk_chunk_t *)(const void *)m;
+  cr_assert_eq(hk_msg_objects(m), 1);
+  cr_assert_eq((uintptr_t)room % 16, 0, "the envelope's room is aligned");
+  cr_assert_geq((const unsigned char *)room, c->data + c->used, "the room follows the copy");
+  cr_assert_leq((const unsigned char *)room + 32, c->data + c->size, "the room is in the block");
+  memset(room, 0x5a, 32);
+  g = *(const hk_value_t *)(const void *)c->data;
+  cr_assert_eq(hk_tuple_len(g), 2);
+  cr_assert_eq(hk_as_int(hk_tuple_at(g, 0)), 7);
+  cr_assert_eq(hk_tuple_at(g, 1).as.o, lit.as.o);
+  hk_msg_free(m);
+  pair[0] = str;
+  m = NULL;
+  cr_assert_eq(hk_items_copy_out_room(pair, 2, 32, &m, &room), 1);
+  cr_assert_null(m);
 }
 
 /* Block size classes: 16-byte steps to 768, 64-byte steps to 2048, then
