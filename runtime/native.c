@@ -322,8 +322,14 @@ static void job_done(hk_natives_t *nat, hiko_call_t *c) {
   if (rt->sched && hk_sched_all_idle(rt->sched)) hk_rt_check_deadlock(rt);
 }
 
+/* The runtime whose helper this thread is (NULL on other threads). */
+static _Thread_local const hiko_runtime_t *tls_helper_of;
+
+bool hk_native_on_helper(const hiko_runtime_t *rt) { return rt && tls_helper_of == rt; }
+
 static void *helper_main(void *arg) {
   hk_natives_t *nat = arg;
+  tls_helper_of = nat->rt;
   pthread_mutex_lock(&nat->lock);
   for (;;) {
     while (!nat->head && !nat->stop) {

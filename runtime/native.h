@@ -57,6 +57,10 @@ int hk_native_exec(hk_proc_t *p, hk_vm_t *vm);
 ** returns). Thread: p's worker. */
 void hk_native_proc_end(hk_proc_t *p);
 
+/* True when the calling thread is one of [rt]'s helper threads (it runs
+** blocking natives: a runtime thread, SPEC §12.2). Thread: any. */
+bool hk_native_on_helper(const hiko_runtime_t *rt);
+
 /* True when no blocking native call is pending (SPEC §6.9: a possible
 ** waker). Thread: any. */
 bool hk_native_quiet(hiko_runtime_t *rt);
