@@ -58,6 +58,13 @@ int hiko_port_open(hiko_runtime_t *rt, hiko_port_t **out) {
 
 hiko_pid_t hiko_port_pid(const hiko_port_t *port) { return port->e.pid; }
 
+/* Counts a message to a port as a mailbox would (SPEC §10.9): sent when
+** [rc] is 0, dropped when the port was closed (-ESRCH, SPEC §6.5.1). */
+static void count_send(hiko_runtime_t *rt, int rc) {
+  if (rc == 0) hk_procs_count_msgs(rt->procs, 1, 0, 0);
+  else if (rc == -ESRCH) hk_procs_count_msgs(rt->procs, 0, 0, 1);
+}
+
 /* Queues [v] (taken) unless the port is closed. Returns 0 or -ESRCH. */
 static int deliver(hiko_port_t *port, hiko_value_t *v) {
   qnode_t *q = malloc(sizeof *q);
@@ -88,8 +95,9 @@ int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_valu
   hiko_value_t *a;
   int rc = hk_value_to_api(vm, hk_rt_program_of(hk_vmproc_of(vm)), v, &a);
   if (rc) return rc;
-  (void)rt;
-  return deliver((hiko_port_t *)e, a);
+  rc = deliver((hiko_port_t *)e, a);
+  count_send(rt, rc);
+  return rc;
 }
 
 int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
@@ -121,6 +129,7 @@ int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
   if (q) {
     *out = q->v;
     free(q);
+    hk_procs_count_msgs(port->rt->procs, 0, 1, 0);
   }
   return rc;
 }
@@ -130,7 +139,10 @@ int hiko_port_close(hiko_port_t *port) {
   hiko_runtime_t *rt = port->rt;
   pthread_mutex_lock(&port->lock);
   port->closed = true;
+  uint64_t left = 0; /* never read: dropped (SPEC §6.5.5) */
+  for (qnode_t *q = port->head; q; q = q->next) left++;
   pthread_mutex_unlock(&port->lock);
+  hk_procs_count_msgs(rt->procs, 0, 0, left);
   hk_pidmap_remove(hk_procs_pidmap(rt->procs), &port->e);
   uint64_t open = atomic_fetch_sub_explicit(&rt->ports_open, 1, memory_order_relaxed) - 1;
   hk_pmentry_unref(&port->e); /* the opener's reference */
@@ -165,7 +177,10 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
   if (e->kind == KIND_PORT) {
     hiko_value_t *copy;
     rc = hk_value_clone(msg, &copy);
-    if (!rc) rc = deliver((hiko_port_t *)e, copy);
+    if (!rc) {
+      rc = deliver((hiko_port_t *)e, copy);
+      count_send(rt, rc);
+    }
     if (rc == -ESRCH) rc = 0;
     hk_pmentry_unref(e);
     return rc;

@@ -71,6 +71,12 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
 }
 #define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
 
+void hk_procs_count_msgs(hk_procs_t *P, uint64_t sent, uint64_t received, uint64_t dropped) {
+  if (sent) COUNT(P, sent, sent);
+  if (received) COUNT(P, received, received);
+  if (dropped) COUNT(P, dropped, dropped);
+}
+
 /* Quiescence accounting (proc.h, hk_pcounters_t.up/down): a block or a
 ** wake is one add, COUNT(P, up or down, quiet_unit(state)). */
 static inline uint64_t quiet_unit(uint32_t state) {

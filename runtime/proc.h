@@ -269,6 +269,10 @@ hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *procs);
 void hk_procs_bind_thread(hk_pcounters_t *c);
 /* The calling thread's shard, or the shared one. */
 hk_pcounters_t *hk_procs_counters(hk_procs_t *procs);
+/* Adds message counts (SPEC §10.9) for traffic that does not go through a
+** mailbox (ports, port.c) to the calling thread's shard or the shared one.
+** Thread: any. */
+void hk_procs_count_msgs(hk_procs_t *procs, uint64_t sent, uint64_t received, uint64_t dropped);
 
 /* Sums every shard's quiescence counts: [shards] are the per-thread ones
 ** (the shared one is added). Returns true if two passes agreed (a
