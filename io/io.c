@@ -531,8 +531,22 @@ static bool stdin_serve(hk_io_t *io) {
   return true;
 }
 
+/* Completes the oldest line requests whose requesters gave them up: a
+** cancel pushed before a line arrived may still wait in the queue behind
+** the read's completion, and the line must not go to it. */
+static void stdin_skip_abandoned(hk_io_t *io) {
+  hk_io_req_t *r;
+  while ((r = io->lines.head) && io->abandoned && io->abandoned(io->user, r->ctx)) {
+    reqq_pop(&io->lines);
+    r->cancelled = true;
+    deliver(io, r, -ECANCELED);
+  }
+}
+
 static void stdin_pump(hk_io_t *io) {
-  while (io->lines.head) {
+  for (;;) {
+    stdin_skip_abandoned(io);
+    if (!io->lines.head) return;
     if (stdin_serve(io)) continue;
     if (io->in.busy) return;
     /* Compact: only a partial line is left, moved once per read. */
@@ -1480,6 +1494,7 @@ int hk_io_new(hk_io_t **out, const hk_io_config_t *cfg) {
   if (!io) return -ENOMEM;
   io->callback = cfg->callback;
   io->batch_end = cfg->batch_end;
+  io->abandoned = cfg->abandoned;
   io->user = cfg->user;
   io->want = cfg->backend;
   io->stdin_fd = cfg->stdin_fd_set ? cfg->stdin_fd : 0;

@@ -99,6 +99,12 @@ typedef struct hk_io_config {
   ** to the callback (HK_IO_F_BORROWED) instead of a malloc'd copy, which
   ** the callback would free on another thread. */
   bool recv_borrow;
+  /* May be NULL. True when the requester of [ctx] gave the request up (its
+  ** cancel is on its way through the queue). Asked before a standard input
+  ** line, which only one request can take, is handed to the oldest
+  ** request: an abandoned one is completed with -ECANCELED instead, so the
+  ** line goes to the next request (SPEC §7.3.3, §7.6). Thread: io. */
+  bool (*abandoned)(void *user, void *ctx);
 } hk_io_config_t;
 
 /* Counters (SPEC §10.8, §10.9). All are written by the I/O thread only

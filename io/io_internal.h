@@ -219,6 +219,7 @@ struct hk_io {
   /* Immutable after hk_io_new. */
   hk_io_callback_t callback;
   hk_io_batch_end_t batch_end; /* may be NULL */
+  bool (*abandoned)(void *user, void *ctx); /* may be NULL */
   void *user;
   const hk_io_backend_ops_t *ops;
   hk_io_backend_t want;

@@ -280,6 +280,14 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
 }
 
+/* hk_io_config_t.abandoned: the process gave [ctx] up (rq_abandon).
+** Acquire: pairs with the abandoner's acq_rel RMW. */
+static bool rq_abandoned(void *user, void *ctx) {
+  (void)user;
+  rq_t *rq = ctx;
+  return (atomic_load_explicit(&rq->word, memory_order_acquire) & RQ_ABANDONED) != 0;
+}
+
 /* After each run of completions (I/O thread): the processes they made
 ** runnable go to the injection queue together, with at most one worker
 ** woken (hk_sched_defer_flush). Before, each completion injected its own
@@ -341,7 +349,8 @@ static hk_io_t *get_io(hk_rtio_t *rio, int *err) {
   io = atomic_load_explicit(&rio->io, memory_order_relaxed);
   if (!io && !rio->io_err) {
     hk_io_config_t cfg = {.callback = on_complete, .batch_end = on_batch_end, .user = rio,
-                          .fsroot = rio->fsroot, .recv_borrow = true};
+                          .fsroot = rio->fsroot, .recv_borrow = true,
+                          .abandoned = rq_abandoned};
     int rc = hk_io_new(&io, &cfg);
     if (rc) {
       rio->io_err = rc;

@@ -13,7 +13,8 @@ error without a position, §2.7.5 / §13.2), invalid and truncated UTF-8
 SPEC. The HTTP part starts the example with PORT 0 and CONNECTIONS 3 and
 talks to it over three connections: pipelined keep-alive requests, an
 HTTP/1.0 request, a method other than GET; the server then stops by itself
-(what its header comment promises). Prints TAP.
+(what its header comment promises). Last, read_line: a reader cancelled
+while two others wait takes no line (SPEC §7.3.3, §7.6). Prints TAP.
 """
 import os
 import socket
@@ -182,11 +183,77 @@ def http_hello(hiko, example, workers):
     return res
 
 
+READERS_SRC = b"""use "stdlib/list.hml"
+val me = self ()
+fun reader name () = let val l = read_line () in send_message (me, name ^ ":" ^ l) end
+val a = spawn (reader "a")
+val _ = sleep 100
+val b = spawn (reader "b")
+val _ = sleep 100
+val c = spawn (reader "c")
+val _ = sleep 100
+val _ = cancel b
+val _ = println (await_result b)
+val _ = println "ready"
+val r1 : String = receive_message ()
+val r2 : String = receive_message ()
+val _ = println (if starts_with (r1, "a") then [r1, r2] else [r2, r1])
+val _ = println (read_line ())
+val _ = println (read_line () = "")
+"""
+
+
+def cancelled_reader(hiko, tmp, workers, backend):
+    """Three processes wait in read_line (issued a, b, c, 100 ms apart); b is
+    cancelled; only then does input arrive. The lines go to a and c in the
+    order the reads were issued, the cancelled read takes none (SPEC §7.3.3,
+    §6.7.2, §7.6), and the root reads the third. Before the fix, on one
+    worker, b's cancel still sat in the I/O thread's queue when the input's
+    completion came, and b's read took "two"."""
+    path = os.path.join(tmp, "readers.hml")
+    with open(path, "wb") as f:
+        f.write(READERS_SRC)
+    env = dict(os.environ)
+    env["HIKO_IO_BACKEND"] = backend
+    p = subprocess.Popen([hiko, "run", "--workers", str(workers), "readers.hml"], cwd=tmp,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=env)
+    try:
+        head = b""
+        while not head.endswith(b"ready\n"):
+            line = p.stdout.readline()
+            if not line:
+                break
+            head += line
+        try:
+            p.stdin.write(b"one\ntwo\nthree\n")
+            p.stdin.close()
+        except BrokenPipeError:
+            pass
+        p.stdin = None  # closed: communicate must not flush it
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        return "timed out"
+    want = b"Err Cancelled\nready\n[a:one, c:two]\nthree\ntrue\n"
+    got = head + out
+    if p.returncode != 0 or got != want or err:
+        return "exit %d, stdout %r, stderr %r" % (p.returncode, got, err[:300])
+    return None
+
+
 def main():
     hiko = os.path.abspath(sys.argv[1])
     example = os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         res = odd_inputs(hiko, tmp)
+        for w in (1, 2, 4):
+            for backend in ("uring", "fallback"):
+                for k in range(3):
+                    res.append(("read_line cancelled among readers, --workers %d, %s, run %d"
+                                % (w, backend, k + 1),
+                                cancelled_reader(hiko, tmp, w, backend)))
     for w in (1, 2, 4):
         res += http_hello(hiko, example, w)
     return tap_report(res)
