@@ -883,6 +883,14 @@ static void recv_pump_(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
   if (s->held[HK_FAST_RECV]) return;
   while ((r = s->recvs.head) && !s->closing) {
+    if (io->abandoned && io->abandoned(io->user, r->ctx)) {
+      /* Given up (its cancel is still queued): the bytes go to the next
+      ** receive (as stdin_skip_abandoned). */
+      reqq_pop(&s->recvs);
+      r->cancelled = true;
+      deliver(io, r, -ECANCELED);
+      continue;
+    }
     if (recv_serve(io, s, r)) continue;
     if (s->rx.busy) return;
     if (s->rxerr) {

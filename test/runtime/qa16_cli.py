@@ -13,8 +13,9 @@ error without a position, §2.7.5 / §13.2), invalid and truncated UTF-8
 SPEC. The HTTP part starts the example with PORT 0 and CONNECTIONS 3 and
 talks to it over three connections: pipelined keep-alive requests, an
 HTTP/1.0 request, a method other than GET; the server then stops by itself
-(what its header comment promises). Last, read_line: a reader cancelled
-while two others wait takes no line (SPEC §7.3.3, §7.6). Prints TAP.
+(what its header comment promises). Last, read_line and socket_recv: a
+reader cancelled while two others wait takes no data (SPEC §7.3.3, §7.4.7,
+§7.6). Prints TAP.
 """
 import os
 import socket
@@ -183,9 +184,8 @@ def http_hello(hiko, example, workers):
     return res
 
 
-READERS_SRC = b"""use "stdlib/list.hml"
-val me = self ()
-fun reader name () = let val l = read_line () in send_message (me, name ^ ":" ^ l) end
+# Three readers issued 100 ms apart, the middle one cancelled, then "ready".
+READERS_COMMON = b"""fun reader name () = let val d = READ in send_message (me, name ^ ":" ^ d) end
 val a = spawn (reader "a")
 val _ = sleep 100
 val b = spawn (reader "b")
@@ -198,27 +198,37 @@ val _ = println "ready"
 val r1 : String = receive_message ()
 val r2 : String = receive_message ()
 val _ = println (if starts_with (r1, "a") then [r1, r2] else [r2, r1])
-val _ = println (read_line ())
-val _ = println (read_line () = "")
 """
+READERS_SRC = (b'use "stdlib/list.hml"\nval me = self ()\n'
+               + READERS_COMMON.replace(b"READ", b"read_line ()")
+               + b'val _ = println (read_line ())\nval _ = println (read_line () = "")\n')
+RECEIVERS_SRC = (b'use "stdlib/list.hml"\nval me = self ()\n'
+                 b'val l = tcp_listen ("127.0.0.1", 0)\nval _ = println (socket_port l)\n'
+                 b'val s = tcp_accept l\n'
+                 + READERS_COMMON.replace(b"READ", b"socket_recv (s, 4)")
+                 + b'val _ = println (socket_recv (s, 4))\n')
 
 
-def cancelled_reader(hiko, tmp, workers, backend):
-    """Three processes wait in read_line (issued a, b, c, 100 ms apart); b is
-    cancelled; only then does input arrive. The lines go to a and c in the
-    order the reads were issued, the cancelled read takes none (SPEC §7.3.3,
-    §6.7.2, §7.6), and the root reads the third. Before the fix, on one
-    worker, b's cancel still sat in the I/O thread's queue when the input's
-    completion came, and b's read took "two"."""
-    path = os.path.join(tmp, "readers.hml")
-    with open(path, "wb") as f:
-        f.write(READERS_SRC)
+def cancelled_reader(hiko, tmp, workers, backend, sock):
+    """Three processes wait to read (read_line, or socket_recv of 4 bytes on
+    one socket; issued a, b, c, 100 ms apart); b is cancelled; only then does
+    input arrive. The data goes to a and c in the order the reads were
+    issued, the cancelled read takes none (SPEC §7.3.3, §7.4.7, §6.7.2,
+    §7.6), and the root reads the rest. Before the fix, b's cancel could
+    still sit in the I/O thread's queue when the input's completion came,
+    and b's read took the second piece (c got the third, the root waited)."""
+    name = "receivers.hml" if sock else "readers.hml"
+    with open(os.path.join(tmp, name), "wb") as f:
+        f.write(RECEIVERS_SRC if sock else READERS_SRC)
     env = dict(os.environ)
     env["HIKO_IO_BACKEND"] = backend
-    p = subprocess.Popen([hiko, "run", "--workers", str(workers), "readers.hml"], cwd=tmp,
+    p = subprocess.Popen([hiko, "run", "--workers", str(workers), name], cwd=tmp,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env)
+    peer = None
     try:
+        if sock:
+            peer = socket.create_connection(("127.0.0.1", int(p.stdout.readline())), timeout=20)
         head = b""
         while not head.endswith(b"ready\n"):
             line = p.stdout.readline()
@@ -226,17 +236,24 @@ def cancelled_reader(hiko, tmp, workers, backend):
                 break
             head += line
         try:
-            p.stdin.write(b"one\ntwo\nthree\n")
+            if sock:
+                peer.sendall(b"one two thre")
+            else:
+                p.stdin.write(b"one\ntwo\nthree\n")
             p.stdin.close()
         except BrokenPipeError:
             pass
         p.stdin = None  # closed: communicate must not flush it
-        out, err = p.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
+        out, err = p.communicate(timeout=15)
+    except (subprocess.TimeoutExpired, OSError, ValueError) as e:
         p.kill()
-        p.wait()
-        return "timed out"
-    want = b"Err Cancelled\nready\n[a:one, c:two]\nthree\ntrue\n"
+        out, err = p.communicate()
+        return "%r; stdout %r" % (e, out)
+    finally:
+        if peer:
+            peer.close()
+    want = (b"Err Cancelled\nready\n[a:one , c:two ]\nthre\n" if sock else
+            b"Err Cancelled\nready\n[a:one, c:two]\nthree\ntrue\n")
     got = head + out
     if p.returncode != 0 or got != want or err:
         return "exit %d, stdout %r, stderr %r" % (p.returncode, got, err[:300])
@@ -248,12 +265,14 @@ def main():
     example = os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         res = odd_inputs(hiko, tmp)
-        for w in (1, 2, 4):
-            for backend in ("uring", "fallback"):
-                for k in range(3):
-                    res.append(("read_line cancelled among readers, --workers %d, %s, run %d"
-                                % (w, backend, k + 1),
-                                cancelled_reader(hiko, tmp, w, backend)))
+        for sock in (False, True):
+            for w in (1, 2, 4):
+                for backend in ("uring", "fallback"):
+                    for k in range(3):
+                        res.append(("%s cancelled among readers, --workers %d, %s, run %d"
+                                    % ("socket_recv" if sock else "read_line", w, backend,
+                                       k + 1),
+                                    cancelled_reader(hiko, tmp, w, backend, sock)))
     for w in (1, 2, 4):
         res += http_hello(hiko, example, w)
     return tap_report(res)
