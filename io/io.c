@@ -487,6 +487,12 @@ static void file_begin(hk_io_t *io, hk_io_req_t *r) {
   hk_io_prim_start(io, p);
 }
 
+/* The runtime gave [r] up: its cancel may still wait in the request queue
+** (hk_io_config_t.abandoned). */
+static bool abandoned(hk_io_t *io, hk_io_req_t *r) {
+  return io->abandoned && !r->cancelled && io->abandoned(io->user, r->ctx);
+}
+
 /* ---- Standard input: one buffer, requests served in order ------------- */
 
 static void stdin_pump(hk_io_t *io);
@@ -536,7 +542,7 @@ static bool stdin_serve(hk_io_t *io) {
 ** the read's completion, and the line must not go to it. */
 static void stdin_skip_abandoned(hk_io_t *io) {
   hk_io_req_t *r;
-  while ((r = io->lines.head) && io->abandoned && io->abandoned(io->user, r->ctx)) {
+  while ((r = io->lines.head) && abandoned(io, r)) {
     reqq_pop(&io->lines);
     r->cancelled = true;
     deliver(io, r, -ECANCELED);
@@ -883,7 +889,7 @@ static void recv_pump_(hk_io_t *io, hk_sockio_t *s) {
   hk_io_req_t *r;
   if (s->held[HK_FAST_RECV]) return;
   while ((r = s->recvs.head) && !s->closing) {
-    if (io->abandoned && io->abandoned(io->user, r->ctx)) {
+    if (abandoned(io, r)) {
       /* Given up (its cancel is still queued): the bytes go to the next
       ** receive (as stdin_skip_abandoned). */
       reqq_pop(&s->recvs);

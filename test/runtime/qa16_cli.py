@@ -13,9 +13,9 @@ error without a position, §2.7.5 / §13.2), invalid and truncated UTF-8
 SPEC. The HTTP part starts the example with PORT 0 and CONNECTIONS 3 and
 talks to it over three connections: pipelined keep-alive requests, an
 HTTP/1.0 request, a method other than GET; the server then stops by itself
-(what its header comment promises). Last, read_line and socket_recv: a
-reader cancelled while two others wait takes no data (SPEC §7.3.3, §7.4.7,
-§7.6). Prints TAP.
+(what its header comment promises). Last, read_line, socket_recv and
+tcp_accept: a reader cancelled while two others wait takes no data (SPEC
+§7.3.3, §7.4.4, §7.4.7, §7.6). Prints TAP.
 """
 import os
 import socket
@@ -207,28 +207,42 @@ RECEIVERS_SRC = (b'use "stdlib/list.hml"\nval me = self ()\n'
                  b'val s = tcp_accept l\n'
                  + READERS_COMMON.replace(b"READ", b"socket_recv (s, 4)")
                  + b'val _ = println (socket_recv (s, 4))\n')
+ACCEPTORS_SRC = (b'use "stdlib/list.hml"\nval me = self ()\n'
+                 b'val l = tcp_listen ("127.0.0.1", 0)\nval _ = println (socket_port l)\n'
+                 b'fun accept_one name = let val c = tcp_accept l val _ = socket_send (c, name)\n'
+                 b'  val _ = socket_close c in "ok" end\n'
+                 # a's accept is the one in flight: cancel that one
+                 + READERS_COMMON.replace(b"READ", b"accept_one name")
+                 .replace(b"cancel b", b"cancel a").replace(b"await_result b", b"await_result a")
+                 .replace(b'starts_with (r1, "a")', b'starts_with (r1, "b")')
+                 + b'val _ = accept_one "root"\n')
 
 
-def cancelled_reader(hiko, tmp, workers, backend, sock):
-    """Three processes wait to read (read_line, or socket_recv of 4 bytes on
-    one socket; issued a, b, c, 100 ms apart); b is cancelled; only then does
-    input arrive. The data goes to a and c in the order the reads were
-    issued, the cancelled read takes none (SPEC §7.3.3, §7.4.7, §6.7.2,
-    §7.6), and the root reads the rest. Before the fix, b's cancel could
-    still sit in the I/O thread's queue when the input's completion came,
-    and b's read took the second piece (c got the third, the root waited)."""
-    name = "receivers.hml" if sock else "readers.hml"
+def cancelled_reader(hiko, tmp, workers, backend, kind):
+    """Three processes wait to read (read_line; socket_recv of 4 bytes on
+    one socket; tcp_accept on one listener), issued a, b, c, 100 ms apart;
+    b is cancelled (a, whose accept is in flight, for tcp_accept); only then
+    does input arrive. The data (or connection)
+    goes to a and c in the order the reads were issued, the cancelled read
+    takes none (SPEC §7.3.3, §7.4.4, §7.4.7, §6.7.2, §7.6), and the root
+    reads the rest. Before the fix, b's cancel could still sit in the I/O
+    thread's queue when the input's completion came, and b's read took the
+    second piece (c got the third, the root waited)."""
+    name = kind + ".hml"
+    src = {"read_line": READERS_SRC, "socket_recv": RECEIVERS_SRC,
+           "tcp_accept": ACCEPTORS_SRC}[kind]
     with open(os.path.join(tmp, name), "wb") as f:
-        f.write(RECEIVERS_SRC if sock else READERS_SRC)
+        f.write(src)
     env = dict(os.environ)
     env["HIKO_IO_BACKEND"] = backend
     p = subprocess.Popen([hiko, "run", "--workers", str(workers), name], cwd=tmp,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=env)
-    peer = None
+    peers = []
     try:
-        if sock:
-            peer = socket.create_connection(("127.0.0.1", int(p.stdout.readline())), timeout=20)
+        port = int(p.stdout.readline()) if kind != "read_line" else 0
+        if kind == "socket_recv":
+            peers.append(socket.create_connection(("127.0.0.1", port), timeout=15))
         head = b""
         while not head.endswith(b"ready\n"):
             line = p.stdout.readline()
@@ -236,27 +250,34 @@ def cancelled_reader(hiko, tmp, workers, backend, sock):
                 break
             head += line
         try:
-            if sock:
-                peer.sendall(b"one two thre")
+            if kind == "socket_recv":
+                peers[0].sendall(b"one two thre")
+            elif kind == "tcp_accept":
+                peers = [socket.create_connection(("127.0.0.1", port), timeout=15)
+                         for _ in range(3)]
             else:
                 p.stdin.write(b"one\ntwo\nthree\n")
             p.stdin.close()
         except BrokenPipeError:
             pass
         p.stdin = None  # closed: communicate must not flush it
+        got_peers = [recv_until_eof(c) for c in peers] if kind == "tcp_accept" else []
         out, err = p.communicate(timeout=15)
     except (subprocess.TimeoutExpired, OSError, ValueError) as e:
         p.kill()
         out, err = p.communicate()
         return "%r; stdout %r" % (e, out)
     finally:
-        if peer:
-            peer.close()
-    want = (b"Err Cancelled\nready\n[a:one , c:two ]\nthre\n" if sock else
-            b"Err Cancelled\nready\n[a:one, c:two]\nthree\ntrue\n")
+        for c in peers:
+            c.close()
+    want = {"read_line": b"Err Cancelled\nready\n[a:one, c:two]\nthree\ntrue\n",
+            "socket_recv": b"Err Cancelled\nready\n[a:one , c:two ]\nthre\n",
+            "tcp_accept": b"Err Cancelled\nready\n[b:ok, c:ok]\n"}[kind]
     got = head + out
     if p.returncode != 0 or got != want or err:
         return "exit %d, stdout %r, stderr %r" % (p.returncode, got, err[:300])
+    if kind == "tcp_accept" and got_peers != [b"b", b"c", b"root"]:
+        return "the connections got %r" % got_peers
     return None
 
 
@@ -265,14 +286,13 @@ def main():
     example = os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         res = odd_inputs(hiko, tmp)
-        for sock in (False, True):
+        for kind in ("read_line", "socket_recv", "tcp_accept"):
             for w in (1, 2, 4):
                 for backend in ("uring", "fallback"):
                     for k in range(3):
                         res.append(("%s cancelled among readers, --workers %d, %s, run %d"
-                                    % ("socket_recv" if sock else "read_line", w, backend,
-                                       k + 1),
-                                    cancelled_reader(hiko, tmp, w, backend, sock)))
+                                    % (kind, w, backend, k + 1),
+                                    cancelled_reader(hiko, tmp, w, backend, kind)))
     for w in (1, 2, 4):
         res += http_hello(hiko, example, w)
     return tap_report(res)
