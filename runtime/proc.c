@@ -59,8 +59,10 @@ static inline void bump_own(_Atomic uint64_t *f, uint64_t n) {
                         memory_order_relaxed);
 }
 
-static void count(hk_procs_t *P, size_t field, uint64_t n) {
-  hk_pcounters_t *c = tls_counters;
+/* Adds [n] to a field of [c], this thread's shard (tls_counters, read once
+** by a caller that counts several fields of one event), or of the shared
+** counters when the thread has none. */
+static inline void count_in(hk_pcounters_t *c, hk_procs_t *P, size_t field, uint64_t n) {
   if (c) {
     bump_own((_Atomic uint64_t *)((char *)c + field), n);
   } else {
@@ -69,7 +71,8 @@ static void count(hk_procs_t *P, size_t field, uint64_t n) {
     atomic_fetch_add_explicit(f, n, memory_order_relaxed);
   }
 }
-#define COUNT(P, name, n) count((P), offsetof(hk_pcounters_t, name), (n))
+#define COUNT_IN(c, P, name, n) count_in((c), (P), offsetof(hk_pcounters_t, name), (n))
+#define COUNT(P, name, n) COUNT_IN(tls_counters, (P), name, (n))
 
 void hk_procs_count_msgs(hk_procs_t *P, uint64_t sent, uint64_t received, uint64_t dropped) {
   if (sent) COUNT(P, sent, sent);
@@ -150,8 +153,7 @@ hk_pcounters_t *hk_procs_shared_counters(hk_procs_t *P) { return &P->shared; }
 /* A process finished terminating. Release: pairs with sum_live's acquire,
 ** so a reader that sees this end also sees every creation that happened
 ** before it (the children this process spawned, on any shard). */
-static void count_ended(hk_procs_t *P) {
-  hk_pcounters_t *c = tls_counters;
+static void count_ended(hk_pcounters_t *c, hk_procs_t *P) {
   if (c)
     atomic_store_explicit(&c->ended, atomic_load_explicit(&c->ended, memory_order_relaxed) + 1,
                           memory_order_release);
@@ -438,8 +440,9 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
     p->link = c;
   }
   hk_pidmap_insert(P->map, &p->e);
-  COUNT(P, created, 1);
-  if (parent) COUNT(P, spawns, 1);
+  hk_pcounters_t *own = tls_counters; /* one TLS load for both counts */
+  COUNT_IN(own, P, created, 1);
+  if (parent) COUNT_IN(own, P, spawns, 1);
   return 0;
 }
 
@@ -916,9 +919,6 @@ static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t 
   ** hk_proc_state's acquire (a sender that sees TERMINATED drops). */
   atomic_exchange_explicit(&p->state, HK_PS_TERMINATED, memory_order_acq_rel);
   hk_pidmap_remove(P->map, &p->e); /* later sends find nothing */
-  if (out == HK_OUT_DONE) COUNT(P, done, 1);
-  else if (out == HK_OUT_FAILED) COUNT(P, failed, 1);
-  else COUNT(P, cancelled, 1);
   end_children(p, w, todo);
 }
 
@@ -937,11 +937,18 @@ static void free_proc(hk_proc_t *p) {
 /* Second half: the outcome goes to the parent (or host), p is gone. */
 static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
   hk_procs_t *P = p->procs;
+  /* The outcome, down and ended counts of one termination: one TLS load.
+  ** The outcome is counted before it is published (a parent that sees a
+  ** child's result sees it counted). */
+  hk_pcounters_t *own = tls_counters;
+  if (out == HK_OUT_DONE) COUNT_IN(own, P, done, 1);
+  else if (out == HK_OUT_FAILED) COUNT_IN(own, P, failed, 1);
+  else COUNT_IN(own, P, cancelled, 1);
   publish_outcome(p, out, payload, w);
   drain(p);
-  COUNT(P, down, 1);
+  COUNT_IN(own, P, down, 1);
   release_slot(P);
-  count_ended(P);
+  count_ended(own, P);
   hk_proc_unref(p); /* the live reference */
 }
 
