@@ -15,7 +15,9 @@
 #   bench/echo/server_cpu.sh hiko build-rel/hiko run --workers 2 examples/echo_server.hml PORT
 #   bench/echo/server_cpu.sh C build-rel/bench/echo/echo_server_c -p PORT
 #   GOMAXPROCS=2 bench/echo/server_cpu.sh Go GOBUILD/echoserver -port PORT
-# CLIENT overrides the client binary (default build-rel/bench/echo/echo_client). See bench/README.md.
+# CLIENT overrides the client binary (default build-rel/bench/echo/echo_client); CLIENT_CPUS runs
+# it under taskset -c (a placement experiment: put `taskset -c LIST` before CMD for the server).
+# See bench/README.md.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 N=${N:-60000}
@@ -46,7 +48,7 @@ sleep 0.2
 python3 "$here/threads.py" "$spid" "$tmp/cpid" "$tmp/threads.json" &
 tpid=$!
 for _ in $(seq 500); do [ -e "$tmp/threads.json.ready" ] && break; sleep 0.01; done
-timeout 300 "$CLIENT" -p "$PORT" -c 64 -s 64 -w 0 -n "$N" -l "$label" >"$tmp/client.out" &
+timeout 300 ${CLIENT_CPUS:+taskset -c "$CLIENT_CPUS"} "$CLIENT" -p "$PORT" -c 64 -s 64 -w 0 -n "$N" -l "$label" >"$tmp/client.out" &
 cpid=$!
 echo "$cpid" >"$tmp/cpid.new" && mv "$tmp/cpid.new" "$tmp/cpid"
 wait "$cpid"
