@@ -910,9 +910,10 @@ static inline void end_children(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) 
   if (p->kids) end_children_slow(p, w, todo);
 }
 
-/* First half of a termination: p is TERMINATED for senders and counted, its
-** children cancelled (blocked ones onto [*todo]); its body is still there. */
-static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, hk_task_t **todo) {
+/* First half of a termination: p is TERMINATED for senders, its children
+** cancelled (blocked ones onto [*todo]); its body is still there. Its
+** outcome is counted in release_proc. */
+static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
   hk_procs_t *P = p->procs;
   /* We own p (RUNNING, or RUNNABLE with CANCEL that we just took). The
   ** exchange wins over a canceller's concurrent CAS. Release: pairs with
@@ -964,7 +965,7 @@ static __attribute__((noinline)) void end_blocked(hk_proc_t *p, hk_worker_t *w,
   while (todo) {
     hk_proc_t *k = hk_proc_of_task(todo);
     todo = todo->next;
-    stop_proc(k, w, HK_OUT_CANCELLED, &todo);
+    stop_proc(k, w, &todo);
     k->task.next = NULL;
     *tail = &k->task;
     tail = &k->task.next;
@@ -985,7 +986,7 @@ static __attribute__((noinline)) void end_blocked(hk_proc_t *p, hk_worker_t *w,
 ** message or hold a process slot. Iterative: trees of any depth. */
 static void terminate(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *payload) {
   hk_task_t *todo = NULL;
-  stop_proc(p, w, out, &todo);
+  stop_proc(p, w, &todo);
   if (todo) end_blocked(p, w, todo);
   else free_proc(p);
   release_proc(p, w, out, payload);
