@@ -131,10 +131,6 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   free(text);
 }
 
-/* A self tail call whose changed arguments are one run (or none) in a
-** function of under 64 locals is TLOOPR (its operand carries the run, the
-** argument count and the locals to reset); a mask with a gap, or a function
-** of 64 locals or more (whose frame set-up charges), keeps TLOOP. */
 /* receive_message () is RECV (the host's receive_now in the handler), in
 ** and out of tail position; another builtin applied to () stays CALLBU. */
 Test(vm_compile, receives_are_one_instruction) {
@@ -166,6 +162,10 @@ Test(vm_compile, sends_are_one_instruction) {
   free(text);
 }
 
+/* A self tail call whose changed arguments are one run (or none) in a
+** function of under 64 locals is TLOOPR (its operand carries the run, the
+** argument count and the locals to reset); a mask with a gap, or a function
+** of 64 locals or more (whose frame set-up charges), keeps TLOOP. */
 Test(vm_compile, self_tail_calls_of_one_run_are_straight) {
   const hk_image_t *img = compile("fun gap (a, b, c) = if a = 0 then c else gap (a - 1, b, c + 1)\n"
                                   "fun two (a, b) = let val x = a + b in if a = 0 then x else two (a - 1, x) end\n"
