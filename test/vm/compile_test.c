@@ -278,6 +278,88 @@ Test(vm_compile, constructor_switch_of_many_arms_is_linear, .timeout = 60) {
   free(src);
 }
 
+/* Joins n copies of [item] with [sep] between [head] and [tail]. */
+static char *chain(const char *head, const char *item, const char *sep, size_t n, const char *tail) {
+  size_t li = strlen(item), ls = strlen(sep);
+  char *src = malloc(strlen(head) + n * (li + ls) + strlen(tail) + 1);
+  char *p = src + sprintf(src, "%s", head);
+  for (size_t i = 0; i < n; i++) {
+    if (i) p += sprintf(p, "%s", sep);
+    p += sprintf(p, "%s", item);
+  }
+  strcpy(p, tail);
+  return src;
+}
+
+/* SPEC 2.3.2: chains of a million links of variables (not folded away)
+** through the whole pipeline: `not` and `andalso` desugar to a million
+** nested ifs, `~` to a million negations, `-` and `::` to a million
+** operators; none may use native recursion per link, and each must run. */
+Test(vm_compile, million_link_chains_of_variables_run, .timeout = 240) {
+  enum { N = 1000000 };
+  static const struct {
+    const char *head, *item, *sep, *tail, *want;
+  } cases[] = {
+    {"val t = true\nval b = ", "not", " ", " t\nval _ = println b\n", "true\n"},
+    {"val t = true\nval b = ", "t", " andalso ", "\nval _ = println b\n", "true\n"},
+    {"val t = false\nval b = ", "t", " orelse ", "\nval _ = println (not b)\n", "true\n"},
+    {"val y = 5\nval b = ", "~", " ", " y\nval _ = println b\n", "5\n"},
+    {"val y = 1\nval b = 0 - ", "y", " - ", "\nval _ = println b\n", "-1000000\n"},
+    {"val y = 1\nval b = ", "y", " :: ", " :: []\nfun len l a = case l of [] => a | _ :: t => "
+     "len t (a + 1)\nval _ = println (len b 0)\n", "1000000\n"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *src = chain(cases[i].head, cases[i].item, cases[i].sep, N, cases[i].tail);
+    cr_assert_eq(run(src, NULL, NULL), HK_RUN_DONE, "case %zu", i);
+    cr_assert_str_eq(out.buf, cases[i].want, "case %zu", i);
+    free(src);
+  }
+}
+
+/* SPEC 11.5: at least 65,535 constructors per datatype and 65,535 constants
+** per function, and tuples of 255 components. Past 65,536 the tags and the
+** constant indices must stay distinct (no 16-bit wrap: C65536 is not C0,
+** the 65,537th constant is not the first), and a 300-component tuple is
+** built, printed and matched. */
+Test(vm_compile, implementation_limits_of_spec_11_5, .timeout = 120) {
+  enum { N = 70000 };
+  char *src = chain("datatype big = ", "C%", " | ", N, "");
+  size_t len = strlen(src);
+  char *num = malloc(len + (size_t)N * 8 + 1024), *p = num;
+  for (size_t i = 0, k = 0; i < len; i++)
+    if (src[i] == '%') p += sprintf(p, "%zu", k++);
+    else *p++ = src[i];
+  sprintf(p, "\nfun name C0 = \"c0\" | name C65536 = \"c65536\" | name C69999 = \"last\""
+             " | name _ = \"other\"\n"
+             "val _ = println (C65536 = C0, C69999 = C4463, name C65536, name C0, name C69999,"
+             " name C4463, [C65536, C0])\n");
+  cr_assert_eq(run(num, NULL, NULL), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "(false, false, c65536, c0, last, other, [C65536, C0])\n");
+  free(src);
+  free(num);
+
+  src = chain("fun f () = [", "\"s%\"", ", ", N, "]\n");
+  len = strlen(src);
+  num = malloc(len + (size_t)N * 8 + 1024);
+  p = num;
+  for (size_t i = 0, k = 0; i < len; i++)
+    if (src[i] == '%') p += sprintf(p, "%zu", k++);
+    else *p++ = src[i];
+  sprintf(p, "fun nth (x :: r) 0 = x | nth (_ :: r) n = nth r (n - 1) | nth [] _ = \"none\"\n"
+             "val l = f ()\nval _ = println (nth l 0, nth l 65535, nth l 65536, nth l 69999)\n");
+  cr_assert_eq(run(num, NULL, NULL), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "(s0, s65535, s65536, s69999)\n");
+  free(src);
+  free(num);
+
+  src = chain("val t = (", "7", ", ", 300, ")\nval (a, ");
+  char *src2 = chain(src, "_", ", ", 298, ", z) = t\nval _ = println (a + z)\n");
+  cr_assert_eq(run(src2, NULL, NULL), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "14\n");
+  free(src);
+  free(src2);
+}
+
 Test(vm_compile, closures_capture_through_several_levels) {
   cr_assert_eq(run("fun outer a = let val b = a * 2 in fn c => fn d => a + b + c + d end\n"
                    "val _ = println (outer 1 10 100)\n"
