@@ -316,8 +316,8 @@ Test(vm_compile, million_link_chains_of_variables_run, .timeout = 240) {
   }
 }
 
-/* SPEC 11.5: at least 65,535 constructors per datatype and 65,535 constants
-** per function, and tuples of 255 components. Past 65,536 the tags and the
+/* SPEC 11.5: at least 65,535 constructors per datatype, 65,535 constants
+** per function, tuples of 255 components and source files of 64 MiB. Past 65,536 the tags and the
 ** constant indices must stay distinct (no 16-bit wrap: C65536 is not C0,
 ** the 65,537th constant is not the first), and a 300-component tuple is
 ** built, printed and matched. */
@@ -358,6 +358,19 @@ Test(vm_compile, implementation_limits_of_spec_11_5, .timeout = 120) {
   cr_assert_str_eq(out.buf, "14\n");
   free(src);
   free(src2);
+
+  /* A 64 MiB source file (SPEC 11.5), nearly all of it one comment. */
+  size_t big = (size_t)64 << 20;
+  src = malloc(big + 1);
+  const char *prog = "\nval _ = println \"ok\"\n";
+  memcpy(src, "(* ", 3);
+  memset(src + 3, 'x', big - 3);
+  memcpy(src + big - strlen(prog) - 3, " *)", 3);
+  memcpy(src + big - strlen(prog), prog, strlen(prog) + 1);
+  cr_assert_eq(strlen(src), big);
+  cr_assert_eq(run(src, NULL, NULL), HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "ok\n");
+  free(src);
 }
 
 Test(vm_compile, closures_capture_through_several_levels) {
