@@ -607,6 +607,7 @@ static hk_sockio_t *sio_get(hk_io_t *io, int64_t id, bool closing) {
   if (!s) oom();
   s->id = id;
   s->fd = fd;
+  s->spare = -1;
   s->fast = fast;
   s->rx.owner = s;
   io->sio[id] = s;
@@ -623,19 +624,32 @@ static void sock_after(hk_io_t *io, hk_sockio_t *s) {
 
 /* accept */
 
+/* [fd] accepted for [r]: a socket of r's owner. */
+static void accept_give(hk_io_t *io, hk_sockio_t *s, hk_io_req_t *r, int fd) {
+  hk_io_sock_nodelay(fd);
+  int64_t id = hk_io_sock_register(io, fd, r->owner);
+  reqq_remove(&s->accepts, r);
+  deliver(io, r, id);
+}
+
 static void accept_done(hk_io_t *io, hk_prim_t *p, int res) {
   hk_io_req_t *r = p->owner;
   hk_sockio_t *s = r->sio;
   s->busy--;
-  if (r->cancelled || s->closing) {
+  if (res >= 0 && !s->closing && (r->cancelled || abandoned(io, r))) {
+    /* Accepted for a request given up (cancelled while in flight, or its
+    ** cancel still queued): it takes no connection (SPEC §7.6); the
+    ** connection waits for the next accept, served by the pump below. */
+    s->spare = res;
+    r->cancelled = true;
+    reqq_remove(&s->accepts, r);
+    deliver(io, r, -ECANCELED);
+  } else if (r->cancelled || s->closing) {
     if (res >= 0) close(res);
     reqq_remove(&s->accepts, r);
     deliver(io, r, r->cancelled ? -ECANCELED : HK_IO_ECLOSED);
   } else if (res >= 0) {
-    hk_io_sock_nodelay(res);
-    int64_t id = hk_io_sock_register(io, res, r->owner);
-    reqq_remove(&s->accepts, r);
-    deliver(io, r, id);
+    accept_give(io, s, r, res);
   } else if (res == -ECONNABORTED || res == -EPROTO || transient(res)) {
     /* retried at once by the pump below */
   } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS ||
@@ -657,8 +671,26 @@ static void accept_done(hk_io_t *io, hk_prim_t *p, int res) {
   sock_after(io, s);
 }
 
+/* Serve the oldest accept: skip those given up, hand it the spare
+** connection if there is one, else start its accept. Only the head's
+** accept is ever in flight, so the spare is taken before the next. */
 static void accept_pump(hk_io_t *io, hk_sockio_t *s) {
-  hk_io_req_t *r = s->accepts.head;
+  hk_io_req_t *r;
+  while ((r = s->accepts.head) && !r->prim.busy && !s->closing) {
+    bool gone = abandoned(io, r);
+    if (!gone && s->spare < 0) break;
+    if (r->heap_idx) heap_remove(io, r); /* a retry timer */
+    r->retry_timer = false;
+    if (gone) {
+      r->cancelled = true;
+      reqq_remove(&s->accepts, r);
+      deliver(io, r, -ECANCELED);
+      continue;
+    }
+    int fd = s->spare;
+    s->spare = -1;
+    accept_give(io, s, r, fd);
+  }
   if (!r || r->prim.busy || r->retry_timer || s->closing) return;
   hk_prim_t *p = &r->prim;
   p->kind = HK_PRIM_ACCEPT;
@@ -975,6 +1007,7 @@ static void close_maybe_finish(hk_io_t *io, hk_sockio_t *s) {
   if (!s->closing || s->busy > 0 || s->direct[0] || s->direct[1]) return;
   hk_io_sock_closed(io, s->id); /* the table forgets fd first */
   close(s->fd);
+  if (s->spare >= 0) close(s->spare); /* nobody accepted it */
   io->sio[s->id] = NULL;
   hk_io_req_t *r;
   while ((r = reqq_pop(&s->closers))) deliver(io, r, 0);

@@ -101,10 +101,10 @@ typedef struct hk_io_config {
   bool recv_borrow;
   /* May be NULL. True when the requester of [ctx] gave the request up (its
   ** cancel is on its way through the queue). Asked before a standard input
-  ** line or a socket's received bytes, which only one request can take,
-  ** are handed to the oldest request: an abandoned one is completed with
-  ** -ECANCELED instead, so the data goes to the next request (SPEC §7.3.3,
-  ** §7.4.7, §7.6). Thread: io. */
+  ** line, a socket's received bytes or an accepted connection, which only
+  ** one request can take, are handed to the oldest request: an abandoned
+  ** one is completed with -ECANCELED instead, so the data goes to the next
+  ** request (SPEC §7.3.3, §7.4.4, §7.4.7, §7.6). Thread: io. */
   bool (*abandoned)(void *user, void *ctx);
 } hk_io_config_t;
 

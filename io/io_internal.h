@@ -167,6 +167,8 @@ struct hk_sockio {
   int fd;
   bool closing;
   hk_reqq_t accepts, sends, recvs, closers;
+  int spare; /* a connection accepted for an accept given up, kept for the
+             ** next accept (SPEC §7.6); -1: none */
   hk_prim_t rx; /* the socket's one receive, into rxbuf */
   char *rxbuf;
   size_t rxoff, rxlen, rxcap;

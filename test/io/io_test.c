@@ -584,6 +584,122 @@ Test(io_io, cancel_blocked_accept_then_rebind) {
   cr_assert_eq(k.pending, 0);
 }
 
+/* A plain client connected to [port] on 127.0.0.1 (blocking). */
+static int tcp_client(int64_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  cr_assert_geq(fd, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+/* hk_io_config_t.abandoned of the tests: ctx is an atomic flag. */
+static bool flag_abandoned(void *user, void *ctx) {
+  (void)user;
+  return ctx && atomic_load((_Atomic bool *)ctx);
+}
+
+/* Accepted socket [s] and client [fd] are the two ends of one connection. */
+static void assert_connected(int64_t s, int fd) {
+  send_ok(s, "k", 1);
+  char c = 0;
+  cr_assert_eq(recv(fd, &c, 1, 0), 1);
+  cr_assert_eq(c, 'k');
+}
+
+/* An accept on [lis] whose ctx is [flag], given up once in flight; a
+** client then connects: the accept completes with -ECANCELED. Returns the
+** client's descriptor. */
+static int give_up_in_flight(int64_t lis, int64_t port, _Atomic bool *flag) {
+  uint64_t t;
+  cr_assert_eq(hk_io_accept(H.io, lis, 3, (void *)flag, &t), 0);
+  usleep(20000);
+  atomic_store(flag, true);
+  int c = tcp_client(port);
+  cr_assert_eq(wait_token(&H, t, 5000).result, -ECANCELED);
+  return c;
+}
+
+Test(io_io, abandoned_accept_hands_the_connection_on) {
+  /* Two accepts wait on one listener; the runtime gives the first up (its
+  ** cancel not yet sent), then a client connects. The first accept takes
+  ** no connection, the second gets it (SPEC §7.4.4, §7.6); before the
+  ** fix the first one's socket was made and then closed by the runtime. */
+  harness_close(&H);
+  hk_io_config_t cfg = {.abandoned = flag_abandoned};
+  cr_assert_eq(harness_open(&H, &cfg), 0);
+  static _Atomic bool gone[5];
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 1);
+  int64_t port = hk_io_socket_port(H.io, lis);
+  uint64_t ta, tb;
+  cr_assert_eq(hk_io_accept(H.io, lis, 1, (void *)&gone[0], &ta), 0);
+  cr_assert_eq(hk_io_accept(H.io, lis, 2, (void *)&gone[1], &tb), 0);
+  usleep(20000); /* a's accept is in flight */
+  atomic_store(&gone[0], true);
+  int c1 = tcp_client(port);
+  cr_assert_eq(wait_token(&H, ta, 5000).result, -ECANCELED);
+  int64_t sb = wait_token(&H, tb, 5000).result;
+  cr_assert_gt(sb, 0, "b's accept: %lld", (long long)sb);
+  cr_assert_eq(hk_io_socket_owner(H.io, sb), 2);
+  assert_connected(sb, c1);
+  /* Nobody else waits: the connection stays for the next accept. */
+  int c2 = give_up_in_flight(lis, port, &gone[2]);
+  uint64_t td;
+  int64_t sd = run_wait(hk_io_accept(H.io, lis, 4, (void *)&gone[3], &td), &td).result;
+  cr_assert_gt(sd, 0, "d's accept: %lld", (long long)sd);
+  assert_connected(sd, c2);
+  /* An accept given up before it started is skipped. */
+  uint64_t te;
+  atomic_store(&gone[3], true);
+  cr_assert_eq(hk_io_accept(H.io, lis, 5, (void *)&gone[3], &te), 0);
+  cr_assert_eq(wait_token(&H, te, 5000).result, -ECANCELED);
+  /* One more kept, then the listener closes: the connection is closed. */
+  int c3 = give_up_in_flight(lis, port, &gone[4]);
+  uint64_t tk;
+  cr_assert_eq(run_wait(hk_io_close(H.io, lis, NULL, &tk), &tk).result, 0);
+  char x;
+  cr_assert_eq(recv(c3, &x, 1, 0), 0, "the kept connection is closed");
+  hk_io_counters_t k;
+  hk_io_counters(H.io, &k);
+  cr_assert_eq(k.pending, 0);
+  close(c1);
+  close(c2);
+  close(c3);
+}
+
+Test(io_io, cancelled_accept_racing_a_connect_loses_nothing) {
+  /* The cancel of an accept in flight races with a connection: either the
+  ** accept got it (and the cancel came too late), or the next accept
+  ** does. Before the fix, a connection accepted just before the cancel
+  ** was taken was closed (io_uring). */
+  int64_t lis = hk_io_listen(H.io, "127.0.0.1", 0, 1);
+  int64_t port = hk_io_socket_port(H.io, lis);
+  for (int i = 0; i < 300; i++) {
+    uint64_t ta, tb, tk;
+    cr_assert_eq(hk_io_accept(H.io, lis, 1, NULL, &ta), 0);
+    cr_assert_eq(hk_io_accept(H.io, lis, 2, NULL, &tb), 0);
+    if (i & 1) usleep(200); /* vary the interleaving */
+    int c = tcp_client(port);
+    cr_assert_eq(hk_io_cancel(H.io, ta), 0);
+    int64_t ra = wait_token(&H, ta, 5000).result;
+    int64_t got;
+    if (ra > 0) {
+      got = ra;
+      cr_assert_eq(hk_io_cancel(H.io, tb), 0);
+      cr_assert_eq(wait_token(&H, tb, 5000).result, -ECANCELED);
+    } else {
+      cr_assert_eq(ra, -ECANCELED);
+      got = wait_token(&H, tb, 5000).result;
+      cr_assert_gt(got, 0, "round %d: the connection was lost (%lld)", i,
+                   (long long)got);
+    }
+    assert_connected(got, c);
+    close(c);
+    cr_assert_eq(run_wait(hk_io_close(H.io, got, NULL, &tk), &tk).result, 0);
+  }
+}
+
 Test(io_io, text_recv_cancelled_while_holding_back) {
   /* A text recv waits for the rest of a character with a receive in
   ** flight; it is cancelled and a bytes recv takes the held bytes while

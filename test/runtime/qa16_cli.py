@@ -286,10 +286,7 @@ def main():
     example = os.path.abspath(sys.argv[2])
     with tempfile.TemporaryDirectory() as tmp:
         res = odd_inputs(hiko, tmp)
-        # tcp_accept is left out: a connection accepted for a cancelled
-        # acceptor is still closed now and then (bench/README.md, "Conformance
-        # ... (QA), stop 16", what remains); cancelled_reader can run it.
-        for kind in ("read_line", "socket_recv"):
+        for kind in ("read_line", "socket_recv", "tcp_accept"):
             for w in (1, 2, 4):
                 for backend in ("uring", "fallback"):
                     for k in range(3):
