@@ -602,6 +602,30 @@ int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_
   return 0;
 }
 
+/* hk_proc_send_env_held's rare cases, out of line. */
+static __attribute__((noinline)) bool dropped_held(hk_procs_t *P, hk_proc_t *p,
+                                                   hk_envelope_t *env, uintptr_t *held) {
+  dropped_env(P, env);
+  hk_proc_unref(p);
+  *held = 0;
+  return true;
+}
+
+static __attribute__((noinline)) bool sent_wake_held(hk_procs_t *P, hk_proc_t *p,
+                                                     hk_worker_t *w) {
+  wake_receiver(p, w);
+  COUNT(P, sent, 1);
+  return true;
+}
+
+bool hk_proc_send_env_held(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w,
+                           uintptr_t *held) {
+  if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) return dropped_held(P, p, env, held);
+  if (hk_mailbox_push(&p->mbox, &env->node)) return sent_wake_held(P, p, w);
+  COUNT(P, sent, 1);
+  return true;
+}
+
 int hk_proc_send_env_pid(hk_procs_t *P, uint64_t pid, uint64_t root_pid, hk_envelope_t *env,
                          hk_worker_t *w) {
   hk_pmentry_t *e = hk_pidmap_get_locked(P->map, pid);

@@ -378,6 +378,13 @@ static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
 }
 /* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
 int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);
+/* hk_proc_send_env for a sender that holds a reference to p in *[held] (a
+** VM's target of its previous send): if p has terminated, the message is
+** dropped as there, the reference released and *held cleared. Returns
+** true, so that a host's send can end with it (a tail call, no frame).
+** Ownership: takes env. Thread: any (held: the sender's). */
+bool hk_proc_send_env_held(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w,
+                           uintptr_t *held);
 /* Sends [env] to the process [pid] of the tree [root_pid] found under the
 ** pid map's shard lock, without taking a reference to it (no write to the
 ** receiver's first cache line, which its own worker reads all the time:

@@ -716,17 +716,110 @@ static __attribute__((noinline)) bool take_now(hk_proc_t *p, hk_vm_t *vm) {
   return r > 0;
 }
 
-/* host.send_now (vm/host.h): send_message (to, v) of a CALLBT, without a
-** request: serve_now's send minus its dispatch and its completion (the
-** interpreter pushes the Unit). */
-bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
-  (void)ud;
-  hk_proc_t *p = proc_of(vm);
+/* The target of the previous send that a send to pid [to] may reuse: a
+** process of our own tree (so not a port, whose pid is no process's, and
+** no copy across trees), with no global to export first (export_globals
+** has nothing to do). NULL: take the general way. */
+static inline __attribute__((always_inline)) hk_proc_t *last_target(hk_proc_t *p, hk_vm_t *vm,
+                                                                    hk_value_t to) {
+  if (!hk_proc_has_body(p)) return NULL; /* not yet a process */
+  hk_proc_t *last = last_proc(vp_of(p));
+  /* no target yet first: a spawned child's one send declines at once */
+  if (!last || to.tag != HK_T_PID || hk_proc_pid(last) != to.as.u ||
+      last->root_pid != p->root_pid)
+    return NULL;
+  if (!p->link && vp_of(p)->pd.root->globals && hk_vm_globals_dirty(vm)) return NULL;
+  return last;
+}
+
+/* Pushes [env] to [last] (last_target's), forgetting it if it ended; true.
+** The send's last call, so that the send needs no frame. */
+static inline __attribute__((always_inline)) bool send_to_last(hk_proc_t *p, hk_proc_t *last,
+                                                               hk_envelope_t *env) {
+  return hk_proc_send_env_held(hk_rt_of(p)->procs, last, env, hk_sched_self(), &vp_of(p)->last);
+}
+
+/* host.send_now's general way: serve_now's send minus its dispatch and its
+** completion. */
+static __attribute__((noinline)) bool send_now_general(hk_proc_t *p, hk_vm_t *vm, hk_value_t to,
+                                                       hk_value_t v) {
   if (!hk_proc_has_body(p)) return false; /* not yet a process (serve_now) */
   /* a closure sent may read a global set since (SPEC §6.4.3) */
   if (export_globals(p, vm)) return false; /* the request's serve() fails it */
   send_inline(p, hk_sched_self(), vm, to, v, false);
   return true;
+}
+
+/* [env] holding the immediate [v]. */
+static inline hk_envelope_t *immediate_in(hk_envelope_t *env, hk_value_t v) {
+  env->payload = NULL;
+  env->aux[0] = v.tag;
+  env->aux[1] = v.as.u;
+  return env;
+}
+
+/* host.send_now of immediate [v] to last_target's [last] when the thread's
+** list has no envelope (the cache's slow way, a call: a frame here only). */
+static __attribute__((noinline)) bool send_now_last(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *last,
+                                                    hk_value_t v) {
+  hk_envelope_t *env = envelope_or_fail(vm);
+  if (!env) return true; /* failed: out of memory */
+  return send_to_last(p, last, immediate_in(env, v));
+}
+
+/* host.send_now's first send of a process, of an immediate (a spawned
+** child's one message to its parent): send_first without send_inline's
+** port look-up first (send_first declines a port's pid, -EXDEV, and
+** send_inline then sends to it) or its frame. */
+static __attribute__((noinline)) bool send_now_first(hk_proc_t *p, hk_vm_t *vm, hk_value_t to,
+                                                     hk_value_t v) {
+  /* a closure sent may read a global set since (SPEC §6.4.3) */
+  if (export_globals(p, vm)) return false; /* the request's serve() fails it */
+  if (send_first(p, hk_sched_self(), vm, to.as.u, v, false) == -EXDEV)
+    send_inline(p, hk_sched_self(), vm, to, v, false);
+  return true;
+}
+
+/* host.send_now (vm/host.h): send_message (to, v) of a CALLBT, without a
+** request (the interpreter pushes the Unit). An immediate for the previous
+** send's target (every send of counting's loop) is an envelope from the
+** thread's list pushed, with no call but the last (no frame); anything
+** else, or an empty list, goes the general way. */
+bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
+  (void)ud;
+  hk_proc_t *p = proc_of(vm);
+  hk_proc_t *last = last_target(p, vm, to);
+  hk_envelope_t *env;
+  if (!last && hk_proc_has_body(p) && vp_of(p)->last == 0 && to.tag == HK_T_PID && !hk_is_obj(v))
+    return send_now_first(p, vm, to, v);
+  if (!last || hk_is_obj(v)) return send_now_general(p, vm, to, v);
+  if (!(env = hk_bcache_alloc_cached(sizeof *env))) return send_now_last(p, vm, last, v);
+  return send_to_last(p, last, immediate_in(env, v));
+}
+
+/* The envelope placed in [room] of message block [m]. */
+static inline hk_envelope_t *envelope_in(hk_msg_t *m, void *room) {
+  hk_envelope_t *env = room;
+  env->aux[0] = HK_ENV_IN_PAYLOAD;
+  env->payload = m;
+  return env;
+}
+
+/* send_tuple_now past last_target, for any [n] (hk_items_copy_out_room,
+** which may call out for its block): a pair whose block is on the
+** thread's list takes send_tuple_now's inline way, with no frame. */
+static __attribute__((noinline)) bool send_tuple_general(hk_proc_t *p, hk_vm_t *vm,
+                                                         hk_proc_t *last,
+                                                         const hk_value_t *items, uint32_t n) {
+  hk_msg_t *m;
+  void *room;
+  int rc = hk_items_copy_out_room(items, n, sizeof(hk_envelope_t), &m, &room);
+  if (rc > 0) return false; /* a component needs a copy: make_envelope_copy */
+  if (rc < 0) {
+    fail(vm, "out of memory");
+    return true;
+  }
+  return send_to_last(p, last, envelope_in(m, room));
 }
 
 /* host.send_tuple_now (vm/host.h): SENDT's send_message (to, (c1, .., cn))
@@ -741,29 +834,13 @@ bool hk_vmproc_send_tuple_now(void *ud, hk_vm_t *vm, hk_value_t to, const hk_val
                               uint32_t n) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
-  vmproc_t *vp = vp_of(p);
-  hk_proc_t *last = last_proc(vp);
-  if (!hk_proc_has_body(p) || to.tag != HK_T_PID || !last || hk_proc_pid(last) != to.as.u ||
-      last->root_pid != p->root_pid)
-    return false;
-  /* a closure sent may read a global set since (SPEC §6.4.3) */
-  if (export_globals(p, vm)) return false; /* send_now's serve() fails it */
+  hk_proc_t *last = last_target(p, vm, to);
+  if (!last) return false; /* send_now exports the globals if need be */
   hk_msg_t *m;
   void *room;
-  int rc = hk_items_copy_out_room(items, n, sizeof(hk_envelope_t), &m, &room);
-  if (rc > 0) return false; /* a component needs a copy: make_envelope_copy */
-  if (rc < 0) {
-    fail(vm, "out of memory");
-    return true;
-  }
-  hk_envelope_t *env = room;
-  env->aux[0] = HK_ENV_IN_PAYLOAD;
-  env->payload = m;
-  if (hk_proc_send_env(hk_rt_of(p)->procs, last, env, hk_sched_self()) != 0) {
-    hk_proc_unref(last); /* it ended: forget it */
-    vp->last = 0;
-  }
-  return true;
+  if (n != 2 || hk_pair_copy_out_cached(items, sizeof(hk_envelope_t), &m, &room) != 0)
+    return send_tuple_general(p, vm, last, items, n);
+  return send_to_last(p, last, envelope_in(m, room));
 }
 
 /* host.receive_now (vm/host.h): a receive_message that finds a message,

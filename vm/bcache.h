@@ -107,12 +107,11 @@ typedef struct hk_btcache {
 extern _Thread_local hk_btcache_t hk_btcache;
 #endif
 
-/* A block of at least [size] bytes, aligned to 16, and to 64 when its
-** class size is a multiple of 64. Returns NULL when out of
-** memory. Ownership: owned (hk_bcache_free with the same size). Inline:
-** the message path allocates an envelope per send (bench/README.md,
-** "Message path 3"). */
-static inline void *hk_bcache_alloc(size_t size) {
+/* hk_bcache_alloc's inline half alone: a block from this thread's list, or
+** NULL when the list is empty (or the cache is off), where hk_bcache_alloc
+** would call out. For a caller that declines to a general path rather than
+** make a call that needs a frame (the sends of runtime/vmproc.c). */
+static inline void *hk_bcache_alloc_cached(size_t size) {
 #if HK_BCACHE_ON
   if (size <= HK_BCACHE_MAX) {
     uint32_t k = hk_bcache_class(size);
@@ -124,7 +123,20 @@ static inline void *hk_bcache_alloc(size_t size) {
       return b;
     }
   }
+#else
+  (void)size;
 #endif
+  return NULL;
+}
+
+/* A block of at least [size] bytes, aligned to 16, and to 64 when its
+** class size is a multiple of 64. Returns NULL when out of
+** memory. Ownership: owned (hk_bcache_free with the same size). Inline:
+** the message path allocates an envelope per send (bench/README.md,
+** "Message path 3"). */
+static inline void *hk_bcache_alloc(size_t size) {
+  void *b = hk_bcache_alloc_cached(size);
+  if (__builtin_expect(b != NULL, 1)) return b;
   return hk_bcache_alloc_slow(size);
 }
 

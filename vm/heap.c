@@ -108,15 +108,22 @@ static inline void msg_set_objects(hk_chunk_t *c, uint64_t n) {
 ** usually freed on another thread than the one that made them (the
 ** receiver's): they come from the per-thread cache of vm/bcache.h. */
 
-static inline __attribute__((always_inline)) hk_chunk_t *block_alloc_inline(size_t size) {
+/* block_alloc_inline, or with [cached] only from the thread's list
+** (hk_bcache_alloc_cached: NULL when it is empty, no call). */
+static inline __attribute__((always_inline)) hk_chunk_t *block_alloc_how(size_t size,
+                                                                         bool cached) {
   if (__builtin_expect(size > HK_CHUNK_MAX - HK_BCACHE_MAX, 0)) return NULL;
   size_t total = hk_bcache_class_size(sizeof(hk_chunk_t) + size);
-  hk_chunk_t *c = hk_bcache_alloc(total);
+  hk_chunk_t *c = cached ? hk_bcache_alloc_cached(total) : hk_bcache_alloc(total);
   if (!c) return NULL;
   c->next = NULL;
   c->size = (uint32_t)(total - sizeof *c);
   c->used = 0;
   return c;
+}
+
+static inline __attribute__((always_inline)) hk_chunk_t *block_alloc_inline(size_t size) {
+  return block_alloc_how(size, false);
 }
 
 static hk_chunk_t *block_alloc(size_t size) { return block_alloc_inline(size); }
@@ -1204,17 +1211,18 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** messages): flat_copy's result without its generic object walk (obj_vals,
 ** obj_size) or copy_out's cases: one object, so never over a limit (>= 1)
 ** and no charge. Returns 0 (*out, *roomp set), 1 (a component needs a
-** copy), -ENOMEM. */
+** copy; with [cached], also no block on the thread's list: see
+** block_alloc_how), -ENOMEM. */
 static inline __attribute__((always_inline)) int flat_items_copy(const hk_value_t *items,
                                                                  uint32_t n, size_t room,
                                                                  hk_chunk_t **out,
-                                                                 void **roomp) {
+                                                                 void **roomp, bool cached) {
   for (uint32_t i = 0; i < n; i++)
     if (items[i].tag >= HK_T__OBJ && !(items[i].as.o->flags & HK_OBJ_STATIC)) return 1;
   size_t used = sizeof(hk_value_t) + sizeof(hk_tuple_t) + (size_t)n * sizeof(hk_value_t);
   size_t at = room_at(used, room);
-  hk_chunk_t *c = block_alloc_inline(at + room); /* a call of 28 instructions */
-  if (!c) return -ENOMEM;
+  hk_chunk_t *c = block_alloc_how(at + room, cached);
+  if (!c) return cached ? 1 : -ENOMEM;
   hk_tuple_t *copy = (hk_tuple_t *)(void *)(c->data + sizeof(hk_value_t));
   copy->h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
   for (uint32_t i = 0; i < n; i++) copy->items[i] = items[i];
@@ -1231,7 +1239,7 @@ static inline __attribute__((always_inline)) int flat_items_copy(const hk_value_
 static inline int flat_tuple_copy(hk_value_t v, size_t room, hk_chunk_t **out, void **roomp) {
   const hk_tuple_t *t = (const hk_tuple_t *)(const void *)v.as.o;
   if (t->h.flags & HK_OBJ_STATIC) return 1;
-  return flat_items_copy(t->items, t->h.n, room, out, roomp);
+  return flat_items_copy(t->items, t->h.n, room, out, roomp, false);
 }
 
 int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roomp) {
@@ -1246,8 +1254,15 @@ int hk_items_copy_out_room(const hk_value_t *items, uint32_t n, size_t room, hk_
   hk_chunk_t *c;
   /* A pair (fanin's (i, s), most protocol messages) has its own copy: its
   ** block's size and class fold to constants and the loops unroll. */
-  int rc = n == 2 ? flat_items_copy(items, 2, room, &c, roomp)
-                  : flat_items_copy(items, n, room, &c, roomp);
+  int rc = n == 2 ? flat_items_copy(items, 2, room, &c, roomp, false)
+                  : flat_items_copy(items, n, room, &c, roomp, false);
+  if (rc == 0) *out = (hk_msg_t *)(void *)c;
+  return rc;
+}
+
+int hk_pair_copy_out_cached(const hk_value_t *items, size_t room, hk_msg_t **out, void **roomp) {
+  hk_chunk_t *c;
+  int rc = flat_items_copy(items, 2, room, &c, roomp, true);
   if (rc == 0) *out = (hk_msg_t *)(void *)c;
   return rc;
 }
@@ -1648,7 +1663,11 @@ bool hk_vm_globals_refresh(hk_vm_t *child) {
   return true;
 }
 
-bool hk_vm_globals_dirty(const hk_vm_t *root) { return !root->globals_shared && root->gset_hi != 0; }
+/* gset_hi first: 0 in the usual case (no global set since the last
+** export), so a root's send asks one field (runtime/vmproc.c). For a child
+** gset_hi is half of gstore (the union), but its globals_shared makes the
+** result false whatever that half is. */
+bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->gset_hi != 0 && !root->globals_shared; }
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;

@@ -305,6 +305,13 @@ int hk_tuple_copy_out_room(hk_value_t v, size_t room, hk_msg_t **out, void **roo
 ** Thread: any. */
 int hk_items_copy_out_room(const hk_value_t *items, uint32_t n, size_t room, hk_msg_t **out,
                            void **roomp);
+/* hk_items_copy_out_room of the pair [items] (n = 2) with its block taken
+** from the thread's block cache without a call (hk_bcache_alloc_cached):
+** 0 (*out and *roomp set), 1 (nothing done: a component needs a copy, or
+** the cache has no block of the class at hand; hk_items_copy_out_room
+** does either). No call, so that a send with only tail calls besides
+** needs no frame (runtime/vmproc.c). Thread: any. */
+int hk_pair_copy_out_cached(const hk_value_t *items, size_t room, hk_msg_t **out, void **roomp);
 /* Links [m] into [vm]'s heap as a fragment and returns its root value.
 ** Ownership: takes m. Returns 0 (the objects count against the heap limit
 ** when the value is delivered: hk_vm_complete). Thread: owner of vm. */
