@@ -42,14 +42,16 @@ int hk_runq_push_owner(hk_runq_t *q, hk_task_t *t) {
   return 0;
 }
 
-hk_task_t *hk_runq_pop_owner(hk_runq_t *q) {
+hk_task_t *hk_runq_pop_owner(hk_runq_t *q, uint32_t *left) {
   /* Acquire pairs with the consumers' release CAS (R2). */
   uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
   for (;;) {
     /* Relaxed: only this thread writes tail. */
     uint32_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
-    if (tl == h)
+    if (tl == h) {
+      *left = 0;
       return NULL;
+    }
     /* Relaxed: the owner wrote this slot itself. */
     hk_task_t *t =
         atomic_load_explicit(&q->slot[h & MASK], memory_order_relaxed);
@@ -57,8 +59,10 @@ hk_task_t *hk_runq_pop_owner(hk_runq_t *q) {
     ** (acquire pairs with the thief's release CAS). */
     if (atomic_compare_exchange_weak_explicit(&q->head, &h, h + 1,
                                               memory_order_release,
-                                              memory_order_acquire))
+                                              memory_order_acquire)) {
+      *left = tl - h - 1;
       return t;
+    }
   }
 }
 

@@ -35,8 +35,10 @@ void hk_runq_init(hk_runq_t *q);
 ** popped or stolen. Thread: owner. */
 int hk_runq_push_owner(hk_runq_t *q, hk_task_t *t);
 
-/* Pop the task at the head, or NULL when empty. Thread: owner. */
-hk_task_t *hk_runq_pop_owner(hk_runq_t *q);
+/* Pop the task at the head, or NULL when empty; *left is set to the tasks
+** still queued after it (0 when empty; thieves may take more at any time).
+** Thread: owner. */
+hk_task_t *hk_runq_pop_owner(hk_runq_t *q, uint32_t *left);
 
 /* Overflow: when the ring is full, take its older half (HK_RUNQ_SIZE/2
 ** tasks, oldest first) into out[] with one CAS. Returns the number taken:

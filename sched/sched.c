@@ -79,6 +79,11 @@ struct hk_worker {
   bool on_idle;
   /* Counters: written by the owner, read by anyone (relaxed). */
   alignas(HK_CACHELINE) _Atomic uint64_t slices;
+  /* The last two slice starts that left exactly one task in the ring, as
+  ** the low 32 bits of slices + 1 (0: none), the older one in the high
+  ** half (note_lone). Written by the owner, read by thieves (relaxed), on
+  ** the line of slices, which steal_stuck already reads. */
+  _Atomic uint64_t lone;
   _Atomic uint64_t steals;
   _Atomic uint64_t stolen;
   _Atomic uint64_t parks;
@@ -233,18 +238,64 @@ static bool work_anywhere(hk_sched_t *s) {
 ** ("Spawn path 6, stop 15"). No thief takes a lone task, woken or not
 ** (steal_from), except from an owner that makes no progress (spin_for_work:
 ** a slice, or one builtin call, longer than STUCK_NS; or a preempted
-** owner thread). */
+** owner thread), and except a task that has been left alone in the ring
+** at two slice starts in a row (spare_task). */
 #define SPARE_MIN 2u
 
+/* Two tasks that both spend their slices on one worker leave one of them
+** alone in the ring at every slice start: the other's. A thief whose
+** thread was late (the owner took both from the injection queue, and the
+** yield that leaves two queued lasts a few instructions) would otherwise
+** never take it, and the pair would share one worker while the other
+** idles (issue #5, stop 16). The pairs SPARE_MIN protects do not look like
+** that: a consumer woken by its producer starts its slice with the producer
+** queued alone, but the producer's own start finds the ring empty; a
+** spawner that yielded behind its children is queued alone only at its
+** last child's start, and its own start finds the ring empty again (its
+** new children are queued during its slice). So a lone task may go to a
+** thief while the slice running started with it alone in the ring, and so
+** did the one before (two runs in a row, no hand-off between them:
+** spare_task). The owner only stamps such starts (note_lone): a start
+** that leaves 0 or 2+ tasks is followed by a run, which moves slices past
+** the stamp, so nothing needs resetting. */
+
+/* Stamps a start that leaves one task queued. Thread: owner. */
+static __attribute__((noinline)) void note_lone(hk_worker_t *w) {
+  uint64_t old = atomic_load_explicit(&w->lone, memory_order_relaxed);
+  atomic_store_explicit(&w->lone, old << 32 | (uint32_t)(slices_run(w) + 1),
+                        memory_order_relaxed);
+}
+
+/* Stamps a start that took its task from the injection queue (and maybe
+** a batch with it) if it leaves one task queued. Thread: owner. */
+static __attribute__((noinline)) void note_start_count(hk_worker_t *w) {
+  if (hk_runq_len(&w->runq) == 1)
+    note_lone(w);
+}
+
+/* Does [v]'s ring hold a task a thief may take: SPARE_MIN or more, or a
+** lone one that its owner's current slice and the one before it both
+** started with (note_lone)? Relaxed: a hint; a wrong guess moves one task
+** once, or leaves it to its owner for one more slice. */
+static bool spare_task(hk_worker_t *v) {
+  uint32_t n = hk_runq_len(&v->runq);
+  if (n != 1)
+    return n >= SPARE_MIN;
+  uint64_t stamps = atomic_load_explicit(&v->lone, memory_order_relaxed);
+  uint32_t last = (uint32_t)stamps, before = (uint32_t)(stamps >> 32);
+  uint64_t now = atomic_load_explicit(&v->slices, memory_order_relaxed);
+  return before != 0 && before + 1 == last && last == (uint32_t)(now + 1);
+}
+
 /* Is there work for a parking worker (P2)? As work_anywhere, but a ring's
-** single task is its owner's (SPARE_MIN): the owner is awake and will run
-** it, so liveness does not depend on the parker. */
+** single task is its owner's (SPARE_MIN, spare_task): the owner is awake
+** and will run it, so liveness does not depend on the parker. */
 static bool work_to_spare(hk_sched_t *s) {
   if (hk_injq_len(&s->injq) > 0)
     return true;
   for (uint32_t i = 0; i < s->nworkers; i++) {
     hk_worker_t *v = &s->workers[i];
-    if (hk_runq_len(&v->runq) >= SPARE_MIN ||
+    if (spare_task(v) ||
         atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL)
       return true;
   }
@@ -432,13 +483,14 @@ static hk_task_t *take_global(hk_worker_t *w, size_t max) {
   return n ? batch[0] : NULL;
 }
 
-/* Steal from [v] into w's ring: half of it when it holds SPARE_MIN or more
-** tasks, or [lone] also a single one; in the last pass also its run-next. */
+/* Steal from [v] into w's ring: half of it when it has a task to spare
+** (spare_task), or [lone] also a single one; in the last pass also its
+** run-next. */
 static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last,
                              bool lone) {
   uint32_t n = 0;
   hk_task_t *t = NULL;
-  if (lone || hk_runq_len(&v->runq) >= SPARE_MIN)
+  if (lone || spare_task(v))
     t = hk_runq_steal_spmc(&v->runq, &w->runq, &n);
   if (!t && last) {
     /* (P5) acquire pairs with the owner's release exchange. */
@@ -531,6 +583,17 @@ static hk_task_t *find_local(hk_worker_t *w) {
   return new_slice(w, NULL);
 }
 
+/* The end of new_slice when its start leaves one task queued: [head]
+** runs, [next] (if any) is the one queued. A tail call, so that the
+** common start keeps no register for it. Thread: owner. */
+static __attribute__((noinline)) hk_task_t *
+lone_start(hk_worker_t *w, hk_task_t *head, hk_task_t *next) {
+  note_lone(w);
+  if (next)
+    push_local(w, next);
+  return head;
+}
+
 /* Starts a new slice and chooses its task (the rest of find_local). [next]
 ** is a run-next task the caller already took (run_handoffs' pending after
 ** a capped or spent slice), or NULL: look at run-next. */
@@ -544,6 +607,7 @@ static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next) {
     if (t) {
       if (next)
         publish_next(w, next);
+      note_start_count(w);
       return t;
     }
   }
@@ -552,11 +616,20 @@ static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next) {
   ** could starve itself behind tasks that always spend their budget. */
   if (!next)
     next = take_runnext(w);
-  hk_task_t *head = hk_runq_pop_owner(&w->runq);
-  if (!head)
-    return next ? next : take_global(w, HK_RUNQ_SIZE / 2);
-  if (next)
-    push_local(w, next);
+  uint32_t left;
+  hk_task_t *head = hk_runq_pop_owner(&w->runq, &left);
+  if (!head) {
+    if (next)
+      return next; /* the ring stays empty */
+    next = take_global(w, HK_RUNQ_SIZE / 2);
+    note_start_count(w); /* the rest of the batch went to the ring */
+    return next;
+  }
+  if (!next)
+    return left == 1 ? lone_start(w, head, NULL) : head;
+  if (left == 0) /* next alone in the ring */
+    return lone_start(w, head, next);
+  push_local(w, next);
   return head;
 }
 
@@ -582,14 +655,14 @@ static void cpu_relax(void) {
 }
 
 /* Tasks queued behind a run-next slot: in the injection queue or a ring
-** with work to spare (SPARE_MIN). A victim's run-next is left alone while
+** with work to spare (spare_task). A victim's run-next is left alone while
 ** spinning (it is the task its owner hands off to next, e.g. the receiver
 ** of a message just sent). */
 static bool ring_work(hk_sched_t *s) {
   if (hk_injq_len(&s->injq) > 0)
     return true;
   for (uint32_t i = 0; i < s->nworkers; i++)
-    if (hk_runq_len(&s->workers[i].runq) >= SPARE_MIN)
+    if (spare_task(&s->workers[i]))
       return true;
   return false;
 }
@@ -602,7 +675,7 @@ static hk_task_t *steal_rings(hk_worker_t *w) {
       return t;
   }
   for (uint32_t i = 0; i < s->nworkers; i++) {
-    if (i == w->index || hk_runq_len(&s->workers[i].runq) < SPARE_MIN)
+    if (i == w->index || !spare_task(&s->workers[i]))
       continue;
     hk_task_t *t = steal_from(w, &s->workers[i], false, false);
     if (t)
@@ -817,6 +890,7 @@ static int init_workers(hk_sched_t *s) {
     w->index = i;
     w->rng = mix(s->seed + i);
     atomic_init(&w->slices, 0);
+    atomic_init(&w->lone, 0);
     atomic_init(&w->steals, 0);
     atomic_init(&w->stolen, 0);
     atomic_init(&w->parks, 0);

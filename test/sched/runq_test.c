@@ -21,24 +21,30 @@ static void fill(hk_runq_t *r, uint32_t n) {
     cr_assert_eq(hk_runq_push_owner(r, &tasks[i]), 0);
 }
 
+static uint32_t left;
+
 Test(sched_runq, empty_pop_returns_null) {
-  cr_assert_null(hk_runq_pop_owner(&q));
+  left = 7;
+  cr_assert_null(hk_runq_pop_owner(&q, &left));
+  cr_assert_eq(left, 0);
   cr_assert_eq(hk_runq_len(&q), 0);
 }
 
 Test(sched_runq, push_pop_is_fifo) {
   fill(&q, 10);
   cr_assert_eq(hk_runq_len(&q), 10);
-  for (int i = 0; i < 10; i++)
-    cr_assert_eq(hk_runq_pop_owner(&q), &tasks[i]);
-  cr_assert_null(hk_runq_pop_owner(&q));
+  for (uint32_t i = 0; i < 10; i++) {
+    cr_assert_eq(hk_runq_pop_owner(&q, &left), &tasks[i]);
+    cr_assert_eq(left, 9 - i);
+  }
+  cr_assert_null(hk_runq_pop_owner(&q, &left));
 }
 
 Test(sched_runq, full_at_256_then_eagain) {
   fill(&q, HK_RUNQ_SIZE);
   cr_assert_eq(hk_runq_len(&q), HK_RUNQ_SIZE);
   cr_assert_eq(hk_runq_push_owner(&q, &tasks[HK_RUNQ_SIZE]), -EAGAIN);
-  cr_assert_eq(hk_runq_pop_owner(&q), &tasks[0]);
+  cr_assert_eq(hk_runq_pop_owner(&q, &left), &tasks[0]);
   cr_assert_eq(hk_runq_push_owner(&q, &tasks[HK_RUNQ_SIZE]), 0);
   cr_assert_eq(hk_runq_push_owner(&q, &tasks[0]), -EAGAIN);
 }
@@ -48,7 +54,7 @@ Test(sched_runq, wraps_around_many_times) {
     uint32_t n = 1 + round % 200;
     fill(&q, n);
     for (uint32_t i = 0; i < n; i++)
-      cr_assert_eq(hk_runq_pop_owner(&q), &tasks[i]);
+      cr_assert_eq(hk_runq_pop_owner(&q, &left), &tasks[i]);
   }
   cr_assert_eq(hk_runq_len(&q), 0);
 }
@@ -62,16 +68,16 @@ Test(sched_runq, grab_half_only_when_full) {
 
 Test(sched_runq, grab_half_takes_oldest_128) {
   hk_task_t *out[HK_RUNQ_SIZE / 2];
-  cr_assert_eq(hk_runq_pop_owner(&q), NULL);
+  cr_assert_eq(hk_runq_pop_owner(&q, &left), NULL);
   fill(&q, 3); /* move head off zero so the grab wraps */
   for (int i = 0; i < 3; i++)
-    hk_runq_pop_owner(&q);
+    hk_runq_pop_owner(&q, &left);
   fill(&q, HK_RUNQ_SIZE);
   cr_assert_eq(hk_runq_grab_half_owner(&q, out), HK_RUNQ_SIZE / 2);
   for (uint32_t i = 0; i < HK_RUNQ_SIZE / 2; i++)
     cr_assert_eq(out[i], &tasks[i]);
   cr_assert_eq(hk_runq_len(&q), HK_RUNQ_SIZE / 2);
-  cr_assert_eq(hk_runq_pop_owner(&q), &tasks[HK_RUNQ_SIZE / 2]);
+  cr_assert_eq(hk_runq_pop_owner(&q, &left), &tasks[HK_RUNQ_SIZE / 2]);
 }
 
 Test(sched_runq, steal_from_empty) {
@@ -93,9 +99,9 @@ static void check_steal(uint32_t have, uint32_t take) {
   cr_assert_eq(hk_runq_len(&own), take - 1);
   /* The oldest go to our ring in order; the newest stolen is returned. */
   for (uint32_t i = 0; i + 1 < take; i++)
-    cr_assert_eq(hk_runq_pop_owner(&own), &tasks[i]);
+    cr_assert_eq(hk_runq_pop_owner(&own, &left), &tasks[i]);
   cr_assert_eq(t, &tasks[take - 1]);
-  cr_assert_eq(hk_runq_pop_owner(&q), have > take ? &tasks[take] : NULL);
+  cr_assert_eq(hk_runq_pop_owner(&q, &left), have > take ? &tasks[take] : NULL);
 }
 
 Test(sched_runq, steal_half_counts) {
@@ -140,7 +146,7 @@ Test(sched_runq, stolen_ring_can_be_stolen_again) {
   hk_runq_init(&third);
   hk_task_t *t = hk_runq_steal_spmc(&own, &third, &n);
   cr_assert_eq(n, 2);
-  cr_assert_eq(hk_runq_pop_owner(&third), &tasks[0]);
+  cr_assert_eq(hk_runq_pop_owner(&third, &left), &tasks[0]);
   cr_assert_eq(t, &tasks[1]);
-  cr_assert_eq(hk_runq_pop_owner(&own), &tasks[2]);
+  cr_assert_eq(hk_runq_pop_owner(&own, &left), &tasks[2]);
 }

@@ -52,6 +52,7 @@ static void *owner(void *arg) {
   (void)arg;
   hk_runq_t *q = &rings[0];
   hk_task_t *half[HK_RUNQ_SIZE / 2];
+  uint32_t left; /* not checked here: runq_test does */
   for (uint64_t i = 0; i < count; i++) {
     while (hk_runq_push_owner(q, enc(base + i)) != 0) {
       uint32_t n = hk_runq_grab_half_owner(q, half);
@@ -59,14 +60,14 @@ static void *owner(void *arg) {
         take(half[k]);
     }
     if (i % 3 == 0) {
-      hk_task_t *t = hk_runq_pop_owner(q);
+      hk_task_t *t = hk_runq_pop_owner(q, &left);
       if (t)
         take(t);
     }
   }
   atomic_store_explicit(&owner_done, 1, memory_order_release);
   hk_task_t *t;
-  while ((t = hk_runq_pop_owner(q)) != NULL)
+  while ((t = hk_runq_pop_owner(q, &left)) != NULL)
     take(t);
   return NULL;
 }
@@ -75,6 +76,7 @@ static void *thief(void *arg) {
   int me = (int)(intptr_t)arg;
   hk_runq_t *own = &rings[me];
   unsigned r = (unsigned)me * 7919u;
+  uint32_t left;
   for (;;) {
     int victim = (r = r * 1103515245u + 12345u) % 4 == 0
                      ? 1 + (int)((r >> 8) % (unsigned)(nthreads - 1))
@@ -84,18 +86,18 @@ static void *thief(void *arg) {
     if (t)
       take(t);
     /* Drain slowly, so other thieves can steal from us too. */
-    if ((t = hk_runq_pop_owner(own)) != NULL)
+    if ((t = hk_runq_pop_owner(own, &left)) != NULL)
       take(t);
     if (atomic_load_explicit(&owner_done, memory_order_acquire) &&
         atomic_load_explicit(&consumed, memory_order_relaxed) == count) {
-      while ((t = hk_runq_pop_owner(own)) != NULL)
+      while ((t = hk_runq_pop_owner(own, &left)) != NULL)
         take(t);
       return NULL;
     }
     if (!t && hk_runq_len(&rings[0]) == 0 &&
         atomic_load_explicit(&owner_done, memory_order_acquire)) {
       /* Owner finished: keep draining our ring until all is consumed. */
-      while ((t = hk_runq_pop_owner(own)) != NULL)
+      while ((t = hk_runq_pop_owner(own, &left)) != NULL)
         take(t);
       if (atomic_load_explicit(&consumed, memory_order_relaxed) == count)
         return NULL;
