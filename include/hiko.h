@@ -173,7 +173,8 @@ typedef struct hiko_result {
 } hiko_result_t;
 
 /* Waits for a root to end. Returns 0, -ETIMEDOUT, -ENOENT for an unknown
-** root or one already joined; timeout_ms -1 waits forever. A join that
+** root or one already joined, -EBUSY on a runtime thread (inside a native
+** builtin, SPEC §12.3.5); timeout_ms -1 waits forever. A join that
 ** returns 0 releases the root (docs/embedding.md, "Lifetime of a root"):
 ** its outcome is reported once. Thread: any. */
 int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeout_ms);

@@ -507,6 +507,9 @@ static void fill_result(hiko_runtime_t *rt, const hk_root_t *r, hiko_result_t *o
 
 int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeout_ms) {
   memset(out, 0, sizeof *out);
+  /* From a native builtin (SPEC §12.3.5): a join of the caller's own root
+  ** would wait for the caller, and any join stalls a worker or a helper. */
+  if (on_runtime_thread(rt)) return -EBUSY;
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
   if (timeout_ms > 0) {

@@ -199,6 +199,7 @@ Test(qa16_api, host_threads_talk_through_ports_in_runtimes_one_after_another,
 
 typedef struct native_state {
   hiko_runtime_t *rt;
+  hiko_pid_t root; /* for join_from_native */
 } native_state_t;
 
 /* relay (pid, k): sends 1..k to pid with hiko_send, from the worker or a
@@ -303,27 +304,62 @@ static int api_from_native(hiko_call_t *call, const hiko_value_t *arg, hiko_valu
   return hiko_value_int(rc, result);
 }
 
-Test(qa16_api, destroy_shutdown_run_from_a_native_are_refused, .timeout = 60) {
+/* Runs [src] on 2 workers with [fn] registered as `api` (on the worker)
+** and `api_blocking` (on a helper thread), as a root whose pid goes to
+** st->root before it starts; its output must be [want]. */
+static void run_api_natives(hiko_native_fn fn, const char *src, const char *want) {
   hiko_config_t cfg;
   out_config(&cfg, 2);
   hiko_runtime_t *rt = create_rt(&cfg);
   native_state_t st = {.rt = rt};
-  cr_assert_eq(hiko_register_builtin(rt, "api", "Int -> Int", api_from_native, &st, 0), 0);
-  cr_assert_eq(hiko_register_builtin(rt, "api_blocking", "Int -> Int", api_from_native, &st,
+  cr_assert_eq(hiko_register_builtin(rt, "api", "Int -> Int", fn, &st, 0), 0);
+  cr_assert_eq(hiko_register_builtin(rt, "api_blocking", "Int -> Int", fn, &st,
                                      HIKO_NATIVE_BLOCKING), 0);
-  hiko_program_t *p = compile(rt, "val _ = println [api 0, api 1, api 2]\n"
-                                  "val _ = println [api_blocking 0, api_blocking 1, api_blocking 2]\n"
-                                  "val _ = println \"still running\"\n");
-  hiko_pid_t root;
-  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  hiko_program_t *p = compile(rt, src);
+  cr_assert_eq(hiko_spawn_main(rt, p, &st.root), 0);
   cr_assert_eq(hiko_run(rt), 0);
-  expect_end(rt, root, HIKO_DONE, NULL);
-  char want[256];
-  snprintf(want, sizeof want, "[%d, %d, %d]\n[%d, %d, %d]\nstill running\n", -EBUSY, -EBUSY,
-           -EBUSY, -EBUSY, -EBUSY, -EBUSY);
+  expect_end(rt, st.root, HIKO_DONE, NULL);
   cr_expect_str_eq(out.data, want);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
+}
+
+Test(qa16_api, destroy_shutdown_run_from_a_native_are_refused, .timeout = 60) {
+  char want[256];
+  snprintf(want, sizeof want, "[%d, %d, %d]\n[%d, %d, %d]\nstill running\n", -EBUSY, -EBUSY,
+           -EBUSY, -EBUSY, -EBUSY, -EBUSY);
+  run_api_natives(api_from_native,
+                  "val _ = println [api 0, api 1, api 2]\n"
+                  "val _ = println [api_blocking 0, api_blocking 1, api_blocking 2]\n"
+                  "val _ = println \"still running\"\n",
+                  want);
+}
+
+/* hiko_join from inside a native builtin, of the caller's own root and
+** with no timeout (-1) or a short one: refused with -EBUSY like the calls
+** above (SPEC §12.3.5 allows no other API call there; §12.2's -EBUSY on a
+** runtime thread). Before, nothing checked the thread: the join of its own
+** root waited for the root to end, which waited for the native, forever
+** (the timed joins returned -ETIMEDOUT after stalling the worker). */
+static int join_from_native(hiko_call_t *call, const hiko_value_t *arg, hiko_value_t **result,
+                            void *ud) {
+  (void)call;
+  native_state_t *st = ud;
+  hiko_result_t res;
+  int rc = hiko_join(st->rt, st->root, &res, (int)hiko_value_get_int(arg));
+  if (rc == 0) hiko_result_clear(&res);
+  return hiko_value_int(rc, result);
+}
+
+Test(qa16_api, join_from_a_native_is_refused, .timeout = 30) {
+  char want[256];
+  snprintf(want, sizeof want, "[%d, %d, %d]\n[%d, %d]\nstill running\n", -EBUSY, -EBUSY,
+           -EBUSY, -EBUSY, -EBUSY);
+  run_api_natives(join_from_native,
+                  "val _ = println [api 0, api 50, api_blocking 50]\n"
+                  "val _ = println [api (~1), api_blocking (~1)]\n"
+                  "val _ = println \"still running\"\n",
+                  want);
 }
 
 /* Messages to and from a port are counted as a mailbox's (SPEC §10.9,
