@@ -855,18 +855,91 @@ static hk_pat_t *top_pat(hk_pat_t *p) {
   return p;
 }
 
-static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
+/* A local variable of the function being compiled: its own slot, or
+** UINT32_MAX. */
+static uint32_t own_slot(const comp_t *c, const hk_expr_t *e) {
+  if (e->kind == HK_E_VAR && e->var && e->var->kind == HK_VAR_LOCAL && c->owner[e->var->id] == c->fn)
+    return c->slot[e->var->id];
+  return UINT32_MAX;
+}
+
+/* The arm's pattern without annotations if it is a tuple of [n] or `_`
+** (both match without the tuple itself), else NULL. */
+static hk_pat_t *column_pat(hk_pat_t *p, uint32_t n) {
+  while (p->kind == HK_P_ANNOT) p = p->arg;
+  if (p->kind == HK_P_WILD || (p->kind == HK_P_TUPLE && p->n == n)) return p;
+  return NULL;
+}
+
+/* The arms of case [e] after its scrutinee: each arm matches slot [s], or
+** the columns [cols] (case_columns), entered by [arm]'s labels if any
+** (a SWITCH), then MATCHFAIL; the slots from [mark] up are cleared after a
+** case that is not in tail position. */
+static void case_arms(comp_t *c, hk_expr_t *e, bool tail, int d0, uint32_t mark, uint32_t s,
+                      const uint32_t *cols, label_t *arm) {
+  label_t end;
+  label_init(&end);
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) {
+    label_t next;
+    label_init(&next);
+    c->fn->depth = d0;
+    if (arm) place(c, &arm[i]);
+    hk_pat_t *p = e->arms[i].pat;
+    while (cols && p->kind == HK_P_ANNOT) p = p->arg;
+    if (!cols) pat(c, p, s, &next);
+    else if (p->kind == HK_P_TUPLE) /* else `_` (column_pat) */
+      for (uint32_t j = 0; j < p->n && !failed(c); j++) pat(c, p->items[j], cols[j], &next);
+    expr(c, e->arms[i].body, tail);
+    if (!tail) jump(c, HK_I_JMP, 0, &end);
+    place(c, &next);
+    label_free(&next);
+  }
+  c->fn->depth = d0;
+  c->cur = e->pos;
+  if (arm) place(c, &arm[e->n]);
+  emit0(c, HK_I_MATCHFAIL);
+  if (!tail) adjust(c, 0, 1);
+  place(c, &end);
+  label_free(&end);
+  if (!tail) clear_slots(c, mark); /* the scrutinee or items and the arms' variables */
+}
+
+/* `case (e1, ..., en) of (p1, ..., pn) => ... | ...`, when every arm is a
+** tuple pattern or `_`: a clausal `fun` of several parameters (the parser
+** makes it a case on the tuple of its parameters) and the usual way to
+** match two lists at once. The items go to slots of their own (a local
+** variable's own slot) in order, and each arm matches them column by
+** column: no tuple is built, so a call of such a function allocates
+** nothing for its arguments. Returns false (nothing emitted) otherwise. */
+static bool case_columns(comp_t *c, hk_expr_t *e, bool tail) {
   hk_expr_t *sc = strip(e->a);
-  uint32_t s, mark = c->fn->nlocals;
-  if (sc->kind == HK_E_VAR && sc->var && sc->var->kind == HK_VAR_LOCAL && c->owner[sc->var->id] == c->fn) {
-    s = c->slot[sc->var->id]; /* match the variable's own slot */
-  } else {
+  if (sc->kind != HK_E_TUPLE || sc->n < 2 || sc->n > 255) return false;
+  for (uint32_t i = 0; i < e->n; i++)
+    if (!column_pat(e->arms[i].pat, sc->n)) return false;
+  uint32_t mark = c->fn->nlocals;
+  uint32_t *cols = malloc(sc->n * sizeof *cols);
+  if (!cols) return oom(c), true;
+  for (uint32_t i = 0; i < sc->n && !failed(c); i++) {
+    cols[i] = own_slot(c, strip(sc->items[i]));
+    if (cols[i] != UINT32_MAX) continue;
+    expr(c, sc->items[i], false);
+    cols[i] = new_slot(c);
+    emit(c, HK_I_STORE, cols[i]);
+  }
+  case_arms(c, e, tail, c->fn->depth, mark, 0, cols, NULL);
+  free(cols);
+  return true;
+}
+
+static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
+  if (case_columns(c, e, tail)) return;
+  uint32_t mark = c->fn->nlocals;
+  uint32_t s = own_slot(c, strip(e->a)); /* match a variable's own slot */
+  if (s == UINT32_MAX) {
     expr(c, e->a, false);
     s = new_slot(c);
     emit(c, HK_I_STORE, s);
   }
-  label_t end;
-  label_init(&end);
   int d0 = c->fn->depth;
   /* A match on a datatype with several constructors first jumps, by the
   ** value's tag, to the first arm that can match it (a decision on tags);
@@ -899,25 +972,7 @@ static void case_expr(comp_t *c, hk_expr_t *e, bool tail) {
     for (uint32_t t = 0; t < dt->nctors; t++) table_entry(c, &arm[first[t] < any ? first[t] : any]);
   }
   free(first);
-  for (uint32_t i = 0; i < e->n && !failed(c); i++) {
-    label_t next;
-    label_init(&next);
-    c->fn->depth = d0;
-    if (arm) place(c, &arm[i]);
-    pat(c, e->arms[i].pat, s, &next);
-    expr(c, e->arms[i].body, tail);
-    if (!tail) jump(c, HK_I_JMP, 0, &end);
-    place(c, &next);
-    label_free(&next);
-  }
-  c->fn->depth = d0;
-  c->cur = e->pos;
-  if (arm) place(c, &arm[e->n]);
-  emit0(c, HK_I_MATCHFAIL);
-  if (!tail) adjust(c, 0, 1);
-  place(c, &end);
-  label_free(&end);
-  if (!tail) clear_slots(c, mark); /* the scrutinee and the arms' variables */
+  case_arms(c, e, tail, d0, mark, s, NULL, arm);
   if (arm) {
     for (uint32_t i = 0; i <= e->n; i++) label_free(&arm[i]);
     free(arm);

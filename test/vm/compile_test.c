@@ -209,6 +209,44 @@ Test(vm_compile, unknown_closures_of_their_arity_are_called_without_allocating) 
   free(text);
 }
 
+Test(vm_compile, clauses_of_several_parameters_match_without_a_tuple) {
+  /* A clausal fun of several parameters is a case on the tuple of its
+  ** parameters (parse.c); so is `case (xs, ys) of`: neither builds it. */
+  hk_vm_t *vm;
+  cr_assert_eq(run("fun count 0 acc = acc\n"
+                   "  | count n acc = count (n - 1) (acc + 1)\n"
+                   "fun merge [] ys acc = acc + length0 ys 0\n"
+                   "  | merge xs [] acc = acc + length0 xs 0\n"
+                   "  | merge (x :: xs) (y :: ys) acc =\n"
+                   "      if x <= y then merge xs (y :: ys) (acc + 1) else merge (x :: xs) ys (acc + 1)\n"
+                   "and length0 xs n = case (xs, n) of ([], _) => n | (_ :: r, (k : Int)) => length0 r (k + 1)\n"
+                   "fun upto i n acc = if i = n then acc else upto (i + 1) n (i :: acc)\n"
+                   "fun swap 0 a b = (a, b)\n"
+                   "  | swap n a b = swap (n - 1) b a\n"
+                   "val _ = println (count 100000 0, merge (upto 0 1000 []) (upto 0 1000 []) 0, swap 100001 1 2)\n",
+                   NULL, &vm),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "(100000, 2000, (2, 1))\n");
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  cr_assert_eq(st.gc_runs, 0, "the loops built argument tuples");
+  hk_vm_free(vm);
+  /* The items are evaluated once, in order, before any arm; `_` and an
+  ** annotated tuple match columns too; `as` on the whole tuple still gets it. */
+  cr_assert_eq(run("fun pr s = let val _ = print s in s end\n"
+                   "val r = case (pr \"a\", pr \"b\", pr \"c\") of\n"
+                   "    (\"x\", _, _) => 1\n"
+                   "  | ((_, \"y\", _) : String * String * String) => 2\n"
+                   "  | (_, _, \"c\") => 3\n"
+                   "  | _ => 4\n"
+                   "val t = case (1, pr \"d\") of p as (1, _) => p | (_, s) => (0, s)\n"
+                   "val u = case (r, 5) of (3, k) => k | _ => 0\n"
+                   "val _ = println (r, t, u)\n",
+                   NULL, NULL),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "abcd(3, (1, d), 5)\n");
+}
+
 Test(vm_compile, unknown_calls_apply_one_argument_at_a_time) {
   /* SPEC 4.2.2: f a completes before b is evaluated, whatever f is. */
   cr_assert_eq(run("fun pr s = let val _ = print s in s end\n"
