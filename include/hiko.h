@@ -196,7 +196,8 @@ int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg);
 ** Ownership: *out owned (hiko_port_close). Thread: any. */
 int hiko_port_open(hiko_runtime_t *rt, hiko_port_t **out);
 hiko_pid_t hiko_port_pid(const hiko_port_t *port);
-/* Next message; timeout 0 polls (-EAGAIN), -1 waits; -ETIMEDOUT.
+/* Next message; timeout 0 polls (-EAGAIN), -1 waits; -ETIMEDOUT; -EBUSY
+** on a runtime thread (inside a native builtin, SPEC §12.3.5).
 ** Ownership: *out owned (hiko_value_free). Thread: one. */
 int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms);
 /* Closes the port; later messages to its pid are dropped. Takes port. */

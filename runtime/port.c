@@ -102,6 +102,10 @@ int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_valu
 
 int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
   *out = NULL;
+  /* Not from inside a native (SPEC §12.3.5): a wait there would stall the
+  ** worker, or wait forever when the port's sender is a process that
+  ** needs this worker (--workers 1). */
+  if (hk_rt_on_runtime_thread(port->rt)) return -EBUSY;
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
   if (timeout_ms > 0) {

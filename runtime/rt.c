@@ -395,14 +395,14 @@ static void teardown(hiko_runtime_t *rt) {
 ** callbacks) or a helper running a blocking native (SPEC §12.2: -EBUSY on
 ** a runtime thread; destroying or waiting for the runtime from there would
 ** free or wait for the thread itself). */
-static bool on_runtime_thread(hiko_runtime_t *rt) {
+bool hk_rt_on_runtime_thread(const hiko_runtime_t *rt) {
   hk_worker_t *w = hk_sched_self();
   return (w && hk_sched_worker_sched(w) == rt->sched) || hk_native_on_helper(rt);
 }
 
 int hiko_runtime_destroy(hiko_runtime_t *rt) {
   if (!rt) return 0;
-  if (on_runtime_thread(rt)) return -EBUSY;
+  if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   hiko_shutdown(rt);
   if (rt->cfg.stats) print_stats(rt);
   teardown(rt);
@@ -473,7 +473,7 @@ static void wait_quiet(hiko_runtime_t *rt) {
 }
 
 int hiko_run(hiko_runtime_t *rt) {
-  if (on_runtime_thread(rt)) return -EBUSY;
+  if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   pthread_mutex_lock(&rt->lock);
   if (!rt->started && !rt->stopped) {
     int rc = hk_sched_start(rt->sched);
@@ -509,7 +509,7 @@ int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeo
   memset(out, 0, sizeof *out);
   /* From a native builtin (SPEC §12.3.5): a join of the caller's own root
   ** would wait for the caller, and any join stalls a worker or a helper. */
-  if (on_runtime_thread(rt)) return -EBUSY;
+  if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   struct timespec dl;
   clock_gettime(CLOCK_REALTIME, &dl);
   if (timeout_ms > 0) {
@@ -578,7 +578,7 @@ void hk_rt_exit(hiko_runtime_t *rt, int code) {
 }
 
 int hiko_shutdown(hiko_runtime_t *rt) {
-  if (on_runtime_thread(rt)) return -EBUSY;
+  if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   pthread_mutex_lock(&rt->lock);
   for (hk_root_t *r = rt->roots; r; r = r->next)
     if (!r->ended) cancel_pid(rt, r->pid);

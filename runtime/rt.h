@@ -117,6 +117,11 @@ char *hk_vmproc_render_failure_msg(const hk_image_t *img, hk_msg_t *m);
 hiko_runtime_t *hk_rt_from_procs_ud(void *ud);
 /* `exit n` from any process: ends every root (SPEC §6.8.3). */
 void hk_rt_exit(hiko_runtime_t *rt, int code);
+
+/* True on a thread of [rt] that runs host code: a worker or a helper
+** running a blocking native. API calls that wait for the runtime refuse
+** there with -EBUSY (SPEC §12.3.5). */
+bool hk_rt_on_runtime_thread(const hiko_runtime_t *rt);
 /* SPEC §6.9: if nothing is runnable or pending, fails every process
 ** blocked in a receive or a join. Thread: any. */
 void hk_rt_check_deadlock(hiko_runtime_t *rt);

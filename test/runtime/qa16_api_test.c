@@ -199,7 +199,8 @@ Test(qa16_api, host_threads_talk_through_ports_in_runtimes_one_after_another,
 
 typedef struct native_state {
   hiko_runtime_t *rt;
-  hiko_pid_t root; /* for join_from_native */
+  hiko_pid_t root;   /* for join_from_native */
+  hiko_port_t *port; /* for port_recv_from_native: open and empty */
 } native_state_t;
 
 /* relay (pid, k): sends 1..k to pid with hiko_send, from the worker or a
@@ -312,6 +313,7 @@ static void run_api_natives(hiko_native_fn fn, const char *src, const char *want
   out_config(&cfg, 2);
   hiko_runtime_t *rt = create_rt(&cfg);
   native_state_t st = {.rt = rt};
+  cr_assert_eq(hiko_port_open(rt, &st.port), 0);
   cr_assert_eq(hiko_register_builtin(rt, "api", "Int -> Int", fn, &st, 0), 0);
   cr_assert_eq(hiko_register_builtin(rt, "api_blocking", "Int -> Int", fn, &st,
                                      HIKO_NATIVE_BLOCKING), 0);
@@ -320,6 +322,7 @@ static void run_api_natives(hiko_native_fn fn, const char *src, const char *want
   cr_assert_eq(hiko_run(rt), 0);
   expect_end(rt, st.root, HIKO_DONE, NULL);
   cr_expect_str_eq(out.data, want);
+  cr_assert_eq(hiko_port_close(st.port), 0);
   cr_assert_eq(hiko_runtime_destroy(rt), 0);
   hiko_program_release(p);
 }
@@ -357,6 +360,33 @@ Test(qa16_api, join_from_a_native_is_refused, .timeout = 30) {
            -EBUSY, -EBUSY, -EBUSY);
   run_api_natives(join_from_native,
                   "val _ = println [api 0, api 50, api_blocking 50]\n"
+                  "val _ = println [api (~1), api_blocking (~1)]\n"
+                  "val _ = println \"still running\"\n",
+                  want);
+}
+
+/* hiko_port_recv from inside a native builtin (SPEC §12.3.5 allows no API
+** call there but value functions, hiko_send and hiko_call_fail): refused
+** with -EBUSY, polls included, on the worker and on a helper. Before, the
+** wait on the (empty) port blocked the native's thread: -1 forever (on the
+** worker, with --workers 1 and the sender a process, nothing could ever
+** send), a timed wait stalled the worker. */
+static int port_recv_from_native(hiko_call_t *call, const hiko_value_t *arg,
+                                 hiko_value_t **result, void *ud) {
+  (void)call;
+  native_state_t *st = ud;
+  hiko_value_t *v = NULL;
+  int rc = hiko_port_recv(st->port, &v, (int)hiko_value_get_int(arg));
+  if (rc == 0) hiko_value_free(v);
+  return hiko_value_int(rc, result);
+}
+
+Test(qa16_api, port_recv_from_a_native_is_refused, .timeout = 30) {
+  char want[256];
+  snprintf(want, sizeof want, "[%d, %d, %d]\n[%d, %d]\nstill running\n", -EBUSY, -EBUSY,
+           -EBUSY, -EBUSY, -EBUSY);
+  run_api_natives(port_recv_from_native,
+                  "val _ = println [api 0, api 50, api_blocking 0]\n"
                   "val _ = println [api (~1), api_blocking (~1)]\n"
                   "val _ = println \"still running\"\n",
                   want);
