@@ -140,8 +140,8 @@ static int attempt(hk_prim_t *p, int *res) {
   long rc;
   switch (p->kind) {
   case HK_PRIM_ACCEPT: rc = accept4(p->fd, NULL, NULL, p->flags); break;
-  case HK_PRIM_RECV: rc = recv(p->fd, p->buf, p->len, p->flags | MSG_DONTWAIT); break;
-  case HK_PRIM_SEND: rc = send(p->fd, p->buf, p->len, p->flags | MSG_DONTWAIT); break;
+  case HK_PRIM_RECV: rc = hk_io_sys_recv(p->fd, p->buf, p->len, p->flags | MSG_DONTWAIT); break;
+  case HK_PRIM_SEND: rc = hk_io_sys_send(p->fd, p->buf, p->len, p->flags | MSG_DONTWAIT); break;
   case HK_PRIM_READ: rc = read(p->fd, p->buf, p->len); break; /* ready stdin */
   case HK_PRIM_CONNECT: {
     int err = 0;

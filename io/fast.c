@@ -119,7 +119,7 @@ int hk_io_send_try(hk_io_t *io, int64_t sock, const void *data, size_t len,
   if (fd < 0) return 0;
   const char *p = data;
   while (cl->off < len) {
-    ssize_t k = send(fd, p + cl->off, len - cl->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t k = hk_io_sys_send(fd, p + cl->off, len - cl->off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (k > 0) {
       cl->off += (size_t)k;
     } else if (k < 0 && errno == EINTR) {
@@ -206,7 +206,7 @@ int hk_io_recv_try(hk_io_t *io, int64_t sock, int64_t n, bool text,
   char small[DIRECT_SMALL];
   size_t want = (size_t)cl->n < sizeof small ? (size_t)cl->n : sizeof small;
   ssize_t k;
-  do k = recv(fd, small, want, MSG_DONTWAIT);
+  do k = hk_io_sys_recv(fd, small, want, MSG_DONTWAIT);
   while (k < 0 && errno == EINTR);
   if (k < 0) {
     int e = -errno;
@@ -226,7 +226,7 @@ int hk_io_recv_try(hk_io_t *io, int64_t sock, int64_t n, bool text,
   }
   memcpy(owned, small, got);
   if (more) {
-    do k = recv(fd, owned + got, more, MSG_DONTWAIT);
+    do k = hk_io_sys_recv(fd, owned + got, more, MSG_DONTWAIT);
     while (k < 0 && errno == EINTR);
     if (k > 0) got += (size_t)k;
   }
