@@ -524,6 +524,21 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     *pop = (int)r;
     break;
   }
+  case HK_I_TLOOPI: { /* LADDI's local, and TLOOP's checks for one changed argument j */
+    uint32_t j = a >> 12 & 15u, k = a >> 16;
+    if ((a & 0xfffu) >= f->nlocals) return "local slot out of range";
+    if (!direct_args_ok(f, k) || j >= k || k > f->nlocals) return "self tail call with a bad arity or argument";
+    *push = 1; /* the interpreter pushes the sum, as LADDI did, and goes on as TLOOP: room for it */
+    break;
+  }
+  case HK_I_TLOOPRI: { /* TLOOPI's checks, and the operand's other fields are the function's own as TLOOPR's */
+    uint32_t j = a >> 6 & 15u, k = a >> 10 & 63u, e = a >> 16 & 1u, z = a >> 17;
+    if ((a & 63u) >= f->nlocals) return "local slot out of range";
+    if (!direct_args_ok(f, k) || j >= k) return "self tail call with a bad arity or argument";
+    if (e != (k != f->arity) || k + z != f->nlocals || f->nlocals >= 64) /* TLOOP's charge, nlocals >> 6, is 0 */
+      return "self tail call with a bad entry or count of locals";
+    break;
+  }
   case HK_I_CALLP:
     if (a < 1 || a >= b || b > HK_CALLN_MAX) return "bad argument count of a call chain";
     *pop = *push = (int)a + 1;

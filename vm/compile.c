@@ -291,7 +291,9 @@ static void fn_begin(comp_t *c, cfn_t *f, uint32_t index, const char *name, uint
 ** arguments are one run j..j+r-1 (or none), in a function of under 64
 ** locals (so its charge, nlocals >> 6, is 0), becomes TLOOPR, the same
 ** word with the run, the argument count, the locals to reset and the entry
-** in its operand: no function lookup and no bit loop in the interpreter. */
+** in its operand: no function lookup and no bit loop in the interpreter.
+** Each TLOOPI (a TLOOP fused with the LADDI of its one changed argument)
+** becomes TLOOPRI likewise. */
 static void straight_loops(cfn_t *f) {
   if (f->nlocals >= 64) return;
   for (uint32_t at = 0; at < f->n;) {
@@ -303,6 +305,10 @@ static void straight_loops(cfn_t *f) {
       if (m >> j == (1u << r) - 1u) /* k <= nlocals < 64 */
         f->code[at] = hk_ins(HK_I_TLOOPR, j | r << 4 | k << 9 | (uint32_t)(k != f->arity) << 15 |
                                                (f->nlocals - k) << 16);
+    } else if (hk_ins_op(w) == HK_I_TLOOPI) { /* its local below nlocals < 64, so 6 bits */
+      uint32_t a = hk_ins_a(w), k = a >> 16;
+      f->code[at] = hk_ins(HK_I_TLOOPRI, (a & 63u) | (a >> 12 & 15u) << 6 | k << 10 |
+                                             (uint32_t)(k != f->arity) << 16 | (f->nlocals - k) << 17);
     }
     at += len;
   }
@@ -757,6 +763,16 @@ static bool self_tail_call(comp_t *c, const hk_expr_t *e, hk_expr_t *const *args
     ** does not grow, nothing being pushed after it. */
     f->n--;
     adjust(c, 0, 1);
+  }
+  uint32_t j = mask ? (uint32_t)__builtin_ctz(mask) : 0;
+  if (mask == 1u << j && f->n >= 2 && f->last == f->n - 2 && f->label != f->n &&
+      hk_ins_op(f->code[f->last]) == HK_I_LADDI && hk_ins_a(f->code[f->last]) <= 0xfffu) {
+    /* `counter (c + 1)`, `incs (p, k - 1)`: the one changed argument is
+    ** the LADDI just emitted (no jump lands after it), so LADDI and TLOOP
+    ** become one TLOOPI in LADDI's two words, its immediate kept. */
+    f->code[f->last] = hk_ins(HK_I_TLOOPI, hk_ins_a(f->code[f->last]) | j << 12 | n << 16);
+    adjust(c, 1, 0);
+    return true;
   }
   emit(c, HK_I_TLOOP, mask | n << 16);
   adjust(c, __builtin_popcount(mask), 0);

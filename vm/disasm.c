@@ -88,6 +88,11 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     break;
   case HK_FMT_AB:
     if (op == HK_I_LADDI) put(o, " %u %d", hk_ins_a(w), b);
+    else if (op == HK_I_TLOOPI) /* as LADDI's local and immediate, then TLOOP's k and mask */
+      put(o, " %u %d %u 0x%x", hk_ins_a(w) & 0xfffu, b, hk_ins_a(w) >> 16, 1u << (hk_ins_a(w) >> 12 & 15u));
+    else if (op == HK_I_TLOOPRI) /* the same, then the locals it resets, as TLOOPR's */
+      put(o, " %u %d %u 0x%x %u", hk_ins_a(w) & 63u, b, hk_ins_a(w) >> 10 & 63u, 1u << (hk_ins_a(w) >> 6 & 15u),
+          hk_ins_a(w) >> 17);
     else if (op == HK_I_SPLIT) put(o, " %u %u %u", hk_ins_a(w), (uint32_t)b & 0xffffffu, (uint32_t)b >> 24);
     else put(o, " %u %u", hk_ins_a(w), (uint32_t)b);
     break;
@@ -120,6 +125,8 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   } else if (op == HK_I_TLOOPR) {
     put(o, "  ; changed:");
     for (uint32_t i = 0; i < (a >> 4 & 31u); i++) put(o, " %u", (a & 15u) + i);
+  } else if (op == HK_I_TLOOPI || op == HK_I_TLOOPRI) {
+    put(o, "  ; changed: %u", op == HK_I_TLOOPI ? a >> 12 & 15u : a >> 6 & 15u);
   } else if (op == HK_I_PERFORM && a < img->neffects) {
     put(o, "  ; %s", img->effects[a]);
   }

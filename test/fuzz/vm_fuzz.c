@@ -320,12 +320,15 @@ int main(int argc, char **argv) {
         hk_func_t *fn = &img->funcs[k];
         fn->nlocals += extra;
         fn->maxstack += extra_stack;
-        /* A TLOOPR names its function's count of locals: with more, its
-        ** general form TLOOP (which charges the larger frame's set-up). */
+        /* A TLOOPR (TLOOPRI) names its function's count of locals: with
+        ** more, its general form TLOOP (TLOOPI), which charges the larger
+        ** frame's set-up. */
         for (uint32_t at = 0; extra && at < fn->ncode; at += hk_ins_len(fn->code, at, fn->ncode)) {
           uint32_t a = hk_ins_a(fn->code[at]);
           if (hk_ins_op(fn->code[at]) == HK_I_TLOOPR)
             fn->code[at] = hk_ins(HK_I_TLOOP, (a >> 9 & 63u) << 16 | ((1u << (a >> 4 & 31u)) - 1u) << (a & 15u));
+          else if (hk_ins_op(fn->code[at]) == HK_I_TLOOPRI) /* likewise TLOOPI */
+            fn->code[at] = hk_ins(HK_I_TLOOPI, (a & 63u) | (a >> 6 & 15u) << 12 | (a >> 10 & 63u) << 16);
         }
       }
     if (compiled && hk_image_dump(img, &buf, &len) == 0) {

@@ -177,6 +177,15 @@ Test(vm_bytecode, verifier_checks_tupled_entries) {
   hk_front_free(&f);
 }
 
+/* Where the last instruction [op] of [fn] starts (there must be one). */
+static uint32_t last_op(const hk_func_t *fn, uint32_t op) {
+  uint32_t at = UINT32_MAX;
+  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
+    if (hk_ins_op(fn->code[i]) == op) at = i;
+  cr_assert_neq(at, UINT32_MAX);
+  return at;
+}
+
 /* A self tail call is TLOOP k<<16|mask: k must be a valid direct argument
 ** count of the function itself, the mask may name only arguments below k,
 ** and it pops one value per bit. */
@@ -184,16 +193,14 @@ Test(vm_bytecode, verifier_checks_self_tail_calls) {
   hk_front_t f;
   void *buf;
   size_t len;
-  dump_program("fun f (a, b) = if a = 0 then b else f (a - 1, b)\nval _ = println (f (5, 7))\n", &f, &buf,
+  /* a + ~1, not a - 1: that would be one TLOOPRI (verifier_checks_fused_self_tail_calls) */
+  dump_program("fun f (a, b) = if a = 0 then b else f (a + ~1, b)\nval _ = println (f (5, 7))\n", &f, &buf,
                &len);
   hk_image_t *img = f.image;
   char why[256];
   cr_assert_str_eq(run(img, 100000), "7\n");
   hk_func_t *fn = &img->funcs[1];
-  uint32_t at = UINT32_MAX;
-  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
-    if (hk_ins_op(fn->code[i]) == HK_I_TLOOPR) at = i;
-  cr_assert_neq(at, UINT32_MAX);
+  uint32_t at = last_op(fn, HK_I_TLOOPR);
   /* compiled as TLOOPR (verifier_checks_straight_self_tail_calls); its
   ** general form TLOOP in the same word: */
   cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOPR, 1u << 4 | 2u << 9 | 1u << 15));
@@ -216,11 +223,12 @@ Test(vm_bytecode, verifier_checks_self_tail_calls) {
   hk_front_free(&f);
 }
 
-/* TLOOPR j|r<<4|k<<9|e<<15|z<<16: TLOOP's checks of k and of the changed
-** run j..j+r-1, and its entry e and count z of locals to reset must be the
-** function's own (the interpreter reads neither the function's arity nor
-** its locals); it pops r values. */
-Test(vm_bytecode, verifier_checks_straight_self_tail_calls) {
+/* TLOOPI s|j<<12|k<<16 and TLOOPRI s|j<<6|k<<10|e<<16|z<<17, both with
+** the immediate in B (LADDI s B and the TLOOP, TLOOPR, of the one changed
+** argument j in one): s must be a local, j an argument below a valid direct
+** argument count k; TLOOPRI's entry e and count z of locals to reset must
+** be the function's own, as TLOOPR's. They pop nothing. */
+Test(vm_bytecode, verifier_checks_fused_self_tail_calls) {
   hk_front_t f;
   void *buf;
   size_t len;
@@ -231,10 +239,64 @@ Test(vm_bytecode, verifier_checks_straight_self_tail_calls) {
   cr_assert_str_eq(run(img, 100000), "7\n");
   hk_func_t *fn = &img->funcs[1];
   cr_assert_eq(fn->nlocals, 3);
-  uint32_t at = UINT32_MAX;
-  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
-    if (hk_ins_op(fn->code[i]) == HK_I_TLOOPR) at = i;
-  cr_assert_neq(at, UINT32_MAX);
+  uint32_t at = last_op(fn, HK_I_TLOOPRI);
+  /* local 0 - 1 into argument 0 of 2, entry after UNTUPLE 2, local 2 reset */
+  const uint32_t good = 0u | 0u << 6 | 2u << 10 | 1u << 16 | 1u << 17;
+  cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOPRI, good));
+  cr_assert_eq((int32_t)fn->code[at + 1], -1);
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good | 2u); /* c - 1 into a: valid (c is a local) */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good | 3u); /* local 3 of 3 */
+  expect_rejected(img, "local slot out of range");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good | 1u << 6); /* into b: valid */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good | 2u << 6); /* into c: not an argument */
+  expect_rejected(img, "bad arity or argument");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, (good & ~(63u << 10)) | 3u << 10); /* 3 arguments */
+  expect_rejected(img, "bad arity");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good & ~(1u << 16)); /* entering at the UNTUPLE with 2 values */
+  expect_rejected(img, "bad entry");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good & ~(0x7fu << 17)); /* local 2 kept: a stale value */
+  expect_rejected(img, "count of locals");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good + (1u << 17)); /* a slot past the frame's locals */
+  expect_rejected(img, "count of locals");
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  /* its general form in the same words */
+  const uint32_t gen = 0u | 0u << 12 | 2u << 16;
+  fn->code[at] = hk_ins(HK_I_TLOOPI, gen);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  cr_assert_str_eq(run(img, 100000), "7\n");
+  fn->code[at] = hk_ins(HK_I_TLOOPI, gen | 3u); /* local 3 of 3 */
+  expect_rejected(img, "local slot out of range");
+  fn->code[at] = hk_ins(HK_I_TLOOPI, gen | 2u << 12); /* into c */
+  expect_rejected(img, "bad arity or argument");
+  fn->code[at] = hk_ins(HK_I_TLOOPI, (gen & 0xffffu) | 3u << 16);
+  expect_rejected(img, "bad arity");
+  fn->code[at] = hk_ins(HK_I_TLOOPI, (gen & 0xffffu) | 1u << 16); /* the tuple itself, entering at UNTUPLE */
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0); /* valid: UNTUPLE checks what it gets */
+  fn->code[at] = hk_ins(HK_I_TLOOPRI, good);
+  cr_assert_str_eq(run(img, 100000), "7\n");
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* TLOOPR j|r<<4|k<<9|e<<15|z<<16: TLOOP's checks of k and of the changed
+** run j..j+r-1, and its entry e and count z of locals to reset must be the
+** function's own (the interpreter reads neither the function's arity nor
+** its locals); it pops r values. */
+Test(vm_bytecode, verifier_checks_straight_self_tail_calls) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f (a, b) = let val c = a + b in if a = 0 then c else f (a + ~1, b) end\n"
+               "val _ = println (f (5, 7))\n", &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "7\n");
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_eq(fn->nlocals, 3);
+  uint32_t at = last_op(fn, HK_I_TLOOPR);
   /* a - 1 into local 0, 2 arguments, entry after UNTUPLE 2, local 2 reset */
   const uint32_t good = 0u | 1u << 4 | 2u << 9 | 1u << 15 | 1u << 16;
   cr_assert_eq(fn->code[at], hk_ins(HK_I_TLOOPR, good));
