@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,10 +69,36 @@ static void push_component(char *p, const char *c, size_t n) {
   p[len + n] = 0;
 }
 
+/* Links followed before giving up, as the kernel's ELOOP limit. */
+enum { MAX_LINK_HOPS = 40 };
+
+static int canonical_hops(const char *path, char **out, int hops);
+
+/* The canonical form of [link] (a dangling symbolic link) followed by
+** [rest]: its target, relative to the link's directory unless absolute.
+** Returns 0 and an owned *out, -ELOOP past MAX_LINK_HOPS, or -errno. */
+static int follow_dangling(const char *link, const char *rest, char **out, int hops) {
+  char target[PATH_MAX];
+  ssize_t tn = readlink(link, target, sizeof target - 1);
+  if (tn < 0) return -errno;
+  if (tn == 0 || hops >= MAX_LINK_HOPS) return -ELOOP;
+  target[tn] = 0;
+  int dirlen = target[0] == '/' ? 0 : (int)(strrchr(link, '/') - link);
+  char *next;
+  if (asprintf(&next, "%.*s/%s/%s", dirlen, link, target, rest) < 0) return -ENOMEM;
+  int rc = canonical_hops(next, out, hops + 1);
+  free(next);
+  return rc;
+}
+
 /* realpath(3) that allows missing trailing components: the longest
-** existing prefix is resolved, the rest appended lexically. Returns 0 and
+** existing prefix is resolved, the rest appended lexically. A dangling
+** link in the path is followed (its target may be missing), so a link that
+** points outside the root is reported with where it points. Returns 0 and
 ** an owned *out, or -errno. */
-static int canonical(const char *path, char **out) {
+static int canonical(const char *path, char **out) { return canonical_hops(path, out, 0); }
+
+static int canonical_hops(const char *path, char **out, int hops) {
   size_t n = strlen(path);
   char *work = strdup(path);
   char *res = malloc(n + PATH_MAX + 2);
@@ -89,6 +116,15 @@ static int canonical(const char *path, char **out) {
       free(work);
       free(res);
       return e;
+    }
+    struct stat st;
+    if (lstat(work, &st) == 0 && S_ISLNK(st.st_mode)) {
+      int rc = follow_dangling(work, path + cut, out, hops);
+      if (rc != -ELOOP) {
+        free(work);
+        free(res);
+        return rc;
+      }
     }
     while (cut > 1 && work[cut - 1] == '/') cut--;
     while (cut > 1 && work[cut - 1] != '/') cut--;

@@ -97,11 +97,15 @@ static int path_arg(hk_vm_t *vm, hk_builtin_id_t id, hk_value_t arg, char **path
   return hk_fs_resolve(vm, id, hk_str_data(arg), hk_str_len(arg), path);
 }
 
-/* A link swapped in after the check tried to leave the root. Takes [path]. */
+/* A link swapped in after the check tried to leave the root. The message
+** names the canonical root, as the check's does (SPEC §7.5.1: ROOT is the
+** canonical DIR, not `--fs-root .` as given). Takes [path]. */
 static int escaped(hk_vm_t *vm, hk_builtin_id_t id, char *path) {
   const hk_host_t *host = hk_vm_host(vm);
+  const char *dir = host && host->fs_root ? host->fs_root : "";
+  char root[PATH_MAX];
   int rc = hk_vm_fail(vm, "%s: path '%s' is outside allowed root '%s'",
-                      hk_builtin_table[id].name, path, host && host->fs_root ? host->fs_root : "");
+                      hk_builtin_table[id].name, path, realpath(dir, root) ? root : dir);
   free(path);
   return rc;
 }
@@ -160,7 +164,8 @@ int hk_bi_list_dir(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
 
 int hk_bi_remove_file(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   char *path;
-  int rc = path_arg(vm, HK_B_remove_file, arg, &path);
+  if (!hk_is_string(arg)) return hk_bi_expected(vm, HK_B_remove_file);
+  int rc = hk_fs_resolve_entry(vm, HK_B_remove_file, hk_str_data(arg), hk_str_len(arg), &path);
   if (rc < 0) return rc;
   const char *base;
   int pfd = hk_fs_open_parent(vm, path, &base);

@@ -61,6 +61,13 @@ bool hk_fs_inside(const char *path, const char *root);
 ** negative code (recorded). */
 int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, char **out);
 
+/* hk_fs_resolve for a builtin that acts on a directory entry itself
+** (remove_file): the last component is not followed, so a symbolic link
+** names itself and removing one inside the root is allowed wherever it
+** points, as unlink(2) does without --fs-root. Thread: the VM's owner. */
+int hk_fs_resolve_entry(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len,
+                        char **out);
+
 /* The canonical form of absolute [path], allowing missing trailing
 ** components. Returns malloc'ed text or NULL (out of memory). Thread: any. */
 char *hk_fs_canonical(const char *path);

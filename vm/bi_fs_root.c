@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,7 +34,37 @@ static void pop_component(char *buf, size_t *len) {
   buf[*len] = 0;
 }
 
-char *hk_fs_canonical(const char *path) {
+/* Links followed before giving up, as the kernel's ELOOP limit. */
+enum { MAX_LINK_HOPS = 40 };
+
+static char *canonical_hops(const char *path, int hops);
+
+/* [link] (canonical, a dangling symbolic link) followed: its target, taken
+** relative to the link's directory unless absolute, then [rest] (the
+** components after the link), made canonical. Returns malloc'ed text, or
+** NULL with errno ENOMEM or ENAMETOOLONG, or ELOOP past MAX_LINK_HOPS. */
+static char *follow_dangling(const char *link, const char *rest, int hops) {
+  char target[PATH_MAX];
+  ssize_t tn = readlink(link, target, sizeof target - 1);
+  if (tn <= 0 || hops >= MAX_LINK_HOPS) {
+    errno = ELOOP;
+    return NULL;
+  }
+  target[tn] = 0;
+  /* A relative target starts in the link's directory. */
+  int dirlen = target[0] == '/' ? 0 : (int)(strrchr(link, '/') - link);
+  size_t n = (size_t)dirlen + (size_t)tn + strlen(rest) + 3;
+  char *next = malloc(n);
+  if (!next) return NULL;
+  snprintf(next, n, "%.*s/%s/%s", dirlen, link, target, rest);
+  char *c = canonical_hops(next, hops + 1);
+  free(next);
+  return c;
+}
+
+char *hk_fs_canonical(const char *path) { return canonical_hops(path, 0); }
+
+static char *canonical_hops(const char *path, int hops) {
   size_t cap = strlen(path) + PATH_MAX + 2;
   char *buf = malloc(cap);
   if (!buf) return NULL;
@@ -67,7 +98,16 @@ char *hk_fs_canonical(const char *path) {
     if (S_ISLNK(st.st_mode)) {
       char real[PATH_MAX];
       if (!realpath(buf, real)) {
-        missing = true; /* a dangling link: keep its name */
+        /* A dangling link: the canonical path is where it points (SPEC
+        ** §7.5.1 allows missing trailing components), so one that points
+        ** outside the root is reported with its target. A loop of links
+        ** keeps its name; the access then fails with ELOOP. */
+        char *c = errno == ENOENT ? follow_dangling(buf, p, hops) : NULL;
+        if (c || errno == ENOMEM || errno == ENAMETOOLONG) {
+          free(buf);
+          return c;
+        }
+        missing = true;
         continue;
       }
       size_t rn = strlen(real);
@@ -88,7 +128,25 @@ bool hk_fs_inside(const char *path, const char *root) {
   return strncmp(path, root, rn) == 0 && (path[rn] == 0 || path[rn] == '/');
 }
 
-int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, char **out) {
+/* The canonical form of absolute [abs] whose last component, when it
+** names an entry (not "", "." or ".."), is kept as it is, not followed:
+** a symbolic link names itself. NULL (errno set) on failure. */
+static char *canonical_entry(const char *abs) {
+  const char *base = strrchr(abs, '/') + 1;
+  if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0) return hk_fs_canonical(abs);
+  char *parent = strndup(abs, base - abs);
+  char *dir = parent ? hk_fs_canonical(parent) : NULL;
+  free(parent);
+  if (!dir) return NULL;
+  size_t n = strlen(dir) + strlen(base) + 2;
+  char *c = malloc(n);
+  if (c) snprintf(c, n, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", base);
+  free(dir);
+  return c;
+}
+
+static int resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, bool entry,
+                   char **out) {
   if (strlen(s) != len) return hk_bi_fail_errno(vm, id, EINVAL);
   const hk_host_t *host = hk_vm_host(vm);
   if (!host || !host->fs_root) {
@@ -108,7 +166,7 @@ int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, ch
       strcat(abs, s);
     }
   }
-  char *canon = abs ? hk_fs_canonical(abs) : NULL;
+  char *canon = abs ? (entry ? canonical_entry(abs) : hk_fs_canonical(abs)) : NULL;
   free(abs);
   if (!canon) return errno == ENAMETOOLONG ? hk_bi_fail_errno(vm, id, errno)
                                           : hk_vm_fail(vm, "out of memory");
@@ -120,6 +178,15 @@ int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, ch
   }
   *out = canon;
   return 0;
+}
+
+int hk_fs_resolve(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len, char **out) {
+  return resolve(vm, id, s, len, false, out);
+}
+
+int hk_fs_resolve_entry(hk_vm_t *vm, hk_builtin_id_t id, const char *s, size_t len,
+                        char **out) {
+  return resolve(vm, id, s, len, true, out);
 }
 
 char *hk_fs_shown(hk_vm_t *vm, const char *arg, const char *resolved) {

@@ -151,6 +151,34 @@ Test(vm_fs, canonical) {
   free(c);
 }
 
+/* A dangling link is followed to where it points (SPEC §7.5.1: missing
+** trailing components are allowed), relative to its own directory or
+** absolute; a loop of links keeps its name. */
+Test(vm_fs, canonical_follows_dangling_links) {
+  char in[PATH_MAX + 64], want[PATH_MAX + 64], link[PATH_MAX + 16];
+  snprintf(link, sizeof link, "%s/b/dang", root);
+  cr_assert_eq(symlink("../../gone/x.txt", link), 0);
+  snprintf(in, sizeof in, "%s/lnk/dang", root);
+  char *c = hk_fs_canonical(in);
+  snprintf(want, sizeof want, "%s", root);
+  *strrchr(want, '/') = 0;
+  strcat(want, "/gone/x.txt");
+  cr_assert_str_eq(c, want);
+  free(c);
+  snprintf(link, sizeof link, "%s/abs", root);
+  cr_assert_eq(symlink("/no_such_qa17_dir/y", link), 0);
+  snprintf(in, sizeof in, "%s/abs/z/../w", root);
+  c = hk_fs_canonical(in);
+  cr_assert_str_eq(c, "/no_such_qa17_dir/y/w");
+  free(c);
+  snprintf(link, sizeof link, "%s/loop", root);
+  cr_assert_eq(symlink("loop", link), 0);
+  snprintf(in, sizeof in, "%s/loop", root);
+  c = hk_fs_canonical(in);
+  cr_assert_str_eq(c, in);
+  free(c);
+}
+
 Test(vm_fs, walk_confined) {
   /* Inside the root: canonical paths; lnk -> b is reported as b. */
   hk_fs_names_t n = {0};

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""QA of --fs-root with symbolic links and `..` (SPEC §7.5.1, §8.6).
+
+Usage: qa17_cli.py BUILD/hiko
+
+A fresh tree per run (links cannot live in test/lang portably):
+
+    T/root/a.txt, T/root/sub/          T/outside/secret.txt
+    T/root/esc      -> ../outside              (a directory outside)
+    T/root/escf     -> ../outside/secret.txt   (a file outside)
+    T/root/back     -> ../root/a.txt           (leaves and comes back in)
+    T/root/absin    -> T/root/a.txt            (absolute, inside)
+    T/root/dang_out -> ../outside/missing.txt  (dangling, points outside)
+    T/root/dang_in  -> sub/made.txt            (dangling, points inside)
+    T/root/ina      -> a.txt
+
+The program runs with `--fs-root .` from T/root (ROOT in messages must
+still be the canonical T/root) and `--fs-root T/root` from T, on 1 and 4
+workers. Expected lines follow the SPEC: the path is made canonical
+(links resolved, missing trailing components allowed) and must lie inside
+the root, else "NAME: path 'PATH' is outside allowed root 'ROOT'" with PATH
+the resolved path. A dangling link resolves to where it points, so
+dang_out is outside (before stop 17: file_exists named ROOT '.' and both
+named PATH T/root/dang_out). remove_file unlinks the entry itself, as
+unlink(2) does: removing the link `ina` leaves a.txt (before stop 17 it
+removed a.txt under --fs-root and kept the link), and removing escf, a link
+inside the root, is allowed and leaves the file outside alone. Prints TAP.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from qa14_cli import tap_report  # noqa: E402
+
+PROGRAM = r'''fun try f = println (await_result (spawn f))
+val _ = try (fn () => read_file "a.txt")
+val _ = try (fn () => read_file "sub/../a.txt")
+val _ = try (fn () => read_file "back")
+val _ = try (fn () => read_file "absin")
+val _ = try (fn () => read_file "esc/secret.txt")
+val _ = try (fn () => read_file "escf")
+val _ = try (fn () => read_file_bytes "sub/../../outside/secret.txt")
+val _ = try (fn () => read_file "..")
+val _ = try (fn () => list_dir "esc")
+val _ = try (fn () => file_exists "dang_out")
+val _ = try (fn () => file_exists "dang_in")
+val _ = try (fn () => is_file "dang_out")
+val _ = try (fn () => write_file ("dang_out", "x"))
+val _ = try (fn () => write_file ("dang_in", "made"))
+val _ = try (fn () => read_file "sub/made.txt")
+val _ = try (fn () => remove_file "ina")
+val _ = try (fn () => read_file "a.txt")
+val _ = try (fn () => file_exists "ina")
+val _ = try (fn () => remove_file "escf")
+val _ = try (fn () => remove_file "../outside/secret.txt")
+val _ = try (fn () => remove_file "dang_out")
+val _ = try (fn () => list_dir ".")
+'''
+
+
+def expected(root, outside):
+    def out(name, path):
+        return "Err (RuntimeError %s: path '%s' is outside allowed root '%s')" % (
+            name, path, root)
+    lines = [
+        "Ok in\n", "Ok in\n", "Ok in\n", "Ok in\n",
+        out("read_file", outside + "/secret.txt"),
+        out("read_file", outside + "/secret.txt"),
+        out("read_file_bytes", outside + "/secret.txt"),
+        out("read_file", os.path.dirname(root)),
+        out("list_dir", outside),
+        out("file_exists", outside + "/missing.txt"),
+        "Ok false",
+        out("is_file", outside + "/missing.txt"),
+        out("write_file", outside + "/missing.txt"),
+        "Ok ()",
+        "Ok made",
+        "Ok ()",
+        "Ok in\n",
+        "Ok false",
+        "Ok ()",
+        out("remove_file", outside + "/secret.txt"),
+        "Ok ()",
+        "Ok [a.txt, absin, back, dang_in, esc, sub]",
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def make_tree(tmp):
+    root, outside = os.path.join(tmp, "root"), os.path.join(tmp, "outside")
+    os.makedirs(os.path.join(root, "sub"))
+    os.makedirs(outside)
+    for path, text in ((os.path.join(root, "a.txt"), "in\n"),
+                       (os.path.join(outside, "secret.txt"), "secret\n")):
+        with open(path, "w") as f:
+            f.write(text)
+    links = {"esc": "../outside", "escf": "../outside/secret.txt",
+             "back": "../root/a.txt", "absin": os.path.join(root, "a.txt"),
+             "dang_out": "../outside/missing.txt", "dang_in": "sub/made.txt",
+             "ina": "a.txt"}
+    for name, target in links.items():
+        os.symlink(target, os.path.join(root, name))
+    with open(os.path.join(tmp, "links.hml"), "w") as f:
+        f.write(PROGRAM)
+    return root, outside
+
+
+def one_run(hiko, workers, relative):
+    with tempfile.TemporaryDirectory() as t:
+        tmp = os.path.realpath(t)
+        root, outside = make_tree(tmp)
+        if relative:
+            cmd, cwd = [hiko, "run", "--workers", str(workers), "--fs-root", ".",
+                        "../links.hml"], root
+        else:
+            cmd, cwd = [hiko, "run", "--workers", str(workers), "--fs-root", "root",
+                        "links.hml"], tmp
+        p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, timeout=60)
+        want = expected(root, outside)
+        got = p.stdout.decode(errors="replace")
+        if p.returncode != 0 or got != want:
+            return "exit %d, stderr %r\n--- expected\n%s--- got\n%s" % (
+                p.returncode, p.stderr[:300], want, got)
+        # Nothing was written or removed outside the root.
+        left = sorted(os.listdir(outside))
+        if left != ["secret.txt"]:
+            return "outside now holds %r" % left
+        return None
+
+
+def main():
+    hiko = os.path.abspath(sys.argv[1])
+    res = []
+    for w in (1, 4):
+        for relative in (True, False):
+            res.append(("--fs-root %s with links and .., --workers %d"
+                        % ("." if relative else "DIR", w), one_run(hiko, w, relative)))
+    return tap_report(res)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
