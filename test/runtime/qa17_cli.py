@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""QA of --fs-root with symbolic links and `..` (SPEC §7.5.1, §8.6).
+"""QA of --fs-root with symbolic links and `..` (SPEC §7.5.1, §8.6), and
+of tcp_accept when the process is out of descriptors (SPEC §7.4.4).
 
 Usage: qa17_cli.py BUILD/hiko
 
@@ -24,9 +25,20 @@ dang_out is outside (before stop 17: file_exists named ROOT '.' and both
 named PATH T/root/dang_out). remove_file unlinks the entry itself, as
 unlink(2) does: removing the link `ina` leaves a.txt (before stop 17 it
 removed a.txt under --fs-root and kept the link), and removing escf, a link
-inside the root, is allowed and leaves the file outside alone. Prints TAP.
+inside the root, is allowed and leaves the file outside alone.
+
+EMFILE: hiko runs with RLIMIT_NOFILE 48 and fills its descriptor table with
+connections to a listener that never accepts, until tcp_connect fails
+("tcp_connect: Too many open files", §7.1.3); meanwhile a process waits in
+tcp_accept on another listener. A client connects and sends "hello"; the
+accept fails with EMFILE, which must never reach the program: it is retried
+about every 10 ms, and once the root closes one filler the acceptor gets
+the connection and returns what it received. Both I/O backends, 1 and 4
+workers. Prints TAP.
 """
 import os
+import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -131,6 +143,57 @@ def one_run(hiko, workers, relative):
         return None
 
 
+EMFILE_PROGRAM = r'''val l1 = tcp_listen ("127.0.0.1", 0)
+val l2 = tcp_listen ("127.0.0.1", 0)
+val acceptor = spawn (fn () => socket_recv (tcp_accept l1, 100))
+val me = self ()
+fun fill acc =
+  case await_result (spawn (fn () =>
+         let val c = tcp_connect ("127.0.0.1", socket_port l2)
+             val _ = socket_give (c, me)
+         in c end)) of
+    Ok c => fill (c :: acc)
+  | Err e => (acc, e)
+val (fillers, why) = fill []
+val _ = println why
+val _ = println (socket_port l1)
+val _ = read_line ()
+val _ = sleep 50
+val _ = case fillers of c :: _ => socket_close c | [] => ()
+val _ = println (await_process acceptor)
+'''
+
+
+def accept_out_of_descriptors(hiko, workers, backend):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "emfile.hml"), "w") as f:
+            f.write(EMFILE_PROGRAM)
+        env = dict(os.environ, HIKO_IO_BACKEND=backend)
+        p = subprocess.Popen([hiko, "run", "--workers", str(workers), "emfile.hml"], cwd=tmp,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, preexec_fn=limit, env=env)
+        try:
+            why = p.stdout.readline()
+            port = p.stdout.readline()
+            if why != b"RuntimeError tcp_connect: Too many open files\n" or not port.strip():
+                p.kill()
+                return "first lines %r %r, stderr %r" % (why, port, p.communicate()[1][:300])
+            with socket.create_connection(("127.0.0.1", int(port)), timeout=10) as s:
+                s.sendall(b"hello")
+                p.stdin.write(b"go\n")
+                p.stdin.flush()
+                out, err = p.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, OSError) as e:
+            p.kill()
+            p.communicate()
+            return "no answer: %s" % e
+        if p.returncode != 0 or out != b"hello\n":
+            return "exit %d, stdout %r, stderr %r" % (p.returncode, out, err[:300])
+        return None
+
+
 def main():
     hiko = os.path.abspath(sys.argv[1])
     res = []
@@ -138,6 +201,10 @@ def main():
         for relative in (True, False):
             res.append(("--fs-root %s with links and .., --workers %d"
                         % ("." if relative else "DIR", w), one_run(hiko, w, relative)))
+    for backend in ("uring", "fallback"):
+        for w in (1, 4):
+            res.append(("tcp_accept retries EMFILE, --workers %d, %s" % (w, backend),
+                        accept_out_of_descriptors(hiko, w, backend)))
     return tap_report(res)
 
 
