@@ -34,7 +34,11 @@ tcp_accept on another listener. A client connects and sends "hello"; the
 accept fails with EMFILE, which must never reach the program: it is retried
 about every 10 ms, and once the root closes one filler the acceptor gets
 the connection and returns what it received. Both I/O backends, 1 and 4
-workers. Prints TAP.
+workers.
+
+Last, `--stats`: without --workers the worker count is the CPUs available
+(run with an affinity of one CPU, then of all), and io_backend= names the
+backend HIKO_IO_BACKEND forced. Prints TAP.
 """
 import os
 import resource
@@ -194,6 +198,40 @@ def accept_out_of_descriptors(hiko, workers, backend):
         return None
 
 
+def stats_line(hiko, env=None, affinity=None):
+    """The `hiko stats:` line of a run of a one-line program."""
+    def pin():
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "one.hml"), "w") as f:
+            f.write("val _ = println 1\n")
+        p = subprocess.run([hiko, "run", "--stats", "one.hml"], cwd=tmp, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, preexec_fn=pin, timeout=60)
+    lines = [l for l in p.stderr.decode().splitlines() if l.startswith("hiko stats:")]
+    return (p.returncode, lines[0] if lines else p.stderr.decode()[:300])
+
+
+def stats_cases(hiko):
+    """--workers defaults to the CPUs available (§13.1.4: the process's CPU
+    affinity, as `taskset` sets it), and io_backend= reports the backend
+    HIKO_IO_BACKEND forced (§10.7.5, §10.9, §13.3)."""
+    res = []
+    cpus = sorted(os.sched_getaffinity(0))
+    for aff in ({cpus[0]}, set(cpus)):
+        code, line = stats_line(hiko, affinity=aff)
+        want = " workers=%d " % len(aff)
+        res.append(("default --workers with %d CPU(s) available" % len(aff),
+                    None if code == 0 and want in line else "exit %d, %r lacks %r" % (code, line, want)))
+    for backend in ("fallback", "uring"):
+        code, line = stats_line(hiko, env=dict(os.environ, HIKO_IO_BACKEND=backend))
+        want = " io_backend=%s " % backend
+        res.append(("HIKO_IO_BACKEND=%s in --stats" % backend,
+                    None if code == 0 and want in line else "exit %d, %r lacks %r" % (code, line, want)))
+    return res
+
+
 def main():
     hiko = os.path.abspath(sys.argv[1])
     res = []
@@ -201,6 +239,7 @@ def main():
         for relative in (True, False):
             res.append(("--fs-root %s with links and .., --workers %d"
                         % ("." if relative else "DIR", w), one_run(hiko, w, relative)))
+    res += stats_cases(hiko)
     for backend in ("uring", "fallback"):
         for w in (1, 4):
             res.append(("tcp_accept retries EMFILE, --workers %d, %s" % (w, backend),
