@@ -971,6 +971,10 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
   else COUNT_IN(own, P, cancelled, 1);
   publish_outcome(p, out, payload, w);
   drain(p);
+  /* The high-water mark is noted when a receive finds the mailbox empty;
+  ** a process that took its messages and ended never did (SPEC §10.9: a
+  ** child that drained 40 queued messages left the mark at 0). */
+  if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
   COUNT_IN(own, P, down, 1);
   release_slot(P);
   count_ended(own, P);
