@@ -39,7 +39,9 @@ workers.
 Last, `--stats`: without --workers the worker count is the CPUs available
 (run with an affinity of one CPU, then of all), and io_backend= names the
 backend HIKO_IO_BACKEND forced. And a read_line waiting on an open pipe is
-a possible waker (§6.9.1): no deadlock before the line comes. Prints TAP.
+a possible waker (§6.9.1): no deadlock before the line comes. And 450
+connection handlers that fail, are cancelled or are detached keep no
+descriptor (§7.4.1), under the same descriptor limit. Prints TAP.
 """
 import os
 import resource
@@ -264,6 +266,72 @@ def read_line_is_a_waker(hiko, workers, backend):
         return None
 
 
+LEAK_PROGRAM = r'''val l = tcp_listen ("127.0.0.1", 0)
+val me = self ()
+fun connect () = tcp_connect ("127.0.0.1", socket_port l)
+(* a handler that fails after accepting *)
+fun failed 0 = ()
+  | failed n =
+      let val h = spawn (fn () => let val s = tcp_accept l val _ = socket_send (s, "x") in panic "handler failed" end)
+          val c = connect ()
+          val _ = socket_recv (c, 1)
+          val _ = await_result h
+          val _ = socket_close c
+      in failed (n - 1) end
+(* a handler cancelled while it waits in socket_recv *)
+fun cancelled 0 = ()
+  | cancelled n =
+      let val h = spawn (fn () => let val s = tcp_accept l val _ = socket_send (s, "x") in socket_recv (s, 10) end)
+          val c = connect ()
+          val _ = socket_recv (c, 1)
+          val _ = cancel h
+          val _ = await_result h
+          val _ = socket_close c
+      in cancelled (n - 1) end
+(* a detached handler that fails; nobody joins it *)
+fun detached 0 = ()
+  | detached n =
+      let val _ = spawn_detached (fn () => let val s = tcp_accept l val _ = socket_send (s, "x") in panic "detached failed" end)
+          val c = connect ()
+          val _ = socket_recv (c, 1)
+          val _ = socket_recv (c, 1) (* "" once the handler's end closed its socket *)
+          val _ = socket_close c
+      in detached (n - 1) end
+val _ = failed 150
+val _ = println "failed handlers: no descriptor kept"
+val _ = cancelled 150
+val _ = println "cancelled handlers: no descriptor kept"
+val _ = detached 150
+val _ = println "detached handlers: no descriptor kept"
+'''
+
+
+def handlers_keep_no_descriptor(hiko, workers, backend):
+    """§7.4.1: a socket closes when its owner ends, "so a failed connection
+    handler never leaks a descriptor". 150 handlers that fail, 150 cancelled
+    in socket_recv and 150 detached ones that fail, each after accepting,
+    with RLIMIT_NOFILE 48: one descriptor kept per handler would run the
+    table out within the first 40 (tcp_connect then fails, or tcp_accept
+    retries for ever and the run times out)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(tmp, "leak.hml"), "w") as f:
+            f.write(LEAK_PROGRAM)
+        try:
+            p = subprocess.run([hiko, "run", "--workers", str(workers), "leak.hml"], cwd=tmp,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, preexec_fn=limit, timeout=60,
+                               env=dict(os.environ, HIKO_IO_BACKEND=backend))
+        except subprocess.TimeoutExpired:
+            return "timed out (a descriptor kept per handler?)"
+        want = b"".join(b"%s handlers: no descriptor kept\n" % k
+                        for k in (b"failed", b"cancelled", b"detached"))
+        if p.returncode != 0 or p.stdout != want:
+            return "exit %d, stdout %r, stderr %r" % (p.returncode, p.stdout, p.stderr[:300])
+        return None
+
+
 def main():
     hiko = os.path.abspath(sys.argv[1])
     res = []
@@ -272,6 +340,10 @@ def main():
             res.append(("--fs-root %s with links and .., --workers %d"
                         % ("." if relative else "DIR", w), one_run(hiko, w, relative)))
     res += stats_cases(hiko)
+    for backend in ("uring", "fallback"):
+        for w in (1, 4):
+            res.append(("ended connection handlers keep no descriptor, --workers %d, %s"
+                        % (w, backend), handlers_keep_no_descriptor(hiko, w, backend)))
     for backend in ("uring", "fallback"):
         for w in (1, 4):
             res.append(("read_line on an open pipe is no deadlock, --workers %d, %s"
