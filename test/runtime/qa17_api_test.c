@@ -1,7 +1,8 @@
 /* qa17_api_test.c — embedding API statements that had no test (SPEC §10.9,
 ** §12.2): the mailbox-length high-water mark of hiko_stats_get, and
 ** hiko_join of a pid that is not a root, and `use` in a program compiled
-** from a string (§12.3.6). Suite unit (runtime_qa17_api). */
+** from a string (§12.3.6), socket_give to a pid never issued (§7.4.1).
+** Suite unit (runtime_qa17_api). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -129,4 +130,27 @@ Test(runtime_qa17_api, compile_string_uses_resolve_against_the_cwd) {
   teardown(rt, NULL, p, NULL);
   remove("qa17_mod.hml");
   rmdir(dir);
+}
+
+/* §7.4.1: "giving to a terminated or unknown pid closes the socket". A pid
+** never issued can only come from C: the root gives its listener to the
+** pid the host sends, then finds the socket closed. */
+static const char *give_src =
+    "val to : Pid = receive_message ()\n"
+    "val l = tcp_listen (\"127.0.0.1\", 0)\n"
+    "val _ = socket_give (l, to)\n"
+    "val _ = assert_eq (await_result (spawn (fn () => socket_port l)),\n"
+    "                  Err (RuntimeError \"socket_port: socket is closed\"), \"closed\")\n";
+
+Test(runtime_qa17_api, socket_give_to_an_unknown_pid_closes_the_socket) {
+  hiko_runtime_t *rt = start(2);
+  hiko_program_t *p = compile(rt, give_src);
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_pid(1000000, &v), 0);
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  hiko_value_free(v);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  teardown(rt, NULL, p, NULL);
 }
