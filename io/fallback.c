@@ -64,13 +64,18 @@ static int run_blocking(hk_prim_t *p) {
   case HK_PRIM_OPEN:
     rc = syscall(SYS_openat2, p->fd, p->buf, &p->how, sizeof p->how);
     break;
+  /* A pipe, FIFO or terminal (read_file "/dev/stdin", write_file
+  ** "/dev/stdout") has no offsets: pread/pwrite fail with ESPIPE, while
+  ** io_uring reads and writes such a file at its current position whatever
+  ** the offset. The fallback does the same (SPEC §10.7.5); our descriptor
+  ** is private and used in order, so that position is the offset. */
   case HK_PRIM_READ:
-    rc = p->offset >= 0 ? pread(p->fd, p->buf, p->len, p->offset)
-                        : read(p->fd, p->buf, p->len);
+    rc = p->offset >= 0 ? pread(p->fd, p->buf, p->len, p->offset) : -1;
+    if (p->offset < 0 || (rc < 0 && errno == ESPIPE)) rc = read(p->fd, p->buf, p->len);
     break;
   case HK_PRIM_WRITE:
-    rc = p->offset >= 0 ? pwrite(p->fd, p->buf, p->len, p->offset)
-                        : write(p->fd, p->buf, p->len);
+    rc = p->offset >= 0 ? pwrite(p->fd, p->buf, p->len, p->offset) : -1;
+    if (p->offset < 0 || (rc < 0 && errno == ESPIPE)) rc = write(p->fd, p->buf, p->len);
     break;
   case HK_PRIM_CLOSE: rc = close(p->fd); break;
   default: rc = -1; errno = EINVAL; break;
