@@ -9,9 +9,14 @@
 ** and lost CAS races happen too.
 **
 ** Checked: every message arrives once, per-producer FIFO order, the total
-** count, and that every block is ended by exactly one winning waker
-** (blocks == producer wakes + self wakes + timer wakes). A lost wake-up shows
-** as the deadline firing. Exit 0 pass, 1 fail. */
+** count, that every block is ended by exactly one winning waker
+** (blocks == producer wakes + self wakes + timer wakes), and that every mark
+** the consumer set is taken exactly once, by one producer's push (which
+** must wake) or by the consumer's unmark (marks set == marks seen +
+** unmarked). The timer wakes a blocked consumer within microseconds, so a
+** lost wake-up does not hang the test: a mark no push reported (the lost
+** wake-up of a receiver without a timer) shows in that count instead.
+** Exit 0 pass, 1 fail. */
 #include <errno.h>
 #include <inttypes.h>
 #include <linux/futex.h>
@@ -144,7 +149,7 @@ int main(void) {
   if (pthread_create(&tim, NULL, timer, NULL)) return 1;
 
   uint32_t last[PRODUCERS] = {0};
-  uint64_t got = 0, blocks = 0, self_wakes = 0, busy = 0, unmarked = 0;
+  uint64_t got = 0, blocks = 0, self_wakes = 0, busy = 0, unmarked = 0, marks_set = 0;
   int fail = 0;
   const uint64_t total = (uint64_t)PRODUCERS * MSGS;
   while (got < total) {
@@ -174,6 +179,8 @@ int main(void) {
       /* A message came first: we perform the wake ourselves, unless a
       ** racing waker (the timer) won. */
       if (try_wake()) self_wakes++;
+    } else {
+      marks_set++; /* none is left from an earlier block: see the unmark below */
     }
     /* Acquire: pairs with the winner's CAS release. */
     uint32_t s;
@@ -201,10 +208,16 @@ int main(void) {
             blocks, pw, tw, self_wakes);
     fail = 1;
   }
+  uint64_t seen = atomic_load(&marks_seen);
+  if (marks_set != seen + unmarked) {
+    fprintf(stderr, "marks set %" PRIu64 " != seen by a push %" PRIu64 " + unmarked %" PRIu64
+            " (a mark no push reported is a lost wake-up)\n", marks_set, seen, unmarked);
+    fail = 1;
+  }
   printf("rt_mailbox: %" PRIu64 " messages, %" PRIu64 " blocks, wakes: %" PRIu64
-         " producer, %" PRIu64 " self, %" PRIu64 " timer; marks seen %" PRIu64
+         " producer, %" PRIu64 " self, %" PRIu64 " timer; marks set %" PRIu64 ", seen %" PRIu64
          ", unmarked %" PRIu64 ", busy %" PRIu64 ", high water %" PRIu64 "\n",
-         got, blocks, pw, self_wakes, tw, atomic_load(&marks_seen), unmarked, busy,
+         got, blocks, pw, self_wakes, tw, marks_set, seen, unmarked, busy,
          (uint64_t)mb.high_water);
   return fail;
 }
