@@ -152,12 +152,10 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   hk_rtio_proc_end(p); /* pending I/O cancelled, owned sockets closed */
   hk_native_proc_end(p); /* a blocking native call is abandoned */
   hk_vm_t *vm = vm_of(vp);
-  hk_vm_stats_t st;
-  hk_vm_get_stats(vm, &st);
-  hk_pcounters_t *c = my_counters(rt);
+  uint64_t gc_runs = hk_vm_gc_runs(vm); /* not hk_vm_get_stats: it walks the heap */
   /* Relaxed RMW: a statistic; the shared shard has several writers.
   ** Most processes never collect: no locked RMW for them. */
-  if (st.gc_runs) atomic_fetch_add_explicit(&c->gc_runs, st.gc_runs, memory_order_relaxed);
+  if (gc_runs) atomic_fetch_add_explicit(&my_counters(rt)->gc_runs, gc_runs, memory_order_relaxed);
   hk_vm_free(vm);
   join_t *j = join_of(p); /* before proc.c frees the table of children */
   if (j) {

@@ -158,8 +158,10 @@ int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len) {
 
 uint64_t hk_vm_fuel_left(const hk_vm_t *vm) { return hk_vm_fuel(vm); }
 
+uint64_t hk_vm_gc_runs(const hk_vm_t *vm) { return vm->x ? vm->x->gc_runs : 0; }
+
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
-  out->gc_runs = vm->x ? vm->x->gc_runs : 0;
+  out->gc_runs = hk_vm_gc_runs(vm);
   out->live_objects = vm->heap.nobjects;
   uint64_t bytes = 0; /* the instance keeps no count: a statistic, not a hot path */
   for (const hk_chunk_t *c = vm->heap.chunks; c; c = c->next) bytes += c->size;

@@ -396,6 +396,9 @@ typedef struct hk_vm_stats {
   uint64_t reductions; /* modulo 2^32 */
 } hk_vm_stats_t;
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out);
+/* Collections of [vm] so far (hk_vm_stats_t.gc_runs) without the heap walk
+** of hk_vm_get_stats: what the runtime adds up at every process end. */
+uint64_t hk_vm_gc_runs(const hk_vm_t *vm);
 /* Reductions used so far, modulo 2^32 (hk_vm_head_t.reductions). */
 static inline uint32_t hk_vm_reductions(const hk_vm_t *vm) { return hk_vm_head(vm)->reductions; }
 /* The fuel left between slices (what a spawned child receives, SPEC
