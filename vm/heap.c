@@ -324,7 +324,13 @@ static void forward_obj(gc_t *g, hk_obj_t **p) {
 
 /* A segment's roots but its stack values: frames' closures, handlers. */
 static void scan_seg_rest(gc_t *g, hk_seg_t *s) {
-  for (uint32_t i = 0; i < s->nframes; i++) forward_obj(g, &s->frames[i].clos);
+  for (uint32_t i = 0; i < s->nframes; i++) {
+    uintptr_t fc = s->frames[i].fc;
+    hk_obj_t *clos = hk_fc_clos(fc);
+    if (!clos) continue;
+    forward_obj(g, &clos);
+    s->frames[i].fc = (uintptr_t)clos | (fc & HK_FC_AT_BASE);
+  }
   if (s->kind == HK_SEG_ROOT) return;
   hk_hseg_t *h = hk_hseg(s);
   if (s->kind == HK_SEG_HANDLER || h->hclauses) {
@@ -1380,6 +1386,7 @@ int hk_value_copy_detached(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, cons
 ** upper bound of the users, which is all the two uses above need. */
 typedef struct gvals {
   _Atomic uint64_t refs;
+  const struct hk_globals *store; /* whose array: a child finds its store here */
   hk_value_t vals[];
 } gvals_t;
 
@@ -1394,10 +1401,11 @@ struct hk_globals {
   hk_chunk_t *blocks; /* every exported block, freed with the store */
 };
 
-static gvals_t *gvals_new(uint32_t n, const gvals_t *from) {
+static gvals_t *gvals_new(const struct hk_globals *g, uint32_t n, const gvals_t *from) {
   gvals_t *v = malloc(sizeof *v + ((size_t)n + 1) * sizeof(hk_value_t));
   if (!v) return NULL;
   atomic_init(&v->refs, 1); /* the store's */
+  v->store = g;
   for (uint32_t i = 0; i < n; i++) v->vals[i] = from ? from->vals[i] : hk_mk(HK_T_UNINIT, 0);
   return v;
 }
@@ -1516,7 +1524,7 @@ static int publish(hk_globals_t *g, const uint32_t *slots, uint32_t cap, const h
   /* Acquire: pairs with the acq_rel release of the last child that used
   ** cur (its reads happen before our writes). */
   bool alone = atomic_load_explicit(&cur->refs, memory_order_acquire) == 1;
-  gvals_t *next = alone ? cur : gvals_new(n, cur);
+  gvals_t *next = alone ? cur : gvals_new(g, n, cur);
   if (!next) {
     pthread_mutex_unlock(&g->lock);
     return -ENOMEM;
@@ -1535,12 +1543,14 @@ static int publish(hk_globals_t *g, const uint32_t *slots, uint32_t cap, const h
 
 int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   uint32_t n = root->img->nglobals;
+  /* NULL: no global slot (n 0), or not started (none set) */
+  hk_rglobals_t *rg = root->globals ? hk_vm_rglobals(root) : NULL;
   hk_globals_t *g = *gp;
   if (!g) {
     g = calloc(1, sizeof *g);
     if (!g) return -ENOMEM;
     g->n = n;
-    gvals_t *first = gvals_new(n, NULL);
+    gvals_t *first = gvals_new(g, n, NULL);
     g->done = calloc(n + 1, sizeof *g->done);
     if (!first || !g->done) {
       free(first);
@@ -1551,16 +1561,16 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
     atomic_init(&g->cur, first);
     pthread_mutex_init(&g->lock, NULL);
     *gp = g;
-    if (n) { /* the first export looks at every slot */
-      root->gset_lo = 0;
-      root->gset_hi = n;
+    if (rg) { /* the first export looks at every slot */
+      rg->gset_lo = 0;
+      rg->gset_hi = n;
     }
   }
-  if (root->gset_hi == 0) return 0;
+  if (!rg || rg->gset_hi == 0) return 0;
   /* The slots to export, among those set since the last export: k
   ** sendable ones (their values copied into one block below), then, from
   ** the end of [slots], nbad ones holding a continuation. */
-  uint32_t cap = root->gset_hi - root->gset_lo;
+  uint32_t cap = rg->gset_hi - rg->gset_lo;
   hk_value_t *roots = malloc(cap * sizeof *roots);
   uint32_t *slots = malloc(cap * sizeof *slots);
   if (!roots || !slots) {
@@ -1571,7 +1581,7 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   uint32_t k = 0, nbad = 0;
   size_t bytes = 0; /* of the copy: its block is made to measure */
   int rc = 0;
-  for (uint32_t i = root->gset_lo; i < root->gset_hi && !rc; i++) {
+  for (uint32_t i = rg->gset_lo; i < rg->gset_hi && !rc; i++) {
     if (g->done[i] || root->globals[i].tag == HK_T_UNINIT) continue;
     size_t b;
     uint64_t objects;
@@ -1603,7 +1613,7 @@ int hk_globals_export(hk_vm_t *root, hk_globals_t **gp) {
   if (!rc && (k || nbad)) rc = publish(g, slots, cap, copied, k, nbad);
   free(roots);
   free(slots);
-  if (rc == 0) root->gset_hi = 0;
+  if (rc == 0) rg->gset_hi = 0;
   return rc;
 }
 
@@ -1619,7 +1629,6 @@ int hk_vm_use_globals(hk_vm_t *child, const hk_globals_t *g) {
   gvals_ref(v);
   child->globals = v->vals;
   child->globals_shared = true;
-  child->gstore = g;
   return 0;
 }
 
@@ -1634,25 +1643,26 @@ int hk_vm_share_globals(hk_vm_t *child, const hk_vm_t *parent) {
   gvals_ref(v);
   child->globals = parent->globals;
   child->globals_shared = true;
-  child->gstore = parent->gstore;
   return 0;
 }
 
 void hk_globals_unuse(hk_vm_t *vm) {
   if (!vm->globals_shared) {
-    free(vm->globals);
+    if (vm->globals) free(hk_vm_rglobals(vm));
   } else if (vm->globals) {
     gvals_unref(gvals_of(vm->globals));
   }
   vm->globals = NULL;
   vm->globals_shared = false;
-  vm->gstore = NULL;
+}
+
+const hk_globals_t *hk_vm_gstore(const hk_vm_t *vm) {
+  return vm->globals_shared && vm->globals ? gvals_of(vm->globals)->store : NULL;
 }
 
 bool hk_vm_globals_refresh(hk_vm_t *child) {
-  if (!child->globals_shared) return false; /* a root: gstore's room holds gset_* */
-  const hk_globals_t *g = child->gstore;
-  if (!g) return false;
+  const hk_globals_t *g = hk_vm_gstore(child);
+  if (!g) return false; /* a root */
   /* Relaxed: a hint; the array is taken under the lock below. */
   if (atomic_load_explicit(&g->cur, memory_order_relaxed)->vals == child->globals) return false;
   pthread_mutex_lock((pthread_mutex_t *)&g->lock);
@@ -1663,11 +1673,12 @@ bool hk_vm_globals_refresh(hk_vm_t *child) {
   return true;
 }
 
-/* gset_hi first: 0 in the usual case (no global set since the last
-** export), so a root's send asks one field (runtime/vmproc.c). For a child
-** gset_hi is half of gstore (the union), but its globals_shared makes the
-** result false whatever that half is. */
-bool hk_vm_globals_dirty(const hk_vm_t *root) { return root->gset_hi != 0 && !root->globals_shared; }
+/* A root's send asks this (runtime/vmproc.c): its record of the slots set
+** since the last export is in front of its own slots (hk_rglobals_t); a
+** child's slots are the store's (globals_shared), none set. */
+bool hk_vm_globals_dirty(const hk_vm_t *root) {
+  return !root->globals_shared && root->globals && hk_vm_rglobals(root)->gset_hi != 0;
+}
 
 void hk_globals_free(hk_globals_t *g) {
   if (!g) return;

@@ -284,11 +284,9 @@ static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, u
   }
   vm->charge += f->nlocals >> 6;
   hk_frame_t *fr = &s->frames[s->nframes++];
-  fr->fn = fi;
   fr->pc = entry_pc(f, nargs);
   fr->base = base;
-  fr->ret = ret;
-  fr->clos = clos;
+  fr->fc = hk_fc(fi, clos, base, ret);
   for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
   s->sp = base + f->nlocals;
   return 0;
@@ -308,9 +306,8 @@ static int reuse_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, 
   if (rc) return grow_fail(vm, rc);
   fr = &s->frames[s->nframes - 1];
   vm->charge += f->nlocals >> 6;
-  fr->fn = fi;
   fr->pc = entry_pc(f, nargs);
-  fr->clos = clos;
+  fr->fc = hk_fc(fi, clos, 0, 1) | (fr->fc & HK_FC_AT_BASE); /* the result's slot stays */
   for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[fr->base + i] = hk_unit();
   s->sp = fr->base + f->nlocals;
   return 0;
@@ -379,7 +376,7 @@ static int return_value(hk_vm_t *vm, hk_value_t v) {
   hk_seg_t *s = vm->seg;
   hk_frame_t *fr = &s->frames[--s->nframes];
   vm->depth_left++;
-  s->sp = s->nframes ? fr->ret : 0;
+  s->sp = s->nframes ? hk_frame_ret(fr) : 0;
   return deliver(vm, v);
 }
 
@@ -388,7 +385,7 @@ static void discard_frame(hk_vm_t *vm) {
   hk_seg_t *s = vm->seg;
   hk_frame_t *fr = &s->frames[--s->nframes];
   vm->depth_left++;
-  s->sp = s->nframes ? fr->ret : 0;
+  s->sp = s->nframes ? hk_frame_ret(fr) : 0;
 }
 
 /* ---- Effects ------------------------------------------------------------------ */
@@ -828,7 +825,8 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 168, "a VM instance is 168 bytes");
+_Static_assert(sizeof(hk_vm_t) == 160, "a VM instance is 160 bytes");
+_Static_assert(sizeof(hk_frame_t) == 16, "a frame is 16 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the
 ** instance's size); the heap chunk starts 16-byte aligned. */
@@ -933,9 +931,11 @@ void hk_vm_free(hk_vm_t *vm) {
 ** this): only an instance without them gets its own slots. */
 static int start(hk_vm_t *vm) {
   if (!vm->globals && vm->img->nglobals) {
-    vm->globals = malloc(vm->img->nglobals * sizeof *vm->globals);
-    if (!vm->globals) return -ENOMEM;
-    for (uint32_t i = 0; i < vm->img->nglobals; i++) vm->globals[i] = hk_mk(HK_T_UNINIT, 0);
+    hk_rglobals_t *r = malloc(sizeof *r + vm->img->nglobals * sizeof *r->vals);
+    if (!r) return -ENOMEM;
+    r->gset_lo = r->gset_hi = 0;
+    for (uint32_t i = 0; i < vm->img->nglobals; i++) r->vals[i] = hk_mk(HK_T_UNINIT, 0);
+    vm->globals = r->vals;
   }
   vm->root.kind = HK_SEG_ROOT;
   vm->seg = &vm->root;
@@ -1057,7 +1057,7 @@ static void note_position(hk_vm_t *vm) {
   hk_failure_t *fl = &vm->x->fail; /* finish: vm->failed && vm->x */
   if (fl->file || !s || s->nframes == 0) return;
   const hk_frame_t *fr = &s->frames[s->nframes - 1];
-  const hk_func_t *f = &vm->img->funcs[fr->fn];
+  const hk_func_t *f = &vm->img->funcs[hk_frame_fn(fr)];
   uint32_t at = fr->pc ? fr->pc - 1 : 0; /* both words of an instruction share its position */
   if (!f->pos || at >= f->ncode || f->pos[at].line == 0) return;
   uint32_t file = f->pos[at].file;
@@ -1170,7 +1170,7 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
     vals = seg->vals;                                                              \
     sp = vals + seg->sp;                                                           \
     fr = &seg->frames[seg->nframes - 1];                                           \
-    code = IMG->funcs[fr->fn].code;                                                \
+    code = IMG->funcs[hk_frame_fn(fr)].code;                                       \
     pc = code + fr->pc;                                                            \
     locals = vals + fr->base;                                                      \
   } while (0)
@@ -1180,7 +1180,8 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
 ** (hk_vm_call_slots; bench/README.md, "Memory per process 4"). Not in
 ** release builds, which the benchmarks use (asserts are on there too). */
 #ifdef HK_DEBUG_CHECKS
-#define SP_AUDIT() assert(sp <= locals + IMG->funcs[fr->fn].nlocals + IMG->funcs[fr->fn].maxstack)
+#define SP_AUDIT()                                                                 \
+  assert(sp <= locals + IMG->funcs[hk_frame_fn(fr)].nlocals + IMG->funcs[hk_frame_fn(fr)].maxstack)
 #else
 #define SP_AUDIT() ((void)0)
 #endif
@@ -1265,7 +1266,7 @@ dispatch:
   }
   CASE(STORE) locals[A()] = *--sp; NEXT();
   CASE(TEE) locals[A()] = sp[-1]; NEXT();
-  CASE(CAP) *sp++ = ((hk_closure_t *)fr->clos)->caps[A()]; NEXT();
+  CASE(CAP) *sp++ = ((hk_closure_t *)hk_fc_clos(fr->fc))->caps[A()]; NEXT();
   CASE(GLOBAL) {
     hk_value_t v = vm->globals[A()];
     if (UNLIKELY(v.tag == HK_T_UNINIT)) {
@@ -1808,11 +1809,9 @@ dispatch:
         fr->pc = (uint32_t)(pc - code);
         vm->depth_left--;
         fr = &seg->frames[seg->nframes++];
-        fr->fn = cl->fn;
         fr->pc = 0;
         fr->base = base;
-        fr->ret = base - 1;
-        fr->clos = &cl->h;
+        fr->fc = (uintptr_t)cl; /* the result to base - 1 (hk_fc) */
         code = pc = nf->code;
         left -= nf->nlocals >> 6;
         locals = vals + base;
@@ -2014,11 +2013,9 @@ dispatch:
       fr->pc = (uint32_t)(pc - code);
       vm->depth_left--;
       fr = &seg->frames[seg->nframes++];
-      fr->fn = cfi;
       fr->pc = 0;
       fr->base = cbase;
-      fr->ret = cret;
-      fr->clos = cclos;
+      fr->fc = hk_fc(cfi, cclos, cbase, cret);
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -2042,8 +2039,7 @@ dispatch:
       for (const hk_value_t *end = src + cn; src < end;) *sp++ = *src++; /* cn is small */
     }
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack <= seg->cap)) {
-      fr->fn = cfi;
-      fr->clos = cclos;
+      fr->fc = hk_fc(cfi, cclos, 0, 1) | (fr->fc & HK_FC_AT_BASE); /* the result's slot stays */
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -2063,7 +2059,7 @@ dispatch:
   ** value stays reachable (SPEC 6.11.3). */
   CASE(TLOOP) tloop: {
     uint32_t m = A() & 0xffffu, k = A() >> 16;
-    nf = &IMG->funcs[fr->fn];
+    nf = &IMG->funcs[hk_frame_fn(fr)];
     for (; m; m &= ~(0x80000000u >> __builtin_clz(m))) /* the last changed one is on top */
       locals[31 - __builtin_clz(m)] = *--sp;
     sp = locals + k;
@@ -2102,10 +2098,10 @@ dispatch:
     if (LIKELY(seg->nframes > 1)) {
       seg->nframes--;
       vm->depth_left++;
-      sp = vals + fr->ret;
+      sp = vals + hk_frame_ret(fr);
       *sp++ = v;
       fr--;
-      code = IMG->funcs[fr->fn].code;
+      code = IMG->funcs[hk_frame_fn(fr)].code;
       pc = code + fr->pc;
       locals = vals + fr->base;
       NEXT();

@@ -15,13 +15,40 @@
 #include "vm/image.h"
 #include "vm/vm.h"
 
+/* 16 bytes (docs/runtime.md, "Memory of a process": every process has
+** one). The function, the closure and the result's slot share one word:
+** the running closure (captures, whose fn is the frame's function: an
+** object is 8-byte aligned, so its low bits are 0), or, for a function run
+** without one, (fn << 2) | 1; with bit 1 set the caller's slot receiving
+** the result is base, else base - 1 (every call puts it at one of the two:
+** the callee's closure slot, or the first argument's of a known function).
+** A segment's bottom frame's result slot is never read. */
 typedef struct hk_frame {
-  uint32_t fn;    /* function index */
-  uint32_t pc;    /* next instruction (word offset), saved when the frame is left */
-  uint32_t base;  /* first local in seg->vals */
-  uint32_t ret;   /* slot of the caller (same segment) receiving the result */
-  hk_obj_t *clos; /* the running closure (captures), or NULL */
+  uint32_t pc;   /* next instruction (word offset), saved when the frame is left */
+  uint32_t base; /* first local in seg->vals */
+  uintptr_t fc;  /* HK_FC_*: see above (hk_fc, hk_frame_fn, _clos, _ret) */
 } hk_frame_t;
+enum { HK_FC_FN = 1, HK_FC_AT_BASE = 2 };
+
+/* The frame word of function [fn] run with closure [clos] (NULL: none),
+** its result going to slot [ret] of its caller, [base] or base - 1. */
+static inline uintptr_t hk_fc(uint32_t fn, hk_obj_t *clos, uint32_t base, uint32_t ret) {
+  uintptr_t at = ret == base ? HK_FC_AT_BASE : 0;
+  return (clos ? (uintptr_t)clos : ((uintptr_t)fn << 2 | HK_FC_FN)) | at;
+}
+/* The running closure of a frame whose word is [fc], or NULL. */
+static inline hk_obj_t *hk_fc_clos(uintptr_t fc) {
+  return fc & HK_FC_FN ? NULL : (hk_obj_t *)(fc & ~(uintptr_t)3);
+}
+static inline uint32_t hk_fc_fn(uintptr_t fc) {
+  return fc & HK_FC_FN ? (uint32_t)(fc >> 2)
+                       : ((const hk_closure_t *)(const void *)(fc & ~(uintptr_t)3))->fn;
+}
+static inline uint32_t hk_frame_fn(const hk_frame_t *fr) { return hk_fc_fn(fr->fc); }
+/* The caller's slot receiving [fr]'s result (not for a bottom frame). */
+static inline uint32_t hk_frame_ret(const hk_frame_t *fr) {
+  return fr->base - 1 + (uint32_t)(fr->fc >> 1 & 1);
+}
 
 enum { HK_SEG_ROOT, HK_SEG_HANDLER, HK_SEG_PLAIN };
 /* HK_SEG_INL_HEAP: the heap's last chunk is the one hk_vm_place put after
@@ -84,7 +111,7 @@ typedef struct hk_heap {
   uint64_t max_objects;
 } hk_heap_t;
 
-/* 168 bytes (docs/runtime.md, "Memory of a process": every process has
+/* 160 bytes (docs/runtime.md, "Memory of a process": every process has
 ** one, placed in its record): fields only some processes use share room.
 ** No pointer to its host's record of it: a host that places instances
 ** finds that from the address (runtime/vmproc.c, hk_vmproc_of). */
@@ -96,16 +123,10 @@ struct hk_vm {
   hk_seg_t *seg;          /* the current (top) segment */
   hk_seg_t root;          /* the bottom segment (kind ROOT), once started; its
                           ** inl has HK_SEG_INL_VM when the instance is placed */
-  hk_value_t *globals;    /* [img->nglobals] */
-  union {
-    /* A child (globals_shared): the shared store globals points into. */
-    const struct hk_globals *gstore;
-    /* A root: the slots set since the last export lie in [gset_lo,
-    ** gset_hi); none when gset_hi is 0. */
-    struct {
-      uint32_t gset_lo, gset_hi;
-    };
-  };
+  /* [img->nglobals]: a root's own (the vals of an hk_rglobals_t), or a
+  ** child's in the shared store (those of a gvals_t, heap.c, which names
+  ** the store): what a root or child keeps beside them lives in front. */
+  hk_value_t *globals;
   /* Frames that may still be pushed: the depth limit (interp.c, max_depth:
   ** <= INT32_MAX) minus the frames of the chain; below 0 only while a
   ** resume checks it. */
@@ -181,11 +202,28 @@ static inline bool hk_heap_wants_gc(const hk_heap_t *h) {
 ** [vm] is NULL (the instance is being freed). */
 void hk_seg_free(hk_vm_t *vm, hk_seg_t *s);
 
+/* A root's own global slots (interp.c, start; vm->globals is vals): the
+** slots set since the last export lie in [gset_lo, gset_hi), none when
+** gset_hi is 0. In front of the slots, not in the instance: only a root has
+** them (8 bytes of every process). */
+typedef struct hk_rglobals {
+  uint32_t gset_lo, gset_hi;
+  hk_value_t vals[];
+} hk_rglobals_t;
+/* The record of a root [vm] whose globals are allocated (not shared). */
+static inline hk_rglobals_t *hk_vm_rglobals(const hk_vm_t *vm) {
+  return (hk_rglobals_t *)(void *)((char *)vm->globals - offsetof(hk_rglobals_t, vals));
+}
+
+/* The shared store a child's globals are in (heap.c), or NULL: a root. */
+const struct hk_globals *hk_vm_gstore(const hk_vm_t *vm);
+
 /* A root set global slot [g] (SETGLOBAL): the next export looks at it. */
 static inline void hk_vm_global_set(hk_vm_t *vm, uint32_t g) {
-  /* Never a child: SETGLOBAL fails there first (its gstore shares the room). */
-  if (vm->gset_hi == 0 || g < vm->gset_lo) vm->gset_lo = g;
-  if (g >= vm->gset_hi) vm->gset_hi = g + 1;
+  /* Never a child: SETGLOBAL fails there first (its slots are the store's). */
+  hk_rglobals_t *r = hk_vm_rglobals(vm);
+  if (r->gset_hi == 0 || g < r->gset_lo) r->gset_lo = g;
+  if (g >= r->gset_hi) r->gset_hi = g + 1;
 }
 
 #endif

@@ -83,11 +83,17 @@ Test(vm_heap, frame_closure_root_survives) {
   c->h.n = 1;
   c->fn = 0;
   c->caps[0] = list_of(3);
-  vm->seg->frames[0].clos = &c->h;
+  c->fn = 5;
+  /* The frame's word: the closure with the result-slot bit (vm_int.h). */
+  vm->seg->frames[0].fc = hk_fc(5, &c->h, 1, 1);
+  cr_assert_eq(hk_fc_clos(vm->seg->frames[0].fc), &c->h);
+  cr_assert_eq(hk_frame_ret(&vm->seg->frames[0]), vm->seg->frames[0].base);
   cr_assert_eq(hk_heap_collect(vm), 0);
   cr_assert_eq(vm->heap.nobjects, 4);
-  hk_closure_t *n = (hk_closure_t *)vm->seg->frames[0].clos;
+  hk_closure_t *n = (hk_closure_t *)hk_fc_clos(vm->seg->frames[0].fc);
   cr_assert_neq(n, c);
+  cr_assert(vm->seg->frames[0].fc & HK_FC_AT_BASE, "the collection keeps the result-slot bit");
+  cr_assert_eq(hk_frame_fn(&vm->seg->frames[0]), 5);
   uint64_t len;
   cr_assert_eq(list_sum(n->caps[0], &len), 6);
 }
@@ -257,7 +263,7 @@ Test(vm_heap, global_store_child_shares_its_array) {
   cr_assert_eq(hk_vm_start_main(grand), 0);
   cr_assert_eq(hk_vm_share_globals(grand, child), 0);
   cr_assert_eq(grand->globals, child->globals, "the parent's array, not a copy");
-  cr_assert_eq(grand->gstore, g);
+  cr_assert_eq(hk_vm_gstore(grand), g);
   hk_vm_free(child); /* grand's reference keeps the old array */
   cr_assert_eq(hk_as_int(grand->globals[0]), 7);
   cr_assert_eq(grand->globals[1].tag, HK_T_UNINIT);
