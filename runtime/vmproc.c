@@ -734,7 +734,7 @@ static inline __attribute__((always_inline)) hk_proc_t *last_target(hk_proc_t *p
 ** The send's last call, so that the send needs no frame. */
 static inline __attribute__((always_inline)) bool send_to_last(hk_proc_t *p, hk_proc_t *last,
                                                                hk_envelope_t *env) {
-  return hk_proc_send_env_held(hk_rt_of(p)->procs, last, env, hk_sched_self(), &vp_of(p)->last);
+  return hk_proc_send_env_held(p->procs, last, env, hk_sched_self(), &vp_of(p)->last);
 }
 
 /* host.send_now's general way: serve_now's send minus its dispatch and its
