@@ -188,7 +188,7 @@ int hiko_shutdown(hiko_runtime_t *rt);
 ** Function and Rng values received from hiko may be sent back (any number
 ** of times); a function only to a process of the program it came from.
 ** Returns 0, -EINVAL for an unsendable value (a function of another
-** program, a constructor the receiver's program lacks). Ownership: borrows
+** program, a constructor the receiver's program lacks) or a NULL rt or msg. Ownership: borrows
 ** msg. Thread: any. */
 int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg);
 

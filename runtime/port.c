@@ -171,6 +171,7 @@ hiko_program_t *hk_rt_tree_program(hiko_runtime_t *rt, uint64_t root_pid) {
 }
 
 int hiko_send(hiko_runtime_t *rt, hiko_pid_t to, const hiko_value_t *msg) {
+  if (!rt || !msg) return -EINVAL; /* checked first: any target, live or not */
   hk_pmentry_t *e = hk_pidmap_get(hk_procs_pidmap(rt->procs), to);
   if (!e) {
     hk_pcounters_t *c = hk_procs_shared_counters(rt->procs);

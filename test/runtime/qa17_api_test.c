@@ -1,7 +1,8 @@
 /* qa17_api_test.c — embedding API statements that had no test (SPEC §10.9,
 ** §12.2): the mailbox-length high-water mark of hiko_stats_get, and
 ** hiko_join of a pid that is not a root, and `use` in a program compiled
-** from a string (§12.3.6), socket_give to a pid never issued (§7.4.1).
+** from a string (§12.3.6), socket_give to a pid never issued (§7.4.1),
+** hiko_send of a NULL message (§12.1.2).
 ** Suite unit (runtime_qa17_api). */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -153,4 +154,33 @@ Test(runtime_qa17_api, socket_give_to_an_unknown_pid_closes_the_socket) {
   hiko_value_free(v);
   expect_end(rt, root, HIKO_DONE, NULL);
   teardown(rt, NULL, p, NULL);
+}
+
+/* hiko_send with no message or no runtime (§12.1.2: failures are negative
+** errno values, never a crash): -EINVAL whatever the target (a live root,
+** a port, a pid never issued), and nothing is counted as sent or dropped.
+** Before, the NULL reached the copy and crashed the host (found by the
+** stop-17 audit). */
+Test(runtime_qa17_api, send_of_a_null_message_is_einval) {
+  hiko_runtime_t *rt = start(2);
+  hiko_program_t *p = compile(rt, "val n : Int = receive_message ()\n");
+  hiko_pid_t root;
+  cr_assert_eq(hiko_spawn_main(rt, p, &root), 0);
+  hiko_port_t *port;
+  cr_assert_eq(hiko_port_open(rt, &port), 0);
+  cr_expect_eq(hiko_send(rt, root, NULL), -EINVAL);
+  cr_expect_eq(hiko_send(rt, hiko_port_pid(port), NULL), -EINVAL);
+  cr_expect_eq(hiko_send(rt, 1000000, NULL), -EINVAL);
+  hiko_value_t *v;
+  cr_assert_eq(hiko_value_int(1, &v), 0);
+  cr_expect_eq(hiko_send(NULL, root, v), -EINVAL);
+  cr_assert_eq(hiko_send(rt, root, v), 0);
+  hiko_value_free(v);
+  expect_end(rt, root, HIKO_DONE, NULL);
+  hiko_stats_t st;
+  cr_assert_eq(hiko_stats_get(rt, &st), 0);
+  cr_expect_eq(st.total.sent, 1, "sent %llu", (unsigned long long)st.total.sent);
+  cr_expect_eq(st.total.dropped, 0, "dropped %llu", (unsigned long long)st.total.dropped);
+  hiko_stats_clear(&st);
+  teardown(rt, port, p, NULL);
 }
