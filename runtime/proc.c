@@ -18,7 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2 };
+/* A child record's word: LIVE or WAITING (the parent armed a join on it),
+** with LINK_GONE once the parent ended first (end_children_slow: the
+** parent then holds a reference on itself for the child, which the child
+** drops when it publishes), or DONE (the child published; never with
+** GONE). */
+enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2, LINK_GONE = 4 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
 static_assert(sizeof(hk_proc_t) == 136, "a process control block is 136 bytes");
@@ -426,7 +431,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
   hk_pmentry_init(&p->e, pid, 0); /* the "live" reference; kind 0: proc_release */
   p->procs = P;
   p->task.run = hk_proc_task_run;
-  p->parent_pid = parent ? hk_proc_pid(parent) : 0;
+  p->parent = parent;
   p->root_pid = parent ? parent->root_pid : pid;
   atomic_init(&p->state, HK_PS_RUNNABLE);
   hk_mailbox_init(&p->mbox);
@@ -870,13 +875,20 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
   c->outcome = (uint8_t)out;
   if (!c->imm_tag) c->payload = payload;
   else drop_payload(P, payload); /* NULL: the body set an immediate */
+  /* The parent's record is allocated until our exchange below (until then
+  ** an ending parent leaves us a reference): its pid is read before. */
+  hk_proc_t *parent = p->parent;
+  uint64_t parent_pid = hk_proc_pid(parent);
   /* acq_rel: release publishes the outcome and everything this process did
   ** (SPEC §6.13.1) to the parent's acquire of DONE; acquire pairs with the
-  ** parent's arm CAS (release), so its BLOCKED word is visible to the wake. */
+  ** parent's arm CAS (release), so its BLOCKED word is visible to the wake,
+  ** and with its CAS to GONE, so its reference for us is ours to drop. */
   uint32_t old = atomic_exchange_explicit(&c->word, LINK_DONE, memory_order_acq_rel);
-  if (old == LINK_WAITING) {
-    hk_proc_t *parent = hk_proc_get(P, p->parent_pid);
-    if (parent) {
+  if (old & LINK_GONE) {
+    hk_proc_unref(parent); /* it ended first: nobody waits */
+  } else if (old == LINK_WAITING) {
+    /* By pid: once we are DONE, the parent may end and be freed. */
+    if ((parent = hk_proc_get(P, parent_pid))) {
       hk_proc_wake(parent, HK_WAIT_CHILD, w);
       hk_proc_unref(parent);
     }
@@ -902,6 +914,26 @@ static bool take_blocked(hk_proc_t *p) {
   return false;
 }
 
+/* A child that has not published its outcome may still run its body, and
+** send to us through its borrowed pointer (hk_proc_parent), after we end:
+** it gets a reference on our record, handed over by marking its record's
+** word GONE, and drops it when it publishes (publish_outcome). A child
+** that published meanwhile gets nothing. */
+static void leave_child(hk_proc_t *p, hk_child_t *c) {
+  hk_proc_ref(p);
+  uint32_t w = atomic_load_explicit(&c->word, memory_order_relaxed);
+  do {
+    if (w == LINK_DONE) {
+      hk_proc_unref(p); /* not the last: our live reference is still held */
+      return;
+    }
+    /* Release: our reference (taken above) happens before the child's
+    ** unref, which follows its acquire exchange that reads GONE. */
+  } while (!atomic_compare_exchange_weak_explicit(&c->word, &w, w | LINK_GONE,
+                                                  memory_order_release,
+                                                  memory_order_relaxed));
+}
+
 /* Cancels every live child (SPEC §6.8.1) and drops our child records (the
 ** table itself stays for the body's join record until free_proc). A
 ** blocked child is taken over and pushed on [*todo] (with its lookup
@@ -914,6 +946,7 @@ static __attribute__((noinline)) void end_children_slow(hk_proc_t *p, hk_worker_
     for (hk_child_t *c = k->b[i], *next; c; c = next) {
       next = c->chain;
       if (!hk_child_done(c)) {
+        leave_child(p, c);
         hk_proc_t *kid = hk_proc_get(p->procs, c->pid);
         if (kid && take_blocked(kid)) {
           kid->task.next = *todo; /* not in any queue while blocked */

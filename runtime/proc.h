@@ -177,7 +177,9 @@ struct hk_proc {
   hk_pmentry_t e;           /* pid and references; first */
   hk_procs_t *procs;
   hk_child_t *link;         /* my record in my parent (NULL for a root) */
-  uint64_t parent_pid;      /* 0 for a root */
+  /* NULL for a root. Borrowed, no reference: valid until this process
+  ** publishes its outcome (hk_proc_parent). */
+  hk_proc_t *parent;
   uint64_t root_pid;        /* the root of my tree */
   /* Owner only (the worker running the process; the creator before it is
   ** first readied): no atomics. */
@@ -332,6 +334,13 @@ static inline void *hk_proc_extra(hk_proc_t *p) { return p + 1; }
 void hk_proc_start(hk_proc_t *p, hk_worker_t *w);
 
 static inline uint64_t hk_proc_pid(const hk_proc_t *p) { return p->e.pid; }
+/* [p]'s parent's record (NULL for a root), without a reference: it stays
+** allocated while p's body can run, i.e. until p publishes its outcome,
+** even if the parent ends first (a parent that ends before a child leaves
+** the child a reference, docs/runtime.md "Children, joining and
+** cancellation"), so p's body may send to it with hk_proc_send_env.
+** Thread: p's owner. */
+static inline hk_proc_t *hk_proc_parent(const hk_proc_t *p) { return p->parent; }
 static inline void hk_proc_ref(hk_proc_t *p) { hk_pmentry_ref(&p->e); }
 static inline void hk_proc_unref(hk_proc_t *p) { hk_pmentry_unref(&p->e); }
 

@@ -501,19 +501,24 @@ static inline int sent(hk_vm_t *vm, bool unit) {
   return unit ? complete(vm, hk_unit()) : SERVE_CONTINUE;
 }
 
-/* send_inline's first send of immediate [v] to [to]: pushed under the pid
-** map's lock without a reference (hk_proc_send_env_pid). Returns -EXDEV
-** when [to] is a port or another tree's process (nothing done: the caller
-** takes its reference path), else the request's outcome ([unit]: as
-** send_inline's). Out of line: inlined it made every process loop's run
-** function longer. */
+/* send_inline's first send of immediate [v] to [to]: pushed without a
+** reference, to the parent through its record (it stays allocated while we
+** run, even if it ended: hk_proc_parent), to any other process under the
+** pid map's lock (hk_proc_send_env_pid). Returns -EXDEV when [to] is a
+** port or another tree's process (nothing done: the caller takes its
+** reference path), else the request's outcome ([unit]: as send_inline's).
+** Out of line: inlined it made every process loop's run function longer. */
 static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm,
                                                 uint64_t to, hk_value_t v, bool unit) {
   hk_envelope_t *env = envelope_or_fail(vm);
   if (!env) return SERVE_CONTINUE;
   env->aux[0] = v.tag;
   env->aux[1] = v.as.u;
-  if (hk_proc_send_env_pid(hk_rt_of(p)->procs, to, p->root_pid, env, w) == -EXDEV) {
+  hk_procs_t *P = hk_rt_of(p)->procs;
+  hk_proc_t *parent = hk_proc_parent(p);
+  if (parent && hk_proc_pid(parent) == to) {
+    hk_proc_send_env(P, parent, env, w); /* our tree's: an immediate needs no copy */
+  } else if (hk_proc_send_env_pid(P, to, p->root_pid, env, w) == -EXDEV) {
     hk_envelope_free(env);
     return -EXDEV;
   }
@@ -559,12 +564,13 @@ static inline __attribute__((always_inline)) int send_inline(hk_proc_t *p, hk_wo
   uintptr_t hint = ((uintptr_t)to.as.u << 1) | 1;
   if (!hk_is_obj(v) && vp->last != hint) {
     /* A first send to this pid with an immediate (no copy, so nothing to
-    ** do with the receiver before the push): pushed under the pid map's
-    ** lock, without a reference. A spawned child's one message to its
-    ** parent then writes nothing on the parent's first cache line, which
-    ** the parent's worker reads at its every spawn (bench/README.md,
-    ** "Spawn path 4"). A second send in a row to the same pid takes the
-    ** reference path below and keeps the record for the next ones. */
+    ** do with the receiver before the push): pushed without a reference,
+    ** to the parent directly, to any other process under the pid map's
+    ** lock. A spawned child's one message to its parent then writes
+    ** nothing on the parent's first cache line, which the parent's worker
+    ** reads at its every spawn (bench/README.md, "Spawn path 4"). A second
+    ** send in a row to the same pid takes the reference path below and
+    ** keeps the record for the next ones. */
     int rc = send_first(p, w, vm, to.as.u, v, unit);
     if (rc != -EXDEV) return rc;
   }

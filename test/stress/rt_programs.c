@@ -41,6 +41,27 @@ static const char fanin[] =
     "val _ = senders S\n"
     "val _ = println (receive_message ())\n";
 
+/* Parents that end while their children still send to them (SPEC §6.8.1):
+** a child's sends to its parent use the parent's record without a lookup
+** or a reference (runtime/proc.h, hk_proc_parent), so the record must stay
+** allocated until every child cancelled by the parent's end has stopped
+** sending. Each round's parent takes M of its chatterers' messages and
+** returns; TSan and ASan check the record's accesses and its free. A
+** chatterer sends to itself between its sends to its parent, so each of
+** those is a first send (send_first in runtime/vmproc.c). */
+static const char bereaved[] =
+    "fun chatter to k =\n"
+    "  let val _ = send_message (to, k) val _ = send_message (self (), k) val _ = receive_message ()\n"
+    "  in chatter to (k + 1) end\n"
+    "fun take j = if j = 0 then () else let val _ = receive_message () in take (j - 1) end\n"
+    "fun parent r = let val me = self ()\n"
+    "  fun kids i = if i = 0 then () else\n"
+    "    let val _ = spawn (fn () => chatter me 0) val _ = spawn_detached (fn () => chatter me 0)\n"
+    "    in kids (i - 1) end\n"
+    "  val _ = kids K val _ = take M in r end\n"
+    "fun rounds r acc = if r = 0 then acc else rounds (r - 1) (acc + await_process (spawn (fn () => parent r)))\n"
+    "val _ = println (rounds R 0)\n";
+
 /* A random live program: rings of relays that spin a random amount before
 ** forwarding, and a tree of awaits whose leaves spin; every process blocks
 ** often and is always eventually woken. */
@@ -216,6 +237,15 @@ int main(void) {
     char *src = subst(fanin, keys, vals, 2);
     snprintf(want, sizeof want, "%ld\n", s * n * (n + 1) / 2);
     fail |= run("fanin", src, 4, want);
+    free(src);
+  }
+  for (unsigned w = 2; w <= 4; w += 2) {
+    long r = (TSAN ? 100 : 300) * STRESS_SCALE, k = 4, m = 50;
+    const char *keys[] = {"R", "K", "M"};
+    long vals[] = {r, k, m};
+    char *src = subst(bereaved, keys, vals, 3);
+    snprintf(want, sizeof want, "%ld\n", r * (r + 1) / 2);
+    fail |= run("bereaved", src, w, want);
     free(src);
   }
   unsigned seed = (unsigned)time(NULL);
