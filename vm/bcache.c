@@ -44,74 +44,11 @@ static void push_batch(uint32_t k, fblock_t *b) {
   pthread_mutex_unlock(&batches_lock);
 }
 
-/* Fresh blocks are cut from a thread's current region, a REGION-byte
-** malloc shared by every class: SLAB blocks of class k at a time (fewer
-** when the region's rest holds fewer), the rest going to the thread's list
-** (no per-block header or alignment padding: a process record costs its
-** size). One malloc per REGION bytes, not per SLAB blocks: a 32-byte child
-** record or envelope paid ~1/16 of a malloc (~20 instructions) per spawn
-** child when slabs were SLAB blocks each (bench/README.md, "Spawn path 8").
-** A region is never freed (see above): what a thread leaves of its region
-** at its exit goes to a shared stack of leftovers for the next thread, as
-** its lists do, and a region's tail too short for the block asked (< 2 KiB)
-** is lost. malloc'd, aligned by hand: aligned_alloc (glibc's memalign)
-** cost ~770 instructions (bench/README.md, "Message path 7"). */
-#define SLAB 32u
-#define REGION (64u * 1024u)
-_Static_assert(REGION >= HK_BCACHE_MAX + LARGE_STEP, "a region holds the largest class");
-typedef struct leftover {
-  struct leftover *next;
-  unsigned char *end;
-} leftover_t;
-static _Thread_local unsigned char *region_at, *region_end;
-static leftover_t *leftovers; /* under batches_lock */
-
-static inline uintptr_t align_up(const unsigned char *at, uintptr_t align) {
-  return ((uintptr_t)at + align - 1) & ~(align - 1);
-}
-
-/* Gives the rest of this thread's region, if any, to the shared stack. */
-static void region_leave(void) {
-  uintptr_t at = align_up(region_at, SMALL_STEP);
-  if (region_at && at + sizeof(leftover_t) <= (uintptr_t)region_end) {
-    leftover_t *l = (leftover_t *)at;
-    l->end = region_end;
-    pthread_mutex_lock(&batches_lock);
-    l->next = leftovers;
-    leftovers = l;
-    pthread_mutex_unlock(&batches_lock);
-  }
-  region_at = region_end = NULL;
-}
-
-/* A leftover as the current region; false when there is none. */
-static bool region_reuse(void) {
-  pthread_mutex_lock(&batches_lock);
-  leftover_t *l = leftovers;
-  if (l) leftovers = l->next;
-  pthread_mutex_unlock(&batches_lock);
-  if (!l) return false;
-  region_at = (unsigned char *)l;
-  region_end = l->end;
-  return true;
-}
-
-/* A fresh malloc as the current region; false when out of memory. */
-static bool region_malloc(void) {
-  _Static_assert(_Alignof(max_align_t) >= SMALL_STEP, "malloc aligns to a small step");
-  unsigned char *raw = malloc(REGION);
-  if (!raw) return false;
-  region_at = raw;
-  region_end = raw + REGION;
-  return true;
-}
-
 /* At thread exit the lists go to the shared stack (a shorter batch only
 ** runs out sooner): blocks carved from one slab cannot be freed one by
 ** one, so cached memory stays for the next thread that needs it. */
 static void tcache_flush(void *p) {
   tcache_t *t = p;
-  region_leave();
   for (uint32_t k = 0; k < NCLASSES; k++) {
     if (t->list[k]) push_batch(k, t->list[k]);
     if (t->spare[k]) push_batch(k, t->spare[k]);
@@ -120,32 +57,27 @@ static void tcache_flush(void *p) {
   }
 }
 
+/* A fresh block of class k: SLAB of them are carved from one allocation,
+** the rest going to the thread's list (one malloc instead of SLAB, and no
+** per-block header or alignment padding: a process record costs its size). */
+#define SLAB 32u
+/* A slab is never freed (see above), so it is malloc'd with room to align
+** it by hand: aligned_alloc (glibc's memalign) cost ~770 instructions a
+** slab, ~24 per block, for the 64-byte classes (fanin's message block, 128
+** bytes), where malloc costs a fraction (bench/README.md, "Message path 7"). */
 static void *carve(tcache_t *t, uint32_t k) {
   size_t bytes = class_bytes(k);
-  uintptr_t align = bytes % LARGE_STEP == 0 ? LARGE_STEP : SMALL_STEP;
-  uintptr_t at = align_up(region_at, align);
-  if (!region_at || at + bytes > (uintptr_t)region_end) {
-    /* A leftover too short for this class is dropped: a malloc'd region
-    ** holds any. */
-    if (!region_reuse() || (at = align_up(region_at, align)) + bytes > (uintptr_t)region_end) {
-      if (!region_malloc()) return fresh(bytes);
-      at = align_up(region_at, align);
-    }
+  size_t align = bytes % LARGE_STEP == 0 ? LARGE_STEP : SMALL_STEP;
+  _Static_assert(_Alignof(max_align_t) >= SMALL_STEP, "malloc aligns to a small step");
+  unsigned char *raw = malloc(SLAB * bytes + align - SMALL_STEP);
+  if (!raw) return fresh(bytes);
+  unsigned char *slab = (unsigned char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+  for (uint32_t i = SLAB - 1; i >= 1; i--) {
+    fblock_t *b = (fblock_t *)(void *)(slab + (size_t)i * bytes);
+    b->next = t->list[k];
+    t->list[k] = b;
   }
-  size_t m = ((uintptr_t)region_end - at) / bytes;
-  if (m > SLAB) m = SLAB;
-  unsigned char *slab = (unsigned char *)at;
-  region_at = slab + m * bytes;
-  /* The list is empty (the slow path carves only then): linked in a local,
-  ** not through t->list[k], which each block's store might alias. */
-  fblock_t *head = NULL;
-  for (size_t i = m - 1; i >= 1; i--) {
-    fblock_t *b = (fblock_t *)(void *)(slab + i * bytes);
-    b->next = head;
-    head = b;
-  }
-  t->list[k] = head;
-  t->n[k] = (uint8_t)(m - 1);
+  t->n[k] = SLAB - 1;
   return slab;
 }
 

@@ -8,10 +8,9 @@
 ** stack of batches, which a thread whose lists are empty takes from. So
 ** memory freed anywhere is reused, no block is walked, and the cache holds
 ** at most the peak of blocks in flight. Fresh blocks are carved 32 at a
-** time from a thread's current 64 KiB region (no per-block header or
-** padding), so cached memory is never given back: a thread's lists and
-** the rest of its region go to shared stacks when it exits, for the next
-** thread (of this or a later runtime) to reuse.
+** time from one allocation (no per-block header or padding), so cached
+** memory is never given back: a thread's lists go to the shared stack when
+** it exits, for the next thread (of this or a later runtime) to reuse.
 ** Under AddressSanitizer every call goes straight to malloc/free so that a
 ** use after free is seen.
 **
