@@ -412,6 +412,22 @@ static int cross_tree(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *target, hk_value_t v
   return rc;
 }
 
+/* [env] holding the immediate [v]. */
+static inline hk_envelope_t *immediate_in(hk_envelope_t *env, hk_value_t v) {
+  env->payload = NULL;
+  env->aux[0] = v.tag;
+  env->aux[1] = v.as.u;
+  return env;
+}
+
+/* The envelope placed in [room] of message block [m]. */
+static inline hk_envelope_t *envelope_in(hk_msg_t *m, void *room) {
+  hk_envelope_t *env = room;
+  env->aux[0] = HK_ENV_IN_PAYLOAD;
+  env->payload = m;
+  return env;
+}
+
 static hk_envelope_t *envelope_or_fail(hk_vm_t *vm) {
   hk_envelope_t *env = hk_envelope_new();
   if (!env) fail(vm, "out of memory");
@@ -437,12 +453,8 @@ static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p,
     /* A tuple whose components need no copy (fanin's (i, literal), SENDT's
     ** message, most protocol messages): written into its block at once,
     ** the envelope inside, without the general copy's cases. */
-    if ((rc = hk_tuple_copy_out_room(v, sizeof *env, &m, &room)) == 0) {
-      env = room;
-      env->aux[0] = HK_ENV_IN_PAYLOAD;
-      env->payload = m;
-      return env;
-    }
+    if ((rc = hk_tuple_copy_out_room(v, sizeof *env, &m, &room)) == 0)
+      return envelope_in(m, room);
     if (rc < 0) {
       fail(vm, "out of memory");
       return NULL;
@@ -462,9 +474,7 @@ static __attribute__((noinline)) hk_envelope_t *make_envelope_copy(hk_proc_t *p,
   /* An immediate travels inside the envelope; anything else as a block. */
   if (!hk_is_obj(v)) {
     if (!(env = envelope_or_fail(vm))) return NULL;
-    env->aux[0] = v.tag;
-    env->aux[1] = v.as.u;
-    return env;
+    return immediate_in(env, v);
   }
   if ((rc = hk_value_copy_out_room(vm, v, copy_limit(rt), sizeof *env, &m, &room))) {
     copy_error(vm, "send_message", rc, copy_limit(rt));
@@ -488,11 +498,7 @@ static inline hk_envelope_t *make_envelope(hk_proc_t *p, hk_vm_t *vm, hk_proc_t 
   if (hk_is_obj(v) || (target && target->root_pid != p->root_pid))
     return make_envelope_copy(p, vm, target, v);
   hk_envelope_t *env = envelope_or_fail(vm);
-  if (env) {
-    env->aux[0] = v.tag;
-    env->aux[1] = v.as.u;
-  }
-  return env;
+  return env ? immediate_in(env, v) : NULL;
 }
 
 /* The send's Unit result: completed for a request, or left to the
@@ -512,9 +518,8 @@ static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk
                                                 uint64_t to, hk_value_t v, bool unit) {
   hk_envelope_t *env = envelope_or_fail(vm);
   if (!env) return SERVE_CONTINUE;
-  env->aux[0] = v.tag;
-  env->aux[1] = v.as.u;
-  hk_procs_t *P = hk_rt_of(p)->procs;
+  immediate_in(env, v);
+  hk_procs_t *P = p->procs;
   hk_proc_t *parent = hk_proc_parent(p);
   if (parent && hk_proc_pid(parent) == to) {
     hk_proc_send_env(P, parent, env, w); /* our tree's: an immediate needs no copy */
@@ -754,14 +759,6 @@ static __attribute__((noinline)) bool send_now_general(hk_proc_t *p, hk_vm_t *vm
   return true;
 }
 
-/* [env] holding the immediate [v]. */
-static inline hk_envelope_t *immediate_in(hk_envelope_t *env, hk_value_t v) {
-  env->payload = NULL;
-  env->aux[0] = v.tag;
-  env->aux[1] = v.as.u;
-  return env;
-}
-
 /* host.send_now of immediate [v] to last_target's [last] when the thread's
 ** list has no envelope (the cache's slow way, a call: a frame here only). */
 static __attribute__((noinline)) bool send_now_last(hk_proc_t *p, hk_vm_t *vm, hk_proc_t *last,
@@ -799,14 +796,6 @@ bool hk_vmproc_send_now(void *ud, hk_vm_t *vm, hk_value_t to, hk_value_t v) {
   if (!last || hk_is_obj(v)) return send_now_general(p, vm, to, v);
   if (!(env = hk_bcache_alloc_cached(sizeof *env))) return send_now_last(p, vm, last, v);
   return send_to_last(p, last, immediate_in(env, v));
-}
-
-/* The envelope placed in [room] of message block [m]. */
-static inline hk_envelope_t *envelope_in(hk_msg_t *m, void *room) {
-  hk_envelope_t *env = room;
-  env->aux[0] = HK_ENV_IN_PAYLOAD;
-  env->payload = m;
-  return env;
 }
 
 /* send_tuple_now past last_target, for any [n] (hk_items_copy_out_room,
