@@ -650,8 +650,8 @@ static inline __attribute__((always_inline)) int call_tuple(hk_vm_t *vm, uint32_
 /* SENDT: send_message (p, (v1, .., vn)) with the pid and the n components
 ** on top of the current segment, whose top frame has its pc saved after the
 ** instruction. The host's send_now (host.h) gets the message as a tuple on
-** the C stack (unless send_tuple_now, tried first, writes the message from
-** the components): it only copies the message (vm/heap.c reads the source and
+** the C stack (unless send_tuple_now, tried first by the handler, writes the
+** message from the components): it only copies the message (vm/heap.c reads the source and
 ** never writes it, never keeps it, and does not collect), so no heap tuple
 ** is made; it is not flagged STATIC, or the copy would share it by
 ** reference. Declined, the tuple goes to the heap and the send is CALLBT's
@@ -672,14 +672,16 @@ static __attribute__((noinline)) int send_heap_tuple(hk_vm_t *vm, uint32_t id, u
 ** offer to send_now, out of line. */
 static __attribute__((noinline)) int send_pair(hk_vm_t *vm, uint32_t id) { return tuple_call(vm, id, 2, false); }
 
-static int send_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
+/* SENDT's send that send_tuple_now declined (or no send_tuple_now; the
+** usual send, the host writing the message from the components with no
+** tuple anywhere, is tried in the handler): send_now with the tuple on the
+** C stack, else a heap tuple. Out of line. */
+static __attribute__((noinline)) int send_tuple(hk_vm_t *vm, uint32_t id, uint32_t n) {
   hk_seg_t *s = vm->seg;
   const hk_host_t *h = vm->host;
   const hk_value_t *c = s->vals + s->sp - n;
-  /* The usual send: the host writes the message from the components, no
-  ** tuple anywhere (host.h send_tuple_now). */
-  bool done = h && h->send_tuple_now && h->send_tuple_now(h->ud, vm, c[-1], c, n);
-  if (!done && h && h->send_now) {
+  bool done = false;
+  if (h && h->send_now) {
     argtuple_t t;
     t.h = (hk_obj_t){.tag = HK_T_TUPLE, .n = n};
     for (uint32_t i = 0; i < n; i++) t.items[i] = c[i]; /* n is 2..8: no call to memcpy */
@@ -1900,19 +1902,16 @@ dispatch:
   }
   /* TUPLE B, CALLB A in one: the builtin gets the components without a
   ** heap tuple (call_tuple). */
-/* CALLBT's or SENDT's instruction, [call] its helper. */
-#define TUPLE_CALL(call)                                                           \
-  {                                                                                \
-    uint32_t id = IMG->imports[A()], n = *pc++;                                    \
-    SAVE();                                                                        \
-    if (call(vm, id, n) == ST_STOP) goto stop;                                     \
-    left -= vm->charge;                                                            \
-    vm->charge = 0;                                                                \
-    sp = vals + seg->sp; /* the result replaced the operands; nothing else moved */ \
-    GC_POINT(0);                                                                   \
-    NEXT();                                                                        \
+  CASE(CALLBT) {
+    uint32_t id = IMG->imports[A()], n = *pc++;
+    SAVE();
+    if (call_tuple(vm, id, n) == ST_STOP) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp; /* the result replaced the operands; nothing else moved */
+    GC_POINT(0);
+    NEXT();
   }
-  CASE(CALLBT) TUPLE_CALL(call_tuple)
   /* send_message (p, v): CALLBT's send with the host's send_now called at
   ** once, without the import lookup and the tests of the builtin and the
   ** count; declined, CALLBT's way (send_pair). */
@@ -1934,8 +1933,29 @@ dispatch:
     GC_POINT(0);
     NEXT();
   }
-  /* send_message (p, (x, y)): TUPLE n, CALLBT in one (send_tuple). */
-  CASE(SENDT) TUPLE_CALL(send_tuple)
+  /* send_message (p, (x, y)): TUPLE n, CALLBT in one, the host's
+  ** send_tuple_now called here as SEND calls send_now (no import lookup,
+  ** sp not reloaded, no safe point: nothing was allocated); declined, the
+  ** other ways out of line (send_tuple). */
+  CASE(SENDT) {
+    const hk_host_t *h = vm->host;
+    uint32_t n = *pc++;
+    SAVE();
+    if (LIKELY(h && h->send_tuple_now) && LIKELY(h->send_tuple_now(h->ud, vm, sp[-(ptrdiff_t)n - 1], sp - n, n))) {
+      if (UNLIKELY(vm->state != HK_VS_READY)) goto stop; /* it failed the sender */
+      sp -= n;
+      sp[-1] = hk_unit();
+      left -= vm->charge;
+      vm->charge = 0;
+      NEXT();
+    }
+    if (send_tuple(vm, IMG->imports[A()], n) == ST_STOP) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp;
+    GC_POINT(0);
+    NEXT();
+  }
   CASE(TCALL)
   do_tcall:
     SAVE();
