@@ -1671,7 +1671,9 @@ dispatch:
       FAIL("expected Tuple of %u components, got Tuple of %u components", n, v.as.o->n);
     const hk_value_t *items = ((hk_tuple_t *)v.as.o)->items;
     hk_value_t *d = locals + (b & 0xffffffu);
-    for (uint32_t i = 0; i < n; i++) d[i] = items[i];
+    d[0] = items[0]; /* n >= 2 (verified): a pair's straight, no loop */
+    d[1] = items[1];
+    for (uint32_t i = 2; i < n; i++) d[i] = items[i];
     NEXT();
   }
   CASE(HEAD) {
