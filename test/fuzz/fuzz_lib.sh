@@ -1,11 +1,11 @@
 # fuzz_lib.sh — sourced by run_front.sh and run_vm.sh: builds every vm source
-# (as vm/meson.build lists them) with clang, libFuzzer instrumentation, ASan
+# (as vm/meson.build lists them) and base/ (which vm uses) with clang, libFuzzer instrumentation, ASan
 # and UBSan into $out/libvm.a, so only what a target needs is linked, and
 # provides fuzz_link TARGET (test/fuzz/TARGET.c -> $out/TARGET).
 # Needs: src, out, cc. Sets: flags. Exits 1 on a build failure, 77 when the
 # libFuzzer runtime is missing.
 
-files="$src/vm/arena.c $src/vm/builtins_table.c"
+files="$src/vm/arena.c $src/vm/builtins_table.c $(ls "$src"/base/*.c)"
 for part in front check core builtins compile; do
   list="$src/vm/sources-$part.txt"
   [ -f "$list" ] || continue
