@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,6 +335,11 @@ int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
     return orc;
   }
   if (rt->cfg.reductions == 0) rt->cfg.reductions = 2000;
+  /* SPEC §7.1.3: SIGPIPE is ignored, so a print to a reader that went away
+  ** fails the caller with "print: Broken pipe" (§8.2) instead of killing
+  ** the OS process. Set here, not only when the I/O thread starts (it does
+  ** too): a program that never does I/O prints as well. */
+  signal(SIGPIPE, SIG_IGN);
   rt->t0_ns = hk_sched_now_ns();
   pthread_mutex_init(&rt->lock, NULL);
   pthread_mutex_init(&rt->out_lock, NULL);

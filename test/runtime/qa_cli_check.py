@@ -251,18 +251,32 @@ def check_std_streams(hiko, tmp):
     go("stdout closed", "println: Bad file descriptor", stderr=subprocess.PIPE,
        preexec_fn=lambda: os.close(1))
     # A reader that went away: Broken pipe, not death by SIGPIPE.
-    p = subprocess.Popen([hiko, "run", "--workers", "2", path], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    p.stdout.close()
-    try:
-        err = p.stderr.read().decode()
-        rc = p.wait(timeout=20)
-        ok = rc == 1 and "error: println: Broken pipe" in err
-        res.append(("stdout reader gone", None if ok else "exit %d, stderr %r" % (rc, err)))
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        res.append(("stdout reader gone", "hangs"))
+    def reader_gone(name, workers, prog):
+        p = subprocess.Popen([hiko, "run", "--workers", workers, prog], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        p.stdout.close()
+        try:
+            err = p.stderr.read().decode()
+            rc = p.wait(timeout=60)
+            ok = rc == 1 and "error: println: Broken pipe" in err
+            res.append((name, None if ok else "exit %d, stderr %r" % (rc, err)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            res.append((name, "hangs"))
+
+    reader_gone("stdout reader gone", "2", path)
+    # The same with a program that does no I/O at all, so that nothing but
+    # the runtime's creation can have set SIGPIPE aside (before stop 18 only
+    # the I/O thread's start did: this program died of SIGPIPE, status 141
+    # under a shell). 100,000 lines outgrow any pipe buffer, so the writes
+    # fail whenever the reader goes away.
+    noio = os.path.join(tmp, "noio.hml")
+    with open(noio, "w") as f:
+        f.write("fun loop 0 = () | loop n = let val _ = println n in loop (n - 1) end\n"
+                "val _ = loop 100000\n")
+    for workers in ("1", "4"):
+        reader_gone("stdout reader gone, no I/O --workers " + workers, workers, noio)
     # A closed standard input: read_line must not read the runtime's own
     # descriptors (it hung); end of input or an EBADF failure are both fine.
     rl = os.path.join(tmp, "rl.hml")
