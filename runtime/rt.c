@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <unistd.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,19 @@ hiko_runtime_t *hk_rt_from_procs_ud(void *ud) { return ud; }
 
 /* ---- Host services (vm/host.h) ------------------------------------------ */
 
-/* Writes all of [data] to [fd], retrying short writes and EINTR.
-** Returns 0 or -errno. */
+/* Writes all of [data] to [fd], retrying short writes and EINTR, and
+** waiting for room when the descriptor is non-blocking (a parent may hand
+** us a pipe with O_NONBLOCK set on the shared file description: a full pipe
+** is then EAGAIN, not a failed write, SPEC §8.2). Returns 0 or -errno. */
 static int write_all(int fd, const char *data, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, data, len);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+        if (poll(&pfd, 1, -1) >= 0 || errno == EINTR) continue;
+      }
       return -errno;
     }
     data += n;

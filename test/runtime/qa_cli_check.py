@@ -12,12 +12,14 @@ of the statistics (summary line, header, one line per worker, a total that is
 the column sums, counts the program determines), that the trace is valid JSON
 with the fields and values the SPEC gives, and the output rules. Prints TAP.
 """
+import fcntl
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
 
 HEADER = "worker slices steals stolen parks sent received dropped spawns io_ops gc_runs"
 COLS = HEADER.split()[1:]
@@ -277,6 +279,31 @@ def check_std_streams(hiko, tmp):
                 "val _ = loop 100000\n")
     for workers in ("1", "4"):
         reader_gone("stdout reader gone, no I/O --workers " + workers, workers, noio)
+    # A standard output pipe with O_NONBLOCK set on its file description (a
+    # parent may do that) and a reader that is slow to start: a full pipe is
+    # EAGAIN, which is not a failed write; every line must arrive (before
+    # stop 18: "error: println: Resource temporarily unavailable" after about
+    # 64 KiB).
+    for workers in ("1", "4"):
+        name = "stdout non-blocking, slow reader --workers " + workers
+        r, w = os.pipe()
+        fcntl.fcntl(w, fcntl.F_SETFL, fcntl.fcntl(w, fcntl.F_GETFL) | os.O_NONBLOCK)
+        p = subprocess.Popen([hiko, "run", "--workers", workers, noio], stdout=w,
+                             stderr=subprocess.PIPE)
+        os.close(w)
+        time.sleep(0.5)
+        with os.fdopen(r, "rb") as reader:
+            data = reader.read()
+        try:
+            rc = p.wait(timeout=60)
+            err = p.stderr.read().decode()
+            ok = rc == 0 and data.count(b"\n") == 100000 and data.endswith(b"\n2\n1\n")
+            res.append((name, None if ok else "exit %d, %d lines, stderr %r"
+                        % (rc, data.count(b"\n"), err)))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            res.append((name, "hangs"))
     # A closed standard input: read_line must not read the runtime's own
     # descriptors (it hung); end of input or an EBADF failure are both fine.
     rl = os.path.join(tmp, "rl.hml")
