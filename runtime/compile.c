@@ -3,6 +3,7 @@
 #include "hiko.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,45 @@ static int new_program(hiko_runtime_t *rt, hiko_program_t **out) {
   return 0;
 }
 
+/* One run of the front end: a file (path) or a string (name, src, len). */
+typedef struct front_job {
+  hk_front_t *front;
+  const char *path, *name, *src;
+  size_t len;
+  hk_load_opts_t opts;
+  int rc;
+} front_job_t;
+
+static void *front_main(void *arg) {
+  front_job_t *j = arg;
+  j->rc = j->path ? hk_front_compile_file(j->front, j->path, &j->opts)
+                  : hk_front_compile_string(j->front, j->name, j->src, j->len, &j->opts);
+  return NULL;
+}
+
+/* The front end recurses natively as deep as the nesting limit allows
+** (SPEC §2.3: 256 levels of expr, pat or ty, each several C frames): about
+** 400 KiB of stack in an optimised build. The caller's thread may have less
+** (`ulimit -s`, a host's small thread stacks), and hiko check of a program
+** nested to the limit then died of SIGSEGV (§14.2: no input may crash the
+** compiler). So it runs on a thread of its own with a stack of known size;
+** if that thread cannot be created, on the caller's. */
+#define HK_FRONT_STACK ((size_t)16 << 20)
+
+static int run_front(front_job_t *j) {
+  pthread_attr_t attr;
+  pthread_t t;
+  int e = pthread_attr_init(&attr);
+  if (e == 0) {
+    e = pthread_attr_setstacksize(&attr, HK_FRONT_STACK);
+    if (e == 0) e = pthread_create(&t, &attr, front_main, j);
+    pthread_attr_destroy(&attr);
+  }
+  if (e == 0) pthread_join(t, NULL);
+  else front_main(j);
+  return j->rc;
+}
+
 int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
                       hiko_diags_t **diags) {
   *out = NULL;
@@ -153,9 +193,9 @@ int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out
   hiko_program_t *p;
   int rc = new_program(rt, &p);
   if (rc) return rc;
-  hk_load_opts_t opts = {.libdir = rt ? rt->cfg.lib_dir : NULL};
-  rc = hk_front_compile_file(&p->front, path, &opts);
-  return finish(p, rc, out, diags);
+  front_job_t j = {.front = &p->front, .path = path,
+                   .opts = {.libdir = rt ? rt->cfg.lib_dir : NULL}};
+  return finish(p, run_front(&j), out, diags);
 }
 
 int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
@@ -166,9 +206,9 @@ int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
   hiko_program_t *p;
   int rc = new_program(rt, &p);
   if (rc) return rc;
-  hk_load_opts_t opts = {.libdir = rt ? rt->cfg.lib_dir : NULL};
-  rc = hk_front_compile_string(&p->front, name, src ? src : "", len, &opts);
-  return finish(p, rc, out, diags);
+  front_job_t j = {.front = &p->front, .name = name, .src = src ? src : "", .len = len,
+                   .opts = {.libdir = rt ? rt->cfg.lib_dir : NULL}};
+  return finish(p, run_front(&j), out, diags);
 }
 
 /* The diagnostics of a rejected buffer: one error without a position. */

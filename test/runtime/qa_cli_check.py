@@ -16,6 +16,7 @@ import fcntl
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -418,6 +419,43 @@ def check_end_with_io(hiko, tmp):
     return res
 
 
+def check_small_stack(hiko, tmp):
+    """§14.2, §2.3: no input crashes the compiler, whatever the caller's
+    stack. A program nested to the limit (the 256th level: accepted; the
+    257th: "expression nesting limit exceeded") checked under RLIMIT_STACK
+    of 256 KiB, where the front end's native recursion on the main thread
+    died of SIGSEGV before stop 18; and a program that runs with such a
+    stack (the VM and the builtins use no native recursion, §4.3.3)."""
+    res = []
+
+    def small():
+        resource.setrlimit(resource.RLIMIT_STACK, (256 * 1024, 256 * 1024))
+
+    for depth, rc, want in ((255, 0, b"OK\n"), (256, 1, b"expression nesting limit exceeded")):
+        path = os.path.join(tmp, "nest%d.hml" % depth)
+        with open(path, "w") as f:
+            f.write("val x = " + "(" * depth + "1" + ")" * depth + "\n")
+        p = subprocess.run([hiko, "check", path], capture_output=True, timeout=60,
+                           preexec_fn=small)
+        ok = p.returncode == rc and want in (p.stdout + p.stderr)
+        res.append(("check nested %d, 256 KiB stack" % depth,
+                    None if ok else "exit %d, %r" % (p.returncode, (p.stdout + p.stderr)[:200])))
+    path = os.path.join(tmp, "deep.hml")
+    with open(path, "w") as f:
+        f.write("datatype n = Z | S of n\n"
+                "fun mk (0, a) = a | mk (k, a) = mk (k - 1, S a)\n"
+                "fun sum 0 = 0 | sum k = k + sum (k - 1)\n"
+                "val d = mk (100000, Z)\n"
+                "val c = await_process (spawn (fn () => S d))\n"
+                "val _ = println (sum 100000, c = S d)\n")
+    p = subprocess.run([hiko, "run", "--workers", "2", path], capture_output=True, timeout=60,
+                       preexec_fn=small)
+    ok = p.returncode == 0 and p.stdout == b"(5000050000, true)\n"
+    res.append(("run deep values, 256 KiB stack",
+                None if ok else "exit %d, %r %r" % (p.returncode, p.stdout, p.stderr[:200])))
+    return res
+
+
 def main():
     hiko = sys.argv[1]
     results = []
@@ -446,6 +484,7 @@ def main():
         results += check_std_streams(hiko, tmp)
         results += check_read_line_order(hiko, tmp)
         results += check_end_with_io(hiko, tmp)
+        results += check_small_stack(hiko, tmp)
     print("1..%d" % len(results))
     for k, (name, why) in enumerate(results, 1):
         print(("ok %d - %s" % (k, name)) if why is None else ("not ok %d - %s: %s" % (k, name, why)))
