@@ -265,9 +265,10 @@ static uint32_t entry_pc(const hk_func_t *f, uint32_t nargs) { return nargs != f
 
 /* Pushes a frame of function [fi] on segment [s] whose [nargs] arguments
 ** are already at vals[base..) (its arity, or the components of its tuple
-** parameter). Returns 0 or HK_EFAIL (failure recorded). */
-static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
-                        uint32_t ret, hk_obj_t *clos) {
+** parameter), with frame word [fc] (hk_fc). Returns 0 or HK_EFAIL (failure
+** recorded). */
+static int push_frame_fc(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
+                         uintptr_t fc) {
   const hk_func_t *f = &vm->img->funcs[fi];
   if (UNLIKELY(--vm->depth_left < 0)) {
     vm->depth_left++;
@@ -286,10 +287,15 @@ static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, u
   hk_frame_t *fr = &s->frames[s->nframes++];
   fr->pc = entry_pc(f, nargs);
   fr->base = base;
-  fr->fc = hk_fc(fi, clos, base, ret);
+  fr->fc = fc;
   for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
   s->sp = base + f->nlocals;
   return 0;
+}
+
+static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
+                        uint32_t ret, hk_obj_t *clos) {
+  return push_frame_fc(vm, s, fi, nargs, base, hk_fc(fi, clos, base, ret));
 }
 
 static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint32_t ret,
@@ -298,8 +304,9 @@ static int push_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t base, uint
 }
 
 /* Re-targets the top frame of [s] (a tail call): the [nargs] arguments are
-** already at vals[base..) (as push_frame_n). Returns 0 or HK_EFAIL. */
-static int reuse_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, hk_obj_t *clos) {
+** already at vals[base..) (as push_frame_n); [fc] is the new frame word
+** without HK_FC_AT_BASE (the result's slot stays). Returns 0 or HK_EFAIL. */
+static int reuse_frame_fc(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uintptr_t fc) {
   const hk_func_t *f = &vm->img->funcs[fi];
   hk_frame_t *fr = &s->frames[s->nframes - 1];
   int rc = ensure_vals(vm, s, (size_t)fr->base + f->nlocals + f->maxstack);
@@ -307,14 +314,14 @@ static int reuse_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, 
   fr = &s->frames[s->nframes - 1];
   vm->charge += f->nlocals >> 6;
   fr->pc = entry_pc(f, nargs);
-  fr->fc = hk_fc(fi, clos, 0, 1) | (fr->fc & HK_FC_AT_BASE); /* the result's slot stays */
+  fr->fc = fc | (fr->fc & HK_FC_AT_BASE);
   for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[fr->base + i] = hk_unit();
   s->sp = fr->base + f->nlocals;
   return 0;
 }
 
 static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
-  return reuse_frame_n(vm, s, fi, vm->img->funcs[fi].arity, clos);
+  return reuse_frame_fc(vm, s, fi, vm->img->funcs[fi].arity, hk_fc(fi, clos, 0, 1));
 }
 
 static int safepoint(hk_vm_t *vm, uint64_t need) {
@@ -1160,10 +1167,11 @@ HK_DISPATCH_FN hk_run_t hk_vm_run(hk_vm_t *vm, uint32_t budget) {
   __extension__ register const uint32_t *pc HK_REG("r12");
   uint32_t ins;
   /* A direct call being entered (enter:, tail_enter:): function, argument
-  ** count, closure (NULL without captures), first argument, result slot. */
+  ** count, first argument, and the frame word (hk_fc), built by the opcode
+  ** that knows its form (no HK_FC_AT_BASE for tail_enter: the slot stays). */
   const hk_func_t *nf;
-  uint32_t cfi, cn, cbase, cret;
-  hk_obj_t *cclos;
+  uint32_t cfi, cn, cbase;
+  uintptr_t cfc;
 
 #define SAVE() (seg->sp = (uint32_t)(sp - vals), fr->pc = (uint32_t)(pc - code))
 #define LOAD()                                                                     \
@@ -1987,10 +1995,9 @@ dispatch:
     hk_value_t x = sp[-(int32_t)cn - 1];
     if (LIKELY(x.tag == HK_T_CLOSURE && IMG->funcs[((hk_closure_t *)x.as.o)->fn].arity == cn)) {
       cfi = ((hk_closure_t *)x.as.o)->fn;
-      cclos = x.as.o;
+      cfc = (uintptr_t)x.as.o; /* the result to base - 1 */
       if (tail) goto tail_enter;
       cbase = (uint32_t)(sp - cn - vals);
-      cret = cbase - 1;
       goto enter;
     }
     sp[-(int32_t)cn - 1] = sp[-2]; /* fillers below: apply the last result */
@@ -2004,14 +2011,13 @@ dispatch:
     cfi = A();
     cn = *pc++;
     hk_value_t c = sp[-(int32_t)cn - 1];
-    cclos = NULL;
+    cfc = (uintptr_t)cfi << 2 | HK_FC_FN; /* the result to base - 1 */
     if (IMG->funcs[cfi].ncaps) {
       if (UNLIKELY(c.tag != HK_T_CLOSURE || ((hk_closure_t *)c.as.o)->fn != cfi)) KIND_FAIL("Function", c);
-      cclos = c.as.o;
+      cfc = (uintptr_t)c.as.o;
     }
     if ((ins & 0xffu) == HK_I_TCALLF) goto tail_enter;
     cbase = (uint32_t)(sp - cn - vals);
-    cret = cbase - 1;
     goto enter;
   }
   /* The verifier rejects a CALLG or TCALLG of a function with captures
@@ -2020,15 +2026,14 @@ dispatch:
   CASE(TCALLG) {
     cfi = A();
     cn = *pc++;
-    cclos = NULL;
+    cfc = (uintptr_t)cfi << 2 | HK_FC_FN;
     goto tail_enter;
   }
   CASE(CALLG) {
     cfi = A();
     cn = *pc++;
-    cclos = NULL;
+    cfc = (uintptr_t)cfi << 2 | HK_FC_FN | HK_FC_AT_BASE; /* the result to base */
     cbase = (uint32_t)(sp - cn - vals);
-    cret = cbase;
   }
   /* Pushes a frame of cfi whose cn arguments are at vals[cbase..]. */
   enter:
@@ -2040,7 +2045,7 @@ dispatch:
       fr = &seg->frames[seg->nframes++];
       fr->pc = 0;
       fr->base = cbase;
-      fr->fc = hk_fc(cfi, cclos, cbase, cret);
+      fr->fc = cfc;
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -2050,7 +2055,7 @@ dispatch:
       NEXT();
     }
     SAVE();
-    if (push_frame_n(vm, seg, cfi, cn, cbase, cret, cclos)) goto stop;
+    if (push_frame_fc(vm, seg, cfi, cn, cbase, cfc)) goto stop;
     left -= vm->charge;
     vm->charge = 0;
     LOAD();
@@ -2064,7 +2069,7 @@ dispatch:
       for (const hk_value_t *end = src + cn; src < end;) *sp++ = *src++; /* cn is small */
     }
     if (LIKELY((size_t)fr->base + nf->nlocals + nf->maxstack <= seg->cap)) {
-      fr->fc = hk_fc(cfi, cclos, 0, 1) | (fr->fc & HK_FC_AT_BASE); /* the result's slot stays */
+      fr->fc = cfc | (fr->fc & HK_FC_AT_BASE); /* the result's slot stays */
       code = nf->code;
       pc = code + entry_pc(nf, cn);
       left -= nf->nlocals >> 6; /* frame set-up grows with the frame (SPEC 6.10) */
@@ -2073,7 +2078,7 @@ dispatch:
       NEXT();
     }
     SAVE();
-    if (reuse_frame_n(vm, seg, cfi, cn, cclos)) goto stop;
+    if (reuse_frame_fc(vm, seg, cfi, cn, cfc)) goto stop;
     left -= vm->charge;
     vm->charge = 0;
     LOAD();
