@@ -78,21 +78,6 @@ static hk_chunk_t *chunk_new(size_t size) {
   return c;
 }
 
-/* Frees a list of heap chunks; with [placed], its last chunk is the one
-** placed with the instance (HK_SEG_INL_HEAP), which stays. */
-static void chunks_free(hk_chunk_t *c, bool placed) {
-  while (c) {
-    hk_chunk_t *n = c->next;
-    if (n || !placed) hk_bcache_free(c, sizeof *c + c->size);
-    c = n;
-  }
-}
-
-/* True if [c], the head of [vm]'s chunk list, is the placed chunk: it is
-** the list's last while HK_SEG_INL_HEAP holds. */
-static inline bool chunk_placed(const hk_vm_t *vm, const hk_chunk_t *c) {
-  return (vm->root.inl & HK_SEG_INL_HEAP) && !c->next;
-}
 
 /* A message block's object count, kept in its root value's `aux` (a
 ** block's root is read as a value only by hk_vm_adopt, which clears it, and
@@ -135,9 +120,12 @@ static void block_free(hk_chunk_t *c) { hk_bcache_free(c, sizeof *c + c->size); 
 ** so a run goes to the cache whole (hk_bcache_free_run). A receiver's
 ** adopted message blocks are mostly of one class: ~20 instructions a block
 ** one by one (bench/README.md, "Message path 7"). */
-static void blocks_free(hk_chunk_t *c) {
+/* With [placed], the chain's last chunk is the one placed with the
+** instance (HK_SEG_INL_HEAP), which stays. */
+static inline __attribute__((always_inline)) void blocks_free_how(hk_chunk_t *c, bool placed) {
   _Static_assert(offsetof(hk_chunk_t, next) == 0, "a chunk links where a free block does");
   while (c) {
+    if (placed && !c->next) return;
     size_t size = sizeof *c + c->size;
     if (size > HK_BCACHE_MAX) {
       hk_chunk_t *n = c->next;
@@ -147,13 +135,20 @@ static void blocks_free(hk_chunk_t *c) {
     }
     hk_chunk_t *head = c, *tail = c;
     uint32_t count = 1;
-    for (c = c->next; c && c->size == head->size && count < HK_BCACHE_BATCH; c = c->next) {
+    for (c = c->next; c && (!placed || c->next) && c->size == head->size && count < HK_BCACHE_BATCH;
+         c = c->next) {
       tail = c;
       count++;
     }
     hk_bcache_free_run(head, tail, count, size);
   }
 }
+
+static void blocks_free(hk_chunk_t *c) { blocks_free_how(c, false); }
+
+/* Frees a heap's chunk list (its own chunks and the blocks it adopted, all
+** of the block cache's format); with [placed], the last one stays. */
+static void chunks_free(hk_chunk_t *c, bool placed) { blocks_free_how(c, placed); }
 
 __attribute__((noinline)) void hk_seg_free(hk_vm_t *vm, hk_seg_t *s) {
   if (!s) return;
@@ -194,8 +189,7 @@ void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
 void hk_heap_free(hk_vm_t *vm) {
   hk_heap_t *h = &vm->heap;
   chunks_free(h->chunks, vm->root.inl & HK_SEG_INL_HEAP);
-  blocks_free(h->fragments);
-  h->chunks = h->fragments = NULL;
+  h->chunks = NULL;
 }
 
 void hk_conts_free(hk_vm_t *vm) {
@@ -210,8 +204,9 @@ static void *chunk_take(hk_vm_t *vm, size_t size) {
   if (!c || c->size - c->used < size) {
     size_t want = c ? (size_t)c->size * 2 : FIRST_CHUNK;
     /* A child's placed chunk fits its closure only (runtime/vmproc.c): it
-    ** says nothing of what the process allocates once it grows. */
-    if (want < AFTER_PLACED && c && chunk_placed(vm, c)) want = AFTER_PLACED;
+    ** says nothing of what the process allocates once it grows (nor does a
+    ** small block it adopted, put in front of the placed chunk). */
+    if (want < AFTER_PLACED && (vm->root.inl & HK_SEG_INL_HEAP)) want = AFTER_PLACED;
     if (want > MAX_CHUNK) want = MAX_CHUNK;
     if (want < size) want = size;
     hk_chunk_t *n = chunk_new(want);
@@ -435,10 +430,12 @@ static void gc_root_seg(gc_t *g, hk_seg_t *s) {
 int hk_heap_collect(hk_vm_t *vm) {
   hk_heap_t *h = &vm->heap;
   gc_t g = {0};
+  /* To-space starts at the size of the chunk allocated from: chunks double,
+  ** so it is about half of the heap's own (what the list's walk found when
+  ** it held no adopted block; now that walk would count every message). */
   g.next_size = FIRST_CHUNK;
-  uint64_t used = 0;
-  for (hk_chunk_t *c = h->chunks; c; c = c->next) used += c->used;
-  while (g.next_size < used / 2 && g.next_size < MAX_CHUNK) g.next_size *= 2;
+  size_t cur = h->chunks ? h->chunks->size : 0;
+  while (g.next_size < cur && g.next_size < MAX_CHUNK) g.next_size *= 2;
 
   for (hk_seg_t *s = vm->seg; s; s = hk_seg_parent(s)) gc_root_seg(&g, s);
   if (!vm->globals_shared && vm->globals)
@@ -468,8 +465,6 @@ int hk_heap_collect(hk_vm_t *vm) {
 
   chunks_free(h->chunks, vm->root.inl & HK_SEG_INL_HEAP);
   vm->root.inl &= (uint16_t)~HK_SEG_INL_HEAP; /* to-space is malloc's */
-  blocks_free(h->fragments);
-  h->fragments = NULL;
   /* Current chunk (the last one filled) first. */
   if (g.last && g.last != g.first) {
     hk_chunk_t *prev = g.first;
@@ -1697,13 +1692,27 @@ int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   vm->heap.nobjects += root->aux < UINT32_MAX ? root->aux : hk_msg_objects(m);
   *out = *root;
   out->aux = 0; /* the count (msg_set_objects) */
-  for (;;) { /* every chunk of the chain becomes a fragment */
+  for (;;) { /* every chunk of the chain joins the heap's */
     vm->heap.gc_left -= (int64_t)c->used;
     if (!c->next) break;
     c = c->next;
   }
-  c->next = vm->heap.fragments;
-  vm->heap.fragments = MSG_CHUNK(m);
+  /* After the current chunk, which stays the one allocated from; before
+  ** the placed chunk, which stays last (chunks_free). The block's first
+  ** chunk then is the current one, marked full: its spare room may hold
+  ** the envelope the block came in (hk_value_copy_out_room). */
+  hk_chunk_t *first = MSG_CHUNK(m), *cur = vm->heap.chunks;
+  if (cur && cur->next) {
+    c->next = cur->next;
+    cur->next = first;
+  } else if (cur && !(vm->root.inl & HK_SEG_INL_HEAP)) {
+    c->next = NULL;
+    cur->next = first;
+  } else {
+    c->next = cur;
+    first->used = first->size;
+    vm->heap.chunks = first;
+  }
   return 0;
 }
 

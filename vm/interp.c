@@ -834,7 +834,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 160, "a VM instance is 160 bytes");
+_Static_assert(sizeof(hk_vm_t) == 152, "a VM instance is 152 bytes");
 _Static_assert(sizeof(hk_frame_t) == 16, "a frame is 16 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the

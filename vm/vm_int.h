@@ -99,8 +99,10 @@ typedef struct hk_chunk {
 #define HK_CHUNK_MAX ((size_t)UINT32_MAX - 4095u)
 
 typedef struct hk_heap {
-  hk_chunk_t *chunks;    /* current chunk first */
-  hk_chunk_t *fragments; /* adopted message blocks */
+  /* The current chunk first; the chunks of adopted message blocks are in
+  ** the list too (hk_vm_adopt), and the placed chunk, while
+  ** HK_SEG_INL_HEAP holds, is its last. */
+  hk_chunk_t *chunks;
   uint64_t nobjects;     /* objects allocated (live after a collection) */
   /* Bytes left to allocate before the next collection (the last one's
   ** trigger minus what was allocated since): collect when <= 0. */
@@ -111,7 +113,7 @@ typedef struct hk_heap {
   uint64_t max_objects;
 } hk_heap_t;
 
-/* 160 bytes (docs/runtime.md, "Memory of a process": every process has
+/* 152 bytes (docs/runtime.md, "Memory of a process": every process has
 ** one, placed in its record): fields only some processes use share room.
 ** No pointer to its host's record of it: a host that places instances
 ** finds that from the address (runtime/vmproc.c, hk_vmproc_of). */
@@ -168,7 +170,7 @@ enum { HK_VS_NEW, HK_VS_READY, HK_VS_REQUEST, HK_VS_DONE, HK_VS_FAILED, HK_VS_EX
 
 /* heap.c */
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects);
-/* Frees [vm]'s chunks and fragments but a placed chunk (HK_SEG_INL_HEAP). */
+/* Frees [vm]'s chunks (adopted blocks' too) but a placed chunk (HK_SEG_INL_HEAP). */
 void hk_heap_free(hk_vm_t *vm);
 /* Releases [vm]'s live continuations (vm->x->conts), before hk_heap_free. */
 void hk_conts_free(hk_vm_t *vm);
