@@ -175,7 +175,7 @@ static void cont_release(hk_vm_t *vm, hk_cont_t *k) {
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
   memset(h, 0, sizeof *h);
   h->gc_left = MIN_TRIGGER;
-  h->max_objects = max_objects ? max_objects : UINT64_MAX;
+  h->objects_left = max_objects ? (int64_t)max_objects : HK_HEAP_UNLIMITED;
 }
 
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {
@@ -228,7 +228,7 @@ hk_obj_t *hk_heap_alloc_grow(hk_vm_t *vm, size_t size, uint32_t tag) {
   o->flags = 0;
   o->spare = 0;
   o->n = 0;
-  h->nobjects++;
+  h->objects_left--;
   h->gc_left -= (int64_t)size;
   return o;
 }
@@ -477,7 +477,7 @@ int hk_heap_collect(hk_vm_t *vm) {
   }
   uint64_t live_bytes = 0;
   for (hk_chunk_t *k = h->chunks; k; k = k->next) live_bytes += k->used;
-  h->nobjects = g.objects;
+  h->objects_left = hk_heap_limit(vm) - (int64_t)g.objects;
   h->gc_left = live_bytes * 2 > MIN_TRIGGER ? (int64_t)(live_bytes * 2) : MIN_TRIGGER;
   hk_vmx_t *x = hk_vm_x(vm); /* a statistic: not counted when out of memory */
   if (x) x->gc_runs++;
@@ -1116,7 +1116,7 @@ static __attribute__((noinline)) int copy_in_gather(hk_vm_t *dst, hk_value_t v,
     memcpy(n, o, size);
     n->flags = 0;
     *out = hk_obj_value(n);
-    h->nobjects += 1;
+    h->objects_left -= 1;
     h->gc_left -= (int64_t)size;
     *objects = 1;
     return 0;
@@ -1129,7 +1129,7 @@ static __attribute__((noinline)) int copy_in_gather(hk_vm_t *dst, hk_value_t v,
     unsigned char *to = bytes ? chunk_take(dst, bytes) : buf;
     if (!to) return -ENOMEM;
     fast_place(&f, to, out);
-    h->nobjects += f.objects;
+    h->objects_left -= (int64_t)f.objects;
     h->gc_left -= (int64_t)bytes;
     *objects = f.objects;
     return 0;
@@ -1166,7 +1166,7 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
       to->spare = o->spare;
       for (uint32_t i = 0; i < n; i++) to->caps[i] = o->caps[i];
       *out = hk_obj_value(&to->h);
-      h->nobjects += 1;
+      h->objects_left -= 1;
       h->gc_left -= (int64_t)size;
       *objects = 1;
       return 0;
@@ -1689,7 +1689,7 @@ void hk_globals_free(hk_globals_t *g) {
 int hk_vm_adopt(hk_vm_t *vm, hk_msg_t *m, hk_value_t *out) {
   hk_chunk_t *c = MSG_CHUNK(m);
   hk_value_t *root = (hk_value_t *)(void *)c->data;
-  vm->heap.nobjects += root->aux < UINT32_MAX ? root->aux : hk_msg_objects(m);
+  vm->heap.objects_left -= (int64_t)(root->aux < UINT32_MAX ? root->aux : hk_msg_objects(m));
   *out = *root;
   out->aux = 0; /* the count (msg_set_objects) */
   for (;;) { /* every chunk of the chain joins the heap's */

@@ -162,7 +162,7 @@ uint64_t hk_vm_gc_runs(const hk_vm_t *vm) { return vm->x ? vm->x->gc_runs : 0; }
 
 void hk_vm_get_stats(const hk_vm_t *vm, hk_vm_stats_t *out) {
   out->gc_runs = hk_vm_gc_runs(vm);
-  out->live_objects = vm->heap.nobjects;
+  out->live_objects = hk_heap_objects(vm);
   uint64_t bytes = 0; /* the instance keeps no count: a statistic, not a hot path */
   for (const hk_chunk_t *c = vm->heap.chunks; c; c = c->next) bytes += c->size;
   out->heap_bytes = bytes;
@@ -324,11 +324,15 @@ static int reuse_frame(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, hk_obj_t *clos) {
   return reuse_frame_fc(vm, s, fi, vm->img->funcs[fi].arity, hk_fc(fi, clos, 0, 1));
 }
 
+/* Fails [vm] for being over its heap limit (SPEC 6.11.3). */
+static int heap_limit_fail(hk_vm_t *vm) {
+  return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)hk_heap_objects(vm), hk_heap_limit(vm));
+}
+
 static int safepoint(hk_vm_t *vm, uint64_t need) {
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
   hk_heap_t *h = &vm->heap;
-  if (h->nobjects > h->max_objects || need > h->max_objects - h->nobjects)
-    return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
+  if (h->objects_left < 0 || need > (uint64_t)h->objects_left) return heap_limit_fail(vm);
   return 0;
 }
 
@@ -577,7 +581,7 @@ static bool is_request_builtin(uint32_t id) {
 static __attribute__((noinline)) int received(hk_vm_t *vm, hk_value_t v, int got, uint32_t id,
                                               hk_value_t arg) {
   const hk_heap_t *hp = &vm->heap;
-  if (UNLIKELY(hp->nobjects > hp->max_objects)) {
+  if (UNLIKELY(hp->objects_left < 0)) {
     make_request(vm, id, arg);
     hk_vm_complete(vm, v);
   } else {
@@ -802,7 +806,9 @@ static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   memset(vm, 0, sizeof *vm);
   vm->img = img;
   vm->host = host;
-  hk_heap_init(&vm->heap, cfg ? cfg->max_heap : 0);
+  uint64_t mh = cfg ? cfg->max_heap : 0;
+  if (mh >= (uint64_t)HK_HEAP_UNLIMITED) mh = 0; /* no program reaches it */
+  hk_heap_init(&vm->heap, mh);
   uint32_t md = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   if (md > INT32_MAX) md = INT32_MAX; /* depth_left minus a continuation's frames fits */
   vm->depth_left = (int32_t)md;
@@ -812,6 +818,10 @@ static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   }
   vm->h.arg = hk_unit();
   vm->state = HK_VS_NEW;
+  if (mh) { /* a heap limit lives in vm->x */
+    if (!hk_vm_x(vm)) return -ENOMEM;
+    vm->x->max_objects = mh;
+  }
   if (cfg && cfg->fuel_limited && cfg->fuel != UINT64_MAX) {
     if (!hk_vm_x(vm)) return -ENOMEM;
     vm->x->fuel = cfg->fuel;
@@ -834,7 +844,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
 static size_t round16(size_t n) { return (n + 15u) & ~(size_t)15u; }
 
 /* docs/runtime.md, "Memory of a process": every process places one. */
-_Static_assert(sizeof(hk_vm_t) == 152, "a VM instance is 152 bytes");
+_Static_assert(sizeof(hk_vm_t) == 144, "a VM instance is 144 bytes");
 _Static_assert(sizeof(hk_frame_t) == 16, "a frame is 16 bytes");
 
 /* The stack slots follow the instance at once (8-byte aligned, like the
@@ -1001,12 +1011,11 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
 ** HK_EFAIL. */
 static int check_delivery(hk_vm_t *vm, hk_value_t *result) {
   hk_heap_t *h = &vm->heap;
-  if (LIKELY(h->nobjects <= h->max_objects)) return 0;
+  if (LIKELY(h->objects_left >= 0)) return 0;
   vm->h.arg = *result;
   if (hk_heap_collect(vm)) return hk_vm_fail(vm, "out of memory");
   *result = vm->h.arg;
-  if (h->nobjects > h->max_objects)
-    return hk_vm_fail_kind(vm, HK_FAIL_HEAP_LIMIT, (int64_t)h->nobjects, (int64_t)h->max_objects);
+  if (h->objects_left < 0) return heap_limit_fail(vm);
   return 0;
 }
 
@@ -1034,7 +1043,7 @@ void hk_vm_complete(hk_vm_t *vm, hk_value_t result) {
   ** (check_delivery has nothing to do). */
   hk_seg_t *s = vm->seg;
   const hk_heap_t *h = &vm->heap;
-  if (UNLIKELY(s->nframes == 0 || h->nobjects > h->max_objects)) {
+  if (UNLIKELY(s->nframes == 0 || h->objects_left < 0)) {
     complete_slow(vm, result);
     return;
   }
@@ -1892,7 +1901,7 @@ dispatch:
     const hk_host_t *h = vm->host;
     hk_value_t v;
     int got = LIKELY(h && h->receive_now) ? h->receive_now(h->ud, vm, &v) : 0;
-    if (LIKELY(got > 0 && vm->heap.nobjects <= vm->heap.max_objects &&
+    if (LIKELY(got > 0 && vm->heap.objects_left >= 0 &&
                (got == 1 || !hk_heap_wants_gc(&vm->heap)))) {
       *sp++ = v;
       NEXT();

@@ -45,16 +45,16 @@ static int64_t list_sum(hk_value_t l, uint64_t *len) {
 
 Test(vm_heap, unreachable_objects_are_freed) {
   (void)list_of(1000);
-  cr_assert_eq(vm->heap.nobjects, 1000);
+  cr_assert_eq(hk_heap_objects(vm), 1000);
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 0);
+  cr_assert_eq(hk_heap_objects(vm), 0);
 }
 
 Test(vm_heap, global_root_survives) {
   vm->globals[2] = list_of(1000);
   (void)list_of(500); /* garbage */
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 1000);
+  cr_assert_eq(hk_heap_objects(vm), 1000);
   uint64_t len;
   cr_assert_eq(list_sum(vm->globals[2], &len), 500500);
   cr_assert_eq(len, 1000);
@@ -70,7 +70,7 @@ Test(vm_heap, stack_root_survives) {
   s->vals[s->sp++] = t;
   (void)list_of(10);
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 2);
+  cr_assert_eq(hk_heap_objects(vm), 2);
   t = s->vals[s->sp - 1];
   cr_assert_eq(t.tag, HK_T_TUPLE);
   cr_assert_str_eq(hk_str_data(hk_tuple_at(t, 0)), "hello");
@@ -89,7 +89,7 @@ Test(vm_heap, frame_closure_root_survives) {
   cr_assert_eq(hk_fc_clos(vm->seg->frames[0].fc), &c->h);
   cr_assert_eq(hk_frame_ret(&vm->seg->frames[0]), vm->seg->frames[0].base);
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 4);
+  cr_assert_eq(hk_heap_objects(vm), 4);
   hk_closure_t *n = (hk_closure_t *)hk_fc_clos(vm->seg->frames[0].fc);
   cr_assert_neq(n, c);
   cr_assert(vm->seg->frames[0].fc & HK_FC_AT_BASE, "the collection keeps the result-slot bit");
@@ -103,14 +103,14 @@ Test(vm_heap, request_and_result_roots_survive) {
   hk_value_t garbage = list_of(3);
   (void)garbage;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 4);
+  cr_assert_eq(hk_heap_objects(vm), 4);
   uint64_t len;
   cr_assert_eq(list_sum(vm->h.arg, &len), 10);
   /* The result of a finished instance shares the request's room. */
   vm->h.arg = list_of(5);
   vm->state = HK_VS_DONE;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 5);
+  cr_assert_eq(hk_heap_objects(vm), 5);
   cr_assert_eq(list_sum(hk_vm_result(vm), &len), 15);
 }
 
@@ -121,7 +121,7 @@ Test(vm_heap, static_strings_are_not_moved_or_counted) {
   cr_assert_eq(hk_alloc_cons(vm, s, hk_nil(), &l), 0);
   vm->globals[0] = l;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 1);
+  cr_assert_eq(hk_heap_objects(vm), 1);
   cr_assert_eq(hk_head(vm->globals[0]).as.o, s.as.o);
 }
 
@@ -132,7 +132,7 @@ Test(vm_heap, deep_list_and_deep_nesting_collect_iteratively) {
   vm->globals[1] = d;
   cr_assert_eq(hk_heap_collect(vm), 0);
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 1300000);
+  cr_assert_eq(hk_heap_objects(vm), 1300000);
   uint64_t len;
   cr_assert_eq(list_sum(vm->globals[0], &len), (int64_t)1000000 * 1000001 / 2);
   int depth = 0;
@@ -148,7 +148,7 @@ Test(vm_heap, sharing_is_preserved_by_collection) {
   cr_assert_eq(hk_alloc_tuple(vm, 2, items, &t), 0);
   vm->globals[0] = t;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 4);
+  cr_assert_eq(hk_heap_objects(vm), 4);
   cr_assert_eq(hk_tuple_at(vm->globals[0], 0).as.o, hk_tuple_at(vm->globals[0], 1).as.o);
 }
 
@@ -185,7 +185,7 @@ Test(vm_heap, message_copy_and_adopt) {
   uint64_t len;
   cr_assert_eq(list_sum(nc->caps[1], &len), 5050);
   cr_assert_eq(list_sum(hk_tuple_at(got, 2), &len), 3);
-  cr_assert_eq(other->heap.nobjects, 106);
+  cr_assert_eq(hk_heap_objects(other), 106);
   hk_vm_free(other);
 }
 
@@ -295,7 +295,7 @@ Test(vm_heap, large_message_is_a_chain_of_chunks) {
   hk_value_t got;
   int64_t gc_left = other->heap.gc_left;
   cr_assert_eq(hk_vm_adopt(other, m, &got), 0);
-  cr_assert_eq(other->heap.nobjects, 100000);
+  cr_assert_eq(hk_heap_objects(other), 100000);
   cr_assert_eq(got.aux, 0, "the adopted value is a plain value");
   cr_assert_leq(other->heap.gc_left, gc_left - (int64_t)(100000 * sizeof(hk_cons_t)));
   uint64_t len;
@@ -304,7 +304,7 @@ Test(vm_heap, large_message_is_a_chain_of_chunks) {
   other->globals[0] = got;
   cr_assert_eq(hk_heap_collect(other), 0); /* frees every chunk of the chain */
   cr_assert_eq(list_sum(other->globals[0], &len), (int64_t)100000 * 100001 / 2);
-  cr_assert_eq(other->heap.nobjects, 100000);
+  cr_assert_eq(hk_heap_objects(other), 100000);
   /* A copy of the copy (messages of messages), then dropped unadopted. */
   cr_assert_eq(hk_value_copy_out(other, other->globals[0], 0, &m), 0);
   cr_assert_eq(hk_msg_objects(m), 100000);
@@ -349,7 +349,7 @@ Test(vm_heap, global_store_export_shares_and_is_static) {
   cr_assert_eq(child->globals[3].tag, HK_T_UNINIT);
   cr_assert_eq(child->globals[3].as.u, 0);
   cr_assert_eq(hk_heap_collect(child), 0);
-  cr_assert_eq(child->heap.nobjects, 0, "the store is not in the child's heap");
+  cr_assert_eq(hk_heap_objects(child), 0, "the store is not in the child's heap");
   cr_assert_eq(child->globals[0].as.o, t.as.o, "never moved");
   uint64_t len;
   cr_assert_eq(list_sum(hk_tuple_at(t, 1), &len), 6);
@@ -470,12 +470,12 @@ Test(vm_heap, list_with_mixed_heads_copies_and_collects) {
   check_mixed(got, 20000);
   other->globals[0] = got;
   cr_assert_eq(hk_heap_collect(other), 0);
-  cr_assert_eq(other->heap.nobjects, objects);
+  cr_assert_eq(hk_heap_objects(other), objects);
   check_mixed(other->globals[0], 20000);
   hk_vm_free(other);
   vm->globals[0] = l;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, objects);
+  cr_assert_eq(hk_heap_objects(vm), objects);
   check_mixed(vm->globals[0], 20000);
 }
 
@@ -491,7 +491,7 @@ Test(vm_heap, collection_keeps_a_shared_list_suffix) {
   vm->globals[2] = suffix;
   vm->globals[3] = l;
   cr_assert_eq(hk_heap_collect(vm), 0);
-  cr_assert_eq(vm->heap.nobjects, 5000);
+  cr_assert_eq(hk_heap_objects(vm), 5000);
   hk_value_t s0 = vm->globals[0];
   for (int i = 0; i < 1000; i++) s0 = hk_tail(s0);
   cr_assert_eq(s0.as.o, vm->globals[1].as.o);
@@ -530,7 +530,7 @@ Test(vm_heap, flat_messages_copy_one_object) {
   for (int i = 0; i < 3; i++) cr_assert_eq(hk_vm_adopt(other, m[i], &other->globals[i]), 0);
   cr_assert_eq(hk_vm_adopt(other, m2, &other->globals[3]), 0);
   cr_assert_eq(hk_heap_collect(other), 0);
-  cr_assert_eq(other->heap.nobjects, 5);
+  cr_assert_eq(hk_heap_objects(other), 5);
   hk_value_t g = other->globals[0];
   cr_assert_eq(g.tag, HK_T_TUPLE);
   cr_assert_neq(g.as.o, t.as.o);
@@ -579,7 +579,7 @@ Test(vm_heap, flat_tuple_send_copy_with_room) {
   cr_assert_eq(hk_vm_adopt(other, m, &other->globals[0]), 0);
   cr_assert_eq(hk_vm_adopt(other, m2, &other->globals[1]), 0);
   cr_assert_eq(hk_heap_collect(other), 0);
-  cr_assert_eq(other->heap.nobjects, 3);
+  cr_assert_eq(hk_heap_objects(other), 3);
   hk_value_t g = other->globals[0];
   cr_assert_eq(g.tag, HK_T_TUPLE);
   cr_assert_eq(hk_tuple_len(g), 3);
