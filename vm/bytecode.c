@@ -476,6 +476,10 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     if (a < 2) return "tuple of fewer than 2 components";
     *pop = (int)a;
     break;
+  case HK_I_CONCATN:
+    if (a < 3 || a > HK_CONCATN_MAX) return "concatenation of a bad operand count";
+    *pop = (int)a;
+    break;
   case HK_I_CALLBT:
     if (a >= img->nimports) return "builtin import out of range";
     if (b < 2 || b > HK_CALLBT_MAX) return "builtin argument of a bad component count";

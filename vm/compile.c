@@ -563,7 +563,32 @@ static bool small_int(hk_expr_t *e, int64_t *v) {
   return true;
 }
 
+/* An all-`^` chain of three or more operands: the operands in order, then
+** CONCATN (up to HK_CONCATN_MAX at a time, the previous group's result the
+** next one's first operand), so the chain is one allocation, not n - 1 ever
+** longer temporaries. Returns false (nothing emitted) for another chain. */
+static bool concat_chain(comp_t *c, hk_expr_t *e) {
+  if (e->n < 3) return false;
+  for (uint32_t i = 0; i + 1 < e->n; i++)
+    if (e->ops[i] != HK_OP_CONCAT) return false;
+  uint32_t have = 0; /* operands of the next CONCATN on the stack */
+  for (uint32_t i = 0; i < e->n && !failed(c); i++) {
+    expr(c, e->items[i], false);
+    if (++have < HK_CONCATN_MAX && i + 1 < e->n) continue;
+    c->cur = e->op_pos ? e->op_pos[i - 1] : e->pos;
+    if (have == 2) {
+      emit0(c, HK_I_CONCAT);
+    } else {
+      emit(c, HK_I_CONCATN, have);
+      adjust(c, (int)have, 1);
+    }
+    have = 1;
+  }
+  return true;
+}
+
 static void binop(comp_t *c, hk_expr_t *e) {
+  if (concat_chain(c, e)) return;
   uint32_t before = c->fn->n;
   expr(c, e->items[0], false);
   bool first_local = c->fn->n == before + 1 && hk_ins_op(c->fn->code[before]) == HK_I_LOCAL;

@@ -341,6 +341,40 @@ static int maybe_gc(hk_vm_t *vm, uint64_t need) {
   return safepoint(vm, need);
 }
 
+/* CONCATN k: the chain v1 ^ v2 ^ .. ^ vk of the k values on top of the
+** stack in one allocation of the summed length instead of k - 2 ever longer
+** temporaries (bench/README.md, "Users' programs, stop 18"); the result
+** replaces them. The kinds are checked first to last. The charge (in
+** vm->charge, beyond the dispatch's reduction) is the chain's (SPEC
+** 6.10.1): k - 2 more reductions and, per `^` it stands for, that `^`'s
+** result length / 64, so fuel is what the binary chain used. Out of line
+** (a second allocation site in hk_vm_run made LTO stop inlining CONCAT's:
+** +29 instructions per `^` in bench/vm strings). Returns 0 or HK_EFAIL. */
+__attribute__((noinline)) static int concat_n(hk_vm_t *vm, uint32_t k) {
+  if (maybe_gc(vm, 1)) return HK_EFAIL;
+  hk_seg_t *s = vm->seg;
+  hk_value_t *v = s->vals + s->sp - k;
+  size_t total = 0;
+  int64_t c = (int64_t)k - 2;
+  for (uint32_t i = 0; i < k; i++) {
+    if (UNLIKELY(v[i].tag != HK_T_STRING)) return hk_vm_fail(vm, "expected String, got %s", hk_kind_name(v[i]));
+    total += hk_str_len(v[i]);
+    if (i) c += (int64_t)(total / 64);
+  }
+  hk_value_t r;
+  char *d;
+  if (hk_alloc_string_raw(vm, total, &r, &d)) return HK_EFAIL;
+  for (uint32_t i = 0; i < k; i++) {
+    size_t l = hk_str_len(v[i]);
+    memcpy(d, hk_str_data(v[i]), l);
+    d += l;
+  }
+  v[0] = r;
+  s->sp -= k - 1;
+  vm->charge += c;
+  return 0;
+}
+
 /* Delivers [v] as the result awaited by the current segment's top frame
 ** (pushed on its stack), or, when the segment has no frame left, as the
 ** value of the whole segment: it is popped and the value goes to its parent,
@@ -1516,6 +1550,13 @@ dispatch:
     sp[-1] = r;
     NEXT();
   }
+  CASE(CONCATN)
+    SAVE();
+    if (concat_n(vm, A())) goto stop;
+    left -= vm->charge;
+    vm->charge = 0;
+    sp = vals + seg->sp;
+    NEXT();
 /* eq = a = b (SPEC 4.7) through hk_value_equal, charging its work. */
 #define VALUE_EQUAL(eq, a, b)                                                      \
   do {                                                                             \

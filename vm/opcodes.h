@@ -7,6 +7,7 @@
 #define HK_VAR 255 /* stack effect given by an operand */
 #define HK_CALLN_MAX 255u /* most arguments of a CALLP/CALLN chain */
 #define HK_CALLBT_MAX 8u /* most components of a CALLBT argument */
+#define HK_CONCATN_MAX 64u /* most operands of a CONCATN (a longer chain takes several) */
 enum { HK_OPF_JUMP = 1, HK_OPF_END = 2, HK_OPF_ALLOC = 4, HK_OPF_CALL = 8 };
 typedef enum hk_opfmt { HK_FMT_N, HK_FMT_A, HK_FMT_S, HK_FMT_AB, HK_FMT_AJ } hk_opfmt_t;
 

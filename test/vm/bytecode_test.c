@@ -338,9 +338,7 @@ Test(vm_bytecode, verifier_rejects_direct_calls_of_closures_without_one) {
   cr_assert_str_eq(run(img, 100000), "3\n");
   hk_func_t *fn = &img->funcs[1];
   cr_assert_str_eq(fn->name, "mk");
-  uint32_t at = UINT32_MAX;
-  for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
-    if (hk_ins_op(fn->code[i]) == HK_I_TCALLF) at = i;
+  uint32_t at = last_op(fn, HK_I_TCALLF);
   cr_assert_neq(at, UINT32_MAX);
   uint32_t callee = hk_ins_a(fn->code[at]);
   cr_assert_gt(img->funcs[callee].ncaps, 0);
@@ -411,6 +409,32 @@ Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {
   fn->code[at + 1] = 4; /* more than the stack holds */
   expect_rejected(img, "underflow");
   fn->code[at + 1] = 3;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* An all-^ chain of three or more operands is CONCATN n: the verifier checks
+** a count of 3..HK_CONCATN_MAX and the stack (n operands below it). */
+Test(vm_bytecode, verifier_checks_concatenation_chains) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f a b = a ^ \"-\" ^ b ^ \"!\"\nval _ = println (f \"x\" \"y\")\n", &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  cr_assert_str_eq(run(img, 100000), "x-y!\n");
+  hk_func_t *fn = &img->funcs[1];
+  cr_assert_str_eq(fn->name, "f");
+  uint32_t at = last_op(fn, HK_I_CONCATN);
+  cr_assert_eq(fn->code[at], hk_ins(HK_I_CONCATN, 4));
+  fn->code[at] = hk_ins(HK_I_CONCATN, 2);
+  expect_rejected(img, "bad operand count");
+  fn->code[at] = hk_ins(HK_I_CONCATN, HK_CONCATN_MAX + 1);
+  expect_rejected(img, "bad operand count");
+  fn->code[at] = hk_ins(HK_I_CONCATN, 5); /* more than the stack holds */
+  expect_rejected(img, "underflow");
+  fn->code[at] = hk_ins(HK_I_CONCATN, 4);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   free(buf);
   hk_front_free(&f);

@@ -580,6 +580,77 @@ Test(vm_compile, string_comparisons_jump_in_place) {
   cr_assert_gt(eq_loop_reductions("", 100), eq_loop_reductions("", 10), "a long compare is charged");
 }
 
+/* [expr] (of the globals a, b, c, d, p: strings of 70, 50, 128, 1 and 1,000
+** bytes) concatenated [k] times in a loop; returns the reductions used, and
+** the collections in [gc]. Output "k * length" checked. */
+static uint64_t concat_loop(const char *expr, uint32_t k, uint64_t len, uint64_t *gc, const char *want) {
+  char src[4096];
+  snprintf(src, sizeof src,
+           "fun rep (s, k) = if k = 0 then \"\" else s ^ rep (s, k - 1)\n"
+           "val a = rep (\"ab\", 35)\nval b = rep (\"c\", 50)\nval c = rep (\"de\", 64)\nval d = \"!\"\n"
+           "val p = rep (\"0123456789\", 100)\n"
+           "fun loop (k, n) = if k = 0 then n else loop (k - 1, n + string_length (%s))\n"
+           "val _ = println (loop (%u, 0))\n",
+           expr, k);
+  hk_vm_t *vm;
+  cr_assert_eq(run(src, NULL, &vm), HK_RUN_DONE, "%s", expr);
+  char line[64];
+  snprintf(line, sizeof line, "%llu\n", (unsigned long long)(k * len));
+  cr_assert_str_eq(out.buf, line, "%s", expr);
+  char *text;
+  cr_assert_eq(hk_disasm(hk_vm_image(vm), &text), 0);
+  cr_assert(want ? strstr(text, want) != NULL : strstr(text, "CONCATN") == NULL, "%s\n%s", expr, text);
+  free(text);
+  hk_vm_stats_t st;
+  hk_vm_get_stats(vm, &st);
+  *gc = st.gc_runs;
+  hk_vm_free(vm);
+  return st.reductions;
+}
+
+/* An all-^ chain of k >= 3 operands is CONCATN k: one string of the summed
+** length instead of k - 1 ever longer temporaries, charged as the chain of
+** CONCATs (SPEC 6.10.1: a reduction per ^ and each result's length / 64),
+** so the parenthesized chain, which stays binary, uses as much fuel. */
+Test(vm_compile, concatenation_chains_are_one_allocation) {
+  uint64_t gc1, gc2;
+  uint64_t r1 = concat_loop("a ^ b ^ c ^ d ^ a", 100, 319, &gc1, "CONCATN   5");
+  uint64_t r2 = concat_loop("(((a ^ b) ^ c) ^ d) ^ a", 100, 319, &gc2, NULL);
+  cr_assert_eq(r1, r2, "the chain and its binary form charge alike");
+  cr_assert_eq(concat_loop("a ^ c ^ a", 100, 268, &gc1, "CONCATN   3"),
+               concat_loop("(a ^ c) ^ a", 100, 268, &gc2, NULL));
+  cr_assert_gt(concat_loop("c ^ c ^ c", 100, 384, &gc1, "CONCATN   3"),
+               concat_loop("d ^ d ^ d", 100, 3, &gc2, "CONCATN   3"), "long operands are charged");
+  /* 40 pieces of 1,000 bytes, 100 times: 4 MB in strings of 40 kB, where
+  ** the binary chain allocated 82 MB of temporaries. */
+  char chain[400] = "p", paren[400] = "p";
+  for (int i = 1; i < 40; i++) {
+    memmove(paren + 1, paren, strlen(paren) + 1);
+    paren[0] = '(';
+    strcat(chain, " ^ p");
+    strcat(paren, " ^ p)");
+  }
+  r1 = concat_loop(chain, 100, 40000, &gc1, "CONCATN   40");
+  r2 = concat_loop(paren, 100, 40000, &gc2, NULL);
+  cr_assert_eq(r1, r2);
+  cr_assert_lt(gc1 * 8, gc2, "collections: chain %llu, binary %llu", (unsigned long long)gc1,
+               (unsigned long long)gc2);
+  /* 70 operands: CONCATN 64, then its result and the 6 left. */
+  char longer[400] = "d";
+  for (int i = 1; i < 70; i++) strcat(longer, " ^ d");
+  concat_loop(longer, 10, 70, &gc1, "CONCATN   64");
+  concat_loop(longer, 10, 70, &gc1, "CONCATN   7");
+  /* Operands are evaluated left to right, each once, before the one
+  ** allocation. */
+  hk_vm_t *vm;
+  cr_assert_eq(run("fun pr s = let val _ = print s in s end\n"
+                   "val _ = println (pr \"a\" ^ pr \"b\" ^ \"\" ^ pr \"c\")\n",
+                   NULL, &vm),
+               HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "abcabc\n");
+  hk_vm_free(vm);
+}
+
 Test(vm_compile, failure_records_its_source_position) {
   hk_vm_t *vm;
   cr_assert_eq(run("fun f x = x + 1\n"
