@@ -6,7 +6,8 @@
 ** processes whose bodies are C state machines:
 **   root     spawns MANAGERS managers, awaits them one by one
 **   manager  ROUNDS times: spawns KIDS children of random kinds, sends the
-**            counted ones their messages, cancels some at random, then
+**            counted ones their messages (half of them after a yield),
+**            cancels some at random, then
 **            waits for all of them (wait on every record, consume each) and
 **            checks each outcome
 **   counted  receives exactly N messages from its manager, returns N*10+1
@@ -16,10 +17,22 @@
 ** Meanwhile SENDERS threads send to random pids (live, dead and never
 ** issued) and cancel random processes, managers included.
 **
-** Checked: a body never runs on two workers at once; every outcome is one
-** its kind allows (counted: DONE with N*10+1 or CANCELLED; forever:
-** CANCELLED; compute: DONE 7 or CANCELLED; never FAILED); every process
-** terminates; every payload is freed exactly once; every record released.
+** Checked: a body never runs on two workers at once; a process is never
+** readied while it is already queued (a wake that two threads both won);
+** every outcome is one its kind allows (counted: DONE with N*10+1 or
+** CANCELLED; forever: CANCELLED; compute: DONE 7 or CANCELLED; never
+** FAILED); every process terminates; every payload is freed exactly once;
+** every record released. A lost wake-up fails within STALL_MS: while the
+** root lives some process always runs (every wait here is ended by a
+** message already sent, a child that ends, or the manager's cancel), so
+** no process starting, ending or receiving for that long means one sleeps
+** with its condition met. Half the counted children receive through a
+** custom wait whose arm yields after setting the mailbox mark, which
+** widens the window in which a sender's wake meets the ARMING state. The
+** sender threads cancel no counted child (they send to it instead): their
+** cancels would end a child that sleeps with its messages in the mailbox
+** and so hide a lost wake-up (they did: 16,000 WOKEN notes a run, every
+** one dropped, and the old test passed).
 ** Exit 0 pass, 1 fail. */
 #include <errno.h>
 #include <inttypes.h>
@@ -39,9 +52,14 @@
 #define WORKERS 3
 #define SENDERS 2
 #define MANAGERS 4
+#ifdef __SANITIZE_THREAD__
+#define ROUNDS (1200 * STRESS_SCALE)
+#else
 #define ROUNDS (6000 * STRESS_SCALE)
+#endif
 #define KIDS 6
 #define DEADLINE_S (150 * STRESS_SCALE)
+#define STALL_MS 3000
 
 struct hk_worker { int index; };
 
@@ -52,12 +70,15 @@ typedef struct body {
   int pc;
   _Atomic int oncpu;
   uint64_t rng;
+  _Atomic int queued;       /* in the run queue: ready() sets, worker clears */
   int n, got;               /* counted */
+  bool noisy;               /* counted: receives through noisy_arm */
   int spins;                /* compute */
   int round, k;             /* manager and root */
   hk_child_t *links[KIDS > MANAGERS ? KIDS : MANAGERS];
   enum kind kinds[KIDS];
   int expect[KIDS];
+  int late[KIDS];           /* messages sent after the yield (pc 1) */
   int nlinks;
 } body_t;
 
@@ -71,9 +92,25 @@ static _Atomic int rounds_total, managers_cancelled;
 static pthread_mutex_t qlock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcond = PTHREAD_COND_INITIALIZER;
 static hk_task_t *qhead, *qtail;
+/* The kind of each pid below MAXPID, set before the process starts. */
+#define MAXPID (1u << 20)
+static _Atomic uint8_t pid_kind[MAXPID];
+
+static void note_kind(uint64_t pid, enum kind k) {
+  if (pid < MAXPID) atomic_store_explicit(&pid_kind[pid], (uint8_t)(k + 1), memory_order_relaxed);
+}
+/* Whether a sender may cancel [pid]: known, and not a counted child. */
+static bool cancellable(uint64_t pid) {
+  if (pid >= MAXPID) return false;
+  int k = atomic_load_explicit(&pid_kind[pid], memory_order_relaxed);
+  return k != 0 && k != COUNTED + 1;
+}
 static struct hk_worker wk[WORKERS];
 
 #define CHECK(c, ...) do { if (!(c)) { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); atomic_store(&fail, 1); } } while (0)
+/* For a corruption the run cannot survive (a task queued twice makes the
+** queue a cycle): report and end now. */
+#define FATAL(...) do { fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); _exit(1); } while (0)
 
 static void on_alarm(int sig) {
   (void)sig;
@@ -104,8 +141,21 @@ static int64_t take_payload(void *pl) {
 static void drop_payload(void *ud, void *pl) { (void)ud; take_payload(pl); }
 
 /* ---- scheduler ---- */
+/* A body lives behind its record's pointer in the record's extra bytes. */
+static body_t *body_of(hk_proc_t *p) { return *(body_t **)hk_proc_extra(p); }
+static hk_proc_t *proc_of(hk_task_t *t) {
+  return (hk_proc_t *)(void *)((char *)t - offsetof(hk_proc_t, task));
+}
+
+/* Marks p queued; it must not be already. */
+static void enqueue_check(hk_proc_t *p) {
+  if (atomic_exchange(&body_of(p)->queued, 1) != 0)
+    FATAL("rt_proc: process %" PRIu64 " readied while already queued", hk_proc_pid(p));
+}
+
 static void ready(void *ud, hk_proc_t *p, hk_worker_t *w) {
   (void)ud; (void)w;
+  enqueue_check(p);
   pthread_mutex_lock(&qlock);
   p->task.next = NULL;
   if (qtail) qtail->next = &p->task; else qhead = &p->task;
@@ -123,9 +173,11 @@ static void *worker(void *arg) {
     if (t) { qhead = t->next; if (!qhead) qtail = NULL; }
     pthread_mutex_unlock(&qlock);
     if (!t) return NULL;
+    atomic_store(&body_of(proc_of(t))->queued, 0);
     int32_t budget = 50;
     hk_task_result_t r = t->run(t, w, &budget);
     if (r == HK_TASK_YIELD) {
+      enqueue_check(proc_of(t));
       pthread_mutex_lock(&qlock);
       t->next = NULL;
       if (qtail) qtail->next = t; else qhead = t;
@@ -144,8 +196,6 @@ static body_t *new_body(enum kind k, uint64_t seed) {
   atomic_fetch_add(&bodies_made, 1);
   return b;
 }
-/* A body lives behind its record's pointer in the record's extra bytes. */
-static body_t *body_of(hk_proc_t *p) { return *(body_t **)hk_proc_extra(p); }
 static hk_proc_t *new_proc(hk_proc_t *parent, body_t *b) {
   hk_proc_t *c = hk_proc_alloc(sizeof b);
   if (!c || hk_proc_register(procs, parent, false, c) != 0) abort();
@@ -160,8 +210,18 @@ static void free_body(hk_proc_t *p) {
 
 static hk_proc_t *spawn(hk_proc_t *parent, enum kind k, uint64_t seed, hk_worker_t *w) {
   hk_proc_t *c = new_proc(parent, new_body(k, seed));
+  note_kind(hk_proc_pid(c), k);
   hk_proc_start(c, w);
   return c;
+}
+
+/* A receive wait's arm, as proc.c's, but with the process BLOCKED|ARMING
+** and the mark set it yields before the final CAS, so a sender's wake
+** often finds ARMING and must leave its note (WOKEN). */
+static bool noisy_arm(hk_proc_t *p) {
+  if (hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY) return true;
+  sched_yield();
+  return false;
 }
 
 /* Receives one message into *v; returns 1, or 0 to block/yield (*r set). */
@@ -170,7 +230,8 @@ static int recv1(hk_proc_t *p, int64_t *v, hk_slice_t *r) {
   int rc = hk_proc_recv_owner(p, &pl);
   if (rc == 0) { *v = take_payload(pl); return 1; }
   if (rc == -EBUSY) { *r = HK_SLICE_YIELD; return 0; }
-  hk_proc_wait_recv(p);
+  if (body_of(p)->noisy) hk_proc_wait_custom(p, HK_WAIT_RECV, noisy_arm, NULL);
+  else hk_proc_wait_recv(p);
   *r = HK_SLICE_BLOCK;
   return 0;
 }
@@ -232,15 +293,20 @@ static hk_slice_t run_manager(hk_proc_t *p, body_t *b, hk_worker_t *w) {
         body_t *cb = new_body(k, rnd(&b->rng));
         cb->n = (int)(rnd(&b->rng) % 4);
         cb->spins = (int)(rnd(&b->rng) % 3);
+        cb->noisy = rnd(&b->rng) % 2 == 0;
         hk_proc_t *c = new_proc(p, cb);
         b->kinds[i] = k;
         b->expect[i] = cb->n * 10 + 1;
         b->links[b->nlinks++] = hk_proc_child(p, hk_proc_pid(c));
         uint64_t pid = hk_proc_pid(c);
+        note_kind(pid, k);
         int n = cb->n;
+        /* Half the counted children get their messages after the yield,
+        ** when they have likely blocked: each message is then a wake. */
+        b->late[i] = k == COUNTED && rnd(&b->rng) % 2 == 0 ? n : 0;
         hk_proc_start(c, w); /* from here c and cb belong to the child */
         if (k == COUNTED)
-          for (int j = 0; j < n; j++) hk_proc_send(procs, pid, make_payload(1), w);
+          for (int j = b->late[i]; j < n; j++) hk_proc_send(procs, pid, make_payload(1), w);
         if (rnd(&b->rng) % 4 == 0) {
           hk_proc_t *cc = hk_proc_get(procs, pid);
           if (cc) { hk_proc_cancel(cc, w); hk_proc_unref(cc); }
@@ -250,6 +316,9 @@ static hk_slice_t run_manager(hk_proc_t *p, body_t *b, hk_worker_t *w) {
       return HK_SLICE_YIELD; /* let the children run (and spawn) first */
     }
     if (b->pc == 1) {
+      for (int i = 0; i < KIDS; i++)
+        for (int j = 0; j < b->late[i]; j++)
+          hk_proc_send(procs, b->links[i]->pid, make_payload(1), w);
       /* forever children only end by cancellation. */
       for (int i = 0; i < KIDS; i++)
         if (b->kinds[i] == FOREVER) {
@@ -326,7 +395,7 @@ static void *sender(void *arg) {
   while (!atomic_load(&root_ended)) {
     uint64_t top = hk_pidmap_issued(hk_procs_pidmap(procs));
     uint64_t pid = top + 2 - rnd(&x) % 40; /* mostly recent, some never issued */
-    if (rnd(&x) % 32 == 0) {
+    if (rnd(&x) % 32 == 0 && cancellable(pid)) {
       hk_proc_t *p = hk_proc_get(procs, pid);
       if (p) {
         /* Leave the root alone so the run ends; cancel one manager (likely
@@ -351,6 +420,14 @@ static void *sender(void *arg) {
   return NULL;
 }
 
+/* Events that only grow while processes run: starts, ends, receipts,
+** finished rounds. */
+static uint64_t progress(void) {
+  hk_pcounters_t *c = hk_procs_shared_counters(procs);
+  return atomic_load(&c->created) + atomic_load(&c->done) + atomic_load(&c->cancelled) +
+         atomic_load(&c->received) + (uint64_t)atomic_load(&rounds_total);
+}
+
 int main(void) {
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
@@ -367,6 +444,24 @@ int main(void) {
   spawn(NULL, ROOT, 12345, NULL);
   for (uintptr_t i = 0; i < SENDERS; i++)
     if (pthread_create(&se[i], NULL, sender, (void *)(i + 1))) return 1;
+  /* Lost wake-up watch (see the header): no process started, ended or
+  ** received a message for STALL_MS while the root lives. */
+  int stalled_ms = 0;
+  uint64_t last = 0;
+  while (!atomic_load(&root_ended)) {
+    usleep(10000);
+    uint64_t now = progress();
+    stalled_ms = now == last ? stalled_ms + 10 : 0;
+    last = now;
+    if (stalled_ms >= STALL_MS && !atomic_load(&root_ended)) {
+      uint64_t runnable = 0, waiting = 0;
+      hk_procs_quiescence(procs, NULL, 0, &runnable, &waiting);
+      FATAL("rt_proc: no progress for %d ms while the root lives (lost wake-up): %" PRIu64
+            " live, quiescence counts runnable %" PRIu64 " waiting %" PRIu64 ", rounds %d",
+            STALL_MS, hk_procs_live(procs, NULL, 0), runnable, waiting,
+            atomic_load(&rounds_total));
+    }
+  }
   for (int i = 0; i < SENDERS; i++) pthread_join(se[i], NULL);
   /* The root ended; its descendants are being cancelled. */
   while (hk_procs_live(procs, NULL, 0) != 0) usleep(1000);
