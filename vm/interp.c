@@ -1604,19 +1604,25 @@ dispatch:
   CASE(JNLE) JCMP(<=)
   CASE(JNGT) JCMP(>)
   CASE(JNGE) JCMP(>=)
-  CASE(JNEQ)
-  CASE(JNNE) {
-    hk_value_t b = sp[-1], a = sp[-2];
-    int eq;
-    if (a.tag == HK_T_INT && b.tag == HK_T_INT) {
-      eq = a.as.i == b.as.i;
-    } else {
-      VALUE_EQUAL(eq, a, b);
-    }
-    sp -= 2;
-    if ((ins & 0xffu) == HK_I_JNEQ ? !eq : eq) pc += SA();
-    NEXT();
+/* The equality jumps have one handler per sense, [jeq] the outcome that
+** jumps (0: JNEQ's "unless a = b", 1: JNNE's), not one testing its opcode
+** at run time; the Int case laid out first (gcc had put JNEQLI's out of
+** line, behind two jumps). */
+#define JEQ(jeq)                                                                   \
+  {                                                                                \
+    hk_value_t b = sp[-1], a = sp[-2];                                             \
+    int eq;                                                                        \
+    if (LIKELY(a.tag == HK_T_INT && b.tag == HK_T_INT)) {                          \
+      eq = a.as.i == b.as.i;                                                       \
+    } else {                                                                       \
+      VALUE_EQUAL(eq, a, b);                                                       \
+    }                                                                              \
+    sp -= 2;                                                                       \
+    if (eq == jeq) pc += SA();                                                     \
+    NEXT();                                                                        \
   }
+  CASE(JNEQ) JEQ(0)
+  CASE(JNNE) JEQ(1)
   /* JNEQ/JNNE of operands the checker typed String: two strings under 63
   ** bytes (hk_value_equal would charge nothing) are compared here, without
   ** its call; anything else (a longer string, another kind that an
@@ -1647,24 +1653,38 @@ dispatch:
   CASE(JNLEI) JCMPI(<=)
   CASE(JNGTI) JCMPI(>)
   CASE(JNGEI) JCMPI(>=)
-  CASE(JNEQI)
+/* JNEQI/JNNEI of value a, JNEQLI/JNNELI of a local a: a against the Int
+** k; other kinds are never equal. */
+#define JEQI(a, k, jeq)                                                            \
+  {                                                                                \
+    int32_t off = (int32_t)*pc++;                                                  \
+    if (LIKELY(a.tag == HK_T_INT)) {                                               \
+      if ((a.as.i == (int64_t)(k)) == jeq) pc += off;                              \
+    } else if (!jeq) {                                                             \
+      pc += off;                                                                   \
+    }                                                                              \
+    NEXT();                                                                        \
+  }
+  CASE(JNEQI) {
+    hk_value_t a = *--sp;
+    JEQI(a, SA(), 0)
+  }
   CASE(JNNEI) {
     hk_value_t a = *--sp;
-    int32_t off = (int32_t)*pc++;
-    bool eq = a.tag == HK_T_INT && a.as.i == (int64_t)SA(); /* other kinds are never equal */
-    if ((ins & 0xffu) == HK_I_JNEQI ? !eq : eq) pc += off;
-    NEXT();
+    JEQI(a, SA(), 1)
   }
   /* LOCAL a, JNEQI/JNNEI k in one: a local compared with a 12-bit Int
   ** literal (if k = 0 then ...), which never fails. */
-  CASE(JNEQLI)
+  CASE(JNEQLI) {
+    hk_value_t a = locals[A() & 0xfffu];
+    JEQI(a, (int32_t)ins >> 20, 0)
+  }
   CASE(JNNELI) {
     hk_value_t a = locals[A() & 0xfffu];
-    int32_t off = (int32_t)*pc++;
-    bool eq = a.tag == HK_T_INT && a.as.i == (int64_t)((int32_t)ins >> 20);
-    if ((ins & 0xffu) == HK_I_JNEQLI ? !eq : eq) pc += off;
-    NEXT();
+    JEQI(a, (int32_t)ins >> 20, 1)
   }
+#undef JEQI
+#undef JEQ
   CASE(MATCHFAIL) FAIL("non-exhaustive match");
 
   CASE(TUPLE) {
