@@ -1480,7 +1480,10 @@ dispatch:
       sp[0] = hk_unit();                                                           \
       if (z > 1) {                                                                 \
         sp[1] = hk_unit();                                                         \
-        for (uint32_t i_ = 2; i_ < z; i_++) sp[i_] = hk_unit();                    \
+        if (z > 2) {                                                               \
+          sp[2] = hk_unit();                                                       \
+          for (uint32_t i_ = 3; i_ < z; i_++) sp[i_] = hk_unit();                  \
+        }                                                                          \
       }                                                                            \
       sp += z;                                                                     \
     }                                                                              \
