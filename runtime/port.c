@@ -106,16 +106,7 @@ int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
   ** worker, or wait forever when the port's sender is a process that
   ** needs this worker (--workers 1). */
   if (hk_rt_on_runtime_thread(port->rt)) return -EBUSY;
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  if (timeout_ms > 0) {
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000;
-    }
-  }
+  struct timespec dl = hk_rt_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
   int rc = 0;
   pthread_mutex_lock(&port->lock);
   while (!port->head && rc == 0) {

@@ -463,6 +463,18 @@ int hiko_start(hiko_runtime_t *rt) {
   return rc;
 }
 
+struct timespec hk_rt_deadline_ms(int ms) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  t.tv_sec += ms / 1000;
+  t.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (t.tv_nsec >= 1000000000) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000;
+  }
+  return t;
+}
+
 static bool all_roots_ended(hiko_runtime_t *rt) {
   for (hk_root_t *r = rt->roots; r; r = r->next)
     if (!r->ended) return false;
@@ -474,13 +486,7 @@ static void wait_quiet(hiko_runtime_t *rt) {
   while (!all_roots_ended(rt)) pthread_cond_wait(&rt->cond, &rt->lock);
   /* Descendants are being cancelled (SPEC §6.8.2); they end promptly. */
   while (hk_procs_live(rt->procs, rt->shards, rt->nworkers) != 0) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = hk_rt_deadline_ms(1);
     pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
   }
 }
@@ -523,16 +529,7 @@ int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeo
   /* From a native builtin (SPEC §12.3.5): a join of the caller's own root
   ** would wait for the caller, and any join stalls a worker or a helper. */
   if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
-  struct timespec dl;
-  clock_gettime(CLOCK_REALTIME, &dl);
-  if (timeout_ms > 0) {
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-      dl.tv_sec++;
-      dl.tv_nsec -= 1000000000;
-    }
-  }
+  struct timespec dl = hk_rt_deadline_ms(timeout_ms > 0 ? timeout_ms : 0);
   pthread_mutex_lock(&rt->lock);
   hk_root_t *r;
   int rc = 0;

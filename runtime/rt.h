@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "hiko.h"
 #include "runtime/proc.h"
@@ -122,6 +123,10 @@ void hk_rt_exit(hiko_runtime_t *rt, int code);
 ** running a blocking native. API calls that wait for the runtime refuse
 ** there with -EBUSY (SPEC §12.3.5). */
 bool hk_rt_on_runtime_thread(const hiko_runtime_t *rt);
+
+/* The CLOCK_REALTIME time [ms] (>= 0) milliseconds from now: a deadline
+** for pthread_cond_timedwait. Thread: any. */
+struct timespec hk_rt_deadline_ms(int ms);
 /* SPEC §6.9: if nothing is runnable or pending, fails every process
 ** blocked in a receive or a join. Thread: any. */
 void hk_rt_check_deadlock(hiko_runtime_t *rt);
