@@ -551,6 +551,10 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     if (a < 2 || a > HK_CALLN_MAX) return "bad argument count of a call chain";
     *pop = (int)a + 1;
     break;
+  case HK_I_CALLT: case HK_I_TCALLT: /* f (x1, .., xA) */
+    if (a < 2 || a > 255) return "tuple of a bad component count";
+    *pop = (int)a + 1;
+    break;
   case HK_I_HANDLE: case HK_I_THANDLE:
     if (a >= img->nhandlers) return "handler index out of range";
     *pop = (int)img->handlers[a].n + 2;

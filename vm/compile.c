@@ -881,6 +881,17 @@ static void app_expr(comp_t *c, hk_expr_t *e, bool tail) {
     unknown_call(c, e, tail);
     return;
   }
+  hk_expr_t *a0 = strip(e->items[0]);
+  if (!done && e->n == 1 && a0->kind == HK_E_TUPLE && a0->n >= 2 && a0->n <= 255) {
+    /* f (x, y) of an unknown f: CALLT passes the components, which a
+    ** function of one tuple pattern takes without the tuple (interp.c). */
+    expr(c, e->a, false);
+    for (uint32_t i = 0; i < a0->n; i++) expr(c, a0->items[i], false);
+    c->cur = e->pos;
+    emit(c, tail ? HK_I_TCALLT : HK_I_CALLT, a0->n);
+    adjust(c, (int)a0->n + 1, tail ? 0 : 1);
+    return;
+  }
   if (!done) expr(c, e->a, false);
   for (uint32_t i = done; i < e->n && !failed(c); i++) {
     expr(c, e->items[i], false);
@@ -1030,8 +1041,17 @@ static void fn_expr(comp_t *c, hk_expr_t *e) {
   /* A parameter never read (fn () => e: every spawned closure) gets no
   ** local: the argument lands in the first stack slot (bytecode.c,
   ** verify_func), 16 bytes less of every process's first stack. */
-  if (p->kind == HK_P_UNIT || p->kind == HK_P_WILD) f.nlocals = 0;
-  else pat_or_fail(c, e->arms[0].pat, 0);
+  if (p->kind == HK_P_UNIT || p->kind == HK_P_WILD) {
+    f.nlocals = 0;
+  } else if (p->kind == HK_P_TUPLE && p->n <= 255) {
+    /* fn (acc, x) => ..: UNTUPLE, as a fun of one tuple pattern (fun_body),
+    ** so CALLT can pass the components without the tuple. */
+    emit(c, HK_I_UNTUPLE, p->n);
+    for (uint32_t i = 1; i < p->n; i++) new_slot(c); /* locals 1..n-1 */
+    pats_or_fail(c, p->items, p->n, 0);
+  } else {
+    pat_or_fail(c, e->arms[0].pat, 0);
+  }
   expr(c, e->arms[0].body, true);
   fn_end(c);
   if (failed(c)) { free(f.caps); return; }

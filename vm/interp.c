@@ -832,6 +832,34 @@ static int apply(hk_vm_t *vm, bool tail) {
   return ST_CONTINUE;
 }
 
+/* CALLT n / TCALLT n: f (x1, .., xn) of an unknown f = vals[sp-n-1], the
+** components on top. A closure whose function takes one tuple pattern of n
+** components (compile.c, tuple_param: it starts with UNTUPLE n) gets them
+** as its locals 0..n-1 and is entered after the UNTUPLE, as a direct call
+** with a tuple expression is (CALLG): foldl's f (acc, x), a sort's
+** le (x, y). Anything else gets the tuple, built now, through apply. Out of
+** line (as apply is): entering through the handlers' shared enter: cost
+** bench/vm list +0.8 % (another way into that join changed gcc's register
+** choices in CALL, RET and TCALLN). Returns ST_CONTINUE or ST_STOP. */
+static int call_tupled(hk_vm_t *vm, uint32_t n, bool tail) {
+  hk_seg_t *s = vm->seg;
+  hk_value_t *v = s->vals + s->sp - n, f = v[-1];
+  if (f.tag == HK_T_CLOSURE) {
+    hk_closure_t *cl = (hk_closure_t *)f.as.o;
+    const hk_func_t *fn = &vm->img->funcs[cl->fn];
+    if (fn->arity == 1 && fn->code[0] == hk_ins(HK_I_UNTUPLE, n)) {
+      if (!tail) return push_frame_n(vm, s, cl->fn, n, s->sp - n, s->sp - n - 1, &cl->h) ? ST_STOP : ST_CONTINUE;
+      memmove(s->vals + s->frames[s->nframes - 1].base, v, n * sizeof *v);
+      return reuse_frame_fc(vm, s, cl->fn, n, hk_fc(cl->fn, &cl->h, 0, 1)) ? ST_STOP : ST_CONTINUE;
+    }
+  }
+  hk_value_t r;
+  if (maybe_gc(vm, 1) || hk_alloc_tuple(vm, n, v, &r)) return ST_STOP;
+  v[0] = r;
+  s->sp -= n - 1;
+  return apply(vm, tail);
+}
+
 /* ---- Creating ------------------------------------------------------------------ */
 
 /* Returns 0 or -ENOMEM (a fuel-limited instance's vm->x). */
@@ -2079,6 +2107,12 @@ dispatch:
     if (tail) goto do_tcall;
     goto do_call;
   }
+  /* f (x1, .., xn) of an unknown f (call_tupled). */
+  CASE(CALLT)
+  CASE(TCALLT)
+    SAVE();
+    AFTER(call_tupled(vm, A(), (ins & 0xffu) == HK_I_TCALLT));
+    NEXT();
   CASE(CALLF)
   CASE(TCALLF) {
     cfi = A();

@@ -414,30 +414,47 @@ Test(vm_bytecode, verifier_checks_builtin_tuple_calls) {
   hk_front_free(&f);
 }
 
-/* An all-^ chain of three or more operands is CONCATN n: the verifier checks
-** a count of 3..HK_CONCATN_MAX and the stack (n operands below it). */
-Test(vm_bytecode, verifier_checks_concatenation_chains) {
+/* The program [src] prints [printed]; its function 1, [name], ends in the
+** instruction [op] with operand [good]: the verifier rejects [low] and
+** [high] (a count out of its range, [why]) and good + 1 (one more value
+** than the stack holds), and accepts [good] again. */
+static void expect_count_checked(const char *src, const char *printed, const char *name, uint32_t op, uint32_t good,
+                                 uint32_t low, uint32_t high, const char *why_bad) {
   hk_front_t f;
   void *buf;
   size_t len;
-  dump_program("fun f a b = a ^ \"-\" ^ b ^ \"!\"\nval _ = println (f \"x\" \"y\")\n", &f, &buf, &len);
+  dump_program(src, &f, &buf, &len);
   hk_image_t *img = f.image;
   char why[256];
-  cr_assert_str_eq(run(img, 100000), "x-y!\n");
+  cr_assert_str_eq(run(img, 100000), printed);
   hk_func_t *fn = &img->funcs[1];
-  cr_assert_str_eq(fn->name, "f");
-  uint32_t at = last_op(fn, HK_I_CONCATN);
-  cr_assert_eq(fn->code[at], hk_ins(HK_I_CONCATN, 4));
-  fn->code[at] = hk_ins(HK_I_CONCATN, 2);
-  expect_rejected(img, "bad operand count");
-  fn->code[at] = hk_ins(HK_I_CONCATN, HK_CONCATN_MAX + 1);
-  expect_rejected(img, "bad operand count");
-  fn->code[at] = hk_ins(HK_I_CONCATN, 5); /* more than the stack holds */
+  cr_assert_str_eq(fn->name, name);
+  uint32_t at = last_op(fn, op);
+  cr_assert_eq(fn->code[at], hk_ins(op, good));
+  fn->code[at] = hk_ins(op, low);
+  expect_rejected(img, why_bad);
+  fn->code[at] = hk_ins(op, high);
+  expect_rejected(img, why_bad);
+  fn->code[at] = hk_ins(op, good + 1);
   expect_rejected(img, "underflow");
-  fn->code[at] = hk_ins(HK_I_CONCATN, 4);
+  fn->code[at] = hk_ins(op, good);
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   free(buf);
   hk_front_free(&f);
+}
+
+/* An all-^ chain of three or more operands is CONCATN n: the verifier checks
+** a count of 3..HK_CONCATN_MAX and the stack (n operands below it). */
+Test(vm_bytecode, verifier_checks_concatenation_chains) {
+  expect_count_checked("fun f a b = a ^ \"-\" ^ b ^ \"!\"\nval _ = println (f \"x\" \"y\")\n", "x-y!\n", "f",
+                       HK_I_CONCATN, 4, 2, HK_CONCATN_MAX + 1, "bad operand count");
+}
+
+/* f (x, y) of an unknown f is CALLT 2 (TCALLT in tail position): the
+** verifier checks a component count of 2..255 and the stack (f below them). */
+Test(vm_bytecode, verifier_checks_tuple_calls) {
+  expect_count_checked("fun app g = let val r = g (3, 4) in r + 1 end\nval _ = println (app (fn (a, b) => a * b))\n",
+                       "13\n", "app", HK_I_CALLT, 2, 1, 256, "bad component count");
 }
 
 /* send_message (p, (x, y)) is SENDT import n (TUPLE n, CALLBT in one): the
