@@ -67,6 +67,10 @@ struct hk_rtio {
   ** ordered, the later one seeing what the earlier did before. */
   _Atomic uint64_t sync;
   _Atomic bool io_batch; /* the I/O thread was switched to SCHED_BATCH */
+  /* A completion was delivered since the last on_batch_end, which then
+  ** runs the deadlock check. Written by the thread that runs the callback
+  ** (the I/O thread; hk_io_free's after joining it). */
+  bool check_due;
 };
 
 enum { RQ_ARMED = 1u, RQ_DONE = 2u, RQ_ABANDONED = 4u };
@@ -273,11 +277,9 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   }
   hk_proc_unref(p);
   /* This thread may be the one that brings the counts to "nothing
-  ** pending" while every worker is idle (the woken process may even have
-  ** ended already): evaluate SPEC §6.9 here (§10.8). Seq_cst fence: a
-  ** worker that parks after our look at the workers sees our count. */
-  atomic_fetch_add_explicit(&rio->sync, 1, memory_order_seq_cst);
-  if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
+  ** pending" while every worker is idle: on_batch_end looks, once for the
+  ** whole run of completions. */
+  rio->check_due = true;
 }
 
 /* hk_io_config_t.abandoned: the process gave [ctx] up (rq_abandon).
@@ -301,6 +303,18 @@ static void on_batch_end(void *user) {
   hk_rtio_t *rio = user;
   hk_sched_defer_begin(rio->rt->sched);
   hk_sched_defer_flush(rio->rt->sched);
+  if (!rio->check_due) return;
+  rio->check_due = false;
+  /* A completion of this run may have brought the counts to "nothing
+  ** pending" while every worker is idle (its woken process may even have
+  ** ended already): evaluate SPEC §6.9 here (§10.8), after the last
+  ** count_finish of the run and before this thread can sleep. Seq_cst
+  ** fence: a worker that parks after our look at the workers sees our
+  ** counts. Once per run, not per completion: the check cost ~100
+  ** instructions per echo round trip (bench/README.md, "Echo hand-offs,
+  ** stop 18"). */
+  atomic_fetch_add_explicit(&rio->sync, 1, memory_order_seq_cst);
+  if (hk_sched_all_idle(rio->rt->sched)) hk_rt_check_deadlock(rio->rt);
 }
 
 /* The process gives up [rq] (cancelled, or the wait ended otherwise). */
