@@ -270,7 +270,11 @@ struct hk_io {
   size_t inoff, inlen, incap, inscan;
   bool ineof;
   size_t busy; /* primitives in flight, all owners */
-  uint64_t now; /* clock at the start of the current batch */
+  uint64_t now; /* clock at the start of the current batch (now_ok) */
+  /* [now] was read in this batch: by fire_timers when the heap held
+  ** timers, else by the first timer request taken (take_timer). An I/O
+  ** thread without timers reads no clock per loop turn. */
+  bool now_ok;
   bool no_poll_first; /* the kernel refused IORING_RECVSEND_POLL_FIRST */
   bool recv_borrow; /* hk_io_config_t.recv_borrow */
   bool multishot; /* the backend runs HK_PRIM_RECV_MULTI (set by its init;
