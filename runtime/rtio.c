@@ -193,8 +193,10 @@ static size_t rq_data_size(const rq_t *rq) { return rq->len ? rq->len : 1; }
 static void rq_free(rq_t *rq) {
   if (rq->data_cached) hk_bcache_free(rq->data, rq_data_size(rq));
   else free(rq->data);
-  free(rq->msg);
-  free(rq->path);
+  /* Tested first: only files and name resolution set them, and each
+  ** free(NULL) is still a call into libc. */
+  if (rq->msg) free(rq->msg);
+  if (rq->path) free(rq->path);
   hk_bcache_free(rq, sizeof *rq);
 }
 
