@@ -198,7 +198,11 @@ struct hk_proc {
   ** in the control block's room so that its per-process data is 24 bytes
   ** (bench/README.md, "Memory per process 6"). */
   bool rt_recv_empty;       /* serve_now found the mailbox empty for the receive now pending */
-  bool rt_recv_blocked;     /* the slice ended blocked in receive_message */
+  /* What the next slice does first (vmproc.c, one test when neither):
+  ** bit 0 (HK_RT_RECV_BLOCKED): the slice ended blocked in receive_message,
+  ** serve it; the bits above: short slices still to run, the receiver of
+  ** its sends being behind (hk_proc_behind, HK_RT_BEHIND_BUDGET). */
+  uint8_t rt_start;
   bool rt_io_owner;         /* registered as a possible socket owner */
   /* Written by wakers, cancellers and the owner: every change is an RMW.
   ** The mailbox's tail (written by senders, who also wake) shares this
@@ -384,6 +388,19 @@ static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
   if (!hk_mailbox_empty_owner(&p->mbox)) return false;
   if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
   return true;
+}
+/* Back-pressure: a receiver that has taken more than this many messages
+** since it last found its mailbox empty is behind its senders (the run,
+** mailbox.h's len_hint; measured in bench/README.md, "Fan-in backlog, stop
+** 18"). */
+#define HK_PROC_BEHIND_RUN 1024u
+/* True when [p] is behind (above): its senders then run short slices
+** (HK_RT_BEHIND in vmproc.c), so that the receiver gets more of the
+** worker they share and the backlog's memory is reused while still warm.
+** A relaxed read of the receiver's statistic, on the senders' slow paths
+** only. Thread: any. */
+static inline bool hk_proc_behind(const hk_proc_t *p) {
+  return atomic_load_explicit(&p->mbox.len_hint, memory_order_relaxed) > HK_PROC_BEHIND_RUN;
 }
 /* As hk_proc_send_ref with a whole envelope. Ownership: takes env. */
 int hk_proc_send_env(hk_procs_t *procs, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w);

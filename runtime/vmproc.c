@@ -145,6 +145,20 @@ static char *render_failure(hk_value_t v) {
 /* Right after the control block (alloc_proc). */
 static vmproc_t *vp_of(hk_proc_t *p) { return hk_proc_extra(p); }
 
+/* p->rt_start (runtime/proc.h): bit 0, and above it the short slices
+** still to run (HK_RT_BEHIND each). */
+#define HK_RT_RECV_BLOCKED 1u
+#define HK_RT_BEHIND 2u
+/* The short slices a sender runs after it found its receiver behind
+** (note_behind), unless a later slow path finds it behind again: a
+** fan-in's sender takes the slow path every 16-32 of them. A sender that
+** stops sending to it so returns to whole slices by itself. */
+#define HK_RT_BEHIND_SLICES 127u
+/* A sender's slice while its receiver is behind (note_behind): two of a
+** fan-in's sends (9 reductions each), so that the receiver sharing the
+** worker gets it (measured: bench/README.md, "Fan-in backlog, stop 18"). */
+#define HK_RT_BEHIND_BUDGET 20
+
 void hk_vmproc_free_body(hk_proc_t *p) {
   if (!hk_proc_has_body(p)) return; /* never started, or freed */
   vmproc_t *vp = vp_of(p);
@@ -674,7 +688,7 @@ static int serve_receive(hk_proc_t *p, hk_vm_t *vm) {
   if (r > 0) return SERVE_CONTINUE;
   if (r < 0) return SERVE_YIELD;
   hk_proc_wait_recv(p);
-  p->rt_recv_blocked = true;
+  p->rt_start |= HK_RT_RECV_BLOCKED;
   return SERVE_BLOCK;
 }
 
@@ -748,6 +762,19 @@ static inline __attribute__((always_inline)) bool send_to_last(hk_proc_t *p, hk_
   return hk_proc_send_env_held(p->procs, last, env, hk_sched_self(), &vp_of(p)->last);
 }
 
+/* Back-pressure on a sender (bench/README.md, "Fan-in backlog, stop 18"):
+** on the sends' slow paths (the thread's list of blocks ran out: on two
+** workers every 32-64 sends of a fan-in, whose blocks are freed on the
+** receiver's worker; on one, when the backlog outgrows the list), p's next
+** slices are short while [last] is behind (hk_proc_behind). Only the
+** slices' length changes: each instruction's charge is SPEC §6.10.1's, a
+** short slice still runs HK_RT_BEHIND_BUDGET reductions (the sender always
+** progresses), and a slice is never longer (§6.10.2). */
+static inline void note_behind(hk_proc_t *p, hk_proc_t *last) {
+  uint8_t keep = p->rt_start & HK_RT_RECV_BLOCKED;
+  p->rt_start = hk_proc_behind(last) ? (uint8_t)(keep | HK_RT_BEHIND_SLICES * HK_RT_BEHIND) : keep;
+}
+
 /* host.send_now's general way: serve_now's send minus its dispatch and its
 ** completion. */
 static __attribute__((noinline)) bool send_now_general(hk_proc_t *p, hk_vm_t *vm, hk_value_t to,
@@ -765,6 +792,7 @@ static __attribute__((noinline)) bool send_now_last(hk_proc_t *p, hk_vm_t *vm, h
                                                     hk_value_t v) {
   hk_envelope_t *env = envelope_or_fail(vm);
   if (!env) return true; /* failed: out of memory */
+  note_behind(p, last);
   return send_to_last(p, last, immediate_in(env, v));
 }
 
@@ -812,6 +840,7 @@ static __attribute__((noinline)) bool send_tuple_general(hk_proc_t *p, hk_vm_t *
     fail(vm, "out of memory");
     return true;
   }
+  note_behind(p, last);
   return send_to_last(p, last, envelope_in(m, room));
 }
 
@@ -1140,7 +1169,10 @@ static int serve_exec(hk_proc_t *p, hk_vm_t *vm, hk_value_t arg) {
   return rc;
 }
 
-static int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
+/* Inline in run_slice, its one caller (gcc stopped inlining it when the
+** short slice gave run_slice a second copy: pingpong +54 instructions a
+** round trip). */
+static inline __attribute__((always_inline)) int serve(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm) {
   const hk_request_t *q = hk_vm_request(vm);
   hk_value_t arg = q->arg;
   /* The process builtins first (the message path); of them only a send
@@ -1193,7 +1225,9 @@ static hk_slice_t end_failure(hk_proc_t *p, vmproc_t *vp, const hk_failure_t *f)
   return HK_SLICE_FAILED;
 }
 
-static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
+/* Inline in run_slice (a spawned child's end: spawn +19 instructions a
+** child when gcc stopped inlining it, run_slice having two copies). */
+static inline __attribute__((always_inline)) hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
   if (!p->link) return HK_SLICE_DONE; /* a root's value is never copied */
   hiko_runtime_t *rt = vp->pd.root->rt;
   hk_value_t res = hk_vm_result(vm_of(vp));
@@ -1225,13 +1259,15 @@ static hk_slice_t end_done(hk_proc_t *p, vmproc_t *vp) {
   return r;
 }
 
-hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
+/* hk_vmproc_run's slice after its flags were read ([start], p->rt_start
+** already cleared of HK_RT_RECV_BLOCKED). Inline in both callers. */
+static inline __attribute__((always_inline)) hk_slice_t run_slice(hk_proc_t *p, hk_worker_t *w,
+                                                                 int32_t *budget, uint8_t start) {
   hk_vm_t *vm = vm_of(hk_proc_extra(p)); /* only p stays live: the runtime data is for the ends */
   uint32_t before = reductions(vm); /* differences modulo 2^32 */
-  if (p->rt_recv_blocked) {
+  if (start & HK_RT_RECV_BLOCKED) {
     /* Woken (or the mark found a message): hk_vm_run would only return
     ** the pending receive again, so serve it first. */
-    p->rt_recv_blocked = false;
     switch (serve_receive(p, vm)) {
     case SERVE_BLOCK: return HK_SLICE_BLOCK;
     case SERVE_YIELD: return HK_SLICE_YIELD;
@@ -1260,6 +1296,33 @@ hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
     }
     if (*budget <= 0) return HK_SLICE_YIELD;
   }
+}
+
+/* A short slice (note_behind), out of line: HK_RT_BEHIND_BUDGET
+** reductions at most; the budget held back is given back when it ends, so
+** that the scheduler and the trace see the reductions used, and a
+** receiver this slice readied to run-next continues the tick with the
+** rest, as after any early end (SPEC §10.3.2). */
+static __attribute__((noinline)) hk_slice_t run_short(hk_proc_t *p, hk_worker_t *w,
+                                                      int32_t *budget, uint8_t start) {
+  p->rt_start = (uint8_t)((start - HK_RT_BEHIND) & ~HK_RT_RECV_BLOCKED);
+  int32_t held = 0;
+  if (*budget > HK_RT_BEHIND_BUDGET) {
+    held = *budget - HK_RT_BEHIND_BUDGET;
+    *budget = HK_RT_BEHIND_BUDGET;
+  }
+  hk_slice_t r = run_slice(p, w, budget, start);
+  *budget += held;
+  return r;
+}
+
+hk_slice_t hk_vmproc_run(hk_proc_t *p, hk_worker_t *w, int32_t *budget) {
+  uint8_t start = p->rt_start;
+  if (start) {
+    if (start >= HK_RT_BEHIND) return run_short(p, w, budget, start);
+    p->rt_start = 0;
+  }
+  return run_slice(p, w, budget, start);
 }
 
 /* ---- Tracing wrapper ------------------------------------------------------------ */
