@@ -168,6 +168,8 @@ typedef struct hk_wait {
 } hk_wait_t;
 
 /* 136 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
+** (hk_proc_register stores every field once, with no memset first: a new
+** field must be initialised there); 16-byte aligned
 ** (hk_proc_alloc; 64 when the record's size is a multiple of 64): the state
 ** word and the mailbox's tail, which wakers, senders and cancellers write,
 ** lie in one 16-byte unit, so they share a cache line (proc.c asserts it); the
@@ -313,10 +315,13 @@ static inline hk_proc_t *hk_proc_of_task(hk_task_t *t) {
 int hk_proc_new(hk_procs_t *procs, hk_proc_t *parent, bool detached, hk_proc_t **out);
 
 /* hk_proc_new in two steps, so that a body can live in the record's own
-** allocation: hk_proc_alloc returns a zeroed record followed by [extra]
-** bytes for the caller (hk_proc_extra, aligned to 16), or NULL; the caller
-** prepares its body there, then hk_proc_register gives the record its pid
-** and links it as hk_proc_new does (same errors; on failure the caller
+** allocation: hk_proc_alloc returns a record followed by [extra] bytes
+** for the caller (hk_proc_extra, aligned to 16), or NULL; the caller
+** prepares its body there, then hk_proc_register initialises every field
+** of the record (until then it holds only its allocation's class and no
+** body, hk_proc_has_body false: use no other field, only hk_proc_extra and
+** hk_proc_dispose), gives it its pid and
+** links it as hk_proc_new does (same errors; on failure the caller
 ** still owns p and frees it with hk_proc_dispose). The extra bytes are
 ** freed with the record (after its last reference), so a body placed there
 ** must not own anything once free_body ran. Thread: as hk_proc_new. */

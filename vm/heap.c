@@ -173,9 +173,8 @@ static void cont_release(hk_vm_t *vm, hk_cont_t *k) {
 }
 
 void hk_heap_init(hk_heap_t *h, uint64_t max_objects) {
-  memset(h, 0, sizeof *h);
-  h->gc_left = MIN_TRIGGER;
-  h->objects_left = max_objects ? (int64_t)max_objects : HK_HEAP_UNLIMITED;
+  *h = (hk_heap_t){.objects_left = max_objects ? (int64_t)max_objects : HK_HEAP_UNLIMITED,
+                   .gc_left = MIN_TRIGGER};
 }
 
 void hk_heap_place(hk_heap_t *h, void *mem, size_t size) {

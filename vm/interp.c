@@ -862,24 +862,39 @@ static int call_tupled(hk_vm_t *vm, uint32_t n, bool tail) {
 
 /* ---- Creating ------------------------------------------------------------------ */
 
-/* Returns 0 or -ENOMEM (a fuel-limited instance's vm->x). */
+/* Stores every member of [vm] once, with no memset first: a new member
+** must be initialised here (HK_DEBUG_CHECKS builds fill the instance with
+** garbage first, so that a forgotten one shows in the tests). A memset of
+** the instance (then 160 bytes) was gcc's `rep stosq`, 29 instructions of
+** every spawn, before most members were stored over it. [root] is the
+** bottom segment (hk_vm_place lays out its arrays), with [slots] slots.
+** Returns 0 or -ENOMEM (a limited instance's vm->x). */
 static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
-                   const hk_vm_config_t *cfg) {
-  memset(vm, 0, sizeof *vm);
-  vm->img = img;
-  vm->host = host;
+                   const hk_vm_config_t *cfg, hk_seg_t root, uint32_t slots) {
+#ifdef HK_DEBUG_CHECKS
+  memset(vm, 0xa5, sizeof *vm);
+#endif
   uint64_t mh = cfg ? cfg->max_heap : 0;
   if (mh >= (uint64_t)HK_HEAP_UNLIMITED) mh = 0; /* no program reaches it */
-  hk_heap_init(&vm->heap, mh);
   uint32_t md = cfg && cfg->max_stack_depth ? cfg->max_stack_depth : DEFAULT_MAX_DEPTH;
   if (md > INT32_MAX) md = INT32_MAX; /* depth_left minus a continuation's frames fits */
+  vm->h = (hk_vm_head_t){.arg = hk_unit()};
+  vm->img = img;
+  vm->host = host;
+  hk_heap_init(&vm->heap, mh);
+  vm->seg = NULL;
+  vm->root = root;
+  vm->globals = NULL;
   vm->depth_left = (int32_t)md;
+  vm->slots = slots;
+  vm->x = NULL;
+  vm->charge = 0;
+  vm->state = HK_VS_NEW;
+  vm->globals_shared = vm->req_pending = vm->failed = false;
   if (md != DEFAULT_MAX_DEPTH) { /* a configured limit lives in vm->x */
     if (!hk_vm_x(vm)) return -ENOMEM;
     vm->x->max_depth = md;
   }
-  vm->h.arg = hk_unit();
-  vm->state = HK_VS_NEW;
   if (mh) { /* a heap limit lives in vm->x */
     if (!hk_vm_x(vm)) return -ENOMEM;
     vm->x->max_objects = mh;
@@ -895,7 +910,7 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
               const hk_vm_config_t *cfg) {
   hk_vm_t *vm = malloc(sizeof *vm);
   if (!vm) return -ENOMEM;
-  if (vm_init(vm, img, host, cfg)) {
+  if (vm_init(vm, img, host, cfg, (hk_seg_t){0}, 0)) {
     free(vm);
     return -ENOMEM;
   }
@@ -950,26 +965,25 @@ size_t hk_vm_closure_bytes(hk_value_t fn) {
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
                      const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
   hk_vm_t *vm = mem;
-  if (vm_init(vm, img, host, cfg)) return NULL;
-  hk_seg_t *s = &vm->root;
-  s->inl = HK_SEG_INL_VM;
+  hk_seg_t s = {.inl = HK_SEG_INL_VM};
   unsigned char *at = (unsigned char *)mem + sizeof *vm;
   if (vals) {
-    s->vals = (hk_value_t *)(void *)at;
-    s->cap = vals;
-    s->inl |= HK_SEG_INL_VALS;
-    vm->slots += vals; /* they count against the stack limit like any */
+    s.vals = (hk_value_t *)(void *)at;
+    s.cap = vals;
+    s.inl |= HK_SEG_INL_VALS;
   }
   at += (size_t)vals * sizeof(hk_value_t);
   if (frames) {
-    s->frames = (hk_frame_t *)(void *)at;
-    s->fcap = frames;
-    s->inl |= HK_SEG_INL_FRAMES;
+    s.frames = (hk_frame_t *)(void *)at;
+    s.fcap = frames;
+    s.inl |= HK_SEG_INL_FRAMES;
   }
+  if (heap) s.inl |= HK_SEG_INL_HEAP;
+  /* The slots count against the stack limit like any. */
+  if (vm_init(vm, img, host, cfg, s, vals)) return NULL;
   if (heap) {
     size_t off = hk_vm_place_size(vals, frames, 0);
     hk_heap_place(&vm->heap, (unsigned char *)mem + off, sizeof(hk_chunk_t) + round16(heap));
-    s->inl |= HK_SEG_INL_HEAP;
   }
   return vm;
 }
