@@ -7,7 +7,9 @@
 ** ends with an exchange to DONE and wakes the parent if it saw WAITING. Both
 ** are RMWs on the same word, so exactly one of "the parent sees DONE while
 ** arming" and "the child sees WAITING" happens (or both, which only costs a
-** stale wake that the parent's re-check absorbs). */
+** stale wake that the parent's re-check absorbs). A WAITING word carries a
+** reference on the parent's record, so the child wakes it through its
+** pointer, without a lookup (arm_children). */
 #include "runtime/proc.h"
 
 #include "vm/bcache.h"
@@ -19,10 +21,11 @@
 #include <string.h>
 
 /* A child record's word: LIVE or WAITING (the parent armed a join on it),
-** with LINK_GONE once the parent ended first (end_children_slow: the
-** parent then holds a reference on itself for the child, which the child
-** drops when it publishes), or DONE (the child published; never with
-** GONE). */
+** LINK_GONE once the parent ended first while the word was LIVE, or DONE
+** (the child published; never with GONE). WAITING and GONE each mean one
+** reference on the parent's record that the parent took for the child
+** (arm_children, leave_child): the child drops it when it publishes, or
+** the parent when it disarms (WAITING -> LIVE). */
 enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2, LINK_GONE = 4 };
 
 /* docs/runtime.md, "Memory of a process": sizes that hold measures. */
@@ -767,19 +770,35 @@ static bool arm_recv(hk_proc_t *p) {
   return hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY;
 }
 
+/* Every LIVE -> WAITING gives the child one reference on our record: the
+** child wakes us through its pointer (publish_outcome), without looking us
+** up by pid, and our record stays allocated until it did, however soon we
+** end after another waker or a canceller. The references are taken before
+** the CASes, one per link, and those not handed over are dropped after
+** (never our last: the live one is held): a child may drop its reference
+** as soon as our CAS made it WAITING, and two children that did so before
+** a later add took our count from 2 (the live and the pid map's) to zero
+** while we were still arming (rt_proc under TSan, stop 18). */
 static bool arm_children(hk_proc_t *p) {
   bool met = false;
-  for (uint32_t i = 0; i < p->wait.nlinks && !met; i++) {
+  uint32_t n = p->wait.nlinks, armed = 0;
+  /* Relaxed, as any new reference from one we hold (hk_pmentry_ref). */
+  atomic_fetch_add_explicit(&p->e.refs, n, memory_order_relaxed);
+  for (uint32_t i = 0; i < n && !met; i++) {
     hk_child_t *c = p->wait.links[i];
     uint32_t expect = LINK_LIVE;
     /* acq_rel: release pairs with the child's exchange to DONE (acquire),
     ** so our BLOCKED|ARMING state happens before its wake CAS; acquire on
     ** failure pairs with that exchange's release (its outcome). */
-    if (!atomic_compare_exchange_strong_explicit(&c->word, &expect, LINK_WAITING,
-                                                 memory_order_acq_rel,
-                                                 memory_order_acquire))
+    if (atomic_compare_exchange_strong_explicit(&c->word, &expect, LINK_WAITING,
+                                                memory_order_acq_rel, memory_order_acquire))
+      armed++;
+    else
       met = expect == LINK_DONE;
   }
+  /* Release, as any unref: our uses of the record come before a later
+  ** last drop. */
+  if (armed < n) atomic_fetch_sub_explicit(&p->e.refs, n - armed, memory_order_release);
   return met;
 }
 
@@ -788,10 +807,13 @@ static void disarm(hk_proc_t *p) {
   if (p->wait.reason & HK_WAIT_CHILD)
     for (uint32_t i = 0; i < p->wait.nlinks; i++) {
       uint32_t expect = LINK_WAITING;
-      /* Relaxed: only avoids a later stale wake; publishes nothing. */
-      atomic_compare_exchange_strong_explicit(&p->wait.links[i]->word, &expect,
-                                              LINK_LIVE, memory_order_relaxed,
-                                              memory_order_relaxed);
+      /* Relaxed: only avoids a later stale wake; publishes nothing. A
+      ** won CAS takes the child's reference back (never our last: the
+      ** live one is held). */
+      if (atomic_compare_exchange_strong_explicit(&p->wait.links[i]->word, &expect,
+                                                  LINK_LIVE, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        hk_proc_unref(p);
     }
 }
 
@@ -890,23 +912,19 @@ static void publish_outcome(hk_proc_t *p, hk_outcome_t out, void *payload, hk_wo
   c->outcome = (uint8_t)out;
   if (!c->imm_tag) c->payload = payload;
   else drop_payload(P, payload); /* NULL: the body set an immediate */
-  /* The parent's record is allocated until our exchange below (until then
-  ** an ending parent leaves us a reference): its pid is read before. */
+  /* The parent's record is allocated until our exchange below; after it
+  ** only if the word held a reference for us (WAITING or GONE). */
   hk_proc_t *parent = p->parent;
-  uint64_t parent_pid = hk_proc_pid(parent);
   /* acq_rel: release publishes the outcome and everything this process did
   ** (SPEC §6.13.1) to the parent's acquire of DONE; acquire pairs with the
   ** parent's arm CAS (release), so its BLOCKED word is visible to the wake,
   ** and with its CAS to GONE, so its reference for us is ours to drop. */
   uint32_t old = atomic_exchange_explicit(&c->word, LINK_DONE, memory_order_acq_rel);
-  if (old & LINK_GONE) {
-    hk_proc_unref(parent); /* it ended first: nobody waits */
-  } else if (old == LINK_WAITING) {
-    /* By pid: once we are DONE, the parent may end and be freed. */
-    if ((parent = hk_proc_get(P, parent_pid))) {
-      hk_proc_wake(parent, HK_WAIT_CHILD, w);
-      hk_proc_unref(parent);
-    }
+  if (old != LINK_LIVE) {
+    /* A parent that ended (GONE, or a WAITING one that ended since) is not
+    ** BLOCKED: the wake does nothing. */
+    if (old == LINK_WAITING) hk_proc_wake(parent, HK_WAIT_CHILD, w);
+    hk_proc_unref(parent);
   }
   link_unref(P, c);
 }
@@ -933,20 +951,18 @@ static bool take_blocked(hk_proc_t *p) {
 ** send to us through its borrowed pointer (hk_proc_parent), after we end:
 ** it gets a reference on our record, handed over by marking its record's
 ** word GONE, and drops it when it publishes (publish_outcome). A child
-** that published meanwhile gets nothing. */
+** that published meanwhile gets nothing, and one whose word is WAITING
+** already has its reference (arm_children): only the child changes the
+** word now (to DONE), since we no longer arm or disarm. */
 static void leave_child(hk_proc_t *p, hk_child_t *c) {
-  hk_proc_ref(p);
   uint32_t w = atomic_load_explicit(&c->word, memory_order_relaxed);
-  do {
-    if (w == LINK_DONE) {
-      hk_proc_unref(p); /* not the last: our live reference is still held */
-      return;
-    }
-    /* Release: our reference (taken above) happens before the child's
-    ** unref, which follows its acquire exchange that reads GONE. */
-  } while (!atomic_compare_exchange_weak_explicit(&c->word, &w, w | LINK_GONE,
-                                                  memory_order_release,
-                                                  memory_order_relaxed));
+  if (w != LINK_LIVE) return; /* DONE, or WAITING */
+  hk_proc_ref(p);
+  /* Release: our reference (taken above) happens before the child's
+  ** unref, which follows its acquire exchange that reads GONE. */
+  if (!atomic_compare_exchange_strong_explicit(&c->word, &w, LINK_GONE, memory_order_release,
+                                               memory_order_relaxed))
+    hk_proc_unref(p); /* DONE first; not the last: our live reference is still held */
 }
 
 /* Cancels every live child (SPEC §6.8.1) and drops our child records (the

@@ -62,6 +62,32 @@ static const char bereaved[] =
     "fun rounds r acc = if r = 0 then acc else rounds (r - 1) (acc + await_process (spawn (fn () => parent r)))\n"
     "val _ = println (rounds R 0)\n";
 
+/* Parents that end right after a join while the other children they
+** waited for still finish (SPEC §6.6.4, §6.8.1): a child wakes its waiting
+** parent through the parent's record, not by a pid lookup, holding the
+** reference the parent's arm gave it (runtime/proc.c, arm_children). Each
+** parent waits for the first of four children spinning different amounts
+** (wait_any arms them all) and returns at once; the other three are cancelled
+** or finish on other workers meanwhile, and wake or drop the reference of a
+** record that is ending or has ended. The children spin beyond a slice, so
+** they yield and are stolen, and four parents per round keep every worker
+** busy. TSan and ASan check the record's accesses and its free. */
+static const char jilted[] =
+    "fun spin n = if n = 0 then () else spin (n - 1)\n"
+    "fun kid s = let val _ = spin s in s end\n"
+    "fun parent r =\n"
+    "  let val s = 3000 + (r * 37) mod 3000\n"
+    "      val a = spawn (fn () => kid s) val b = spawn (fn () => kid (s + 700))\n"
+    "      val c = spawn (fn () => kid (9000 - s)) val d = spawn (fn () => kid (s - 2500))\n"
+    "      val _ = wait_any [a, b, c, d]\n"
+    "  in r end\n"
+    "fun rounds r acc = if r = 0 then acc else\n"
+    "  let val p = spawn (fn () => parent r) val q = spawn (fn () => parent (r + 1))\n"
+    "      val x = spawn (fn () => parent (r + 2)) val y = spawn (fn () => parent (r + 3))\n"
+    "  in rounds (r - 1) (acc + await_process p + await_process q + await_process x +\n"
+    "                    await_process y) end\n"
+    "val _ = println (rounds R 0)\n";
+
 /* A random live program: rings of relays that spin a random amount before
 ** forwarding, and a tree of awaits whose leaves spin; every process blocks
 ** often and is always eventually woken. */
@@ -246,6 +272,15 @@ int main(void) {
     char *src = subst(bereaved, keys, vals, 3);
     snprintf(want, sizeof want, "%ld\n", r * (r + 1) / 2);
     fail |= run("bereaved", src, w, want);
+    free(src);
+  }
+  for (unsigned w = 2; w <= 4; w += 2) {
+    long r = 300L * STRESS_SCALE;
+    const char *keys[] = {"R"};
+    long vals[] = {r};
+    char *src = subst(jilted, keys, vals, 1);
+    snprintf(want, sizeof want, "%ld\n", 2 * r * (r + 1) + 6 * r); /* parents r .. r + 3 */
+    fail |= run("jilted", src, w, want);
     free(src);
   }
   unsigned seed = (unsigned)time(NULL);
