@@ -778,8 +778,11 @@ static bool arm_recv(hk_proc_t *p) {
 ** (never our last: the live one is held): a child may drop its reference
 ** as soon as our CAS made it WAITING, and two children that did so before
 ** a later add took our count from 2 (the live and the pid map's) to zero
-** while we were still arming (rt_proc under TSan, stop 18). */
-static bool arm_children(hk_proc_t *p) {
+** while we were still arming (rt_proc under TSan, stop 18). Out of line,
+** as disarm_children: inlined into block(), and so into
+** hk_proc_run_slice, the join's code made every slice save more registers
+** (pingpong +2.1 instructions per round trip, callgrind), joins or not. */
+static __attribute__((noinline)) bool arm_children(hk_proc_t *p) {
   bool met = false;
   uint32_t n = p->wait.nlinks, armed = 0;
   /* Relaxed, as any new reference from one we hold (hk_pmentry_ref). */
@@ -802,19 +805,21 @@ static bool arm_children(hk_proc_t *p) {
   return met;
 }
 
+static __attribute__((noinline)) void disarm_children(hk_proc_t *p) {
+  for (uint32_t i = 0; i < p->wait.nlinks; i++) {
+    uint32_t expect = LINK_WAITING;
+    /* Relaxed: only avoids a later stale wake; publishes nothing. A won
+    ** CAS takes the child's reference back (never our last: the live one
+    ** is held). */
+    if (atomic_compare_exchange_strong_explicit(&p->wait.links[i]->word, &expect, LINK_LIVE,
+                                                memory_order_relaxed, memory_order_relaxed))
+      hk_proc_unref(p);
+  }
+}
+
 static void disarm(hk_proc_t *p) {
   if (p->wait.reason & HK_WAIT_RECV) hk_mailbox_unmark_owner(&p->mbox);
-  if (p->wait.reason & HK_WAIT_CHILD)
-    for (uint32_t i = 0; i < p->wait.nlinks; i++) {
-      uint32_t expect = LINK_WAITING;
-      /* Relaxed: only avoids a later stale wake; publishes nothing. A
-      ** won CAS takes the child's reference back (never our last: the
-      ** live one is held). */
-      if (atomic_compare_exchange_strong_explicit(&p->wait.links[i]->word, &expect,
-                                                  LINK_LIVE, memory_order_relaxed,
-                                                  memory_order_relaxed))
-        hk_proc_unref(p);
-    }
+  if (p->wait.reason & HK_WAIT_CHILD) disarm_children(p);
 }
 
 void hk_proc_wait_recv(hk_proc_t *p) {
