@@ -37,7 +37,7 @@ static_assert(offsetof(hk_proc_t, state) / 16 ==
               "the state word and the mailbox tail share a cache line at any 16-byte alignment");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
 #define KIDS_FIRST 8u
-#define KIDS_LOAD 2u
+#define KIDS_LOAD 4u
 #define BUSY_SPINS 64
 
 struct hk_procs {
