@@ -63,6 +63,18 @@ static int parse_uint(const char *s, uint64_t lo, uint64_t hi, bool saturate, ui
   return 0;
 }
 
+/* The end of a command that printed its result on standard output (check's
+** OK, disasm's listing, --help, --version): output that could not be
+** written (a full disk, a closed descriptor, a non-blocking pipe's EAGAIN)
+** is a failure, status 1, never a silent 0. A reader that went away still
+** ends the OS process by SIGPIPE, as for any Unix filter (`hiko disasm F |
+** head`); only the runtime ignores SIGPIPE (SPEC §7.1.3). */
+static int flush_stdout(int status) {
+  if (fflush(stdout) == 0 && !ferror(stdout)) return status;
+  fprintf(stderr, "hiko: cannot write standard output: %s\n", strerror(errno));
+  return 1;
+}
+
 static void print_diags(const hiko_diags_t *d) {
   if (!d || hiko_diags_count(d) == 0) return;
   char *text = NULL;
@@ -95,7 +107,7 @@ static int parse_file_arg(int argc, char **argv, const char *cmd, int *status) {
   int i = 0;
   if (argc > 0 && strcmp(argv[0], "--help") == 0) {
     fputs(usage_text, stdout);
-    *status = 0;
+    *status = flush_stdout(0);
     return -1;
   }
   if (argc > 0 && strcmp(argv[0], "--") == 0) {
@@ -119,7 +131,7 @@ static int cmd_check(int argc, char **argv) {
   if (!prog) return 1;
   hiko_program_release(prog);
   puts("OK");
-  return 0;
+  return flush_stdout(0);
 }
 
 static int cmd_disasm(int argc, char **argv) {
@@ -137,7 +149,7 @@ static int cmd_disasm(int argc, char **argv) {
   }
   fputs(text, stdout);
   hiko_free(text);
-  return 0;
+  return flush_stdout(0);
 }
 
 typedef struct run_opts {
@@ -209,6 +221,16 @@ static int parse_run_options(int argc, char **argv, run_opts_t *o) {
     } else if (strcmp(name, "--stats") == 0) {
       o->cfg.stats = true;
     } else if (strcmp(name, "--trace") == 0) {
+      /* The trace is written at exit (SPEC §10.10); a path that cannot be
+      ** written is a bad value, found before the program runs rather than
+      ** after it (created as the write at exit would; not truncated). */
+      int fd = open(val, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+      if (fd < 0) {
+        char msg[4200];
+        snprintf(msg, sizeof msg, "--trace: cannot write '%.4000s': %s", val, strerror(errno));
+        return -usage_error("%s", msg);
+      }
+      close(fd);
       o->cfg.trace_path = val;
     } else {
       return -usage_error("unknown option '%s'", name);
@@ -231,7 +253,7 @@ static int cmd_run(int argc, char **argv) {
   o.cfg.detect_deadlock = true;
   o.cfg.allow_exit = true;
   int fi = parse_run_options(argc, argv, &o);
-  if (fi < 0) { free(o.allow_exec); return o.help ? 0 : -fi; }
+  if (fi < 0) { free(o.allow_exec); return o.help ? flush_stdout(0) : -fi; }
   const char *file = argv[fi];
   o.cfg.argv = (const char *const *)(argv + fi + 1);
   o.cfg.argc = (size_t)(argc - fi - 1);
@@ -297,11 +319,11 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
     printf("hiko %s\n", hiko_version());
-    return 0;
+    return flush_stdout(0);
   }
   if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
     fputs(usage_text, stdout);
-    return 0;
+    return flush_stdout(0);
   }
   if (strcmp(cmd, "run") == 0) return cmd_run(argc - 2, argv + 2);
   if (strcmp(cmd, "check") == 0) return cmd_check(argc - 2, argv + 2);
