@@ -2,6 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,8 +316,31 @@ static void hold_closed_std_fds(void) {
   }
 }
 
+/* glibc returns the free top of an arena to the kernel once it exceeds the
+** trim threshold, and serves a block above the mmap threshold with its own
+** mapping; both start at 128 KiB and move with the blocks it unmaps. A
+** collection frees the from-space chunks and the adopted message blocks
+** (malloc's above 2 KiB, vm/bcache.h) at once, so a process that receives
+** large messages gave memory back every cycle and faulted it in again on the
+** next: bigmsg (1,000-element lists) 1.04 page faults per round trip, 4.5
+** with 3,000-element ones, none with these thresholds (bench/README.md,
+** "Page faults of large messages, stop 19"). Fixed thresholds above the
+** largest heap chunk (4 MiB, vm/heap.c) keep the chunks in the arenas; an
+** idle arena keeps at most 16 MiB of free top. An embedding host chooses
+** its own (docs/embedding.md); so does a user who sets glibc's malloc
+** tunables. */
+static void tune_malloc(void) {
+#ifdef __GLIBC__
+  const char *t = getenv("GLIBC_TUNABLES");
+  if (t && strstr(t, "glibc.malloc.")) return;
+  mallopt(M_MMAP_THRESHOLD, 8 << 20);
+  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+#endif
+}
+
 int main(int argc, char **argv) {
   hold_closed_std_fds();
+  tune_malloc();
   if (argc < 2) return usage_error("missing command%s", "");
   const char *cmd = argv[1];
   if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-v") == 0) {
