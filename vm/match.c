@@ -190,11 +190,16 @@ static void copy_without(mx_t *m, size_t dst, size_t src, size_t cols, size_t j)
   memmove(&m->v[dst + j], &m->v[src + j + 1], (cols - j - 1) * sizeof(cell_t));
 }
 
-/* U(S(c, P), S(c, q)) on column [j] for the constructor of head [c]: the
-** sub-patterns come first, then the other columns. */
-static bool specialise(mx_t *m, const head_t *c, size_t P, size_t rows, size_t cols, size_t q,
-                       size_t j, unsigned depth) {
-  size_t save = m->n;
+/* A matrix and its vector q, all on the scratch stack. */
+typedef struct sub {
+  size_t P, rows, cols, q;
+} sub_t;
+
+/* Replaces [s] by S(c, P), S(c, q) on column [j] for the constructor of head
+** [c]: the sub-patterns come first, then the other columns. The new matrix is
+** pushed on the scratch stack; the caller pops it. False when out of memory. */
+static bool build_specialised(mx_t *m, const head_t *c, sub_t *s, size_t j) {
+  size_t P = s->P, rows = s->rows, cols = s->cols, q = s->q;
   size_t ncols = cols - 1 + c->arity;
   /* Count rows first so the new matrix is one block. */
   size_t nrows = 0;
@@ -216,15 +221,13 @@ static bool specialise(mx_t *m, const head_t *c, size_t P, size_t rows, size_t c
   head_t hq = head_of(m->v[q + j]);
   sub_cells(c, &hq, &m->v[NQ]);
   copy_without(m, NQ + c->arity, q, cols, j);
-  bool u = useful(m, NP, nrows, ncols, NQ, depth + 1);
-  m->n = save;
-  return u;
+  *s = (sub_t){NP, nrows, ncols, NQ};
+  return true;
 }
 
-/* U(D(P), q without column j) for a wildcard q[j]. */
-static bool default_matrix(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, size_t j,
-                           unsigned depth) {
-  size_t save = m->n;
+/* Replaces [s] by D(P), q without column j, for a wildcard q[j]. */
+static bool build_default(mx_t *m, sub_t *s, size_t j) {
+  size_t P = s->P, rows = s->rows, cols = s->cols, q = s->q;
   size_t nrows = 0;
   for (size_t r = 0; r < rows; r++)
     if (head_of(m->v[P + r * cols + j]).kind == H_WILD) nrows++;
@@ -238,9 +241,8 @@ static bool default_matrix(mx_t *m, size_t P, size_t rows, size_t cols, size_t q
   }
   size_t NQ = at;
   copy_without(m, NQ, q, cols, j);
-  bool u = useful(m, NP, nrows, cols - 1, NQ, depth + 1);
-  m->n = save;
-  return u;
+  *s = (sub_t){NP, nrows, cols - 1, NQ};
+  return true;
 }
 
 /* Column [j] of P, with q[j] a wildcard: is the set of head constructors
@@ -330,13 +332,13 @@ static uint32_t sig_index(const head_t *h, uint32_t n) {
   }
 }
 
-/* Tries every constructor of the complete column [j]. The rows are first
+/* Tries every constructor of the complete column [j] ([nctors] >= 2; one
+** constructor is a specialisation, done in useful's loop). The rows are first
 ** sorted by constructor (counting sort), so each specialisation touches only
 ** its own rows and the wildcard rows: a datatype with many constructors
 ** costs linear, not quadratic, work. */
 static bool split_complete(mx_t *m, const head_t *first, uint32_t nctors, size_t P,
                            size_t rows, size_t cols, size_t q, size_t j, unsigned depth) {
-  if (nctors == 1) return specialise(m, first, P, rows, cols, q, j, depth);
   size_t usave = m->nu32;
   size_t START = alloc_u32(m, (size_t)nctors + 2);
   size_t ORD = START == SIZE_MAX ? SIZE_MAX : alloc_u32(m, rows);
@@ -384,46 +386,84 @@ static bool is_wild_row(mx_t *m, size_t row, size_t cols) {
 /* Column choice (none changes the answer, only the work): a column where q
 ** has a constructor needs no split; a column whose signature is incomplete
 ** reduces to the default matrix; otherwise split the column with the most
-** constructor patterns. Columns of wildcards only are dropped. */
+** constructor patterns. Columns of wildcards only are dropped.
+**
+** The first two cases, and a split of a one-constructor type (tuples, Unit,
+** one-constructor datatypes), are U of one smaller problem: they loop here
+** instead of recursing, so a wide pattern (a 200-tuple of constructor
+** chains, a tree of triples eight deep) costs no C stack per constructor.
+** Only a split of a type with two or more constructors recurses, and every
+** branch of it drops the rows of the other constructors (all of which occur,
+** or the signature would not be complete), so the depth is at most the
+** number of rows. MAX_DEPTH stays as a guard. */
 static bool useful(mx_t *m, size_t P, size_t rows, size_t cols, size_t q, unsigned depth) {
   if (m->err) return false;
   if (depth > MAX_DEPTH) {
     m->err = -E2BIG;
     return false;
   }
-  m->work += (rows + 1) * (cols + 1);
-  if (m->work > m->budget) {
-    m->err = -E2BIG;
-    return false;
-  }
-  if (rows == 0) return true;
-  if (cols == 0) return false;
-  for (size_t r = 0; r < rows; r++)
-    if (is_wild_row(m, P + r * cols, cols)) return false;
-  for (size_t j = 0; j < cols; j++) {
-    head_t hq = head_of(m->v[q + j]);
-    if (hq.kind != H_WILD) return specialise(m, &hq, P, rows, cols, q, j, depth);
-  }
-  size_t best = SIZE_MAX, best_count = 0;
-  head_t best_first = {H_WILD, 0, 0, {NULL, 0}};
-  uint32_t best_n = 0;
-  for (size_t j = 0; j < cols; j++) {
-    head_t first;
-    uint32_t n = 0;
-    int sig = column_signature(m, P, rows, cols, j, &first, &n);
-    if (m->err) return false;
-    if (sig <= 0) return default_matrix(m, P, rows, cols, q, j, depth);
-    size_t count = 0;
-    for (size_t r = 0; r < rows; r++)
-      if (head_of(m->v[P + r * cols + j]).kind != H_WILD) count++;
-    if (count > best_count) {
-      best = j;
-      best_count = count;
-      best_first = first;
-      best_n = n;
+  size_t save = m->n;
+  sub_t s = {P, rows, cols, q};
+  bool u = false;
+  for (;;) {
+    if (m->err) break;
+    m->work += (s.rows + 1) * (s.cols + 1);
+    if (m->work > m->budget) {
+      m->err = -E2BIG;
+      break;
     }
+    if (s.rows == 0) {
+      u = true;
+      break;
+    }
+    if (s.cols == 0) break;
+    bool wild_row = false;
+    for (size_t r = 0; r < s.rows && !wild_row; r++)
+      wild_row = is_wild_row(m, s.P + r * s.cols, s.cols);
+    if (wild_row) break;
+    bool next = false;
+    for (size_t j = 0; j < s.cols && !next; j++) {
+      head_t hq = head_of(m->v[s.q + j]);
+      if (hq.kind != H_WILD) {
+        if (!build_specialised(m, &hq, &s, j)) goto out;
+        next = true;
+      }
+    }
+    if (next) continue;
+    size_t best = SIZE_MAX, best_count = 0;
+    head_t best_first = {H_WILD, 0, 0, {NULL, 0}};
+    uint32_t best_n = 0;
+    for (size_t j = 0; j < s.cols && !next; j++) {
+      head_t first;
+      uint32_t n = 0;
+      int sig = column_signature(m, s.P, s.rows, s.cols, j, &first, &n);
+      if (m->err) goto out;
+      if (sig <= 0) {
+        if (!build_default(m, &s, j)) goto out;
+        next = true;
+        break;
+      }
+      size_t count = 0;
+      for (size_t r = 0; r < s.rows; r++)
+        if (head_of(m->v[s.P + r * s.cols + j]).kind != H_WILD) count++;
+      if (count > best_count) {
+        best = j;
+        best_count = count;
+        best_first = first;
+        best_n = n;
+      }
+    }
+    if (next) continue;
+    if (best_n == 1) {
+      if (!build_specialised(m, &best_first, &s, best)) goto out;
+      continue;
+    }
+    u = split_complete(m, &best_first, best_n, s.P, s.rows, s.cols, s.q, best, depth);
+    break;
   }
-  return split_complete(m, &best_first, best_n, P, rows, cols, q, best, depth);
+out:
+  m->n = save;
+  return u;
 }
 
 /* Nesting depth of [p] (a list pattern's items and tail are one level down,
