@@ -485,12 +485,12 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
     if (b < 2 || b > HK_CALLBT_MAX) return "builtin argument of a bad component count";
     *pop = (int)b;
     break;
-  case HK_I_SENDT: /* send_message (p, (v1, .., vB)) */
+  case HK_I_SENDT: case HK_I_SENDTP: /* send_message (p, (v1, .., vB)) */
     if (a >= img->nimports || img->imports[a] != HK_B_send_message) return "send of a bad builtin import";
     if (b < 2 || b > HK_CALLBT_MAX) return "builtin argument of a bad component count";
     *pop = (int)b + 1;
     break;
-  case HK_I_SEND: /* send_message (p, v) */
+  case HK_I_SEND: case HK_I_SENDP: /* send_message (p, v) */
     if (a >= img->nimports || img->imports[a] != HK_B_send_message) return "send of a bad builtin import";
     break;
   case HK_I_RECV: /* receive_message () */
@@ -628,6 +628,12 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
         }
       }
       continue;
+    }
+    /* SENDP, SENDTP skip the POP after them when they send at once: it
+    ** must be there (as a separate instruction, a jump may land on it). */
+    if ((op == HK_I_SENDP || op == HK_I_SENDTP) && (at + words >= n || hk_ins_op(f->code[at + words]) != HK_I_POP)) {
+      rc = vfail(why, why_len, "function %u at %u: send that drops its result not followed by POP", fi, at);
+      break;
     }
     uint32_t succ[2];
     int ns = 0;

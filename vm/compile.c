@@ -48,6 +48,7 @@ typedef struct cfn {
   uint32_t n, cap;
   int depth, maxdepth;
   uint32_t last;  /* where the last instruction starts */
+  uint32_t prev;  /* where the one before it starts */
   uint32_t label; /* where the last label was placed (a jump target) */
   const hk_var_t **caps;
   uint32_t ncaps, capcap;
@@ -157,6 +158,7 @@ static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
     too_large(c, "an index (local, capture, global, constant or function) above 16M");
     return;
   }
+  c->fn->prev = c->fn->last;
   c->fn->last = c->fn->n;
   word(c, hk_ins(op, a & 0xffffffu));
   if (in->pop != HK_VAR) adjust(c, in->pop, in->push);
@@ -165,6 +167,20 @@ static void emit0(comp_t *c, hk_opcode_t op) { emit(c, op, 0); }
 static void emit2(comp_t *c, hk_opcode_t op, uint32_t a, uint32_t b) {
   emit(c, op, a);
   word(c, b);
+}
+
+/* The POP of a value nobody uses (`val _ = e`). A send just emitted
+** (`let val _ = send_message (p, v) in ...`) becomes SENDP (SENDTP), which
+** skips this POP when it sends at once (interp.c); the POP stays for its
+** other ways, and a jump landing on it is no matter (SENDP skipping it is
+** the same as running it). */
+static void emit_pop(comp_t *c) {
+  cfn_t *f = c->fn;
+  if (f->n && f->last == f->n - 1 && hk_ins_op(f->code[f->last]) == HK_I_SEND)
+    f->code[f->last] = hk_ins(HK_I_SENDP, hk_ins_a(f->code[f->last]));
+  else if (f->n >= 2 && f->last == f->n - 2 && hk_ins_op(f->code[f->last]) == HK_I_SENDT)
+    f->code[f->last] = hk_ins(HK_I_SENDTP, hk_ins_a(f->code[f->last]));
+  emit0(c, HK_I_POP);
 }
 
 static void label_init(label_t *l) { memset(l, 0, sizeof *l); l->at = -1; }
@@ -787,7 +803,12 @@ static bool self_tail_call(comp_t *c, const hk_expr_t *e, hk_expr_t *const *args
     ** the value itself (it resets the stack), so the POP goes; the depth
     ** does not grow, nothing being pushed after it. */
     f->n--;
+    f->last = f->prev;
     adjust(c, 0, 1);
+    /* A SENDP (SENDTP) needs its POP: a plain send again. */
+    uint32_t op = f->n ? hk_ins_op(f->code[f->last]) : HK_I_NOP;
+    if (op == HK_I_SENDP || op == HK_I_SENDTP)
+      f->code[f->last] = hk_ins(op == HK_I_SENDP ? HK_I_SEND : HK_I_SENDT, hk_ins_a(f->code[f->last]));
   }
   uint32_t j = mask ? (uint32_t)__builtin_ctz(mask) : 0;
   if (mask == 1u << j && f->n >= 2 && f->last == f->n - 2 && f->label != f->n &&
@@ -1274,7 +1295,7 @@ static void dec(comp_t *c, hk_dec_t *d, bool top) {
       ** is dropped instead of kept in a local slot of its own (a slot is
       ** 16 bytes of every frame of the function: bench/README.md, "Memory
       ** per process 4"). */
-      emit0(c, HK_I_POP);
+      emit_pop(c);
       return;
     }
     uint32_t s = new_slot(c);

@@ -114,7 +114,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   } else if ((op == HK_I_GLOBAL || op == HK_I_SETGLOBAL) && a < img->nglobals) {
     put(o, "  ; %s", img->globals[a]);
   } else if ((op == HK_I_BUILTIN || op == HK_I_CALLB || op == HK_I_CALLBT || op == HK_I_CALLBU ||
-              op == HK_I_SENDT || op == HK_I_RECV || op == HK_I_SEND) && a < img->nimports && img->imports[a] < HK_B__COUNT) {
+              op == HK_I_SENDT || op == HK_I_RECV || op == HK_I_SEND || op == HK_I_SENDP || op == HK_I_SENDTP) && a < img->nimports && img->imports[a] < HK_B__COUNT) {
     put(o, "  ; %s", hk_builtin_table[img->imports[a]].name);
   } else if ((op == HK_I_CALLF || op == HK_I_TCALLF || op == HK_I_CALLG || op == HK_I_TCALLG || op == HK_I_CLOSURE) && a < img->nfuncs) {
     put(o, "  ; %s", img->funcs[a].name);

@@ -2039,14 +2039,26 @@ dispatch:
   }
   /* send_message (p, v): CALLBT's send with the host's send_now called at
   ** once, without the import lookup and the tests of the builtin and the
-  ** count; declined, CALLBT's way (send_pair). */
-  CASE(SEND) {
+  ** count; declined, CALLBT's way (send_pair). SENDP (compile.c,
+  ** pop_value) is SEND followed by the POP of its Unit: sent at once, it
+  ** pops both operands, skips the POP and takes its reduction as TLOOPI
+  ** takes its second (SPEC 6.10.1: the pair's charge); declined, it is
+  ** SEND and the POP runs (a request that stops the slice completes onto
+  ** the stack, so the POP must stay in the code). */
+  CASE(SEND)
+  CASE(SENDP) {
     const hk_host_t *h = vm->host;
     SAVE();
     if (LIKELY(h && h->send_now) && LIKELY(h->send_now(h->ud, vm, sp[-2], sp[-1]))) {
       if (UNLIKELY(vm->state != HK_VS_READY)) goto stop; /* it failed the sender */
-      sp--;
-      sp[-1] = hk_unit();
+      if ((ins & 0xffu) == HK_I_SENDP) {
+        sp -= 2;
+        pc++;
+        left--;
+      } else {
+        sp--;
+        sp[-1] = hk_unit();
+      }
       left -= vm->charge;
       vm->charge = 0;
       NEXT();
@@ -2061,15 +2073,23 @@ dispatch:
   /* send_message (p, (x, y)): TUPLE n, CALLBT in one, the host's
   ** send_tuple_now called here as SEND calls send_now (no import lookup,
   ** sp not reloaded, no safe point: nothing was allocated); declined, the
-  ** other ways out of line (send_tuple). */
-  CASE(SENDT) {
+  ** other ways out of line (send_tuple). SENDTP is SENDT and its POP as
+  ** SENDP is SEND and its POP. */
+  CASE(SENDT)
+  CASE(SENDTP) {
     const hk_host_t *h = vm->host;
     uint32_t n = *pc++;
     SAVE();
     if (LIKELY(h && h->send_tuple_now) && LIKELY(h->send_tuple_now(h->ud, vm, sp[-(ptrdiff_t)n - 1], sp - n, n))) {
       if (UNLIKELY(vm->state != HK_VS_READY)) goto stop; /* it failed the sender */
-      sp -= n;
-      sp[-1] = hk_unit();
+      if ((ins & 0xffu) == HK_I_SENDTP) {
+        sp -= n + 1;
+        pc++;
+        left--;
+      } else {
+        sp -= n;
+        sp[-1] = hk_unit();
+      }
       left -= vm->charge;
       vm->charge = 0;
       NEXT();

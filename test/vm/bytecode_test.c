@@ -457,6 +457,25 @@ Test(vm_bytecode, verifier_checks_tuple_calls) {
                        "13\n", "app", HK_I_CALLT, 2, 1, 256, "bad component count");
 }
 
+/* The dumped image [buf] loads back (and verifies). */
+static void expect_loads(const void *buf, size_t len) {
+  char why[256];
+  hk_image_t *back;
+  cr_assert_eq(hk_image_load(buf, len, &back, why, sizeof why), 0, "%s", why);
+  hk_image_free(back);
+}
+
+/* The function of [img] holding the one instruction [op], at *at. */
+static hk_func_t *only_op(hk_image_t *img, uint32_t op, uint32_t *at) {
+  hk_func_t *fn = NULL;
+  uint32_t found = 0;
+  for (uint32_t k = 0; k < img->nfuncs; k++)
+    for (uint32_t i = 0; i < img->funcs[k].ncode; i += hk_ins_len(img->funcs[k].code, i, img->funcs[k].ncode))
+      if (hk_ins_op(img->funcs[k].code[i]) == op && found++ == 0) fn = &img->funcs[k], *at = i;
+  cr_assert_eq(found, 1);
+  return fn;
+}
+
 /* send_message (p, (x, y)) is SENDT import n (TUPLE n, CALLBT in one): the
 ** verifier checks that the import is send_message, a count of
 ** 2..HK_CALLBT_MAX and the stack (the pid below the n components); the
@@ -469,15 +488,9 @@ Test(vm_bytecode, verifier_checks_tuple_sends) {
                &f, &buf, &len);
   hk_image_t *img = f.image;
   char why[256];
-  hk_image_t *back;
-  cr_assert_eq(hk_image_load(buf, len, &back, why, sizeof why), 0, "%s", why);
-  hk_image_free(back);
-  hk_func_t *fn = NULL;
-  uint32_t at = 0, found = 0;
-  for (uint32_t k = 0; k < img->nfuncs; k++)
-    for (uint32_t i = 0; i < img->funcs[k].ncode; i += hk_ins_len(img->funcs[k].code, i, img->funcs[k].ncode))
-      if (hk_ins_op(img->funcs[k].code[i]) == HK_I_SENDT && found++ == 0) fn = &img->funcs[k], at = i;
-  cr_assert_eq(found, 1);
+  expect_loads(buf, len);
+  uint32_t at;
+  hk_func_t *fn = only_op(img, HK_I_SENDT, &at);
   for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
     cr_assert_neq(hk_ins_op(fn->code[i]), HK_I_TUPLE, "no heap tuple for the message");
   cr_assert_eq(fn->code[at + 1], 3);
@@ -497,6 +510,50 @@ Test(vm_bytecode, verifier_checks_tuple_sends) {
   fn->code[at + 1] = 4; /* the pid taken for a component: nothing below */
   expect_rejected(img, "underflow");
   fn->code[at + 1] = 3;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* A send whose result `val _` drops is SENDP (SENDTP), which skips the POP
+** after it when it sends at once: the verifier checks that a POP follows
+** (also at the end of the code), the import as for SEND (SENDT), and the
+** image round-trips. */
+Test(vm_bytecode, verifier_checks_sends_that_drop_their_result) {
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program("fun f (p, k) = if k = 0 then 0 else let val _ = send_message (p, k) in f (p, k - 1) end\n"
+               "fun g (p, k) = if k = 0 then 0 else let val _ = send_message (p, (k, 1)) in g (p, k - 1) end\n"
+               "val _ = println (substring (\"hello\", 1, 3))\n",
+               &f, &buf, &len);
+  hk_image_t *img = f.image;
+  char why[256];
+  expect_loads(buf, len);
+  for (int t = 0; t < 2; t++) {
+    uint32_t op = t ? HK_I_SENDTP : HK_I_SENDP, at;
+    hk_func_t *fn = only_op(img, op, &at);
+    uint32_t w = fn->code[at], next = at + hk_ins_len(fn->code, at, fn->ncode);
+    cr_assert_eq(fn->code[next], hk_ins(HK_I_POP, 0));
+    uint32_t other = img->nimports;
+    for (uint32_t i = 0; i < img->nimports; i++)
+      if (img->imports[i] != HK_B_send_message) other = i;
+    cr_assert_lt(other, img->nimports);
+    fn->code[at] = hk_ins(op, other);
+    expect_rejected(img, "send of a bad builtin import");
+    fn->code[at] = w;
+    fn->code[next] = hk_ins(HK_I_NOP, 0); /* the stack as deep after it, but nothing to skip */
+    expect_rejected(img, "send that drops its result not followed by POP");
+    fn->code[next] = hk_ins(HK_I_POP, 0);
+    cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+    /* At the end of the code: no POP at all. */
+    uint32_t *code = fn->code, ncode = fn->ncode;
+    fn->code = (uint32_t[]){hk_ins(HK_I_INT, 1), hk_ins(HK_I_INT, 2), hk_ins(HK_I_SENDP, hk_ins_a(w))};
+    fn->ncode = 3;
+    expect_rejected(img, "send that drops its result not followed by POP");
+    fn->code = code;
+    fn->ncode = ncode;
+  }
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
   free(buf);
   hk_front_free(&f);

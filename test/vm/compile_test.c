@@ -132,6 +132,36 @@ Test(vm_compile, known_calls_are_direct_and_tail_calls_are_marked) {
   free(text);
 }
 
+/* A send whose value `val _` drops is SENDP (SENDTP for a tuple message),
+** the POP after it kept; before a TLOOP that changes nothing the POP goes
+** (TLOOP drops the value) and the send stays SEND (SENDT); a kept value
+** is a plain send (test/lang/proc/sends_dropping_their_result runs them). */
+Test(vm_compile, sends_that_drop_their_result_are_one_instruction) {
+  const char *src = "fun a (p, k) = if k = 0 then 0 else let val _ = send_message (p, k) in a (p, k - 1) end\n"
+                    "fun b (p, k) = if k = 0 then 0 else let val _ = send_message (p, (k, k)) in b (p, k - 1) end\n"
+                    "fun c (p, k) = if k = 0 then 0 else let val _ = send_message (p, k) in c (p, k) end\n"
+                    "fun d (p, k) = if k = 0 then 0 else let val _ = send_message (p, (k, k)) in d (p, k) end\n"
+                    "fun e (p, k) = let val u = send_message (p, k) in u end\n";
+  const hk_image_t *img = compile(src);
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *fa = strstr(text, "function 1 a"), *fb = strstr(text, "function 2 b"), *fc = strstr(text, "function 3 c"),
+             *fd = strstr(text, "function 4 d"), *fe = strstr(text, "function 5 e");
+  cr_assert(fa && fb && fc && fd && fe, "%s", text);
+  const char *s = strstr(fa, "SENDP     0  ; send_message\n");
+  cr_assert(s && s < fb && strstr(s, "POP") < fb, "a: %s", text);
+  s = strstr(fb, "SENDTP    0 2  ; send_message\n");
+  cr_assert(s && s < fc && strstr(s, "POP") < fc, "b: %s", text);
+  s = strstr(fc, "SEND      0  ; send_message\n");
+  const char *pop = strstr(fc, "POP");
+  cr_assert(s && s < fd && (!pop || pop > fd), "c: %s", text);
+  s = strstr(fd, "SENDT     0 2  ; send_message\n");
+  pop = strstr(fd, "POP");
+  cr_assert(s && s < fe && (!pop || pop > fe), "d: %s", text);
+  cr_assert(strstr(fe, "SEND      0  ; send_message\n") && !strstr(fe, "SENDP"), "e: %s", text);
+  free(text);
+}
+
 /* receive_message () is RECV (the host's receive_now in the handler), in
 ** and out of tail position; another builtin applied to () stays CALLBU. */
 Test(vm_compile, receives_are_one_instruction) {
@@ -149,9 +179,10 @@ Test(vm_compile, receives_are_one_instruction) {
 }
 
 /* send_message (p, v) is SEND; with a tuple expression as the message it
-** stays SENDT, and another builtin of two arguments CALLBT. */
+** stays SENDT, and another builtin of two arguments CALLBT (a send whose
+** value is dropped: sends_that_drop_their_result_are_one_instruction). */
 Test(vm_compile, sends_are_one_instruction) {
-  const hk_image_t *img = compile("fun s (p, v) = let val _ = send_message (p, v) in send_message (p, (v, 1)) end\n"
+  const hk_image_t *img = compile("fun s (p, v) = let val u = send_message (p, v) in send_message (p, (v, u)) end\n"
                                   "fun t (a, b) = string_contains (a, b)\n");
   char *text;
   cr_assert_eq(hk_disasm(img, &text), 0);

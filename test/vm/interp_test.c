@@ -92,6 +92,15 @@ Test(vm_interp, direct_call_closure_call_and_partial_application) {
   hk_image_free(img);
 }
 
+/* The reductions [vm] used; frees it and [img]. */
+static uint64_t reductions_and_free(hk_vm_t *vm, hk_image_t *img) {
+  hk_vm_stats_t s;
+  hk_vm_get_stats(vm, &s);
+  hk_vm_free(vm);
+  hk_image_free(img);
+  return s.reductions;
+}
+
 /* Reductions of main: CONST 0; CONST 1; EQ; RET over two strings of [na]
 ** and [nb] bytes, the second differing in its last byte when [differ]. */
 static uint64_t string_eq_reductions(size_t na, size_t nb, bool differ, bool *eq) {
@@ -110,11 +119,7 @@ static uint64_t string_eq_reductions(size_t na, size_t nb, bool differ, bool *eq
   hk_vm_t *vm = run_main(img, NULL, &st, 2000);
   cr_assert_eq(st, HK_RUN_DONE);
   *eq = hk_vm_result(vm).as.u != 0;
-  hk_vm_stats_t s;
-  hk_vm_get_stats(vm, &s);
-  hk_vm_free(vm);
-  hk_image_free(img);
-  return s.reductions;
+  return reductions_and_free(vm, img);
 }
 
 /* SPEC 6.10.1: string equality costs 1 + (1 + n) / 64 reductions for equal
@@ -489,6 +494,61 @@ Test(vm_interp, sendt_offers_the_components_to_send_tuple_now) {
     hk_vm_free(vm);
   }
   hk_image_free(img);
+}
+
+/* Runs [code] with send_now on a log of [mode] (0 sends, 1 declines: a
+** request the test completes with Unit, 2 fails) in slices of [budget];
+** returns the reductions, and the result (an Int) in *result (-1 when the
+** VM failed). */
+static uint64_t send_drop_run(const uint32_t *code, uint32_t ncode, int mode, uint32_t budget,
+                              int64_t *result) {
+  hk_image_t *img = send_image(code, ncode, 4);
+  char why[256];
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  send_log_t l = {.mode = mode};
+  hk_host_t host = {.ud = &l, .send_now = log_send_now};
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, &host, NULL), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  hk_run_t st;
+  int slices = 0;
+  while ((st = hk_vm_run(vm, budget)) == HK_RUN_YIELD || st == HK_RUN_REQUEST) {
+    cr_assert(slices++ < 1000);
+    if (st == HK_RUN_REQUEST) {
+      cr_assert_eq(hk_vm_request(vm)->builtin, HK_B_send_message);
+      hk_vm_complete(vm, hk_unit());
+    }
+  }
+  *result = st == HK_RUN_DONE ? hk_as_int(hk_vm_result(vm)) : -1;
+  if (st == HK_RUN_FAILED) cr_assert_str_eq(hk_vm_failure(vm)->message, "send refused");
+  else cr_assert_eq(st, HK_RUN_DONE);
+  return reductions_and_free(vm, img);
+}
+
+/* SENDP and SENDTP (`let val _ = send_message ...`) skip the POP after them
+** when the host sends at once: the same result and reductions as SEND, POP
+** and SENDT, POP (SPEC 6.10.1) whether sent at once, declined (the request
+** completes onto the stack and the POP runs) or failed, in slices of 100
+** and of one reduction. */
+Test(vm_interp, sends_that_drop_their_result_charge_as_send_and_pop) {
+  static const uint32_t send[] = {I(INT, 5), I(INT, 42), I(SEND, 0), I(POP, 0), I(INT, 9), I(RET, 0)};
+  static const uint32_t sendp[] = {I(INT, 5), I(INT, 42), I(SENDP, 0), I(POP, 0), I(INT, 9), I(RET, 0)};
+  static const uint32_t sendt[] = {I(INT, 5), I(INT, 42), I(INT, 7), I(SENDT, 0), 2, I(POP, 0), I(INT, 9), I(RET, 0)};
+  static const uint32_t sendtp[] = {I(INT, 5), I(INT, 42), I(INT, 7), I(SENDTP, 0), 2, I(POP, 0), I(INT, 9), I(RET, 0)};
+  for (int mode = 0; mode < 3; mode++)
+    for (uint32_t budget = 1; budget <= 100; budget += 99) {
+      int64_t r1, r2;
+      uint64_t n1 = send_drop_run(send, 6, mode, budget, &r1), n2 = send_drop_run(sendp, 6, mode, budget, &r2);
+      cr_assert_eq(r1, mode == 2 ? -1 : 9);
+      cr_assert_eq(r2, r1, "mode %d, budget %u", mode, budget);
+      cr_assert_eq(n2, n1, "SENDP: mode %d, budget %u", mode, budget);
+      cr_assert_eq(n1, mode == 2 ? 3 : 6);
+      n1 = send_drop_run(sendt, 8, mode, budget, &r1);
+      n2 = send_drop_run(sendtp, 8, mode, budget, &r2);
+      cr_assert_eq(r1, mode == 2 ? -1 : 9);
+      cr_assert_eq(r2, r1, "mode %d, budget %u", mode, budget);
+      cr_assert_eq(n2, n1, "SENDTP: mode %d, budget %u", mode, budget);
+    }
 }
 
 /* A host's receive_now (host.h) as a test double: answers [got] with an
