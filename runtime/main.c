@@ -2,9 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,23 +315,26 @@ static void hold_closed_std_fds(void) {
 
 /* glibc returns the free top of an arena to the kernel once it exceeds the
 ** trim threshold, and serves a block above the mmap threshold with its own
-** mapping; both start at 128 KiB and move with the blocks it unmaps. A
-** collection frees the from-space chunks and the adopted message blocks
+** mapping. Both start low (128 KiB) and rise only when a mapped block is
+** freed (to its size, and the trim threshold to twice that: mallopt(3)). A
+** collection frees its from-space chunks and its adopted message blocks
 ** (malloc's above 2 KiB, vm/bcache.h) at once, so a process that receives
 ** large messages gave memory back every cycle and faulted it in again on the
 ** next: bigmsg (1,000-element lists) 1.04 page faults per round trip, 4.5
-** with 3,000-element ones, none with these thresholds (bench/README.md,
-** "Page faults of large messages, stop 19"). Fixed thresholds above the
-** largest heap chunk (4 MiB, vm/heap.c) keep the chunks in the arenas; an
-** idle arena keeps at most 16 MiB of free top. An embedding host chooses
-** its own (docs/embedding.md); so does a user who sets glibc's malloc
-** tunables. */
+** with 3,000-element ones. Freeing one mapped block of PRIME_MAPPED bytes at
+** the start raises the thresholds as glibc would after the first such block
+** (2 MiB and 4 MiB): bigmsg has no fault left at 300 to 30,000 elements, and
+** glibc still raises them further for larger blocks (fixed thresholds, with
+** mallopt, cost bench/vm list 8 % more faults; bench/README.md, "Page faults
+** of large messages, stop 19"). An embedding host chooses for itself
+** (docs/embedding.md); so does a user who sets glibc's malloc tunables. */
+#define PRIME_MAPPED ((size_t)2 << 20)
 static void tune_malloc(void) {
 #ifdef __GLIBC__
   const char *t = getenv("GLIBC_TUNABLES");
   if (t && strstr(t, "glibc.malloc.")) return;
-  mallopt(M_MMAP_THRESHOLD, 8 << 20);
-  mallopt(M_TRIM_THRESHOLD, 16 << 20);
+  void *volatile p = malloc(PRIME_MAPPED); /* volatile: not elided with the free */
+  free(p);
 #endif
 }
 
