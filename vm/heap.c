@@ -1150,20 +1150,27 @@ int hk_vm_copy_in(hk_vm_t *dst, hk_value_t v, uint64_t max_objects, hk_value_t *
   if (v.tag == HK_T_CLOSURE && !(v.as.o->flags & HK_OBJ_STATIC)) {
     const hk_closure_t *o = (const hk_closure_t *)v.as.o;
     uint32_t n = o->h.n;
-    bool flat = true;
-    for (uint32_t i = 0; i < n; i++)
-      flat &= o->caps[i].tag < HK_T__OBJ || (o->caps[i].as.o->flags & HK_OBJ_STATIC);
     size_t size = sizeof(hk_closure_t) + (size_t)n * sizeof(hk_value_t);
     hk_heap_t *h = &dst->heap;
     hk_chunk_t *c = h->chunks;
-    if (flat && c && c->size - c->used >= size) {
+    if (c && c->size - c->used >= size) {
       hk_closure_t *to = (hk_closure_t *)(void *)(c->data + c->used);
+      /* One loop copies the captures into the chunk's free end and checks
+      ** them: two loops were a check and a memcpy call, 11 instructions
+      ** of every spawn for two captures (callgrind). A capture to copy
+      ** leaves what was written unclaimed (c->used unchanged). */
+      bool flat = true;
+      for (uint32_t i = 0; i < n; i++) {
+        hk_value_t x = o->caps[i];
+        flat &= x.tag < HK_T__OBJ || (x.as.o->flags & HK_OBJ_STATIC);
+        to->caps[i] = x;
+      }
+      if (!flat) return copy_in_gather(dst, v, max_objects, out, objects);
       c->used += (uint32_t)size;
       to->h = o->h;
       to->h.flags = 0;
       to->fn = o->fn;
       to->spare = o->spare;
-      for (uint32_t i = 0; i < n; i++) to->caps[i] = o->caps[i];
       *out = hk_obj_value(&to->h);
       h->objects_left -= 1;
       h->gc_left -= (int64_t)size;
