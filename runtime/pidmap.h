@@ -1,11 +1,13 @@
 /* pidmap.h — the pid -> record map (SPEC §6.2, §10.2.4).
 **
 ** Pids are allocated from 1 by one atomic counter and never reused. Records
-** (processes and ports) embed an hk_pmentry_t and are reference counted: the
-** map holds one reference while the record is in it, and a lookup returns a
-** new reference, so a sender that found a record can use it even if the
-** record is removed and its owner finishes meanwhile; memory is freed by
-** whoever drops the last reference. The map is split into 64 shards by pid,
+** (processes and ports) embed an hk_pmentry_t and are reference counted: a
+** record is in the map only while its owner holds its own reference (the
+** owner removes it before dropping that one), so the map needs none of its
+** own, and a lookup under the shard lock finds only a record that is alive;
+** a lookup returns a new reference, so a sender that found a record can use
+** it even if the record is removed and its owner finishes meanwhile; memory
+** is freed by whoever drops the last reference. The map is split into 64 shards by pid,
 ** each an open-addressing table (no link in the record) under its own
 ** spin lock held only for the few
 ** instructions of a lookup, insert or remove (consecutive pids fall in
@@ -49,8 +51,8 @@ typedef struct hk_pidmap hk_pidmap_t;
 
 /* Returns 0 or -ENOMEM. Ownership: *out owned (hk_pidmap_free). */
 int hk_pidmap_new(hk_pidmap_t **out);
-/* Drops the map's reference of every record still in it, then frees the
-** map. Thread: no concurrent call on m. */
+/* Frees the map (a record still in it is its owner's to release).
+** Thread: no concurrent call on m. */
 void hk_pidmap_free(hk_pidmap_t *m);
 
 /* A fresh pid (1, 2, ...; never reused). */
@@ -62,8 +64,8 @@ uint64_t hk_pidmap_issued(const hk_pidmap_t *m);
 ** (its release function set before: hk_pmentry_set_release). */
 void hk_pmentry_init(hk_pmentry_t *e, uint64_t pid, uint32_t kind);
 
-/* Inserts [e] (its pid not yet in the map); the map takes a new reference.
-** Never fails: a shard whose table is full and cannot grow stops the
+/* Inserts [e] (its pid not yet in the map). The map takes no reference:
+** the caller holds one until it removes [e] (hk_pidmap_remove). Never fails: a shard whose table is full and cannot grow stops the
 ** runtime (SPEC §14, status 70). */
 void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e);
 
@@ -72,7 +74,8 @@ void hk_pidmap_insert(hk_pidmap_t *m, hk_pmentry_t *e);
 hk_pmentry_t *hk_pidmap_get(hk_pidmap_t *m, uint64_t pid);
 
 /* Looks up [pid] and leaves its shard locked: returns the record (without a
-** new reference: the map's keeps it alive until the unlock) or NULL. The
+** new reference: its owner's keeps it alive until the unlock, since the
+** owner's removal waits for the lock) or NULL. The
 ** caller must call hk_pidmap_unlock(m, pid) soon after, taking no other
 ** lock and not blocking meanwhile (the shard's lock is a spin lock that
 ** every spawn, termination and lookup of a pid in the shard takes). What
@@ -83,8 +86,9 @@ hk_pmentry_t *hk_pidmap_get(hk_pidmap_t *m, uint64_t pid);
 hk_pmentry_t *hk_pidmap_get_locked(hk_pidmap_t *m, uint64_t pid);
 void hk_pidmap_unlock(hk_pidmap_t *m, uint64_t pid);
 
-/* Removes [e] if it is in the map and drops the map's reference. Returns
-** true if this call removed it. The caller must hold its own reference. */
+/* Removes [e] if it is in the map. Returns true if this call removed it.
+** The caller holds its own reference (the one that kept [e] alive while
+** in the map) and drops it after this call. */
 bool hk_pidmap_remove(hk_pidmap_t *m, hk_pmentry_t *e);
 
 /* Records in the map now. */

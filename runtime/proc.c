@@ -657,7 +657,8 @@ int hk_proc_send_env_pid(hk_procs_t *P, uint64_t pid, uint64_t root_pid, hk_enve
     hk_pidmap_unlock(P->map, pid);
     return -EXDEV;
   }
-  /* The map's reference keeps p alive until the unlock; after it, a
+  /* p's live reference keeps it alive until the unlock (stop_proc
+  ** removes p under this lock before release_proc drops it); after it, a
   ** message pushed here is p's, drained by its end if it terminates. */
   bool wake = false;
   if (e && (hk_proc_state(p) & HK_PS_MASK) != HK_PS_TERMINATED) {
