@@ -253,7 +253,8 @@ static void link_unref(hk_procs_t *P, hk_child_t *c) {
 ** bytes come from the block cache. */
 struct hk_kids {
   void *user;         /* first: the body's (hk_proc_kids_user, inline) */
-  uint32_t nbuckets, n, purge_at;
+  uint32_t nbuckets, n;
+  uint32_t full_at;   /* nbuckets * KIDS_LOAD: kids_reserve's one test */
   uint32_t ndetached; /* detached children in the table */
   hk_child_t *b[];
 };
@@ -265,7 +266,10 @@ static hk_kids_t *kids_alloc(uint32_t nb) {
   size_t bytes = kids_bytes(nb);
   hk_kids_t *k = bytes <= HK_BCACHE_MAX ? hk_bcache_alloc(bytes) : malloc(bytes);
   if (k) memset(k, 0, bytes);
-  if (k) k->nbuckets = nb;
+  if (k) {
+    k->nbuckets = nb;
+    k->full_at = nb * KIDS_LOAD;
+  }
   return k;
 }
 
@@ -287,7 +291,6 @@ static void kids_rehash(hk_proc_t *p, uint32_t nb) {
   hk_kids_t *o = p->kids, *k = kids_alloc(nb);
   if (!k) return; /* keep the old table: longer chains */
   k->n = o->n;
-  k->purge_at = o->purge_at;
   k->ndetached = o->ndetached;
   k->user = o->user;
   for (uint32_t i = 0; i < o->nbuckets; i++)
@@ -302,7 +305,7 @@ static void kids_rehash(hk_proc_t *p, uint32_t nb) {
 }
 
 /* Forgets detached children that ended (SPEC §6.4.4: nothing of them is
-** kept). Amortised: runs when the table doubled since the last purge. */
+** kept). Amortised: runs when the table is full (kids_full). */
 static void kids_purge(hk_procs_t *P, hk_kids_t *k) {
   for (uint32_t i = 0; i < k->nbuckets; i++) {
     hk_child_t **pp = &k->b[i];
@@ -318,21 +321,27 @@ static void kids_purge(hk_procs_t *P, hk_kids_t *k) {
       }
     }
   }
-  k->purge_at = k->n * 2 > 64 ? k->n * 2 : 64;
+}
+
+/* A full table (an average chain of KIDS_LOAD children): ended detached
+** children are forgotten, and the table doubles unless that left it at
+** most half full, so that the next purge or growth is at least
+** full_at / 2 spawns away (amortised, however many stay). */
+static __attribute__((noinline)) void kids_full(hk_proc_t *p) {
+  hk_kids_t *k = p->kids;
+  /* Only detached children are purged: without any, skip the walk. */
+  if (k->ndetached) kids_purge(p->procs, k);
+  if (k->n > k->full_at / 2) kids_rehash(p, k->nbuckets * 2);
 }
 
 /* Makes room for one more child (the table is made or grown). Chains
 ** average up to KIDS_LOAD records before the table doubles: a skynet node's
-** 10 children fit the first table. */
+** 10 children fit the first table. One test of a spawn (a purge point and
+** a growth point were two, with the detached count: 9 instructions). */
 static int kids_reserve(hk_proc_t *p) {
   hk_kids_t *k = p->kids;
-  if (!k) {
-    if (!(k = p->kids = kids_alloc(KIDS_FIRST))) return -ENOMEM;
-    k->purge_at = 64;
-  }
-  /* Only detached children are purged: without any, skip the walk. */
-  if (k->n >= k->purge_at && k->ndetached) kids_purge(p->procs, k);
-  if (k->n >= k->nbuckets * KIDS_LOAD) kids_rehash(p, k->nbuckets * 2);
+  if (!k && !(k = p->kids = kids_alloc(KIDS_FIRST))) return -ENOMEM;
+  if (__builtin_expect(k->n >= k->full_at, 0)) kids_full(p);
   return 0;
 }
 
