@@ -459,6 +459,10 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_JNEQLI: case HK_I_JNNELI:
     if ((a & 0xfffu) >= f->nlocals) return "local slot out of range";
     break;
+  case HK_I_JNEQLG: /* it reads them itself: its LOCAL's and GLOBAL's checks */
+    if ((a & 0xfffu) >= f->nlocals) return "local slot out of range";
+    if ((a >> 12) >= img->nglobals) return "global slot out of range";
+    break;
   case HK_I_UNCONS:
     if (a >= f->nlocals || b >= f->nlocals || b + 1 >= f->nlocals) return "local slot out of range";
     break;
@@ -633,6 +637,14 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
     ** must be there (as a separate instruction, a jump may land on it). */
     if ((op == HK_I_SENDP || op == HK_I_SENDTP) && (at + words >= n || hk_ins_op(f->code[at + words]) != HK_I_POP)) {
       rc = vfail(why, why_len, "function %u at %u: send that drops its result not followed by POP", fi, at);
+      break;
+    }
+    /* JNEQLG runs as the LOCAL, GLOBAL and JNEQ that follow it (it skips
+    ** them or falls into them): they must be those, of its operands. */
+    if (op == HK_I_JNEQLG &&
+        (at + 3 >= n || f->code[at + 1] != hk_ins(HK_I_LOCAL, hk_ins_a(w) & 0xfffu) ||
+         f->code[at + 2] != hk_ins(HK_I_GLOBAL, hk_ins_a(w) >> 12) || hk_ins_op(f->code[at + 3]) != HK_I_JNEQ)) {
+      rc = vfail(why, why_len, "function %u at %u: fused comparison not followed by its LOCAL, GLOBAL and JNEQ", fi, at);
       break;
     }
     uint32_t succ[2];

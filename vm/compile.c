@@ -680,6 +680,15 @@ static void branch_false(comp_t *c, hk_expr_t *cond, label_t *l) {
       return;
     }
     if (j != HK_I_NOP) {
+      hk_expr_t *g = strip(cond->items[1]);
+      if (j == HK_I_JNEQ && s >= 0 && s <= 0xfff && g->kind == HK_E_VAR && g->var &&
+          g->var->kind == HK_VAR_GLOBAL && g->var->global <= 0xfff && !is_string(cond->items[0])) {
+        /* x = g of a local and a top-level value (fanin's `i = n`): JNEQLG
+        ** before the three instructions, which it runs in one when both
+        ** are Ints (interp.c) */
+        c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;
+        emit(c, HK_I_JNEQLG, (uint32_t)s | g->var->global << 12);
+      }
       expr(c, cond->items[0], false);
       expr(c, cond->items[1], false);
       c->cur = cond->op_pos ? cond->op_pos[0] : cond->pos;

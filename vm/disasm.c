@@ -75,7 +75,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   switch (in->fmt) {
   case HK_FMT_N: break;
   case HK_FMT_A:
-    if (op == HK_I_LOCAL2) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
+    if (op == HK_I_LOCAL2 || op == HK_I_JNEQLG) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
     else if (op == HK_I_TLOOP) put(o, " %u 0x%x", hk_ins_a(w) >> 16, hk_ins_a(w) & 0xffffu);
     else if (op == HK_I_TLOOPR) /* as TLOOP's k and mask, then the locals it resets */
       put(o, " %u 0x%x %u", hk_ins_a(w) >> 9 & 63u, ((1u << (hk_ins_a(w) >> 4 & 31u)) - 1u) << (hk_ins_a(w) & 15u),
@@ -113,6 +113,8 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
     put(o, "  ; %s", img->ctors[a].name);
   } else if ((op == HK_I_GLOBAL || op == HK_I_SETGLOBAL) && a < img->nglobals) {
     put(o, "  ; %s", img->globals[a]);
+  } else if (op == HK_I_JNEQLG && (a >> 12) < img->nglobals) {
+    put(o, "  ; %s", img->globals[a >> 12]);
   } else if ((op == HK_I_BUILTIN || op == HK_I_CALLB || op == HK_I_CALLBT || op == HK_I_CALLBU ||
               op == HK_I_SENDT || op == HK_I_RECV || op == HK_I_SEND || op == HK_I_SENDP || op == HK_I_SENDTP) && a < img->nimports && img->imports[a] < HK_B__COUNT) {
     put(o, "  ; %s", hk_builtin_table[img->imports[a]].name);

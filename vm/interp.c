@@ -1680,6 +1680,24 @@ dispatch:
   }
   CASE(JNEQ) JEQ(0)
   CASE(JNNE) JEQ(1)
+  /* The LOCAL, GLOBAL and JNEQ after it (the verifier checks them) in one
+  ** when both are Ints and the budget has their three reductions: it jumps
+  ** as the JNEQ would, after them. Otherwise it gives its own reduction
+  ** back and they run (a global a child must refresh, SPEC 6.4.3, another
+  ** kind, a slice or fuel ending among them): the same charges either
+  ** way (SPEC 6.10.1). */
+  CASE(JNEQLG) {
+    const hk_value_t *g = &vm->globals[A() >> 12], *x = &locals[A() & 0xfffu];
+    if (LIKELY(x->tag == HK_T_INT && g->tag == HK_T_INT && left >= 2)) {
+      left -= 2;
+      int32_t off = (int32_t)pc[2] >> 8;
+      pc += 3;
+      if (x->as.i != g->as.i) pc += off;
+      NEXT();
+    }
+    left++;
+    NEXT();
+  }
   /* JNEQ/JNNE of operands the checker typed String: two strings under 63
   ** bytes (hk_value_equal would charge nothing) are compared here, without
   ** its call; anything else (a longer string, another kind that an

@@ -457,12 +457,16 @@ Test(vm_bytecode, verifier_checks_tuple_calls) {
                        "13\n", "app", HK_I_CALLT, 2, 1, 256, "bad component count");
 }
 
-/* The dumped image [buf] loads back (and verifies). */
-static void expect_loads(const void *buf, size_t len) {
+/* Compiles [src] into *f, dumps its image into *buf (free it) and checks
+** that the dump loads back (and verifies). Returns the image. */
+static hk_image_t *dump_loaded(const char *src, hk_front_t *f, void **buf) {
+  size_t len;
+  dump_program(src, f, buf, &len);
   char why[256];
   hk_image_t *back;
-  cr_assert_eq(hk_image_load(buf, len, &back, why, sizeof why), 0, "%s", why);
+  cr_assert_eq(hk_image_load(*buf, len, &back, why, sizeof why), 0, "%s", why);
   hk_image_free(back);
+  return f->image;
 }
 
 /* The function of [img] holding the one instruction [op], at *at. */
@@ -483,12 +487,9 @@ static hk_func_t *only_op(hk_image_t *img, uint32_t op, uint32_t *at) {
 Test(vm_bytecode, verifier_checks_tuple_sends) {
   hk_front_t f;
   void *buf;
-  size_t len;
-  dump_program("fun f p = send_message (p, (1, \"a\", 2.5))\nval _ = println (substring (\"hello\", 1, 3))\n",
-               &f, &buf, &len);
-  hk_image_t *img = f.image;
+  hk_image_t *img =
+      dump_loaded("fun f p = send_message (p, (1, \"a\", 2.5))\nval _ = println (substring (\"hello\", 1, 3))\n", &f, &buf);
   char why[256];
-  expect_loads(buf, len);
   uint32_t at;
   hk_func_t *fn = only_op(img, HK_I_SENDT, &at);
   for (uint32_t i = 0; i < fn->ncode; i += hk_ins_len(fn->code, i, fn->ncode))
@@ -522,14 +523,12 @@ Test(vm_bytecode, verifier_checks_tuple_sends) {
 Test(vm_bytecode, verifier_checks_sends_that_drop_their_result) {
   hk_front_t f;
   void *buf;
-  size_t len;
-  dump_program("fun f (p, k) = if k = 0 then 0 else let val _ = send_message (p, k) in f (p, k - 1) end\n"
-               "fun g (p, k) = if k = 0 then 0 else let val _ = send_message (p, (k, 1)) in g (p, k - 1) end\n"
-               "val _ = println (substring (\"hello\", 1, 3))\n",
-               &f, &buf, &len);
-  hk_image_t *img = f.image;
+  hk_image_t *img =
+      dump_loaded("fun f (p, k) = if k = 0 then 0 else let val _ = send_message (p, k) in f (p, k - 1) end\n"
+                  "fun g (p, k) = if k = 0 then 0 else let val _ = send_message (p, (k, 1)) in g (p, k - 1) end\n"
+                  "val _ = println (substring (\"hello\", 1, 3))\n",
+                  &f, &buf);
   char why[256];
-  expect_loads(buf, len);
   for (int t = 0; t < 2; t++) {
     uint32_t op = t ? HK_I_SENDTP : HK_I_SENDP, at;
     hk_func_t *fn = only_op(img, op, &at);
@@ -555,6 +554,44 @@ Test(vm_bytecode, verifier_checks_sends_that_drop_their_result) {
     fn->ncode = ncode;
   }
   cr_assert_eq(hk_image_verify(img, why, sizeof why), 0);
+  free(buf);
+  hk_front_free(&f);
+}
+
+/* JNEQLG runs as the LOCAL, GLOBAL and JNEQ after it: the verifier checks
+** its local and global and that those three follow, of its operands. */
+Test(vm_bytecode, verifier_checks_fused_comparisons) {
+  hk_front_t f;
+  void *buf;
+  hk_image_t *img =
+      dump_loaded("val n = 10\nfun f (i, k) = if i = n then k else f (i + 1, k + i)\nval _ = println (f (0, 0))\n", &f, &buf);
+  char why[256];
+  uint32_t at;
+  hk_func_t *fn = only_op(img, HK_I_JNEQLG, &at);
+  uint32_t w = fn->code[at], a = hk_ins_a(w);
+  cr_assert_eq(fn->code[at + 1], hk_ins(HK_I_LOCAL, a & 0xfffu));
+  fn->code[at] = hk_ins(HK_I_JNEQLG, (a & ~0xfffu) | 99u);
+  expect_rejected(img, "local slot out of range");
+  fn->code[at] = hk_ins(HK_I_JNEQLG, (a & 0xfffu) | img->nglobals << 12);
+  expect_rejected(img, "global slot out of range");
+  fn->code[at] = hk_ins(HK_I_JNEQLG, a ^ 1u); /* another local than the LOCAL's */
+  expect_rejected(img, "fused comparison not followed by its LOCAL, GLOBAL and JNEQ");
+  fn->code[at] = w;
+  uint32_t saved = fn->code[at + 3];
+  fn->code[at + 3] = hk_ins(HK_I_JNNE, hk_ins_a(saved)); /* the opposite jump */
+  expect_rejected(img, "fused comparison not followed by its LOCAL, GLOBAL and JNEQ");
+  fn->code[at + 3] = saved;
+  saved = fn->code[at + 2];
+  fn->code[at + 2] = hk_ins(HK_I_LOCAL, 0); /* a local where the global was */
+  expect_rejected(img, "fused comparison not followed by its LOCAL, GLOBAL and JNEQ");
+  fn->code[at + 2] = saved;
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  uint32_t *code = fn->code, ncode = fn->ncode; /* at the end of the code */
+  fn->code = (uint32_t[]){fn->code[0], w, hk_ins(HK_I_LOCAL, a & 0xfffu), hk_ins(HK_I_GLOBAL, a >> 12)};
+  fn->ncode = 4; /* its UNTUPLE kept: the call in main enters after it */
+  expect_rejected(img, "fused comparison not followed by its LOCAL, GLOBAL and JNEQ");
+  fn->code = code;
+  fn->ncode = ncode;
   free(buf);
   hk_front_free(&f);
 }

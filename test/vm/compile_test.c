@@ -162,6 +162,60 @@ Test(vm_compile, sends_that_drop_their_result_are_one_instruction) {
   free(text);
 }
 
+/* `i = n` of a local and a top-level value is JNEQLG before its LOCAL,
+** GLOBAL and JNEQ (not `n = i`, not a String, not two locals). The loop
+** with `i = n` charges what the loop with `n = i` (the same three
+** instructions unfused) does, in slices of 1 to 4 reductions (where the
+** fused one falls into its three) and with just enough fuel; one less
+** fails both. */
+static uint64_t reductions_and_free(hk_vm_t *vm);
+static uint64_t fused_cmp_loop(const char *cond, uint32_t budget, uint64_t fuel, bool fused) {
+  char src[300];
+  snprintf(src, sizeof src,
+           "val n = 300\nval s = \"a\"\nfun loop (i, t) = if %s then i else loop (i + 1, t)\n"
+           "fun str (t : String) = if t = s then 1 else 0\nval _ = println (loop (0, 0) + str \"b\")\n",
+           cond);
+  const hk_image_t *img = compile(src);
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f = strstr(text, "JNEQLG");
+  cr_assert_eq(f != NULL, fused, "%s", text);
+  cr_assert(!f || strncmp(f, "JNEQLG    0 0  ; n\n", 19) == 0, "local 0, global 0: %s", text);
+  const char *str = strstr(text, "function 2 str");
+  cr_assert(str && !strstr(str, "JNEQLG"), "no String: %s", text);
+  free(text);
+  hk_host_t host = {.ud = &out, .write = cap_write};
+  out.n = 0;
+  out.buf[0] = '\0';
+  hk_vm_config_t cfg = {.fuel = fuel, .fuel_limited = fuel > 0};
+  hk_vm_t *vm;
+  cr_assert_eq(hk_vm_new(&vm, img, &host, fuel ? &cfg : NULL), 0);
+  cr_assert_eq(hk_vm_start_main(vm), 0);
+  hk_run_t st;
+  int slices = 0;
+  while ((st = hk_vm_run(vm, budget)) == HK_RUN_YIELD) cr_assert(slices++ < 100000);
+  if (st == HK_RUN_FAILED) {
+    cr_assert_str_eq(hk_vm_failure(vm)->message, "fuel exhausted");
+    hk_vm_free(vm);
+    return 0;
+  }
+  cr_assert_eq(st, HK_RUN_DONE);
+  cr_assert_str_eq(out.buf, "300\n");
+  return reductions_and_free(vm);
+}
+
+Test(vm_compile, comparisons_of_a_local_and_a_global_are_fused) {
+  uint64_t r = fused_cmp_loop("i = n", 2000, 0, true);
+  cr_assert_eq(fused_cmp_loop("n = i", 2000, 0, false), r);
+  for (uint32_t b = 1; b <= 4; b++) cr_assert_eq(fused_cmp_loop("i = n", b, 0, true), r, "slices of %u", b);
+  cr_assert_eq(fused_cmp_loop("i = n", 2000, r, true), r);
+  cr_assert_eq(fused_cmp_loop("n = i", 2000, r, false), r);
+  for (uint64_t short_by = 1; short_by <= 3; short_by++) {
+    cr_assert_eq(fused_cmp_loop("i = n", 2000, r - short_by, true), 0, "fuel short by %llu", (unsigned long long)short_by);
+    cr_assert_eq(fused_cmp_loop("n = i", 2000, r - short_by, false), 0);
+  }
+}
+
 /* receive_message () is RECV (the host's receive_now in the handler), in
 ** and out of tail position; another builtin applied to () stays CALLBU. */
 Test(vm_compile, receives_are_one_instruction) {
