@@ -586,16 +586,34 @@ hk_type_t *hk_types_subst(hk_types_t *T, hk_type_t *t, hk_type_t *const *params,
 
 /* ---- Builtin type strings ---- */
 
+/* A type variable of the string being parsed: its spelling and its type. */
+typedef struct bvar {
+  const char *name;
+  size_t len;
+  hk_type_t *type;
+} bvar_t;
+
 typedef struct bparse {
   hk_types_t *T;
   const char *s;
   const hk_datatype_t *outcome;
-  const char *vname[8];
-  size_t vlen[8];
-  hk_type_t *vars[8];
-  int nv;
+  bvar_t *vars; /* in the arena, grown by doubling: no limit on their number */
+  uint32_t nv, capv;
   bool bad;
 } bparse_t;
+
+/* Appends [t] to the list [*items] of [*n] types with room for [*cap],
+** moving it to a twice larger array in the arena when full, so a type
+** string may have as many tuple components as a program (SPEC §11.5). */
+static void bpush(bparse_t *p, hk_type_t ***items, uint32_t *n, uint32_t *cap, hk_type_t *t) {
+  if (*n == *cap) {
+    hk_type_t **g = talloc(p->T, 2 * *cap * sizeof *g);
+    memcpy(g, *items, *n * sizeof *g);
+    *items = g;
+    *cap *= 2;
+  }
+  (*items)[(*n)++] = t;
+}
 
 static void bskip(bparse_t *p) {
   while (*p->s == ' ') p->s++;
@@ -646,21 +664,21 @@ static hk_type_t *batom(bparse_t *p) {
     }
     p->s += len;
     size_t full = (size_t)(p->s - start);
-    int i;
+    uint32_t i;
     for (i = 0; i < p->nv; i++)
-      if (p->vlen[i] == full && memcmp(p->vname[i], start, full) == 0) break;
+      if (p->vars[i].len == full && memcmp(p->vars[i].name, start, full) == 0) break;
     if (i == p->nv) {
-      if (p->nv == 8) {
-        p->bad = true;
-        return NULL;
+      if (p->nv == p->capv) {
+        bvar_t *g = talloc(p->T, (p->capv ? 2 * p->capv : 8) * sizeof *g);
+        if (p->nv) memcpy(g, p->vars, p->nv * sizeof *g);
+        p->vars = g;
+        p->capv = p->capv ? 2 * p->capv : 8;
       }
-      p->vname[i] = start;
-      p->vlen[i] = full;
-      p->vars[i] = hk_types_var(p->T, eq);
-      p->vars[i]->level = HK_LEVEL_GENERIC;
-      p->nv++;
+      hk_type_t *v = hk_types_var(p->T, eq);
+      v->level = HK_LEVEL_GENERIC;
+      p->vars[p->nv++] = (bvar_t){start, full, v};
     }
-    t = p->vars[i];
+    t = p->vars[i].type;
   } else if (*p->s == '(') {
     p->s++;
     hk_type_t *items[8];
@@ -705,19 +723,16 @@ static hk_type_t *batom(bparse_t *p) {
 }
 
 static hk_type_t *bty(bparse_t *p) {
-  hk_type_t *items[8];
-  uint32_t n = 0;
+  hk_type_t *small[8], **items = small;
+  uint32_t n = 0, cap = 8;
   items[n++] = batom(p);
   for (;;) {
     if (p->bad) return NULL;
     bskip(p);
     if (*p->s != '*') break;
     p->s++;
-    if (n == 8) {
-      p->bad = true;
-      return NULL;
-    }
-    items[n++] = batom(p);
+    hk_type_t *t = batom(p);
+    bpush(p, &items, &n, &cap, t);
   }
   hk_type_t *t = n == 1 ? items[0] : hk_types_tuple(p->T, items, n);
   bskip(p);
