@@ -165,8 +165,39 @@ static void codes(void) {
   hiko_stats_clear(&st);
 }
 
+/* The write callback runs on a worker (SPEC §12.3.3): the calls that
+** would wait for, or free, the runtime's own threads refuse with -EBUSY. */
+static hiko_runtime_t *cb_rt;
+static int cb_codes[4], cb_calls;
+static void busy_write(void *ud, const char *data, size_t len) {
+  (void)ud, (void)data, (void)len;
+  hiko_result_t r;
+  cb_calls++;
+  cb_codes[0] = hiko_runtime_destroy(cb_rt);
+  cb_codes[1] = hiko_join(cb_rt, 1, &r, -1);
+  cb_codes[2] = hiko_run(cb_rt);
+  cb_codes[3] = hiko_shutdown(cb_rt);
+}
+
+static void from_a_callback(void) {
+  hiko_config_t cfg;
+  hiko_config_init(&cfg);
+  cfg.out = busy_write;
+  CHECK_RC(hiko_runtime_create(&cb_rt, &cfg), 0);
+  hiko_program_t *p = host_compile(cb_rt, "cb.hml", "val _ = println 1\n");
+  hiko_pid_t root;
+  CHECK_RC(hiko_spawn_main(cb_rt, p, &root), 0);
+  CHECK_RC(hiko_run(cb_rt), 0);
+  host_expect(cb_rt, root, HIKO_DONE, NULL);
+  CHECK(cb_calls == 1);
+  for (int i = 0; i < 4; i++) CHECK_RC(cb_codes[i], -EBUSY);
+  hiko_program_release(p);
+  CHECK_RC(hiko_runtime_destroy(cb_rt), 0);
+}
+
 int main(void) {
   configurations();
+  from_a_callback();
   joins_and_states();
   values();
   codes();
