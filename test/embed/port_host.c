@@ -1,6 +1,7 @@
 /* port_host.c — ports and hiko_send as an embedder uses them (SPEC §6.5,
 ** §6.9, §12.2-§12.3.2): processes sending to a port in per-sender order,
-** four C threads sending to one process at once, polls and timeouts,
+** four C threads sending to one process at once, three C threads each
+** reading a port of its own at once, polls and timeouts,
 ** messages to a closed port dropped and counted, a port pid in the process
 ** builtins that take a child, and deadlock detection suspended while a
 ** port is open and resumed when the last one closes. */
@@ -111,6 +112,62 @@ static void from_threads(void) {
   CHECK_RC(hiko_port_close(port), 0);
 }
 
+typedef struct reader {
+  hiko_port_t *port;
+  int id, got, bad;
+} reader_t;
+
+static void *read_port(void *arg) {
+  reader_t *r = arg;
+  for (int i = 0; i < 400; i++) {
+    hiko_value_t *m;
+    if (hiko_port_recv(r->port, &m, 20000) != 0) {
+      r->bad++;
+      return NULL;
+    }
+    if (hiko_value_get_int(m) != r->id * 1000 + i) r->bad++;
+    r->got++;
+    hiko_value_free(m);
+  }
+  return NULL;
+}
+
+/* Three host threads each wait on a port of their own while the program
+** sends 400 messages to each, interleaved: each thread sees its own in
+** order (a port is read by one thread at a time; several ports, several
+** threads). */
+static void readers_on_threads(void) {
+  reader_t r[3];
+  pthread_t th[3];
+  for (int k = 0; k < 3; k++) {
+    r[k] = (reader_t){NULL, k, 0, 0};
+    CHECK_RC(hiko_port_open(rt, &r[k].port), 0);
+    CHECK(pthread_create(&th[k], NULL, read_port, &r[k]) == 0);
+  }
+  hiko_program_t *p = host_compile(rt, "fanout.hml",
+      "val ports = receive_message () : Pid * Pid * Pid\n"
+      "fun go i = if i = 400 then () else\n"
+      "  let val (a, b, c) = ports\n"
+      "      val _ = send_message (a, i) val _ = send_message (b, 1000 + i)\n"
+      "      val _ = send_message (c, 2000 + i)\n"
+      "  in go (i + 1) end\n"
+      "val _ = go 0\n");
+  hiko_pid_t root;
+  CHECK_RC(hiko_spawn_main(rt, p, &root), 0);
+  hiko_program_release(p);
+  hiko_value_t *items[3], *t;
+  for (int k = 0; k < 3; k++) CHECK_RC(hiko_value_pid(hiko_port_pid(r[k].port), &items[k]), 0);
+  CHECK_RC(hiko_value_tuple(items, 3, &t), 0);
+  CHECK_RC(hiko_send(rt, root, t), 0);
+  hiko_value_free(t);
+  for (int k = 0; k < 3; k++) {
+    pthread_join(th[k], NULL);
+    CHECK(r[k].got == 400 && r[k].bad == 0);
+    CHECK_RC(hiko_port_close(r[k].port), 0);
+  }
+  host_expect(rt, root, HIKO_DONE, NULL);
+}
+
 /* A port is a pid but not a process: the builtins that need a child say
 ** it is not the caller's child; a socket given to it is closed (as for a
 ** pid that is not a process, SPEC §7.4.1); sends to a closed port are
@@ -198,6 +255,7 @@ int main(void) {
   CHECK_RC(hiko_start(rt), 0);
   from_processes();
   from_threads();
+  readers_on_threads();
   port_pid_misuse();
   CHECK_RC(hiko_runtime_destroy(rt), 0);
   deadlock_and_ports();
