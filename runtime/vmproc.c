@@ -529,9 +529,11 @@ static inline int sent(hk_vm_t *vm, bool unit) {
 ** pid map's lock (hk_proc_send_env_pid). Returns -EXDEV when [to] is a
 ** port or another tree's process (nothing done: the caller takes its
 ** reference path), else the request's outcome ([unit]: as send_inline's).
-** Out of line: inlined it made every process loop's run function longer. */
-static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm,
-                                                uint64_t to, hk_value_t v, bool unit) {
+** send_inline calls send_first, its out-of-line copy: inlined it made every
+** process loop's run function longer. */
+static inline __attribute__((always_inline)) int send_first_inline(hk_proc_t *p, hk_worker_t *w,
+                                                                   hk_vm_t *vm, uint64_t to,
+                                                                   hk_value_t v, bool unit) {
   hk_envelope_t *env = envelope_or_fail(vm);
   if (!env) return SERVE_CONTINUE;
   immediate_in(env, v);
@@ -548,6 +550,10 @@ static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk
   if (last) hk_proc_unref(last);
   vp->last = ((uintptr_t)to << 1) | 1;
   return sent(vm, unit);
+}
+static __attribute__((noinline)) int send_first(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm,
+                                                uint64_t to, hk_value_t v, bool unit) {
+  return send_first_inline(p, w, vm, to, v, unit);
 }
 
 /* send_message (to, v), inline in hk_vmproc_send_now and in
@@ -801,12 +807,14 @@ static __attribute__((noinline)) bool send_now_last(hk_proc_t *p, hk_vm_t *vm, h
 /* host.send_now's first send of a process, of an immediate (a spawned
 ** child's one message to its parent): send_first without send_inline's
 ** port look-up first (send_first declines a port's pid, -EXDEV, and
-** send_inline then sends to it) or its frame. */
+** send_inline then sends to it) or its frame. send_first's body is inline
+** here: a call of it from this frame saved and restored six registers
+** twice (~25 instructions of every spawned child that sends, callgrind). */
 static __attribute__((noinline)) bool send_now_first(hk_proc_t *p, hk_vm_t *vm, hk_value_t to,
                                                      hk_value_t v) {
   /* a closure sent may read a global set since (SPEC §6.4.3) */
   if (export_globals(p, vm)) return false; /* the request's serve() fails it */
-  if (send_first(p, hk_sched_self(), vm, to.as.u, v, false) == -EXDEV)
+  if (send_first_inline(p, hk_sched_self(), vm, to.as.u, v, false) == -EXDEV)
     send_inline(p, hk_sched_self(), vm, to, v, false);
   return true;
 }
