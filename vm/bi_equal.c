@@ -20,17 +20,9 @@ typedef struct pairs {
 
 static bool push(pairs_t *s, hk_value_t a, hk_value_t b) {
   if (s->n == s->cap) {
-    size_t cap = s->cap * 2;
-    pair_t *p;
-    if (s->items == s->inline_items) {
-      p = malloc(cap * sizeof *p);
-      if (p) memcpy(p, s->items, s->n * sizeof *p);
-    } else {
-      p = realloc(s->items, cap * sizeof *p);
-    }
+    pair_t *p = hk_show_stack_grow(s->items, s->n, &s->cap, s->inline_items, sizeof *p);
     if (!p) return false;
     s->items = p;
-    s->cap = cap;
   }
   s->items[s->n++] = (pair_t){a, b};
   return true;

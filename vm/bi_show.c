@@ -30,19 +30,24 @@ typedef struct tasks {
   task_t inline_items[32];
 } tasks_t;
 
+void *hk_show_stack_grow(void *items, size_t n, size_t *cap, const void *inl, size_t size) {
+  size_t c = *cap * 2;
+  void *p;
+  if (items == inl) {
+    p = malloc(c * size);
+    if (p) memcpy(p, items, n * size);
+  } else {
+    p = realloc(items, c * size);
+  }
+  if (p) *cap = c;
+  return p;
+}
+
 static bool push(tasks_t *s, task_t t) {
   if (s->n == s->cap) {
-    size_t cap = s->cap * 2;
-    task_t *p;
-    if (s->items == s->inline_items) {
-      p = malloc(cap * sizeof *p);
-      if (p) memcpy(p, s->items, s->n * sizeof *p);
-    } else {
-      p = realloc(s->items, cap * sizeof *p);
-    }
+    task_t *p = hk_show_stack_grow(s->items, s->n, &s->cap, s->inline_items, sizeof *p);
     if (!p) return false;
     s->items = p;
-    s->cap = cap;
   }
   s->items[s->n++] = t;
   return true;

@@ -30,4 +30,12 @@ int hk_show_append(hk_value_t v, hk_ctor_name_fn ctor_name, hk_native_name_fn na
 ** compared) to *work. Returns 1 equal, 0 not equal, -ENOMEM. */
 int hk_equal_values(hk_value_t a, hk_value_t b, uint64_t *work);
 
+/* The two walks' work stacks (show's tasks, equality's pairs) start in
+** [inl], room inside the stack's own record, and move to the heap when
+** they first grow. Doubles the room of [items] (n used, *cap in all,
+** items of [size] bytes): returns the new array (*cap updated; [items]
+** freed or moved unless it is [inl]), or NULL when out of memory (nothing
+** changed). Thread: any. */
+void *hk_show_stack_grow(void *items, size_t n, size_t *cap, const void *inl, size_t size);
+
 #endif

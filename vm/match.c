@@ -147,17 +147,26 @@ static void sub_cells(const head_t *ctor, const head_t *h, cell_t *out) {
   }
 }
 
+/* [v] (room for *cap items of [size] bytes) reallocated to hold [need]
+** items, its room doubled from 1024: the new array (*cap updated), or
+** NULL when out of memory (m->err set; [v] unchanged). */
+static void *grow(mx_t *m, void *v, size_t *cap, size_t need, size_t size) {
+  size_t nc = *cap ? *cap * 2 : 1024;
+  while (nc < need) nc *= 2;
+  void *r = realloc(v, nc * size);
+  if (!r) {
+    m->err = -ENOMEM;
+    return NULL;
+  }
+  *cap = nc;
+  return r;
+}
+
 static size_t alloc_cells(mx_t *m, size_t n) {
   if (m->n + n > m->cap) {
-    size_t nc = m->cap ? m->cap * 2 : 1024;
-    while (nc < m->n + n) nc *= 2;
-    cell_t *v = realloc(m->v, nc * sizeof *v);
-    if (!v) {
-      m->err = -ENOMEM;
-      return SIZE_MAX;
-    }
+    cell_t *v = grow(m, m->v, &m->cap, m->n + n, sizeof *v);
+    if (!v) return SIZE_MAX;
     m->v = v;
-    m->cap = nc;
   }
   size_t at = m->n;
   m->n += n;
@@ -166,15 +175,9 @@ static size_t alloc_cells(mx_t *m, size_t n) {
 
 static size_t alloc_u32(mx_t *m, size_t n) {
   if (m->nu32 + n > m->capu32) {
-    size_t nc = m->capu32 ? m->capu32 * 2 : 1024;
-    while (nc < m->nu32 + n) nc *= 2;
-    uint32_t *v = realloc(m->u32, nc * sizeof *v);
-    if (!v) {
-      m->err = -ENOMEM;
-      return SIZE_MAX;
-    }
+    uint32_t *v = grow(m, m->u32, &m->capu32, m->nu32 + n, sizeof *v);
+    if (!v) return SIZE_MAX;
     m->u32 = v;
-    m->capu32 = nc;
   }
   size_t at = m->nu32;
   memset(m->u32 + at, 0, n * sizeof *m->u32);
