@@ -154,8 +154,15 @@ static void count_direct(hk_rtio_t *rio) {
 /* A request stopped pending on the calling thread ([io]: the callback). */
 static void count_finish(hk_rtio_t *rio, bool io) {
   if (io) {
-    /* The I/O thread (or, at hk_io_free, the freeing thread): RMWs. */
-    shard_add(&rio->sh[rio->nw], false, (uint64_t)-1, 0);
+    /* Shard [nw] has one writer at a time, so the owner's load + store
+    ** (shard_add's owned path) instead of three lock-prefixed RMWs per
+    ** completion on the I/O thread. Only on_complete calls this with
+    ** [io], and io/ runs the callback on the I/O thread only (completions
+    ** of the fallback's helper threads are handed to it), except in
+    ** hk_io_free, whose thread runs it after joining the I/O thread; a
+    ** new I/O thread starts after that (pthread_create). So every write
+    ** to the shard happens before the next one: no update is lost. */
+    shard_add(&rio->sh[rio->nw], true, (uint64_t)-1, 0);
     return;
   }
   bool owned;
