@@ -74,6 +74,11 @@ struct hk_worker {
   uint32_t handoffs;  /* run-next hand-offs in the current slice */
   uint64_t lastglobal; /* slices at the last injection-queue check */
   bool searching;
+  /* The last steal from a ring and its verdict (judge_steal): tasks taken,
+  ** when (0: not yet stamped), and the pause before the next one (0: none). */
+  uint32_t stole_n;
+  uint32_t pause_ns;
+  uint64_t stole_at;
   /* Guarded by sched->idle_lock. */
   hk_worker_t *idle_next;
   bool on_idle;
@@ -504,12 +509,15 @@ static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last,
   if (t) {
     bump(&w->steals, 1);
     bump(&w->stolen, n);
+    w->stole_n = n; /* search stamps the time and judges it (judge_steal) */
+    w->stole_at = 0;
   }
   return t;
 }
 
-/* Up to 4 passes over the other workers in random order (SPEC §10.4.2). */
-static hk_task_t *steal_work(hk_worker_t *w) {
+/* Up to 4 passes over the other workers in random order (SPEC §10.4.2);
+** only the injection queue while [paused] (judge_steal). */
+static hk_task_t *steal_work(hk_worker_t *w, bool paused) {
   hk_sched_t *s = w->sched;
   uint32_t n = s->nworkers;
   for (int pass = 0; pass < STEAL_PASSES; pass++) {
@@ -518,6 +526,8 @@ static hk_task_t *steal_work(hk_worker_t *w) {
       if (t)
         return t;
     }
+    if (paused)
+      return NULL;
     uint64_t r = rng_next(&w->rng);
     uint32_t pos = (uint32_t)(r % n);
     uint32_t stride = s->coprimes[(r >> 32) % s->ncoprimes];
@@ -736,7 +746,9 @@ static hk_task_t *steal_stuck(hk_worker_t *w, watch_t *wt, uint64_t now) {
   return NULL;
 }
 
-static hk_task_t *spin_for_work(hk_worker_t *w) {
+/* [until]: no ring steals before then but steal_stuck's (judge_steal); the
+** rings are not even read, so their owners keep their lines meanwhile. */
+static hk_task_t *spin_for_work(hk_worker_t *w, uint64_t until) {
   hk_sched_t *s = w->sched;
   if (s->cfg.deterministic || s->nworkers < 2 || !others_running(s))
     return NULL;
@@ -748,7 +760,7 @@ static hk_task_t *spin_for_work(hk_worker_t *w) {
       cpu_relax();
     if (stopping(s))
       return NULL;
-    if (ring_work(s)) {
+    if (now >= until && ring_work(s)) {
       hk_task_t *t = steal_rings(w);
       if (t)
         return t;
@@ -764,6 +776,45 @@ static hk_task_t *spin_for_work(hk_worker_t *w) {
   }
 }
 
+/* Whether stealing paid (bench/README.md, "Spawner on two workers, stop
+** 19"). A task taken from another worker's ring costs both workers more
+** than running it where it was readied: its control block, heap and
+** message memory were written by the victim's core and are read, freed
+** and reused across cores, and each steal moves the ring's lines (bench
+** spawn, quiet, stop 18: a helper stealing 94 % of 10^6 one-message
+** children, 2.4 a steal, left the spawner's worker slower per spawn than
+** one worker running everything, ~1 µs of the spawner's worker per stolen
+** child in stop 15's CPU split). So a thief judges its last ring steal
+** when it runs out of work: if the work it found lasted less than
+** STEAL_GAIN_NS per task taken (tiny children, whose owner would have run
+** them in less time than they cost to move), it pauses before its next
+** ring steal, PAUSE_MIN_NS doubling to PAUSE_MAX_NS while steals keep not
+** paying; one that paid (a skynet subtree, a task that spends its slices)
+** ends the pause. While paused it still takes from the injection queue
+** and from an owner stuck for STUCK_NS (steal_stuck), so a task waits at
+** most PAUSE_MAX_NS more for an idle worker (SPEC §6.10.2; below SPIN_NS,
+** so a paused spinner steals before it parks) and every steal still takes
+** half (§10.4.2); a paused thief reads no ring. Threads only: the
+** deterministic mode never pauses. */
+#define STEAL_GAIN_NS 2000u
+#define PAUSE_MIN_NS 10000u
+#define PAUSE_MAX_NS 40000u
+
+/* Judges the last steal at [now] (the thief ran out of work) and returns
+** when the next ring steal may be made. Thread: owner. */
+static uint64_t judge_steal(hk_worker_t *w, uint64_t now) {
+  if (w->stole_n) {
+    if (w->stole_at && now - w->stole_at < (uint64_t)w->stole_n * STEAL_GAIN_NS)
+      w->pause_ns = w->pause_ns == 0 ? PAUSE_MIN_NS
+                    : w->pause_ns >= PAUSE_MAX_NS / 2 ? PAUSE_MAX_NS
+                                                      : 2 * w->pause_ns;
+    else
+      w->pause_ns = 0;
+    w->stole_n = 0;
+  }
+  return w->pause_ns ? w->stole_at + w->pause_ns : 0;
+}
+
 /* The search of SPEC §10.4.3: become searching only if fewer than half of
 ** the running workers search, then steal. */
 static hk_task_t *search(hk_worker_t *w) {
@@ -777,11 +828,17 @@ static hk_task_t *search(hk_worker_t *w) {
     /* seq_cst: every change of nsearching is in the (P1)/(P3) order. */
     atomic_fetch_add_explicit(&s->nsearching, 1, memory_order_seq_cst);
   }
-  hk_task_t *t = steal_work(w);
+  uint64_t until = 0, now = 0;
+  if (w->stole_n | w->pause_ns)
+    until = judge_steal(w, now = hk_sched_now_ns());
+  hk_task_t *t = steal_work(w, now < until);
   if (!t)
-    t = spin_for_work(w);
-  if (t)
+    t = spin_for_work(w, until);
+  if (t) {
+    if (w->stole_n && !w->stole_at)
+      w->stole_at = hk_sched_now_ns();
     leave_searching(w);
+  }
   return t;
 }
 
@@ -998,7 +1055,7 @@ int64_t hk_sched_run_det(hk_sched_t *s) {
     tls_self = w;
     hk_task_t *t = find_local(w);
     if (!t)
-      t = steal_work(w);
+      t = steal_work(w, false);
     if (t) {
       run_one(w, t);
       flush_pending(w);

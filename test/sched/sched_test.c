@@ -867,7 +867,7 @@ static void late_probe(hk_worker_t *w) {
   } else if (probe_got) {
     return;
   }
-  hk_task_t *t = steal_work(probe_thief);
+  hk_task_t *t = steal_work(probe_thief, false);
   if (t && !probe_got) {
     probe_got = t;
     probe_at = probe_slices;
@@ -956,4 +956,65 @@ Test(sched_sched, late_thief_leaves_a_spawner_behind_its_children) {
   cr_assert_eq(sp_rounds, 0);
   cr_assert_eq(kid_runs[0], 40 * KIDS);
   end_probe(s);
+}
+
+/* ---- a thief whose steals do not pay (judge_steal) --------------------- */
+
+/* A helper that steals a spawner's tiny children runs out of them in less
+** time than moving them cost (bench spawn, stop 19): after such a steal it
+** takes nothing from a ring for PAUSE_MIN_NS, doubling to PAUSE_MAX_NS
+** while its steals keep not paying, and a steal that pays (STEAL_GAIN_NS of
+** work per task taken) ends the pause. Driven with explicit times: the
+** steps of search() (judge at the run-out, steal_work paused before
+** [until], the stamp after a steal). */
+static ttask_t Tiny[64];
+
+static uint32_t steal_at(hk_worker_t *thief, uint64_t now) {
+  hk_task_t *t = steal_work(thief, false);
+  cr_assert_not_null(t, "a ring holds tasks to spare");
+  cr_assert_eq(thief->stole_at, 0);
+  thief->stole_at = now; /* search()'s stamp */
+  uint32_t n = thief->stole_n, left;
+  while (hk_runq_pop_owner(&thief->runq, &left)) /* run them: the run-out */
+    ;
+  return n;
+}
+
+Test(sched_sched, thief_pauses_after_steals_that_do_not_pay) {
+  hk_sched_t *s = det_sched(2, 100, 1);
+  hk_worker_t *owner = &s->workers[0], *thief = &s->workers[1];
+  tls_self = owner;
+  for (int i = 0; i < 64; i++) {
+    Tiny[i] = (ttask_t){.h.run = run_kid, .id = i};
+    hk_sched_ready_local_owner(owner, &Tiny[i].h);
+  }
+  tls_self = NULL;
+  uint64_t t0 = 1000000;
+  cr_assert_eq(steal_at(thief, t0), 32); /* half, as ever (§10.4.2) */
+  /* The 32 ran out after 3 µs: less than 2 µs each. */
+  uint64_t until = judge_steal(thief, t0 + 3000);
+  cr_assert_eq(thief->pause_ns, PAUSE_MIN_NS);
+  cr_assert_eq(until, t0 + PAUSE_MIN_NS);
+  cr_assert_null(steal_work(thief, t0 + 3000 < until), "paused: no ring steal");
+  cr_assert_eq(hk_runq_len(&owner->runq), 32);
+  /* The pause ends; the next steals do not pay either: it doubles, to
+  ** PAUSE_MAX_NS at most. */
+  uint32_t want[] = {PAUSE_MIN_NS * 2, PAUSE_MIN_NS * 4, PAUSE_MAX_NS};
+  uint64_t t = until;
+  for (int k = 0; k < 3; k++) {
+    cr_assert_eq(steal_at(thief, t), 16u >> k);
+    until = judge_steal(thief, t + 1000);
+    cr_assert_eq(thief->pause_ns, want[k], "step %d: %u", k, thief->pause_ns);
+    cr_assert_eq(until, t + want[k]);
+    /* No steal since: judging again changes nothing. */
+    cr_assert_eq(judge_steal(thief, t + 2000), until);
+    t = until;
+  }
+  /* A steal whose work lasts 2 µs per task ends the pause. */
+  uint32_t n = steal_at(thief, t);
+  cr_assert_eq(judge_steal(thief, t + (uint64_t)n * STEAL_GAIN_NS), 0);
+  cr_assert_eq(thief->pause_ns, 0);
+  cr_assert_eq(n, 2);
+  cr_assert_not_null(steal_work(thief, false), "not paused");
+  hk_sched_free(s);
 }
