@@ -9,8 +9,12 @@ Usage: qa19_cli.py BUILD/hiko
    that text cannot be written (standard output on /dev/full: ENOSPC) the
    command failed, so its status is 1 with "hiko: cannot write standard
    output: STRERROR" on standard error (before stop 19: status 0, nothing
-   said). A reader that goes away (`| head`) is not tested: the CLI then
-   ends by SIGPIPE like any Unix filter (docs/runtime.md).
+   said). So is a reader that went away (stop 20): standard output a pipe
+   whose read end is closed before the command starts, or `hiko disasm
+   big.hml | head -1`; SPEC §13.1 gives check and disasm the statuses 0, 1
+   and 2 only, so "...: Broken pipe" and status 1, not death by SIGPIPE
+   (141 in a shell; before stop 20). `hiko run` into a closed pipe fails its
+   println (§7.1.3, §8.2): "error: println: Broken pipe", status 1.
 2. `--trace FILE` where FILE cannot be written (a missing directory, a
    directory): a bad option value, so status 2, "hiko: --trace: cannot
    write 'FILE': STRERROR" and the usage text, and the program does not run
@@ -33,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from qa14_cli import tap_report  # noqa: E402
 
 ENOSPC = "hiko: cannot write standard output: No space left on device"
+EPIPE = "hiko: cannot write standard output: Broken pipe"
 
 
 def run(cmd, cwd=None, stdout=subprocess.PIPE):
@@ -45,6 +50,31 @@ def full_stdout(hiko, args, cwd):
     err = p.stderr.decode(errors="replace")
     if p.returncode != 1 or ENOSPC not in err:
         return "exit %d, stderr %r" % (p.returncode, err[:300])
+    return None
+
+
+def closed_reader(hiko, args, cwd, want_err):
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        p = run([hiko] + args, cwd=cwd, stdout=w)
+    finally:
+        os.close(w)
+    err = p.stderr.decode(errors="replace")
+    if p.returncode != 1 or want_err not in err:
+        return "exit %d, stderr %r" % (p.returncode, err[:300])
+    return None
+
+
+def head_one_line(hiko, args, cwd):
+    p = subprocess.Popen([hiko] + args, cwd=cwd, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    first = p.stdout.readline()
+    p.stdout.close()
+    err = p.stderr.read().decode(errors="replace")
+    rc = p.wait(timeout=60)
+    if not first or rc != 1 or EPIPE not in err:
+        return "first line %r, exit %d, stderr %r" % (first, rc, err[:300])
     return None
 
 
@@ -99,6 +129,17 @@ def main():
                      ["run", "--help"], ["check", "--help"], ["disasm", "--help"]):
             res.append(("hiko %s with standard output full: status 1" % " ".join(args),
                         full_stdout(hiko, args, tmp)))
+            res.append(("hiko %s into a closed pipe: status 1, not SIGPIPE" % " ".join(args),
+                        closed_reader(hiko, args, tmp, EPIPE)))
+        # a listing far larger than a pipe's buffer (64 KiB)
+        with open(os.path.join(tmp, "big.hml"), "w") as f:
+            f.write("".join("val x%d = %d + 1\n" % (i, i) for i in range(4000)))
+        res.append(("hiko disasm big.hml into a closed pipe: status 1",
+                    closed_reader(hiko, ["disasm", "big.hml"], tmp, EPIPE)))
+        res.append(("hiko disasm big.hml | head -1: status 1, not SIGPIPE",
+                    head_one_line(hiko, ["disasm", "big.hml"], tmp)))
+        res.append(("hiko run into a closed pipe: status 1, println: Broken pipe",
+                    closed_reader(hiko, ["run", "p.hml"], tmp, "error: println: Broken pipe")))
         res.append(("--trace into a missing directory: status 2",
                     trace_unwritable(hiko, tmp, os.path.join(tmp, "no", "t.json"),
                                      "No such file or directory")))
