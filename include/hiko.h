@@ -5,7 +5,10 @@
 ** use nothing else. Handles are opaque. Functions that can fail return an
 ** int: 0 (or a non-negative count) on success, a negative errno value on
 ** failure; codes specific to hiko are below -1000. Constructors have the form
-** int f(T **out, ...); NULL is never an error indicator.
+** int f(T **out, ...); NULL is never an error indicator. A call that
+** returns int and is given NULL for a handle, an out pointer or a buffer it
+** needs returns -EINVAL (the free, clear, close and destroy functions accept
+** NULL and do nothing).
 **
 ** Contract words in the comments:
 **   Returns    what the call returns, and its errors.

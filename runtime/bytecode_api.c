@@ -10,6 +10,7 @@
 
 
 int hiko_program_dump(const hiko_program_t *p, void **buf, size_t *len) {
+  if (!buf || !len) return -EINVAL;
   *buf = NULL;
   *len = 0;
   const hk_image_t *img = hk_program_image(p);

@@ -211,6 +211,7 @@ static int run_front(front_job_t *j) {
 
 int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out,
                       hiko_diags_t **diags) {
+  if (!out || !diags) return -EINVAL;
   *out = NULL;
   *diags = NULL;
   if (!path) return -EINVAL;
@@ -224,6 +225,7 @@ int hiko_compile_file(hiko_runtime_t *rt, const char *path, hiko_program_t **out
 
 int hiko_compile_string(hiko_runtime_t *rt, const char *name, const char *src,
                         size_t len, hiko_program_t **out, hiko_diags_t **diags) {
+  if (!out || !diags) return -EINVAL;
   *out = NULL;
   *diags = NULL;
   if (!name || (!src && len)) return -EINVAL;
@@ -264,6 +266,7 @@ static int load_diag(const char *why, hiko_diags_t **out) {
 
 int hiko_program_load(hiko_runtime_t *rt, const void *buf, size_t len, hiko_program_t **out,
                       hiko_diags_t **diags) {
+  if (!out || !diags) return -EINVAL;
   *out = NULL;
   *diags = NULL;
   if (!buf && len) return -EINVAL;
@@ -307,6 +310,7 @@ const hiko_diag_t *hiko_diags_get(const hiko_diags_t *d, size_t i) {
 }
 
 int hiko_diags_render(const hiko_diags_t *d, char **out) {
+  if (!out) return -EINVAL;
   *out = dup_or_empty(d ? d->rendered : "");
   return *out ? 0 : -ENOMEM;
 }

@@ -41,6 +41,7 @@ static void port_release(hk_pmentry_t *e) {
 }
 
 int hiko_port_open(hiko_runtime_t *rt, hiko_port_t **out) {
+  if (!rt || !out) return -EINVAL;
   hiko_port_t *port = calloc(1, sizeof *port);
   if (!port) return -ENOMEM;
   hk_pidmap_t *map = hk_procs_pidmap(rt->procs);
@@ -101,7 +102,9 @@ int hk_port_send_value(hiko_runtime_t *rt, hk_pmentry_t *e, hk_vm_t *vm, hk_valu
 }
 
 int hiko_port_recv(hiko_port_t *port, hiko_value_t **out, int timeout_ms) {
+  if (!out) return -EINVAL;
   *out = NULL;
+  if (!port) return -EINVAL;
   /* Not from inside a native (SPEC §12.3.5): a wait there would stall the
   ** worker, or wait forever when the port's sender is a process that
   ** needs this worker (--workers 1). */

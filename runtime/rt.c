@@ -325,6 +325,7 @@ static int own_strings(hiko_runtime_t *rt) {
 }
 
 int hiko_runtime_create(hiko_runtime_t **out, const hiko_config_t *cfg) {
+  if (!out) return -EINVAL;
   *out = NULL;
   /* size: a configuration from another version of hiko.h (or garbage) is
   ** -EINVAL. A size of 0 is a zero-initialised struct (hiko_config_t c =
@@ -455,6 +456,7 @@ int hiko_spawn_main(hiko_runtime_t *rt, hiko_program_t *prog, hiko_pid_t *out) {
 }
 
 int hiko_start(hiko_runtime_t *rt) {
+  if (!rt) return -EINVAL;
   pthread_mutex_lock(&rt->lock);
   int rc = 0;
   if (rt->started || rt->stopped) rc = HIKO_ESTATE;
@@ -492,6 +494,7 @@ static void wait_quiet(hiko_runtime_t *rt) {
 }
 
 int hiko_run(hiko_runtime_t *rt) {
+  if (!rt) return -EINVAL;
   if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   pthread_mutex_lock(&rt->lock);
   if (!rt->started && !rt->stopped) {
@@ -525,6 +528,7 @@ static void fill_result(hiko_runtime_t *rt, const hk_root_t *r, hiko_result_t *o
 }
 
 int hiko_join(hiko_runtime_t *rt, hiko_pid_t root, hiko_result_t *out, int timeout_ms) {
+  if (!rt || !out) return -EINVAL;
   memset(out, 0, sizeof *out);
   /* From a native builtin (SPEC §12.3.5): a join of the caller's own root
   ** would wait for the caller, and any join stalls a worker or a helper. */
@@ -588,6 +592,7 @@ void hk_rt_exit(hiko_runtime_t *rt, int code) {
 }
 
 int hiko_shutdown(hiko_runtime_t *rt) {
+  if (!rt) return -EINVAL;
   if (hk_rt_on_runtime_thread(rt)) return -EBUSY;
   pthread_mutex_lock(&rt->lock);
   for (hk_root_t *r = rt->roots; r; r = r->next)
@@ -629,7 +634,9 @@ static void add(hiko_counters_t *t, const hiko_counters_t *c) {
 }
 
 int hiko_stats_get(hiko_runtime_t *rt, hiko_stats_t *out) {
+  if (!out) return -EINVAL;
   memset(out, 0, sizeof *out);
+  if (!rt) return -EINVAL;
   out->workers = rt->nworkers;
   out->per_worker = calloc(rt->nworkers, sizeof *out->per_worker);
   if (!out->per_worker) return -ENOMEM;
@@ -711,6 +718,7 @@ static void print_stats(hiko_runtime_t *rt) {
 /* ---- Disassembly (kept with the runner: run.c had it) ----------------------------- */
 
 int hiko_program_disasm(const hiko_program_t *p, char **out) {
+  if (!out) return -EINVAL;
   *out = NULL;
   const hk_image_t *img = hk_program_image(p);
   return img ? hk_disasm(img, out) : -EINVAL;

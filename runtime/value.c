@@ -78,6 +78,7 @@ static hiko_value_t *node(hiko_kind_t k) {
 }
 
 static int scalar(hiko_kind_t k, uint64_t bits, hiko_value_t **out) {
+  if (!out) return -EINVAL;
   hiko_value_t *v = node(k);
   if (!v) return -ENOMEM;
   v->as.u = bits;
@@ -116,15 +117,17 @@ static int bytes_like(hiko_kind_t k, const void *b, size_t len, hiko_value_t **o
 }
 
 int hiko_value_string(const char *s, size_t len, hiko_value_t **out) {
+  if (!out || (len && !s)) return -EINVAL;
   if (!hk_utf8_valid((const uint8_t *)s, len)) return -EILSEQ;
   return bytes_like(HIKO_STRING, s, len, out);
 }
 int hiko_value_bytes(const void *b, size_t len, hiko_value_t **out) {
+  if (!out || (len && !b)) return -EINVAL;
   return bytes_like(HIKO_BYTES, b, len, out);
 }
 
 static int composite(hiko_kind_t k, hiko_value_t *const *items, size_t n, hiko_value_t **out) {
-  if (k == HIKO_TUPLE && n < 2) return -EINVAL;
+  if (!out || (n && !items) || (k == HIKO_TUPLE && n < 2)) return -EINVAL;
   for (size_t i = 0; i < n; i++)
     if (!items[i]) return -EINVAL;
   hiko_value_t *v = node(k);
@@ -178,7 +181,7 @@ static int64_t data_ctor(const hiko_program_t *p, const char *ctor, bool has_pay
 
 int hiko_value_data(const hiko_program_t *p, const char *ctor, hiko_value_t *payload,
                     hiko_value_t **out) {
-  if (!ctor) return -EINVAL;
+  if (!ctor || !out) return -EINVAL;
   int64_t found = data_ctor(p, ctor, payload != NULL);
   if (found < 0) return (int)found;
   uint32_t i = (uint32_t)found;
@@ -348,6 +351,7 @@ static int show_one(buf_t *b, stack_t_ *s, const hiko_value_t *v) {
 }
 
 int hiko_value_show(const hiko_value_t *v, char **out) {
+  if (!v || !out) return -EINVAL;
   buf_t b = {0};
   stack_t_ s = {0};
   int rc = push(&s, (void *)v);
