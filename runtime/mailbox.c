@@ -12,9 +12,9 @@
 
 #include <stddef.h>
 
-void hk_mailbox_init(hk_mailbox_t *mb) {
+void hk_mailbox_init(hk_mailbox_t *mb, hk_mtail_t *t) {
   atomic_init(&mb->stub.next, NULL);
-  atomic_init(&mb->tail, (uintptr_t)&mb->stub);
+  atomic_init(&t->word, (uintptr_t)&mb->stub);
   atomic_init(&mb->len_hint, 0);
   mb->head = &mb->stub;
   mb->high_water = 0;
@@ -23,8 +23,8 @@ void hk_mailbox_init(hk_mailbox_t *mb) {
 /* Consumer view of the tail, without the mark. Acquire pairs with the
 ** producers' exchange (we only compare the pointer; the node's contents are
 ** read after the acquire load of ->next). */
-static hk_mnode_t *tail_node(hk_mailbox_t *mb) {
-  return hk_mailbox_untag_(atomic_load_explicit(&mb->tail, memory_order_acquire));
+static hk_mnode_t *tail_node(hk_mtail_t *t) {
+  return hk_mailbox_untag_(atomic_load_explicit(&t->word, memory_order_acquire));
 }
 
 static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
@@ -34,13 +34,13 @@ static hk_mpop_t took(hk_mailbox_t *mb, hk_mnode_t *n, hk_mnode_t *next,
   return HK_MPOP_OK;
 }
 
-hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out) {
+hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mtail_t *t, hk_mnode_t **out) {
   hk_mnode_t *head = mb->head;
   /* Acquire: pairs with the release store in link_node. */
   hk_mnode_t *next = atomic_load_explicit(&head->next, memory_order_acquire);
   if (head == &mb->stub) {
     if (next == NULL) {
-      if (tail_node(mb) != &mb->stub) return HK_MPOP_BUSY;
+      if (tail_node(t) != &mb->stub) return HK_MPOP_BUSY;
       atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
       return HK_MPOP_EMPTY;
     }
@@ -50,16 +50,16 @@ hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out) {
   if (next != NULL) return took(mb, head, next, out);
   /* head is the last linked node. If a producer has already exchanged the
   ** tail, its link is on the way. */
-  if (tail_node(mb) != head) return HK_MPOP_BUSY;
+  if (tail_node(t) != head) return HK_MPOP_BUSY;
   /* Put the stub behind head so head can leave. The tail is not the stub
   ** here, so it carries no mark and this push consumes none. */
-  hk_mailbox_link_(mb, &mb->stub);
+  hk_mailbox_link_(t, &mb->stub);
   next = atomic_load_explicit(&head->next, memory_order_acquire);
   if (next != NULL) return took(mb, head, next, out);
   return HK_MPOP_BUSY;
 }
 
-hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb) {
+hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb, hk_mtail_t *t) {
   /* Only an empty queue can be marked: head is the stub with nothing linked
   ** behind it (a relaxed look is enough: a non-NULL link just means "not
   ** empty", and the CAS below decides). */
@@ -73,19 +73,19 @@ hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb) {
   ** before this call) happens before that producer's wake-up CAS.
   ** Acquire on failure: a producer's node is then read after pop's own
   ** acquire loads anyway; acquire keeps the reasoning local. */
-  if (atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub | HK_MAILBOX_MARK,
+  if (atomic_compare_exchange_strong_explicit(&t->word, &expect, stub | HK_MAILBOX_MARK,
                                               memory_order_acq_rel,
                                               memory_order_acquire))
     return HK_MMARK_SET;
   return expect == (stub | HK_MAILBOX_MARK) ? HK_MMARK_SET : HK_MMARK_NONEMPTY;
 }
 
-bool hk_mailbox_unmark_owner(hk_mailbox_t *mb) {
+bool hk_mailbox_unmark_owner(hk_mailbox_t *mb, hk_mtail_t *t) {
   uintptr_t stub = (uintptr_t)&mb->stub;
   uintptr_t expect = stub | HK_MAILBOX_MARK;
   /* Relaxed: removing our own mark publishes nothing; if a producer got
   ** there first the CAS fails and that producer's wake is spurious. */
-  return atomic_compare_exchange_strong_explicit(&mb->tail, &expect, stub,
+  return atomic_compare_exchange_strong_explicit(&t->word, &expect, stub,
                                                  memory_order_relaxed,
                                                  memory_order_relaxed);
 }

@@ -29,12 +29,18 @@ typedef struct hk_mnode {
   _Atomic(struct hk_mnode *) next;
 } hk_mnode_t;
 
-/* No alignment inside: the embedder places it (a process puts the tail in
-** the cache line of its state word, which the same senders write). */
+/* The producers' word: the tail node, with the empty-and-waiting mark in
+** its low bit. Written by producers (exchange) and by the consumer (mark
+** CAS, the stub's re-push). Apart from the consumer's fields (hk_mailbox_t)
+** so that the embedder can keep the two at least a cache line apart: a
+** busy receiver writes its head and run per message, every sender
+** exchanges the tail per message (a process: runtime/proc.h). */
+typedef struct hk_mtail {
+  _Atomic(uintptr_t) word;
+} hk_mtail_t;
+
+/* The consumer's fields. No alignment inside: the embedder places it. */
 typedef struct hk_mailbox {
-  /* Written by producers (exchange) and by the consumer (mark CAS, stub). */
-  _Atomic(uintptr_t) tail;
-  /* Consumer only. */
   hk_mnode_t *head;
   hk_mnode_t stub;
   uint32_t high_water;        /* largest run seen */
@@ -57,8 +63,10 @@ typedef enum hk_mmark {
   HK_MMARK_NONEMPTY = 1, /* a push came first: the receiver must not sleep */
 } hk_mmark_t;
 
-/* Initialises an empty, unmarked mailbox. Thread: any, before publishing. */
-void hk_mailbox_init(hk_mailbox_t *mb);
+/* Initialises an empty, unmarked mailbox: the consumer's fields [mb] and
+** its tail [t] (every other function takes the same pair). Thread: any,
+** before publishing. */
+void hk_mailbox_init(hk_mailbox_t *mb, hk_mtail_t *t);
 
 /* The low bit of the tail word: the empty-and-waiting mark. */
 #define HK_MAILBOX_MARK ((uintptr_t)1)
@@ -76,10 +84,10 @@ static inline hk_mnode_t *hk_mailbox_untag_(uintptr_t t) {
 ** push's, or the consumer's mark CAS's) release, so its initialisation of
 ** prev->next happens before our store to it, and the receiver's BLOCKED
 ** state store happens before we act on the mark. */
-static inline uintptr_t hk_mailbox_link_(hk_mailbox_t *mb, hk_mnode_t *n) {
+static inline uintptr_t hk_mailbox_link_(hk_mtail_t *t, hk_mnode_t *n) {
   /* Relaxed: published by the release half of the exchange below. */
   atomic_store_explicit(&n->next, NULL, memory_order_relaxed);
-  uintptr_t prev = atomic_exchange_explicit(&mb->tail, (uintptr_t)n, memory_order_acq_rel);
+  uintptr_t prev = atomic_exchange_explicit(&t->word, (uintptr_t)n, memory_order_acq_rel);
   /* Release: pairs with the consumer's acquire load of prev->next in
   ** hk_mailbox_pop_owner, publishing everything written into the message
   ** before the push (SPEC §6.13.2). */
@@ -87,17 +95,18 @@ static inline uintptr_t hk_mailbox_link_(hk_mailbox_t *mb, hk_mnode_t *n) {
   return prev;
 }
 
-/* Links [n] at the tail (inline: one exchange and two stores). Returns true
-** when this push consumed the empty-and-waiting mark: the caller must then
-** wake the receiver (CAS on its state, SPEC §10.2.3). Ownership: takes n.
+/* Links [n] at the tail [t] (inline: one exchange and two stores; the
+** consumer's fields are not touched). Returns true when this push
+** consumed the empty-and-waiting mark: the caller must then wake the
+** receiver (CAS on its state, SPEC §10.2.3). Ownership: takes n.
 ** Thread: any. */
-static inline bool hk_mailbox_push(hk_mailbox_t *mb, hk_mnode_t *n) {
-  return (hk_mailbox_link_(mb, n) & HK_MAILBOX_MARK) != 0;
+static inline bool hk_mailbox_push(hk_mtail_t *t, hk_mnode_t *n) {
+  return (hk_mailbox_link_(t, n) & HK_MAILBOX_MARK) != 0;
 }
 
 /* Takes the oldest node. Returns HK_MPOP_OK with *out owned by the caller,
 ** HK_MPOP_EMPTY, or HK_MPOP_BUSY (see above). Thread: owner. */
-hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mnode_t **out);
+hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mtail_t *t, hk_mnode_t **out);
 
 /* Internal (both pops): [n], whose successor [next] is linked, leaves the
 ** queue: head moves on and the run grows. */
@@ -141,13 +150,13 @@ static inline hk_mnode_t *hk_mailbox_pop_next_owner(hk_mailbox_t *mb) {
 ** was set to BLOCKED with release (SPEC §10.5.2). Returns HK_MMARK_SET (also
 ** when a mark from an earlier wait is still set) or HK_MMARK_NONEMPTY.
 ** Thread: owner. */
-hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb);
+hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb, hk_mtail_t *t);
 
 /* Removes a mark the receiver no longer needs (it was woken otherwise).
 ** Returns true if the mark was removed, false if none was set or a producer
 ** already consumed it (that producer's wake-up is then spurious and the
 ** state CAS or the receiver's re-check absorbs it). Thread: owner. */
-bool hk_mailbox_unmark_owner(hk_mailbox_t *mb);
+bool hk_mailbox_unmark_owner(hk_mailbox_t *mb, hk_mtail_t *t);
 
 /* True when nothing is queued and no producer is between its exchange and
 ** its link: what hk_mailbox_pop_owner reports as HK_MPOP_EMPTY, with the
@@ -155,10 +164,10 @@ bool hk_mailbox_unmark_owner(hk_mailbox_t *mb);
 ** receiver about to block looks with this first (bench/README.md, "Message
 ** path 3"); false means "try a pop". Acquire loads as in the pop: the
 ** receiver then arms the mark, which re-checks with a CAS. Thread: owner. */
-static inline bool hk_mailbox_empty_owner(hk_mailbox_t *mb) {
+static inline bool hk_mailbox_empty_owner(hk_mailbox_t *mb, hk_mtail_t *t) {
   if (mb->head != &mb->stub ||
       atomic_load_explicit(&mb->stub.next, memory_order_acquire) != NULL ||
-      (atomic_load_explicit(&mb->tail, memory_order_acquire) & ~(uintptr_t)1) !=
+      (atomic_load_explicit(&t->word, memory_order_acquire) & ~(uintptr_t)1) !=
           (uintptr_t)&mb->stub)
     return false;
   /* Relaxed: a statistic (see len_hint) only this consumer writes. */

@@ -32,9 +32,9 @@ enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2, LINK_GONE = 4 };
 static_assert(sizeof(hk_proc_t) == 136, "a process control block is 136 bytes");
 static_assert(HK_BCACHE_NCLASSES < HK_PROC_MALLOCED, "a class fits bclass");
 static_assert(sizeof(hk_proc_t) % 8 == 0, "the body after it is 8-byte aligned");
-static_assert(offsetof(hk_proc_t, state) / 16 ==
-                  (offsetof(hk_proc_t, mbox.tail) + sizeof(uintptr_t) - 1) / 16,
-              "the state word and the mailbox tail share a cache line at any 16-byte alignment");
+static_assert(offsetof(hk_proc_t, mbox) >= offsetof(hk_proc_t, rt_io_owner) + 1 + 64 &&
+                  offsetof(hk_proc_t, mbox) >= offsetof(hk_proc_t, mtail) + sizeof(hk_mtail_t) + 64,
+              "the receiver's per-message fields are a cache line away from the senders' ones");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
 #define KIDS_FIRST 8u
 #define KIDS_LOAD 4u
@@ -213,7 +213,7 @@ static __attribute__((noinline)) void drain_slow(hk_proc_t *p) {
   uint64_t n = 0;
   for (;;) {
     hk_mnode_t *node;
-    hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &node);
+    hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &p->mtail, &node);
     if (r == HK_MPOP_EMPTY) break;
     if (r == HK_MPOP_BUSY) {
       /* A sender still holds a reference (we are not the last unref), so
@@ -234,7 +234,7 @@ static inline void drain(hk_proc_t *p) {
   ** inline look reports what a pop would, without a call, so an ending
   ** process saves no registers for the loop (31 -> ~10 instructions a
   ** drain, callgrind). */
-  if (!hk_mailbox_empty_owner(&p->mbox)) drain_slow(p);
+  if (!hk_mailbox_empty_owner(&p->mbox, &p->mtail)) drain_slow(p);
 }
 
 /* ---- Child records ------------------------------------------------------- */
@@ -463,7 +463,7 @@ int hk_proc_register(hk_procs_t *P, hk_proc_t *parent, bool detached, hk_proc_t 
   p->rt_recv_empty = p->rt_io_owner = false;
   p->rt_start = 0;
   atomic_init(&p->state, HK_PS_RUNNABLE);
-  hk_mailbox_init(&p->mbox);
+  hk_mailbox_init(&p->mbox, &p->mtail);
   if (c) {
     *c = (hk_child_t){.pid = pid,
                       .word = LINK_LIVE,
@@ -629,7 +629,7 @@ static __attribute__((noinline)) int sent_wake(hk_procs_t *P, hk_proc_t *p, hk_w
 
 int hk_proc_send_env(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w) {
   if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) return dropped_env(P, env);
-  if (hk_mailbox_push(&p->mbox, &env->node)) return sent_wake(P, p, w);
+  if (hk_mailbox_push(&p->mtail, &env->node)) return sent_wake(P, p, w);
   COUNT(P, sent, 1);
   return 0;
 }
@@ -653,7 +653,7 @@ static __attribute__((noinline)) bool sent_wake_held(hk_procs_t *P, hk_proc_t *p
 bool hk_proc_send_env_held(hk_procs_t *P, hk_proc_t *p, hk_envelope_t *env, hk_worker_t *w,
                            uintptr_t *held) {
   if ((hk_proc_state(p) & HK_PS_MASK) == HK_PS_TERMINATED) return dropped_held(P, p, env, held);
-  if (hk_mailbox_push(&p->mbox, &env->node)) return sent_wake_held(P, p, w);
+  if (hk_mailbox_push(&p->mtail, &env->node)) return sent_wake_held(P, p, w);
   COUNT(P, sent, 1);
   return true;
 }
@@ -671,7 +671,7 @@ int hk_proc_send_env_pid(hk_procs_t *P, uint64_t pid, uint64_t root_pid, hk_enve
   ** message pushed here is p's, drained by its end if it terminates. */
   bool wake = false;
   if (e && (hk_proc_state(p) & HK_PS_MASK) != HK_PS_TERMINATED) {
-    wake = hk_mailbox_push(&p->mbox, &env->node);
+    wake = hk_mailbox_push(&p->mtail, &env->node);
     /* Waking readies p (scheduler queues, maybe a futex): not under the
     ** spin lock, so the waker holds a reference (p was blocked: its
     ** worker is not reading its first line now). */
@@ -739,7 +739,7 @@ static __attribute__((noinline)) int recv_env_retry(hk_proc_t *p, hk_envelope_t 
     }
     if (spin > BUSY_SPINS) return -EBUSY;
     hk_mnode_t *node;
-    r = hk_mailbox_pop_owner(&p->mbox, &node);
+    r = hk_mailbox_pop_owner(&p->mbox, &p->mtail, &node);
     if (r == HK_MPOP_OK) {
       *out = (hk_envelope_t *)node;
       COUNT(p->procs, received, 1);
@@ -751,7 +751,7 @@ static __attribute__((noinline)) int recv_env_retry(hk_proc_t *p, hk_envelope_t 
 /* hk_proc_recv_env_owner when the inline pop declined: the whole pop. */
 static __attribute__((noinline)) int recv_env_slow(hk_proc_t *p, hk_envelope_t **out) {
   hk_mnode_t *node;
-  hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &node);
+  hk_mpop_t r = hk_mailbox_pop_owner(&p->mbox, &p->mtail, &node);
   if (r != HK_MPOP_OK) return recv_env_retry(p, out, r);
   *out = (hk_envelope_t *)node;
   COUNT(p->procs, received, 1);
@@ -777,7 +777,7 @@ int hk_proc_recv_env_owner(hk_proc_t *p, hk_envelope_t **out) {
 /* ---- Blocking --------------------------------------------------------------- */
 
 static bool arm_recv(hk_proc_t *p) {
-  return hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY;
+  return hk_mailbox_mark_owner(&p->mbox, &p->mtail) == HK_MMARK_NONEMPTY;
 }
 
 /* Every LIVE -> WAITING gives the child one reference on our record: the
@@ -828,7 +828,7 @@ static __attribute__((noinline)) void disarm_children(hk_proc_t *p) {
 }
 
 static void disarm(hk_proc_t *p) {
-  if (p->wait.reason & HK_WAIT_RECV) hk_mailbox_unmark_owner(&p->mbox);
+  if (p->wait.reason & HK_WAIT_RECV) hk_mailbox_unmark_owner(&p->mbox, &p->mtail);
   if (p->wait.reason & HK_WAIT_CHILD) disarm_children(p);
 }
 

@@ -170,13 +170,37 @@ typedef struct hk_wait {
 /* 136 bytes (docs/runtime.md, "Memory of a process"), 16-byte aligned
 ** (hk_proc_register stores every field once, with no memset first: a new
 ** field must be initialised there); 16-byte aligned
-** (hk_proc_alloc; 64 when the record's size is a multiple of 64): the state
-** word and the mailbox's tail, which wakers, senders and cancellers write,
-** lie in one 16-byte unit, so they share a cache line (proc.c asserts it); the
-** body's memory follows in the same allocation (hk_proc_extra). */
+** (hk_proc_alloc; 64 when the record's size is a multiple of 64); the
+** body's memory follows in the same allocation (hk_proc_extra). Cache
+** lines: what senders write or read per message (the mailbox's tail they
+** exchange, the state word, the pid and the root pid) is in the first 64
+** bytes; the mailbox's consumer fields, which a busy receiver writes per
+** message, are the last 24, at least 64 bytes from the tail, the state
+** word and the flags, so the two never share a line (proc.c asserts it;
+** bench/README.md, "Fan-in lines, stop 20"). */
 struct hk_proc {
   /* Immutable after creation. */
   hk_pmentry_t e;           /* pid and references; first */
+  /* The mailbox's tail: every sender exchanges it (hk_mailbox_push). */
+  hk_mtail_t mtail;
+  /* Written by wakers, cancellers and the owner: every change is an RMW.
+  ** Senders read it (a target that ended) and wake through it: beside the
+  ** tail. */
+  _Atomic uint32_t state;
+  /* The allocation's block-cache class (hk_proc_alloc); HK_PROC_MALLOCED:
+  ** a record larger than HK_BCACHE_MAX. Immutable. */
+  uint8_t bclass;
+  /* Owner only, none written per message: the runtime's flags
+  ** (runtime/rt.h, vmproc.c and rtio.c), in the control block's room so
+  ** that its per-process data is 24 bytes (bench/README.md, "Memory per
+  ** process 6"). */
+  bool rt_recv_empty;       /* serve_now found the mailbox empty for the receive now pending */
+  /* What the next slice does first (vmproc.c, one test when neither):
+  ** bit 0 (HK_RT_RECV_BLOCKED): the slice ended blocked in receive_message,
+  ** serve it; the bits above: short slices still to run, the receiver of
+  ** its sends being behind (hk_proc_behind, HK_RT_BEHIND_BUDGET). */
+  uint8_t rt_start;
+  bool rt_io_owner;         /* registered as a possible socket owner */
   hk_procs_t *procs;
   hk_child_t *link;         /* my record in my parent (NULL for a root) */
   /* NULL for a root. Borrowed, no reference: valid until this process
@@ -193,23 +217,7 @@ struct hk_proc {
     void *out_payload;
   };
   hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
-  /* The allocation's block-cache class (hk_proc_alloc); HK_PROC_MALLOCED:
-  ** a record larger than HK_BCACHE_MAX. Immutable. */
-  uint8_t bclass;
-  /* Owner only: the runtime's flags (runtime/rt.h, vmproc.c and rtio.c),
-  ** in the control block's room so that its per-process data is 24 bytes
-  ** (bench/README.md, "Memory per process 6"). */
-  bool rt_recv_empty;       /* serve_now found the mailbox empty for the receive now pending */
-  /* What the next slice does first (vmproc.c, one test when neither):
-  ** bit 0 (HK_RT_RECV_BLOCKED): the slice ended blocked in receive_message,
-  ** serve it; the bits above: short slices still to run, the receiver of
-  ** its sends being behind (hk_proc_behind, HK_RT_BEHIND_BUDGET). */
-  uint8_t rt_start;
-  bool rt_io_owner;         /* registered as a possible socket owner */
-  /* Written by wakers, cancellers and the owner: every change is an RMW.
-  ** The mailbox's tail (written by senders, who also wake) shares this
-  ** cache line. */
-  _Atomic uint32_t state;
+  /* The mailbox's consumer fields (its owner's: head, run). */
   hk_mailbox_t mbox;
 };
 #define HK_PROC_MALLOCED UINT8_MAX
@@ -390,7 +398,7 @@ static inline void hk_envelope_free(hk_envelope_t *env) {
 ** its -EAGAIN). Thread: p's worker. */
 void hk_proc_note_run_owner(hk_proc_t *p);
 static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
-  if (!hk_mailbox_empty_owner(&p->mbox)) return false;
+  if (!hk_mailbox_empty_owner(&p->mbox, &p->mtail)) return false;
   if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
   return true;
 }

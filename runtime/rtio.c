@@ -348,7 +348,7 @@ static bool arm_rq(hk_proc_t *p) {
   uint32_t old = atomic_fetch_or_explicit(&rq->word, RQ_ARMED, memory_order_acq_rel);
   bool met = (old & RQ_DONE) != 0;
   if (!met && (p->wait.reason & HK_WAIT_RECV))
-    met = hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY;
+    met = hk_mailbox_mark_owner(&p->mbox, &p->mtail) == HK_MMARK_NONEMPTY;
   return met;
 }
 
@@ -673,7 +673,7 @@ int hk_rtio_receive_timeout(hk_proc_t *p, hk_vm_t *vm, int64_t ms, hk_value_t df
     if (!rq_done(rq)) return block_on(p, rq); /* a stale wake */
     /* The timer fired: remove our mailbox mark (a message pushed since is
     ** taken by the next receive; its producer's wake is a stale one). */
-    hk_mailbox_unmark_owner(&p->mbox);
+    hk_mailbox_unmark_owner(&p->mbox, &p->mtail);
     pd->io = NULL;
     rq_free(rq);
     return complete(vm, dflt);

@@ -899,7 +899,13 @@ int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   ** envelope inline, without a call; the rest out of line. */
   hk_envelope_t *env = hk_proc_recv_next_owner(p);
   if (__builtin_expect(!env, 0)) return receive_now_slow(p, vm, out);
-  p->rt_recv_empty = false;
+  /* No store of rt_recv_empty here: it is true only between a receive that
+  ** found the mailbox empty and the serve_receive that follows at once,
+  ** which clears it; the interpreter never runs in between. (A store per
+  ** message was one more write beside the senders' fields.) */
+#ifdef HK_DEBUG_CHECKS
+  assert(!p->rt_recv_empty);
+#endif
   return take_env(p, vm, env, out);
 }
 

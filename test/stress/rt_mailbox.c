@@ -22,6 +22,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,7 +47,10 @@ typedef struct msg {
   uint32_t seq;
 } msg_t;
 
+/* As a process keeps them: the tail a cache line away from the consumer's
+** fields (runtime/proc.h). */
 static hk_mailbox_t mb;
+static alignas(64) hk_mtail_t mt;
 static _Atomic uint32_t state = RUNNING;
 static _Atomic uint64_t producer_wakes, timer_wakes, marks_seen;
 static _Atomic int done;
@@ -86,7 +90,7 @@ static void *producer(void *arg) {
     if (!m) abort();
     m->from = id;
     m->seq = i;
-    if (hk_mailbox_push(&mb, &m->node)) {
+    if (hk_mailbox_push(&mt, &m->node)) {
       atomic_fetch_add_explicit(&marks_seen, 1, memory_order_relaxed);
       if (try_wake()) atomic_fetch_add_explicit(&producer_wakes, 1, memory_order_relaxed);
     }
@@ -115,22 +119,23 @@ static void *timer(void *arg) {
 ** re-pushed first) and an empty queue; the whole pop then takes it. */
 static int check_pop_next(void) {
   hk_mailbox_t q;
+  hk_mtail_t qt;
   msg_t m[3];
-  hk_mailbox_init(&q);
+  hk_mailbox_init(&q, &qt);
   if (hk_mailbox_pop_next_owner(&q)) return fprintf(stderr, "pop_next: empty\n"), 1;
   for (int round = 0; round < 2; round++) { /* the second starts at the re-pushed stub */
     for (uint32_t i = 0; i < 3; i++) {
       m[i].seq = i;
-      hk_mailbox_push(&q, &m[i].node);
+      hk_mailbox_push(&qt, &m[i].node);
     }
     for (uint32_t i = 0; i < 2; i++)
       if (hk_mailbox_pop_next_owner(&q) != &m[i].node)
         return fprintf(stderr, "pop_next: round %d message %u\n", round, i), 1;
     hk_mnode_t *n = NULL;
-    if (hk_mailbox_pop_next_owner(&q) || hk_mailbox_pop_owner(&q, &n) != HK_MPOP_OK ||
+    if (hk_mailbox_pop_next_owner(&q) || hk_mailbox_pop_owner(&q, &qt, &n) != HK_MPOP_OK ||
         n != &m[2].node)
       return fprintf(stderr, "pop_next: round %d last message\n", round), 1;
-    if (hk_mailbox_pop_next_owner(&q) || hk_mailbox_pop_owner(&q, &n) != HK_MPOP_EMPTY)
+    if (hk_mailbox_pop_next_owner(&q) || hk_mailbox_pop_owner(&q, &qt, &n) != HK_MPOP_EMPTY)
       return fprintf(stderr, "pop_next: round %d not empty\n", round), 1;
     if (hk_mailbox_len_hint(&q) != 0 || q.high_water != 3)
       return fprintf(stderr, "pop_next: round %d run\n", round), 1;
@@ -142,7 +147,7 @@ int main(void) {
   if (check_pop_next()) return 1;
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
-  hk_mailbox_init(&mb);
+  hk_mailbox_init(&mb, &mt);
   pthread_t prod[PRODUCERS], tim;
   for (uintptr_t i = 0; i < PRODUCERS; i++)
     if (pthread_create(&prod[i], NULL, producer, (void *)i)) return 1;
@@ -156,7 +161,7 @@ int main(void) {
     /* Every other take tries the inline pop first (a backlog's), as a
     ** VM receive does; what it declines goes to the whole pop. */
     hk_mnode_t *n = (got & 1) ? hk_mailbox_pop_next_owner(&mb) : NULL;
-    hk_mpop_t r = n ? HK_MPOP_OK : hk_mailbox_pop_owner(&mb, &n);
+    hk_mpop_t r = n ? HK_MPOP_OK : hk_mailbox_pop_owner(&mb, &mt, &n);
     if (r == HK_MPOP_OK) {
       msg_t *m = (msg_t *)n;
       if (m->from >= PRODUCERS || m->seq != last[m->from] + 1) {
@@ -175,7 +180,7 @@ int main(void) {
     ** acquire), then the mark (SPEC §10.5.2). */
     blocks++;
     atomic_store_explicit(&state, BLOCKED, memory_order_release);
-    if (hk_mailbox_mark_owner(&mb) == HK_MMARK_NONEMPTY) {
+    if (hk_mailbox_mark_owner(&mb, &mt) == HK_MMARK_NONEMPTY) {
       /* A message came first: we perform the wake ourselves, unless a
       ** racing waker (the timer) won. */
       if (try_wake()) self_wakes++;
@@ -188,7 +193,7 @@ int main(void) {
       futex_wait(&state, BLOCKED);
     atomic_store_explicit(&state, RUNNING, memory_order_relaxed);
     /* Possibly woken by the timer: drop a mark no producer took. */
-    if (hk_mailbox_unmark_owner(&mb)) unmarked++;
+    if (hk_mailbox_unmark_owner(&mb, &mt)) unmarked++;
   }
   atomic_store_explicit(&done, 1, memory_order_release);
   for (int i = 0; i < PRODUCERS; i++) pthread_join(prod[i], NULL);
@@ -196,7 +201,7 @@ int main(void) {
 
   /* Anything left would be a duplicate or an invented message. */
   hk_mnode_t *n;
-  while (hk_mailbox_pop_owner(&mb, &n) != HK_MPOP_EMPTY) {
+  while (hk_mailbox_pop_owner(&mb, &mt, &n) != HK_MPOP_EMPTY) {
     fprintf(stderr, "extra message after all were received\n");
     return 1;
   }

@@ -219,7 +219,7 @@ static hk_proc_t *spawn(hk_proc_t *parent, enum kind k, uint64_t seed, hk_worker
 ** and the mark set it yields before the final CAS, so a sender's wake
 ** often finds ARMING and must leave its note (WOKEN). */
 static bool noisy_arm(hk_proc_t *p) {
-  if (hk_mailbox_mark_owner(&p->mbox) == HK_MMARK_NONEMPTY) return true;
+  if (hk_mailbox_mark_owner(&p->mbox, &p->mtail) == HK_MMARK_NONEMPTY) return true;
   sched_yield();
   return false;
 }
