@@ -7,6 +7,7 @@
 # CPU). ~25 s per round on a quiet machine; a measurement for the lead's quiet windows, not for a
 # loaded machine. Environment: GO (the Go echoserver; built with bench/peers/go/build.sh into a
 # temporary directory when unset), BUILD (default build-rel: echo_client and echo_server_c).
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@" # run as `sh order.sh` too
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
