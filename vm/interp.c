@@ -248,8 +248,9 @@ static int grow_fail(hk_vm_t *vm, int rc) {
   return hk_vm_fail(vm, rc == -E2BIG ? "stack overflow" : "out of memory");
 }
 
-static int ensure_frames(hk_seg_t *s) {
-  if (s->nframes < s->fcap) return 0;
+/* ensure_frames past its test, out of line: the test is all a frame push
+** usually pays (a call of the whole function cost ~17 instructions). */
+static __attribute__((noinline)) int grow_frames(hk_seg_t *s) {
   size_t nc = s->fcap ? (size_t)s->fcap * 2 : FIRST_FRAMES;
   if (nc > UINT32_MAX) return -ENOMEM;
   hk_frame_t *n = grow(s, s->frames, s->fcap, nc, sizeof *n, HK_SEG_INL_FRAMES);
@@ -259,6 +260,10 @@ static int ensure_frames(hk_seg_t *s) {
   return 0;
 }
 
+static inline int ensure_frames(hk_seg_t *s) {
+  return s->nframes < s->fcap ? 0 : grow_frames(s);
+}
+
 /* Where a frame of [f] given [nargs] values starts: past the UNTUPLE of
 ** a function of one tuple parameter that receives the components. */
 static uint32_t entry_pc(const hk_func_t *f, uint32_t nargs) { return nargs != f->arity; }
@@ -266,9 +271,13 @@ static uint32_t entry_pc(const hk_func_t *f, uint32_t nargs) { return nargs != f
 /* Pushes a frame of function [fi] on segment [s] whose [nargs] arguments
 ** are already at vals[base..) (its arity, or the components of its tuple
 ** parameter), with frame word [fc] (hk_fc). Returns 0 or HK_EFAIL (failure
-** recorded). */
-static int push_frame_fc(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
-                         uintptr_t fc) {
+** recorded). Inline only in hk_vm_start_call, which runs at every spawn:
+** the call's prologue and epilogue and ensure_frames' call cost a spawned
+** child ~31 instructions (callgrind). Every other site calls
+** push_frame_fc. */
+static inline __attribute__((always_inline)) int push_frame_inline(hk_vm_t *vm, hk_seg_t *s,
+                                                                   uint32_t fi, uint32_t nargs,
+                                                                   uint32_t base, uintptr_t fc) {
   const hk_func_t *f = &vm->img->funcs[fi];
   if (UNLIKELY(--vm->depth_left < 0)) {
     vm->depth_left++;
@@ -291,6 +300,13 @@ static int push_frame_fc(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, 
   for (uint32_t i = nargs; i < f->nlocals; i++) s->vals[base + i] = hk_unit();
   s->sp = base + f->nlocals;
   return 0;
+}
+
+/* Not inline: gcc then inlined this copy into hk_vm_run's calls, whose
+** register allocation cost bench/vm fib +0.5 %, tak +0.4 % (callgrind). */
+static __attribute__((noinline)) int push_frame_fc(hk_vm_t *vm, hk_seg_t *s, uint32_t fi,
+                                                   uint32_t nargs, uint32_t base, uintptr_t fc) {
+  return push_frame_inline(vm, s, fi, nargs, base, fc);
 }
 
 static int push_frame_n(hk_vm_t *vm, hk_seg_t *s, uint32_t fi, uint32_t nargs, uint32_t base,
@@ -1077,7 +1093,7 @@ int hk_vm_start_call(hk_vm_t *vm, hk_value_t fn) {
     hk_closure_t *cl = (hk_closure_t *)fn.as.o;
     s->vals[0] = hk_unit();
     s->sp = 1;
-    st = push_frame_n(vm, s, cl->fn, 1, 0, 0, &cl->h) ? ST_STOP : ST_CONTINUE;
+    st = push_frame_inline(vm, s, cl->fn, 1, 0, hk_fc(cl->fn, &cl->h, 0, 0)) ? ST_STOP : ST_CONTINUE;
   } else {
     if (ensure_vals(vm, s, 2)) return -ENOMEM;
     s->vals[0] = fn;
