@@ -882,11 +882,13 @@ static int call_tupled(hk_vm_t *vm, uint32_t n, bool tail) {
 ** must be initialised here (HK_DEBUG_CHECKS builds fill the instance with
 ** garbage first, so that a forgotten one shows in the tests). A memset of
 ** the instance (then 160 bytes) was gcc's `rep stosq`, 29 instructions of
-** every spawn, before most members were stored over it. [root] is the
-** bottom segment (hk_vm_place lays out its arrays), with [slots] slots.
+** every spawn, before most members were stored over it. All but vm->root,
+** the bottom segment, which the caller stores after this (hk_vm_place lays
+** out its arrays, with [slots] slots): a segment built apart and passed in
+** went through two copies on the stack (~15 instructions of every spawn).
 ** Returns 0 or -ENOMEM (a limited instance's vm->x). */
 static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
-                   const hk_vm_config_t *cfg, hk_seg_t root, uint32_t slots) {
+                   const hk_vm_config_t *cfg, uint32_t slots) {
 #ifdef HK_DEBUG_CHECKS
   memset(vm, 0xa5, sizeof *vm);
 #endif
@@ -899,7 +901,6 @@ static int vm_init(hk_vm_t *vm, const hk_image_t *img, const hk_host_t *host,
   vm->host = host;
   hk_heap_init(&vm->heap, mh);
   vm->seg = NULL;
-  vm->root = root;
   vm->globals = NULL;
   vm->depth_left = (int32_t)md;
   vm->slots = slots;
@@ -926,10 +927,11 @@ int hk_vm_new(hk_vm_t **out, const hk_image_t *img, const hk_host_t *host,
               const hk_vm_config_t *cfg) {
   hk_vm_t *vm = malloc(sizeof *vm);
   if (!vm) return -ENOMEM;
-  if (vm_init(vm, img, host, cfg, (hk_seg_t){0}, 0)) {
+  if (vm_init(vm, img, host, cfg, 0)) {
     free(vm);
     return -ENOMEM;
   }
+  vm->root = (hk_seg_t){0};
   *out = vm;
   return 0;
 }
@@ -981,22 +983,18 @@ size_t hk_vm_closure_bytes(hk_value_t fn) {
 hk_vm_t *hk_vm_place(void *mem, uint32_t vals, uint32_t frames, size_t heap,
                      const hk_image_t *img, const hk_host_t *host, const hk_vm_config_t *cfg) {
   hk_vm_t *vm = mem;
-  hk_seg_t s = {.inl = HK_SEG_INL_VM};
   unsigned char *at = (unsigned char *)mem + sizeof *vm;
-  if (vals) {
-    s.vals = (hk_value_t *)(void *)at;
-    s.cap = vals;
-    s.inl |= HK_SEG_INL_VALS;
-  }
-  at += (size_t)vals * sizeof(hk_value_t);
-  if (frames) {
-    s.frames = (hk_frame_t *)(void *)at;
-    s.fcap = frames;
-    s.inl |= HK_SEG_INL_FRAMES;
-  }
-  if (heap) s.inl |= HK_SEG_INL_HEAP;
   /* The slots count against the stack limit like any. */
-  if (vm_init(vm, img, host, cfg, s, vals)) return NULL;
+  if (vm_init(vm, img, host, cfg, vals)) return NULL;
+  /* One store of each member, in place (vm_init). */
+  vm->root = (hk_seg_t){
+      .vals = vals ? (hk_value_t *)(void *)at : NULL,
+      .cap = vals,
+      .frames = frames ? (hk_frame_t *)(void *)(at + (size_t)vals * sizeof(hk_value_t)) : NULL,
+      .fcap = frames,
+      .inl = (uint16_t)(HK_SEG_INL_VM | (vals ? HK_SEG_INL_VALS : 0) |
+                        (frames ? HK_SEG_INL_FRAMES : 0) | (heap ? HK_SEG_INL_HEAP : 0)),
+  };
   if (heap) {
     size_t off = hk_vm_place_size(vals, frames, 0);
     hk_heap_place(&vm->heap, (unsigned char *)mem + off, sizeof(hk_chunk_t) + round16(heap));
