@@ -16,7 +16,8 @@
 
 typedef struct done_rec {
   hk_io_completion_t c;
-  int seen; /* callbacks for this token (must end at 1) */
+  int seen;       /* callbacks for this token (must end at 1) */
+  uint64_t at_ms; /* harness_now_ms() when the callback ran */
 } done_rec_t;
 
 typedef struct harness {
@@ -29,6 +30,12 @@ typedef struct harness {
   _Atomic int dup; /* a token completed twice */
   uint64_t *order; /* tokens in completion order */
 } harness_t;
+
+static inline uint64_t harness_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 static void harness_cb(void *user, hk_io_completion_t *c) {
   harness_t *h = user;
@@ -52,6 +59,7 @@ static void harness_cb(void *user, hk_io_completion_t *c) {
     h->recs[h->n].c.data = d;
   }
   h->recs[h->n].seen = 1;
+  h->recs[h->n].at_ms = harness_now_ms();
   if (c->msg) h->recs[h->n].c.msg = strdup(c->msg);
   h->order[h->n] = c->token;
   h->n++;
@@ -80,12 +88,6 @@ static inline void harness_close(harness_t *h) {
   }
   free(h->recs);
   free(h->order);
-}
-
-static inline uint64_t harness_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* Wait up to [ms] for [token]; returns its record (copy; data stays owned

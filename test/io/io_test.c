@@ -118,35 +118,41 @@ Test(io_io, timer_waits_at_least) {
   cr_assert_eq(hk_io_timer(H.io, -1, NULL, &tok), -EINVAL);
 }
 
-/* Timers complete in the order of their deadlines. A deadline is the
-** submission time plus the delay, and a loaded machine may take more than
-** the gap between two delays to submit them, so the expected order is
-** derived from the deadlines: timer i must complete before timer j whenever
-** i's latest possible deadline (clock read after its submission) is earlier
-** than j's earliest (clock read before j's submission). With a prompt
-** submission that is exactly the order 0, 10, 25, 40, 60 ms. */
-Test(io_io, timers_fire_in_deadline_order) {
+/* Timers armed in mixed order, each with its own delay: each completes
+** exactly once and none before its delay has passed since it was armed
+** (SPEC §7.2: "at least ms milliseconds"). The SPEC orders no completions of
+** different timers (§6.13, §10.7), and an I/O thread that takes requests
+** late starts their delays late: on a loaded machine a 0 ms timer armed
+** after a 10 ms one was seen to complete second (stop 20). So no order is
+** checked; a backend that fired a timer at an earlier one's deadline still
+** fails here (the 60 ms timer would complete before its delay). */
+Test(io_io, timers_fire_after_their_delays) {
   int ms[] = {60, 10, 40, 0, 25};
-  uint64_t tok[5], lo[5], hi[5];
+  uint64_t tok[5], armed[5];
   for (int i = 0; i < 5; i++) {
-    lo[i] = harness_now_ms() + (uint64_t)ms[i];
+    armed[i] = harness_now_ms();
     cr_assert_eq(hk_io_timer(H.io, ms[i], NULL, &tok[i]), 0);
-    hi[i] = harness_now_ms() + (uint64_t)ms[i];
   }
   cr_assert_eq(wait_count(&H, 5, 5000), 0);
-  int pos[5];
+  usleep(20000);
+  cr_assert_eq(atomic_load(&H.callbacks), 5, "each token completes once");
+  cr_assert_eq(atomic_load(&H.dup), 0);
+  hk_io_completion_t c[5];
+  uint64_t at[5];
+  bool found[5];
   pthread_mutex_lock(&H.lock);
   for (int i = 0; i < 5; i++) {
-    pos[i] = -1;
-    for (int k = 0; k < 5; k++)
-      if (H.order[k] == tok[i]) pos[i] = k;
+    size_t k = 0;
+    while (k < H.n && H.recs[k].c.token != tok[i]) k++;
+    if ((found[i] = k < H.n)) c[i] = H.recs[k].c, at[i] = H.recs[k].at_ms;
   }
   pthread_mutex_unlock(&H.lock);
   for (int i = 0; i < 5; i++) {
-    cr_assert_geq(pos[i], 0, "timer %d completed", i);
-    for (int j = 0; j < 5; j++)
-      if (hi[i] < lo[j])
-        cr_assert_lt(pos[i], pos[j], "timer %d (%d ms) before timer %d (%d ms)", i, ms[i], j, ms[j]);
+    cr_assert(found[i], "timer %d completed", i);
+    cr_assert_eq(c[i].result, 0);
+    cr_assert_eq(c[i].op, HK_IO_TIMER);
+    cr_assert_geq(at[i] - armed[i], (uint64_t)ms[i], "timer %d (%d ms) completed after %llu ms", i,
+                  ms[i], (unsigned long long)(at[i] - armed[i]));
   }
 }
 
