@@ -22,6 +22,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 def read(path):
     try:
@@ -102,7 +103,9 @@ def main():
     failed = 0
     for i, (t, w) in enumerate(cases, 1):
         name = os.path.relpath(t, a.dir) + (f" --workers {w}" if w else "")
+        start = time.monotonic()
         why = check_one(hiko, a.mode, t, w, a.timeout)
+        took = time.monotonic() - start
         if why is None:
             print(f"ok {i} - {name}")
         else:
@@ -110,6 +113,10 @@ def main():
             print(f"not ok {i} - {name}")
             for line in why.splitlines():
                 print("# " + line)
+        # A program near its limit is the next timeout of a loaded machine:
+        # the log names it (wall time, which the load stretches).
+        if took > a.timeout / 4:
+            print(f"# slow: {name} took {took:.1f} s of its {a.timeout:g} s")
     sys.stdout.flush()
     return 1 if failed else 0
 
