@@ -1,6 +1,9 @@
 #!/bin/sh
-# Installs whatever is missing (Debian 12, as root), then configures and builds
-# build/. Idempotent: with everything present it only runs ninja.
+# Installs whatever is missing (Debian 12, as root), then configures build/ and
+# builds the CLI, build/hiko (the only target the README's commands use; the
+# test suite builds its own trees in scripts/test.sh, and bench/echo/run.sh
+# builds what it needs). `ninja -C build` builds everything else (examples/embed,
+# benches). Idempotent: with everything present it only runs ninja.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -20,4 +23,4 @@ fi
 if [ ! -f build/build.ninja ]; then
   meson setup build --buildtype=release -Db_ndebug=false >/dev/null
 fi
-ninja -C build >/dev/null || ninja -C build
+ninja -C build hiko >/dev/null || ninja -C build hiko
