@@ -448,20 +448,27 @@ static void wake_all(hk_sched_t *s) {
 
 /* ---- queues ---------------------------------------------------------- */
 
-/* Push [t] at the tail of w's ring; on overflow move half of the ring plus
-** [t] to the injection queue in one batch (SPEC §10.3.4). */
-static void push_local(hk_worker_t *w, hk_task_t *t) {
+/* push_local's ring is full: move half of it plus [t] to the injection
+** queue in one batch (SPEC §10.3.4), or push [t] when a thief made room.
+** Out of line, so that the common push (inlined in every ready path)
+** keeps no batch array in its frame. */
+static __attribute__((noinline)) void push_overflow(hk_worker_t *w, hk_task_t *t) {
   hk_task_t *batch[HK_RUNQ_SIZE / 2 + 1];
-  while (hk_runq_push_owner(&w->runq, t) != 0) {
+  do {
     uint32_t n = hk_runq_grab_half_owner(&w->runq, batch);
     if (n == 0)
       continue; /* a thief made room */
     batch[n++] = t;
-    for (uint32_t i = 0; i + 1 < n; i++)
-      batch[i]->next = batch[i + 1];
-    hk_injq_push_list(&w->sched->injq, batch[0], batch[n - 1], n);
+    hk_injq_push_array(&w->sched->injq, batch, n);
     return;
-  }
+  } while (hk_runq_push_owner(&w->runq, t) != 0);
+}
+
+/* Push [t] at the tail of w's ring; on overflow move half of the ring plus
+** [t] to the injection queue in one batch (SPEC §10.3.4). */
+static void push_local(hk_worker_t *w, hk_task_t *t) {
+  if (__builtin_expect(hk_runq_push_owner(&w->runq, t) != 0, 0))
+    push_overflow(w, t);
 }
 
 /* Relaxed wake check after a local push (see the header comment). */
