@@ -388,6 +388,7 @@ int hk_image_load_natives(const void *buf, size_t len, const hk_builtin_info_t *
   free(r.strs);
   free(r.slens);
   if (!r.bad && verify(r.img, HK_B__COUNT + nnatives, why, why_len) != 0) r.bad = true;
+  if (!r.bad) hk_image_size_calls(r.img);
   if (r.bad) {
     bool oom = strcmp(why, "out of memory") == 0;
     hk_image_free(r.img);

@@ -1446,6 +1446,7 @@ int hk_compile_program(hk_arena_t *arena, const hk_sources_t *src, hk_diags_list
     goto out;
   }
   memcpy(img->funcs, c.funcs, c.nfuncs * sizeof *img->funcs);
+  hk_image_size_calls(img);
   if (c.nconsts) memcpy(img->consts, c.consts, c.nconsts * sizeof *img->consts);
   if (c.nhandlers) memcpy(img->handlers, c.handlers, c.nhandlers * sizeof *img->handlers);
   img->imports = c.imports;

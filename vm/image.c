@@ -2,6 +2,7 @@
 #include "vm/image.h"
 
 #include "vm/check.h"
+#include "vm/opcodes.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -21,6 +22,23 @@ int hk_image_new(hk_image_t **out, hk_arena_t *arena) {
   }
   *out = img;
   return 0;
+}
+
+static uint32_t frame_slots(const hk_func_t *f) { return f->nlocals + f->maxstack; }
+
+void hk_image_size_calls(hk_image_t *img) {
+  for (uint32_t i = 0; i < img->nfuncs; i++) {
+    hk_func_t *f = &img->funcs[i];
+    uint32_t need = frame_slots(f);
+    if (f->ncode >= 2) {
+      uint32_t w = f->code[f->ncode - 2], op = hk_ins_op(w), callee = hk_ins_a(w);
+      if ((op == HK_I_TCALLG || op == HK_I_TCALLF) && callee < img->nfuncs) {
+        uint32_t n = frame_slots(&img->funcs[callee]);
+        if (n > need) need = n;
+      }
+    }
+    f->call_slots = need;
+  }
 }
 
 void hk_image_free(hk_image_t *img) {

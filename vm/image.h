@@ -25,6 +25,9 @@ typedef struct hk_func {
   uint32_t maxstack; /* temporaries above the locals */
   uint32_t *code;
   uint32_t ncode;    /* words */
+  /* Stack slots a call of its closures needs at first (hk_vm_call_slots),
+  ** set for the whole table at once (hk_image_size_calls). */
+  uint32_t call_slots;
   hk_srcpos_t *pos;  /* [ncode]: the source position of the instruction at each word */
 } hk_func_t;
 
@@ -67,6 +70,14 @@ typedef struct hk_image hk_image_t;
 /* Allocates a zeroed image in [arena] (NULL: the image gets its own arena,
 ** freed by hk_image_free). Returns 0 or -ENOMEM. */
 int hk_image_new(hk_image_t **out, hk_arena_t *arena);
+/* Sets every function's call_slots: its frame's slots (locals and
+** temporaries), or those of the known function it ends by tail-calling if
+** more (a spawned `fn () => worker (a, b)`, whose frame replaces it at the
+** same base). Once the table is complete (a callee may come later in it):
+** compiling and loading call it. Only the last instruction is looked at; an
+** operand word that looks like TCALLG only mis-sizes a first stack, which
+** grows as usual. */
+void hk_image_size_calls(hk_image_t *img);
 /* Frees an image that owns its arena (no-op for one living in a
 ** compilation's arena). Thread: no instance may use it. */
 void hk_image_free(hk_image_t *img);

@@ -952,27 +952,12 @@ size_t hk_vm_place_size(uint32_t vals, uint32_t frames, size_t heap) {
   return heap ? n + sizeof(hk_chunk_t) + round16(heap) : n;
 }
 
-/* Slots of a frame of [f] at base 0 (a spawned closure's, or what its
-** tail call replaces it with: hk_vm_start_call). */
-static uint32_t frame_slots(const hk_func_t *f) { return f->nlocals + f->maxstack; }
-
+/* Computed once per function when the image was made: the look at the
+** closure's last instruction and the two frame sizes were ~20
+** instructions of every spawn (callgrind). */
 uint32_t hk_vm_call_slots(const hk_image_t *img, hk_value_t fn) {
   if (fn.tag != HK_T_CLOSURE) return 0;
-  const hk_func_t *f = &img->funcs[((hk_closure_t *)fn.as.o)->fn];
-  uint32_t need = frame_slots(f);
-  /* A spawned closure is often a wrapper that ends in a tail call of a
-  ** known function (fn () => worker (a, b)), whose frame replaces it at the
-  ** same base: size for that one too. Only the last instruction is looked
-  ** at (this runs at every spawn); an operand word that looks like TCALLG
-  ** only mis-sizes the first stack, which grows as usual. */
-  if (f->ncode >= 2) {
-    uint32_t w = f->code[f->ncode - 2], op = hk_ins_op(w), callee = hk_ins_a(w);
-    if ((op == HK_I_TCALLG || op == HK_I_TCALLF) && callee < img->nfuncs) {
-      uint32_t n = frame_slots(&img->funcs[callee]);
-      if (n > need) need = n;
-    }
-  }
-  return need;
+  return img->funcs[((hk_closure_t *)fn.as.o)->fn].call_slots;
 }
 
 size_t hk_vm_closure_bytes(hk_value_t fn) {

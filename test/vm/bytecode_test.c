@@ -91,6 +91,38 @@ Test(vm_bytecode, round_trip_runs_the_same) {
   }
 }
 
+/* Every function's first stack for a call of its closures
+** (hk_image_size_calls, read at every spawn by hk_vm_call_slots) is set
+** when compiling and again when loading: at least its own frame, and a
+** wrapper that ends by tail-calling a known function (fn () => big (1, 2))
+** is sized for that function's frame. */
+Test(vm_bytecode, call_slots_set_by_compile_and_load) {
+  const char *src = "fun big (a, b) = let val c = a + b val d = c * 2 val e = d - 1 in c + d + e end\n"
+                    "val g = fn () => big (1, 2)\n"
+                    "val _ = println (g ())\n";
+  hk_front_t f;
+  void *buf;
+  size_t len;
+  dump_program(src, &f, &buf, &len);
+  hk_image_t *img;
+  char why[256];
+  cr_assert_eq(hk_image_load(buf, len, &img, why, sizeof why), 0, "%s", why);
+  const hk_image_t *compiled = f.image;
+  cr_assert_eq(img->nfuncs, compiled->nfuncs);
+  bool wrapper = false;
+  for (uint32_t i = 0; i < img->nfuncs; i++) {
+    const hk_func_t *a = &compiled->funcs[i], *b = &img->funcs[i];
+    uint32_t own = a->nlocals + a->maxstack;
+    cr_assert_geq(a->call_slots, own, "%s", a->name);
+    cr_assert_eq(b->call_slots, a->call_slots, "%s", a->name);
+    if (a->call_slots > own) wrapper = true;
+  }
+  cr_assert(wrapper, "g's closure is sized for big's frame");
+  hk_image_free(img);
+  free(buf);
+  hk_front_free(&f);
+}
+
 Test(vm_bytecode, header_checks) {
   hk_front_t f;
   void *buf;
