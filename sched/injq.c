@@ -47,6 +47,20 @@ static void set_len(hk_injq_t *q, size_t len) {
   atomic_store_explicit(&q->len, len, memory_order_relaxed);
 }
 
+/* A push's frame: lock, make room for [n] more tasks and return the slot
+** index (unmasked) of the first; push_end publishes them and unlocks. */
+static size_t push_begin(hk_injq_t *q, size_t n) {
+  pthread_mutex_lock(&q->lock);
+  size_t len = atomic_load_explicit(&q->len, memory_order_relaxed);
+  reserve(q, len, n);
+  return q->head + len;
+}
+
+static void push_end(hk_injq_t *q, size_t n) {
+  set_len(q, atomic_load_explicit(&q->len, memory_order_relaxed) + n);
+  pthread_mutex_unlock(&q->lock);
+}
+
 /* The pushes and the pop are kept out of line: inlined into a ready path
 ** (runtime/rt.c's, which also injects from non-worker threads), the
 ** array's growth took a register more in the worker's common path (+3
@@ -54,14 +68,10 @@ static void set_len(hk_injq_t *q, size_t len) {
 __attribute__((noinline)) void hk_injq_push_array(hk_injq_t *q, hk_task_t *const *tasks, size_t n) {
   if (n == 0)
     return;
-  pthread_mutex_lock(&q->lock);
-  size_t len = atomic_load_explicit(&q->len, memory_order_relaxed);
-  reserve(q, len, n);
-  size_t mask = q->cap - 1, at = q->head + len;
+  size_t at = push_begin(q, n), mask = q->cap - 1;
   for (size_t i = 0; i < n; i++)
     q->buf[(at + i) & mask] = tasks[i];
-  set_len(q, len + n);
-  pthread_mutex_unlock(&q->lock);
+  push_end(q, n);
 }
 
 __attribute__((noinline)) void hk_injq_push_list(hk_injq_t *q, hk_task_t *first, hk_task_t *last,
@@ -69,15 +79,11 @@ __attribute__((noinline)) void hk_injq_push_list(hk_injq_t *q, hk_task_t *first,
   if (n == 0)
     return;
   last->next = NULL;
-  pthread_mutex_lock(&q->lock);
-  size_t len = atomic_load_explicit(&q->len, memory_order_relaxed);
-  reserve(q, len, n);
-  size_t mask = q->cap - 1, at = q->head + len;
+  size_t at = push_begin(q, n), mask = q->cap - 1;
   hk_task_t *t = first;
   for (size_t i = 0; i < n; i++, t = t->next)
     q->buf[(at + i) & mask] = t;
-  set_len(q, len + n);
-  pthread_mutex_unlock(&q->lock);
+  push_end(q, n);
 }
 
 __attribute__((noinline)) size_t hk_injq_pop_batch(hk_injq_t *q, hk_task_t **out, size_t max) {
