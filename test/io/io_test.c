@@ -156,19 +156,39 @@ Test(io_io, timers_fire_after_their_delays) {
   }
 }
 
-Test(io_io, ten_thousand_timers) {
+/* One round of [n] timers of 200 ms armed at once: the wall time from the
+** first arm to the last completion; [*arm_ms] is the time the arming took. */
+static uint64_t timer_round(int n, uint64_t *arm_ms) {
+  uint64_t base = atomic_load(&H.callbacks), tok;
+  uint64_t t0 = harness_now_ms();
+  for (int i = 0; i < n; i++) cr_assert_eq(hk_io_timer(H.io, 200, NULL, &tok), 0);
+  *arm_ms = harness_now_ms() - t0;
+  cr_assert_eq(wait_count(&H, base + (uint64_t)n, 20000), 0, "%d timers of 200 ms within 20 s", n);
+  return harness_now_ms() - t0;
+}
+
+/* 10^4 timers overlap: one after the other they would take 2000 s, and even
+** 100 at a time 20 s. Overlapping, they take 200 ms plus the CPU work around
+** them (~50 ms quiet), which a loaded machine stretches: the bound is 2 s
+** plus twice the arming time (the same kind of work, stretched alike), and a
+** round over it is run once more before failing. */
+Test(io_io, ten_thousand_timers, .timeout = 90) {
   enum { N = 10000 };
-  uint64_t t0 = harness_now_ms(), tok;
-  for (int i = 0; i < N; i++) cr_assert_eq(hk_io_timer(H.io, 200, NULL, &tok), 0);
-  cr_assert_eq(wait_count(&H, N, 10000), 0);
-  uint64_t dt = harness_now_ms() - t0;
+  uint64_t arm, dt = timer_round(N, &arm), rounds = 1;
   cr_assert_geq(dt, 200);
-  cr_assert_lt(dt, 2000, "10^4 timers took %llu ms", (unsigned long long)dt);
+  if (dt >= 2000 + 2 * arm) {
+    cr_log_warn("10^4 timers took %llu ms (arming %llu ms): once more", (unsigned long long)dt,
+                (unsigned long long)arm);
+    dt = timer_round(N, &arm);
+    rounds++;
+  }
+  cr_assert_lt(dt, 2000 + 2 * arm, "10^4 timers took %llu ms (arming %llu ms)",
+               (unsigned long long)dt, (unsigned long long)arm);
   usleep(20000);
-  cr_assert_eq(atomic_load(&H.callbacks), N, "each token completes once");
+  cr_assert_eq(atomic_load(&H.callbacks), rounds * N, "each token completes once");
   hk_io_counters_t k;
   hk_io_counters(H.io, &k);
-  cr_assert_eq(k.completed, N);
+  cr_assert_eq(k.completed, rounds * N);
   cr_assert_eq(k.pending, 0);
 }
 
@@ -818,7 +838,11 @@ Test(io_io, accept_retries_when_out_of_descriptors) {
 
 /* ---- Shutdown ------------------------------------------------------------ */
 
-Test(io_io, shutdown_cancels_everything_promptly) {
+/* Requests that never complete on their own (a 60 s timer, an accept, a recv,
+** a read_line on a silent pipe) and a refused connect, then hk_io_free: each
+** completes exactly once, cancelled; returns how long hk_io_free took. Leaves
+** a fresh instance in H. */
+static uint64_t shutdown_round(void) {
   int fds[2];
   cr_assert_eq(pipe_stdin(fds), 0);
   pair_t p = connect_pair();
@@ -832,7 +856,7 @@ Test(io_io, shutdown_cancels_everything_promptly) {
   uint64_t t0 = harness_now_ms();
   hk_io_free(H.io);
   H.io = NULL;
-  cr_assert_lt(harness_now_ms() - t0, 1000);
+  uint64_t dt = harness_now_ms() - t0;
   for (int i = 0; i < 4; i++) {
     hk_io_completion_t c = wait_token(&H, t[i], 0);
     cr_assert_eq(c.result, -ECANCELED, "request %d: %lld", i, (long long)c.result);
@@ -840,8 +864,23 @@ Test(io_io, shutdown_cancels_everything_promptly) {
   cr_assert_neq(wait_token(&H, t[4], 0).result, -ETIMEDOUT);
   cr_assert_eq(atomic_load(&H.dup), 0);
   harness_close(&H);
+  cr_assert_eq(harness_open(&H, NULL), 0);
   close(fds[0]);
   close(fds[1]);
+  return dt;
+}
+
+/* Shutdown waits for none of them: it takes microseconds of work, so a
+** second is a stall of the machine or a wait in hk_io_free (a poll timeout,
+** a join of a blocked helper). Over a second, the round is run once more
+** before failing. */
+Test(io_io, shutdown_cancels_everything_promptly) {
+  uint64_t dt = shutdown_round();
+  if (dt >= 1000) {
+    cr_log_warn("hk_io_free took %llu ms: once more", (unsigned long long)dt);
+    dt = shutdown_round();
+  }
+  cr_assert_lt(dt, 1000, "hk_io_free took %llu ms", (unsigned long long)dt);
 }
 
 /* ---- fs root --------------------------------------------------------------- */
