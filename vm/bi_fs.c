@@ -290,10 +290,11 @@ static int walk_push(walk_frame_t **stack, size_t *n, size_t *cap, char *shown, 
   return rc;
 }
 
-/* Under --fs-root: the canonical path of [real], or NULL (dangling, no
-** memory); sets *escaped when it lies outside [root]. */
+/* Under --fs-root: the canonical path of [real] (a dangling link followed,
+** SPEC §7.5.1), or NULL (a link loop, no memory); sets *escaped when it lies
+** outside [root]. */
 static char *confined_entry(const char *real, const char *root, bool *escaped) {
-  char *canon = realpath(real, NULL);
+  char *canon = hk_fs_canonical(real);
   *escaped = canon && !hk_fs_inside(canon, root);
   return canon;
 }
@@ -322,13 +323,14 @@ int hk_fs_walk(const char *shown_root, const char *real_root, const char *confin
     }
     const char *name = f->names.items[f->next++];
     char *shown = join(f->dir, name), *real = join(f->real, name);
-    if (!shown || !real || stat(real, &st) != 0) {
+    bool found = shown && real && stat(real, &st) == 0;
+    if (!shown || !real || (!found && !confine)) {
       if (!shown || !real) rc = -ENOMEM;
       free(shown);
       free(real);
       continue;
     }
-    if (confine) { /* every entry must resolve inside the root; report it canonically */
+    if (confine) { /* every entry, a dangling link too, must resolve inside the root */
       bool escaped;
       char *canon = confined_entry(real, confine, &escaped);
       free(shown);
@@ -338,6 +340,10 @@ int hk_fs_walk(const char *shown_root, const char *real_root, const char *confin
         *outside = canon;
         rc = -EXDEV;
         break;
+      }
+      if (!found) { /* dangling inside: no file to list */
+        free(canon);
+        continue;
       }
       shown = canon;
       real = strdup(canon);
