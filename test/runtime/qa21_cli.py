@@ -27,6 +27,17 @@ own process and prints its result or failure, compared with the SPEC:
   write through an escaping link fails and leaves the file outside alone;
 - a path through the root's own link, given absolute, is inside;
 - a link to itself is "NAME: Too many levels of symbolic links" (ELOOP).
+
+Fuel (SPEC 6.11.1: "exact and deterministic for a given program and
+build"): a root that spawns three children, receives, sleeps 0, sends,
+waits in wait_any, await_process, await_result and receive_timeout (each
+of which blocks or not depending on scheduling) needs the same minimal
+--fuel F on every worker count and slice budget: found by bisection on 1
+worker with --reductions 2000, then F passes and F - 1 fails with "error: fuel
+exhausted" (the root's: its children need far less than it has left, and
+its last work comes after every blocking call) on 1 worker with --reductions 1 and 7, 4 workers with 2000
+and 1, 2 workers with 13. A blocked call charged again when it resumes
+would make F depend on the schedule.
 Prints TAP.
 """
 import os
@@ -140,11 +151,64 @@ def check(hiko, tmp):
     return None
 
 
+FUEL_PROGRAM = r'''
+fun loop (0, acc) = acc | loop (n, acc) = loop (n - 1, acc + n)
+val me = self ()
+val k1 = spawn (fn () => loop (300, 0))
+val k2 = spawn (fn () => let val _ = send_message (me, loop (200, 0)) in 1 end)
+val k3 = spawn (fn () => let val m : Int = receive_message () in m + 1 end)
+val a : Int = receive_message ()
+val _ = sleep 0
+val _ = send_message (k3, a)
+val w = wait_any [k3, k1]
+val r1 = await_process k1
+val r3 = await_process k3
+val r2 = await_result k2
+val t = receive_timeout (1, 0)
+val _ = println (a, r1, r3, (w = k3) <> (w = k1), t, loop (3000, 0))
+'''
+FUEL_OUT = b"(20100, 45150, 20101, true, 0, 4501500)\n"
+
+
+def fuel_run(hiko, tmp, fuel, workers, reductions):
+    p = subprocess.run([hiko, "run", "--workers", str(workers), "--reductions", str(reductions),
+                        "--fuel", str(fuel), "fuel.hml"],
+                       cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    if p.returncode == 0 and p.stdout == FUEL_OUT:
+        return True
+    if p.returncode == 1 and p.stderr.startswith(b"error: fuel exhausted"):
+        return False  # the root out of fuel (the children need far less than it has left)
+    return "exit %d, stdout %r, stderr %r" % (p.returncode, p.stdout[:200], p.stderr[:200])
+
+
+def fuel_check(hiko, tmp):
+    with open(os.path.join(tmp, "fuel.hml"), "w") as f:
+        f.write(FUEL_PROGRAM)
+    lo, hi = 0, 1 << 17
+    while lo < hi:
+        mid = (lo + hi) // 2
+        r = fuel_run(hiko, tmp, mid, 1, 2000)
+        if isinstance(r, str):
+            return "--fuel %d: %s" % (mid, r)
+        lo, hi = (lo, mid) if r else (mid + 1, hi)
+    if lo == 1 << 17:
+        return "no fuel up to 2^17 is enough"
+    for w, red in ((1, 1), (1, 7), (4, 2000), (4, 1), (2, 13)):
+        for fuel, want in ((lo, True), (lo - 1, False)):
+            r = fuel_run(hiko, tmp, fuel, w, red)
+            if r is not want:
+                return "minimal fuel %d on 1 worker; --fuel %d --workers %d --reductions %d: %s" % (
+                    lo, fuel, w, red, r)
+    return None
+
+
 def main():
     hiko = os.path.abspath(sys.argv[1])
     with tempfile.TemporaryDirectory() as tmp:
         res = [("--fs-root through symbolic links: inside, escaping, dangling, looping",
-                check(hiko, tmp))]
+                check(hiko, tmp)),
+               ("the fuel a program needs does not depend on --workers or --reductions",
+                fuel_check(hiko, tmp))]
     return tap_report(res)
 
 
