@@ -295,9 +295,11 @@ hiko_program_t *hk_program_retain(hiko_program_t *p) {
 void hiko_program_release(hiko_program_t *p) {
   if (!p) return;
   /* Release/acquire: every use through another reference happens-before
-  ** the free. */
-  if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_release) != 1) return;
-  atomic_thread_fence(memory_order_acquire);
+  ** the free. Acq_rel on the RMW, not release and an acquire fence:
+  ** ThreadSanitizer does not model fences and reported the free as a race
+  ** with a worker's release (a root failing with a blocked child under
+  ** --max-processes, the CLI releasing before the runtime is destroyed). */
+  if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1) return;
   program_free(p);
 }
 

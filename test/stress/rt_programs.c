@@ -240,6 +240,51 @@ static int run_orphans(unsigned workers, long nroots) {
   return fail;
 }
 
+/* A root that fails while its child is blocked (its second spawn is over
+** --max-processes 2), and a host that releases the program before
+** destroying the runtime, as `hiko run` does (runtime/main.c): the
+** cancelled child's tree drops its reference on a worker just before the
+** host drops the last one and frees the program. TSan must see that free
+** ordered after the worker's release (runtime/compile.c,
+** hiko_program_release); every root must fail at its second spawn. */
+static const char failing[] =
+    "val p = spawn (fn () => receive_message ())\n"
+    "val _ = println \"one child\"\n"
+    "val q = spawn (fn () => 1)\n";
+
+static int run_failing(unsigned workers, int rounds) {
+  int fail = 0;
+  for (int i = 0; i < rounds && !fail; i++) {
+    hiko_config_t cfg;
+    hiko_config_init(&cfg);
+    cfg.workers = workers;
+    cfg.max_processes = 2;
+    cfg.detect_deadlock = true;
+    cfg.out = collect;
+    outlen = 0;
+    hiko_runtime_t *rt;
+    hiko_program_t *p = NULL;
+    hiko_diags_t *d = NULL;
+    if (hiko_runtime_create(&rt, &cfg)) return 1;
+    hiko_pid_t root;
+    hiko_result_t res;
+    memset(&res, 0, sizeof res);
+    fail = hiko_compile_string(rt, "failing", failing, strlen(failing), &p, &d) ||
+           hiko_spawn_main(rt, p, &root) || hiko_run(rt) || hiko_join(rt, root, &res, -1);
+    hiko_diags_free(d);
+    if (!fail && (res.status != HIKO_FAILED || !res.message || strcmp(res.message, "spawn: process limit reached (2)") != 0)) {
+      fprintf(stderr, "failing: root ended with status %d: %s\n", (int)res.status,
+              res.message ? res.message : "?");
+      fail = 1;
+    }
+    hiko_result_clear(&res);
+    hiko_program_release(p); /* before the runtime, as the CLI does */
+    hiko_runtime_destroy(rt);
+  }
+  if (!fail) printf("failing: %u workers, %d roots\n", workers, rounds);
+  return fail;
+}
+
 int main(void) {
   signal(SIGALRM, on_alarm);
   alarm(DEADLINE_S);
@@ -297,5 +342,6 @@ int main(void) {
   }
   for (unsigned round = 0; round < 8; round++) fail |= run_stuck(1 + round % 4, 5 + round % 2);
   for (unsigned w = 2; w <= 4; w += 2) fail |= run_orphans(w, (TSAN ? 100 : 400) * STRESS_SCALE);
+  for (unsigned w = 1; w <= 4; w++) fail |= run_failing(w, 20);
   return fail;
 }
