@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "runtime/mailbox.h"
+#include "rt_mailbox_order.h"
 
 #ifndef STRESS_SCALE
 #define STRESS_SCALE 1
@@ -164,13 +165,7 @@ int main(void) {
     hk_mpop_t r = n ? HK_MPOP_OK : hk_mailbox_pop_owner(&mb, &mt, &n);
     if (r == HK_MPOP_OK) {
       msg_t *m = (msg_t *)n;
-      if (m->from >= PRODUCERS || m->seq != last[m->from] + 1) {
-        if (!fail)
-          fprintf(stderr, "order: producer %u seq %u after %u\n", m->from, m->seq,
-                  m->from < PRODUCERS ? last[m->from] : 0);
-        fail = 1;
-      }
-      if (m->from < PRODUCERS) last[m->from] = m->seq;
+      rt_mailbox_in_order(last, PRODUCERS, m->from, m->seq, &fail);
       free(m);
       got++;
       continue;
