@@ -112,10 +112,14 @@ static void root_unlink(hiko_runtime_t *rt, hk_root_t *r) {
     }
 }
 
-void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r) {
-  /* Release: this process's reads of the store and the image happen
-  ** before the free; acquire (on the last) sees every other's. */
-  if (atomic_fetch_sub_explicit(&r->live, 1, memory_order_acq_rel) != 1) return;
+_Thread_local hk_tree_credit_t hk_tree_credit;
+
+/* Subtracts [n] ended processes from [r]'s count; the last frees the tree. */
+static void tree_sub(hiko_runtime_t *rt, hk_root_t *r, uint32_t n) {
+  /* Release: the ended processes' reads of the store and the image happen
+  ** before the free (a credit's are this thread's, before this call);
+  ** acquire (on the last) sees every other's. */
+  if (atomic_fetch_sub_explicit(&r->live, n, memory_order_acq_rel) != n) return;
   /* The last process of the tree is gone: no one reads the store or the
   ** image any more, and no process of the tree can be created (only a live
   ** one spawns). A sender from another tree looks the program up under the
@@ -133,6 +137,29 @@ void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r) {
   hk_globals_free(g);
   hiko_program_release(prog);
   if (last) root_free(r);
+}
+
+void hk_rt_tree_flush(void) {
+  hk_tree_credit_t *c = &hk_tree_credit;
+  uint32_t n = c->n;
+  if (!n) return;
+  c->n = 0;
+  tree_sub(c->rt, c->r, n);
+}
+
+/* The ends are counted per worker (hk_tree_credit): the tree's count was
+** one line written by every spawn and every end of the tree, on whichever
+** worker, a cross-core transfer whenever the last writer was the other
+** worker (bench/README.md, "Tree count per worker, stop 21"). */
+void hk_rt_tree_leave_slow(hiko_runtime_t *rt, hk_root_t *r) {
+  hk_tree_credit_t *c = &hk_tree_credit;
+  if (c->rt != rt) {
+    tree_sub(rt, r, 1); /* not a worker of this runtime */
+    return;
+  }
+  if (c->n && c->r != r) hk_rt_tree_flush();
+  c->r = r;
+  if (++c->n >= HK_TREE_CREDIT_MAX) hk_rt_tree_flush();
 }
 
 void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
@@ -176,11 +203,22 @@ static void worker_start(hk_worker_t *w, void *arg) {
   hk_sched_worker_set_user(w, ws);
   hk_procs_bind_thread(&ws->c);
   hk_globals_thread(true);
+  hk_tree_credit = (hk_tree_credit_t){.rt = rt};
+}
+
+/* The worker found no work of its own: it may now search, spin and park
+** for a long time, so its credit goes to the tree's count. */
+static void worker_idle(hk_worker_t *w, void *arg) {
+  (void)w;
+  (void)arg;
+  hk_rt_tree_flush();
 }
 
 static void worker_stop(hk_worker_t *w, void *arg) {
   (void)w;
   (void)arg;
+  hk_rt_tree_flush();
+  hk_tree_credit = (hk_tree_credit_t){0};
   hk_globals_thread(false);
   hk_procs_bind_thread(NULL);
 }
@@ -260,6 +298,7 @@ static int setup(hiko_runtime_t *rt) {
       .slice_budget = (int32_t)(rt->cfg.reductions > INT32_MAX ? INT32_MAX : rt->cfg.reductions),
       .worker_start = worker_start,
       .worker_stop = worker_stop,
+      .worker_idle = worker_idle,
       .all_idle = all_idle,
       .arg = rt,
   };

@@ -135,16 +135,56 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt);
 void hk_rt_root_failed(hiko_runtime_t *rt, hiko_pid_t pid, const char *message,
                        hiko_value_t *failure);
 
+/* A worker thread's ends of processes of one tree not yet subtracted from
+** the tree's count (docs/runtime.md, "Root lifetime"): [r]->live exceeds
+** the processes of r that exist by the sum of every thread's [n] for r.
+** A spawn of r on this thread takes one of them instead of adding to the
+** count; hk_rt_tree_flush subtracts the rest: before the worker looks for
+** work elsewhere, when a process of another tree ends or spends a whole
+** slice on it, and when [n] reaches a bound. [rt] is set on a worker of a threaded runtime only
+** (worker_start): other threads always count at once. Thread: its own. */
+typedef struct hk_tree_credit {
+  hiko_runtime_t *rt; /* the worker's runtime, or NULL: no credit kept */
+  hk_root_t *r;       /* the tree of [n] (stale while n is 0) */
+  uint32_t n;
+} hk_tree_credit_t;
+extern _Thread_local hk_tree_credit_t hk_tree_credit;
+
 /* A process of [r]'s tree was registered. Thread: its creator (the root's
 ** spawner, or a live process of the tree, so the count is not 0). */
 static inline void hk_rt_tree_enter(hk_root_t *r) {
+  hk_tree_credit_t *c = &hk_tree_credit;
+  if (c->n && c->r == r) {
+    c->n--; /* an ended process's count passes to the new one */
+    return;
+  }
   /* Relaxed: the creator already holds a counted reference (its own). */
   atomic_fetch_add_explicit(&r->live, 1, memory_order_relaxed);
 }
+/* Credit kept per worker before it is subtracted (hk_tree_credit): a spawn
+** loop's children end in batches of a slice's spawns, well under it. */
+#define HK_TREE_CREDIT_MAX 1024u
+/* hk_rt_tree_leave when the end cannot simply be added to the credit. */
+void hk_rt_tree_leave_slow(hiko_runtime_t *rt, hk_root_t *r);
 /* A process of [r]'s tree freed its body: the last one frees the tree's
-** shared state, and the record too if the root was joined. Thread: any
-** (takes rt->lock; never called with it held). */
-void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r);
+** shared state, and the record too if the root was joined. On a worker the
+** end is kept as credit (hk_tree_credit). Thread: any (may take rt->lock;
+** never called with it held). */
+static inline void hk_rt_tree_leave(hiko_runtime_t *rt, hk_root_t *r) {
+  hk_tree_credit_t *c = &hk_tree_credit;
+  if (c->rt == rt && c->r == r && c->n + 1 < HK_TREE_CREDIT_MAX) c->n++;
+  else hk_rt_tree_leave_slow(rt, r);
+}
+/* Subtracts this thread's credit from its tree's count (which may free the
+** tree). Thread: any; never called with rt->lock held. */
+void hk_rt_tree_flush(void);
+/* Flushes the credit if it is not [r]'s: a worker whose process of [r]
+** spent a slice (one that runs for ever must not keep another tree's state
+** alive). */
+static inline void hk_rt_tree_running(hk_root_t *r) {
+  hk_tree_credit_t *c = &hk_tree_credit;
+  if (__builtin_expect(c->n != 0, 0) && c->r != r) hk_rt_tree_flush();
+}
 
 /* port.c: delivers [v] (of vm's heap) to port record [e] as an API value.
 ** Returns 0, -ESRCH (closed), -ENOMEM. */

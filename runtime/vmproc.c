@@ -1301,7 +1301,10 @@ static inline __attribute__((always_inline)) hk_slice_t run_slice(hk_proc_t *p, 
     *budget -= (int32_t)(after - before);
     before = after;
     switch (st) {
-    case HK_RUN_YIELD: return HK_SLICE_YIELD;
+    case HK_RUN_YIELD:
+      /* A slice spent: a process that runs for ever comes here. */
+      hk_rt_tree_running(vp_of(p)->pd.root);
+      return HK_SLICE_YIELD;
     case HK_RUN_DONE: return end_done(p, vp_of(p));
     case HK_RUN_FAILED: return end_failure(p, vp_of(p), hk_vm_failure(vm));
     case HK_RUN_EXIT:

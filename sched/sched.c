@@ -917,8 +917,11 @@ static void *worker_main(void *arg) {
     hk_task_t *t = find_local(w);
     if (t && w->searching)
       leave_searching(w); /* woken, and the work was already local */
-    if (!t)
+    if (!t) {
+      if (s->cfg.worker_idle)
+        s->cfg.worker_idle(w, s->cfg.arg);
       t = search(w);
+    }
     if (t) {
       run_handoffs(w, t);
     } else {

@@ -85,6 +85,11 @@ typedef struct hk_sched_config {
   ** hk_sched_worker_set_user). May be NULL. */
   void (*worker_start)(hk_worker_t *w, void *arg);
   void (*worker_stop)(hk_worker_t *w, void *arg);
+  /* Called on a worker thread that found no local work, before it
+  ** searches (and maybe spins and parks): per-worker state that must not
+  ** wait for its next task is published here. Not in deterministic mode.
+  ** May be NULL. */
+  void (*worker_idle)(hk_worker_t *w, void *arg);
   /* Called by a worker that is about to park and sees every other worker
   ** parked as well (a hint for deadlock detection, SPEC §10.8: the callee
   ** must confirm with its own sharded counts). It may ready tasks; the
@@ -92,7 +97,7 @@ typedef struct hk_sched_config {
   ** woken in between. No shared write is added to the hot path for it.
   ** May be NULL. Thread: a worker, with no scheduler lock held. */
   void (*all_idle)(hk_sched_t *s, void *arg);
-  void *arg; /* passed to the three callbacks */
+  void *arg; /* passed to the callbacks */
 } hk_sched_config_t;
 
 /* Create a scheduler (workers not started). [cfg] may be NULL for defaults.

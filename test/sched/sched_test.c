@@ -569,6 +569,44 @@ Test(sched_sched, all_idle_callback_when_every_worker_parks) {
   hk_sched_free(s);
 }
 
+/* worker_idle: a worker that ran a task and then found no local work calls
+** it on its own thread, before it searches (the runtime's tree-count
+** credit is subtracted there, docs/runtime.md "Root lifetime"). */
+static _Thread_local int ran_here;
+static _Atomic int idle_after_run, idle_on_worker;
+
+static hk_task_result_t run_mark_thread(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  (void)w;
+  (void)b;
+  ran_here = 1;
+  atomic_fetch_add(&done_count, 1);
+  return HK_TASK_DONE;
+}
+
+static void on_worker_idle(hk_worker_t *w, void *arg) {
+  (void)arg;
+  if (hk_sched_self() == w) atomic_store(&idle_on_worker, 1);
+  if (ran_here) atomic_store(&idle_after_run, 1);
+}
+
+Test(sched_sched, worker_idle_callback_after_local_work_runs_out) {
+  hk_sched_t *s;
+  hk_sched_config_t c = {.workers = 2, .worker_idle = on_worker_idle};
+  cr_assert_eq(hk_sched_new(&s, &c), 0);
+  atomic_store(&idle_after_run, 0);
+  atomic_store(&idle_on_worker, 0);
+  atomic_store(&done_count, 0);
+  cr_assert_eq(hk_sched_start(s), 0);
+  static ttask_t one;
+  one = (ttask_t){.h.run = run_mark_thread};
+  hk_sched_inject(s, &one.h);
+  cr_assert(wait_for(&done_count, 1, 5000));
+  cr_assert(wait_for(&idle_after_run, 1, 5000), "no worker_idle call after the run");
+  cr_assert(atomic_load(&idle_on_worker));
+  hk_sched_free(s);
+}
+
 static hk_task_result_t run_stopper(hk_task_t *t, hk_worker_t *w, int32_t *b) {
   (void)t;
   (void)b;
