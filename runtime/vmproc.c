@@ -341,10 +341,7 @@ static int serve_spawn(hk_proc_t *p, hk_worker_t *w, hk_vm_t *vm, hk_value_t fn,
     return copy_error(vm, SPAWN_NAME, rc, copy_limit(rt));
   }
 #undef SPAWN_NAME
-  /* A closure of under 64 objects (every spawn of a small closure) adds
-  ** nothing to the charge (1 + objects / 64, SPEC §6.10.1; the 1 is the
-  ** CALLB's): no call. */
-  if (objects >= 64) hk_vm_charge(vm, objects);
+  hk_vm_charge(vm, objects); /* 1 + objects / 64 (SPEC §6.10.1; the 1 is the CALLB's) */
   /* The global store (SPEC §6.4.3, §10.6.5): the root exports what it
   ** initialised since its last spawn; every child reads the shared copy. */
   if (p->link) {

@@ -37,10 +37,10 @@ int hk_value_equal(hk_vm_t *vm, hk_value_t a, hk_value_t b) {
   if (a.tag == HK_T_STRING && b.tag == HK_T_STRING) {
     /* Two strings (a message field against a literal): hk_equal_values'
     ** compare without its calls. Its work is 1 (lengths differ) or 1 + n,
-    ** so a string under 63 bytes costs no reduction and no hk_vm_charge. */
+    ** so a string under 63 bytes costs no reduction (and makes no call). */
     size_t n = hk_str_len(a);
     if (n != hk_str_len(b)) return 0;
-    if (n >= 63) hk_vm_charge(vm, 1 + (uint64_t)n);
+    hk_vm_charge(vm, 1 + (uint64_t)n);
     return a.as.o == b.as.o || memcmp(hk_str_data(a), hk_str_data(b), n) == 0;
   }
   uint64_t work = 0;

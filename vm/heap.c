@@ -1195,7 +1195,7 @@ static int copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room
       *out = (hk_msg_t *)(void *)c;
       if (roomp && room) *roomp = c->data + room_at(c->used, room);
       uint32_t objects = ((const hk_value_t *)(const void *)c->data)->aux; /* < 1024 */
-      if (charge && objects >= 64) hk_vm_charge(vm, objects); /* one chunk */
+      if (charge) hk_vm_charge(vm, objects); /* one chunk */
     }
     return rc;
   }

@@ -136,7 +136,7 @@ void hk_vm_kill(hk_vm_t *vm, hk_fail_kind_t kind, int64_t a, int64_t b) {
 
 const hk_host_t *hk_vm_host(const hk_vm_t *vm) { return vm->host; }
 const hk_image_t *hk_vm_image(const hk_vm_t *vm) { return vm->img; }
-void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
+void hk_vm_charge_add(hk_vm_t *vm, uint64_t work) {
   uint64_t c = (uint64_t)vm->charge + work / 64; /* charge >= 0: only ever added to */
   vm->charge = c < HK_CHARGE_MAX ? (int32_t)c : HK_CHARGE_MAX;
 }

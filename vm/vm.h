@@ -169,8 +169,13 @@ const hk_host_t *hk_vm_host(const hk_vm_t *vm);
 const hk_image_t *hk_vm_image(const hk_vm_t *vm);
 /* Writes through the host (stream 1 or 2). Returns 0 or -errno. */
 int hk_vm_write(hk_vm_t *vm, int stream, const char *data, size_t len);
-/* Charges the proportional cost of SPEC §6.10: work/64 reductions. */
-void hk_vm_charge(hk_vm_t *vm, uint64_t work);
+/* Charges the proportional cost of SPEC §6.10: work/64 reductions. Work
+** under 64 adds nothing, so it makes no call (a small message, closure or
+** string: the common case on the process paths). */
+void hk_vm_charge_add(hk_vm_t *vm, uint64_t work);
+static inline void hk_vm_charge(hk_vm_t *vm, uint64_t work) {
+  if (work >= 64) hk_vm_charge_add(vm, work);
+}
 
 /* The last scalar position found in a long string: the next substring or
 ** string_length on the same object starts from it, so walking a string with
@@ -288,7 +293,7 @@ int hk_value_copy_out(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, hk_msg_t 
 ** allocation (runtime/proc.h HK_ENV_IN_PAYLOAD). The room lives and dies
 ** with the block (it is freed by hk_msg_free or with the adopting heap).
 ** A send's copy: it also charges [vm] for the objects copied
-** (hk_vm_charge; nothing, and no call, below 64 objects). */
+** (hk_vm_charge). */
 int hk_value_copy_out_room(hk_vm_t *vm, hk_value_t v, uint64_t max_objects, size_t room,
                            hk_msg_t **out, void **roomp);
 /* hk_value_copy_out_room of tuple [v] only when it is flat: not static
