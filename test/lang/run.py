@@ -17,11 +17,21 @@ A test needs at least one of X.out, X.err, X.code. The program runs with its
 own folder as the working directory and is named by its file name, so
 diagnostics read `X.hml:LINE:COL: ...`. In run mode with --workers, each
 program runs once per worker count.
+
+Each run gets a fresh empty directory, passed as TMPDIR in the program's
+environment and removed with everything in it afterwards: a program that
+needs scratch files makes them below `getenv "TMPDIR"` (falling back to
+"/tmp" when run by hand), since the language cannot remove a directory
+(SPEC §8.6) and the suite must leave nothing behind. `$TMPDIR` in X.flags and
+X.args stands for that directory, and in X.out and X.err for its canonical
+path as the program prints it (e.g. an --fs-root message, SPEC §7.5).
 """
 import argparse
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 def read(path):
@@ -41,10 +51,22 @@ def collect(root):
     return tests
 
 def check_one(hiko, mode, path, workers, timeout):
+    tmp = tempfile.mkdtemp(prefix="hiko-lang-")
+    try:
+        return run_one(hiko, mode, path, workers, timeout, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+def run_one(hiko, mode, path, workers, timeout, tmp):
     base = path[:-4]
     out, err, code = read(base + ".out"), read(base + ".err"), read(base + ".code")
     if out is None and err is None and code is None:
         return "no expectation file (.out, .err or .code)"
+    canon = os.path.realpath(tmp).encode()
+    if out is not None:
+        out = out.replace(b"$TMPDIR", canon)
+    if err is not None:
+        err = err.replace(b"$TMPDIR", canon)
     want_code = int(code) if code is not None else (1 if err is not None else 0)
     cmd = [hiko, mode]
     if mode == "run":
@@ -52,16 +74,15 @@ def check_one(hiko, mode, path, workers, timeout):
             cmd += ["--workers", str(workers)]
         flags = read(base + ".flags")
         if flags:
-            cmd += flags.decode().split()
+            cmd += flags.decode().replace("$TMPDIR", tmp).split()
     cmd.append(os.path.basename(path))
     args = read(base + ".args")
     if mode == "run" and args:
-        cmd += args.decode().split()
+        cmd += args.decode().replace("$TMPDIR", tmp).split()
     stdin = read(base + ".stdin") or b""
-    env = None
+    env = dict(os.environ, TMPDIR=tmp)
     extra = read(base + ".env")
     if extra:
-        env = dict(os.environ)
         for line in extra.decode().splitlines():
             if "=" in line:
                 k, v = line.split("=", 1)
