@@ -8,7 +8,9 @@
 ** Long chains (SPEC §2.3.2) are n-ary nodes, never nested ones, so that no
 ** phase needs native recursion proportional to a chain's length:
 **   a + b - c          HK_E_BINOP   operands [a b c], ops [+ -]
-**   a :: b :: t, [a,b] HK_E_LIST    items [a b], tail t (NULL means [])
+**   a :: b :: t, [a,b] HK_E_LIST    items [a b], tail t (NULL means []); `cons` set
+**                                   for a :: chain, whose tail is never merged into it
+**                                   when it is a list literal (their typing differs)
 **   a andalso b ...    HK_E_ANDALSO items [a b ...] (desugared meaning: nested ifs)
 **   ~ not ~ x          HK_E_PREFIX  ops [~ not ~], operand x
 **   f a b c            HK_E_APP     fn f, args [a b c]  (= ((f a) b) c)
@@ -177,6 +179,8 @@ typedef enum hk_case_origin {
 struct hk_expr {
   hk_expr_kind_t kind;
   bool tail;              /* set by the compiler's tail analysis, free for it to use */
+  bool cons;              /* LIST: written with ::, items the left operands, a the last
+                             right operand (SPEC §3.5.2 types it as nested operators) */
   hk_pos_t pos;
   union {
     int64_t i;

@@ -277,8 +277,11 @@ static void unify(ck_t *c, hk_type_t *expected, hk_type_t *found, hk_pos_t pos) 
   if (hk_types_unify(&c->T, expected, found, &err) < 0) report_tyerr(c, &err, pos);
 }
 
+/* Makes [t] an equality type. Whether it can be is decided first, so that a
+** failure prints [t] as it was, not with the variables before the offending
+** component already made equality variables. */
 static void require_eq(ck_t *c, hk_type_t *t, hk_pos_t pos) {
-  if (hk_types_make_eq(&c->T, t) < 0) {
+  if (!hk_types_admits_eq_decl(&c->T, t, NULL) || hk_types_make_eq(&c->T, t) < 0) {
     hk_tyerr_t err = {HK_TYERR_EQ, NULL, t};
     report_tyerr(c, &err, pos);
   }
@@ -815,14 +818,19 @@ static hk_type_t *binop(ck_t *c, hk_op_t op, hk_pos_t cmp_pos, hk_type_t *tl, hk
     break;
   case HK_OP_EQ: case HK_OP_NE:
   default:
-    /* SPEC §3.5.2/§3.6: the operator rule meets ''a with the left operand
-    ** before the right one, so a left operand that cannot admit equality
-    ** whatever its variables become is reported first (`(fn x => x) = 1` is
-    ** an equality error, not a mismatch with Int); otherwise the operands
-    ** are unified and the combined type is checked at the comparison. */
-    if (!hk_types_admits_eq_decl(&c->T, tl, NULL)) require_eq(c, tl, cmp_pos);
-    unify(c, tl, tr, rpos);
+    /* SPEC §3.5.2/§3.6/§3.7.3: the operator rule meets ''a with the left
+    ** operand before the right one. The left operand's type must admit
+    ** equality (`(fn x => x) = 1` is an equality error, not a mismatch with
+    ** Int) and its variables become equality variables, so a mismatch with
+    ** the right operand prints them as ''a. An equality error met while
+    ** unifying the right operand is reported at the comparison with the
+    ** right operand's type (§3.7.4). */
     require_eq(c, tl, cmp_pos);
+    hk_tyerr_t err;
+    if (hk_types_unify(&c->T, tl, tr, &err) < 0) {
+      if (err.kind == HK_TYERR_EQ) err.found = tr;
+      report_tyerr(c, &err, err.kind == HK_TYERR_EQ ? cmp_pos : rpos);
+    }
     return prim(c, HK_TC_BOOL);
   }
   unify(c, prim(c, operand), tl, lpos);
@@ -886,7 +894,33 @@ static hk_type_t *infer_app(ck_t *c, hk_expr_t *e) {
   return tf;
 }
 
+/* e1 :: .. :: en :: t is e1 :: (.. :: (en :: t)): every operand is inferred,
+** left to right, before the operator rule of the innermost `::` and then of
+** each enclosing one (SPEC §3.5.2): the rule of ei unifies `ti list` with
+** the type of its right operand, which starts at e(i+1) (or is t). */
+static hk_type_t *infer_cons(ck_t *c, hk_expr_t *e) {
+  hk_type_t **ts = alloc(c, e->n * sizeof *ts);
+  for (uint32_t i = 0; i < e->n; i++) ts[i] = infer(c, e->items[i]);
+  hk_type_t *right = infer(c, e->a);
+  for (uint32_t i = e->n; i-- > 0;) {
+    hk_pos_t rpos = i + 1 < e->n ? hk_fold_merge_pos(e->items[i + 1]->pos, e->a->pos) : e->a->pos;
+    /* Against a list type, `ti list` vs `u list` fails exactly where ti vs
+    ** u does: no list node per link (a 10^6-link chain). */
+    hk_type_t *r = hk_type_resolve(right);
+    if (r->kind == HK_TYPE_CON && r->con == HK_TC_LIST) {
+      unify(c, ts[i], r->args[0], rpos);
+      right = r;
+    } else {
+      hk_type_t *t = hk_types_list(&c->T, ts[i]);
+      unify(c, t, right, rpos);
+      right = t;
+    }
+  }
+  return right;
+}
+
 static hk_type_t *infer_list(ck_t *c, hk_expr_t *e) {
+  if (e->cons) return infer_cons(c, e);
   hk_type_t *elem = NULL;
   for (uint32_t i = 0; i < e->n; i++) {
     hk_type_t *ti = infer(c, e->items[i]);

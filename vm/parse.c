@@ -951,7 +951,10 @@ static hk_expr_t *parse_consexpr(parser_t *p) {
   hk_expr_t *tail = p->stk[--p->nstk];
   hk_expr_t *l = new_expr(p, HK_E_LIST, span_from(p, start));
   if (!l) return NULL;
-  if (tail->kind == HK_E_LIST) {
+  l->cons = true;
+  /* A parenthesised chain as the last operand, `a :: (b :: t)`, is the same
+  ** chain; a list literal there stays the tail, typed as a literal. */
+  if (tail->kind == HK_E_LIST && tail->cons) {
     for (uint32_t i = 0; i < tail->n; i++)
       if (!push(p, tail->items[i])) return NULL;
     l->a = tail->a;

@@ -262,8 +262,11 @@ Test(vm_parse, precedence_levels) {
 Test(vm_parse, associativity_and_nary_nodes) {
   cr_assert_str_eq(ex("a - b - c + d"), "(a - b - c + d)");
   cr_assert_str_eq(ex("a :: b :: c"), "(list a b . c)");
-  cr_assert_str_eq(ex("a :: b :: []"), "(list a b)");
-  cr_assert_str_eq(ex("a :: [b, c]"), "(list a b c)");
+  /* A list literal stays the tail of a :: chain (typed as a literal, SPEC
+  ** §3.5.1-2); a parenthesised chain there is the same chain. */
+  cr_assert_str_eq(ex("a :: b :: []"), "(list a b . (list))");
+  cr_assert_str_eq(ex("a :: [b, c]"), "(list a . (list b c))");
+  cr_assert_str_eq(ex("a :: (b :: c)"), "(list a b . c)");
   cr_assert_str_eq(ex("a orelse b orelse c"), "(orelse a b c)");
   cr_assert_str_eq(ex("a andalso b andalso c"), "(andalso a b c)");
   cr_assert_str_eq(ex("f a b c"), "(app f a b c)");
