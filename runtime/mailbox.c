@@ -17,7 +17,6 @@ void hk_mailbox_init(hk_mailbox_t *mb, hk_mtail_t *t) {
   atomic_init(&t->word, (uintptr_t)&mb->stub);
   atomic_init(&mb->len_hint, 0);
   mb->head = &mb->stub;
-  mb->high_water = 0;
 }
 
 /* Consumer view of the tail, without the mark. Acquire pairs with the
@@ -41,7 +40,6 @@ hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mtail_t *t, hk_mnode_t **out
   if (head == &mb->stub) {
     if (next == NULL) {
       if (tail_node(t) != &mb->stub) return HK_MPOP_BUSY;
-      atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
       return HK_MPOP_EMPTY;
     }
     mb->head = head = next;

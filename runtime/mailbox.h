@@ -43,10 +43,14 @@ typedef struct hk_mtail {
 typedef struct hk_mailbox {
   hk_mnode_t *head;
   hk_mnode_t stub;
-  uint32_t high_water;        /* largest run seen */
-  /* The run: messages taken since the last EMPTY (saturating). The
+  /* The run: messages taken since the consumer last ended one
+  ** (hk_mailbox_run_end, on finding the mailbox empty; saturating). The
   ** consumer writes it, anyone reads it (relaxed). */
   _Atomic uint32_t len_hint;
+  /* The embedder's word, in the consumer's line: the mailbox never touches
+  ** it, hk_mailbox_init included (a process keeps its receive gate here,
+  ** runtime/proc.h). */
+  _Atomic uint32_t user;
 } hk_mailbox_t;
 
 /* Result of hk_mailbox_pop_owner. */
@@ -105,7 +109,8 @@ static inline bool hk_mailbox_push(hk_mtail_t *t, hk_mnode_t *n) {
 }
 
 /* Takes the oldest node. Returns HK_MPOP_OK with *out owned by the caller,
-** HK_MPOP_EMPTY, or HK_MPOP_BUSY (see above). Thread: owner. */
+** HK_MPOP_EMPTY (the run goes on until the caller ends it,
+** hk_mailbox_run_end), or HK_MPOP_BUSY (see above). Thread: owner. */
 hk_mpop_t hk_mailbox_pop_owner(hk_mailbox_t *mb, hk_mtail_t *t, hk_mnode_t **out);
 
 /* Internal (both pops): [n], whose successor [next] is linked, leaves the
@@ -122,7 +127,6 @@ static inline void hk_mailbox_took_(hk_mailbox_t *mb, hk_mnode_t *next) {
   /* Relaxed: a statistic (len_hint) that only this consumer writes. */
   uint32_t run = atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
   run += run != UINT32_MAX; /* saturates */
-  if (run > mb->high_water) mb->high_water = run;
   atomic_store_explicit(&mb->len_hint, run, memory_order_relaxed);
 }
 
@@ -159,8 +163,8 @@ hk_mmark_t hk_mailbox_mark_owner(hk_mailbox_t *mb, hk_mtail_t *t);
 bool hk_mailbox_unmark_owner(hk_mailbox_t *mb, hk_mtail_t *t);
 
 /* True when nothing is queued and no producer is between its exchange and
-** its link: what hk_mailbox_pop_owner reports as HK_MPOP_EMPTY, with the
-** same effect on the run (reset), but inline and without the pop. A
+** its link: what hk_mailbox_pop_owner reports as HK_MPOP_EMPTY, but inline
+** and without the pop. A
 ** receiver about to block looks with this first (bench/README.md, "Message
 ** path 3"); false means "try a pop". Acquire loads as in the pop: the
 ** receiver then arms the mark, which re-checks with a CAS. Thread: owner. */
@@ -170,9 +174,18 @@ static inline bool hk_mailbox_empty_owner(hk_mailbox_t *mb, hk_mtail_t *t) {
       (atomic_load_explicit(&t->word, memory_order_acquire) & ~(uintptr_t)1) !=
           (uintptr_t)&mb->stub)
     return false;
-  /* Relaxed: a statistic (see len_hint) only this consumer writes. */
-  atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
   return true;
+}
+
+/* Ends the run (the consumer found the mailbox empty): returns its length
+** and starts the next at 0. The largest run is the embedder's to keep (a
+** process notes it in the statistics, hk_proc_run_end_owner), so a take
+** compares nothing per message. Thread: owner. */
+static inline uint32_t hk_mailbox_run_end(hk_mailbox_t *mb) {
+  /* Relaxed: a statistic (see len_hint) only this consumer writes. */
+  uint32_t run = atomic_load_explicit(&mb->len_hint, memory_order_relaxed);
+  atomic_store_explicit(&mb->len_hint, 0, memory_order_relaxed);
+  return run;
 }
 
 /* The length the consumer last measured. Thread: any (approximate). */

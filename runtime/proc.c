@@ -32,8 +32,9 @@ enum { LINK_LIVE = 0, LINK_WAITING = 1, LINK_DONE = 2, LINK_GONE = 4 };
 static_assert(sizeof(hk_proc_t) == 136, "a process control block is 136 bytes");
 static_assert(HK_BCACHE_NCLASSES < HK_PROC_MALLOCED, "a class fits bclass");
 static_assert(sizeof(hk_proc_t) % 8 == 0, "the body after it is 8-byte aligned");
-static_assert(offsetof(hk_proc_t, mbox) >= offsetof(hk_proc_t, rt_io_owner) + 1 + 64 &&
-                  offsetof(hk_proc_t, mbox) >= offsetof(hk_proc_t, mtail) + sizeof(hk_mtail_t) + 64,
+static_assert(offsetof(hk_proc_t, procs) >= offsetof(hk_proc_t, rt_io_owner) + 1 + 64 &&
+                  offsetof(hk_proc_t, procs) >= offsetof(hk_proc_t, mtail) + sizeof(hk_mtail_t) + 64 &&
+                  offsetof(hk_proc_t, mbox) > offsetof(hk_proc_t, procs),
               "the receiver's per-message fields are a cache line away from the senders' ones");
 static_assert(sizeof(hk_child_t) == 32, "a child record is a 32-byte block");
 #define KIDS_FIRST 8u
@@ -430,6 +431,7 @@ hk_proc_t *hk_proc_alloc(size_t extra) {
   ** hk_proc_register, e.g. a builtin spawned as the entry (spawn self) runs
   ** in hk_vm_start_call and must leave its request for the first slice. */
   p->e.owner_bits = 0;
+  atomic_init(&p->mbox.user, HK_GATE_NOBODY); /* hk_mailbox_init leaves it */
   return p;
 }
 
@@ -567,8 +569,12 @@ bool hk_proc_doom(hk_proc_t *p, uint32_t reasons) {
     ** the same word); acq_rel keeps all state-word RMWs uniform. */
     if (atomic_compare_exchange_weak_explicit(&p->state, &s, s | HK_PS_DOOMED,
                                               memory_order_acq_rel,
-                                              memory_order_acquire))
+                                              memory_order_acquire)) {
+      /* The receive gate's copy (proc.h): p runs only after a wake, an
+      ** RMW of the state word after this. */
+      atomic_fetch_or_explicit(&p->mbox.user, HK_PS_DOOMED, memory_order_relaxed);
       return true;
+    }
   }
 }
 
@@ -595,8 +601,12 @@ void hk_proc_cancel(hk_proc_t *p, hk_worker_t *w) {
     ** itself; acq_rel keeps all state-word RMWs uniform. */
     if (atomic_compare_exchange_weak_explicit(&p->state, &s, s | HK_PS_CANCEL,
                                               memory_order_acq_rel,
-                                              memory_order_acquire))
+                                              memory_order_acquire)) {
+      /* The receive gate's copy (proc.h), before we return: a message sent
+      ** after this cancel is dropped by the take (hk_proc_cancel_requested). */
+      atomic_fetch_or_explicit(&p->mbox.user, HK_PS_CANCEL, memory_order_relaxed);
       return;
+    }
   }
 }
 
@@ -726,7 +736,7 @@ int hk_proc_recv_owner(hk_proc_t *p, void **payload) {
   return rc;
 }
 
-void hk_proc_note_run_owner(hk_proc_t *p) { count_max(p->procs, p->mbox.high_water); }
+void hk_proc_note_run_owner(hk_proc_t *p, uint32_t run) { count_max(p->procs, run); }
 
 /* hk_proc_recv_env_owner past a first pop that found [r] (EMPTY or BUSY):
 ** out of line, so the usual take saves no registers for the spin. */
@@ -734,7 +744,7 @@ static __attribute__((noinline)) int recv_env_retry(hk_proc_t *p, hk_envelope_t 
                                                     hk_mpop_t r) {
   for (int spin = 1;; spin++) {
     if (r == HK_MPOP_EMPTY) {
-      if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
+      hk_proc_run_end_owner(p);
       return -EAGAIN;
     }
     if (spin > BUSY_SPINS) return -EBUSY;
@@ -1031,7 +1041,7 @@ static void stop_proc(hk_proc_t *p, hk_worker_t *w, hk_task_t **todo) {
 static void free_proc(hk_proc_t *p) {
   hk_procs_t *P = p->procs;
   if (P->ops->free_body && hk_proc_has_body(p)) P->ops->free_body(p);
-  p->e.owner_bits &= (uint8_t)~HK_PROC_BODY;
+  hk_proc_clear_body(p);
   if (p->kids) {
     kids_free(p->kids);
     p->kids = NULL;
@@ -1053,7 +1063,7 @@ static void release_proc(hk_proc_t *p, hk_worker_t *w, hk_outcome_t out, void *p
   /* The high-water mark is noted when a receive finds the mailbox empty;
   ** a process that took its messages and ended never did (SPEC §10.9: a
   ** child that drained 40 queued messages left the mark at 0). */
-  if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
+  hk_proc_run_end_owner(p);
   COUNT_IN(own, P, down, 1);
   release_slot(P);
   count_ended(own, P);

@@ -174,10 +174,11 @@ typedef struct hk_wait {
 ** body's memory follows in the same allocation (hk_proc_extra). Cache
 ** lines: what senders write or read per message (the mailbox's tail they
 ** exchange, the state word, the pid and the root pid) is in the first 64
-** bytes; the mailbox's consumer fields, which a busy receiver writes per
-** message, are the last 24, at least 64 bytes from the tail, the state
-** word and the flags, so the two never share a line (proc.c asserts it;
-** bench/README.md, "Fan-in lines, stop 20"). */
+** bytes; what a busy receiver reads or writes per message (the mailbox's
+** consumer fields with the receive gate, and procs) is the last 32, at
+** least 64 bytes from the tail, the state word and the flags, so the two
+** never share a line (proc.c asserts it; bench/README.md, "Fan-in lines,
+** stop 20", "Fan-in, stop 22"). */
 struct hk_proc {
   /* Immutable after creation. */
   hk_pmentry_t e;           /* pid and references; first */
@@ -201,7 +202,7 @@ struct hk_proc {
   ** its sends being behind (hk_proc_behind, HK_RT_BEHIND_BUDGET). */
   uint8_t rt_start;
   bool rt_io_owner;         /* registered as a possible socket owner */
-  hk_procs_t *procs;
+  hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
   hk_child_t *link;         /* my record in my parent (NULL for a root) */
   /* NULL for a root. Borrowed, no reference: valid until this process
   ** publishes its outcome (hk_proc_parent). */
@@ -216,8 +217,10 @@ struct hk_proc {
     ** a process that ends waits for nothing. */
     void *out_payload;
   };
-  hk_kids_t *kids;          /* children by pid (proc.c), NULL before the first */
-  /* The mailbox's consumer fields (its owner's: head, run). */
+  /* Immutable. Read by the owner's every take (its count), so out of the
+  ** senders' line, like the gate (hk_proc_gate). */
+  hk_procs_t *procs;
+  /* The mailbox's consumer fields (its owner's: head, run, the gate). */
   hk_mailbox_t mbox;
 };
 #define HK_PROC_MALLOCED UINT8_MAX
@@ -227,7 +230,35 @@ struct hk_proc {
 ** control block has no pointer to it (8 bytes of every process). */
 #define HK_PROC_BODY 1u
 static inline bool hk_proc_has_body(const hk_proc_t *p) { return p->e.owner_bits & HK_PROC_BODY; }
-static inline void hk_proc_set_body(hk_proc_t *p) { p->e.owner_bits |= HK_PROC_BODY; }
+
+/* The receive gate (p->mbox.user, the consumer's line): nonzero when a
+** receive must not take the fast way, i.e. when p has no live body
+** (HK_GATE_NOBODY), a cancel of p was requested while it could run
+** (HK_PS_CANCEL) or p was doomed (HK_PS_DOOMED). Copies of the body bit and
+** of the state word's two bits, so that a busy receiver reads nothing per
+** message in the line its senders exchange the tail in (the pid-map entry
+** and the state word are there; each read made the next sender's exchange
+** invalidate the receiver's copy: bench/README.md, "Fan-in, stop 22").
+** hk_proc_alloc sets NOBODY, hk_proc_set_body clears it before the first
+** ready (nobody can cancel a process before its creator readies it), the
+** end of the body sets it again; CANCEL and DOOMED are OR-ed in (relaxed
+** RMWs) after the state word's RMW that set them, and stay until p ends. */
+#define HK_GATE_NOBODY 1u
+static inline uint32_t hk_proc_gate(const hk_proc_t *p) {
+  /* Relaxed: see hk_proc_cancel_requested and hk_proc_doomed. */
+  return atomic_load_explicit(&p->mbox.user, memory_order_relaxed);
+}
+static inline void hk_proc_set_body(hk_proc_t *p) {
+  p->e.owner_bits |= HK_PROC_BODY;
+  /* Relaxed: the first ready publishes it. */
+  atomic_store_explicit(&p->mbox.user, 0, memory_order_relaxed);
+}
+/* The body is gone (free_body ran). A store: CANCEL and DOOMED matter
+** only to a body's receives. */
+static inline void hk_proc_clear_body(hk_proc_t *p) {
+  p->e.owner_bits &= (uint8_t)~HK_PROC_BODY;
+  atomic_store_explicit(&p->mbox.user, HK_GATE_NOBODY, memory_order_relaxed);
+}
 
 /* The record a parent keeps of a child (SPEC §6.4.4: 32 bytes, the result
 ** until joined in it or in a block it points to). Shared by parent and
@@ -396,10 +427,17 @@ static inline void hk_envelope_free(hk_envelope_t *env) {
 /* True when p's mailbox has no message to take now (the owner's cheap look
 ** before hk_proc_recv_env_owner, with the same effect on the statistics as
 ** its -EAGAIN). Thread: p's worker. */
-void hk_proc_note_run_owner(hk_proc_t *p);
+void hk_proc_note_run_owner(hk_proc_t *p, uint32_t run);
+/* Ends p's mailbox run (it was found empty, or p ends): a run longer than
+** 1 is noted in the statistics' high-water mark (SPEC §10.9; the mark is
+** the largest run, docs/runtime.md). Thread: p's worker. */
+static inline void hk_proc_run_end_owner(hk_proc_t *p) {
+  uint32_t run = hk_mailbox_run_end(&p->mbox);
+  if (run > 1) hk_proc_note_run_owner(p, run);
+}
 static inline bool hk_proc_recv_empty_owner(hk_proc_t *p) {
   if (!hk_mailbox_empty_owner(&p->mbox, &p->mtail)) return false;
-  if (p->mbox.high_water > 1) hk_proc_note_run_owner(p);
+  hk_proc_run_end_owner(p);
   return true;
 }
 /* Back-pressure: a receiver that has taken more than this many messages
@@ -533,12 +571,14 @@ static inline bool hk_proc_doomed(const hk_proc_t *p) {
   return (atomic_load_explicit(&p->state, memory_order_relaxed) & HK_PS_DOOMED) != 0;
 }
 
-/* True once a cancel of p was requested (SPEC §6.7.2). Thread: owner.
-** Relaxed: a caller that has just taken a message with the mailbox's
-** acquire sees every cancel that happened before that message was sent
-** (the CANCEL bit stays set until p terminates). */
+/* True once a cancel of p was requested while p could run (SPEC §6.7.2;
+** a blocked p is cancelled before it runs again), read from the receive
+** gate. Thread: owner. Relaxed: a caller that has just taken a message
+** with the mailbox's acquire sees every cancel that happened before that
+** message was sent (hk_proc_cancel sets the gate's bit before it returns,
+** and the bit stays set until p terminates). */
 static inline bool hk_proc_cancel_requested(const hk_proc_t *p) {
-  return (atomic_load_explicit(&p->state, memory_order_relaxed) & HK_PS_CANCEL) != 0;
+  return (hk_proc_gate(p) & HK_PS_CANCEL) != 0;
 }
 
 /* The state word now (for tests and statistics). Thread: any. */

@@ -179,7 +179,7 @@ void hk_vmproc_free_body(hk_proc_t *p) {
   }
   if (last_proc(vp)) hk_proc_unref(last_proc(vp));
   /* vp and the instance are in p's own allocation (alloc_proc). */
-  p->e.owner_bits &= (uint8_t)~HK_PROC_BODY;
+  hk_proc_clear_body(p);
   /* Last: the instance read the tree's store and image until freed. */
   hk_rt_tree_leave(rt, vp->pd.root);
 }
@@ -892,7 +892,10 @@ static __attribute__((noinline)) int receive_now_slow(hk_proc_t *p, hk_vm_t *vm,
 int hk_vmproc_receive_now(void *ud, hk_vm_t *vm, hk_value_t *out) {
   (void)ud;
   hk_proc_t *p = proc_of(vm);
-  if (!hk_proc_has_body(p) || hk_proc_doomed(p)) return -1; /* not yet a process (serve_now) */
+  /* Not yet a process (serve_now), doomed or cancelled: serve() decides.
+  ** The gate, not the body bit and the state word: a read per message of
+  ** the line the senders exchange the tail in (hk_proc_gate). */
+  if (hk_proc_gate(p)) return -1;
   if (hk_proc_recv_empty_owner(p)) { /* every receive of a ping-pong */
     p->rt_recv_empty = true;
     return -1;
