@@ -74,6 +74,10 @@ struct hk_rtio {
 };
 
 enum { RQ_ARMED = 1u, RQ_DONE = 2u, RQ_ABANDONED = 4u };
+/* Where a request's data is: malloc'd (or NULL), a block cache block
+** (rq_data_size bytes), or the record's own inl. */
+enum { RQ_DATA_MALLOC, RQ_DATA_CACHED, RQ_DATA_INLINE };
+#define RQ_INLINE 64u
 
 typedef struct rq {
   _Atomic uint32_t word; /* RQ_* */
@@ -91,7 +95,10 @@ typedef struct rq {
   size_t len;
   char *msg;
   uint64_t t_done; /* HIKO_IO_LATENCY: when the callback started */
-  bool data_cached; /* data is a block cache copy (rq_data_size bytes) */
+  uint8_t data_in;  /* where data is: RQ_DATA_* */
+  /* A borrowed receive of up to RQ_INLINE bytes (an echo's or a short
+  ** request's) is copied here (on_complete). Last: not zeroed (new_rq). */
+  char inl[RQ_INLINE];
 } rq_t;
 
 static hk_pdata_t *pd_of(hk_proc_t *p) { return hk_pd_of(p); }
@@ -198,8 +205,8 @@ uint64_t hk_rtio_io_ops(hk_rtio_t *rio, uint32_t i) {
 static size_t rq_data_size(const rq_t *rq) { return rq->len ? rq->len : 1; }
 
 static void rq_free(rq_t *rq) {
-  if (rq->data_cached) hk_bcache_free(rq->data, rq_data_size(rq));
-  else free(rq->data);
+  if (rq->data_in == RQ_DATA_CACHED) hk_bcache_free(rq->data, rq_data_size(rq));
+  else if (rq->data_in == RQ_DATA_MALLOC) free(rq->data);
   /* Tested first: only files and name resolution set them, and each
   ** free(NULL) is still a call into libc. */
   if (rq->msg) free(rq->msg);
@@ -255,16 +262,20 @@ static void on_complete(void *user, hk_io_completion_t *c) {
   rq->data = c->data;
   rq->len = c->len;
   if (c->flags & HK_IO_F_BORROWED) {
-    /* A receive's bytes, lent for this call (cfg.recv_borrow): copied into
-    ** a block cache block, which the worker that consumes it frees (the
-    ** cache is made for blocks freed on another thread; a malloc here and
-    ** a free there cost ~250 instructions per receive, bench/README.md,
-    ** "Echo, stop 14"). */
+    /* A receive's bytes, lent for this call (cfg.recv_borrow): up to
+    ** RQ_INLINE bytes copied into the record itself, more into a block
+    ** cache block, which the worker that consumes it frees (the cache is
+    ** made for blocks freed on another thread; a malloc here and a free
+    ** there cost ~250 instructions per receive, bench/README.md, "Echo,
+    ** stop 14"). */
     rq->flags &= ~HK_IO_F_BORROWED;
-    rq->data = hk_bcache_alloc(rq_data_size(rq));
-    if (rq->data) {
+    if (rq->len <= RQ_INLINE) {
+      memcpy(rq->inl, c->data, rq->len);
+      rq->data = rq->inl;
+      rq->data_in = RQ_DATA_INLINE;
+    } else if ((rq->data = hk_bcache_alloc(rq_data_size(rq)))) {
       memcpy(rq->data, c->data, rq->len);
-      rq->data_cached = true;
+      rq->data_in = RQ_DATA_CACHED;
     } else {
       rq->len = 0;
       rq->result = -ENOMEM;
@@ -541,7 +552,7 @@ static rq_t *new_rq(hk_proc_t *p, uint32_t id, hk_io_op_t op, uint32_t reason) {
   ** "Echo, stop 14"). */
   rq_t *rq = hk_bcache_alloc(sizeof *rq);
   if (!rq) return NULL;
-  memset(rq, 0, sizeof *rq);
+  memset(rq, 0, offsetof(rq_t, inl));
   atomic_init(&rq->word, 0);
   rq->builtin = id;
   rq->op = op;
