@@ -474,6 +474,9 @@ static const char *check_operands(const hk_image_t *img, const hk_func_t *f, uin
   case HK_I_CAP:
     if (a >= f->ncaps) return "capture index out of range";
     break;
+  case HK_I_CAP2: /* it reads them itself: its CAPs' checks */
+    if ((a & 0xfffu) >= f->ncaps || (a >> 12) >= f->ncaps) return "capture index out of range";
+    break;
   case HK_I_GLOBAL: case HK_I_SETGLOBAL:
     if (a >= img->nglobals) return "global slot out of range";
     break;
@@ -646,6 +649,13 @@ static int verify_func(const hk_image_t *img, uint32_t fi, int32_t *depth, char 
         (at + 3 >= n || f->code[at + 1] != hk_ins(HK_I_LOCAL, hk_ins_a(w) & 0xfffu) ||
          f->code[at + 2] != hk_ins(HK_I_GLOBAL, hk_ins_a(w) >> 12) || hk_ins_op(f->code[at + 3]) != HK_I_JNEQ)) {
       rc = vfail(why, why_len, "function %u at %u: fused comparison not followed by its LOCAL, GLOBAL and JNEQ", fi, at);
+      break;
+    }
+    /* CAP2 runs as the CAP, CAP that follow it (it skips them or falls
+    ** into them): they must be those, of its operands. */
+    if (op == HK_I_CAP2 && (at + 2 >= n || f->code[at + 1] != hk_ins(HK_I_CAP, hk_ins_a(w) & 0xfffu) ||
+                            f->code[at + 2] != hk_ins(HK_I_CAP, hk_ins_a(w) >> 12))) {
+      rc = vfail(why, why_len, "function %u at %u: fused captures not followed by their two CAPs", fi, at);
       break;
     }
     uint32_t succ[2];

@@ -50,6 +50,7 @@ typedef struct cfn {
   uint32_t last;  /* where the last instruction starts */
   uint32_t prev;  /* where the one before it starts */
   uint32_t label; /* where the last label was placed (a jump target) */
+  uint32_t cap2_end; /* where the code ended after the last CAP2 and its two CAPs */
   const hk_var_t **caps;
   uint32_t ncaps, capcap;
 } cfn_t;
@@ -149,10 +150,33 @@ static bool fuse_tee(comp_t *c, uint32_t a) {
   return true;
 }
 
+/* CAP b right after CAP a becomes CAP2 a b before the two, which stay
+** (interp.c runs them when the slice cannot charge both; a spawned closure
+** of two captures, `fn () => send_message (me, i)`), unless a jump targets
+** CAP b or CAP a is already the second of a CAP2's pair. */
+static bool fuse_cap(comp_t *c, uint32_t b) {
+  cfn_t *f = c->fn;
+  if (f->n == 0 || f->last != f->n - 1 || f->label == f->n || f->cap2_end == f->n || b > 0xfffu) return false;
+  uint32_t w = f->code[f->last];
+  if (hk_ins_op(w) != HK_I_CAP || hk_ins_a(w) > 0xfffu) return false;
+  uint32_t at = f->last;
+  f->code[at] = hk_ins(HK_I_CAP2, hk_ins_a(w) | b << 12);
+  word(c, w);
+  word(c, hk_ins(HK_I_CAP, b));
+  if (failed(c)) return true;
+  f->pos[at + 1] = f->pos[at];
+  f->prev = at + 1;
+  f->last = at + 2;
+  f->cap2_end = f->n;
+  adjust(c, 0, 1);
+  return true;
+}
+
 /* Emits [op] with operand [a]; stack effect from the table unless variable. */
 static void emit(comp_t *c, hk_opcode_t op, uint32_t a) {
   const hk_opinfo_t *in = &hk_opinfo[op];
   if (op == HK_I_LOCAL && (fuse_tee(c, a) || fuse_local(c, a))) return;
+  if (op == HK_I_CAP && fuse_cap(c, a)) return;
   bool signed_a = in->fmt == HK_FMT_S || op == HK_I_JNINT || (op >= HK_I_JNLTI && op <= HK_I_JNNEI);
   if (!signed_a && a > 0xffffffu) {
     too_large(c, "an index (local, capture, global, constant or function) above 16M");

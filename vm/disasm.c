@@ -75,7 +75,7 @@ static void put_ins(out_t *o, const hk_image_t *img, const hk_func_t *f, uint32_
   switch (in->fmt) {
   case HK_FMT_N: break;
   case HK_FMT_A:
-    if (op == HK_I_LOCAL2 || op == HK_I_JNEQLG) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
+    if (op == HK_I_LOCAL2 || op == HK_I_JNEQLG || op == HK_I_CAP2) put(o, " %u %u", hk_ins_a(w) & 0xfffu, hk_ins_a(w) >> 12);
     else if (op == HK_I_TLOOP) put(o, " %u 0x%x", hk_ins_a(w) >> 16, hk_ins_a(w) & 0xffffu);
     else if (op == HK_I_TLOOPR) /* as TLOOP's k and mask, then the locals it resets */
       put(o, " %u 0x%x %u", hk_ins_a(w) >> 9 & 63u, ((1u << (hk_ins_a(w) >> 4 & 31u)) - 1u) << (hk_ins_a(w) & 15u),

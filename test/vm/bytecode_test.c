@@ -628,6 +628,42 @@ Test(vm_bytecode, verifier_checks_fused_comparisons) {
   hk_front_free(&f);
 }
 
+/* CAP2 runs as the CAP, CAP after it: the verifier checks its captures
+** and that those two follow, of its operands. */
+Test(vm_bytecode, verifier_checks_fused_captures) {
+  hk_front_t f;
+  void *buf;
+  hk_image_t *img = dump_loaded("fun mk (a, b) = fn () => a - b\nval _ = println ((mk (3, 1)) ())\n", &f, &buf);
+  char why[256];
+  uint32_t at;
+  hk_func_t *fn = only_op(img, HK_I_CAP2, &at);
+  uint32_t w = fn->code[at];
+  cr_assert_eq(w, hk_ins(HK_I_CAP2, 0u | 1u << 12));
+  cr_assert_eq(fn->code[at + 1], hk_ins(HK_I_CAP, 0));
+  cr_assert_eq(fn->code[at + 2], hk_ins(HK_I_CAP, 1));
+  fn->code[at] = hk_ins(HK_I_CAP2, 2u | 1u << 12);
+  expect_rejected(img, "capture index out of range");
+  fn->code[at] = hk_ins(HK_I_CAP2, 0u | 2u << 12);
+  expect_rejected(img, "capture index out of range");
+  fn->code[at] = hk_ins(HK_I_CAP2, 1u | 0u << 12); /* the two swapped */
+  expect_rejected(img, "fused captures not followed by their two CAPs");
+  fn->code[at] = hk_ins(HK_I_CAP2, 0u | 0u << 12); /* another second capture than the CAP's */
+  expect_rejected(img, "fused captures not followed by their two CAPs");
+  fn->code[at] = w;
+  fn->code[at + 2] = hk_ins(HK_I_LOCAL, 0); /* not a CAP */
+  expect_rejected(img, "fused captures not followed by their two CAPs");
+  fn->code[at + 2] = hk_ins(HK_I_CAP, 1);
+  cr_assert_eq(hk_image_verify(img, why, sizeof why), 0, "%s", why);
+  uint32_t *code = fn->code, ncode = fn->ncode; /* at the end of the code */
+  fn->code = (uint32_t[]){w, hk_ins(HK_I_CAP, 0)};
+  fn->ncode = 2;
+  expect_rejected(img, "fused captures not followed by their two CAPs");
+  fn->code = code;
+  fn->ncode = ncode;
+  free(buf);
+  hk_front_free(&f);
+}
+
 Test(vm_bytecode, truncations_and_corruptions_never_crash) {
   for (size_t p = 0; p < sizeof programs / sizeof *programs; p++) {
     hk_front_t f;

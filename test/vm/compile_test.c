@@ -162,28 +162,10 @@ Test(vm_compile, sends_that_drop_their_result_are_one_instruction) {
   free(text);
 }
 
-/* `i = n` of a local and a top-level value is JNEQLG before its LOCAL,
-** GLOBAL and JNEQ (not `n = i`, not a String, not two locals). The loop
-** with `i = n` charges what the loop with `n = i` (the same three
-** instructions unfused) does, in slices of 1 to 4 reductions (where the
-** fused one falls into its three) and with just enough fuel; one less
-** fails both. */
+/* Runs [img] in slices of [budget] with [fuel] (0: none): the reductions
+** used when it printed [want], 0 when the fuel ran out. */
 static uint64_t reductions_and_free(hk_vm_t *vm);
-static uint64_t fused_cmp_loop(const char *cond, uint32_t budget, uint64_t fuel, bool fused) {
-  char src[300];
-  snprintf(src, sizeof src,
-           "val n = 300\nval s = \"a\"\nfun loop (i, t) = if %s then i else loop (i + 1, t)\n"
-           "fun str (t : String) = if t = s then 1 else 0\nval _ = println (loop (0, 0) + str \"b\")\n",
-           cond);
-  const hk_image_t *img = compile(src);
-  char *text;
-  cr_assert_eq(hk_disasm(img, &text), 0);
-  const char *f = strstr(text, "JNEQLG");
-  cr_assert_eq(f != NULL, fused, "%s", text);
-  cr_assert(!f || strncmp(f, "JNEQLG    0 0  ; n\n", 19) == 0, "local 0, global 0: %s", text);
-  const char *str = strstr(text, "function 2 str");
-  cr_assert(str && !strstr(str, "JNEQLG"), "no String: %s", text);
-  free(text);
+static uint64_t sliced_run(const hk_image_t *img, uint32_t budget, uint64_t fuel, const char *want) {
   hk_host_t host = {.ud = &out, .write = cap_write};
   out.n = 0;
   out.buf[0] = '\0';
@@ -200,8 +182,32 @@ static uint64_t fused_cmp_loop(const char *cond, uint32_t budget, uint64_t fuel,
     return 0;
   }
   cr_assert_eq(st, HK_RUN_DONE);
-  cr_assert_str_eq(out.buf, "300\n");
+  cr_assert_str_eq(out.buf, want);
   return reductions_and_free(vm);
+}
+
+/* `i = n` of a local and a top-level value is JNEQLG before its LOCAL,
+** GLOBAL and JNEQ (not `n = i`, not a String, not two locals). The loop
+** with `i = n` charges what the loop with `n = i` (the same three
+** instructions unfused) does, in slices of 1 to 4 reductions (where the
+** fused one falls into its three) and with just enough fuel; one less
+** fails both. */
+static uint64_t fused_cmp_loop(const char *cond, uint32_t budget, uint64_t fuel, bool fused) {
+  char src[300];
+  snprintf(src, sizeof src,
+           "val n = 300\nval s = \"a\"\nfun loop (i, t) = if %s then i else loop (i + 1, t)\n"
+           "fun str (t : String) = if t = s then 1 else 0\nval _ = println (loop (0, 0) + str \"b\")\n",
+           cond);
+  const hk_image_t *img = compile(src);
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *f = strstr(text, "JNEQLG");
+  cr_assert_eq(f != NULL, fused, "%s", text);
+  cr_assert(!f || strncmp(f, "JNEQLG    0 0  ; n\n", 19) == 0, "local 0, global 0: %s", text);
+  const char *str = strstr(text, "function 2 str");
+  cr_assert(str && !strstr(str, "JNEQLG"), "no String: %s", text);
+  free(text);
+  return sliced_run(img, budget, fuel, "300\n");
 }
 
 Test(vm_compile, comparisons_of_a_local_and_a_global_are_fused) {
@@ -214,6 +220,32 @@ Test(vm_compile, comparisons_of_a_local_and_a_global_are_fused) {
     cr_assert_eq(fused_cmp_loop("i = n", 2000, r - short_by, true), 0, "fuel short by %llu", (unsigned long long)short_by);
     cr_assert_eq(fused_cmp_loop("n = i", 2000, r - short_by, false), 0);
   }
+}
+
+/* CAP a right after CAP b is CAP2 a b before the two (a closure of two
+** captures; of three, the third stays alone). It charges what the two
+** do: the same reductions in slices of 2000 (where it skips them) as in
+** slices of 1 to 3 (where it falls into them at a slice's end), and the
+** program runs with just that much fuel and fails with less. */
+static uint64_t fused_caps_loop(uint32_t budget, uint64_t fuel) {
+  const hk_image_t *img = compile("fun mk (a, b) = fn () => a - b\nfun mk3 (a, b, c) = fn () => a + b * c\n"
+                                  "fun loop (i, acc) = if i = 0 then acc else loop (i - 1, acc + (mk (i, 1)) () + (mk3 (i, 2, 3)) ())\n"
+                                  "val _ = println (loop (300, 0))\n");
+  char *text;
+  cr_assert_eq(hk_disasm(img, &text), 0);
+  const char *two = strstr(text, "captures 2");
+  cr_assert(two && strstr(two, "CAP2      0 1\n"), "%s", text);
+  const char *three = strstr(text, "captures 3");
+  cr_assert(three && strstr(three, "CAP2      0 1\n") && !strstr(strstr(three, "CAP2") + 4, "CAP2"), "one CAP2: %s", text);
+  free(text);
+  return sliced_run(img, budget, fuel, "91800\n");
+}
+
+Test(vm_compile, pairs_of_captures_are_fused) {
+  uint64_t r = fused_caps_loop(2000, 0);
+  for (uint32_t b = 1; b <= 3; b++) cr_assert_eq(fused_caps_loop(b, 0), r, "slices of %u", b);
+  cr_assert_eq(fused_caps_loop(2000, r), r);
+  cr_assert_eq(fused_caps_loop(2000, r - 1), 0);
 }
 
 /* receive_message () is RECV (the host's receive_now in the handler), in
