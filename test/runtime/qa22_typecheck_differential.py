@@ -12,7 +12,17 @@ found F" at the function; binding an equality variable reports a function type m
 variable itself (equality before occurs) in one left-to-right traversal; an equality error met
 while unifying the right operand of = is reported at the comparison with that operand's type.
 
-Usage: qa22_typecheck_differential.py BUILD/hiko [SEED [COUNT]]
+With --ext the terms also use `datatype 'a tree = Leaf | Node of 'a tree * 'a * 'a tree` (Node
+applied, bare, and as a pattern with nested tuple, literal, Leaf, Node and as-patterns), case on
+trees, `fun` with several clauses and `effect Ask of Int` with perform, handle and resume
+(SPEC 3.3, 3.8, 3.9). Every generated match is exhaustive and free of redundant clauses, so
+3.8.3 never speaks first. Choices the SPEC leaves open follow hiko there too: a pattern is
+inferred bottom-up, a constructor's payload pattern unified with the payload type at the
+payload pattern (as an application), then the scrutinee's type with the first pattern's; the
+clauses of a `fun` are typed as `fn x => case x of ...` (the bodies' types first against later,
+the result type against the function's last, reported at the `fun`).
+
+Usage: qa22_typecheck_differential.py BUILD/hiko [--ext] [SEED [COUNT]]
 """
 import os
 import random
@@ -143,6 +153,7 @@ def unify(exp, found, pos):
 
 INT = lambda: TC("Int"); BOOL = lambda: TC("Bool"); STR = lambda: TC("String")
 def LIST(t): return TC("list", [t])
+def TREE(t): return TC("tree", [t])
 
 class Scheme:
     def __init__(self, t, qs): self.t = t; self.qs = qs
@@ -185,6 +196,8 @@ def is_value(e):
     if k == 'annot': return is_value(e[2])
     if k == 'list': return all(is_value(x) for x in e[2])
     if k == 'cons': return is_value(e[2]) and is_value(e[3])
+    if k in ('leaf', 'nodefn'): return True
+    if k == 'node': return is_value(e[2])
     return False
 
 # expression nodes: (kind, pos, ...)
@@ -305,6 +318,61 @@ def infer(e, env, level):
     if k == 'fntup':
         a = TV(level); b = TV(level); env2 = dict(env); env2[e[2]] = Scheme(a, []); env2[e[3]] = Scheme(b, [])
         return TF(TT([a, b]), infer(e[4], env2, level))
+    if k == 'leaf': return TREE(TV(level))
+    if k == 'nodefn': a = TV(level); return TF(TT([TREE(a), a, TREE(a)]), TREE(a))
+    if k == 'node':   # Node applied to a tuple: the application rule, parameter vs argument
+        a = TV(level); ta = infer(e[2], env, level)
+        unify(TT([TREE(a), a, TREE(a)]), ta, e[2][1]); return TREE(a)
+    if k == 'perform':   # SPEC 3.9.1: Ask's payload Int vs the argument, result fresh
+        ta = infer(e[2], env, level); unify(INT(), ta, e[2][1]); return TV(level)
+    if k == 'handle':   # SPEC 3.9.2: handle e with return x => r | Ask n k => c
+        te = infer(e[2], env, level)
+        env2 = dict(env); env2[e[3]] = Scheme(te, [])
+        rho = infer(e[4], env2, level)
+        env3 = dict(env); env3[e[5]] = Scheme(INT(), []); env3[e[6]] = Scheme(TF(TV(level), rho), [])
+        tc = infer(e[7], env3, level); unify(rho, tc, e[7][1]); return rho
+    if k == 'resume':   # SPEC 3.9.3: both inferred, nothing tied, result fresh
+        infer(e[2], env, level); infer(e[3], env, level); return TV(level)
+    if k == 'casetree':   # case s of p1 => e1 | ...: each pattern checked against the scrutinee's type
+        return infer_arms(infer(e[2], env, level), e[3], env, level)
+    if k == 'funclauses':   # let fun f p1 = e1 | f p2 = e2 ... in b end: hiko reads the clauses as
+        # fn x => case x of p1 => e1 | ... (SPEC 3.5.4 names no order), the result type last,
+        # at the `fun` (e[1] is the `let`)
+        a = TV(level + 1); b = TV(level + 1)
+        env1 = dict(env); env1[e[2]] = Scheme(TF(a, b), [])
+        unify(b, infer_arms(a, e[3], env1, level + 1), e[1] + 4)
+        env2 = dict(env); env2[e[2]] = generalize(TF(a, b), level)
+        return infer(e[4], env2, level)
+    raise Exception(k)
+
+def infer_arms(ts, arms, env, level):
+    # SPEC 3.5.1-2, 3.8.1: per arm its pattern, inferred bottom-up (a constructor's payload
+    # pattern against the payload type at the payload pattern, as an application), then the
+    # scrutinee's type against the first pattern's, the first pattern's against a later one's;
+    # then the arm's body, a later body's type against the first one's
+    tp = tb = None
+    for p, body in arms:
+        binds = {}; pt = infer_pat(p, level, binds)
+        if tp is None: unify(ts, pt, p[1]); tp = pt
+        else: unify(tp, pt, p[1])
+        env2 = dict(env); env2.update({x: Scheme(t, []) for x, t in binds.items()})
+        t = infer(body, env2, level)
+        if tb is None: tb = t
+        else: unify(tb, t, body[1])
+    return tb
+
+def infer_pat(p, level, binds):
+    k = p[0]
+    if k == 'pvar': t = TV(level); binds[p[2]] = t; return t
+    if k == 'pwild': return TV(level)
+    if k == 'pint': return INT()
+    if k == 'pbool': return BOOL()
+    if k == 'pleaf': return TREE(TV(level))
+    if k == 'pnode':
+        a = TV(level); ta = infer_pat(p[2], level, binds)
+        unify(TT([TREE(a), a, TREE(a)]), ta, p[2][1]); return TREE(a)
+    if k == 'ptup': return TT([infer_pat(x, level, binds) for x in p[2]])
+    if k == 'pas': t = infer_pat(p[3], level, binds); binds[p[2]] = t; return t
     raise Exception(k)
 
 NAMES = ["x", "y", "z", "f", "g"]
@@ -325,6 +393,7 @@ def gen(g, scope, d):
         if c < 0.85: g.emit("true"); return ('bool', pos, True)
         if c < 0.95: g.emit('"s"'); return ('str', pos)
         g.emit("[]"); return ('nil', pos)
+    if EXT and random.random() < 0.3: return gen_ext(g, scope, d, pos)
     if r < 0.25:
         v = random.choice(NAMES); g.emit("(fn %s => " % v)
         b = gen(g, scope + [v], d - 1); g.emit(")"); return ('fn', pos, v, b)
@@ -405,6 +474,99 @@ def gen(g, scope, d):
     g.emit(")")
     return ('case', pos, s, p1, a, p2, hv, tv, b)
 
+EXT = False   # the second mode: the datatype tree, nested patterns, fun clauses, effects
+DECLS = "datatype 'a option = None | Some of 'a "
+EXT_DECLS = "datatype 'a tree = Leaf | Node of 'a tree * 'a * 'a tree effect Ask of Int "
+PAT_NAMES = ["p", "q", "r", "s", "u", "v"]
+
+def gen_pat(g, used, d):
+    # a pattern at depth d (SPEC 3.8); variables are distinct within one pattern (3.8.2)
+    pos = len(g.buf) + 1
+    c = random.random()
+    free = [n for n in PAT_NAMES if n not in used]
+    if d <= 0 or c < 0.4:
+        if free and random.random() < 0.7:
+            v = random.choice(free); used.append(v); g.emit(v); return ('pvar', pos, v)
+        g.emit("_"); return ('pwild', pos)
+    if c < 0.5: g.emit(str(random.randint(0, 3))); return ('pint', pos)
+    if c < 0.58: g.emit("true"); return ('pbool', pos)
+    if c < 0.7: g.emit("Leaf"); return ('pleaf', pos)
+    if c < 0.85: return gen_node_pat(g, used, d - 1, True)
+    if free:
+        v = random.choice(free); used.append(v); g.emit("(%s as " % v)
+        q = gen_pat(g, used, d - 1); g.emit(")"); return ('pas', pos + 1, v, q)
+    g.emit("_"); return ('pwild', pos)
+
+def gen_node_pat(g, used, d, paren):
+    if paren: g.emit("(")
+    pos = len(g.buf) + 1; g.emit("Node "); tpos = len(g.buf) + 1; g.emit("(")
+    items = []
+    for i in range(3):
+        if i: g.emit(", ")
+        items.append(gen_pat(g, used, d))
+    g.emit(")")
+    if paren: g.emit(")")
+    return ('pnode', pos, ('ptup', tpos, items))
+
+def refutable(p):
+    if p[0] in ('pvar', 'pwild'): return False
+    if p[0] == 'pas': return refutable(p[3])
+    if p[0] == 'ptup': return any(refutable(x) for x in p[2])
+    return True
+
+def tree_arms(g, scope, d, head):
+    # Leaf and Node arms in either order, then `_` if the Node arm is refutable below the
+    # constructor (every match exhaustive, no clause redundant: SPEC 3.8.3 stays silent); now
+    # and then one arm is an ill-typed pattern, which the checker reports first
+    arms = []; order = random.sample([0, 1], 2); bad = random.random() < 0.1; badj = random.randint(0, 1)
+    for j, which in enumerate(order):
+        if j: g.emit(" | ")
+        g.emit(head); pos = len(g.buf) + 1; used = []
+        if bad and j == badj:
+            c = random.choice(["1", "true", "(p, q)"])
+            pt = {"1": ('pint', pos), "true": ('pbool', pos),
+                  "(p, q)": ('ptup', pos, [('pvar', pos + 1, 'p'), ('pvar', pos + 4, 'q')])}[c]
+            used = ['p', 'q'] if c == "(p, q)" else []
+            g.emit(c)
+        elif which == 0: g.emit("Leaf"); pt = ('pleaf', pos)
+        else:
+            pt = gen_node_pat(g, used, random.randint(0, 2), head != "")
+        g.emit(" => " if not head else " = ")
+        arms.append((pt, gen(g, scope + used, d - 1)))
+    if bad or any(refutable(p[2]) for p, _ in arms if p[0] == 'pnode'):
+        g.emit(" | " + head); pos = len(g.buf) + 1; g.emit("_" + (" => " if not head else " = "))
+        arms.append((('pwild', pos), gen(g, scope, d - 1)))
+    return arms
+
+def gen_ext(g, scope, d, pos):
+    c = random.random()
+    if c < 0.08: g.emit("Leaf"); return ('leaf', pos - 1)
+    if c < 0.12: g.emit("Node"); return ('nodefn', pos - 1)
+    if c < 0.3:
+        g.emit("(Node "); tpos = len(g.buf) + 1; g.emit("("); items = []
+        for i in range(3):
+            if i: g.emit(", ")
+            items.append(gen(g, scope, d - 1))
+        g.emit("))"); return ('node', pos, ('tup', tpos, items))
+    if c < 0.42:
+        g.emit("(perform Ask "); a = gen(g, scope, d - 1); g.emit(")"); return ('perform', pos, a)
+    if c < 0.6:
+        g.emit("(handle "); a = gen(g, scope, d - 1)
+        x = random.choice(NAMES); g.emit(" with return %s => " % x); r = gen(g, scope + [x], d - 1)
+        n = random.choice(["n", "x"]); k = random.choice(["k", "f"])
+        g.emit(" | Ask %s %s => " % (n, k)); sc = scope + [n, k]
+        if random.random() < 0.5:
+            cpos = len(g.buf) + 2; g.emit("(resume %s " % k); v = gen(g, sc, d - 1); g.emit(")")
+            body = ('resume', cpos, ('var', cpos + 7, k), v)
+        else: body = gen(g, sc, d - 1)
+        g.emit(")"); return ('handle', pos, a, x, r, n, k, body)
+    if c < 0.82:
+        g.emit("(case "); s_ = gen(g, scope, d - 1); g.emit(" of ")
+        arms = tree_arms(g, scope, d, ""); g.emit(")"); return ('casetree', pos, s_, arms)
+    f = random.choice(["f", "h"]); g.emit("(let fun ")
+    arms = tree_arms(g, scope + [f], d, f + " "); g.emit(" in "); b = gen(g, scope + [f], d - 1)
+    g.emit(" end)"); return ('funclauses', pos, f, arms, b)
+
 def fold(e):
     k = e[0]
     if k in ('int', 'bool', 'str', 'nil', 'var'): return e
@@ -453,9 +615,18 @@ def fold(e):
     if k == 'some': return (k, e[1], fold(e[2]))
     if k == 'caseopt': return e[:2] + (fold(e[2]),) + e[3:4] + (fold(e[4]),) + e[5:7] + (fold(e[7]),)
     if k == 'fntup': return e[:4] + (fold(e[4]),)
+    if k in ('leaf', 'nodefn'): return e
+    if k in ('node', 'perform'): return (k, e[1], fold(e[2]))
+    if k == 'handle': return e[:2] + (fold(e[2]), e[3], fold(e[4]), e[5], e[6], fold(e[7]))
+    if k == 'resume': return (k, e[1], e[2], fold(e[3]))
+    if k == 'casetree': return (k, e[1], fold(e[2]), [(p, fold(b)) for p, b in e[3]])
+    if k == 'funclauses': return (k, e[1], e[2], [(p, fold(b)) for p, b in e[3]], fold(e[4]))
     raise Exception(k)
 
 def main():
+    global EXT
+    if len(sys.argv) > 2 and sys.argv[2] == "--ext":
+        EXT = True; del sys.argv[2]
     hiko = os.path.abspath(sys.argv[1])
     seed = int(sys.argv[2]) if len(sys.argv) > 2 else 2200
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 150
@@ -482,7 +653,7 @@ def main():
             except TypeErr as ex:
                 want = "t.hml:2:%d: error: %s" % (ex.pos, ex.msg)
             with open(os.path.join(tmp, "t.hml"), "w") as f:
-                f.write("datatype 'a option = None | Some of 'a\n" + prog + "\n")
+                f.write(DECLS + (EXT_DECLS if EXT else "") + "\n" + prog + "\n")
             p = subprocess.run([hiko, "check", "t.hml"], cwd=tmp, capture_output=True)
             got = p.stdout.decode().strip() if p.returncode == 0 else p.stderr.decode().split("\n")[0]
             if p.returncode not in (0, 1) or got != want:
