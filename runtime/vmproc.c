@@ -776,13 +776,21 @@ static inline __attribute__((always_inline)) bool send_to_last(hk_proc_t *p, hk_
 ** on the sends' slow paths (the thread's list of blocks ran out: on two
 ** workers every 32-64 sends of a fan-in, whose blocks are freed on the
 ** receiver's worker; on one, when the backlog outgrows the list), p's next
-** slices are short while [last] is behind (hk_proc_behind). Only the
-** slices' length changes: each instruction's charge is SPEC §6.10.1's, a
-** short slice still runs HK_RT_BEHIND_BUDGET reductions (the sender always
+** slices are short while [last] is behind (hk_proc_behind) and not RUNNING:
+** a receiver that runs while p runs is on another worker, which p's short
+** slices would not give it (they only cost p's worker a switch every two
+** sends: bench/README.md, "Fan-in, stop 22"). Only the slices' length
+** changes: each instruction's charge is SPEC §6.10.1's, a short slice
+** still runs HK_RT_BEHIND_BUDGET reductions (the sender always
 ** progresses), and a slice is never longer (§6.10.2). */
 static inline void note_behind(hk_proc_t *p, hk_proc_t *last) {
   uint8_t keep = p->rt_start & HK_RT_RECV_BLOCKED;
-  p->rt_start = hk_proc_behind(last) ? (uint8_t)(keep | HK_RT_BEHIND_SLICES * HK_RT_BEHIND) : keep;
+  /* Relaxed: a hint, like the run; the send reads the word anyway. */
+  bool elsewhere =
+      (atomic_load_explicit(&last->state, memory_order_relaxed) & HK_PS_MASK) == HK_PS_RUNNING;
+  p->rt_start = !elsewhere && hk_proc_behind(last)
+                    ? (uint8_t)(keep | HK_RT_BEHIND_SLICES * HK_RT_BEHIND)
+                    : keep;
 }
 
 /* host.send_now's general way: serve_now's send minus its dispatch and its
