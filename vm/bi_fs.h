@@ -78,8 +78,13 @@ char *hk_fs_shown(hk_vm_t *vm, const char *arg, const char *resolved);
 
 /* Wildcard match of one path component (SPEC §8.6 glob syntax). */
 bool hk_glob_match(const char *p, size_t pn, const char *s, size_t sn);
-/* Every path matching [pattern], sorted, without duplicates. Returns 0 or
-** -ENOMEM. */
-int hk_glob_run(const char *pattern, hk_fs_names_t *out);
+/* Called with each path glob is about to list or look at, and the number
+** of pattern components it holds; a negative return stops the walk and is
+** returned by hk_glob_run. */
+typedef int (*hk_glob_check_fn)(void *ud, const char *path, size_t comps);
+/* Every path matching [pattern], sorted, without duplicates. [check] (may
+** be NULL) vets each path before it is touched. Returns 0, -ENOMEM or what
+** [check] returned. */
+int hk_glob_run(const char *pattern, hk_glob_check_fn check, void *ud, hk_fs_names_t *out);
 
 #endif

@@ -121,10 +121,14 @@ static int wl_push(worklist_t *w, const char *prefix, const char *name, size_t c
 
 typedef struct comp { const char *s; size_t n; } comp_t;
 
-/* Expands one work item. Returns 0 or -ENOMEM. */
+/* Expands one work item. Returns 0, -ENOMEM or what [check] returned. */
 static int expand(worklist_t *w, work_t it, const comp_t *comps, size_t ncomps,
-                  hk_fs_names_t *out) {
+                  hk_glob_check_fn check, void *ud, hk_fs_names_t *out) {
   struct stat st;
+  if (check && it.prefix[0]) {
+    int rc = check(ud, it.prefix, it.comp);
+    if (rc < 0) return rc;
+  }
   if (it.comp == ncomps) {
     if (it.prefix[0] && lstat(it.prefix, &st) == 0)
       return hk_fs_names_add(out, it.prefix, strlen(it.prefix));
@@ -160,7 +164,7 @@ static int expand(worklist_t *w, work_t it, const comp_t *comps, size_t ncomps,
 }
 
 /* Runs [pattern] from [base] ("" relative, or a directory prefix). */
-int hk_glob_run(const char *pattern, hk_fs_names_t *out) {
+int hk_glob_run(const char *pattern, hk_glob_check_fn check, void *ud, hk_fs_names_t *out) {
   size_t ncomps = 0, plen = strlen(pattern);
   comp_t *comps = malloc((plen / 2 + 2) * sizeof *comps);
   if (!comps) return -ENOMEM;
@@ -174,7 +178,7 @@ int hk_glob_run(const char *pattern, hk_fs_names_t *out) {
   int rc = wl_push(&w, pattern[0] == '/' ? "/" : "", NULL, 0);
   while (rc == 0 && w.n > 0) {
     work_t it = w.items[--w.n];
-    rc = expand(&w, it, comps, ncomps, out);
+    rc = expand(&w, it, comps, ncomps, check, ud, out);
     free(it.prefix);
   }
   while (w.n > 0) free(w.items[--w.n].prefix);
@@ -213,6 +217,32 @@ static char *literal_prefix(const char *pattern) {
   return p;
 }
 
+/* Under --fs-root every path the walk reaches (a `..` after a wildcard, a
+** link to a directory) must lie inside the root before glob lists or
+** probes it, or the call fails naming it: matches alone would leave the
+** walk free to list directories outside, and an outside name would show in
+** the result (absent) or in the message (present). */
+typedef struct confine { hk_vm_t *vm; size_t from; } confine_t;
+
+static int check_inside(void *ud, const char *path, size_t comps) {
+  confine_t *c = ud;
+  if (comps < c->from) return 0; /* the root and the literal prefix: checked */
+  char *resolved = NULL;
+  int rc = hk_fs_resolve(c->vm, HK_B_glob, path, strlen(path), &resolved);
+  free(resolved);
+  return rc;
+}
+
+static size_t count_comps(const char *path) {
+  size_t n = 0;
+  for (size_t i = 0; path[i];) {
+    while (path[i] == '/') i++;
+    if (path[i]) n++;
+    while (path[i] && path[i] != '/') i++;
+  }
+  return n;
+}
+
 int hk_bi_glob(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
   if (!hk_is_string(arg)) return hk_bi_expected(vm, HK_B_glob);
   const char *pattern = hk_str_data(arg);
@@ -235,11 +265,21 @@ int hk_bi_glob(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
     sprintf(full, "%s/%s", pattern[0] == '/' ? "" : root, pattern);
   }
   hk_fs_names_t found = {0};
-  int rc = hk_glob_run(full ? full : pattern, &found);
+  confine_t confine = {vm, 0};
+  if (full) {
+    char *prefix = literal_prefix(full);
+    if (!prefix) {
+      free(full);
+      return hk_vm_fail(vm, "out of memory");
+    }
+    confine.from = count_comps(prefix);
+    free(prefix);
+  }
+  int rc = hk_glob_run(full ? full : pattern, full ? check_inside : NULL, &confine, &found);
   free(full);
   if (rc < 0) {
     hk_fs_names_free(&found);
-    return hk_vm_fail(vm, "out of memory");
+    return rc == -ENOMEM ? hk_vm_fail(vm, "out of memory") : rc;
   }
   hk_vm_charge(vm, found.n);
   if (confined) { /* canonical absolute results, each inside the root */

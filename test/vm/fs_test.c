@@ -64,7 +64,7 @@ static void expect_names(hk_fs_names_t *n, const char *const *want, size_t count
 
 static void expect_glob(const char *pattern, const char *const *want, size_t count) {
   hk_fs_names_t n = {0};
-  cr_assert_eq(hk_glob_run(pattern, &n), 0);
+  cr_assert_eq(hk_glob_run(pattern, NULL, NULL, &n), 0);
   expect_names(&n, want, count);
 }
 
