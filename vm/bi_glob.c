@@ -163,6 +163,20 @@ static int expand(worklist_t *w, work_t it, const comp_t *comps, size_t ncomps,
   return rc;
 }
 
+/* Sorts [n] by bytes and drops duplicates. */
+static void sort_unique(hk_fs_names_t *n) {
+  hk_fs_names_sort(n);
+  size_t k = 0;
+  for (size_t i = 0; i < n->n; i++) {
+    if (k > 0 && strcmp(n->items[k - 1], n->items[i]) == 0) {
+      free(n->items[i]);
+      continue;
+    }
+    n->items[k++] = n->items[i];
+  }
+  n->n = k;
+}
+
 /* Runs [pattern] from [base] ("" relative, or a directory prefix). */
 int hk_glob_run(const char *pattern, hk_glob_check_fn check, void *ud, hk_fs_names_t *out) {
   size_t ncomps = 0, plen = strlen(pattern);
@@ -185,16 +199,7 @@ int hk_glob_run(const char *pattern, hk_glob_check_fn check, void *ud, hk_fs_nam
   free(w.items);
   free(comps);
   if (rc < 0) return rc;
-  hk_fs_names_sort(out);
-  size_t k = 0; /* drop duplicates (several `**` can reach one path) */
-  for (size_t i = 0; i < out->n; i++) {
-    if (k > 0 && strcmp(out->items[k - 1], out->items[i]) == 0) {
-      free(out->items[i]);
-      continue;
-    }
-    out->items[k++] = out->items[i];
-  }
-  out->n = k;
+  sort_unique(out); /* several `**` can reach one path */
   return 0;
 }
 
@@ -294,7 +299,7 @@ int hk_bi_glob(hk_vm_t *vm, hk_value_t arg, hk_value_t *out) {
     }
     hk_fs_names_free(&found);
     found = canon;
-    hk_fs_names_sort(&found);
+    sort_unique(&found); /* links can lead two matches to one canonical path */
   }
   hk_value_t list = hk_nil();
   for (size_t i = found.n; rc == 0 && i-- > 0;) {
