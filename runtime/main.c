@@ -162,6 +162,16 @@ typedef struct run_opts {
   bool help; /* --help was given: the usage text is printed, status 0 */
 } run_opts_t;
 
+/* Whether [name] is exactly one of the options of run that take a value
+** (not a piece of one: "--work" is an unknown option). */
+static bool is_value_option(const char *name) {
+  static const char *const names[] = {"--workers", "--reductions", "--fuel", "--max-heap",
+                                      "--max-processes", "--fs-root", "--allow-exec", "--trace"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+    if (strcmp(name, names[k]) == 0) return true;
+  return false;
+}
+
 /* Returns the index of FILE in argv, or -(exit status) on a usage error or
 ** after --help (o->help set; the status is then 0). */
 static int parse_run_options(int argc, char **argv, run_opts_t *o) {
@@ -186,8 +196,7 @@ static int parse_run_options(int argc, char **argv, run_opts_t *o) {
     if (takes) {
       if (eq) val = eq + 1;
       else if (i + 1 < argc) val = argv[++i];
-      else if (strstr("--workers --reductions --fuel --max-heap --max-processes "
-                      "--fs-root --allow-exec --trace", name))
+      else if (is_value_option(name))
         return -usage_error("%s expects a value", name);
     } else if (eq) {
       return -usage_error("%s takes no value", name);
