@@ -79,6 +79,13 @@ struct hk_worker {
   uint32_t stole_n;
   uint32_t pause_ns;
   uint64_t stole_at;
+  /* The producer set aside (yield_aside): the ring position it holds, and
+  ** whether it may still be in `aside`; whether the task running now is a
+  ** producer (its run stores `producing`). */
+  uint32_t aside_pos;
+  bool aside_armed;
+  bool aside_ok; /* threads, two workers or more: immutable */
+  bool producer_run;
   /* Guarded by sched->idle_lock. */
   hk_worker_t *idle_next;
   bool on_idle;
@@ -94,6 +101,11 @@ struct hk_worker {
   _Atomic uint64_t parks;
   /* Park token (P4): set by a waker, cleared by the owner under idle_lock. */
   alignas(HK_CACHELINE) _Atomic uint32_t wake;
+  /* A producer that yielded behind its tasks, and whether one runs now
+  ** (yield_aside). Written by the owner once per such slice; read by
+  ** spinning thieves, so on a line of its own. */
+  alignas(HK_CACHELINE) _Atomic(hk_task_t *) aside;
+  _Atomic uint32_t producing;
   /* Shared with thieves. */
   alignas(HK_CACHELINE) _Atomic(hk_task_t *) runnext;
   hk_runq_t runq;
@@ -223,7 +235,8 @@ static bool work_anywhere(hk_sched_t *s) {
   for (uint32_t i = 0; i < s->nworkers; i++) {
     hk_worker_t *v = &s->workers[i];
     if (hk_runq_len(&v->runq) > 0 ||
-        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL)
+        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&v->aside, memory_order_relaxed) != NULL)
       return true;
   }
   return false;
@@ -301,7 +314,8 @@ static bool work_to_spare(hk_sched_t *s) {
   for (uint32_t i = 0; i < s->nworkers; i++) {
     hk_worker_t *v = &s->workers[i];
     if (spare_task(v) ||
-        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL)
+        atomic_load_explicit(&v->runnext, memory_order_relaxed) != NULL ||
+        atomic_load_explicit(&v->aside, memory_order_relaxed) != NULL)
       return true;
   }
   return false;
@@ -446,6 +460,108 @@ static void wake_all(hk_sched_t *s) {
     give_token(w);
 }
 
+/* ---- a producer's yield ---------------------------------------------- */
+
+/* A task that queued PRODUCER_MIN tasks or more in a slice it spent is a
+** producer (a spawn loop: bench spawn's root queues ~133 one-message
+** children per slice). It yields behind them as any task does (SPEC
+** §10.3.3), but into the worker's `aside` slot rather than the ring's last
+** place: its place in the order is the ring position it would have taken
+** (aside_pos), and its owner takes it back when the ring's head reaches
+** that position (new_slice), i.e. when it would have popped it. A thief
+** may take it from there instead (steal_aside), while the owner still has
+** two or more tasks queued; and while a producer runs (`producing`) no
+** thief takes the tasks it is queuing (stealable), not even after STUCK_NS
+** (steal_stuck: a producer's slice is as long as its budget, and it took
+** half of bench spawn's children at 30 µs). So the tasks a producer makes
+** run on the worker that made them, and the producer moves between the
+** workers instead: one worker runs its slice while the other runs the
+** tasks of its previous one. A queued task waits at most the producer's
+** slice for an idle worker (SPEC §6.10.2). A stolen child costs both workers more than it saves
+** (its record, first frame and heap are written on one core and read,
+** freed and reused on the other: bench/README.md, "Spawner on two workers,
+** stop 19"); the producer is one task whose slice is thousands of
+** reductions. A producer steal runs a whole slice and more: it is not
+** judged (judge_steal). Threads with two workers or more only: the
+** deterministic mode keeps the ring's order as it was. */
+#define PRODUCER_MIN 16u
+
+/* The tail of w's own ring. Relaxed: only the owner writes it. */
+static uint32_t own_tail(hk_worker_t *w) {
+  return atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+}
+
+/* Marks the task about to run on [w] as a producer (until run_one ends
+** its run). Thread: owner. */
+static void start_producer(hk_worker_t *w) {
+  w->producer_run = true;
+  atomic_store_explicit(&w->producing, 1, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void end_producer(hk_worker_t *w) {
+  w->producer_run = false;
+  /* Release: a thief that sees 0 also sees the producer set aside
+  ** before it (stealable). */
+  atomic_store_explicit(&w->producing, 0, memory_order_release);
+}
+
+/* Sets the producer [t] aside at the ring position after the tasks queued
+** so far. Thread: owner, with w->aside empty. */
+static __attribute__((noinline)) void yield_aside(hk_worker_t *w, hk_task_t *t) {
+  w->aside_pos = own_tail(w);
+  w->aside_armed = true;
+  /* Release: t's contents reach the thief whose CAS takes it. */
+  atomic_store_explicit(&w->aside, t, memory_order_release);
+}
+
+/* The owner's producer, when the ring's head has reached its position,
+** or NULL (not due, or a thief took it). Thread: owner. */
+static __attribute__((noinline)) hk_task_t *take_aside(hk_worker_t *w) {
+  /* Relaxed: a hint; head only grows, so a stale value is only late. */
+  uint32_t h = atomic_load_explicit(&w->runq.head, memory_order_relaxed);
+  if ((int32_t)(h - w->aside_pos) < 0)
+    return NULL;
+  w->aside_armed = false;
+  /* Relaxed: this thread stored it; the RMW settles a race with a thief's
+  ** CAS (exactly one of us gets it). */
+  hk_task_t *t = atomic_exchange_explicit(&w->aside, NULL, memory_order_relaxed);
+  if (t)
+    start_producer(w);
+  return t;
+}
+
+/* Takes another worker's producer set aside, if that worker has two or
+** more tasks left to run meanwhile. Thread: a thief. */
+static hk_task_t *steal_aside(hk_worker_t *w) {
+  hk_sched_t *s = w->sched;
+  for (uint32_t i = 0; i < s->nworkers; i++) {
+    hk_worker_t *v = &s->workers[i];
+    hk_task_t *t = atomic_load_explicit(&v->aside, memory_order_relaxed);
+    if (!t || v == w || hk_runq_len(&v->runq) < SPARE_MIN)
+      continue;
+    /* Acquire pairs with yield_aside's release store. */
+    if (atomic_compare_exchange_strong_explicit(&v->aside, &t, NULL,
+                                                memory_order_acquire,
+                                                memory_order_relaxed)) {
+      bump(&w->steals, 1);
+      bump(&w->stolen, 1);
+      start_producer(w);
+      return t;
+    }
+  }
+  return NULL;
+}
+
+/* May a thief take from [v]'s ring? Not while a producer runs there or
+** waits aside: the producer moves instead (yield_aside). The flags first:
+** their line is not the ring's, which the producer's pushes write. */
+static bool stealable(hk_worker_t *v) {
+  /* Acquire pairs with end_producer's release: a producer that ended its
+  ** run by yielding is seen set aside, and is the task to take. */
+  return !atomic_load_explicit(&v->producing, memory_order_acquire) &&
+         !atomic_load_explicit(&v->aside, memory_order_relaxed) && spare_task(v);
+}
+
 /* ---- queues ---------------------------------------------------------- */
 
 /* push_local's ring is full: move half of it plus [t] to the injection
@@ -502,7 +618,7 @@ static hk_task_t *steal_from(hk_worker_t *w, hk_worker_t *v, bool last,
                              bool lone) {
   uint32_t n = 0;
   hk_task_t *t = NULL;
-  if (lone || spare_task(v))
+  if (lone || stealable(v))
     t = hk_runq_steal_spmc(&v->runq, &w->runq, &n);
   if (!t && last) {
     /* (P5) acquire pairs with the owner's release exchange. */
@@ -533,16 +649,16 @@ static hk_task_t *steal_work(hk_worker_t *w, bool paused) {
       if (t)
         return t;
     }
-    if (paused)
-      return NULL;
+    hk_task_t *t = steal_aside(w);
+    if (t || paused)
+      return t;
     uint64_t r = rng_next(&w->rng);
     uint32_t pos = (uint32_t)(r % n);
     uint32_t stride = s->coprimes[(r >> 32) % s->ncoprimes];
     for (uint32_t i = 0; i < n; i++, pos = (pos + stride) % n) {
       if (pos == w->index)
         continue;
-      hk_task_t *t =
-          steal_from(w, &s->workers[pos], pass == STEAL_PASSES - 1, false);
+      t = steal_from(w, &s->workers[pos], pass == STEAL_PASSES - 1, false);
       if (t)
         return t;
     }
@@ -633,6 +749,11 @@ static hk_task_t *new_slice(hk_worker_t *w, hk_task_t *next) {
   ** could starve itself behind tasks that always spend their budget. */
   if (!next)
     next = take_runnext(w);
+  if (w->aside_armed && (t = take_aside(w)) != NULL) {
+    if (next)
+      push_local(w, next);
+    return t;
+  }
   uint32_t left;
   hk_task_t *head = hk_runq_pop_owner(&w->runq, &left);
   if (!head) {
@@ -679,7 +800,7 @@ static bool ring_work(hk_sched_t *s) {
   if (hk_injq_len(&s->injq) > 0)
     return true;
   for (uint32_t i = 0; i < s->nworkers; i++)
-    if (spare_task(&s->workers[i]))
+    if (stealable(&s->workers[i]))
       return true;
   return false;
 }
@@ -692,7 +813,7 @@ static hk_task_t *steal_rings(hk_worker_t *w) {
       return t;
   }
   for (uint32_t i = 0; i < s->nworkers; i++) {
-    if (i == w->index || !spare_task(&s->workers[i]))
+    if (i == w->index || !stealable(&s->workers[i]))
       continue;
     hk_task_t *t = steal_from(w, &s->workers[i], false, false);
     if (t)
@@ -736,8 +857,9 @@ static hk_task_t *steal_stuck(hk_worker_t *w, watch_t *wt, uint64_t now) {
   /* Relaxed: a hint; a wrong guess moves one task one slice early. */
   if (v && hk_runq_len(&v->runq) > 0 &&
       atomic_load_explicit(&v->slices, memory_order_relaxed) == wt->slices) {
-    if (now - wt->since < STUCK_NS)
-      return NULL;
+    if (now - wt->since < STUCK_NS ||
+        atomic_load_explicit(&v->producing, memory_order_relaxed))
+      return NULL; /* a producer's tasks stay (yield_aside) */
     wt->v = NULL;
     return steal_from(w, v, false, true);
   }
@@ -767,6 +889,9 @@ static hk_task_t *spin_for_work(hk_worker_t *w, uint64_t until) {
       cpu_relax();
     if (stopping(s))
       return NULL;
+    hk_task_t *p = steal_aside(w);
+    if (p)
+      return p;
     if (now >= until && ring_work(s)) {
       hk_task_t *t = steal_rings(w);
       if (t)
@@ -850,10 +975,12 @@ static hk_task_t *search(hk_worker_t *w) {
 }
 
 static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
+  uint32_t tail = own_tail(w);
   /* The run charges the worker's own field: no copy in and out. */
   hk_task_result_t r = t->run(t, w, &w->budget);
   bump(&w->slices, 1);
   if (r == HK_TASK_YIELD) {
+    tail = own_tail(w) - tail; /* the tasks it queued */
     /* A task this run readied to run-next that the slice cannot continue
     ** with (budget spent or hand-offs capped) goes to the ring now, ahead
     ** of its readier: it has not run since its readier's slice began (a
@@ -871,12 +998,18 @@ static hk_task_result_t run_one(hk_worker_t *w, hk_task_t *t) {
       push_local(w, p);
       carried = 1;
     }
-    push_local(w, t);
+    if (tail >= PRODUCER_MIN && w->aside_ok &&
+        !atomic_load_explicit(&w->aside, memory_order_relaxed))
+      yield_aside(w, t); /* only the owner fills it: relaxed */
+    else
+      push_local(w, t);
     /* Wake a helper only when something would still be queued after we
     ** take our next task (so a lone yielding task causes no wake-ups). */
     if (hk_runq_len(&w->runq) >= 2 + carried)
       maybe_wake_local(w->sched);
   }
+  if (w->producer_run)
+    end_producer(w); /* after yield_aside: see stealable */
   return r;
 }
 
@@ -963,6 +1096,9 @@ static int init_workers(hk_sched_t *s) {
     atomic_init(&w->parks, 0);
     atomic_init(&w->wake, 0);
     atomic_init(&w->runnext, NULL);
+    atomic_init(&w->aside, NULL);
+    atomic_init(&w->producing, 0);
+    w->aside_ok = !s->cfg.deterministic && s->nworkers >= 2;
     hk_runq_init(&w->runq);
   }
   return 0;

@@ -1056,3 +1056,126 @@ Test(sched_sched, thief_pauses_after_steals_that_do_not_pay) {
   cr_assert_not_null(steal_work(thief, false), "not paused");
   hk_sched_free(s);
 }
+
+/* ---- a producer set aside (yield_aside) -------------------------------- */
+
+/* A producer (bench spawn's root) queues PRODUCER_MIN tasks or more in a
+** slice and spends its budget: it yields into its worker's `aside` slot,
+** where a thief takes it rather than its children, and while it runs no
+** thief takes the tasks it is queuing. Its owner, if no thief came, runs it
+** where the ring's tail would have put it. White-box, threads' rule
+** (aside_ok) switched on in deterministic workers, stepped by hand. */
+#define PR_KIDS 20
+static ttask_t Pr, Late, pr_kids[3 * PR_KIDS];
+static int pr_nkids, pr_rounds;
+static hk_worker_t *pr_other; /* a thief probed inside the producer's run */
+static hk_task_t *pr_probe;   /* what it took there */
+static hk_task_t *pr_stuck;   /* what it took from a producer "stuck" for long */
+
+/* A task that notes its id as a letter and ends. */
+static hk_task_result_t run_noted(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)w;
+  (void)b;
+  note((char)TT(t)->id);
+  return HK_TASK_DONE;
+}
+
+static hk_task_result_t run_pr(hk_task_t *t, hk_worker_t *w, int32_t *b) {
+  (void)t;
+  note('P');
+  if (--pr_rounds < 0)
+    return HK_TASK_DONE;
+  for (int i = 0; i < PR_KIDS; i++) {
+    pr_kids[pr_nkids] = (ttask_t){.h.run = run_noted, .id = 'k'};
+    hk_sched_ready_next_owner(w, &pr_kids[pr_nkids++].h);
+  }
+  if (pr_other) {
+    pr_probe = steal_work(pr_other, false);
+    watch_t wt = {w, atomic_load(&w->slices), 1000};
+    pr_stuck = steal_stuck(pr_other, &wt, 1000 + 10 * STUCK_NS);
+  }
+  *b = 0;
+  return HK_TASK_YIELD;
+}
+
+static hk_sched_t *setup_producer(uint32_t workers, int rounds) {
+  hk_sched_t *s = det_sched(workers, 100, 1);
+  for (uint32_t i = 0; i < workers; i++)
+    s->workers[i].aside_ok = true;
+  Pr = (ttask_t){.h.run = run_pr};
+  Late = (ttask_t){.h.run = run_noted, .id = 'L'};
+  pr_nkids = 0;
+  pr_rounds = rounds;
+  pr_other = NULL;
+  pr_probe = pr_stuck = NULL;
+  hk_sched_inject(s, &Pr.h);
+  return s;
+}
+
+Test(sched_sched, producer_set_aside_keeps_its_place) {
+  hk_sched_t *s = setup_producer(1, 1);
+  hk_worker_t *w = &s->workers[0];
+  cr_assert(step_alone(w));
+  cr_assert(atomic_load(&w->aside) == &Pr.h, "set aside");
+  cr_assert_eq(hk_runq_len(&w->runq), PR_KIDS);
+  /* Readied after the producer's yield: behind it. */
+  tls_self = w;
+  hk_sched_ready_local_owner(w, &Late.h);
+  tls_self = NULL;
+  while (step_alone(w))
+    ;
+  cr_assert_str_eq(trace, "PkkkkkkkkkkkkkkkkkkkkPL", "got %s", trace);
+  cr_assert_null(atomic_load(&w->aside));
+  hk_sched_free(s);
+}
+
+Test(sched_sched, thief_takes_a_producer_not_its_children) {
+  hk_sched_t *s = setup_producer(2, 3);
+  hk_worker_t *owner = &s->workers[0], *thief = &s->workers[1];
+  cr_assert(step_alone(owner));
+  cr_assert_eq(hk_runq_len(&owner->runq), PR_KIDS);
+  /* The thief takes the producer, and only it. */
+  hk_task_t *t = steal_work(thief, false);
+  cr_assert(t == &Pr.h, "the thief took a child");
+  cr_assert_eq(hk_runq_len(&owner->runq), PR_KIDS);
+  cr_assert_null(atomic_load(&owner->aside));
+  cr_assert_eq(atomic_load(&thief->producing), 1);
+  /* Its run on the thief queues children there; meanwhile the first
+  ** worker, looking for work, takes none of them. */
+  pr_other = owner;
+  tls_self = thief;
+  cr_assert_eq(run_one(thief, t), HK_TASK_YIELD);
+  flush_pending(thief);
+  tls_self = NULL;
+  cr_assert_null(pr_probe, "a child was taken from a producing worker");
+  cr_assert_null(pr_stuck, "a child was taken from a producing worker, 'stuck'");
+  cr_assert_eq(atomic_load(&thief->producing), 0);
+  cr_assert(atomic_load(&thief->aside) == &Pr.h);
+  cr_assert_eq(hk_runq_len(&thief->runq), PR_KIDS);
+  cr_assert(!stealable(thief), "its children, with the producer aside");
+  /* The first worker runs its own children, then takes the producer back
+  ** from the thief, which keeps its children. */
+  pr_other = NULL;
+  for (int i = 0; i < PR_KIDS; i++)
+    cr_assert(step_alone(owner));
+  cr_assert(!step_alone(owner));
+  t = steal_work(owner, false);
+  cr_assert(t == &Pr.h, "the producer's way back");
+  cr_assert_eq(hk_runq_len(&thief->runq), PR_KIDS);
+  tls_self = owner;
+  run_one(owner, t);
+  flush_pending(owner);
+  tls_self = NULL;
+  /* With one task left to its owner, a producer stays there, and runs
+  ** after that task, where its yield put it. */
+  while (hk_runq_len(&owner->runq) > 1)
+    cr_assert(step_alone(owner));
+  cr_assert(atomic_load(&owner->aside) == &Pr.h);
+  cr_assert_null(steal_work(thief, false), "a task was taken from a worker with one");
+  ntrace = 0;
+  trace[0] = 0;
+  while (step_alone(owner))
+    ;
+  cr_assert_str_eq(trace, "kP", "got %s", trace);
+  hk_sched_free(s);
+}
