@@ -259,6 +259,12 @@ void hk_rt_check_deadlock(hiko_runtime_t *rt) {
     hk_pmentry_unref(all[i]);
   }
   free(all);
+  /* The I/O thread checks after its batch's flush (on_batch_end), and its
+  ** wakes above were only collected (hk_sched_defer_begin): inject them
+  ** now, or the doomed processes wait in its list while it sleeps with no
+  ** timer and every worker parked, and the program hangs. A no-op on
+  ** other threads. */
+  hk_sched_defer_flush(rt->sched);
   atomic_fetch_add_explicit(&rt->deadlocks, 1, memory_order_relaxed);
 }
 
